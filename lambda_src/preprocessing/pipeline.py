@@ -1,0 +1,345 @@
+"""The per-object pipeline: read -> validate -> features -> Parquet partitions -> write once + manifest.
+
+:func:`transform` is the pure, S3-free part (bytes in, Parquet bytes and quarantine records out);
+:func:`process_object` wraps it with the reads, write-once puts and the manifest that commits the object.
+
+Write order is outputs, quarantine, then the manifest. The manifest is the commit marker: if it exists the
+object version was fully processed and a redelivery is a no-op; if a previous attempt died before it, the
+retry finds its outputs already written (same deterministic keys, put-if-absent) and completes the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from preprocessing.feature_sets import BuildContext, FeatureSet
+from preprocessing.lineage import Lineage
+from preprocessing.readers import RawRow, read_rows
+from preprocessing.storage import fetch_source_object, object_exists, put_if_absent
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from mypy_boto3_s3 import S3Client
+
+    from preprocessing.config import Settings
+    from preprocessing.events import SourceObject
+
+MANIFEST_VERSION = 1
+PARQUET_COMPRESSION = "zstd"
+_EPOCH = date(1970, 1, 1)
+_MICROS_PER_DAY = 86_400_000_000
+
+
+class WrongSourceError(ValueError):
+    """The event names an object outside the landing bucket/prefix this function is subscribed to."""
+
+
+@dataclass(frozen=True)
+class PartitionFile:
+    """One Parquet file of the output, for one ``dt=`` partition."""
+
+    partition: str
+    rows: int
+    body: bytes
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the file's bytes."""
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass
+class Transformed:
+    """Result of :func:`transform`: Parquet partitions plus the rejected rows, with row accounting."""
+
+    input_format: str
+    rows_input: int
+    partitions: list[PartitionFile]
+    quarantined: list[dict[str, Any]]
+
+    @property
+    def rows_valid(self) -> int:
+        """Rows written to Parquet."""
+        return sum(p.rows for p in self.partitions)
+
+
+@dataclass
+class ObjectResult:
+    """What :func:`process_object` did for one event.
+
+    ``status`` is ``"processed"`` or ``"duplicate"`` (manifest already present: nothing was written).
+    """
+
+    status: str
+    source_uri: str
+    manifest_key: str
+    rows_input: int = 0
+    rows_valid: int = 0
+    rows_quarantined: int = 0
+    output_keys: list[str] = field(default_factory=list)
+    quarantine_key: str | None = None
+    objects_written: int = 0
+
+
+def _error_summary(errors: Sequence[dict[str, Any]]) -> str:
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "row"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _quarantine_record(row: RawRow, errors: list[dict[str, Any]], lineage: Lineage) -> dict[str, Any]:
+    return {
+        "row_number": row.row_number,
+        "line": row.line,
+        "error": _error_summary(errors),
+        "errors": errors,
+        "raw": row.data if row.data is not None else row.raw,
+        "source_bucket": lineage.source_bucket,
+        "source_key": lineage.source_key,
+        "source_version_id": lineage.source_version_id,
+    }
+
+
+def validate_rows(
+    feature_set: FeatureSet, rows: Sequence[RawRow], lineage: Lineage
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Split rows into validated models and quarantine records (in input order).
+
+    The whole batch is validated in one ``TypeAdapter(list[Model])`` call; only if that fails are the
+    failing indices separated and the rest validated again, so clean objects pay for one pass.
+    Rows repeating the feature set's ``unique_key`` are quarantined after their first occurrence.
+    """
+    rejected: dict[int, list[dict[str, Any]]] = {}
+    candidates: list[int] = []
+    for index, row in enumerate(rows):
+        if row.data is None:
+            rejected[index] = [
+                {"loc": ["row"], "msg": row.decode_error or "undecodable", "type": "decode_error"}
+            ]
+        else:
+            candidates.append(index)
+
+    adapter = feature_set.rows_adapter()
+    payload = [rows[i].data for i in candidates]
+    try:
+        models = adapter.validate_python(payload)
+    except ValidationError as exc:
+        failing: dict[int, list[dict[str, Any]]] = {}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False):
+            position, *loc = err["loc"]
+            failing.setdefault(int(position), []).append(
+                {"loc": list(loc), "msg": err["msg"], "type": err["type"]}
+            )
+        for position, errs in failing.items():
+            rejected[candidates[position]] = errs
+        candidates = [i for pos, i in enumerate(candidates) if pos not in failing]
+        models = adapter.validate_python([rows[i].data for i in candidates])
+
+    valid: list[Any] = []
+    if feature_set.unique_key:
+        seen: dict[Any, int] = {}
+        for index, model in zip(candidates, models, strict=True):
+            value = getattr(model, feature_set.unique_key)
+            if value in seen:
+                rejected[index] = [
+                    {
+                        "loc": [feature_set.unique_key],
+                        "msg": f"duplicate {feature_set.unique_key} {value!r} (first at row {seen[value]})",
+                        "type": "duplicate",
+                    }
+                ]
+                continue
+            seen[value] = rows[index].row_number
+            valid.append(model)
+    else:
+        valid = list(models)
+
+    quarantined = [_quarantine_record(rows[i], rejected[i], lineage) for i in sorted(rejected)]
+    return valid, quarantined
+
+
+def partition_table(table: pa.Table, timestamp_column: str) -> list[tuple[str, pa.Table]]:
+    """Split ``table`` by the UTC date of ``timestamp_column``: sorted ``[("YYYY-MM-DD", slice), ...]``."""
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return []
+    micros = table[timestamp_column].cast("int64")
+    days = pc.floor(pc.divide(pc.cast(micros, "float64"), float(_MICROS_PER_DAY))).cast("int64")
+    result = []
+    for day in sorted(pc.unique(days).to_pylist()):
+        day_str = (_EPOCH + timedelta(days=int(day))).isoformat()
+        result.append((day_str, table.filter(pc.equal(days, day))))
+    return result
+
+
+def to_parquet(table: pa.Table, lineage: Lineage) -> bytes:
+    """Serialise ``table`` as Parquet (zstd), embedding the lineage JSON under the ``lineage`` key."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"lineage"] = json.dumps(lineage.as_dict(), sort_keys=True).encode()
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(metadata), sink, compression=PARQUET_COMPRESSION)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def transform(
+    key: str, payload: bytes, feature_set: FeatureSet, lineage: Lineage, created_timestamp: datetime
+) -> Transformed:
+    """Decode, validate and featurise one object's bytes; nothing is read from or written to S3.
+
+    Raises:
+        preprocessing.readers.UnreadableObjectError: the object as a whole cannot be decoded.
+    """
+    input_format, rows = read_rows(key, payload)
+    valid, quarantined = validate_rows(feature_set, rows, lineage)
+    partitions: list[PartitionFile] = []
+    if valid:
+        table = feature_set.build(valid, BuildContext(created_timestamp=created_timestamp.astimezone(UTC)))
+        for day, part in partition_table(table, feature_set.event_timestamp):
+            partitions.append(
+                PartitionFile(partition=f"dt={day}", rows=part.num_rows, body=to_parquet(part, lineage))
+            )
+    result = Transformed(input_format.value, len(rows), partitions, quarantined)
+    if result.rows_valid + len(quarantined) != len(rows):  # pragma: no cover - invariant guard
+        raise AssertionError(
+            f"row accounting broken: {result.rows_valid} + {len(quarantined)} != {len(rows)}"
+        )
+    return result
+
+
+def check_source(source: SourceObject, settings: Settings) -> None:
+    """Reject objects outside ``LANDING_BUCKET``/``LANDING_PREFIX`` (the role could not read them anyway).
+
+    Raises:
+        WrongSourceError: bucket or key prefix differs.
+    """
+    if source.bucket != settings.landing_bucket:
+        raise WrongSourceError(f"{source.uri}: bucket is not the landing bucket {settings.landing_bucket!r}")
+    if not any(k.startswith(settings.landing_prefix) for k in source.key_candidates()):
+        raise WrongSourceError(f"{source.uri}: key is not under LANDING_PREFIX {settings.landing_prefix!r}")
+
+
+def manifest_key_for(settings: Settings, lineage: Lineage) -> str:
+    """``<MANIFEST_PREFIX><stem>-<digest>.json``."""
+    return f"{settings.manifest_prefix}{lineage.base_name}.json"
+
+
+def process_object(
+    source: SourceObject, *, settings: Settings, feature_set: FeatureSet, client: S3Client
+) -> ObjectResult:
+    """Process one landing object version end to end, idempotently.
+
+    Raises:
+        WrongSourceError, preprocessing.storage.SourceObjectNotFoundError,
+        preprocessing.storage.SourceObjectChangedError, preprocessing.readers.UnreadableObjectError,
+        botocore.exceptions.ClientError: the message must be retried (and eventually dead-lettered).
+    """
+    check_source(source, settings)
+    lineage = Lineage(
+        source_bucket=source.bucket,
+        source_key=source.key,
+        source_version_id=source.version_id,
+        source_etag=source.etag,
+        feature_set=feature_set.name,
+        schema_version=feature_set.schema_version,
+        code_version=settings.code_version,
+    )
+    base_name = lineage.base_name
+    manifest_key = manifest_key_for(settings, lineage)
+    if object_exists(client, settings.feature_bucket, manifest_key):
+        return ObjectResult(status="duplicate", source_uri=source.uri, manifest_key=manifest_key)
+
+    fetched = fetch_source_object(client, source)
+    if fetched.key != source.key:
+        lineage = replace(lineage, source_key=fetched.key)
+    lineage = replace(lineage, source_version_id=lineage.source_version_id or fetched.version_id)
+    result = transform(fetched.key, fetched.body, feature_set, lineage, fetched.last_modified)
+
+    bucket = settings.feature_bucket
+    written = 0
+    outputs: list[dict[str, Any]] = []
+    for part in result.partitions:
+        out_key = f"{settings.feature_prefix}{part.partition}/{base_name}.parquet"
+        metadata = lineage.s3_metadata(**{"row-count": str(part.rows), "content-sha256": part.sha256})
+        written += put_if_absent(
+            client,
+            bucket,
+            out_key,
+            part.body,
+            content_type="application/vnd.apache.parquet",
+            metadata=metadata,
+        )
+        outputs.append(
+            {"key": out_key, "partition": part.partition, "rows": part.rows, "sha256": part.sha256}
+        )
+
+    quarantine_key = None
+    if result.quarantined:
+        quarantine_key = f"{settings.quarantine_prefix}{base_name}.jsonl"
+        body = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in result.quarantined).encode()
+        metadata = lineage.s3_metadata(**{"row-count": str(len(result.quarantined))})
+        written += put_if_absent(
+            client, bucket, quarantine_key, body, content_type="application/x-ndjson", metadata=metadata
+        )
+
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "lineage": lineage.as_dict(),
+        "source": {
+            "bucket": source.bucket,
+            "key": fetched.key,
+            "version_id": lineage.source_version_id,
+            "etag": source.etag,
+            "size": fetched.content_length,
+            "last_modified": fetched.last_modified.astimezone(UTC).isoformat(),
+            "sequencer": source.sequencer,
+        },
+        "feature_set": {
+            "name": feature_set.name,
+            "schema_version": feature_set.schema_version,
+            "entity_key": feature_set.entity_key,
+            "event_timestamp": feature_set.event_timestamp,
+            "created_timestamp": feature_set.created_timestamp,
+        },
+        "input_format": result.input_format,
+        "rows": {
+            "input": result.rows_input,
+            "valid": result.rows_valid,
+            "quarantined": len(result.quarantined),
+        },
+        "outputs": outputs,
+        "quarantine": None
+        if quarantine_key is None
+        else {"key": quarantine_key, "rows": len(result.quarantined)},
+    }
+    committed = put_if_absent(
+        client,
+        bucket,
+        manifest_key,
+        json.dumps(manifest, sort_keys=True, indent=2).encode(),
+        content_type="application/json",
+        metadata=lineage.s3_metadata(),
+    )
+    return ObjectResult(
+        status="processed" if committed else "duplicate",
+        source_uri=source.uri,
+        manifest_key=manifest_key,
+        rows_input=result.rows_input,
+        rows_valid=result.rows_valid,
+        rows_quarantined=len(result.quarantined),
+        output_keys=[o["key"] for o in outputs],
+        quarantine_key=quarantine_key,
+        objects_written=written + committed,
+    )

@@ -1,0 +1,157 @@
+"""S3 access: a lazily created client, versioned reads and write-once (conditional) puts.
+
+Only the calls the function's IAM role allows are used: ``GetObject``/``GetObjectVersion`` on the landing
+prefix, ``PutObject``/``GetObject`` (``HeadObject``) on the feature set's prefix. ``AWS_ENDPOINT_URL`` (or
+``AWS_ENDPOINT_URL_S3``) is honoured by boto3 itself, which is how tests point the client at moto.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from preprocessing.events import SourceObject
+
+_NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
+_ALREADY_EXISTS = frozenset({"PreconditionFailed", "412"})
+
+
+class SourceObjectNotFoundError(LookupError):
+    """The landing object (version) named by the event does not exist (any more)."""
+
+
+class SourceObjectChangedError(RuntimeError):
+    """Unversioned bucket: the object was overwritten after the event, so its ETag no longer matches."""
+
+
+@dataclass(frozen=True)
+class FetchedObject:
+    """A landing object's body and the attributes used for lineage."""
+
+    key: str
+    body: bytes
+    version_id: str | None
+    etag: str
+    last_modified: datetime
+    content_length: int
+
+
+@lru_cache(maxsize=1)
+def s3_client() -> S3Client:
+    """The process-wide S3 client, created on first use (keeps ``import boto3`` out of the cold start).
+
+    Retries use botocore's ``standard`` mode with 5 attempts; connect/read timeouts are 5 s / 60 s.
+    Tests reset it with ``s3_client.cache_clear()``.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+    return boto3.session.Session().client("s3", config=config)
+
+
+def _error_code(exc: Exception) -> str:
+    response: dict[str, Any] = getattr(exc, "response", {}) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code or str(status or "")
+
+
+def fetch_source_object(client: S3Client, source: SourceObject) -> FetchedObject:
+    """Read exactly the object version the event names.
+
+    With a version id the read is ``GetObject(VersionId=...)``; without one (unversioned bucket) it is
+    ``GetObject(IfMatch=<etag>)`` so that a later overwrite is detected instead of silently processed.
+
+    Raises:
+        SourceObjectNotFoundError: no such key/version (under the key as delivered or URL-decoded).
+        SourceObjectChangedError: unversioned and the ETag no longer matches.
+        botocore.exceptions.ClientError: anything else (e.g. AccessDenied); the message is retried.
+    """
+    from botocore.exceptions import ClientError
+
+    for key in source.key_candidates():
+        kwargs: dict[str, Any] = {"Bucket": source.bucket, "Key": key}
+        if source.version_id:
+            kwargs["VersionId"] = source.version_id
+        elif source.etag:
+            kwargs["IfMatch"] = f'"{source.etag}"'
+        try:
+            response = client.get_object(**kwargs)
+        except ClientError as exc:
+            code = _error_code(exc)
+            if code in _NOT_FOUND:
+                continue
+            if code in _ALREADY_EXISTS:
+                raise SourceObjectChangedError(
+                    f"{source.uri} no longer has ETag {source.etag} (overwritten after the event)"
+                ) from exc
+            raise
+        body = response["Body"].read()
+        return FetchedObject(
+            key=key,
+            body=body,
+            version_id=response.get("VersionId") or source.version_id,
+            etag=str(response.get("ETag", source.etag)).strip('"'),
+            last_modified=response["LastModified"],
+            content_length=len(body),
+        )
+    version = f" version {source.version_id}" if source.version_id else ""
+    raise SourceObjectNotFoundError(f"{source.uri}{version} does not exist")
+
+
+def object_exists(client: S3Client, bucket: str, key: str) -> bool:
+    """``HeadObject``: ``True`` if ``key`` exists, ``False`` on 404 (needs ``s3:ListBucket`` to get 404)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if _error_code(exc) in _NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+def put_if_absent(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    body: bytes,
+    *,
+    content_type: str,
+    metadata: dict[str, str],
+) -> bool:
+    """Write ``key`` once: return ``True`` if this call created it, ``False`` if it already existed.
+
+    Two guards, because not every S3 implementation (nor every botocore) supports conditional writes:
+    a ``HeadObject`` check first, then ``PutObject(IfNoneMatch="*")`` so a concurrent writer loses with
+    412. If botocore predates ``IfNoneMatch`` the put is retried without it (the head check still holds).
+    A 409 ``ConditionalRequestConflict`` (a concurrent conditional write in flight) is raised, so the
+    message is retried rather than committed on an object that may never appear.
+    """
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    if object_exists(client, bucket, key):
+        return False
+    kwargs: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "Body": body,
+        "ContentType": content_type,
+        "Metadata": metadata,
+    }
+    try:
+        client.put_object(**kwargs, IfNoneMatch="*")
+    except ParamValidationError:
+        client.put_object(**kwargs)
+    except ClientError as exc:
+        if _error_code(exc) in _ALREADY_EXISTS:
+            return False
+        raise
+    return True
