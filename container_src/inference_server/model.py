@@ -1,0 +1,148 @@
+"""ONNX Runtime session wrapper: execution-provider choice, tensor metadata and thread-safe runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from inference_server.datatypes import DataType, from_ort
+
+LOG = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+PLATFORM = "onnxruntime_onnx"
+
+
+class ModelLoadError(RuntimeError):
+    """The model file could not be turned into an ONNX Runtime session (or uses unsupported types)."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output: name, V2 datatype and shape (``-1`` marks a dynamic dimension)."""
+
+    name: str
+    datatype: DataType
+    shape: tuple[int, ...]
+
+    def metadata(self) -> dict[str, Any]:
+        """V2 tensor metadata: ``{"name", "datatype", "shape"}``."""
+        return {"name": self.name, "datatype": self.datatype.v2, "shape": list(self.shape)}
+
+    @property
+    def batch_dynamic(self) -> bool:
+        """True when the first dimension is dynamic, i.e. requests can be stacked along dim 0."""
+        return len(self.shape) >= 1 and self.shape[0] == -1
+
+
+def choose_providers(requested: tuple[str, ...] | None, available: list[str]) -> list[str]:
+    """Return the execution providers to request, in priority order.
+
+    Default (``requested`` is None): ``CUDAExecutionProvider`` then ``CPUExecutionProvider`` when CUDA is
+    available, otherwise CPU only. An explicit request must name only available providers (else
+    :class:`ModelLoadError`); CPU is appended as the fallback if missing.
+    """
+    if requested is None:
+        return [CUDA, CPU] if CUDA in available else [CPU]
+    missing = [p for p in requested if p not in available]
+    if missing:
+        raise ModelLoadError(
+            f"ORT_EXECUTION_PROVIDERS asks for {', '.join(missing)} but this onnxruntime build only has "
+            f"{', '.join(available)}"
+        )
+    chosen = list(requested)
+    if CPU not in chosen:
+        chosen.append(CPU)
+    return chosen
+
+
+def _dim(value: object) -> int:
+    return value if isinstance(value, int) and value >= 0 else -1
+
+
+def _specs(args: list[Any]) -> tuple[TensorSpec, ...]:
+    specs = []
+    for arg in args:
+        try:
+            dtype = from_ort(arg.type)
+        except KeyError:
+            raise ModelLoadError(f"tensor {arg.name!r} has unsupported type {arg.type}") from None
+        specs.append(TensorSpec(arg.name, dtype, tuple(_dim(d) for d in arg.shape)))
+    return tuple(specs)
+
+
+class LoadedModel:
+    """A loaded model version. ``run`` is safe to call from several threads at once (ORT sessions are)."""
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        session: ort.InferenceSession,
+        load_seconds: float,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.session = session
+        self.load_seconds = load_seconds
+        self.inputs = _specs(session.get_inputs())
+        self.outputs = _specs(session.get_outputs())
+        self.input_by_name = {s.name: s for s in self.inputs}
+        self.output_by_name = {s.name: s for s in self.outputs}
+        self.providers: list[str] = list(session.get_providers())
+        self.batchable = all(s.batch_dynamic for s in (*self.inputs, *self.outputs))
+
+    @property
+    def provider(self) -> str:
+        """The highest-priority execution provider the session actually uses."""
+        return self.providers[0]
+
+    @classmethod
+    def load(
+        cls, path: Path, name: str, version: str, requested: tuple[str, ...] | None = None
+    ) -> LoadedModel:
+        """Create the ONNX Runtime session for ``path`` (see :func:`choose_providers` for the providers)."""
+        started = time.perf_counter()
+        providers = choose_providers(requested, ort.get_available_providers())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:  # ORT raises several pybind exception types
+            raise ModelLoadError(f"onnxruntime could not load {path}: {exc}") from exc
+        model = cls(name, version, session, time.perf_counter() - started)
+        if providers[0] != model.provider:
+            LOG.warning(
+                "requested execution provider %s is not usable (missing CUDA/cuDNN libraries or GPU?); "
+                "running on %s",
+                providers[0],
+                model.provider,
+            )
+        return model
+
+    def run(self, feeds: dict[str, np.ndarray], output_names: list[str]) -> list[np.ndarray]:
+        """Run the session; returns the outputs in ``output_names`` order."""
+        results = self.session.run(output_names, feeds)
+        return [np.asarray(r) for r in results]
+
+    def metadata(self) -> dict[str, Any]:
+        """V2 model metadata, plus ``parameters`` naming the execution provider(s) in use."""
+        return {
+            "name": self.name,
+            "versions": [self.version],
+            "platform": PLATFORM,
+            "inputs": [s.metadata() for s in self.inputs],
+            "outputs": [s.metadata() for s in self.outputs],
+            "parameters": {
+                "execution_provider": self.provider,
+                "execution_providers": ",".join(self.providers),
+                "dynamic_batching": self.batchable,
+            },
+        }

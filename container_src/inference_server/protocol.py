@@ -1,0 +1,342 @@
+"""Open Inference Protocol (V2) request parsing and response encoding, incl. binary tensor data.
+
+Binary tensor data extension: when the ``Inference-Header-Content-Length`` header is present, the body
+is that many bytes of JSON followed by the raw tensor bytes of every input carrying a
+``parameters.binary_data_size``, concatenated in input order. Outputs are returned in binary when the
+request asks for it per output (``outputs[].parameters.binary_data``) or for all outputs
+(``parameters.binary_data_output``); tritonclient.http does both by default.
+
+Every problem with a request raises :class:`ApiError` carrying a 4xx status and a message that becomes
+the V2 error body ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inference_server.datatypes import BY_V2, DataType, deserialize_bytes, serialize_bytes
+from inference_server.model import TensorSpec
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
+class ApiError(Exception):
+    """An error answered with ``{"error": message}`` and ``status`` (400 unless told otherwise)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class InferRequest:
+    """A validated inference request: typed input arrays and the outputs to return."""
+
+    id: str | None
+    inputs: dict[str, np.ndarray]
+    outputs: list[str]
+    binary_outputs: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """Size of dimension 0 (the batch dimension) of the first input; 1 for scalars."""
+        first = next(iter(self.inputs.values()))
+        return int(first.shape[0]) if first.ndim else 1
+
+    def group_key(self) -> tuple[object, ...]:
+        """Requests with equal keys can be stacked along dim 0: same non-batch shapes and outputs."""
+        return (
+            tuple((n, a.shape[1:]) for n, a in sorted(self.inputs.items())),
+            tuple(self.outputs),
+        )
+
+
+def _split_body(body: bytes, header_length: str | None) -> tuple[Any, memoryview]:
+    if header_length is None:
+        json_part, binary = body, memoryview(b"")
+    else:
+        try:
+            length = int(header_length)
+        except ValueError:
+            raise ApiError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from None
+        if not 0 < length <= len(body):
+            raise ApiError(
+                f"{HEADER_LENGTH} is {length} but the request body has {len(body)} bytes; "
+                "the JSON header length must be between 1 and the body size"
+            )
+        json_part, binary = body[:length], memoryview(body)[length:]
+    if not json_part:
+        raise ApiError("request body is empty; expected a JSON inference request")
+    try:
+        payload = json.loads(json_part)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ApiError("inference request must be a JSON object")
+    return payload, binary
+
+
+def _flatten(data: Any, out: list[Any]) -> None:
+    if isinstance(data, list):
+        for item in data:
+            if isinstance(item, list):
+                _flatten(item, out)
+            else:
+                out.append(item)
+    else:
+        out.append(data)
+
+
+def _json_array(name: str, data: Any, dtype: DataType, count: int) -> np.ndarray:
+    flat: list[Any] = []
+    _flatten(data, flat)
+    if len(flat) != count:
+        raise ApiError(f"input {name!r}: data has {len(flat)} elements but its shape needs {count}")
+    if dtype.is_bytes:
+        if not all(isinstance(v, str) for v in flat):
+            raise ApiError(f"input {name!r}: BYTES data must be JSON strings")
+        return np.array(flat, dtype=object)
+    if count == 0:
+        return np.zeros(0, dtype=dtype.numpy)
+    if any(isinstance(v, (str, dict)) or v is None for v in flat):
+        raise ApiError(f"input {name!r}: {dtype.v2} data must be JSON numbers or booleans")
+    try:
+        raw = np.array(flat)
+    except (OverflowError, ValueError):
+        raise ApiError(f"input {name!r}: data is not a uniform list of numbers") from None
+    kind = dtype.numpy.kind
+    if kind == "b":
+        if raw.dtype.kind != "b":
+            raise ApiError(f"input {name!r}: BOOL data must be JSON true/false")
+        return raw
+    integer = kind in ("i", "u")
+    allowed = ("i", "u") if integer else ("i", "u", "f")
+    if raw.dtype.kind not in allowed:
+        expected = "integers" if integer else "numbers"
+        raise ApiError(f"input {name!r}: {dtype.v2} data must be JSON {expected}")
+    if integer:
+        info = np.iinfo(dtype.numpy)  # type: ignore[type-var]
+        if int(raw.min()) < info.min or int(raw.max()) > info.max:
+            raise ApiError(f"input {name!r}: value out of range for {dtype.v2}")
+    elif dtype.v2 != "FP64":
+        with np.errstate(over="ignore"):
+            converted = raw.astype(dtype.numpy)
+        if bool(np.any(np.isinf(converted) & np.isfinite(raw))):
+            raise ApiError(f"input {name!r}: value out of range for {dtype.v2}")
+        return converted
+    return raw.astype(dtype.numpy)
+
+
+def _binary_array(name: str, chunk: memoryview, dtype: DataType, count: int) -> np.ndarray:
+    if dtype.is_bytes:
+        try:
+            items = deserialize_bytes(chunk, count)
+            texts = [item.decode("utf-8") for item in items]
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
+            raise ApiError(f"input {name!r}: {exc}") from None
+        return np.array(texts, dtype=object)
+    expected = count * dtype.itemsize
+    if len(chunk) != expected:
+        raise ApiError(
+            f"input {name!r}: binary_data_size is {len(chunk)} bytes but shape and {dtype.v2} need {expected}"
+        )
+    return np.frombuffer(chunk, dtype=dtype.numpy).copy()
+
+
+def _check_shape(name: str, shape: Any, spec: TensorSpec) -> tuple[int, ...]:
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        raise ApiError(f"input {name!r}: 'shape' must be a list of integers")
+    if any(d < 0 for d in shape):
+        raise ApiError(f"input {name!r}: shape {shape} has a negative dimension")
+    if len(shape) != len(spec.shape) or any(
+        want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True)
+    ):
+        raise ApiError(f"input {name!r}: shape {shape} does not match the model's shape {list(spec.shape)}")
+    return tuple(shape)
+
+
+def _bool_param(params: Mapping[str, Any], key: str, where: str) -> bool | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ApiError(f"{where}: parameter {key!r} must be a boolean")
+    return value
+
+
+def _params(obj: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    params = obj.get("parameters", {})
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ApiError(f"{where}: 'parameters' must be a JSON object")
+    return params
+
+
+def parse_infer_request(
+    body: bytes,
+    header_length: str | None,
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
+) -> InferRequest:
+    """Validate a V2 inference request body against the model's inputs and outputs."""
+    payload, binary = _split_body(body, header_length)
+    request_id = payload.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise ApiError("'id' must be a string")
+    params = _params(payload, "request")
+    raw_inputs = payload.get("inputs")
+    if not isinstance(raw_inputs, list) or not raw_inputs:
+        raise ApiError("'inputs' is required and must be a non-empty list")
+
+    specs = {s.name: s for s in inputs}
+    arrays: dict[str, np.ndarray] = {}
+    offset = 0
+    for index, item in enumerate(raw_inputs):
+        if not isinstance(item, dict):
+            raise ApiError(f"inputs[{index}] must be a JSON object")
+        name = item.get("name")
+        if not isinstance(name, str):
+            raise ApiError(f"inputs[{index}]: 'name' is required and must be a string")
+        spec = specs.get(name)
+        if spec is None:
+            raise ApiError(f"unknown input {name!r}; the model's inputs are {sorted(specs)}")
+        if name in arrays:
+            raise ApiError(f"input {name!r} is given more than once")
+        datatype = item.get("datatype")
+        if not isinstance(datatype, str) or datatype not in BY_V2:
+            raise ApiError(f"input {name!r}: 'datatype' must be one of {', '.join(BY_V2)}")
+        if datatype != spec.datatype.v2:
+            raise ApiError(
+                f"input {name!r}: datatype {datatype} does not match the model's {spec.datatype.v2}"
+            )
+        if "shape" not in item:
+            raise ApiError(f"input {name!r}: 'shape' is required")
+        shape = _check_shape(name, item["shape"], spec)
+        count = math.prod(shape)
+        in_params = _params(item, f"input {name!r}")
+        if in_params.get("shared_memory_region") is not None:
+            raise ApiError(f"input {name!r}: the shared-memory extension is not supported")
+        size = in_params.get("binary_data_size")
+        if size is not None:
+            if "data" in item:
+                raise ApiError(f"input {name!r}: give either 'data' or binary_data_size, not both")
+            if header_length is None:
+                raise ApiError(f"input {name!r}: binary_data_size needs the {HEADER_LENGTH} header")
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise ApiError(f"input {name!r}: binary_data_size must be a non-negative integer")
+            if offset + size > len(binary):
+                raise ApiError(
+                    f"input {name!r}: binary_data_size {size} runs past the end of the request body "
+                    f"({len(binary) - offset} binary bytes left)"
+                )
+            flat = _binary_array(name, binary[offset : offset + size], spec.datatype, count)
+            offset += size
+        elif "data" in item:
+            flat = _json_array(name, item["data"], spec.datatype, count)
+        else:
+            raise ApiError(f"input {name!r}: 'data' (or binary_data_size) is required")
+        arrays[name] = flat.reshape(shape)
+    if offset != len(binary):
+        raise ApiError(
+            f"request body has {len(binary) - offset} bytes of binary data not claimed by any input's "
+            "binary_data_size"
+        )
+    missing = [s.name for s in inputs if s.name not in arrays]
+    if missing:
+        raise ApiError(f"missing input(s) {missing}; the model needs {[s.name for s in inputs]}")
+    batch_dims = {a.shape[0] for a in arrays.values() if a.ndim}
+    if len(batch_dims) > 1 and all(s.batch_dynamic for s in inputs):
+        raise ApiError(f"inputs disagree on the batch dimension (dim 0): {sorted(batch_dims)}")
+
+    default_binary = _bool_param(params, "binary_data_output", "request") or False
+    out_specs = {s.name: s for s in outputs}
+    raw_outputs = payload.get("outputs")
+    names: list[str] = []
+    binary_flags: dict[str, bool] = {}
+    if raw_outputs is None:
+        names = [s.name for s in outputs]
+        binary_flags = dict.fromkeys(names, default_binary)
+    else:
+        if not isinstance(raw_outputs, list):
+            raise ApiError("'outputs' must be a list")
+        for index, item in enumerate(raw_outputs):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise ApiError(f"outputs[{index}] must be an object with a string 'name'")
+            name = item["name"]
+            if name not in out_specs:
+                raise ApiError(f"unknown output {name!r}; the model's outputs are {sorted(out_specs)}")
+            if name in binary_flags:
+                raise ApiError(f"output {name!r} is requested more than once")
+            out_params = _params(item, f"output {name!r}")
+            if out_params.get("classification"):
+                raise ApiError(f"output {name!r}: the classification extension is not supported")
+            if out_params.get("shared_memory_region") is not None:
+                raise ApiError(f"output {name!r}: the shared-memory extension is not supported")
+            flag = _bool_param(out_params, "binary_data", f"output {name!r}")
+            names.append(name)
+            binary_flags[name] = default_binary if flag is None else flag
+        if not names:
+            names = [s.name for s in outputs]
+            binary_flags = dict.fromkeys(names, default_binary)
+    return InferRequest(id=request_id, inputs=arrays, outputs=names, binary_outputs=binary_flags)
+
+
+def _json_data(name: str, array: np.ndarray, dtype: DataType) -> list[Any]:
+    flat = array.reshape(-1)
+    if not dtype.is_bytes:
+        return list(flat.tolist())
+    data: list[Any] = []
+    for item in flat:
+        if isinstance(item, bytes):
+            try:
+                data.append(item.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ApiError(
+                    f"output {name!r} holds non-UTF-8 bytes; request it with binary_data=true"
+                ) from None
+        else:
+            data.append(str(item))
+    return data
+
+
+def encode_infer_response(
+    model_name: str,
+    model_version: str,
+    request: InferRequest,
+    results: Sequence[np.ndarray],
+    output_specs: Mapping[str, TensorSpec],
+) -> tuple[bytes, dict[str, str]]:
+    """Encode results (in ``request.outputs`` order) as a V2 response; returns body and extra headers."""
+    outputs: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    for name, array in zip(request.outputs, results, strict=True):
+        dtype = output_specs[name].datatype
+        entry: dict[str, Any] = {"name": name, "datatype": dtype.v2, "shape": list(array.shape)}
+        if request.binary_outputs.get(name, False):
+            if dtype.is_bytes:
+                raw = serialize_bytes(array)
+            else:
+                raw = np.ascontiguousarray(array, dtype.numpy).tobytes()
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            entry["data"] = _json_data(name, array, dtype)
+        outputs.append(entry)
+    response: dict[str, Any] = {"model_name": model_name, "model_version": model_version, "outputs": outputs}
+    if request.id is not None:
+        response["id"] = request.id
+    header = json.dumps(response, separators=(",", ":")).encode()
+    if not chunks:
+        return header, {"content-type": "application/json"}
+    return b"".join([header, *chunks]), {
+        "content-type": "application/octet-stream",
+        HEADER_LENGTH: str(len(header)),
+    }
