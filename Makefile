@@ -1,0 +1,48 @@
+# Quick start: `make plan` (offline plan of the dev stack) and `make test` (the whole suite).
+# Both create the virtualenv .venv on first use; nothing else needs installing but Python 3.11+.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+STACK  ?= dev
+LAMBDA_ARCHES ?= arm64 x86_64
+
+.PHONY: help venv package plan plan-all test lint fmt bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with everything the project runs and tests
+
+package: $(STAMP)  ## build the Lambda deployment packages into build/lambda/<arch>/ (deterministic, cached)
+	@for arch in $(LAMBDA_ARCHES); do $(PY) lambda_src/package.py --arch $$arch --out build/lambda || exit $$?; done
+
+plan: package  ## offline plan of the dev stack (STACK=prod for another)
+	$(VENV)/bin/blueprint plan --stack $(STACK)
+
+plan-all: package  ## offline JSON plan of every stack into build/plans/
+	@mkdir -p build/plans
+	@for s in dev staging prod; do $(VENV)/bin/blueprint plan --stack $$s --format json --output build/plans/$$s.json || exit $$?; done
+
+test: package  ## run the whole test suite
+	$(PY) -m pytest -q
+
+lint: $(STAMP)  ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy components stacks blueprint policies/blueprint_policies
+	$(VENV)/bin/mypy lambda_src
+	$(VENV)/bin/mypy container_src
+
+bench: package  ## run the benchmarks (print figures)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit $$?; done
+
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

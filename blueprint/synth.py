@@ -1,0 +1,355 @@
+"""Offline synthesis: run the real Pulumi program under the mock runtime and record a plan.
+
+:func:`synthesize` loads ``stacks/Pulumi.<stack>.yaml``, runs the stack program exactly as
+``pulumi up`` would run it (same entry point, same config keys), with
+``pulumi.runtime.set_mocks`` standing in for the engine. A recording resource monitor keeps
+what the engine would receive for each resource: URN, type, name, parent, provider
+reference, options, full input properties, dependencies and property dependencies. The
+engine's default providers are added for resources that name no explicit provider, with the
+inputs the engine would give them from the stack config.
+
+Each synthesis runs in its own thread, so its Pulumi settings (context variables) and event
+loop never leak into another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.protobuf import empty_pb2
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.sync_await import _sync_await
+
+from .mocks import PlanMocks
+
+PLAN_FORMAT_VERSION = 1
+"""Version of the plan JSON document; bumped on incompatible changes."""
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PlanError(Exception):
+    """A user error while synthesizing (unknown stack, bad config): print it, exit 2."""
+
+
+@dataclass
+class RecordedResource:
+    """One resource as the engine would have received it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    id: str | None = None
+    parent: str | None = None
+    provider: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The resource as it appears in ``plan --format json``."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "custom": self.custom,
+            "id": self.id,
+            "parent": self.parent,
+            "provider": self.provider,
+            "options": self.options,
+            "inputs": self.inputs,
+            "dependencies": self.dependencies,
+            "property_dependencies": self.property_dependencies,
+        }
+
+
+_SECRET_SIG = rpc._special_sig_key
+_ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+_ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+
+
+def _plain(value: Any, root: Path) -> Any:
+    """Turn deserialized Pulumi values into deterministic JSON (assets by path and hash)."""
+    if isinstance(value, dict):
+        if rpc.is_rpc_secret(value):
+            return {"secret": _plain(rpc.unwrap_rpc_secret(value), root)}
+        return {str(k): _plain(v, root) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [_plain(v, root) for v in value]
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        path = Path(value.path)
+        kind = "archive" if isinstance(value, pulumi.FileArchive) else "asset"
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        shown = str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
+        return {kind: {"path": shown, "sha256": digest}}
+    if isinstance(value, pulumi.StringAsset):
+        return {"asset": {"text": value.text}}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {"assets": {k: _plain(v, root) for k, v in sorted(value.assets.items())}}}
+    if isinstance(value, pulumi.Resource):
+        return {"resource": getattr(value, "_name", "?")}
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that also records every registration request."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks, root: Path) -> None:
+        super().__init__(mocks)
+        self.root = root
+        self.recorded: dict[str, RecordedResource] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: the parent's whole type chain, the stack left out."""
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                type_ = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        pulumi_mocks._ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
+        property_dependencies = {
+            key: sorted(set(deps.urns)) for key, deps in sorted(request.propertyDependencies.items()) if deps.urns
+        }
+        implicit = {urn for urns in property_dependencies.values() for urn in urns}
+        dependencies = sorted(set(request.dependencies))
+        options: dict[str, Any] = {
+            "protect": bool(request.protect),
+            "ignore_changes": sorted(request.ignoreChanges),
+            "depends_on": sorted(set(dependencies) - implicit),
+        }
+        if request.deleteBeforeReplace:
+            options["delete_before_replace"] = True
+        if request.replaceOnChanges:
+            options["replace_on_changes"] = sorted(request.replaceOnChanges)
+        if request.retainOnDelete:
+            options["retain_on_delete"] = True
+        if request.additionalSecretOutputs:
+            options["additional_secret_outputs"] = sorted(request.additionalSecretOutputs)
+        if request.importId:
+            options["import"] = request.importId
+        if request.customTimeouts.create or request.customTimeouts.update or request.customTimeouts.delete:
+            options["custom_timeouts"] = {
+                "create": request.customTimeouts.create,
+                "update": request.customTimeouts.update,
+                "delete": request.customTimeouts.delete,
+            }
+        record = RecordedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            id=response.id or None,
+            parent=request.parent or None,
+            provider=request.provider or None,
+            options=options,
+            inputs=_plain(inputs, self.root),
+            dependencies=dependencies,
+            property_dependencies=property_dependencies,
+        )
+        with self._lock:
+            self.recorded[response.urn] = record
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            pulumi_mocks._ensure_event_loop()
+            self.stack_outputs = _plain(rpc.deserialize_properties(request.outputs), self.root)
+        return empty_pb2.Empty()
+
+
+@dataclass
+class StackFiles:
+    """The project and stack files a synthesis reads."""
+
+    project: str
+    stack: str
+    config: dict[str, Any]
+    """Raw stack config: ``namespace:key`` → parsed value."""
+
+
+def available_stacks(root: Path = REPO_ROOT) -> list[str]:
+    """Stack names with a ``stacks/Pulumi.<name>.yaml`` file."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+
+
+def read_stack_files(stack: str, root: Path = REPO_ROOT, overrides: dict[str, Any] | None = None) -> StackFiles:
+    """Read ``Pulumi.yaml`` and ``stacks/Pulumi.<stack>.yaml``; raise :class:`PlanError` if absent."""
+    project_file = root / "Pulumi.yaml"
+    if not project_file.is_file():
+        raise PlanError(f"no Pulumi.yaml in {root}; run blueprint from the project root")
+    project = yaml.safe_load(project_file.read_text())["name"]
+    stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        known = ", ".join(available_stacks(root)) or "none"
+        raise PlanError(f"unknown stack '{stack}': there is no stacks/Pulumi.{stack}.yaml (stacks: {known})")
+    try:
+        document = yaml.safe_load(stack_file.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise PlanError(f"stacks/Pulumi.{stack}.yaml is not valid YAML: {exc}") from None
+    config = dict(document.get("config") or {})
+    for key, value in (overrides or {}).items():
+        config[key] = value
+    for key in config:
+        if ":" not in key:
+            raise PlanError(f"stacks/Pulumi.{stack}.yaml: config key '{key}' needs a namespace ('{project}:{key}')")
+    return StackFiles(project=project, stack=stack, config=config)
+
+
+def _config_strings(config: dict[str, Any]) -> dict[str, str]:
+    """Config values as the engine hands them to the program: strings, objects as JSON."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            raise PlanError(f"config '{key}' is an encrypted secret; the offline plan needs no secrets, remove it")
+        out[key] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def _default_providers(monitor: RecordingMonitor, files: StackFiles) -> None:
+    """Add the engine's default providers for resources that name no explicit provider."""
+    stack_urn_prefix = f"urn:pulumi:{files.stack}::{files.project}::"
+    for record in list(monitor.recorded.values()):
+        if not record.custom or record.provider or record.type.startswith("pulumi:"):
+            continue
+        package = record.type.split(":")[0]
+        version = _package_version(package)
+        name = "default_" + version.replace(".", "_") if version else "default"
+        urn = f"{stack_urn_prefix}pulumi:providers:{package}::{name}"
+        if urn not in monitor.recorded:
+            inputs = {k.split(":", 1)[1]: v for k, v in sorted(files.config.items()) if k.startswith(f"{package}:")}
+            if version:
+                inputs["version"] = version
+            monitor.recorded[urn] = RecordedResource(
+                urn=urn,
+                type=f"pulumi:providers:{package}",
+                name=name,
+                custom=True,
+                id=hashlib.sha256(urn.encode()).hexdigest()[:32],
+                options={"protect": False, "ignore_changes": [], "depends_on": [], "default": True},
+                inputs=inputs,
+            )
+        record.provider = f"{urn}::{monitor.recorded[urn].id}"
+
+
+def _package_version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(f"pulumi_{package}")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@dataclass
+class Plan:
+    """A synthesized stack: every resource the engine would see."""
+
+    project: str
+    stack: str
+    config: dict[str, Any]
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Sections added by later stages (policies, cost), rendered after ``outputs``."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan document, sorted so that equal programs give byte-identical output."""
+        document: dict[str, Any] = {
+            "format_version": PLAN_FORMAT_VERSION,
+            "project": self.project,
+            "stack": self.stack,
+            "config": {k: self.config[k] for k in sorted(self.config)},
+            "resources": [r.to_json() for r in sorted(self.resources, key=lambda r: r.urn)],
+            "outputs": self.outputs,
+        }
+        document.update(self.extras)
+        return document
+
+    def dumps(self) -> str:
+        """Canonical JSON text of :meth:`to_json`."""
+        return json.dumps(self.to_json(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+Program = Callable[[], None]
+
+
+def _default_program() -> None:
+    from stacks.program import main
+
+    main()
+
+
+def synthesize(
+    stack: str,
+    root: Path = REPO_ROOT,
+    program: Program | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Plan:
+    """Run the stack program under mocks and return its :class:`Plan`.
+
+    ``overrides`` replaces stack config keys (``namespace:key`` → value), which tests use to
+    change one field at a time. Raises :class:`PlanError` for an unknown stack and
+    ``components.config.ConfigError`` for bad config; any other exception is a bug.
+    """
+    files = read_stack_files(stack, root, overrides)
+    region = str(files.config.get("aws:region") or "us-east-1")
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            pulumi.runtime.set_all_config(_config_strings(files.config), [])
+            monitor = RecordingMonitor(PlanMocks(region), root)
+            pulumi.runtime.set_mocks(
+                monitor.mocks, project=files.project, stack=files.stack, preview=True, monitor=monitor
+            )
+            from pulumi.runtime.stack import run_pulumi_func
+
+            _sync_await(run_pulumi_func(program or _default_program))
+            _default_providers(monitor, files)
+            stack_urn = f"urn:pulumi:{files.stack}::{files.project}::pulumi:pulumi:Stack::{files.project}-{files.stack}"
+            for record in monitor.recorded.values():
+                if record.parent is None and record.type != "pulumi:pulumi:Stack":
+                    record.parent = stack_urn
+            result["plan"] = Plan(
+                project=files.project,
+                stack=files.stack,
+                config=files.config,
+                resources=list(monitor.recorded.values()),
+                outputs=monitor.stack_outputs,
+            )
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = exc
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name=f"synth-{stack}")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    plan: Plan = result["plan"]
+    return plan
+

@@ -1,0 +1,149 @@
+"""Alarms: the stack's alerts topic and CloudWatch alarms on the preprocessing chain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import hashlib
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from .iam import deny_insecure_transport, policy_document
+from .preprocessing import PreprocessingPipeline
+
+
+@dataclass(frozen=True)
+class AlarmsArgs:
+    """Inputs of :class:`Alarms`."""
+
+    kms_key_arn: pulumi.Input[str]
+    """Key encrypting the topic. Required."""
+    account_id: pulumi.Input[str]
+    """Only CloudWatch and Budgets on behalf of this account may publish. Required."""
+    tags: Mapping[str, str]
+    """Required tags. Required."""
+    pipelines: Sequence[PreprocessingPipeline] = ()
+    """Pipelines to watch. Defaults to none."""
+    emails: Sequence[str] = ()
+    """Email subscriptions (each must be confirmed by its owner). Defaults to none."""
+    oldest_message_age_seconds: int = 900
+    """Queue-age alarm threshold. Defaults to 900 s."""
+    lambda_errors_threshold: int = 1
+    """Function-errors alarm threshold per five minutes. Defaults to 1."""
+    lambda_throttles_threshold: int = 1
+    """Function-throttles alarm threshold per five minutes. Defaults to 1."""
+    extra_publishers: Sequence[str] = field(default=("cloudwatch.amazonaws.com", "budgets.amazonaws.com"))
+    """Service principals allowed to publish. Defaults to CloudWatch and Budgets."""
+
+
+class Alarms(pulumi.ComponentResource):
+    """An encrypted SNS topic and, per pipeline, alarms on DLQ depth, queue age, errors and throttles.
+
+    Every alarm notifies the topic when it fires and when it recovers. Missing data is not
+    breaching (an idle pipeline is healthy).
+    """
+
+    topic: aws.sns.Topic
+    """The alerts topic; the budget also notifies it."""
+    alarms: list[aws.cloudwatch.MetricAlarm]
+    """All alarms created."""
+
+    def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:observability:Alarms", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = dict(args.tags)
+        self.topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=args.kms_key_arn, tags=tags, opts=child)
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=self.topic.arn,
+            policy=policy_document(
+                [
+                    deny_insecure_transport([self.topic.arn], "sns:Publish"),
+                    {
+                        "Sid": "ServicesPublishForThisAccount",
+                        "Effect": "Allow",
+                        "Principal": {"Service": sorted(args.extra_publishers)},
+                        "Action": "sns:Publish",
+                        "Resource": self.topic.arn,
+                        "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                    },
+                ]
+            ),
+            opts=child,
+        )
+        for email in args.emails:
+            aws.sns.TopicSubscription(
+                f"{name}-email-{_key(email)}",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=child,
+            )
+        self.alarms = []
+        actions = [self.topic.arn]
+
+        def alarm(alarm_name: str, description: str, **kwargs: object) -> None:
+            self.alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{alarm_name}",
+                    alarm_description=description,
+                    alarm_actions=actions,
+                    ok_actions=actions,
+                    treat_missing_data="notBreaching",
+                    evaluation_periods=1,
+                    period=300,
+                    tags=tags,
+                    opts=child,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+            )
+
+        for pipeline in args.pipelines:
+            pname = pipeline._name  # noqa: SLF001 - the component's own logical name
+            alarm(
+                f"{pname}-dlq-not-empty",
+                f"{pname}: messages in the dead-letter queue need attention (redrive after fixing)",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": pipeline.dead_letter_queue.name},
+                statistic="Maximum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=0,
+            )
+            alarm(
+                f"{pname}-queue-age",
+                f"{pname}: oldest message older than {args.oldest_message_age_seconds}s (processing is falling behind)",
+                namespace="AWS/SQS",
+                metric_name="ApproximateAgeOfOldestMessage",
+                dimensions={"QueueName": pipeline.queue.name},
+                statistic="Maximum",
+                comparison_operator="GreaterThanThreshold",
+                threshold=args.oldest_message_age_seconds,
+            )
+            alarm(
+                f"{pname}-errors",
+                f"{pname}: function errors",
+                namespace="AWS/Lambda",
+                metric_name="Errors",
+                dimensions={"FunctionName": pipeline.function.name},
+                statistic="Sum",
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                threshold=args.lambda_errors_threshold,
+            )
+            alarm(
+                f"{pname}-throttles",
+                f"{pname}: function throttles (reserved concurrency reached)",
+                namespace="AWS/Lambda",
+                metric_name="Throttles",
+                dimensions={"FunctionName": pipeline.function.name},
+                statistic="Sum",
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                threshold=args.lambda_throttles_threshold,
+            )
+        self.register_outputs({"topic_arn": self.topic.arn})
+
+
+def _key(value: str) -> str:
+    """A stable, name-safe key for a repeated child (not its list position)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:8]

@@ -1,0 +1,272 @@
+"""ArtifactBucket: an S3 bucket with every data-protection control on, and least-privilege grants.
+
+Built from pulumi-aws v7's ``aws.s3.Bucket`` and its side-by-side configuration resources
+(versioning, encryption, public-access block, ownership controls, policy, lifecycle, logging,
+notification, Object Lock) — never the deprecated ``*V2`` classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from .iam import Statement, deny_insecure_transport, policy_document
+
+
+@dataclass(frozen=True)
+class ObjectLockArgs:
+    """Default Object Lock retention applied to every new object version."""
+
+    mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    """``COMPLIANCE``: nobody can delete a locked version before it expires; ``GOVERNANCE``:
+    principals with ``s3:BypassGovernanceRetention`` can. Required."""
+    days: int
+    """Retention in days. Required."""
+
+
+@dataclass(frozen=True)
+class ArtifactBucketArgs:
+    """Inputs of :class:`ArtifactBucket`."""
+
+    tags: Mapping[str, str]
+    """Tags for the bucket. Required (the stack's required tags)."""
+    region: str
+    """The stack's region (scopes ``kms:ViaService`` in grants). Required."""
+    kms_key_arn: pulumi.Input[str] | None
+    """Key for SSE-KMS with an S3 bucket key. Required unless ``access_log_target`` is on;
+    server-access-log target buckets only support SSE-S3, so they must pass None."""
+    purpose: str
+    """What the bucket holds (``landing``, ``features``, ``models``, ``access-logs``); recorded
+    in the ``purpose`` tag. Required."""
+    log_bucket: ArtifactBucket | None = None
+    """Bucket receiving server access logs under ``<log_prefix>``. Defaults to none; every
+    data bucket of the stack passes the stack's log bucket."""
+    log_prefix: str | None = None
+    """Prefix of this bucket's access logs in the log bucket. Defaults to ``<name>/``."""
+    eventbridge_notifications: bool = False
+    """Send every object event to EventBridge (the landing bucket). Defaults to off."""
+    object_lock: ObjectLockArgs | None = None
+    """Default Object Lock retention (the model registry). Defaults to none. Object Lock can
+    only be enabled when the bucket is created."""
+    noncurrent_version_expiration_days: int = 90
+    """Expire noncurrent versions after this many days. Defaults to 90."""
+    abort_incomplete_multipart_upload_days: int = 7
+    """Abort unfinished multipart uploads after this many days. Defaults to 7."""
+    current_version_expiration_days: int | None = None
+    """Expire current objects after this many days (log buckets). Defaults to never."""
+    access_log_target: bool = False
+    """This bucket receives server access logs from ``log_sources`` in ``account_id``: the
+    policy lets the S3 logging service write under its prefixes. Defaults to off."""
+    account_id: pulumi.Input[str] | None = None
+    """Account whose buckets may log here (with ``access_log_target``). Defaults to none."""
+    force_destroy: bool = False
+    """Named opt-out: let ``pulumi destroy`` delete a non-empty bucket. Defaults to false."""
+
+
+class ArtifactBucket(pulumi.ComponentResource):
+    """A private, versioned, KMS-encrypted, TLS-only S3 bucket.
+
+    Children (named ``<name>-<control>``): the bucket, versioning (Enabled), SSE-KMS with a
+    bucket key (or SSE-S3 for an access-log target), all four public-access-block settings,
+    ownership ``BucketOwnerEnforced`` (ACLs disabled), a bucket policy that denies non-TLS
+    requests, lifecycle rules (noncurrent version expiry, multipart abort), server access
+    logging, optional EventBridge notifications and optional Object Lock.
+
+    Example::
+
+        landing = ArtifactBucket("landing", ArtifactBucketArgs(tags=tags, region=region,
+                                 kms_key_arn=key.arn, purpose="landing", log_bucket=logs,
+                                 eventbridge_notifications=True))
+        statements = landing.read_statements("raw/transactions/")
+    """
+
+    bucket: aws.s3.Bucket
+    """The bucket resource."""
+    name: pulumi.Output[str]
+    """The bucket name."""
+    arn: pulumi.Output[str]
+    """The bucket ARN."""
+
+    def __init__(self, name: str, args: ArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:storage:ArtifactBucket", name, None, opts)
+        if args.kms_key_arn is None and not args.access_log_target:
+            raise ValueError(f"ArtifactBucket '{name}': kms_key_arn is required unless access_log_target is on")
+        self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            object_lock_enabled=args.object_lock is not None or None,
+            force_destroy=args.force_destroy,
+            tags={**args.tags, "purpose": args.purpose},
+            opts=child,
+        )
+        self.name = self.bucket.bucket
+        self.arn = self.bucket.arn
+        bucket_id = self.bucket.id
+
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket_id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        if args.kms_key_arn is not None:
+            sse_default: dict[str, pulumi.Input[str]] = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+        else:
+            sse_default = {"sse_algorithm": "AES256"}
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket_id,
+            rules=[{"apply_server_side_encryption_by_default": sse_default, "bucket_key_enabled": True}],
+            opts=child,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket_id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket_id,
+            policy=self._bucket_policy(args),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
+            {
+                "id": "expire-noncurrent-versions",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expiration_days},
+            },
+            {
+                "id": "abort-incomplete-multipart-uploads",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "abort_incomplete_multipart_upload": {
+                    "days_after_initiation": args.abort_incomplete_multipart_upload_days
+                },
+            },
+        ]
+        if args.current_version_expiration_days is not None:
+            rules.append(
+                {
+                    "id": "expire-current-objects",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": args.current_version_expiration_days},
+                }
+            )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket_id,
+            rules=rules,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        if args.log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                bucket=bucket_id,
+                target_bucket=args.log_bucket.bucket.id,
+                target_prefix=args.log_prefix or f"{name}/",
+                target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
+                opts=child,
+            )
+        if args.eventbridge_notifications:
+            aws.s3.BucketNotification(f"{name}-notifications", bucket=bucket_id, eventbridge=True, opts=child)
+        if args.object_lock is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                bucket=bucket_id,
+                object_lock_enabled="Enabled",
+                rule={"default_retention": {"mode": args.object_lock.mode, "days": args.object_lock.days}},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            )
+        self.register_outputs({"name": self.name, "arn": self.arn})
+
+    def _bucket_policy(self, args: ArtifactBucketArgs) -> pulumi.Output[str]:
+        objects = pulumi.Output.concat(self.bucket.arn, "/*")
+        statements: list[Statement] = [deny_insecure_transport([self.bucket.arn, objects], "s3:*")]
+        if args.access_log_target:
+            statements.append(
+                {
+                    "Sid": "S3ServerAccessLogsFromThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logging.s3.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": objects,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                }
+            )
+        return policy_document(statements)
+
+    # -- least-privilege grants ---------------------------------------------------------------
+
+    def _kms(self, actions: Sequence[str]) -> list[Statement]:
+        if self._args.kms_key_arn is None:
+            return []
+        return [
+            {
+                "Effect": "Allow",
+                "Action": list(actions),
+                "Resource": self._args.kms_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{self._args.region}.amazonaws.com"}},
+            }
+        ]
+
+    def read_statements(self, prefix: str) -> list[Statement]:
+        """Statements to read objects under ``prefix`` (and list that prefix), with KMS decrypt.
+
+        ``prefix`` is a key prefix such as ``raw/transactions/``; an empty prefix grants the
+        whole bucket. The key statement is limited to use through S3 in the stack's region.
+        """
+        return [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": pulumi.Output.concat(self.bucket.arn, "/", prefix, "*"),
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": self.bucket.arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            },
+            *self._kms(["kms:Decrypt"]),
+        ]
+
+    def write_statements(self, prefix: str) -> list[Statement]:
+        """Statements to write objects under ``prefix``, with the KMS data-key permissions SSE-KMS needs."""
+        return [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+                "Resource": pulumi.Output.concat(self.bucket.arn, "/", prefix, "*"),
+            },
+            *self._kms(["kms:GenerateDataKey", "kms:Decrypt"]),
+        ]
+
+    def grant_read(self, name: str, role: aws.iam.Role, prefix: str) -> aws.iam.RolePolicy:
+        """Attach :meth:`read_statements` for ``prefix`` to ``role`` as an inline policy ``name``."""
+        return aws.iam.RolePolicy(
+            name, role=role.id, policy=policy_document(self.read_statements(prefix)), opts=pulumi.ResourceOptions(parent=role)
+        )
+
+    def grant_write(self, name: str, role: aws.iam.Role, prefix: str) -> aws.iam.RolePolicy:
+        """Attach :meth:`write_statements` for ``prefix`` to ``role`` as an inline policy ``name``."""
+        return aws.iam.RolePolicy(
+            name, role=role.id, policy=policy_document(self.write_statements(prefix)), opts=pulumi.ResourceOptions(parent=role)
+        )

@@ -1,0 +1,747 @@
+"""Typed platform configuration, validated once before any resource is registered.
+
+The stack files (``stacks/Pulumi.<env>.yaml``) hold one key per section under the project's
+namespace (``hybrid-ai-platform:environment``, ``hybrid-ai-platform:tags``, ...), plus the AWS
+provider's ``aws:region``. :func:`load_platform_config` reads them through ``pulumi.Config`` and
+validates them against :class:`PlatformConfig`. Every problem is collected into one
+:class:`ConfigError` that names each bad field as a dotted path, with the value given and what
+is allowed, for example::
+
+    preprocessing.functions[0].timeout_seconds: 1200 is above the Lambda maximum of 900
+
+Unknown keys are rejected (typos are caught), and every default is the secure one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_NAMESPACE = "hybrid-ai-platform"
+"""The Pulumi project name, and so the namespace of the stack config keys."""
+
+MANAGED_BY = "pulumi/hybrid-ai-platform-blueprints"
+"""Value of the ``managed-by`` tag on every taggable resource."""
+
+AWS_REGION_PATTERN = r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+"""The retention periods CloudWatch Logs accepts."""
+
+_SECRET_NAME = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential)")
+_SECRET_VALUE = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[A-Za-z0-9]{36}|xox[abp]-")
+
+
+class Environment(StrEnum):
+    """The three kinds of stack this library ships."""
+
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class ConfigError(pulumi.RunError):
+    """Stack configuration that does not validate.
+
+    Subclasses :class:`pulumi.RunError`, so ``pulumi up`` prints the message without a traceback.
+    ``problems`` holds one line per bad field: ``<dotted.path>: <value> <what is allowed>``.
+    """
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.stack = stack
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"stack '{stack}' has {len(problems)} invalid configuration value(s):\n{lines}\n"
+            f"Fix them in stacks/Pulumi.{stack}.yaml (keys under '{PROJECT_NAMESPACE}:')."
+        )
+
+
+class _Model(BaseModel):
+    """Base: unknown keys are errors, values are immutable after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+"""A short lowercase DNS-label name, 3-32 characters."""
+FeatureSetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid CIDR block ({exc})") from None
+    return value
+
+
+class TagsConfig(_Model):
+    """The stack's required cost-allocation and governance tags."""
+
+    owner: str = Field(min_length=1, max_length=256)
+    """Team or person accountable for the stack (tag ``owner``). Required."""
+    cost_center: str = Field(min_length=1, max_length=256)
+    """Cost centre billed for the stack (tag ``cost-center``). Required."""
+    data_classification: Literal["public", "internal", "confidential", "restricted"] = "confidential"
+    """Highest classification of data the stack holds (tag ``data-classification``).
+    Defaults to ``confidential``, the safe assumption for training and feature data."""
+    extra: dict[str, str] = Field(default_factory=dict)
+    """Additional tags added to every taggable resource. Defaults to none. Keys may not start
+    with ``aws:`` nor replace a required tag."""
+
+    @field_validator("extra")
+    @classmethod
+    def _extra_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = {"environment", "owner", "cost-center", "data-classification", "managed-by"}
+        for key, tag_value in value.items():
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key '{key}' starts with 'aws:', which AWS reserves")
+            if key in reserved:
+                raise ValueError(f"tag key '{key}' is set by the library; set it through its own field")
+            if not 1 <= len(key) <= 128 or len(tag_value) > 256:
+                raise ValueError(f"tag '{key}' exceeds AWS limits (key 1-128, value <= 256 characters)")
+        return value
+
+
+class EncryptionConfig(_Model):
+    """The stack's customer-managed KMS key."""
+
+    key_arn: KmsKeyArn | None = None
+    """Bring your own key: the ARN of an existing symmetric KMS key in the stack's region.
+    Defaults to none, which creates a key for the stack with rotation on."""
+    deletion_window_days: int = Field(default=30, ge=7, le=30)
+    """Waiting period before a created key is deleted. Defaults to 30 days (the maximum)."""
+    rotation_period_days: int = Field(default=365, ge=90, le=2560)
+    """Automatic rotation period of a created key. Defaults to 365 days."""
+
+
+class ModelRegistryConfig(_Model):
+    """Object Lock and layout of the model-registry bucket."""
+
+    prefix: str = Field(default="models", pattern=r"^[a-z0-9][a-z0-9-_/]*[a-z0-9]$")
+    """Key prefix of the Triton-style model repository
+    (``<prefix>/<model>/<version>/model.onnx``). Defaults to ``models``."""
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] | None = None
+    """Default Object Lock retention mode. Defaults to ``COMPLIANCE`` in prod (nobody, root
+    included, can delete a published model version before retention ends) and ``GOVERNANCE``
+    elsewhere (privileged users can override)."""
+    retention_days: int = Field(default=30, ge=1, le=36500)
+    """Default Object Lock retention of each published object version. Defaults to 30 days."""
+
+
+class StorageConfig(_Model):
+    """Controls shared by the landing, feature-store and model-registry buckets."""
+
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1, le=3650)
+    """Days after which a noncurrent object version is expired. Defaults to 90."""
+    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1, le=365)
+    """Days after which an unfinished multipart upload is aborted. Defaults to 7."""
+    access_log_retention_days: int = Field(default=365, ge=1, le=3650)
+    """Days server-access-log objects are kept in the log bucket. Defaults to 365."""
+    force_destroy: bool = False
+    """Named opt-out: let ``pulumi destroy`` delete non-empty buckets. Defaults to false, so
+    data is never deleted by an infrastructure change. Not allowed in prod."""
+    model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig)
+    """Model-registry layout and Object Lock. Defaults as documented on its fields."""
+
+
+class PreprocessingFunctionConfig(_Model):
+    """One preprocessing function: its trigger, queue, limits and feature set."""
+
+    name: Name
+    """Short name; children are named ``<stack>-<name>-...``. Required."""
+    feature_set: FeatureSetName
+    """Feature set the function computes; outputs go to ``s3://<feature-store>/<feature_set>/``. Required."""
+    landing_prefix: str = Field(pattern=r"^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$")
+    """Landing-bucket key prefix that triggers the function; must end with ``/``. Required."""
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    """Lambda instruction set. Defaults to ``arm64`` (Graviton, about 20% cheaper per GB-second)."""
+    runtime: Literal["python3.12", "python3.13"] = "python3.12"
+    """Lambda runtime. Defaults to ``python3.12``, which the packaged wheels target."""
+    memory_mb: int = Field(default=1024, ge=128, le=10240)
+    """Memory in MB (also scales CPU). Defaults to 1024."""
+    timeout_seconds: int = Field(default=120, ge=1)
+    """Function timeout. Defaults to 120 s. The queue's visibility timeout is set to six times this."""
+    reserved_concurrency: int = Field(default=10, ge=1, le=1000)
+    """Reserved concurrency: the most instances that can run at once, reserved out of the
+    account's pool. Defaults to 10."""
+    maximum_concurrency: int = Field(default=5, ge=2, le=1000)
+    """Event-source-mapping maximum concurrency, so a burst cannot starve other functions.
+    Defaults to 5; must not exceed ``reserved_concurrency``."""
+    batch_size: int = Field(default=10, ge=1, le=10000)
+    """SQS messages per invocation. Defaults to 10; above 10 needs a batching window."""
+    batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    """Maximum batching window. Defaults to 0 (invoke as soon as messages arrive)."""
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    """Receives before a message moves to the dead-letter queue. Defaults to 5."""
+    message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
+    """Queue retention. Defaults to 4 days; the dead-letter queue keeps messages 14 days."""
+    log_retention_days: int = 30
+    """CloudWatch Logs retention of the function's log group. Defaults to 30 days."""
+    schedule: str | None = None
+    """Optional EventBridge schedule (``rate(...)`` or ``cron(...)``) that also invokes the
+    function for periodic batch work. Defaults to none."""
+    environment: dict[str, str] = Field(default_factory=dict)
+    """Extra, non-secret environment variables. Defaults to none. Secret-looking names or
+    values are rejected: use Secrets Manager or SSM Parameter Store instead."""
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _timeout(cls, value: int) -> int:
+        if value > 900:
+            raise ValueError(f"{value} is above the Lambda maximum of 900")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))", value):
+            raise ValueError(f"'{value}' is not an EventBridge schedule; use 'rate(1 hour)' or 'cron(0 2 * * ? *)'")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, env_value in value.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
+                raise ValueError(f"'{key}' is not a valid environment variable name")
+            if key.startswith("AWS_") or _SECRET_NAME.search(key) or _SECRET_VALUE.search(env_value):
+                raise ValueError(
+                    f"'{key}' looks like a secret or a reserved AWS variable; keep secrets in Secrets Manager "
+                    "and pass the secret's name instead"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> PreprocessingFunctionConfig:
+        if self.maximum_concurrency > self.reserved_concurrency:
+            raise ValueError(
+                f"maximum_concurrency {self.maximum_concurrency} is above reserved_concurrency "
+                f"{self.reserved_concurrency}; the event source would be throttled"
+            )
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            raise ValueError(f"batch_size {self.batch_size} above 10 needs batching_window_seconds >= 1")
+        if self.timeout_seconds * 6 > 43200:
+            raise ValueError(
+                f"timeout_seconds {self.timeout_seconds} gives a visibility timeout above the SQS maximum of 43200"
+            )
+        return self
+
+
+class PreprocessingConfig(_Model):
+    """The bursty, serverless preprocessing functions."""
+
+    functions: list[PreprocessingFunctionConfig] = Field(default_factory=list)
+    """One pipeline (rule, queue, DLQ, function) per entry. Defaults to none."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> PreprocessingConfig:
+        names = [f.name for f in self.functions]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"function names must be unique; repeated: {duplicates}")
+        prefixes = sorted(f.landing_prefix for f in self.functions)
+        for first, second in zip(prefixes, prefixes[1:], strict=False):
+            if second.startswith(first):
+                raise ValueError(
+                    f"landing prefixes '{first}' and '{second}' overlap, so one object would trigger two functions"
+                )
+        return self
+
+
+class ExistingVpcConfig(_Model):
+    """An existing VPC the platform team already runs."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    """The VPC id. Required."""
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2)
+    """Private subnets in at least two AZs for nodes and endpoints. Required."""
+    private_route_table_ids: list[Annotated[str, Field(pattern=r"^rtb-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
+    """Route tables to attach the S3 gateway endpoint to. Defaults to none (no endpoint created)."""
+
+
+class NetworkConfig(_Model):
+    """The VPC: private subnets for nodes, public subnets only for NAT."""
+
+    cidr: str = "10.40.0.0/16"
+    """VPC CIDR. Defaults to ``10.40.0.0/16``."""
+    az_count: int | None = Field(default=None, ge=2, le=6)
+    """Availability zones used. Defaults to 3 in prod and 2 elsewhere."""
+    nat_gateways: Literal["single", "one_per_az"] | None = None
+    """NAT layout. Defaults to ``one_per_az`` in prod (no single point of failure) and
+    ``single`` elsewhere (cheaper)."""
+    existing: ExistingVpcConfig | None = None
+    """Bring your own VPC instead of creating one. Defaults to none (a VPC is created)."""
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        _check_cidr(value)
+        prefix = ipaddress.ip_network(value).prefixlen
+        if not 16 <= prefix <= 20:
+            raise ValueError(f"/{prefix} is outside the supported VPC sizes /16 to /20")
+        return value
+
+
+InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$")]
+GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5")
+
+
+class SystemNodeGroupConfig(_Model):
+    """On-demand CPU nodes for cluster add-ons."""
+
+    instance_types: list[InstanceType] = Field(default_factory=lambda: ["m7i.large"], min_length=1)
+    """Instance types. Defaults to ``m7i.large``."""
+    min_size: int = Field(default=2, ge=1, le=100)
+    """Minimum nodes. Defaults to 2 (add-ons survive a node loss)."""
+    max_size: int = Field(default=4, ge=1, le=100)
+    """Maximum nodes. Defaults to 4."""
+    desired_size: int = Field(default=2, ge=1, le=100)
+    """Initial nodes. Defaults to 2; afterwards the autoscaler owns it."""
+    disk_size_gb: int = Field(default=50, ge=20, le=16384)
+    """Encrypted gp3 root volume size. Defaults to 50 GB."""
+
+    @model_validator(mode="after")
+    def _sizes(self) -> SystemNodeGroupConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy min_size <= desired_size <= max_size; got {self.min_size}, "
+                f"{self.desired_size}, {self.max_size}"
+            )
+        return self
+
+
+class GpuNodeGroupConfig(_Model):
+    """A managed node group of NVIDIA GPU instances, tainted for inference pods only."""
+
+    name: Name
+    """Short name of the group. Required."""
+    instance_types: list[InstanceType] = Field(min_length=1)
+    """GPU instance types, from the g4dn, g5, g6, g6e, p4d or p5 families. Required."""
+    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
+    """EKS-optimised NVIDIA AMI. Defaults to ``AL2023_x86_64_NVIDIA``."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    """Purchase option. Defaults to ``ON_DEMAND``."""
+    min_size: int = Field(default=0, ge=0, le=100)
+    """Minimum nodes. Defaults to 0 (scale to zero when idle)."""
+    max_size: int = Field(default=2, ge=1, le=100)
+    """Maximum nodes. Defaults to 2."""
+    desired_size: int = Field(default=0, ge=0, le=100)
+    """Initial nodes. Defaults to 0; afterwards the cluster autoscaler owns it (drift ignored)."""
+    disk_size_gb: int = Field(default=200, ge=50, le=16384)
+    """Encrypted gp3 root volume, sized for inference images. Defaults to 200 GB."""
+    max_unavailable: int = Field(default=1, ge=1, le=100)
+    """Nodes replaced at once during an update. Defaults to 1."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _gpu_types(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if t.split(".")[0] not in GPU_FAMILIES]
+        if bad:
+            raise ValueError(f"{bad} are not GPU instance types; use the families {', '.join(GPU_FAMILIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> GpuNodeGroupConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy min_size <= desired_size <= max_size; got {self.min_size}, "
+                f"{self.desired_size}, {self.max_size}"
+            )
+        return self
+
+
+class ClusterConfig(_Model):
+    """The EKS cluster that runs core inference."""
+
+    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
+    """Kubernetes minor version. Defaults to ``1.33``."""
+    public_endpoint: bool = False
+    """Named opt-out: also expose the API server publicly. Defaults to false (private only)."""
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """CIDRs allowed to reach a public endpoint; required when ``public_endpoint`` is on, and
+    ``0.0.0.0/0`` is refused. Defaults to none."""
+    admin_role_arns: list[RoleArn] = Field(default_factory=list)
+    """IAM roles given cluster-admin through EKS access entries. Defaults to none."""
+    log_retention_days: int = 90
+    """Retention of the control-plane log group. Defaults to 90 days."""
+    system_node_group: SystemNodeGroupConfig = Field(default_factory=SystemNodeGroupConfig)
+    """Add-on nodes. Defaults as documented on its fields."""
+    gpu_node_groups: list[GpuNodeGroupConfig] = Field(default_factory=list)
+    """GPU node groups. Defaults to none."""
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            _check_cidr(cidr)
+            if ipaddress.ip_network(cidr).prefixlen == 0:
+                raise ValueError(f"'{cidr}' opens the API server to the whole internet; list your own CIDRs")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> ClusterConfig:
+        if self.public_endpoint and not self.public_access_cidrs:
+            raise ValueError("public_endpoint is on but public_access_cidrs is empty; list the CIDRs allowed")
+        names = [g.name for g in self.gpu_node_groups]
+        if len(names) != len(set(names)):
+            raise ValueError(f"GPU node group names must be unique; got {names}")
+        return self
+
+
+class ResourcesConfig(_Model):
+    """Container requests and limits."""
+
+    cpu: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$")
+    """CPU request and limit. Defaults to ``2``."""
+    memory: str = Field(default="8Gi", pattern=r"^\d+(Ki|Mi|Gi|Ti)$")
+    """Memory request and limit. Defaults to ``8Gi``."""
+    gpus: int = Field(default=1, ge=1, le=8)
+    """``nvidia.com/gpu`` limit. Defaults to 1."""
+
+
+class ModelServiceConfig(_Model):
+    """One model served by an InferenceService."""
+
+    name: Name
+    """Model name (the registry's ``<model>`` path segment and the namespace). Required."""
+    version: str = Field(pattern=r"^[0-9]+$")
+    """Pinned model version (Triton layout: a number). Changing it rolls the Deployment. Required."""
+    image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    """Pinned, immutable image tag in the model's ECR repository. Required."""
+    image: str | None = None
+    """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to the
+    created ECR repository at ``image_tag``."""
+    min_replicas: int = Field(default=2, ge=1, le=100)
+    """HPA minimum. Defaults to 2 (with a PodDisruptionBudget of 1 unavailable)."""
+    max_replicas: int = Field(default=4, ge=1, le=100)
+    """HPA maximum. Defaults to 4."""
+    target_cpu_utilization: int = Field(default=70, ge=10, le=100)
+    """HPA target CPU utilisation percent. Defaults to 70."""
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    """Requests and limits. Defaults as documented on its fields."""
+    allowed_namespaces: list[Name] = Field(default_factory=list)
+    """Namespaces allowed to call the model (NetworkPolicy). Defaults to none: default deny."""
+    max_batch_size: int = Field(default=32, ge=1, le=1024)
+    """Server-side dynamic batching: largest batch. Defaults to 32."""
+    max_queue_delay_ms: int = Field(default=5, ge=0, le=1000)
+    """Server-side dynamic batching: longest wait to fill a batch. Defaults to 5 ms."""
+
+    @model_validator(mode="after")
+    def _replicas(self) -> ModelServiceConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas {self.min_replicas} is above max_replicas {self.max_replicas}")
+        return self
+
+
+class BatchJobConfig(_Model):
+    """A nightly batch-scoring CronJob that writes to the feature store."""
+
+    name: Name
+    """Job name. Required."""
+    model: Name
+    """Name of a model in ``inference.models`` whose image and identity the job uses. Required."""
+    schedule: str = Field(default="0 2 * * *")
+    """Cron schedule (UTC). Defaults to 02:00 every night."""
+    feature_set: FeatureSetName
+    """Feature set the job reads and writes under. Required."""
+    deadline_seconds: int = Field(default=7200, ge=60, le=86400)
+    """``activeDeadlineSeconds`` of each run. Defaults to 2 hours."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"'{value}' is not a five-field cron expression")
+        return value
+
+
+class InferenceConfig(_Model):
+    """Models served on the GPU node groups, and batch scoring."""
+
+    models: list[ModelServiceConfig] = Field(default_factory=list)
+    """One InferenceService per model. Defaults to none."""
+    batch_jobs: list[BatchJobConfig] = Field(default_factory=list)
+    """Batch-scoring CronJobs. Defaults to none."""
+
+    @model_validator(mode="after")
+    def _refs(self) -> InferenceConfig:
+        names = [m.name for m in self.models]
+        if len(names) != len(set(names)):
+            raise ValueError(f"model names must be unique; got {names}")
+        for job in self.batch_jobs:
+            if job.model not in names:
+                raise ValueError(f"batch job '{job.name}' uses model '{job.model}', which is not in models {names}")
+        return self
+
+
+class AlarmsConfig(_Model):
+    """CloudWatch alarms and their SNS topic."""
+
+    emails: list[Email] = Field(default_factory=list)
+    """Email subscriptions to the alerts topic. Defaults to none."""
+    oldest_message_age_seconds: int = Field(default=900, ge=60)
+    """Alarm when a queue's oldest message is older than this. Defaults to 900 s."""
+    lambda_errors_threshold: int = Field(default=1, ge=1)
+    """Alarm when a function's errors in five minutes reach this. Defaults to 1."""
+    lambda_throttles_threshold: int = Field(default=1, ge=1)
+    """Alarm when a function's throttles in five minutes reach this. Defaults to 1."""
+
+
+class BudgetConfig(_Model):
+    """The stack's AWS Budgets monthly cost budget."""
+
+    monthly_limit_usd: float = Field(gt=0, le=10_000_000)
+    """Monthly cost budget in USD for resources tagged with this stack. Required."""
+    actual_thresholds_percent: list[float] = Field(default_factory=lambda: [80.0, 100.0])
+    """Alert when actual spend passes these percentages. Defaults to 80 and 100."""
+    forecast_thresholds_percent: list[float] = Field(default_factory=lambda: [100.0])
+    """Alert when forecast spend passes these percentages. Defaults to 100."""
+    emails: list[Email] = Field(default_factory=list)
+    """Email recipients besides the alerts topic. Defaults to none."""
+
+    @field_validator("actual_thresholds_percent", "forecast_thresholds_percent")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        for threshold in value:
+            if not 0 < threshold <= 1000:
+                raise ValueError(f"{threshold} is outside 0-1000 percent")
+        return value
+
+
+class FunctionUsage(_Model):
+    """Usage of one preprocessing function per month."""
+
+    requests_per_month: int = Field(default=100_000, ge=0)
+    """Invocations per month. Defaults to 100,000."""
+    average_duration_ms: int = Field(default=2_000, ge=1)
+    """Average billed duration. Defaults to 2,000 ms."""
+
+
+class UsageConfig(_Model):
+    """Usage assumptions for the monthly cost estimate (like an Infracost usage file)."""
+
+    functions: dict[str, FunctionUsage] = Field(default_factory=dict)
+    """Per preprocessing function name. Defaults to the ``FunctionUsage`` defaults."""
+    sqs_requests_per_month: int = Field(default=1_000_000, ge=0)
+    """SQS API requests across the stack per month. Defaults to 1,000,000."""
+    s3_storage_gb: dict[Literal["landing", "features", "models", "logs"], float] = Field(default_factory=dict)
+    """Stored GB per bucket. Defaults to 100 GB each."""
+    gpu_node_hours_per_month: dict[str, float] = Field(default_factory=dict)
+    """Node-hours per GPU node group name. Defaults to ``desired_size`` nodes all month."""
+    nat_data_processed_gb: float = Field(default=100, ge=0)
+    """GB through the NAT gateways per month. Defaults to 100."""
+
+
+class PlatformConfig(_Model):
+    """The whole stack configuration."""
+
+    environment: Environment
+    """``dev``, ``staging`` or ``prod``. Required."""
+    region: str = Field(pattern=AWS_REGION_PATTERN)
+    """AWS region, read from ``aws:region``. Required."""
+    allowed_regions: list[Annotated[str, Field(pattern=AWS_REGION_PATTERN)]] = Field(min_length=1)
+    """Regions data may reside in; ``region`` must be one of them. Required."""
+    tags: TagsConfig
+    """Required tags. Required."""
+    encryption: EncryptionConfig = Field(default_factory=EncryptionConfig)
+    """Stack KMS key. Defaults to a created key with rotation on."""
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    """Bucket controls. Defaults as documented on its fields."""
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    """Preprocessing functions. Defaults to none."""
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    """VPC. Defaults to a created VPC sized by environment."""
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    """EKS cluster. Defaults as documented on its fields."""
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
+    """Served models and batch jobs. Defaults to none."""
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    """Alarms. Defaults as documented on its fields."""
+    budget: BudgetConfig
+    """Monthly cost budget. Required: every stack has one."""
+    usage: UsageConfig = Field(default_factory=UsageConfig)
+    """Cost-estimate assumptions. Defaults as documented on its fields."""
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> PlatformConfig:
+        if self.region not in self.allowed_regions:
+            raise ValueError(f"region '{self.region}' is not in allowed_regions {self.allowed_regions}")
+        if self.environment is Environment.PROD and self.storage.force_destroy:
+            raise ValueError("storage.force_destroy is not allowed in prod")
+        if self.encryption.key_arn and f":kms:{self.region}:" not in self.encryption.key_arn:
+            raise ValueError(f"encryption.key_arn must be a key in the stack's region {self.region}")
+        return self
+
+    # Derived settings -------------------------------------------------------------------
+
+    @property
+    def is_prod(self) -> bool:
+        """Whether this is the production environment."""
+        return self.environment is Environment.PROD
+
+    @property
+    def az_count(self) -> int:
+        """Availability zones to use: the configured count, else 3 in prod and 2 elsewhere."""
+        return self.network.az_count or (3 if self.is_prod else 2)
+
+    @property
+    def nat_gateways(self) -> Literal["single", "one_per_az"]:
+        """NAT layout: the configured one, else one per AZ in prod and a single one elsewhere."""
+        return self.network.nat_gateways or ("one_per_az" if self.is_prod else "single")
+
+    @property
+    def object_lock_mode(self) -> Literal["GOVERNANCE", "COMPLIANCE"]:
+        """Model-registry Object Lock mode: configured, else COMPLIANCE in prod, GOVERNANCE elsewhere."""
+        return self.storage.model_registry.object_lock_mode or ("COMPLIANCE" if self.is_prod else "GOVERNANCE")
+
+    def required_tags(self) -> dict[str, str]:
+        """The tags every taggable resource carries: the required five plus ``tags.extra``."""
+        return {
+            **self.tags.extra,
+            "environment": self.environment.value,
+            "owner": self.tags.owner,
+            "cost-center": self.tags.cost_center,
+            "data-classification": self.tags.data_classification,
+            "managed-by": MANAGED_BY,
+        }
+
+
+# Loading ------------------------------------------------------------------------------------
+
+_SECTIONS = tuple(name for name in PlatformConfig.model_fields if name != "region")
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.startswith("function-after") or part.startswith("function-"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _value(raw: dict[str, Any], loc: tuple[int | str, ...]) -> Any:
+    node: Any = raw
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def format_validation_error(exc: ValidationError, raw: dict[str, Any]) -> list[str]:
+    """Turn a pydantic error into ``path: value problem`` lines, one per bad field."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = _path(loc) or "(stack)"
+        message = (
+            str(error["msg"])
+            .removeprefix("Value error, ")
+            .replace("Input should", "should")
+            .replace("String should", "should")
+            .replace("List should", "should")
+        )
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{path}: unknown key (check the spelling; allowed keys are in components/config.py)")
+            continue
+        if error["type"] == "missing":
+            problems.append(f"{path}: is required")
+            continue
+        value = _value(raw, loc)
+        shown = json.dumps(value) if value is not None and not isinstance(value, dict) else None
+        if shown is not None and not message.startswith(shown):
+            problems.append(f"{path}: {shown} {_lower_first(message)}")
+        else:
+            problems.append(f"{path}: {message}")
+    return problems
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def parse_platform_config(raw: dict[str, Any], stack: str = "stack") -> PlatformConfig:
+    """Validate a raw config mapping (section name → value, plus ``region``).
+
+    Raises :class:`ConfigError` listing every bad field. Used by :func:`load_platform_config`
+    and by tests that build configs directly.
+    """
+    try:
+        return PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(stack, format_validation_error(exc, raw)) from None
+
+
+def _all_config_keys() -> dict[str, Any]:
+    from pulumi.runtime import config as runtime_config
+
+    keys: dict[str, Any] = dict(runtime_config.get_config_env())
+    keys.update(runtime_config.CONFIG.get())
+    return keys
+
+
+def load_platform_config() -> PlatformConfig:
+    """Read the stack's config through ``pulumi.Config`` and validate it.
+
+    Reads ``aws:region`` and every key under the project namespace; a key that is not a
+    section of :class:`PlatformConfig` is reported as unknown. Raises :class:`ConfigError`
+    (no resources are registered) when anything is wrong.
+    """
+    stack = pulumi.get_stack()
+    cfg = pulumi.Config(PROJECT_NAMESPACE)
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    for key in _all_config_keys():
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT_NAMESPACE and name not in _SECTIONS:
+            problems.append(f"{name}: unknown key '{key}' (allowed: {', '.join(_SECTIONS)})")
+    for section in _SECTIONS:
+        value = cfg.get(section)
+        if value is None:
+            continue
+        try:
+            raw[section] = json.loads(value)
+        except json.JSONDecodeError:
+            raw[section] = value
+    region = pulumi.Config("aws").get("region")
+    if region is None:
+        problems.append("aws:region: is required; set it with `pulumi config set aws:region <region>`")
+    else:
+        raw["region"] = region
+    try:
+        config = PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(format_validation_error(exc, raw))
+        raise ConfigError(stack, problems) from None
+    if problems:
+        raise ConfigError(stack, problems)
+    return config

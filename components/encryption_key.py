@@ -1,0 +1,118 @@
+"""EncryptionKey: the stack's customer-managed KMS key, or a key you bring."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from .iam import Statement, policy_document
+
+
+@dataclass(frozen=True)
+class EncryptionKeyArgs:
+    """Inputs of :class:`EncryptionKey`."""
+
+    account_id: pulumi.Input[str]
+    """Account that owns the key; its root principal administers it. Required."""
+    region: str
+    """The stack's region; service principals are scoped to it. Required."""
+    tags: Mapping[str, str]
+    """Tags for the key. Required (the stack's required tags)."""
+    key_arn: str | None = None
+    """Bring your own key: use this key ARN and create nothing. Defaults to none (a key is created)."""
+    deletion_window_days: int = 30
+    """Waiting period before a created key is deleted. Defaults to 30 days."""
+    rotation_period_days: int = 365
+    """Rotation period of a created key (rotation is always on). Defaults to 365 days."""
+    alias: str | None = None
+    """Alias name without ``alias/``. Defaults to the component name."""
+    service_principals: tuple[str, ...] = field(
+        default=("events.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+    )
+    """Services allowed to generate data keys and decrypt from this account (EventBridge to
+    encrypted queues, CloudWatch and Budgets to the encrypted alerts topic)."""
+
+
+class EncryptionKey(pulumi.ComponentResource):
+    """A symmetric KMS key, rotation on, single-region, with a least-privilege key policy.
+
+    The key policy lets the account administer the key through IAM, lets CloudWatch Logs use
+    it for this account's log groups in the stack region, and lets the listed service
+    principals use it on behalf of this account only (``aws:SourceAccount``). With
+    ``key_arn`` set nothing is created and :attr:`arn` is that key.
+
+    Example::
+
+        key = EncryptionKey("stack-key", EncryptionKeyArgs(account_id=acct, region="eu-west-1", tags=tags))
+    """
+
+    arn: pulumi.Output[str]
+    """The key ARN."""
+    key: aws.kms.Key | None
+    """The created key, or None when a key was brought."""
+
+    def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:security:EncryptionKey", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.key_arn:
+            self.key = None
+            self.arn = pulumi.Output.from_input(args.key_arn)
+        else:
+            self.key = aws.kms.Key(
+                f"{name}-key",
+                description=f"Customer-managed key for {pulumi.get_project()}/{pulumi.get_stack()}",
+                key_usage="ENCRYPT_DECRYPT",
+                customer_master_key_spec="SYMMETRIC_DEFAULT",
+                multi_region=False,
+                enable_key_rotation=True,
+                rotation_period_in_days=args.rotation_period_days,
+                deletion_window_in_days=args.deletion_window_days,
+                policy=self._key_policy(args),
+                tags=dict(args.tags),
+                opts=child,
+            )
+            aws.kms.Alias(f"{name}-alias", name=f"alias/{args.alias or name}", target_key_id=self.key.key_id, opts=child)
+            self.arn = self.key.arn
+        self.register_outputs({"arn": self.arn})
+
+    @staticmethod
+    def _key_policy(args: EncryptionKeyArgs) -> pulumi.Output[str]:
+        account = args.account_id
+        statements: list[Statement] = [
+            {
+                "Sid": "AccountAdministersKeyThroughIam",
+                "Effect": "Allow",
+                "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account, ":root")},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogsForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{args.region}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": pulumi.Output.concat(
+                            "arn:aws:logs:", args.region, ":", account, ":log-group:*"
+                        )
+                    }
+                },
+            },
+        ]
+        if args.service_principals:
+            statements.append(
+                {
+                    "Sid": "ServicesOnBehalfOfThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": sorted(args.service_principals)},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                }
+            )
+        return policy_document(statements)

@@ -1,0 +1,35 @@
+"""What the data-plane part of the program hands to the rest of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alarms import Alarms
+from components.artifact_bucket import ArtifactBucket
+from components.config import PlatformConfig
+from components.encryption_key import EncryptionKey
+
+
+@dataclass
+class StackContext:
+    """Shared pieces of one stack: config, provider, account, key, buckets, tags, alerts."""
+
+    config: PlatformConfig
+    provider: aws.Provider
+    account_id: pulumi.Output[str]
+    tags: dict[str, str]
+    key: EncryptionKey
+    log_bucket: ArtifactBucket
+    landing: ArtifactBucket
+    feature_store: ArtifactBucket
+    model_registry: ArtifactBucket
+    alarms: Alarms | None = None
+    outputs: dict[str, pulumi.Input[object]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``<project>-<stack>``: prefix of physical names that must be unique per account."""
+        return f"{pulumi.get_project()}-{pulumi.get_stack()}"
