@@ -105,33 +105,29 @@ def _json_array(name: str, data: Any, dtype: DataType, count: int) -> np.ndarray
         return np.array(flat, dtype=object)
     if count == 0:
         return np.zeros(0, dtype=dtype.numpy)
-    if any(isinstance(v, (str, dict)) or v is None for v in flat):
-        raise ApiError(f"input {name!r}: {dtype.v2} data must be JSON numbers or booleans")
-    try:
-        raw = np.array(flat)
-    except (OverflowError, ValueError):
-        raise ApiError(f"input {name!r}: data is not a uniform list of numbers") from None
     kind = dtype.numpy.kind
     if kind == "b":
-        if raw.dtype.kind != "b":
+        if not all(type(v) is bool for v in flat):
             raise ApiError(f"input {name!r}: BOOL data must be JSON true/false")
-        return raw
-    integer = kind in ("i", "u")
-    allowed = ("i", "u") if integer else ("i", "u", "f")
-    if raw.dtype.kind not in allowed:
-        expected = "integers" if integer else "numbers"
-        raise ApiError(f"input {name!r}: {dtype.v2} data must be JSON {expected}")
-    if integer:
-        info = np.iinfo(dtype.numpy)  # type: ignore[type-var]
-        if int(raw.min()) < info.min or int(raw.max()) > info.max:
-            raise ApiError(f"input {name!r}: value out of range for {dtype.v2}")
-    elif dtype.v2 != "FP64":
-        with np.errstate(over="ignore"):
-            converted = raw.astype(dtype.numpy)
-        if bool(np.any(np.isinf(converted) & np.isfinite(raw))):
-            raise ApiError(f"input {name!r}: value out of range for {dtype.v2}")
-        return converted
-    return raw.astype(dtype.numpy)
+        return np.array(flat, dtype=np.bool_)
+    if kind in ("i", "u"):
+        if not all(type(v) is int for v in flat):
+            raise ApiError(f"input {name!r}: {dtype.v2} data must be JSON integers")
+        try:
+            return np.array(flat, dtype=dtype.numpy)
+        except OverflowError:
+            raise ApiError(f"input {name!r}: value out of range for {dtype.v2}") from None
+    if not all(type(v) in (int, float) for v in flat):
+        raise ApiError(f"input {name!r}: {dtype.v2} data must be JSON numbers")
+    try:
+        wide = np.array(flat, dtype=np.float64)
+    except OverflowError:
+        raise ApiError(f"input {name!r}: value out of range for {dtype.v2}") from None
+    with np.errstate(over="ignore"):
+        converted = wide.astype(dtype.numpy)
+    if bool(np.any(np.isinf(converted) & np.isfinite(wide))):
+        raise ApiError(f"input {name!r}: value out of range for {dtype.v2}")
+    return converted
 
 
 def _binary_array(name: str, chunk: memoryview, dtype: DataType, count: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -22,6 +23,8 @@ from inference_server.config import Settings
 from inference_server.repository import ModelRepository
 from moto.server import ThreadedMotoServer
 from onnx import TensorProto, helper, numpy_helper
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
 
 BUCKET = "acme-models"
 PREFIX = "models"
@@ -181,7 +184,9 @@ def start_server(s3: S3, cache_dir: Path, model: str, version: str = "1", **env:
     app = create_app(settings, repository=repository)
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -227,7 +232,9 @@ def unbatched_server(
 
 
 @pytest.fixture(scope="session")
-def echo_server(s3: S3, echo_bytes: bytes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def echo_server(
+    s3: S3, echo_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     """The all-datatypes echo model (version 3), batching on."""
     s3.put_model("echo", "3", echo_bytes)
     server = start_server(s3, tmp_path_factory.mktemp("cache"), "echo", version="3")
