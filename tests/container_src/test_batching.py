@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import RunningServer
+from inference_helpers import RunningServer
 from inference_server.batcher import Batcher
 from inference_server.metrics import Metrics
 from inference_server.model import LoadedModel

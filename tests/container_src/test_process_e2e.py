@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import AWS_ENV, BUCKET, PREFIX, free_socket, wait_until
+from inference_helpers import AWS_ENV, BUCKET, PREFIX, free_socket, wait_until
 
 pytestmark = pytest.mark.e2e
 

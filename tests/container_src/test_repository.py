@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
-from conftest import BUCKET, PREFIX
+from inference_helpers import BUCKET, PREFIX
 from inference_server.config import S3Location
 from inference_server.repository import ModelNotFoundError, ModelRepository, VerificationError, verify_file
 

@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import tritonclient.http as triton
-from conftest import ECHO_TYPES, RunningServer, start_server, wait_ready, wait_until
+from inference_helpers import ECHO_TYPES, RunningServer, start_server, wait_ready, wait_until
 from tritonclient.utils import InferenceServerException
 
 pytestmark = pytest.mark.e2e
