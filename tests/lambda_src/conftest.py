@@ -23,7 +23,7 @@ def lambda_environment() -> dict[str, str]:
     """The environment the Pulumi component sets, plus fake credentials for moto."""
     return {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
