@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 import pytest
-from conftest import FEATURE_BUCKET, LANDING_BUCKET, SAMPLES
 from esm_harness import REGION, SqsEventSourceMapping, body_of, eventbridge_s3_object_created
+from lambda_support import FEATURE_BUCKET, LANDING_BUCKET, SAMPLES
 from moto.server import ThreadedMotoServer
 
 MAX_RECEIVE_COUNT = 3

@@ -14,8 +14,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import FEATURE_BUCKET, LANDING_BUCKET, SAMPLES
 from esm_harness import FakeLambdaContext, body_of, eventbridge_s3_object_created, sqs_lambda_record
+from lambda_support import FEATURE_BUCKET, LANDING_BUCKET, SAMPLES
 
 CSV_KEY = "raw/transactions/2024/05/03/transactions_sample.csv"
 JSONL_KEY = "raw/transactions/2024/05/04/transactions_sample.jsonl.gz"

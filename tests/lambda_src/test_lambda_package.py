@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import REPO_ROOT
+from lambda_support import REPO_ROOT
 
 FAKE_SITE = {
     "mypkg/__init__.py": b"VALUE = 1\n",
