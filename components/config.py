@@ -15,6 +15,7 @@ Unknown keys are rejected (typos are caught), and every default is the secure on
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import re
 from enum import StrEnum
@@ -29,8 +30,33 @@ PROJECT_NAMESPACE = "hybrid-ai-platform"
 MANAGED_BY = "pulumi/hybrid-ai-platform-blueprints"
 """Value of the ``managed-by`` tag on every taggable resource."""
 
-AWS_REGION_PATTERN = r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+AWS_REGION_PATTERN = (
+    r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
+)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 """The retention periods CloudWatch Logs accepts."""
 
 _SECRET_NAME = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential)")
@@ -211,7 +237,9 @@ class PreprocessingFunctionConfig(_Model):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))", value):
+        if value is not None and not re.fullmatch(
+            r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))", value
+        ):
             raise ValueError(f"'{value}' is not an EventBridge schedule; use 'rate(1 hour)' or 'cron(0 2 * * ? *)'")
         return value
 
@@ -257,7 +285,7 @@ class PreprocessingConfig(_Model):
         if duplicates:
             raise ValueError(f"function names must be unique; repeated: {duplicates}")
         prefixes = sorted(f.landing_prefix for f in self.functions)
-        for first, second in zip(prefixes, prefixes[1:], strict=False):
+        for first, second in itertools.pairwise(prefixes):
             if second.startswith(first):
                 raise ValueError(
                     f"landing prefixes '{first}' and '{second}' overlap, so one object would trigger two functions"
@@ -266,26 +294,40 @@ class PreprocessingConfig(_Model):
 
 
 class ExistingVpcConfig(_Model):
-    """An existing VPC the platform team already runs."""
+    """An existing VPC the platform team already runs (bring your own: nothing is created in it
+    except, when route tables are given, the S3 gateway endpoint)."""
 
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
     """The VPC id. Required."""
     private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2)
-    """Private subnets in at least two AZs for nodes and endpoints. Required."""
+    """Private subnets in at least two AZs for nodes and endpoints, tagged
+    ``kubernetes.io/role/internal-elb=1`` by their owner. Required."""
     private_route_table_ids: list[Annotated[str, Field(pattern=r"^rtb-[0-9a-f]{8,17}$")]] = Field(default_factory=list)
     """Route tables to attach the S3 gateway endpoint to. Defaults to none (no endpoint created)."""
+
+    @field_validator("private_subnet_ids", "private_route_table_ids")
+    @classmethod
+    def _unique_ids(cls, value: list[str]) -> list[str]:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"ids must be unique; repeated: {repeated}")
+        return value
 
 
 class NetworkConfig(_Model):
     """The VPC: private subnets for nodes, public subnets only for NAT."""
 
     cidr: str = "10.40.0.0/16"
-    """VPC CIDR. Defaults to ``10.40.0.0/16``."""
+    """VPC CIDR. Defaults to ``10.40.0.0/16``. Private subnets are the first ``az_count`` eighths
+    of it (a /19 each in a /16, room for VPC-CNI pod IPs); public subnets are small blocks
+    carved from the last eighth."""
     az_count: int | None = Field(default=None, ge=2, le=6)
     """Availability zones used. Defaults to 3 in prod and 2 elsewhere."""
     nat_gateways: Literal["single", "one_per_az"] | None = None
     """NAT layout. Defaults to ``one_per_az`` in prod (no single point of failure) and
     ``single`` elsewhere (cheaper)."""
+    flow_log_retention_days: int = 90
+    """Retention of the KMS-encrypted VPC flow-log group. Defaults to 90 days."""
     existing: ExistingVpcConfig | None = None
     """Bring your own VPC instead of creating one. Defaults to none (a VPC is created)."""
 
@@ -298,9 +340,31 @@ class NetworkConfig(_Model):
             raise ValueError(f"/{prefix} is outside the supported VPC sizes /16 to /20")
         return value
 
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
+        return value
+
 
 InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$")]
 GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5")
+"""Instance families with NVIDIA GPUs the EKS NVIDIA AMIs support."""
+GPUS_PER_INSTANCE: dict[str, int] = {
+    "g4dn.xlarge": 1, "g4dn.2xlarge": 1, "g4dn.4xlarge": 1, "g4dn.8xlarge": 1, "g4dn.16xlarge": 1,
+    "g4dn.12xlarge": 4, "g4dn.metal": 8,
+    "g5.xlarge": 1, "g5.2xlarge": 1, "g5.4xlarge": 1, "g5.8xlarge": 1, "g5.16xlarge": 1,
+    "g5.12xlarge": 4, "g5.24xlarge": 4, "g5.48xlarge": 8,
+    "g6.xlarge": 1, "g6.2xlarge": 1, "g6.4xlarge": 1, "g6.8xlarge": 1, "g6.16xlarge": 1,
+    "g6.12xlarge": 4, "g6.24xlarge": 4, "g6.48xlarge": 8,
+    "g6e.xlarge": 1, "g6e.2xlarge": 1, "g6e.4xlarge": 1, "g6e.8xlarge": 1, "g6e.16xlarge": 1,
+    "g6e.12xlarge": 4, "g6e.24xlarge": 4, "g6e.48xlarge": 8,
+    "p4d.24xlarge": 8,
+    "p5.48xlarge": 8,
+}  # fmt: skip
+"""NVIDIA GPUs per instance type: the cluster autoscaler's scale-from-zero node template
+(``k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu``) is built from it."""
 
 
 class SystemNodeGroupConfig(_Model):
@@ -317,6 +381,14 @@ class SystemNodeGroupConfig(_Model):
     disk_size_gb: int = Field(default=50, ge=20, le=16384)
     """Encrypted gp3 root volume size. Defaults to 50 GB."""
 
+    @field_validator("instance_types")
+    @classmethod
+    def _cpu_types(cls, value: list[str]) -> list[str]:
+        bad = [t for t in value if t.split(".")[0] in GPU_FAMILIES]
+        if bad:
+            raise ValueError(f"{bad} are GPU instance types; system nodes run add-ons, use CPU types such as m7i.large")
+        return value
+
     @model_validator(mode="after")
     def _sizes(self) -> SystemNodeGroupConfig:
         if not self.min_size <= self.desired_size <= self.max_size:
@@ -331,13 +403,16 @@ class GpuNodeGroupConfig(_Model):
     """A managed node group of NVIDIA GPU instances, tainted for inference pods only."""
 
     name: Name
-    """Short name of the group. Required."""
+    """Short name of the group (also the EKS node-group name). Required."""
     instance_types: list[InstanceType] = Field(min_length=1)
-    """GPU instance types, from the g4dn, g5, g6, g6e, p4d or p5 families. Required."""
+    """GPU instance types, from the g4dn, g5, g6, g6e, p4d or p5 families, all with the same GPU
+    count (the autoscaler's scale-from-zero template assumes one shape). Required."""
     ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
-    """EKS-optimised NVIDIA AMI. Defaults to ``AL2023_x86_64_NVIDIA``."""
+    """EKS-optimised NVIDIA AMI. Defaults to ``AL2023_x86_64_NVIDIA``. Bottlerocket ships its own
+    NVIDIA device plugin, so the Helm device plugin skips those nodes."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    """Purchase option. Defaults to ``ON_DEMAND``."""
+    """Purchase option. Defaults to ``ON_DEMAND``. With ``SPOT`` list several instance types
+    so a capacity shortage of one type does not stop scaling."""
     min_size: int = Field(default=0, ge=0, le=100)
     """Minimum nodes. Defaults to 0 (scale to zero when idle)."""
     max_size: int = Field(default=2, ge=1, le=100)
@@ -345,7 +420,8 @@ class GpuNodeGroupConfig(_Model):
     desired_size: int = Field(default=0, ge=0, le=100)
     """Initial nodes. Defaults to 0; afterwards the cluster autoscaler owns it (drift ignored)."""
     disk_size_gb: int = Field(default=200, ge=50, le=16384)
-    """Encrypted gp3 root volume, sized for inference images. Defaults to 200 GB."""
+    """Encrypted gp3 volume for images and model cache (AL2023: the root volume; Bottlerocket:
+    the data volume). Defaults to 200 GB."""
     max_unavailable: int = Field(default=1, ge=1, le=100)
     """Nodes replaced at once during an update. Defaults to 1."""
 
@@ -355,6 +431,16 @@ class GpuNodeGroupConfig(_Model):
         bad = [t for t in value if t.split(".")[0] not in GPU_FAMILIES]
         if bad:
             raise ValueError(f"{bad} are not GPU instance types; use the families {', '.join(GPU_FAMILIES)}")
+        unknown = [t for t in value if t not in GPUS_PER_INSTANCE]
+        if unknown:
+            raise ValueError(
+                f"{unknown} have no GPU count in GPUS_PER_INSTANCE; use one of {sorted(GPUS_PER_INSTANCE)}"
+            )
+        counts = {GPUS_PER_INSTANCE[t] for t in value}
+        if len(counts) > 1:
+            raise ValueError(
+                f"{value} mix GPU counts {sorted(counts)}; put instance types with different counts in separate groups"
+            )
         return value
 
     @model_validator(mode="after")
@@ -366,21 +452,39 @@ class GpuNodeGroupConfig(_Model):
             )
         return self
 
+    @property
+    def gpus_per_node(self) -> int:
+        """NVIDIA GPUs on each node of the group (from :data:`GPUS_PER_INSTANCE`)."""
+        return GPUS_PER_INSTANCE[self.instance_types[0]]
+
+
+EksAddonName = Literal["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"]
+
 
 class ClusterConfig(_Model):
     """The EKS cluster that runs core inference."""
 
     kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
-    """Kubernetes minor version. Defaults to ``1.33``."""
+    """Kubernetes minor version. Defaults to ``1.33``. The cluster autoscaler image follows it
+    (``v<version>.0``)."""
     public_endpoint: bool = False
-    """Named opt-out: also expose the API server publicly. Defaults to false (private only)."""
+    """Named opt-out: also expose the API server publicly. Defaults to false (private only:
+    ``pulumi up`` must then run from inside the VPC or over a VPN/peering)."""
     public_access_cidrs: list[str] = Field(default_factory=list)
     """CIDRs allowed to reach a public endpoint; required when ``public_endpoint`` is on, and
     ``0.0.0.0/0`` is refused. Defaults to none."""
     admin_role_arns: list[RoleArn] = Field(default_factory=list)
-    """IAM roles given cluster-admin through EKS access entries. Defaults to none."""
+    """IAM roles given cluster-admin through EKS access entries. Defaults to none. The cluster
+    creator gets no implicit admin, so the role that runs ``pulumi up`` must be listed for the
+    Kubernetes resources of the stack to deploy."""
     log_retention_days: int = 90
     """Retention of the control-plane log group. Defaults to 90 days."""
+    addon_versions: dict[EksAddonName, Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
+        default_factory=dict
+    )
+    """Pinned managed add-on versions (``v1.19.2-eksbuild.1``). Defaults to none: EKS installs
+    its default version for the cluster's Kubernetes version when the add-on is created and
+    leaves it alone afterwards; pin versions to make upgrades an explicit, reviewed change."""
     system_node_group: SystemNodeGroupConfig = Field(default_factory=SystemNodeGroupConfig)
     """Add-on nodes. Defaults as documented on its fields."""
     gpu_node_groups: list[GpuNodeGroupConfig] = Field(default_factory=list)
@@ -406,14 +510,18 @@ class ClusterConfig(_Model):
     def _endpoint(self) -> ClusterConfig:
         if self.public_endpoint and not self.public_access_cidrs:
             raise ValueError("public_endpoint is on but public_access_cidrs is empty; list the CIDRs allowed")
+        if self.public_access_cidrs and not self.public_endpoint:
+            raise ValueError("public_access_cidrs is set but public_endpoint is off; remove the CIDRs or turn it on")
         names = [g.name for g in self.gpu_node_groups]
         if len(names) != len(set(names)):
             raise ValueError(f"GPU node group names must be unique; got {names}")
+        if "system" in names:
+            raise ValueError("GPU node group name 'system' is reserved for the system node group")
         return self
 
 
 class ResourcesConfig(_Model):
-    """Container requests and limits."""
+    """Container requests and limits (requests equal limits: Guaranteed QoS)."""
 
     cpu: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$")
     """CPU request and limit. Defaults to ``2``."""
@@ -432,7 +540,9 @@ class ModelServiceConfig(_Model):
     """Pinned model version (Triton layout: a number). Changing it rolls the Deployment. Required."""
     image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     """Pinned, immutable image tag in the model's ECR repository. Required."""
-    image: str | None = None
+    image: str | None = Field(
+        default=None, pattern=r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$"
+    )
     """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to the
     created ECR repository at ``image_tag``."""
     min_replicas: int = Field(default=2, ge=1, le=100)
@@ -449,6 +559,12 @@ class ModelServiceConfig(_Model):
     """Server-side dynamic batching: largest batch. Defaults to 32."""
     max_queue_delay_ms: int = Field(default=5, ge=0, le=1000)
     """Server-side dynamic batching: longest wait to fill a batch. Defaults to 5 ms."""
+    model_load_timeout_seconds: int = Field(default=600, ge=30, le=3600)
+    """How long the startup probe waits for the model to download and load before the
+    container is restarted. Defaults to 600 s (GPU nodes scaling from zero pull large images)."""
+    images_to_keep: int = Field(default=30, ge=5, le=1000)
+    """Tagged images the ECR lifecycle policy keeps (older ones expire; untagged images expire
+    after a day). Defaults to 30, so recent releases stay available for rollback."""
 
     @model_validator(mode="after")
     def _replicas(self) -> ModelServiceConfig:
@@ -463,13 +579,15 @@ class BatchJobConfig(_Model):
     name: Name
     """Job name. Required."""
     model: Name
-    """Name of a model in ``inference.models`` whose image and identity the job uses. Required."""
+    """Name of a model in ``inference.models`` whose image and version the job uses. Required."""
     schedule: str = Field(default="0 2 * * *")
     """Cron schedule (UTC). Defaults to 02:00 every night."""
     feature_set: FeatureSetName
     """Feature set the job reads and writes under. Required."""
     deadline_seconds: int = Field(default=7200, ge=60, le=86400)
     """``activeDeadlineSeconds`` of each run. Defaults to 2 hours."""
+    backoff_limit: int = Field(default=2, ge=0, le=10)
+    """Pod retries of a failed run before the Job fails. Defaults to 2."""
 
     @field_validator("schedule")
     @classmethod
@@ -492,6 +610,9 @@ class InferenceConfig(_Model):
         names = [m.name for m in self.models]
         if len(names) != len(set(names)):
             raise ValueError(f"model names must be unique; got {names}")
+        jobs = [j.name for j in self.batch_jobs]
+        if len(jobs) != len(set(jobs)):
+            raise ValueError(f"batch job names must be unique; got {jobs}")
         for job in self.batch_jobs:
             if job.model not in names:
                 raise ValueError(f"batch job '{job.name}' uses model '{job.model}', which is not in models {names}")
