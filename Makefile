@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 STACK  ?= dev
-LAMBDA_ARCHES ?= arm64 x86_64
+LAMBDA_ARCHES ?= arm64
 
 .PHONY: help venv package plan plan-all test lint fmt bench clean
 

@@ -70,7 +70,7 @@ class PlanMocks(pulumi.runtime.Mocks):
         return rid, state
 
     def _generic(self, typ: str, name: str, urn_key: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        package, module, kind = (typ.split(":") + ["", ""])[:3]
+        package, module, kind = [*typ.split(":"), "", ""][:3]
         if package == "kubernetes":
             metadata = dict(inputs.get("metadata") or {})
             metadata.setdefault("name", _physical_name(name, urn_key, 63, lower=True))
@@ -88,15 +88,15 @@ class PlanMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         """Answer data-source calls (caller identity, region, AZs, partition) like AWS."""
-        token = args.token
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        function = args.token
+        if function == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": TEST_ACCOUNT,
                 "arn": f"arn:aws:iam::{TEST_ACCOUNT}:user/offline-plan",
                 "userId": "AIDAOFFLINEPLAN000000",
                 "id": TEST_ACCOUNT,
             }, []
-        if token == "aws:index/getRegion:getRegion":
+        if function == "aws:index/getRegion:getRegion":
             return {
                 "name": self.region,
                 "region": self.region,
@@ -104,9 +104,14 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "endpoint": f"ec2.{self.region}.amazonaws.com",
                 "description": self.region,
             }, []
-        if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}, []
-        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        if function == "aws:index/getPartition:getPartition":
+            return {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+                "reverseDnsPrefix": "com.amazonaws",
+            }, []
+        if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
             letters = "abc" if not self.region.startswith("us-east-1") else "abcdef"
             names = [f"{self.region}{c}" for c in letters]
             zone_prefix = {"eu": "euw", "us": "use"}.get(self.region[:2], self.region[:3])
@@ -209,8 +214,12 @@ def _ec2(prefix: str, arn_kind: str) -> Handler:
         rid = f"{prefix}-{_digest(urn, length=17)}"
         out: dict[str, Any] = {"arn": m.arn("ec2", f"{arn_kind}/{rid}"), "ownerId": TEST_ACCOUNT}
         if prefix == "vpc":
-            out.update({"defaultSecurityGroupId": f"sg-{_digest(urn, 'sg', length=17)}",
-                        "mainRouteTableId": f"rtb-{_digest(urn, 'rtb', length=17)}"})
+            out.update(
+                {
+                    "defaultSecurityGroupId": f"sg-{_digest(urn, 'sg', length=17)}",
+                    "mainRouteTableId": f"rtb-{_digest(urn, 'rtb', length=17)}",
+                }
+            )
         if prefix == "lt":
             out["latestVersion"] = 1
             out["defaultVersion"] = 1

@@ -23,10 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 from google.protobuf import empty_pb2
-
-import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
@@ -82,10 +81,14 @@ _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 
 
 def _plain(value: Any, root: Path) -> Any:
-    """Turn deserialized Pulumi values into deterministic JSON (assets by path and hash)."""
+    """Turn deserialized Pulumi values into deterministic JSON.
+
+    Assets and archives become their path (relative to ``root``) and SHA-256; secrets are
+    masked as ``{"secret": "[secret]"}`` so a plan never carries a secret in clear.
+    """
     if isinstance(value, dict):
         if rpc.is_rpc_secret(value):
-            return {"secret": _plain(rpc.unwrap_rpc_secret(value), root)}
+            return {"secret": "[secret]"}
         return {str(k): _plain(v, root) for k, v in sorted(value.items())}
     if isinstance(value, list | tuple):
         return [_plain(v, root) for v in value]
@@ -209,7 +212,10 @@ def read_stack_files(stack: str, root: Path = REPO_ROOT, overrides: dict[str, An
         raise PlanError(f"stacks/Pulumi.{stack}.yaml is not valid YAML: {exc}") from None
     config = dict(document.get("config") or {})
     for key, value in (overrides or {}).items():
-        config[key] = value
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
     for key in config:
         if ":" not in key:
             raise PlanError(f"stacks/Pulumi.{stack}.yaml: config key '{key}' needs a namespace ('{project}:{key}')")
@@ -294,6 +300,22 @@ class Plan:
 Program = Callable[[], None]
 
 
+async def _stack_outputs(root: Path) -> dict[str, Any]:
+    """The values exported with ``pulumi.export``; secrets are shown as ``[secret]``, never in clear."""
+    from pulumi.runtime.settings import get_root_resource
+
+    stack = get_root_resource()
+    exported: dict[str, Any] = dict(getattr(stack, "outputs", {}) or {})
+    result: dict[str, Any] = {}
+    for key in sorted(exported):
+        output = pulumi.Output.from_input(exported[key])
+        if await output.is_secret():
+            result[key] = "[secret]"
+        else:
+            result[key] = _plain(await output.future(), root)
+    return result
+
+
 def _default_program() -> None:
     from stacks.program import main
 
@@ -308,8 +330,8 @@ def synthesize(
 ) -> Plan:
     """Run the stack program under mocks and return its :class:`Plan`.
 
-    ``overrides`` replaces stack config keys (``namespace:key`` → value), which tests use to
-    change one field at a time. Raises :class:`PlanError` for an unknown stack and
+    ``overrides`` replaces stack config keys (``namespace:key`` → value; None removes the
+    key), which tests use to change one field at a time. Raises :class:`PlanError` for an unknown stack and
     ``components.config.ConfigError`` for bad config; any other exception is a bug.
     """
     files = read_stack_files(stack, root, overrides)
@@ -328,6 +350,7 @@ def synthesize(
             from pulumi.runtime.stack import run_pulumi_func
 
             _sync_await(run_pulumi_func(program or _default_program))
+            outputs = _sync_await(_stack_outputs(root))
             _default_providers(monitor, files)
             stack_urn = f"urn:pulumi:{files.stack}::{files.project}::pulumi:pulumi:Stack::{files.project}-{files.stack}"
             for record in monitor.recorded.values():
@@ -338,9 +361,9 @@ def synthesize(
                 stack=files.stack,
                 config=files.config,
                 resources=list(monitor.recorded.values()),
-                outputs=monitor.stack_outputs,
+                outputs=outputs or monitor.stack_outputs,
             )
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             result["error"] = exc
         finally:
             loop.close()
@@ -352,4 +375,3 @@ def synthesize(
         raise result["error"]
     plan: Plan = result["plan"]
     return plan
-

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -83,7 +83,17 @@ class Alarms(pulumi.ComponentResource):
         self.alarms = []
         actions = [self.topic.arn]
 
-        def alarm(alarm_name: str, description: str, **kwargs: object) -> None:
+        def alarm(
+            alarm_name: str,
+            description: str,
+            *,
+            namespace: str,
+            metric_name: str,
+            dimensions: Mapping[str, pulumi.Input[str]],
+            statistic: str,
+            comparison_operator: str,
+            threshold: float,
+        ) -> None:
             self.alarms.append(
                 aws.cloudwatch.MetricAlarm(
                     f"{name}-{alarm_name}",
@@ -93,14 +103,19 @@ class Alarms(pulumi.ComponentResource):
                     treat_missing_data="notBreaching",
                     evaluation_periods=1,
                     period=300,
+                    namespace=namespace,
+                    metric_name=metric_name,
+                    dimensions=dimensions,
+                    statistic=statistic,
+                    comparison_operator=comparison_operator,
+                    threshold=threshold,
                     tags=tags,
                     opts=child,
-                    **kwargs,  # type: ignore[arg-type]
                 )
             )
 
         for pipeline in args.pipelines:
-            pname = pipeline._name  # noqa: SLF001 - the component's own logical name
+            pname = pipeline._name
             alarm(
                 f"{pname}-dlq-not-empty",
                 f"{pname}: messages in the dead-letter queue need attention (redrive after fixing)",

@@ -114,14 +114,19 @@ class ArtifactBucket(pulumi.ComponentResource):
             versioning_configuration={"status": "Enabled"},
             opts=child,
         )
+        sse_default: aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgsDict
         if args.kms_key_arn is not None:
-            sse_default: dict[str, pulumi.Input[str]] = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
+            sse_default = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.kms_key_arn}
         else:
             sse_default = {"sse_algorithm": "AES256"}
+        sse_rule: aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict = {
+            "apply_server_side_encryption_by_default": sse_default,
+            "bucket_key_enabled": True,
+        }
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket_id,
-            rules=[{"apply_server_side_encryption_by_default": sse_default, "bucket_key_enabled": True}],
+            rules=[sse_rule],
             opts=child,
         )
         public_access = aws.s3.BucketPublicAccessBlock(
@@ -262,11 +267,17 @@ class ArtifactBucket(pulumi.ComponentResource):
     def grant_read(self, name: str, role: aws.iam.Role, prefix: str) -> aws.iam.RolePolicy:
         """Attach :meth:`read_statements` for ``prefix`` to ``role`` as an inline policy ``name``."""
         return aws.iam.RolePolicy(
-            name, role=role.id, policy=policy_document(self.read_statements(prefix)), opts=pulumi.ResourceOptions(parent=role)
+            name,
+            role=role.id,
+            policy=policy_document(self.read_statements(prefix)),
+            opts=pulumi.ResourceOptions(parent=role),
         )
 
     def grant_write(self, name: str, role: aws.iam.Role, prefix: str) -> aws.iam.RolePolicy:
         """Attach :meth:`write_statements` for ``prefix`` to ``role`` as an inline policy ``name``."""
         return aws.iam.RolePolicy(
-            name, role=role.id, policy=policy_document(self.write_statements(prefix)), opts=pulumi.ResourceOptions(parent=role)
+            name,
+            role=role.id,
+            policy=policy_document(self.write_statements(prefix)),
+            opts=pulumi.ResourceOptions(parent=role),
         )

@@ -43,39 +43,43 @@ class Budget(pulumi.ComponentResource):
         super().__init__("hybrid-ai:governance:Budget", name, None, opts)
         if args.topic_arn is None and not args.emails:
             raise ValueError(f"Budget '{name}': give topic_arn or emails so alerts reach someone")
-        subscribers: dict[str, object] = {}
-        if args.topic_arn is not None:
-            subscribers["subscriber_sns_topic_arns"] = [args.topic_arn]
-        if args.emails:
-            subscribers["subscriber_email_addresses"] = sorted(args.emails)
-        notifications = [
-            {
-                "comparison_operator": "GREATER_THAN",
-                "notification_type": kind,
-                "threshold": threshold,
-                "threshold_type": "PERCENTAGE",
-                **subscribers,
-            }
-            for kind, thresholds in (("ACTUAL", args.actual_thresholds_percent), ("FORECASTED", args.forecast_thresholds_percent))
-            for threshold in sorted(thresholds)
-        ]
+        topics: list[pulumi.Input[str]] = [args.topic_arn] if args.topic_arn is not None else []
+        notifications: list[aws.budgets.BudgetNotificationArgsDict] = []
+        for kind, thresholds in (
+            ("ACTUAL", args.actual_thresholds_percent),
+            ("FORECASTED", args.forecast_thresholds_percent),
+        ):
+            for threshold in sorted(thresholds):
+                notification: aws.budgets.BudgetNotificationArgsDict = {
+                    "comparison_operator": "GREATER_THAN",
+                    "notification_type": kind,
+                    "threshold": threshold,
+                    "threshold_type": "PERCENTAGE",
+                }
+                if topics:
+                    notification["subscriber_sns_topic_arns"] = topics
+                if args.emails:
+                    notification["subscriber_email_addresses"] = sorted(args.emails)
+                notifications.append(notification)
         self.budget = aws.budgets.Budget(
             f"{name}-monthly",
             budget_type="COST",
             time_unit="MONTHLY",
             limit_amount=f"{args.monthly_limit_usd:.2f}",
             limit_unit="USD",
-            filter_expression=_tag_filter(args.filter_tags),  # type: ignore[arg-type]
-            notifications=notifications,  # type: ignore[arg-type]
+            filter_expression=_tag_filter(args.filter_tags),
+            notifications=notifications,
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"budget_name": self.budget.name})
 
 
-def _tag_filter(tags: Mapping[str, str]) -> dict[str, object]:
+def _tag_filter(tags: Mapping[str, str]) -> aws.budgets.BudgetFilterExpressionArgsDict:
     """A Budgets filter expression matching spend that carries every tag in ``tags`` (AND)."""
-    operands = [{"tags": {"key": key, "values": [value], "match_options": ["EQUALS"]}} for key, value in sorted(tags.items())]
+    operands: list[aws.budgets.BudgetFilterExpressionAndArgsDict] = [
+        {"tags": {"key": key, "values": [value], "match_options": ["EQUALS"]}} for key, value in sorted(tags.items())
+    ]
     if len(operands) == 1:
-        return operands[0]
+        return {"tags": operands[0]["tags"]}
     return {"ands": operands}

@@ -74,7 +74,9 @@ class EncryptionKey(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=child,
             )
-            aws.kms.Alias(f"{name}-alias", name=f"alias/{args.alias or name}", target_key_id=self.key.key_id, opts=child)
+            aws.kms.Alias(
+                f"{name}-alias", name=f"alias/{args.alias or name}", target_key_id=self.key.key_id, opts=child
+            )
             self.arn = self.key.arn
         self.register_outputs({"arn": self.arn})
 

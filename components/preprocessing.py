@@ -65,7 +65,9 @@ class LambdaPackage:
                 layer_base64sha256=data.get("layer_base64sha256"),
             )
         except (KeyError, ValueError) as exc:
-            raise PackageError(f"{manifest} is not a valid package manifest ({exc}); rebuild with `make package`") from None
+            raise PackageError(
+                f"{manifest} is not a valid package manifest ({exc}); rebuild with `make package`"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 opts=child,
             )
             layers.append(layer.arn)
-        environment = {
+        environment: dict[str, pulumi.Input[str]] = {
             **fn.environment,
             "LANDING_BUCKET": args.landing.name,
             "LANDING_PREFIX": fn.landing_prefix,

@@ -27,7 +27,7 @@ LAMBDA_BUILD_DIR = REPO_ROOT / "build" / "lambda"
 def main() -> None:
     """Validate the config (before any resource), then build the whole stack."""
     config = load_platform_config()
-    packages = {
+    packages: dict[str, LambdaPackage] = {
         arch: LambdaPackage.from_manifest(LAMBDA_BUILD_DIR / arch / "manifest.json")
         for arch in sorted({fn.architecture for fn in config.preprocessing.functions})
     }
@@ -170,10 +170,12 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
             "landing_bucket": landing.name,
             "feature_store_bucket": feature_store.name,
             "model_registry_bucket": model_registry.name,
-            "model_registry_uri": pulumi.Output.concat("s3://", model_registry.name, "/", storage.model_registry.prefix),
+            "model_registry_uri": pulumi.Output.concat(
+                "s3://", model_registry.name, "/", storage.model_registry.prefix
+            ),
             "access_log_bucket": log_bucket.name,
             "alerts_topic_arn": ctx.alarms.topic.arn,
-            "preprocessing_functions": {p._name: p.function.name for p in pipelines},  # noqa: SLF001
+            "preprocessing_functions": {p._name: p.function.name for p in pipelines},
         }
     )
     return ctx

@@ -33,4 +33,3 @@ def prod_plan() -> Plan:
 def dev_plan() -> Plan:
     """The dev stack's plan."""
     return shipped_plan("dev")
-

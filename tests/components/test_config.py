@@ -1,0 +1,163 @@
+"""Typed platform config: validation happens once, before any resource, with one clear error."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from blueprint.synth import synthesize
+from components.config import ConfigError, Environment, parse_platform_config
+
+BASE: dict[str, Any] = {
+    "environment": "prod",
+    "region": "eu-central-1",
+    "allowed_regions": ["eu-central-1"],
+    "tags": {"owner": "ml", "cost_center": "cc-1"},
+    "budget": {"monthly_limit_usd": 1000},
+    "preprocessing": {
+        "functions": [{"name": "transactions", "feature_set": "transactions", "landing_prefix": "raw/tx/"}]
+    },
+}
+
+
+def with_change(path: str, value: Any) -> dict[str, Any]:
+    """BASE with one dotted path set (list indexes as ``[0]``)."""
+    raw = copy.deepcopy(BASE)
+    node: Any = raw
+    parts = path.replace("[", ".[").split(".")
+    for part in parts[:-1]:
+        node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
+    last = parts[-1]
+    if last.startswith("["):
+        node[int(last[1:-1])] = value
+    else:
+        node[last] = value
+    return raw
+
+
+def problems_of(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_platform_config(raw, "prod")
+    return info.value.problems
+
+
+def test_happy_path_has_secure_defaults() -> None:
+    # GIVEN the minimal prod config WHEN it is parsed
+    config = parse_platform_config(BASE, "prod")
+    # THEN the defaults are the secure, HA ones for prod
+    assert config.environment is Environment.PROD
+    assert config.az_count == 3
+    assert config.nat_gateways == "one_per_az"
+    assert config.object_lock_mode == "COMPLIANCE"
+    assert config.cluster.public_endpoint is False
+    assert config.storage.force_destroy is False
+    assert config.tags.data_classification == "confidential"
+    fn = config.preprocessing.functions[0]
+    assert (fn.architecture, fn.maximum_concurrency <= fn.reserved_concurrency) == ("arm64", True)
+
+
+def test_dev_defaults_are_cheap() -> None:
+    config = parse_platform_config({**BASE, "environment": "dev"}, "dev")
+    assert (config.az_count, config.nat_gateways, config.object_lock_mode) == (2, "single", "GOVERNANCE")
+
+
+def test_timeout_above_lambda_maximum_names_field_value_and_limit() -> None:
+    problems = problems_of(with_change("preprocessing.functions[0].timeout_seconds", 1200))
+    assert problems == ["preprocessing.functions[0].timeout_seconds: 1200 is above the Lambda maximum of 900"]
+
+
+def test_every_bad_field_is_reported_together() -> None:
+    # GIVEN three independent mistakes
+    raw = with_change("preprocessing.functions[0].memory_mb", 64)
+    raw["tags"]["owner"] = ""
+    raw["budget"]["monthly_limit_usd"] = -5
+    # WHEN parsed THEN one error lists all three, each by dotted path with the value given
+    problems = problems_of(raw)
+    assert len(problems) == 3
+    assert any(p.startswith("preprocessing.functions[0].memory_mb: 64 ") for p in problems)
+    assert any(p.startswith('tags.owner: "" ') for p in problems)
+    assert any(p.startswith("budget.monthly_limit_usd: -5 ") for p in problems)
+
+
+def test_unknown_key_is_a_typo_error() -> None:
+    problems = problems_of(with_change("preprocessing.functions[0].memroy_mb", 512))
+    assert problems == [
+        "preprocessing.functions[0].memroy_mb: unknown key "
+        "(check the spelling; allowed keys are in components/config.py)"
+    ]
+
+
+def test_region_must_be_allowed() -> None:
+    problems = problems_of({**BASE, "region": "us-east-1"})
+    assert problems == ["(stack): region 'us-east-1' is not in allowed_regions ['eu-central-1']"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "fragment"),
+    [
+        ("preprocessing.functions[0].maximum_concurrency", 50, "above reserved_concurrency"),
+        ("preprocessing.functions[0].batch_size", 100, "needs batching_window_seconds"),
+        ("preprocessing.functions[0].log_retention_days", 10, "not a CloudWatch Logs retention period"),
+        ("preprocessing.functions[0].schedule", "every hour", "not an EventBridge schedule"),
+        ("preprocessing.functions[0].environment", {"DB_PASSWORD": "x"}, "looks like a secret"),
+        ("preprocessing.functions[0].landing_prefix", "raw/tx", "should match"),
+        ("storage.force_destroy", True, "force_destroy is not allowed in prod"),
+        ("cluster.public_access_cidrs", ["0.0.0.0/0"], "whole internet"),
+        (
+            "encryption.key_arn",
+            "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+            "stack's region",
+        ),
+    ],
+)
+def test_rejects_unsafe_or_impossible_values(path: str, value: Any, fragment: str) -> None:
+    problems = problems_of(with_change(path, value))
+    assert any(fragment in p for p in problems), problems
+
+
+def test_overlapping_landing_prefixes_are_rejected() -> None:
+    raw = copy.deepcopy(BASE)
+    raw["preprocessing"]["functions"].append(
+        {"name": "transactions-all", "feature_set": "all", "landing_prefix": "raw/"}
+    )
+    assert any("overlap" in p for p in problems_of(raw))
+
+
+@given(timeout=st.integers(min_value=1, max_value=900))
+def test_any_lambda_timeout_within_limits_is_accepted(timeout: int) -> None:
+    config = parse_platform_config(with_change("preprocessing.functions[0].timeout_seconds", timeout), "prod")
+    assert config.preprocessing.functions[0].timeout_seconds == timeout
+
+
+def test_bad_stack_config_fails_before_any_resource_is_registered() -> None:
+    # GIVEN the shipped prod stack with a timeout above the maximum
+    override = {
+        "hybrid-ai-platform:preprocessing": {
+            "functions": [
+                {
+                    "name": "transactions",
+                    "feature_set": "transactions",
+                    "landing_prefix": "raw/x/",
+                    "timeout_seconds": 1200,
+                }
+            ]
+        },
+        "hybrid-ai-platform:colour": "blue",
+    }
+    # WHEN synthesized THEN one ConfigError names both problems, and nothing was created
+    with pytest.raises(ConfigError) as info:
+        synthesize("prod", overrides=override)
+    message = str(info.value)
+    assert "preprocessing.functions[0].timeout_seconds: 1200 is above the Lambda maximum of 900" in message
+    assert "colour: unknown key 'hybrid-ai-platform:colour'" in message
+    assert "stacks/Pulumi.prod.yaml" in message
+
+
+def test_missing_region_is_reported() -> None:
+    with pytest.raises(ConfigError) as info:
+        synthesize("dev", overrides={"aws:region": None})
+    assert any(p.startswith("aws:region: is required") for p in info.value.problems)

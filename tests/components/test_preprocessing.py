@@ -1,0 +1,164 @@
+"""PreprocessingPipeline: rule → queue (DLQ, redrive) → event source mapping → function, least privilege."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from blueprint.synth import Plan
+from components.config import parse_platform_config
+from tests.plan_helpers import depends_via, named, of_type, statements
+
+ACCOUNT = "123456789012"
+
+
+def prod_function_config(plan: Plan, name: str) -> dict:
+    config = parse_platform_config(
+        {k.split(":", 1)[1]: v for k, v in plan.config.items() if k.startswith("hybrid-ai-platform:")}
+        | {"region": plan.config["aws:region"]},
+        plan.stack,
+    )
+    return next(f for f in config.preprocessing.functions if f.name == name).model_dump()
+
+
+@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
+def test_rule_matches_object_created_for_the_landing_prefix(prod_plan: Plan, fn: str) -> None:
+    cfg = prod_function_config(prod_plan, fn)
+    rule = named(prod_plan, f"{fn}-object-created")
+    landing = named(prod_plan, "landing-bucket")
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [landing.id]}, "object": {"key": [{"prefix": cfg["landing_prefix"]}]}},
+    }
+    assert depends_via(rule, "eventPattern", landing)
+    target = named(prod_plan, f"{fn}-to-queue")
+    assert depends_via(target, "arn", named(prod_plan, f"{fn}-queue"))
+    assert depends_via(target, "rule", rule)
+
+
+@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
+def test_queue_is_encrypted_redrives_to_dlq_and_outlasts_the_function(prod_plan: Plan, fn: str) -> None:
+    cfg = prod_function_config(prod_plan, fn)
+    key = named(prod_plan, "stack-key-key")
+    queue, dlq = named(prod_plan, f"{fn}-queue"), named(prod_plan, f"{fn}-dlq")
+    for q in (queue, dlq):
+        assert depends_via(q, "kmsMasterKeyId", key)
+    assert queue.inputs["visibilityTimeoutSeconds"] == 6 * cfg["timeout_seconds"]
+    redrive = json.loads(queue.inputs["redrivePolicy"])
+    assert redrive == {
+        "deadLetterTargetArn": f"arn:aws:sqs:eu-central-1:{ACCOUNT}:{dlq.id.rsplit('/', 1)[1]}",
+        "maxReceiveCount": cfg["max_receive_count"],
+    }
+    assert depends_via(queue, "redrivePolicy", dlq)
+    assert dlq.inputs["messageRetentionSeconds"] == 1_209_600
+
+
+@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
+def test_only_the_rule_may_send_and_only_over_tls(prod_plan: Plan, fn: str) -> None:
+    rule = named(prod_plan, f"{fn}-object-created")
+    policy = named(prod_plan, f"{fn}-queue-policy")
+    stmts = statements(policy.inputs["policy"])
+    deny = next(s for s in stmts if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    allow = [s for s in stmts if s["Effect"] == "Allow"]
+    assert len(allow) == 1
+    assert allow[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow[0]["Action"] == "sqs:SendMessage"
+    assert allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":rule/{rule.id}")
+    assert depends_via(policy, "policy", rule)
+
+
+@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
+def test_event_source_mapping_reports_partial_failures_and_caps_concurrency(prod_plan: Plan, fn: str) -> None:
+    cfg = prod_function_config(prod_plan, fn)
+    esm = named(prod_plan, f"{fn}-queue-trigger")
+    assert esm.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm.inputs["scalingConfig"] == {"maximumConcurrency": cfg["maximum_concurrency"]}
+    assert esm.inputs["batchSize"] == cfg["batch_size"]
+    assert esm.inputs["maximumBatchingWindowInSeconds"] == cfg["batching_window_seconds"]
+    assert depends_via(esm, "eventSourceArn", named(prod_plan, f"{fn}-queue"))
+    assert depends_via(esm, "functionName", named(prod_plan, f"{fn}-function"))
+
+
+@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
+def test_function_limits_tracing_logs_and_environment(prod_plan: Plan, fn: str) -> None:
+    cfg = prod_function_config(prod_plan, fn)
+    function = named(prod_plan, f"{fn}-function")
+    inputs = function.inputs
+    assert inputs["reservedConcurrentExecutions"] == cfg["reserved_concurrency"]
+    assert inputs["memorySize"] == cfg["memory_mb"] and inputs["timeout"] == cfg["timeout_seconds"]
+    assert inputs["tracingConfig"] == {"mode": "Active"}
+    assert inputs["architectures"] == [cfg["architecture"]]
+    assert inputs["handler"] == "preprocessing.handler.lambda_handler"
+    assert inputs["code"]["archive"]["path"] == f"build/lambda/{cfg['architecture']}/function.zip"
+    log_group = named(prod_plan, f"{fn}-logs")
+    assert log_group.inputs["name"] == f"/aws/lambda/{inputs['name']}"
+    assert log_group.inputs["retentionInDays"] == cfg["log_retention_days"]
+    assert inputs["loggingConfig"]["logGroup"] == log_group.inputs["name"]
+    env = inputs["environment"]["variables"]
+    assert env["LANDING_BUCKET"] == named(prod_plan, "landing-bucket").id
+    assert env["FEATURE_BUCKET"] == named(prod_plan, "feature-store-bucket").id
+    assert env["LANDING_PREFIX"] == cfg["landing_prefix"]
+    assert env["FEATURE_SET"] == cfg["feature_set"]
+    assert env["QUARANTINE_PREFIX"] == f"{cfg['feature_set']}/_quarantine/"
+    assert len(env["CODE_VERSION"]) == 64
+    assert not [k for k in env if any(w in k.lower() for w in ("secret", "password", "token", "key"))]
+
+
+@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
+def test_role_is_least_privilege_with_exact_arns(prod_plan: Plan, fn: str) -> None:
+    cfg = prod_function_config(prod_plan, fn)
+    role = named(prod_plan, f"{fn}-role")
+    trust = statements(role.inputs["assumeRolePolicy"])
+    assert trust == [
+        {
+            "Sid": "AssumeFromService",
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": ["sts:AssumeRole"],
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ]
+    policy = {s["Sid"]: s for s in statements(named(prod_plan, f"{fn}-role-policy").inputs["policy"])}
+    landing = f"arn:aws:s3:::{named(prod_plan, 'landing-bucket').id}"
+    features = f"arn:aws:s3:::{named(prod_plan, 'feature-store-bucket').id}"
+    queue = named(prod_plan, f"{fn}-queue")
+    assert policy["ReadLanding0"]["Resource"] == f"{landing}/{cfg['landing_prefix']}*"
+    assert policy["WriteOwnFeatures0"]["Resource"] == f"{features}/{cfg['feature_set']}/*"
+    assert "s3:PutObject" not in json.dumps(policy["ReadLanding0"])
+    assert policy["ConsumeOwnQueue"]["Resource"].endswith(queue.id.rsplit("/", 1)[1])
+    key_arn = named(prod_plan, "stack-key-key")
+    assert policy["UseStackKey"]["Resource"] == f"arn:aws:kms:eu-central-1:{ACCOUNT}:key/{key_arn.id}"
+    # no statement grants a data action on "*"
+    for sid, statement in policy.items():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if any(a.split(":")[0] in {"s3", "kms", "sqs"} for a in actions):
+            assert statement["Resource"] != "*", sid
+        assert not any(a.endswith(":*") or a == "*" for a in actions), sid
+
+
+def test_schedule_invokes_the_function_with_a_scoped_permission(prod_plan: Plan) -> None:
+    schedule = named(prod_plan, "transactions-backfill-schedule")
+    assert schedule.inputs["scheduleExpression"] == "cron(0 3 * * ? *)"
+    permission = named(prod_plan, "transactions-backfill-schedule-invoke")
+    assert permission.inputs["principal"] == "events.amazonaws.com"
+    assert depends_via(permission, "sourceArn", schedule)
+    assert permission.inputs["sourceAccount"] == ACCOUNT
+    # the function without a schedule gets none
+    assert not [
+        r for r in of_type(prod_plan, "aws:cloudwatch/eventRule:EventRule") if r.name == "transactions-schedule"
+    ]
+
+
+def test_failed_async_invocations_go_to_the_dead_letter_queue(prod_plan: Plan) -> None:
+    config = named(prod_plan, "transactions-async-failures")
+    assert depends_via(config, "destinationConfig", named(prod_plan, "transactions-dlq"))
+
+
+def test_missing_package_is_a_clear_error(tmp_path) -> None:
+    from components.preprocessing import LambdaPackage, PackageError
+
+    with pytest.raises(PackageError, match="Run `make package`"):
+        LambdaPackage.from_manifest(tmp_path / "arm64" / "manifest.json")
