@@ -120,9 +120,7 @@ def _walk(root: Path) -> Iterable[tuple[str, Path]]:
             yield full.relative_to(root).as_posix(), full
 
 
-def collect(
-    root: Path, *, dependency: bool, prefix: str = ""
-) -> tuple[list[tuple[str, Path]], dict[str, int]]:
+def collect(root: Path, *, dependency: bool, prefix: str = "") -> tuple[list[tuple[str, Path]], dict[str, int]]:
     """Files to package under ``root`` as sorted ``[(arcname, path)]``, and the bytes excluded per reason."""
     kept: list[tuple[str, Path]] = []
     excluded: dict[str, int] = {}
@@ -314,9 +312,7 @@ def build(
         raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(ARCHES)}")
     arch_dir = Path(out_dir) / arch
     arch_dir.mkdir(parents=True, exist_ok=True)
-    site, installed = ensure_dependencies(
-        requirements, arch_dir, arch, python_version, installer, force=force
-    )
+    site, installed = ensure_dependencies(requirements, arch_dir, arch, python_version, installer, force=force)
     log(f"[{arch}] dependencies: {'installed' if installed else 'cached (requirements unchanged)'} in {site}")
 
     code_files, _ = collect(Path(source_root) / PACKAGE_NAME, dependency=False, prefix=f"{PACKAGE_NAME}/")
@@ -391,9 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build/lambda"), help="output root (build/lambda)")
     parser.add_argument("--requirements", type=Path, default=DEFAULT_REQUIREMENTS, help="pinned requirements")
     parser.add_argument("--force", action="store_true", help="reinstall dependencies even if cached")
-    parser.add_argument(
-        "--no-verify", action="store_true", help="skip the import/processing check of the built zips"
-    )
+    parser.add_argument("--no-verify", action="store_true", help="skip the import/processing check of the built zips")
     args = parser.parse_args(argv)
     verify_with = None
     if not args.no_verify:

@@ -55,8 +55,7 @@ class Settings:
         missing = [name for name in REQUIRED_VARIABLES if not env.get(name, "").strip()]
         if missing:
             raise ConfigurationError(
-                "preprocessing Lambda is misconfigured: missing required environment variable(s): "
-                + ", ".join(missing)
+                "preprocessing Lambda is misconfigured: missing required environment variable(s): " + ", ".join(missing)
             )
         settings = cls(
             landing_bucket=env["LANDING_BUCKET"].strip(),
@@ -82,8 +81,7 @@ class Settings:
                 raise ConfigurationError(f"{name}={value!r} must end with '/'")
         if self.feature_prefix != f"{self.feature_set}/":
             raise ConfigurationError(
-                f"FEATURE_PREFIX={self.feature_prefix!r} must be FEATURE_SET + '/' "
-                f"({self.feature_set + '/'!r})"
+                f"FEATURE_PREFIX={self.feature_prefix!r} must be FEATURE_SET + '/' ({self.feature_set + '/'!r})"
             )
         for name, value in (
             ("QUARANTINE_PREFIX", self.quarantine_prefix),

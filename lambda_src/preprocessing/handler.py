@@ -27,9 +27,7 @@ metrics = Metrics()
 tracer = Tracer()
 # raise_on_entire_batch_failure=False: a batch in which every record fails is still answered record by
 # record, so the response always lists exactly what failed (SQS semantics are the same either way).
-processor = BatchProcessor(
-    event_type=EventType.SQS, model=S3EventBridgeSqsRecord, raise_on_entire_batch_failure=False
-)
+processor = BatchProcessor(event_type=EventType.SQS, model=S3EventBridgeSqsRecord, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method
@@ -44,9 +42,7 @@ def record_handler(record: S3EventBridgeSqsRecord) -> dict[str, Any]:
 
     settings = get_settings()
     source = source_object_from_record(record)
-    logger.append_keys(
-        source_bucket=source.bucket, source_key=source.key, source_version_id=source.version_id
-    )
+    logger.append_keys(source_bucket=source.bucket, source_key=source.key, source_version_id=source.version_id)
     try:
         result = process_object(
             source, settings=settings, feature_set=get_feature_set(settings.feature_set), client=s3_client()
@@ -55,9 +51,7 @@ def record_handler(record: S3EventBridgeSqsRecord) -> dict[str, Any]:
         logger.remove_keys(["source_bucket", "source_key", "source_version_id"])
     if result.status == "duplicate":
         metrics.add_metric(name="DuplicateDeliveries", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "object version already processed; nothing written", extra={"manifest": result.manifest_key}
-        )
+        logger.info("object version already processed; nothing written", extra={"manifest": result.manifest_key})
     else:
         metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="RowsValid", unit=MetricUnit.Count, value=result.rows_valid)
@@ -103,7 +97,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     failures = response.get("batchItemFailures", [])
     if failures:
         metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failures))
-        logger.warning(
-            "records failed and will be retried", extra={"failed": [f["itemIdentifier"] for f in failures]}
-        )
+        logger.warning("records failed and will be retried", extra={"failed": [f["itemIdentifier"] for f in failures]})
     return dict(response)

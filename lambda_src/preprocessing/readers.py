@@ -34,7 +34,7 @@ class UnreadableObjectError(ValueError):
     """The object as a whole cannot be decoded (corrupt gzip, not UTF-8, unknown format)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RawRow:
     """One input record before validation.
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -70,15 +70,6 @@ class FeatureSet:
     output_schema: Callable[[], pa.Schema]
     description: str = ""
 
-    def rows_adapter(self) -> TypeAdapter[list[Any]]:
-        """A cached ``TypeAdapter(list[row_model])`` validating a whole batch in one call."""
-        return _adapter_for(self.row_model)
-
-
-@cache
-def _adapter_for(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
-
 
 def module_name_for(name: str) -> str:
     """The module implementing feature set ``name`` (``-`` becomes ``_``).
@@ -114,7 +105,5 @@ def get_feature_set(name: str) -> FeatureSet:
         ) from exc
     feature_set = getattr(module, "FEATURE_SET", None)
     if not isinstance(feature_set, FeatureSet) or feature_set.name != name:
-        raise UnknownFeatureSetError(
-            f"module {module_name} must define FEATURE_SET = FeatureSet(name={name!r}, ...)"
-        )
+        raise UnknownFeatureSetError(f"module {module_name} must define FEATURE_SET = FeatureSet(name={name!r}, ...)")
     return feature_set

@@ -12,9 +12,9 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from preprocessing.feature_sets import BuildContext, FeatureSet
 
@@ -31,16 +31,13 @@ HIGH_RISK_MCC: frozenset[str] = frozenset({"4829", "5944", "5967", "6051", "6211
 NIGHT_END_HOUR = 6
 
 
-def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-def _lower(value: object) -> object:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-CountryCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{2}$")]
+# Normalisation and checks are pydantic-core constraints (no Python callbacks), so validation stays in Rust.
+CountryCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+CurrencyCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{3}$")]
+#: Card-present ``pos``/``atm``, card-not-present ``ecom``/``moto`` (mail/telephone order).
+Channel = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^(pos|ecom|atm|moto)$")]
+CHANNELS = ("pos", "ecom", "atm", "moto")
 
 
 class TransactionRow(BaseModel):
@@ -56,11 +53,11 @@ class TransactionRow(BaseModel):
     transaction_id: Identifier
     account_id: Identifier
     amount: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)]
-    currency: Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{3}$")]
+    currency: CurrencyCode
     merchant_category: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}$")]
     merchant_country: CountryCode
     card_country: CountryCode
-    channel: Annotated[Literal["pos", "ecom", "atm", "moto"], BeforeValidator(_lower)]
+    channel: Channel
     timestamp: Annotated[AwareDatetime, Field(ge=datetime(2000, 1, 1, tzinfo=UTC))]
 
 
@@ -108,62 +105,81 @@ def build_features(rows: Sequence[TransactionRow], context: BuildContext) -> pa.
       ``amount_zscore = (amount - mean) / population stddev`` (``0.0`` when the stddev is 0, e.g. a single
       transaction); ``seconds_since_prev_txn``: gap to the account's previous transaction in the object
       (null for its first).
+
+    Column work is vectorised with ``pyarrow.compute``; only the per-account statistics loop in Python.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    ordered = sorted(rows, key=lambda r: (r.timestamp.astimezone(UTC), r.transaction_id))
-    times = [r.timestamp.astimezone(UTC) for r in ordered]
+    ts_type = pa.timestamp("us", tz="UTC")
+    raw = pa.table(
+        {
+            "transaction_id": pa.array([r.transaction_id for r in rows], pa.string()),
+            "account_id": pa.array([r.account_id for r in rows], pa.string()),
+            # pyarrow converts aware datetimes to UTC itself.
+            "event_timestamp": pa.array([r.timestamp for r in rows], ts_type),
+            "amount": pa.array([r.amount for r in rows], pa.float64()),
+            "currency": pa.array([r.currency for r in rows], pa.string()),
+            "merchant_category": pa.array([r.merchant_category for r in rows], pa.string()),
+            "merchant_country": pa.array([r.merchant_country for r in rows], pa.string()),
+            "card_country": pa.array([r.card_country for r in rows], pa.string()),
+            "channel": pa.array([r.channel for r in rows], pa.string()),
+        }
+    )
+    raw = raw.take(pc.sort_indices(raw, sort_keys=[("event_timestamp", "ascending"), ("transaction_id", "ascending")]))
 
+    accounts: list[str] = raw["account_id"].to_pylist()
+    amounts: list[float] = raw["amount"].to_pylist()
+    micros: list[int] = raw["event_timestamp"].cast(pa.int64()).to_pylist()
     sums: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
-    for row in ordered:
-        sums[row.account_id] += row.amount
-        counts[row.account_id] += 1
-    means = {acct: sums[acct] / counts[acct] for acct in counts}
-    sq: dict[str, float] = defaultdict(float)
-    for row in ordered:
-        sq[row.account_id] += (row.amount - means[row.account_id]) ** 2
-    stds = {acct: math.sqrt(sq[acct] / counts[acct]) for acct in counts}
-
-    previous: dict[str, datetime] = {}
+    for account, amount in zip(accounts, amounts, strict=True):
+        sums[account] += amount
+        counts[account] += 1
+    means = {account: sums[account] / counts[account] for account in counts}
+    squares: dict[str, float] = defaultdict(float)
+    for account, amount in zip(accounts, amounts, strict=True):
+        squares[account] += (amount - means[account]) ** 2
+    stds = {account: math.sqrt(squares[account] / counts[account]) for account in counts}
+    previous: dict[str, int] = {}
     gaps: list[float | None] = []
-    for row, ts in zip(ordered, times, strict=True):
-        prev = previous.get(row.account_id)
-        gaps.append(None if prev is None else (ts - prev).total_seconds())
-        previous[row.account_id] = ts
+    zscores: list[float] = []
+    for account, amount, micro in zip(accounts, amounts, micros, strict=True):
+        prev = previous.get(account)
+        gaps.append(None if prev is None else (micro - prev) / 1_000_000)
+        previous[account] = micro
+        std = stds[account]
+        zscores.append((amount - means[account]) / std if std > 0 else 0.0)
 
-    zscores = []
-    for row in ordered:
-        std = stds[row.account_id]
-        zscores.append((row.amount - means[row.account_id]) / std if std > 0 else 0.0)
-
-    hours = [ts.hour for ts in times]
-    weekdays = [ts.weekday() for ts in times]
-    created = context.created_timestamp.astimezone(UTC)
+    # Naive UTC wall-clock time: hour/weekday without needing a time-zone database.
+    wall = raw["event_timestamp"].cast(pa.timestamp("us"))
+    hours = pc.hour(wall).cast(pa.int8())
+    weekdays = pc.day_of_week(wall).cast(pa.int8())  # Monday = 0
+    n = raw.num_rows
     columns = {
-        "transaction_id": [r.transaction_id for r in ordered],
-        "account_id": [r.account_id for r in ordered],
-        "event_timestamp": times,
-        "created_timestamp": [created] * len(ordered),
-        "amount": [r.amount for r in ordered],
-        "currency": [r.currency for r in ordered],
-        "merchant_category": [r.merchant_category for r in ordered],
-        "channel": [r.channel for r in ordered],
-        "amount_log": [math.log1p(r.amount) for r in ordered],
-        "is_foreign": [r.merchant_country != r.card_country for r in ordered],
-        "is_high_risk_mcc": [r.merchant_category in HIGH_RISK_MCC for r in ordered],
-        "is_card_present": [r.channel in ("pos", "atm") for r in ordered],
+        "transaction_id": raw["transaction_id"],
+        "account_id": raw["account_id"],
+        "event_timestamp": raw["event_timestamp"],
+        "created_timestamp": pa.array([context.created_timestamp.astimezone(UTC)] * n, ts_type),
+        "amount": raw["amount"],
+        "currency": raw["currency"],
+        "merchant_category": raw["merchant_category"],
+        "channel": raw["channel"],
+        "amount_log": pc.log1p(raw["amount"]),
+        "is_foreign": pc.not_equal(raw["merchant_country"], raw["card_country"]),
+        "is_high_risk_mcc": pc.is_in(raw["merchant_category"], value_set=pa.array(sorted(HIGH_RISK_MCC))),
+        "is_card_present": pc.is_in(raw["channel"], value_set=pa.array(["atm", "pos"])),
         "hour_of_day": hours,
         "day_of_week": weekdays,
-        "is_weekend": [d >= 5 for d in weekdays],
-        "is_night": [h < NIGHT_END_HOUR for h in hours],
-        "account_txn_count": [counts[r.account_id] for r in ordered],
-        "account_amount_mean": [means[r.account_id] for r in ordered],
-        "amount_zscore": zscores,
-        "seconds_since_prev_txn": gaps,
+        "is_weekend": pc.greater_equal(weekdays, pa.scalar(5, pa.int8())),
+        "is_night": pc.less(hours, pa.scalar(NIGHT_END_HOUR, pa.int8())),
+        "account_txn_count": pa.array([counts[a] for a in accounts], pa.int32()),
+        "account_amount_mean": pa.array([means[a] for a in accounts], pa.float64()),
+        "amount_zscore": pa.array(zscores, pa.float64()),
+        "seconds_since_prev_txn": pa.array(gaps, pa.float64()),
     }
     schema = output_schema()
-    return pa.Table.from_arrays([pa.array(columns[f.name], type=f.type) for f in schema], schema=schema)
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
 FEATURE_SET = FeatureSet(
