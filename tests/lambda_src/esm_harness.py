@@ -158,9 +158,7 @@ class SqsEventSourceMapping:
                         "ApproximateReceiveCount": attrs.get("ApproximateReceiveCount", "1"),
                         "SentTimestamp": attrs.get("SentTimestamp", "0"),
                         "SenderId": attrs.get("SenderId", "AIDAEXAMPLE"),
-                        "ApproximateFirstReceiveTimestamp": attrs.get(
-                            "ApproximateFirstReceiveTimestamp", "0"
-                        ),
+                        "ApproximateFirstReceiveTimestamp": attrs.get("ApproximateFirstReceiveTimestamp", "0"),
                     },
                     "messageAttributes": {},
                     "md5OfBody": message["MD5OfBody"],
@@ -181,15 +179,11 @@ class SqsEventSourceMapping:
         if to_delete:
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(to_delete)
-                ],
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(to_delete)],
             )
         return PollResult(received, failed, [r["messageId"] for r in to_delete], receive_counts=counts)
 
-    def drain(
-        self, *, deadline_seconds: float, idle_polls: int = 2, idle_sleep: float = 0.25
-    ) -> list[PollResult]:
+    def drain(self, *, deadline_seconds: float, idle_polls: int = 2, idle_sleep: float = 0.25) -> list[PollResult]:
         """Poll until the queue stays empty for ``idle_polls`` consecutive polls (bounded by the deadline).
 
         ``idle_sleep`` is waited after an empty poll so messages in their visibility timeout can reappear.
@@ -214,10 +208,7 @@ class SqsEventSourceMapping:
             QueueUrl=self.queue_url,
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
-        return (
-            int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-            > 0
-        )
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"]) > 0
 
 
 def body_of(event: dict[str, Any]) -> str:

@@ -48,21 +48,15 @@ def test_sqs_delivery_with_retries_and_dlq_loses_and_duplicates_nothing(
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=LANDING_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     dlq_url = sqs.create_queue(QueueName="preprocessing-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName="preprocessing",
         Attributes={
             "VisibilityTimeout": "1",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-            ),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
         },
     )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     # AND two good objects whose events are delivered (one of them twice, as EventBridge may do),
     # plus a poison event for an object that does not exist and a body that is not an event at all
@@ -128,9 +122,7 @@ def test_sqs_delivery_with_retries_and_dlq_loses_and_duplicates_nothing(
     ]
 
     # AND good rows + quarantined rows == input rows, for each object
-    manifests = [
-        json.loads(p.read_text()) for p in sorted((local / "transactions" / "_manifests").glob("*.json"))
-    ]
+    manifests = [json.loads(p.read_text()) for p in sorted((local / "transactions" / "_manifests").glob("*.json"))]
     assert len(manifests) == 2
     input_rows = {"transactions_sample.csv": 300, "transactions_sample.jsonl.gz": 120}
     for manifest in manifests:

@@ -6,6 +6,7 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import math
 import statistics
@@ -55,9 +56,7 @@ def put_landing(s3: Any, key: str, body: bytes) -> dict[str, Any]:
     return {"version_id": response["VersionId"], "etag": response["ETag"].strip('"'), "size": len(body)}
 
 
-def record_for(
-    key: str, info: dict[str, Any], message_id: str, bucket: str = LANDING_BUCKET
-) -> dict[str, Any]:
+def record_for(key: str, info: dict[str, Any], message_id: str, bucket: str = LANDING_BUCKET) -> dict[str, Any]:
     event = eventbridge_s3_object_created(
         bucket, key, version_id=info["version_id"], etag=info["etag"], size=info["size"]
     )
@@ -101,9 +100,7 @@ def invoke(handler_module: Any, event: dict[str, Any]) -> dict[str, Any]:
     return handler_module.lambda_handler(event, FakeLambdaContext())
 
 
-def test_mixed_batch_reports_exactly_the_unprocessable_messages(
-    handler_module: Any, batch: dict[str, Any]
-) -> None:
+def test_mixed_batch_reports_exactly_the_unprocessable_messages(handler_module: Any, batch: dict[str, Any]) -> None:
     # WHEN the batch is handled
     response = invoke(handler_module, batch["event"])
     # THEN only the messages that cannot be processed are retried; the good objects are not held back
@@ -118,9 +115,7 @@ def test_good_objects_become_partitioned_parquet_with_computed_features(
     invoke(handler_module, batch["event"])
     # THEN each object's valid rows land under <feature-set>/dt=YYYY-MM-DD/<stem>-<digest>.parquet
     csv_digest = expected_digest(LANDING_BUCKET, CSV_KEY, batch["csv"]["version_id"], batch["csv"]["etag"])
-    jsonl_digest = expected_digest(
-        LANDING_BUCKET, JSONL_KEY, batch["jsonl"]["version_id"], batch["jsonl"]["etag"]
-    )
+    jsonl_digest = expected_digest(LANDING_BUCKET, JSONL_KEY, batch["jsonl"]["version_id"], batch["jsonl"]["etag"])
     parquet_keys = sorted(k for k in feature_objects(s3) if k.endswith(".parquet"))
     assert parquet_keys == sorted(
         [
@@ -158,15 +153,29 @@ def test_good_objects_become_partitioned_parquet_with_computed_features(
         assert out["hour_of_day"] == when.hour
         assert out["is_weekend"] is (when.weekday() >= 5)
         assert out["event_timestamp"] == when
+        assert out["day_of_week"] == when.weekday()
+        assert out["is_night"] is (when.hour < 6)
+        assert out["is_high_risk_mcc"] is (
+            raw_row["merchant_category"] in {"4829", "5944", "5967", "6051", "6211", "7995", "5816"}
+        )
     for raw_row in samples[1:]:
         out = rows_by_id[raw_row["transaction_id"]]
         assert out["account_txn_count"] == len(account_amounts)
+        assert out["account_amount_mean"] == pytest.approx(mean)
         assert out["amount_zscore"] == pytest.approx((float(raw_row["amount"]) - mean) / std)
+    # AND the gap to the account's previous transaction is measured in event-time order
+    times = sorted(
+        datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00")) for r in valid if r["account_id"] == account
+    )
+    gaps = sorted(
+        r["seconds_since_prev_txn"]
+        for r in rows_by_id.values()
+        if r["account_id"] == account and r["seconds_since_prev_txn"] is not None
+    )
+    assert gaps == sorted((b - a).total_seconds() for a, b in itertools.pairwise(times))
 
 
-def test_outputs_carry_lineage_in_metadata_and_manifest(
-    handler_module: Any, batch: dict[str, Any], s3: Any
-) -> None:
+def test_outputs_carry_lineage_in_metadata_and_manifest(handler_module: Any, batch: dict[str, Any], s3: Any) -> None:
     # WHEN the batch is handled
     invoke(handler_module, batch["event"])
     # THEN every Parquet object records its source version, ETag, schema and code version
@@ -207,9 +216,7 @@ def test_invalid_rows_are_quarantined_with_row_number_and_reason(
     # THEN the CSV's 8 invalid rows are in one JSON-lines quarantine object, each with its reason
     info = batch["csv"]
     digest = expected_digest(LANDING_BUCKET, CSV_KEY, info["version_id"], info["etag"])
-    body = s3.get_object(
-        Bucket=FEATURE_BUCKET, Key=f"transactions/_quarantine/transactions_sample-{digest}.jsonl"
-    )
+    body = s3.get_object(Bucket=FEATURE_BUCKET, Key=f"transactions/_quarantine/transactions_sample-{digest}.jsonl")
     lines = [json.loads(line) for line in body["Body"].read().decode().splitlines()]
     assert [q["row_number"] for q in lines] == sorted(i + 1 for i in CSV_BAD_INDICES)
     reasons = {q["row_number"]: q["error"] for q in lines}
@@ -222,9 +229,7 @@ def test_invalid_rows_are_quarantined_with_row_number_and_reason(
     assert lines[0]["raw"]["amount"] == "-12.50"
     # AND the gzip JSONL's 3 undecodable/invalid lines are quarantined as well
     jdigest = expected_digest(LANDING_BUCKET, JSONL_KEY, batch["jsonl"]["version_id"], batch["jsonl"]["etag"])
-    jbody = s3.get_object(
-        Bucket=FEATURE_BUCKET, Key=f"transactions/_quarantine/transactions_sample-{jdigest}.jsonl"
-    )
+    jbody = s3.get_object(Bucket=FEATURE_BUCKET, Key=f"transactions/_quarantine/transactions_sample-{jdigest}.jsonl")
     jlines = [json.loads(line) for line in jbody["Body"].read().decode().splitlines()]
     assert [q["row_number"] for q in jlines] == [31, 61, 91]
     assert jlines[0]["error"].startswith("row: invalid JSON")
@@ -243,9 +248,7 @@ def test_redelivery_is_idempotent(handler_module: Any, batch: dict[str, Any], s3
     after = feature_objects(s3)
     assert after.keys() == before.keys()
     assert {k: v["ETag"] for k, v in after.items()} == {k: v["ETag"] for k, v in before.items()}
-    assert {k: v["LastModified"] for k, v in after.items()} == {
-        k: v["LastModified"] for k, v in before.items()
-    }
+    assert {k: v["LastModified"] for k, v in after.items()} == {k: v["LastModified"] for k, v in before.items()}
 
 
 def test_retry_after_a_crash_before_the_manifest_completes_without_duplicates(

@@ -190,9 +190,7 @@ def test_dependency_install_is_cached_until_requirements_change(package: ModuleT
     assert installer.calls == 3
 
 
-def test_oversized_package_is_refused(
-    package: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_oversized_package_is_refused(package: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a 50 MB limit lowered below the layer's size
     monkeypatch.setattr(package, "MAX_ZIP_BYTES", 64)
     # WHEN building, THEN the build fails naming the zip that does not fit

@@ -129,9 +129,7 @@ def test_put_if_absent_treats_412_as_already_written_and_raises_on_409() -> None
 
 def test_unreadable_object_is_reported_for_retry(handler_module: Any, s3: Any) -> None:
     # GIVEN a landing object named .jsonl.gz that is not gzip-decodable
-    put = s3.put_object(
-        Bucket=LANDING_BUCKET, Key="raw/transactions/broken.jsonl.gz", Body=b"\x1f\x8bnot gzip"
-    )
+    put = s3.put_object(Bucket=LANDING_BUCKET, Key="raw/transactions/broken.jsonl.gz", Body=b"\x1f\x8bnot gzip")
     event = eventbridge_s3_object_created(
         LANDING_BUCKET,
         "raw/transactions/broken.jsonl.gz",
@@ -176,9 +174,7 @@ def test_every_input_row_is_either_written_or_quarantined(rows: list[Any]) -> No
         writer.writerow(list(row.values()) if isinstance(row, dict) else row)
     payload = buf.getvalue().encode()
     # WHEN transformed
-    result = transform(
-        "x.csv", payload, get_feature_set("transactions"), LINEAGE, datetime(2024, 1, 1, tzinfo=UTC)
-    )
+    result = transform("x.csv", payload, get_feature_set("transactions"), LINEAGE, datetime(2024, 1, 1, tzinfo=UTC))
     # THEN no row is lost or duplicated
     _, decoded = read_rows("x.csv", payload)
     assert result.rows_input == len(decoded)
