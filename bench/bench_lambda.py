@@ -161,10 +161,10 @@ def bench_throughput(rows: int, repeat: int) -> None:
     print(f"{label:<52}{elapsed:7.3f} s  {rows / elapsed:>12,.0f} rows/s")
 
 
-def package_sizes() -> None:
-    print("\n== deployment package (build/lambda)")
+def package_sizes(build_dir: Path) -> None:
+    print(f"\n== deployment package ({build_dir})")
     found = False
-    for manifest_path in sorted((ROOT / "build" / "lambda").glob("*/manifest.json")):
+    for manifest_path in sorted(build_dir.glob("*/manifest.json")):
         found = True
         m = json.loads(manifest_path.read_text())
         if not {"arch", "zipped_bytes", "unzipped_bytes"} <= m.keys():
@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="rows in the throughput object (100000)")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure (7)")
     parser.add_argument("--repeat", type=int, default=3, help="throughput repetitions, best taken (3)")
+    parser.add_argument("--build-dir", type=Path, default=ROOT / "build" / "lambda", help="(build/lambda)")
     args = parser.parse_args()
 
     print(f"== cold import, median of {args.runs} fresh interpreters (python {sys.version.split()[0]})")
@@ -203,7 +204,7 @@ def main() -> None:
         inner, outer = cold_import_ms(statement, args.runs)
         print(f"{label:<30} import {inner:7.1f} ms   process total {outer:7.1f} ms")
     bench_throughput(args.rows, args.repeat)
-    package_sizes()
+    package_sizes(args.build_dir)
 
 
 if __name__ == "__main__":
