@@ -382,6 +382,14 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
                 "Resource": "*",
             },
+            {
+                # HeadObject answers 404 (not 403) for a missing key only with an unconditioned
+                # s3:ListBucket; the handler's write-once check relies on telling the two apart.
+                "Sid": "ListFeatureStoreForWriteOnceChecks",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": args.feature_store.arn,
+            },
             *_sid("ReadLanding", args.landing.read_statements(fn.landing_prefix)),
             *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix)),
             *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
