@@ -1,0 +1,26 @@
+"""Config-schema fragments and helpers shared by several policies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+ALLOWED_REGIONS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "pattern": "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"},
+    "minItems": 1,
+    "description": "AWS regions data and resources may live in. Required.",
+}
+
+
+def allowed_regions(config: Mapping[str, Any]) -> list[str]:
+    """The ``allowedRegions`` config value as a list of strings."""
+    return [str(r) for r in config.get("allowedRegions") or []]
+
+
+def region_of_arn(arn: str) -> str | None:
+    """The region field of an ARN (``None`` for global ARNs such as S3's)."""
+    parts = arn.split(":")
+    if len(parts) > 3 and parts[0] == "arn":
+        return parts[3] or None
+    return None

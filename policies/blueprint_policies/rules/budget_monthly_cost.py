@@ -1,0 +1,89 @@
+"""The stack's estimated monthly cost stays under the environment's ceiling."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, Severity, StackValidationArgs
+
+from blueprint_policies.cost import estimate
+from blueprint_policies.framework import Meta, StackPolicy
+from blueprint_policies.props import plain
+from blueprint_policies.stack import provider_region
+
+USAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Usage assumptions, same shape as the stack config's `usage` block. Defaults to none "
+    "(the cost model's defaults).",
+    "properties": {
+        "functions": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "requests_per_month": {"type": "number", "minimum": 0},
+                    "average_duration_ms": {"type": "number", "minimum": 1},
+                },
+                "additionalProperties": False,
+            },
+        },
+        "sqs_requests_per_month": {"type": "number", "minimum": 0},
+        "s3_storage_gb": {
+            "type": "object",
+            "properties": {k: {"type": "number", "minimum": 0} for k in ("landing", "features", "models", "logs")},
+            "additionalProperties": False,
+        },
+        "gpu_node_hours_per_month": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+        "nat_data_processed_gb": {"type": "number", "minimum": 0},
+    },
+    "additionalProperties": False,
+}
+
+META = Meta(
+    id="BP-BUD-006",
+    name="budget-monthly-cost",
+    description="The stack's estimated monthly cost is within the environment's ceiling.",
+    severity=Severity.HIGH,
+    category="budget",
+    remediation="Reduce the largest cost drivers named in the message (node counts, GPU hours, NAT layout), or "
+    "raise `monthlyLimitUsd` in policies/config/<stack>.json together with the stack's budget.",
+    config={
+        "monthlyLimitUsd": {"type": "number", "exclusiveMinimum": 0, "description": "Ceiling in USD. Required."},
+        "usage": USAGE_SCHEMA,
+    },
+    required=("monthlyLimitUsd",),
+)
+
+
+def as_plan_resource(resource: PolicyResource) -> dict[str, Any]:
+    """A policy resource in the plan document's shape (what :func:`estimate` reads)."""
+    return {
+        "urn": resource.urn,
+        "type": resource.resource_type,
+        "name": resource.name,
+        "inputs": plain(resource.props, resource.name),
+        "property_dependencies": {k: [d.urn for d in v] for k, v in resource.property_dependencies.items()},
+    }
+
+
+def stack_region(resources: list[PolicyResource]) -> str:
+    """The region most AWS resources use (through their providers)."""
+    regions = Counter(r for r in (provider_region(res) for res in resources if res.resource_type.startswith("aws:")) if r)
+    return regions.most_common(1)[0][0] if regions else "us-east-1"
+
+
+def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable[..., None]) -> None:
+    """Estimate the stack and report when the total is above ``monthlyLimitUsd``."""
+    resources = [as_plan_resource(r) for r in args.resources]
+    result = estimate(resources, stack_region(list(args.resources)), config.get("usage") or {})
+    limit = float(config["monthlyLimitUsd"])
+    total = float(result["total_monthly"])
+    if total > limit:
+        top = sorted(result["resources"], key=lambda r: -r["monthly"])[:3]
+        drivers = ", ".join(f"{r['name']} ${r['monthly']:,.2f}" for r in top)
+        report(f"estimated monthly cost ${total:,.2f} is above the ceiling ${limit:,.2f}; largest: {drivers}")
+
+
+POLICY = StackPolicy(META, check)

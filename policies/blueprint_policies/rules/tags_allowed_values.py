@@ -1,0 +1,51 @@
+"""Tag values are in the allowed values (AWS tag-policy semantics: ``*`` wildcards, exact key case)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from blueprint_policies.framework import Meta, ResourcePolicy
+from blueprint_policies.props import wildcard_match
+from blueprint_policies.stack import is_taggable
+
+from .tags_required import effective_tags
+
+META = Meta(
+    id="BP-TAG-002",
+    name="tags-allowed-values",
+    description="Tag values are among the allowed values for their key (`*` wildcards), with the key in its exact case.",
+    severity=Severity.MEDIUM,
+    category="tagging",
+    remediation="Use one of the allowed values listed in the message (policies/config/<stack>.json, "
+    "`allowedValues`), spelled with the key's exact case.",
+    config={
+        "allowedValues": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "default": {},
+            "description": "Tag key -> allowed values (wildcard `*`). Keys not listed take any value. Defaults to none.",
+        }
+    },
+)
+
+
+def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
+    """Report values outside the allowed list and keys whose case differs from the policy's."""
+    allowed: Mapping[str, Any] = config.get("allowedValues") or {}
+    if not allowed:
+        args.not_applicable("no allowedValues configured")
+    tags = effective_tags(args)
+    by_lower = {k.lower(): k for k in allowed}
+    for key, value in sorted(tags.items()):
+        if key in allowed:
+            patterns = [str(p) for p in allowed[key]]
+            if not wildcard_match(str(value), patterns):
+                report(f"tag '{key}' has value '{value}'; allowed: {patterns}")
+        elif key.lower() in by_lower:
+            report(f"tag key '{key}' must be spelled exactly '{by_lower[key.lower()]}' (tag policies compare keys by case)")
+
+
+POLICY = ResourcePolicy(META, check, is_taggable)

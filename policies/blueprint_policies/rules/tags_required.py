@@ -1,0 +1,58 @@
+"""Required tag keys are present on every taggable resource, spelled exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs, Severity
+
+from blueprint_policies.framework import Meta, ResourcePolicy
+from blueprint_policies.props import get
+from blueprint_policies.stack import is_taggable
+
+DEFAULT_KEYS = ["environment", "owner", "cost-center", "data-classification", "managed-by"]
+
+META = Meta(
+    id="BP-TAG-001",
+    name="tags-required",
+    description="Every taggable AWS resource carries the required tag keys, in their exact case.",
+    severity=Severity.MEDIUM,
+    category="tagging",
+    remediation="Create the resource through a component (they merge the stack's tags), or pass "
+    "`tags=` with the required keys; tag keys are case-sensitive.",
+    config={
+        "requiredKeys": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": DEFAULT_KEYS,
+            "description": f"Tag keys every taggable resource must carry. Defaults to {DEFAULT_KEYS}.",
+        }
+    },
+)
+
+
+def effective_tags(args: ResourceValidationArgs) -> dict[str, Any]:
+    """The resource's ``tags`` merged over its provider's ``defaultTags.tags`` (as AWS applies them)."""
+    tags: dict[str, Any] = {}
+    if args.provider is not None:
+        tags.update(get(args.provider.props, "defaultTags.tags") or {})
+    tags.update(get(args.props, "tags") or {})
+    return tags
+
+
+def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
+    """Report each missing key; name a key present with the wrong case."""
+    tags = effective_tags(args)
+    by_lower = {k.lower(): k for k in tags}
+    for key in [str(k) for k in config.get("requiredKeys") or DEFAULT_KEYS]:
+        if key in tags:
+            continue
+        found = by_lower.get(key.lower())
+        if found is not None:
+            report(f"tag key '{found}' must be spelled exactly '{key}' (AWS tag keys are case-sensitive)")
+        else:
+            report(f"required tag '{key}' is missing")
+
+
+POLICY = ResourcePolicy(META, check, is_taggable)
