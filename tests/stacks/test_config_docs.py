@@ -9,7 +9,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 def test_configuration_reference_is_current() -> None:
     # GIVEN the committed reference WHEN regenerated from the config models THEN nothing changed
-    assert DOC.read_text() == render(), "docs/configuration.md is stale: run `python -m blueprint.configdoc > docs/configuration.md`"
+    stale = "docs/configuration.md is stale: run `python -m blueprint.configdoc > docs/configuration.md`"
+    assert DOC.read_text() == render(), stale
 
 
 def test_reference_documents_every_field_with_its_default() -> None:
