@@ -1,72 +1,108 @@
-"""``blueprint``: offline plan of a stack (and, with later stages, policies, cost, diffs).
+"""``blueprint``: offline plan of a stack with policies and cost, diffs, and the local PR check.
 
-Exit codes: 0 success; 1 mandatory policy violations; 2 user error (unknown stack, bad config,
-missing build); anything else is a bug and prints a traceback.
+Commands:
+  plan --stack S      synthesize a stack offline, evaluate the policy pack, estimate the cost
+  diff BASE HEAD      compare two ``plan --format json`` documents
+  pr-check --base REF plan every stack at REF and at the working tree (or --head REF) and diff
+  stacks              list the shipped stacks
+
+Formats (``--format``): text (coloured on a terminal unless NO_COLOR is set), json, markdown
+(the sticky PR comment), sarif (GitHub code scanning), junit (test reports).
+
+Exit codes: 0 success; 1 unexcepted mandatory policy violations (``plan`` and ``pr-check`` by
+default, ``diff`` with ``--fail-on-violations``); 2 user error (unknown stack, bad config,
+missing build, missing or invalid file, unknown git ref); anything else is a bug and prints a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 from components.config import ConfigError
 from components.preprocessing import PackageError
 
-from .synth import REPO_ROOT, Plan, PlanError, available_stacks, synthesize
+from .diff import DiffInputError, StackDiff, diff_plans, is_blocking, load_plan
+from .prcheck import PrCheckError, add_policies_and_cost, pr_check
+from .report import FORMATS, render_diff, render_plan
+from .synth import REPO_ROOT, PlanError, available_stacks, synthesize
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 EXIT_USAGE = 2
 
 
-def render_text(plan: Plan) -> str:
-    """A readable summary: resources by component and by type."""
-    resources = [r for r in plan.resources if r.type != "pulumi:pulumi:Stack"]
-    by_urn = {r.urn: r for r in plan.resources}
-    lines = [f"Plan for stack '{plan.stack}' of project '{plan.project}': {len(resources)} resources", ""]
-    components = sorted((r for r in resources if not r.custom), key=lambda r: (r.type, r.name))
+class OutputError(Exception):
+    """The output file cannot be written: exit 2."""
 
-    def top_component(urn: str | None) -> str:
-        owner = "(stack)"
-        while urn and urn in by_urn:
-            record = by_urn[urn]
-            if not record.custom and record.type != "pulumi:pulumi:Stack":
-                owner = f"{record.name} ({record.type})"
-            urn = record.parent
-        return owner
 
-    groups: dict[str, Counter[str]] = {}
-    for record in resources:
-        if record.custom:
-            groups.setdefault(top_component(record.parent), Counter())[record.type] += 1
-    lines.append(f"Components ({len(components)}):")
-    for owner in sorted(groups):
-        counts = groups[owner]
-        lines.append(f"  {owner}: {sum(counts.values())} resources")
-        for type_, count in sorted(counts.items()):
-            lines.append(f"      {count:3d}  {type_}")
-    lines.append("")
-    totals = Counter(r.type for r in resources if r.custom)
-    lines.append(f"Resources by type ({sum(totals.values())} custom resources):")
-    for type_, count in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"  {count:4d}  {type_}")
-    return "\n".join(lines) + "\n"
+def use_color(fmt: str, output: str | None, stream: TextIO | None = None) -> bool:
+    """Colour only for text on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    stream = stream or sys.stdout
+    return fmt == "text" and not output and stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        path = Path(output)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    else:
+        sys.stdout.write(text)
+
+
+def _warn(notes: Sequence[str]) -> None:
+    for note in notes:
+        print(f"blueprint: warning: {note}", file=sys.stderr)
+
+
+def plan_document(stack: str, root: Path) -> tuple[dict[str, Any], list[str]]:
+    """The enriched plan document of a stack and the notes about missing stages."""
+    document = synthesize(stack, root=root).to_json()
+    notes = add_policies_and_cost(document, stack, root)
+    return document, notes
 
 
 def _plan(args: argparse.Namespace) -> int:
-    plan = synthesize(args.stack, root=args.root)
-    if args.format == "json":
-        text = plan.dumps()
-    else:
-        text = render_text(plan)
-    if args.output:
-        Path(args.output).write_text(text)
-    else:
-        sys.stdout.write(text)
-    return EXIT_OK
+    document, notes = plan_document(args.stack, args.root)
+    _warn(notes)
+    _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
+    blocking = [v for v in (document.get("policies") or {}).get("violations") or [] if is_blocking(v)]
+    return EXIT_VIOLATIONS if blocking and args.fail_on_violations else EXIT_OK
+
+
+def _exit_for(diffs: Sequence[StackDiff], fail_on_violations: bool) -> int:
+    blocking = sum(len(d.policies.blocking) for d in diffs)
+    return EXIT_VIOLATIONS if blocking and fail_on_violations else EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    base, head = load_plan(args.base), load_plan(args.head)
+    try:
+        result = diff_plans(base, head, base_label=str(args.base), head_label=str(args.head))
+    except DiffInputError as exc:
+        raise DiffInputError(str(exc)) from None
+    _warn(result.notes)
+    color = use_color(args.format, args.output)
+    _emit(render_diff(args.format, [result], color=color), args.output)
+    return _exit_for([result], args.fail_on_violations)
+
+
+def _pr_check(args: argparse.Namespace) -> int:
+    stacks = [s.strip() for s in args.stacks.split(",") if s.strip()] if args.stacks else None
+    result = pr_check(args.base, args.head, stacks, root=args.root)
+    _warn(result.notes)
+    color = use_color(args.format, args.output)
+    _emit(render_diff(args.format, result.diffs, color=color, notes=result.notes), args.output)
+    return _exit_for(result.diffs, args.fail_on_violations)
 
 
 def _stacks(args: argparse.Namespace) -> int:
@@ -77,14 +113,47 @@ def _stacks(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(prog="blueprint", description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="project root holding Pulumi.yaml (default: this checkout)")
+    parser = argparse.ArgumentParser(
+        prog="blueprint", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--root", type=Path, default=REPO_ROOT, help="project root holding Pulumi.yaml (default: this checkout)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    plan = sub.add_parser("plan", help="synthesize a stack offline and show every resource")
+
+    def formats(command: argparse.ArgumentParser, default: str) -> None:
+        command.add_argument("--format", "-f", choices=FORMATS, default=default, help=f"output format ({default})")
+        command.add_argument("--output", "-o", help="write to this file instead of standard output")
+
+    def fail_flag(command: argparse.ArgumentParser, default: bool) -> None:
+        command.add_argument(
+            "--fail-on-violations",
+            action=argparse.BooleanOptionalAction,
+            default=default,
+            help=f"exit 1 when head has unexcepted mandatory violations (default: {'on' if default else 'off'})",
+        )
+
+    plan = sub.add_parser("plan", help="synthesize a stack offline, evaluate policies, estimate cost")
     plan.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
-    plan.add_argument("--format", "-f", choices=["text", "json"], default="text", help="output format (default: text)")
-    plan.add_argument("--output", "-o", help="write to this file instead of standard output")
+    formats(plan, "text")
+    fail_flag(plan, True)
     plan.set_defaults(handler=_plan)
+
+    diff = sub.add_parser("diff", help="compare two `plan --format json` documents of one stack")
+    diff.add_argument("base", type=Path, help="the base plan (JSON)")
+    diff.add_argument("head", type=Path, help="the head plan (JSON)")
+    formats(diff, "text")
+    fail_flag(diff, False)
+    diff.set_defaults(handler=_diff)
+
+    check = sub.add_parser("pr-check", help="plan and diff every stack between two git revisions (the PR comment)")
+    check.add_argument("--base", required=True, help="git ref of the base (e.g. origin/main)")
+    check.add_argument("--head", help="git ref of the head (default: the working tree, uncommitted changes included)")
+    check.add_argument("--stacks", help="comma-separated stacks (default: every stack of the head)")
+    formats(check, "markdown")
+    fail_flag(check, True)
+    check.set_defaults(handler=_pr_check)
+
     stacks = sub.add_parser("stacks", help="list the shipped stacks")
     stacks.set_defaults(handler=_stacks)
     return parser
@@ -92,10 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``blueprint`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage error
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         code: int = args.handler(args)
-    except (PlanError, ConfigError, PackageError) as exc:
+    except (PlanError, ConfigError, PackageError, DiffInputError, PrCheckError, OutputError) as exc:
         print(f"blueprint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return code

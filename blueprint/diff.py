@@ -1,0 +1,519 @@
+"""Diff two plan documents (``blueprint plan --format json``): resources, properties, cost, policies.
+
+:func:`diff_plans` compares a base and a head plan of the same stack by URN:
+
+- resources added, removed, updated in place and replaced, each with a property-level diff
+  (nested paths like ``scalingConfig.maxSize``; lists of objects keyed by a stable field such
+  as ``name`` when every element has a distinct one; lists of distinct scalars that grow or
+  shrink by value (``Action["sqs:ChangeMessageVisibility"]``); other lists by index; JSON
+  strings such as IAM policies are parsed and diffed inside);
+- which changed properties force a replacement: the curated table
+  ``blueprint/data/replace_properties.json`` (the provider schema's replace-on-change inputs)
+  plus ``options.replace_on_changes`` recorded in the plan;
+- the monthly cost before, after and delta, per resource and in total (``cost`` sections);
+- policy violations that are new and that are fixed, identified by policy + URN + message.
+
+Example::
+
+    >>> base = {"format_version": 1, "stack": "dev", "resources": []}
+    >>> head = {"format_version": 1, "stack": "dev", "resources": [
+    ...     {"urn": "urn:pulumi:dev::p::aws:sqs/queue:Queue::q", "type": "aws:sqs/queue:Queue",
+    ...      "name": "q", "custom": True, "inputs": {}}]}
+    >>> [c.action for c in diff_plans(base, head).resources]
+    ['create']
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Action = Literal["create", "update", "replace", "delete"]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+STABLE_LIST_KEYS = ("name", "key", "id", "Sid", "sid", "containerName", "mountPath", "port")
+"""Fields that identify an element of a list of objects (first one unique in both lists wins)."""
+
+_MISSING: Any = object()
+
+
+class DiffInputError(Exception):
+    """A plan file is missing or is not a plan document: print it, exit 2."""
+
+
+@dataclass(frozen=True)
+class PropertyChange:
+    """One changed leaf (or subtree added/removed) of a resource's inputs."""
+
+    path: str
+    before: Any
+    after: Any
+    replaces: bool = False
+    """Whether this change forces the resource to be replaced."""
+    reason: str | None = None
+    """Why it replaces: ``provider schema`` or ``replace_on_changes option``."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (absent values are ``null`` with a ``kind``)."""
+        kind = "changed"
+        if self.before is _MISSING:
+            kind = "added"
+        elif self.after is _MISSING:
+            kind = "removed"
+        return {
+            "path": self.path,
+            "kind": kind,
+            "before": None if self.before is _MISSING else self.before,
+            "after": None if self.after is _MISSING else self.after,
+            "replaces": self.replaces,
+            "reason": self.reason,
+        }
+
+    @property
+    def added(self) -> bool:
+        """The property is new in head."""
+        return self.before is _MISSING
+
+    @property
+    def removed(self) -> bool:
+        """The property is gone in head."""
+        return self.after is _MISSING
+
+
+@dataclass
+class ResourceChange:
+    """A resource that is created, updated, replaced or deleted."""
+
+    urn: str
+    type: str
+    name: str
+    action: Action
+    changes: list[PropertyChange] = field(default_factory=list)
+    cost_before: float | None = None
+    cost_after: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "action": self.action,
+            "changes": [c.to_json() for c in self.changes],
+            "cost_before": self.cost_before,
+            "cost_after": self.cost_after,
+        }
+
+
+@dataclass
+class CostLine:
+    """Monthly cost of one resource on both sides."""
+
+    urn: str
+    name: str
+    type: str
+    before: float
+    after: float
+
+    @property
+    def delta(self) -> float:
+        """``after - before``, rounded to cents."""
+        return round(self.after - self.before, 2)
+
+
+@dataclass
+class CostDiff:
+    """Monthly cost before and after; ``None`` totals when a side has no ``cost`` section."""
+
+    currency: str
+    before: float | None
+    after: float | None
+    lines: list[CostLine]
+    """Resources whose cost differs, largest absolute delta first."""
+
+    @property
+    def delta(self) -> float | None:
+        """Total delta, or ``None`` when either side is unknown."""
+        if self.before is None or self.after is None:
+            return None
+        return round(self.after - self.before, 2)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "currency": self.currency,
+            "before": self.before,
+            "after": self.after,
+            "delta": self.delta,
+            "resources": [
+                {"urn": x.urn, "name": x.name, "type": x.type, "before": x.before, "after": x.after, "delta": x.delta}
+                for x in self.lines
+            ],
+        }
+
+
+def is_blocking(violation: dict[str, Any]) -> bool:
+    """A mandatory violation without an exception: it blocks a deployment."""
+    return violation.get("enforcement") == "mandatory" and not violation.get("exception")
+
+
+def violation_key(violation: dict[str, Any]) -> tuple[str, str, str]:
+    """Identity of a violation across plans: policy + URN + message."""
+    return (str(violation.get("policy")), str(violation.get("urn") or ""), str(violation.get("message")))
+
+
+@dataclass
+class PolicyDiff:
+    """Violations new in head, fixed since base, and those still present."""
+
+    evaluated_base: bool
+    evaluated_head: bool
+    new: list[dict[str, Any]]
+    fixed: list[dict[str, Any]]
+    unchanged: list[dict[str, Any]]
+    policies: list[dict[str, Any]]
+    """Policy metadata (head's pack, else base's)."""
+
+    @property
+    def head_violations(self) -> list[dict[str, Any]]:
+        """Every violation in head (new and unchanged), in a stable order."""
+        return sorted(self.new + self.unchanged, key=violation_key)
+
+    @property
+    def blocking(self) -> list[dict[str, Any]]:
+        """Head's unexcepted mandatory violations."""
+        return [v for v in self.head_violations if is_blocking(v)]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "evaluated": {"base": self.evaluated_base, "head": self.evaluated_head},
+            "new": self.new,
+            "fixed": self.fixed,
+            "unchanged": self.unchanged,
+            "blocking": len(self.blocking),
+        }
+
+
+@dataclass
+class StackDiff:
+    """The whole difference between two plans of one stack."""
+
+    stack: str
+    project: str
+    base_label: str
+    head_label: str
+    resources: list[ResourceChange]
+    unchanged: int
+    cost: CostDiff
+    policies: PolicyDiff
+    base: dict[str, Any]
+    head: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    """Things the reader must know (e.g. a side without policies or cost)."""
+
+    def count(self, action: Action) -> int:
+        """How many resources have this action."""
+        return sum(1 for r in self.resources if r.action == action)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (the plans themselves are left out)."""
+        return {
+            "stack": self.stack,
+            "project": self.project,
+            "base": self.base_label,
+            "head": self.head_label,
+            "summary": {
+                "create": self.count("create"),
+                "update": self.count("update"),
+                "replace": self.count("replace"),
+                "delete": self.count("delete"),
+                "unchanged": self.unchanged,
+            },
+            "resources": [r.to_json() for r in self.resources],
+            "cost": self.cost.to_json(),
+            "policies": self.policies.to_json(),
+            "notes": self.notes,
+        }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_plan(path: Path | str) -> dict[str, Any]:
+    """Read a plan document; raise :class:`DiffInputError` naming the file when it is unusable."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DiffInputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DiffInputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DiffInputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    problem = plan_document_problem(document)
+    if problem:
+        raise DiffInputError(f"{path}: not a plan document ({problem}); make one with `blueprint plan --format json`")
+    return dict(document)
+
+
+def plan_document_problem(document: Any) -> str | None:
+    """Why ``document`` is not a usable plan document, or ``None``."""
+    if not isinstance(document, dict):
+        return "expected a JSON object"
+    if document.get("format_version") != 1:
+        return f"format_version is {document.get('format_version')!r}, expected 1"
+    if not isinstance(document.get("stack"), str):
+        return "missing 'stack'"
+    resources = document.get("resources")
+    if not isinstance(resources, list):
+        return "missing 'resources' list"
+    for index, resource in enumerate(resources):
+        if not isinstance(resource, dict) or not isinstance(resource.get("urn"), str):
+            return f"resources[{index}] has no 'urn'"
+        if not isinstance(resource.get("type"), str):
+            return f"resources[{index}] has no 'type'"
+    return None
+
+
+# --------------------------------------------------------------------------- replacement table
+
+
+@functools.cache
+def replace_table() -> dict[str, tuple[str, ...]]:
+    """Type token (or fnmatch pattern) → replace-on-change property paths."""
+    data = json.loads((DATA_DIR / "replace_properties.json").read_text(encoding="utf-8"))
+    return {k: tuple(v) for k, v in data["types"].items()}
+
+
+def replace_paths(type_token: str) -> tuple[str, ...]:
+    """Property paths whose change replaces a resource of ``type_token`` (schema table)."""
+    table = replace_table()
+    paths: list[str] = []
+    for pattern, props in table.items():
+        if pattern == type_token or (any(c in pattern for c in "*?[") and fnmatch.fnmatchcase(type_token, pattern)):
+            paths.extend(props)
+    return tuple(dict.fromkeys(paths))
+
+
+_INDEX = re.compile(r"\[[^\]]*\]")
+
+
+def _covers(prop: str, path: str) -> bool:
+    """Whether a change at ``path`` is at or below property ``prop`` (list positions ignored)."""
+    plain = _INDEX.sub("", path)
+    prop = _INDEX.sub("", prop)
+    return prop == "*" or plain == prop or plain.startswith(prop + ".")
+
+
+def replacement_reason(type_token: str, path: str, replace_on_changes: list[str]) -> str | None:
+    """Why a change at ``path`` forces a replacement, or ``None`` when it is an in-place update."""
+    if any(_covers(p, path) for p in replace_on_changes):
+        return "replace_on_changes option"
+    if any(_covers(p, path) for p in replace_paths(type_token)):
+        return "provider schema"
+    return None
+
+
+# --------------------------------------------------------------------------- property diff
+
+
+def _maybe_json(value: Any) -> Any:
+    """Parse strings holding a JSON object or array (IAM policies, event patterns)."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _list_key(before: list[Any], after: list[Any]) -> str | None:
+    """A field that identifies each element of both lists, if any."""
+    items = before + after
+    if not items or not all(isinstance(x, dict) for x in items):
+        return None
+    for key in STABLE_LIST_KEYS:
+        if (
+            all(isinstance(x.get(key), str | int) for x in items)
+            and len({x[key] for x in before}) == len(before)
+            and len({x[key] for x in after}) == len(after)
+        ):
+            return key
+    return None
+
+
+def _scalar_set(values: list[Any]) -> bool:
+    """A list of distinct strings or numbers (compared as a set when its length changes)."""
+    return all(isinstance(x, str | int | float) for x in values) and len(set(values)) == len(values)
+
+
+def _join(path: str, key: str) -> str:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
+def property_changes(before: Any, after: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """Changed leaves between two input values: ``(path, before, after)`` (absent = sentinel)."""
+    if before == after:
+        return []
+    before_v, after_v = _maybe_json(before), _maybe_json(after)
+    if isinstance(before_v, dict) and isinstance(after_v, dict):
+        if set(before_v) == {"secret"} and set(after_v) == {"secret"}:
+            return [(path, "[secret]", "[secret]")]
+        out: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(before_v) | set(after_v)):
+            out.extend(
+                property_changes(before_v.get(key, _MISSING), after_v.get(key, _MISSING), _join(path, str(key)))
+            )
+        return out
+    if isinstance(before_v, list) and isinstance(after_v, list):
+        key = _list_key(before_v, after_v)
+        out = []
+        if key:
+            old = {x[key]: x for x in before_v}
+            new = {x[key]: x for x in after_v}
+            order = [x[key] for x in before_v] + [x[key] for x in after_v if x[key] not in old]
+            for k in order:
+                out.extend(property_changes(old.get(k, _MISSING), new.get(k, _MISSING), f"{path}[{key}={k}]"))
+            return out
+        if len(before_v) != len(after_v) and _scalar_set(before_v) and _scalar_set(after_v):
+            old_set, new_set = set(before_v), set(after_v)
+            out.extend((f"{path}[{json.dumps(x)}]", x, _MISSING) for x in before_v if x not in new_set)
+            out.extend((f"{path}[{json.dumps(x)}]", _MISSING, x) for x in after_v if x not in old_set)
+            return out
+        for i in range(max(len(before_v), len(after_v))):
+            b = before_v[i] if i < len(before_v) else _MISSING
+            a = after_v[i] if i < len(after_v) else _MISSING
+            out.extend(property_changes(b, a, f"{path}[{i}]"))
+        return out
+    return [(path, before, after)]
+
+
+# --------------------------------------------------------------------------- whole diff
+
+
+def _cost_by_urn(document: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    cost = document.get("cost")
+    if not isinstance(cost, dict):
+        return None
+    return {str(r.get("urn")): r for r in cost.get("resources") or []}
+
+
+def _cost_total(document: dict[str, Any]) -> float | None:
+    cost = document.get("cost")
+    if not isinstance(cost, dict) or cost.get("total_monthly") is None:
+        return None
+    return round(float(cost["total_monthly"]), 2)
+
+
+def _resource_changes(base: dict[str, Any], head: dict[str, Any]) -> tuple[list[ResourceChange], int]:
+    old = {r["urn"]: r for r in base["resources"] if r["type"] != "pulumi:pulumi:Stack"}
+    new = {r["urn"]: r for r in head["resources"] if r["type"] != "pulumi:pulumi:Stack"}
+    changes: list[ResourceChange] = []
+    unchanged = 0
+    for urn in sorted(set(old) | set(new)):
+        before, after = old.get(urn), new.get(urn)
+        if before is None and after is not None:
+            changes.append(ResourceChange(urn, after["type"], after.get("name", urn.split("::")[-1]), "create"))
+            continue
+        if after is None and before is not None:
+            changes.append(ResourceChange(urn, before["type"], before.get("name", urn.split("::")[-1]), "delete"))
+            continue
+        assert before is not None and after is not None
+        raw = property_changes(before.get("inputs") or {}, after.get("inputs") or {})
+        replace_on = list((after.get("options") or {}).get("replace_on_changes") or [])
+        props = []
+        for path, b, a in raw:
+            reason = replacement_reason(after["type"], path, replace_on)
+            props.append(PropertyChange(path, b, a, reason is not None, reason))
+        for option in ("protect", "delete_before_replace", "retain_on_delete", "ignore_changes", "replace_on_changes"):
+            b = (before.get("options") or {}).get(option, _MISSING)
+            a = (after.get("options") or {}).get(option, _MISSING)
+            if b != a:
+                props.append(PropertyChange(f"options.{option}", b, a))
+        if not props:
+            unchanged += 1
+            continue
+        action: Action = "replace" if any(p.replaces for p in props) else "update"
+        changes.append(ResourceChange(urn, after["type"], after.get("name", urn.split("::")[-1]), action, props))
+    return changes, unchanged
+
+
+def _cost_diff(base: dict[str, Any], head: dict[str, Any], changes: list[ResourceChange]) -> CostDiff:
+    old, new = _cost_by_urn(base) or {}, _cost_by_urn(head) or {}
+    currency = str((head.get("cost") or base.get("cost") or {}).get("currency", "USD"))
+    lines = []
+    for urn in sorted(set(old) | set(new)):
+        b = round(float((old.get(urn) or {}).get("monthly") or 0.0), 2)
+        a = round(float((new.get(urn) or {}).get("monthly") or 0.0), 2)
+        if b != a:
+            record = new.get(urn) or old.get(urn) or {}
+            lines.append(CostLine(urn, str(record.get("name", urn.split("::")[-1])), str(record.get("type", "")), b, a))
+    lines.sort(key=lambda x: (-abs(x.delta), x.urn))
+    for change in changes:
+        if urn_cost := old.get(change.urn):
+            change.cost_before = round(float(urn_cost.get("monthly") or 0.0), 2)
+        if urn_cost := new.get(change.urn):
+            change.cost_after = round(float(urn_cost.get("monthly") or 0.0), 2)
+    return CostDiff(currency, _cost_total(base), _cost_total(head), lines)
+
+
+def _policy_diff(base: dict[str, Any], head: dict[str, Any]) -> PolicyDiff:
+    base_section, head_section = base.get("policies"), head.get("policies")
+    old = {violation_key(v): v for v in (base_section or {}).get("violations") or []}
+    new = {violation_key(v): v for v in (head_section or {}).get("violations") or []}
+    meta = (head_section or base_section or {}).get("policies") or []
+    return PolicyDiff(
+        evaluated_base=isinstance(base_section, dict),
+        evaluated_head=isinstance(head_section, dict),
+        new=[new[k] for k in sorted(set(new) - set(old))],
+        fixed=[old[k] for k in sorted(set(old) - set(new))],
+        unchanged=[new[k] for k in sorted(set(new) & set(old))],
+        policies=list(meta),
+    )
+
+
+def diff_plans(
+    base: dict[str, Any], head: dict[str, Any], base_label: str = "base", head_label: str = "head"
+) -> StackDiff:
+    """Compare two plan documents of the same stack (see the module docstring)."""
+    for label, document in ((base_label, base), (head_label, head)):
+        problem = plan_document_problem(document)
+        if problem:
+            raise DiffInputError(f"{label}: not a plan document ({problem})")
+    if base["stack"] != head["stack"]:
+        raise DiffInputError(
+            f"{base_label} is stack '{base['stack']}' but {head_label} is stack '{head['stack']}'; "
+            "diff plans of the same stack"
+        )
+    changes, unchanged = _resource_changes(base, head)
+    cost = _cost_diff(base, head, changes)
+    policies = _policy_diff(base, head)
+    notes = []
+    for label, document in ((base_label, base), (head_label, head)):
+        if "policies" not in document:
+            notes.append(f"{label} has no `policies` section: its violations are unknown")
+        if "cost" not in document:
+            notes.append(f"{label} has no `cost` section: its cost is unknown")
+    return StackDiff(
+        stack=str(head["stack"]),
+        project=str(head.get("project", "")),
+        base_label=base_label,
+        head_label=head_label,
+        resources=changes,
+        unchanged=unchanged,
+        cost=cost,
+        policies=policies,
+        base=base,
+        head=head,
+        notes=notes,
+    )

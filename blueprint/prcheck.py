@@ -1,0 +1,267 @@
+"""The pull-request check, locally: plan every stack at two git revisions, add policies and
+cost, diff them, render the sticky comment.
+
+:func:`pr_check` creates a detached ``git worktree`` per git ref in a temporary directory
+(always removed), runs the offline synthesis of each stack in a subprocess of this
+interpreter with the worktree as ``--root`` and first on ``sys.path`` (so each side runs its
+own program and components), then evaluates the policy pack and the cost model of *this*
+checkout on both plans (one yardstick for both sides; each side's own
+``policies/config/<stack>.json`` when it has one), and diffs base against head.
+
+The Lambda build (``build/lambda/<arch>/manifest.json``) is not in git: a worktree without it
+gets a copy of this checkout's ``build/lambda`` (hard links when possible), and a note says so.
+
+:func:`add_policies_and_cost` is the same enrichment ``blueprint plan`` uses. When the policy
+pack (``blueprint.analyzer``) or the cost model (``blueprint_policies.cost``) is not installed,
+it says so in the returned notes instead of silently leaving the section out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .diff import StackDiff, diff_plans
+from .synth import available_stacks
+
+WORKING_TREE = "working tree"
+
+_SYNTH_SCRIPT = """
+import sys
+from pathlib import Path
+from blueprint.synth import PlanError, synthesize
+try:
+    from components.config import ConfigError
+except ImportError:
+    ConfigError = PlanError
+try:
+    from components.preprocessing import PackageError
+except ImportError:
+    PackageError = PlanError
+root, stack, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+try:
+    plan = synthesize(stack, root=root)
+except (PlanError, ConfigError, PackageError) as exc:
+    print(exc, file=sys.stderr)
+    sys.exit(2)
+out.write_text(plan.dumps(), encoding="utf-8")
+"""
+"""Run in the worktree by the subprocess: ``root stack output-file``; exit 2 on a user error."""
+
+
+class PrCheckError(Exception):
+    """A user error in the PR check (bad ref, not a git repository, failed synthesis): exit 2."""
+
+
+# --------------------------------------------------------------------------- policies and cost
+
+
+def _optional(module: str, attribute: str) -> Callable[..., Any] | str:
+    """``module.attribute``, or a sentence saying the module is not installed.
+
+    Only the module's own absence is tolerated; an import error inside it is a bug and raised.
+    """
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return f"{module} is not installed"
+        raise
+    function: Callable[..., Any] = getattr(loaded, attribute)
+    return function
+
+
+def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> list[str]:
+    """Add the ``policies`` and ``cost`` sections to a plan document in place; return notes.
+
+    Policies: ``blueprint.analyzer.run_policy_pack(document, stack, root)``. Cost:
+    ``blueprint_policies.cost.estimate(resources, region, usage)`` with the region from
+    ``aws:region`` and the usage from ``<project>:usage`` in the plan's config.
+    """
+    notes = []
+    run_policy_pack = _optional("blueprint.analyzer", "run_policy_pack")
+    if isinstance(run_policy_pack, str):
+        notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
+    else:
+        document["policies"] = run_policy_pack(document, stack, root)
+    estimate = _optional("blueprint_policies.cost", "estimate")
+    if isinstance(estimate, str):
+        notes.append(f"cost not estimated: the cost model is absent ({estimate})")
+    else:
+        config = document.get("config") or {}
+        usage = config.get(f"{document.get('project')}:usage") or {}
+        region = str(config.get("aws:region") or "us-east-1")
+        document["cost"] = estimate(document["resources"], region, usage)
+    return notes
+
+
+# --------------------------------------------------------------------------- git
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PrCheckError(f"git {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout.strip()
+
+
+def repository_root(path: Path) -> Path:
+    """The top of the git work tree holding ``path``."""
+    try:
+        return Path(_git(path, "rev-parse", "--show-toplevel"))
+    except PrCheckError:
+        raise PrCheckError(f"{path} is not inside a git repository; pr-check compares git revisions") from None
+
+
+def resolve_ref(repo: Path, ref: str) -> str:
+    """The commit a ref names; :class:`PrCheckError` naming the ref when it names none."""
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except PrCheckError:
+        raise PrCheckError(f"unknown git ref '{ref}' (try `git fetch` or a commit id)") from None
+
+
+@contextmanager
+def worktree(repo: Path, commit: str, parent: Path, label: str) -> Iterator[Path]:
+    """A detached worktree of ``commit`` under ``parent``; removed on exit, whatever happens."""
+    path = parent / label
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)], capture_output=True)
+        shutil.rmtree(path, ignore_errors=True)
+        subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def ensure_build(side_root: Path, build_source: Path) -> str | None:
+    """Give a worktree the Lambda build it lacks; return a note when it had to."""
+    if (side_root / "build" / "lambda").is_dir():
+        return None
+    source = build_source / "build" / "lambda"
+    if not source.is_dir():
+        raise PrCheckError(f"{source} is missing: run `make package` first (the plans need the Lambda build)")
+    shutil.copytree(source, side_root / "build" / "lambda", copy_function=_link_or_copy)
+    return f"{side_root.name}: reused build/lambda from {build_source} (the worktree has no Lambda build)"
+
+
+# --------------------------------------------------------------------------- synthesis
+
+
+def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.executable) -> dict[str, Any]:
+    """Synthesize ``stack`` with the code and files of ``side_root`` in a subprocess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(side_root), str(side_root / "policies"), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [python, "-c", _SYNTH_SCRIPT, str(side_root), stack, str(output)],
+        cwd=side_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()
+        raise PrCheckError(f"plan of stack '{stack}' at {side_root.name} failed: {detail[-1] if detail else '?'}")
+    import json
+
+    document: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    return document
+
+
+def empty_plan(project: str, stack: str) -> dict[str, Any]:
+    """The plan of a stack that does not exist on one side (created or deleted by the change)."""
+    return {"format_version": 1, "project": project, "stack": stack, "config": {}, "resources": [], "outputs": {}}
+
+
+@dataclass
+class PrCheckResult:
+    """Diffs per stack and the notes a reader needs."""
+
+    diffs: list[StackDiff]
+    notes: list[str] = field(default_factory=list)
+
+
+def pr_check(
+    base: str,
+    head: str | None = None,
+    stacks: Sequence[str] | None = None,
+    root: Path | None = None,
+    python: str = sys.executable,
+) -> PrCheckResult:
+    """Plan, evaluate and diff every stack between git ref ``base`` and ``head`` (default: the working tree)."""
+    repo = repository_root(root or Path.cwd())
+    base_commit = resolve_ref(repo, base)
+    head_commit = resolve_ref(repo, head) if head else None
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="blueprint-pr-check-") as tmp:
+        parent = Path(tmp)
+        with worktree(repo, base_commit, parent, "base") as base_root:
+            head_context = worktree(repo, head_commit, parent, "head") if head_commit else None
+            head_root = head_context.__enter__() if head_context else repo
+            try:
+                for side_root in (base_root, head_root):
+                    note = ensure_build(side_root, repo)
+                    if note:
+                        notes.append(note)
+                names = list(stacks) if stacks else available_stacks(head_root)
+                if not names:
+                    raise PrCheckError(f"no stacks/Pulumi.<stack>.yaml at {head or WORKING_TREE}")
+                for name in names:
+                    if not (head_root / "stacks" / f"Pulumi.{name}.yaml").is_file() and not (
+                        base_root / "stacks" / f"Pulumi.{name}.yaml"
+                    ).is_file():
+                        raise PrCheckError(f"unknown stack '{name}': no stacks/Pulumi.{name}.yaml on either side")
+                jobs = [(side, name) for name in names for side in ("base", "head")]
+                sides = {"base": base_root, "head": head_root}
+
+                def run(job: tuple[str, str]) -> dict[str, Any] | None:
+                    side, name = job
+                    side_root = sides[side]
+                    if not (side_root / "stacks" / f"Pulumi.{name}.yaml").is_file():
+                        return None
+                    return synthesize_in(side_root, name, parent / f"{side}-{name}.json", python)
+
+                with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2, 6)) as pool:
+                    plans = dict(zip(jobs, pool.map(run, jobs), strict=True))
+                project = next((p["project"] for p in plans.values() if p), "")
+                diffs = []
+                for name in names:
+                    documents = {}
+                    for side in ("base", "head"):
+                        document = plans[(side, name)]
+                        if document is None:
+                            notes.append(f"{name}: the stack does not exist at {side}; compared with an empty plan")
+                            documents[side] = empty_plan(project, name)
+                            continue
+                        config_root = sides[side]
+                        if not (config_root / "policies" / "config" / f"{name}.json").is_file():
+                            config_root = head_root
+                        for note in add_policies_and_cost(document, name, config_root):
+                            if note not in notes:
+                                notes.append(note)
+                        documents[side] = document
+                    base_label = f"{base} ({base_commit[:10]})"
+                    head_label = f"{head} ({head_commit[:10]})" if head and head_commit else WORKING_TREE
+                    diffs.append(diff_plans(documents["base"], documents["head"], base_label, head_label))
+            finally:
+                if head_context:
+                    head_context.__exit__(None, None, None)
+    return PrCheckResult(diffs, notes)

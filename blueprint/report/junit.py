@@ -1,0 +1,116 @@
+"""JUnit XML: one test case per policy x resource it evaluates.
+
+Which pairs a policy evaluated (the pack reports only violations) is derived, in this order:
+
+1. the policy's ``resource_types`` metadata, when the pack provides it;
+2. otherwise the types of the resources it reported a violation for, together with the type
+   its name announces (:data:`NAME_PREFIX_TYPES`: ``s3-…`` → S3 buckets, ``sqs-…`` → queues,
+   ``eks-…`` → clusters, ``gpu-…``/``nodegroup-…`` → node groups, ...);
+3. a policy with no type from either is stack-level: one case named ``(stack)``.
+
+Every resource of an evaluated type is a case; a case fails (``<failure type="mandatory|advisory">``)
+when the policy reported a violation for it (all its messages in the body), is skipped when every
+violation is waived by an exception, and passes otherwise. Stack-level violations fail the
+``(stack)`` case. Suites are per stack (``blueprint.<stack>``); classnames are ``<stack>.<policy>``.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
+    "s3": ("aws:s3/bucket:Bucket",),
+    "sqs": ("aws:sqs/queue:Queue",),
+    "sns": ("aws:sns/topic:Topic",),
+    "lambda": ("aws:lambda/function:Function",),
+    "kms": ("aws:kms/key:Key",),
+    "eks": ("aws:eks/cluster:Cluster",),
+    "nodegroup": ("aws:eks/nodeGroup:NodeGroup",),
+    "gpu": ("aws:eks/nodeGroup:NodeGroup",),
+    "ecr": ("aws:ecr/repository:Repository",),
+    "iam": ("aws:iam/role:Role",),
+    "logs": ("aws:cloudwatch/logGroup:LogGroup",),
+    "vpc": ("aws:ec2/vpc:Vpc",),
+    "k8s": ("kubernetes:apps/v1:Deployment",),
+    "kubernetes": ("kubernetes:apps/v1:Deployment",),
+    "budget": ("aws:budgets/budget:Budget",),
+}
+"""First word of a policy name → resource types it evaluates (fallback rule 2)."""
+STACK_CASE = "(stack)"
+
+
+def evaluated_types(policy: dict[str, Any], violations: Sequence[dict[str, Any]]) -> list[str]:
+    """Resource types a policy evaluated (see the module docstring)."""
+    if policy.get("resource_types"):
+        return sorted(set(policy["resource_types"]))
+    types = {str(v["resource_type"]) for v in violations if v.get("urn") and v.get("resource_type")}
+    first = str(policy.get("name", "")).split("-")[0].lower()
+    types.update(NAME_PREFIX_TYPES.get(first, ()))
+    return sorted(types)
+
+
+def _suite(document: dict[str, Any]) -> ET.Element:
+    stack = str(document["stack"])
+    section = document.get("policies") or {}
+    violations = section.get("violations") or []
+    policies = {str(p.get("name")): p for p in section.get("policies") or []}
+    for v in violations:
+        policies.setdefault(str(v.get("policy")), {"name": v.get("policy")})
+    resources = sorted((r for r in document["resources"] if r.get("custom")), key=lambda r: r["urn"])
+    suite = ET.Element("testsuite", name=f"blueprint.{stack}")
+    counts = {"tests": 0, "failures": 0, "skipped": 0}
+    for name in sorted(policies):
+        mine = [v for v in violations if str(v.get("policy")) == name]
+        by_urn: dict[str | None, list[dict[str, Any]]] = {}
+        for v in mine:
+            by_urn.setdefault(v.get("urn"), []).append(v)
+        types = evaluated_types(policies[name], mine)
+        cases: list[tuple[str, str | None]] = [
+            (f"{r['name']} ({r['type']})", r["urn"]) for r in resources if r["type"] in types
+        ]
+        if not types or None in by_urn:
+            cases.insert(0, (STACK_CASE, None))
+        for case_name, urn in cases:
+            case = ET.SubElement(suite, "testcase", classname=f"{stack}.{name}", name=case_name, time="0")
+            counts["tests"] += 1
+            found = by_urn.get(urn, [])
+            active = [v for v in found if not v.get("exception")]
+            if active:
+                enforcement = "mandatory" if any(v.get("enforcement") == "mandatory" for v in active) else "advisory"
+                failure = ET.SubElement(
+                    case, "failure", message=str(active[0].get("message")), type=enforcement
+                )
+                failure.text = "\n".join(
+                    f"[{v.get('enforcement')}/{v.get('severity')}] {v.get('message')}\n"
+                    f"remediation: {v.get('remediation')}\nurn: {v.get('urn')}"
+                    for v in active
+                )
+                counts["failures"] += 1
+            elif found:
+                reasons = "; ".join(str((v.get("exception") or {}).get("reason")) for v in found)
+                ET.SubElement(case, "skipped", message=f"waived by exception: {reasons}")
+                counts["skipped"] += 1
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    suite.set("errors", "0")
+    if "policies" not in document:
+        ET.SubElement(suite, "system-out").text = "policies were not evaluated for this plan"
+    return suite
+
+
+def render(documents: Sequence[dict[str, Any]]) -> str:
+    """A ``<testsuites>`` document with one suite per plan document."""
+    root = ET.Element("testsuites", name="blueprint policies")
+    totals = {"tests": 0, "failures": 0, "skipped": 0}
+    for document in documents:
+        suite = _suite(document)
+        root.append(suite)
+        for key in totals:
+            totals[key] += int(suite.get(key, "0"))
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,169 @@
+"""SARIF 2.1.0 for GitHub code scanning: one run per stack, one result per policy violation.
+
+- ``tool.driver.rules``: one rule per policy of the pack (id = policy name) with short and full
+  description, ``help`` (text and Markdown) = remediation plus the checkov / cdk-nag / trivy
+  equivalents, ``properties``: ``severity``, ``enforcement``, ``tags`` (``security``,
+  ``checkov:CKV_AWS_145``, ...) and ``security-severity`` (GitHub's 0-10 score).
+- ``results``: ``level`` from enforcement and severity (mandatory → ``error``, advisory high or
+  critical → ``warning``, other advisory → ``note``); waived violations carry an accepted
+  ``suppressions`` entry with the exception's reason; ``locations`` point at the stack file
+  ``stacks/Pulumi.<stack>.yaml`` and name the resource URN as a logical location;
+  ``partialFingerprints`` hash stack + policy + URN + message, so alerts are stable across runs.
+- For a diff, ``baselineState`` says whether a result is ``new`` or ``unchanged`` since base.
+- ``automationDetails.id`` is ``blueprint/<stack>/`` (a category per stack).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
+
+from ..diff import StackDiff, violation_key
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
+TAG_PREFIX = {"checkov": "checkov", "cdk_nag": "cdk-nag", "trivy": "trivy"}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("hybrid-ai-platform-blueprints")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def level(violation_or_policy: dict[str, Any]) -> str:
+    """SARIF level from enforcement and severity."""
+    if violation_or_policy.get("enforcement") == "mandatory":
+        return "error"
+    if violation_or_policy.get("enforcement") == "disabled":
+        return "none"
+    return "warning" if violation_or_policy.get("severity") in ("critical", "high") else "note"
+
+
+def _rule_name(policy: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", policy) if part)
+
+
+def rule(policy: dict[str, Any]) -> dict[str, Any]:
+    """A ``reportingDescriptor`` for one policy's metadata."""
+    name = str(policy.get("name"))
+    description = str(policy.get("description") or name)
+    remediation = str(policy.get("remediation") or "See the policy's documentation.")
+    equivalents = policy.get("equivalents") or {}
+    tags = ["security", "pulumi", "infrastructure"]
+    lines = []
+    for key, label in TAG_PREFIX.items():
+        ids = list(equivalents.get(key) or [])
+        tags.extend(f"{label}:{i}" for i in ids)
+        if ids:
+            lines.append(f"- {label}: {', '.join(f'`{i}`' for i in ids)}")
+    markdown = f"**Remediation:** {remediation}"
+    if lines:
+        markdown += "\n\n**Equivalent checks:**\n" + "\n".join(lines)
+    severity = str(policy.get("severity") or "medium")
+    return {
+        "id": name,
+        "name": _rule_name(name),
+        "shortDescription": {"text": description.split(". ")[0][:200]},
+        "fullDescription": {"text": description},
+        "help": {"text": f"Remediation: {remediation}", "markdown": markdown},
+        "defaultConfiguration": {"level": level(policy)},
+        "properties": {
+            "severity": severity,
+            "enforcement": policy.get("enforcement", "advisory"),
+            "tags": tags,
+            "security-severity": SECURITY_SEVERITY.get(severity, "5.5"),
+        },
+    }
+
+
+def fingerprint(stack: str, violation: dict[str, Any]) -> str:
+    """Stable hash of stack + policy + URN + message."""
+    policy, urn, message = violation_key(violation)
+    return hashlib.sha256("\x1f".join([stack, policy, urn, message]).encode()).hexdigest()[:32]
+
+
+def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, Any]:
+    """One SARIF run for a plan document (its ``policies`` section)."""
+    stack = str(document["stack"])
+    section = document.get("policies") or {}
+    policies = {str(p.get("name")): p for p in section.get("policies") or []}
+    violations = sorted(section.get("violations") or [], key=violation_key)
+    for v in violations:  # a violation of a policy without metadata still needs a rule
+        policies.setdefault(str(v.get("policy")), {"name": v.get("policy"), **{
+            k: v.get(k) for k in ("severity", "enforcement", "remediation")}})
+    rules = [rule(policies[name]) for name in sorted(policies)]
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    new = {violation_key(v) for v in diff.policies.new} if diff else set()
+    uri = f"stacks/Pulumi.{stack}.yaml"
+    results = []
+    for v in violations:
+        where = v.get("resource_name") or "stack"
+        result: dict[str, Any] = {
+            "ruleId": str(v.get("policy")),
+            "ruleIndex": index[str(v.get("policy"))],
+            "level": level(v),
+            "message": {"text": f"{v.get('message')} ({where}, stack {stack})"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": 1},
+                    },
+                    "logicalLocations": [
+                        {
+                            "name": str(where),
+                            "fullyQualifiedName": str(v.get("urn") or f"urn:pulumi:{stack}::{document.get('project')}"),
+                            "kind": "resource" if v.get("urn") else "module",
+                        }
+                    ],
+                }
+            ],
+            "partialFingerprints": {"blueprintViolation/v1": fingerprint(stack, v)},
+            "properties": {
+                "severity": v.get("severity"),
+                "enforcement": v.get("enforcement"),
+                "resourceType": v.get("resource_type"),
+            },
+        }
+        if diff is not None:
+            result["baselineState"] = "new" if violation_key(v) in new else "unchanged"
+        if v.get("exception"):
+            exception = v["exception"]
+            result["suppressions"] = [
+                {
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": f"{exception.get('reason')} (owner {exception.get('owner')}, "
+                    f"ticket {exception.get('ticket')}, expires {exception.get('expires')})",
+                }
+            ]
+        results.append(result)
+    return {
+        "tool": {
+            "driver": {
+                "name": "blueprint",
+                "fullName": f"Hybrid AI Platform Blueprints policy pack {section.get('pack', '')}".strip(),
+                "version": _version(),
+                "semanticVersion": _version(),
+                "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
+                "rules": rules,
+            }
+        },
+        "automationDetails": {"id": f"blueprint/{stack}/"},
+        "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
+        "invocations": [{"executionSuccessful": "policies" in document}],
+        "results": results,
+        "properties": {"stack": stack, "policiesEvaluated": "policies" in document},
+    }
+
+
+def render(items: Sequence[tuple[dict[str, Any], StackDiff | None]]) -> str:
+    """A SARIF log with one run per (plan document, optional diff)."""
+    log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run(doc, diff) for doc, diff in items]}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
