@@ -46,7 +46,6 @@ from typing import Any
 import grpc
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
-
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +55,7 @@ if importlib.util.find_spec("blueprint_policies") is None:  # pragma: no cover -
     sys.path.append(str(REPO_ROOT / "policies"))
 
 SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - Pulumi's secret signature, not a secret
 ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 
@@ -127,7 +126,7 @@ class PolicyPackProcess:
         process_env["PYTHONUNBUFFERED"] = "1"
         self._stderr: list[str] = []
         try:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and pack directory
+            self.process = subprocess.Popen(
                 [python, "-u", str(self.pack_dir)],
                 cwd=self.pack_dir,
                 env=process_env,
@@ -212,12 +211,16 @@ class PolicyPackProcess:
                 f"policy pack {self.name} failed in {method}: {details}\n{self.stderr_tail()}"
             ) from None
 
-    def analyze(self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str) -> dict[str, Any]:
+    def analyze(
+        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
+    ) -> dict[str, Any]:
         """Run the whole protocol for one plan; return the ``policies`` section."""
         with self._lock:
             return self._analyze(plan_document, stack, config, config_file)
 
-    def _analyze(self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str) -> dict[str, Any]:
+    def _analyze(
+        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
+    ) -> dict[str, Any]:
         self._call(
             "Handshake",
             analyzer_pb2.AnalyzerHandshakeRequest(
@@ -229,7 +232,9 @@ class PolicyPackProcess:
         reconciled = reconcile_config(info, config)
         self._call("Configure", configure_request(reconciled))
         project = str(plan_document.get("project") or "project")
-        stack_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (plan_document.get("config") or {}).items()}
+        stack_config = {
+            k: v if isinstance(v, str) else json.dumps(v) for k, v in (plan_document.get("config") or {}).items()
+        }
         self._call(
             "ConfigureStack",
             analyzer_pb2.AnalyzerStackConfigureRequest(
@@ -268,7 +273,9 @@ def reconcile_config(info: Any, given: Mapping[str, Any]) -> dict[str, dict[str,
     result: dict[str, dict[str, Any]] = {}
     schemas: dict[str, dict[str, Any]] = {}
     for policy in info.policies:
-        properties = json_format.MessageToDict(policy.configSchema.properties) if policy.HasField("configSchema") else {}
+        properties = (
+            json_format.MessageToDict(policy.configSchema.properties) if policy.HasField("configSchema") else {}
+        )
         schemas[policy.name] = {"type": "object", "properties": properties}
         if policy.HasField("configSchema") and policy.configSchema.required:
             schemas[policy.name]["required"] = list(policy.configSchema.required)
@@ -300,8 +307,10 @@ def reconcile_config(info: Any, given: Mapping[str, Any]) -> dict[str, dict[str,
         entry["properties"].update(value)
     for key, entry in result.items():
         if entry["enforcementLevel"] not in _ENFORCEMENT_PROTO:
-            problems.append(f"{key}: '{entry['enforcementLevel']}' is not an enforcement level "
-                            f"({', '.join(sorted(_ENFORCEMENT_PROTO))})")
+            problems.append(
+                f"{key}: '{entry['enforcementLevel']}' is not an enforcement level "
+                f"({', '.join(sorted(_ENFORCEMENT_PROTO))})"
+            )
     problems.extend(_validate(schemas, result))
     if problems:
         raise PolicyPackError("invalid policy pack config:\n" + "\n".join(f"  - {p}" for p in problems))
@@ -343,7 +352,10 @@ def engine_value(value: Any) -> Any:
         if set(value) == {"archive"} and isinstance(value["archive"], Mapping):
             archive = value["archive"]
             if "assets" in archive:
-                return {SPECIAL_SIG_KEY: ARCHIVE_SIG, "assets": {k: engine_value(v) for k, v in archive["assets"].items()}}
+                return {
+                    SPECIAL_SIG_KEY: ARCHIVE_SIG,
+                    "assets": {k: engine_value(v) for k, v in archive["assets"].items()},
+                }
             if "path" in archive:
                 return {SPECIAL_SIG_KEY: ARCHIVE_SIG, "path": archive["path"]}
         if set(value) == {"asset"} and isinstance(value["asset"], Mapping):
@@ -407,7 +419,10 @@ def _provider(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any
     if provider is None:
         return None
     return analyzer_pb2.AnalyzerProviderResource(
-        type=provider["type"], properties=to_struct(provider.get("inputs") or {}), urn=provider["urn"], name=provider["name"]
+        type=provider["type"],
+        properties=to_struct(provider.get("inputs") or {}),
+        urn=provider["urn"],
+        name=provider["name"],
     )
 
 
@@ -479,7 +494,9 @@ def build_section(
 ) -> dict[str, Any]:
     """The ``policies`` section from the analyzer's info and diagnostics."""
     policies = {
-        p.name: _policy_metadata(p, str(reconciled.get(p.name, {}).get("enforcementLevel", _ENFORCEMENT[p.enforcementLevel])))
+        p.name: _policy_metadata(
+            p, str(reconciled.get(p.name, {}).get("enforcementLevel", _ENFORCEMENT[p.enforcementLevel]))
+        )
         for p in info.policies
     }
     violations = []
@@ -506,12 +523,18 @@ def build_section(
             payload = json.loads(message.split(WAIVED_MARKER, 1)[1])
             original = str(payload["policy"])
             enforcement = str(policies.get(original, {}).get("enforcement", "mandatory"))
-            violations.append(record(original, payload.get("urn"), str(payload["message"]), enforcement, payload["exception"]))
+            violations.append(
+                record(original, payload.get("urn"), str(payload["message"]), enforcement, payload["exception"])
+            )
             continue
-        violations.append(record(str(diagnostic.policyName), urn, message, _ENFORCEMENT[diagnostic.enforcementLevel], None))
+        violations.append(
+            record(str(diagnostic.policyName), urn, message, _ENFORCEMENT[diagnostic.enforcementLevel], None)
+        )
     violations.sort(key=lambda v: (v["policy"], v["urn"] or "", v["message"]))
     summary = {
-        "mandatory": sum(1 for v in violations if v["enforcement"] in ("mandatory", "remediate") and not v["exception"]),
+        "mandatory": sum(
+            1 for v in violations if v["enforcement"] in ("mandatory", "remediate") and not v["exception"]
+        ),
         "advisory": sum(1 for v in violations if v["enforcement"] == "advisory" and not v["exception"]),
         "excepted": sum(1 for v in violations if v["exception"]),
     }

@@ -15,10 +15,9 @@ _PACK_DIR = str(Path(__file__).resolve().parent)
 if _PACK_DIR not in sys.path:
     sys.path.insert(0, _PACK_DIR)
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-
 from blueprint_policies import PACK_NAME  # noqa: E402
 from blueprint_policies.framework import pack_policies  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
 PolicyPack(
     name=PACK_NAME,

@@ -40,7 +40,13 @@ NAT_DEFAULT_GB = 100.0
 NODE_DEFAULT_VOLUME_GB = 20
 """The EKS managed node group's default root volume size."""
 
-BUCKET_PURPOSES = {"landing": "landing", "features": "features", "models": "models", "access-logs": "logs", "logs": "logs"}
+BUCKET_PURPOSES = {
+    "landing": "landing",
+    "features": "features",
+    "models": "models",
+    "access-logs": "logs",
+    "logs": "logs",
+}
 """Bucket ``purpose`` tag → key of ``usage.s3_storage_gb``."""
 
 
@@ -72,7 +78,7 @@ class _Item:
     def to_json(self) -> dict[str, Any]:
         return {
             "description": self.description,
-            "quantity": round(self.quantity, 4),
+            "quantity": round(self.quantity, 6),
             "unit": self.unit,
             "unit_price": self.unit_price,
             "monthly": round(self.quantity * self.unit_price, 2),
@@ -159,7 +165,10 @@ def estimate(resources: Sequence[Mapping[str, Any]], region: str, usage: Mapping
         elif type_ == "aws:ec2/natGateway:NatGateway":
             add(resource, _Item("NAT gateway hours", hours, "hours", prices["nat_gateway_hour"]))
             total_gb = _num(usage.get("nat_data_processed_gb"), NAT_DEFAULT_GB)
-            add(resource, _Item("NAT gateway data processed", total_gb / len(nat_gateways), "GB", prices["nat_gateway_gb"]))
+            add(
+                resource,
+                _Item("NAT gateway data processed", total_gb / len(nat_gateways), "GB", prices["nat_gateway_gb"]),
+            )
         elif type_ == "aws:ec2/eip:Eip":
             add(resource, _Item("Public IPv4 address", hours, "hours", prices["public_ipv4_hour"]))
         elif type_ == "aws:lambda/function:Function":
@@ -169,19 +178,30 @@ def estimate(resources: Sequence[Mapping[str, Any]], region: str, usage: Mapping
             memory_gb = _num(inputs.get("memorySize"), 128) / 1024
             architectures = inputs.get("architectures") or ["x86_64"]
             arch = "arm64" if "arm64" in architectures else "x86_64"
-            add(resource, _Item("Lambda requests", requests / 1_000_000, "million requests", prices["lambda_requests_million"]))
             add(
                 resource,
-                _Item(f"Lambda compute ({arch})", requests * duration_ms / 1000 * memory_gb, "GB-seconds",
-                      prices[f"lambda_gb_second_{arch}"]),
+                _Item("Lambda requests", requests / 1_000_000, "million requests", prices["lambda_requests_million"]),
+            )
+            add(
+                resource,
+                _Item(
+                    f"Lambda compute ({arch})",
+                    requests * duration_ms / 1000 * memory_gb,
+                    "GB-seconds",
+                    prices[f"lambda_gb_second_{arch}"],
+                ),
             )
         elif type_ == "aws:sqs/queue:Queue":
             total = _num(usage.get("sqs_requests_per_month"), SQS_DEFAULT_REQUESTS)
-            add(resource, _Item("SQS requests", total / len(queues) / 1_000_000, "million requests",
-                                prices["sqs_requests_million"]))
+            add(
+                resource,
+                _Item(
+                    "SQS requests", total / len(queues) / 1_000_000, "million requests", prices["sqs_requests_million"]
+                ),
+            )
         elif type_ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
             tags = inputs.get("tags") or {}
-            key = BUCKET_PURPOSES.get(str(tags.get("purpose", "")), None)
+            key = BUCKET_PURPOSES.get(str(tags.get("purpose", "")))
             gb = _num(storage.get(key) if key else None, S3_DEFAULT_GB)
             add(resource, _Item("S3 Standard storage", gb, "GB-months", prices["s3_standard_gb_month"]))
         elif type_ in ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey", "aws:kms/externalKey:ExternalKey"):
@@ -238,7 +258,9 @@ def _node_group(
     basis = "usage" if entry is not None else f"desired_size {int(desired)}"
     add(resource, _Item(f"EC2 {instance_type} node hours ({basis})", node_hours, "hours", ec2_price(instance_type)))
     volume_gb = _volume_size(template_inputs) or _num(inputs.get("diskSize"), NODE_DEFAULT_VOLUME_GB)
-    add(resource, _Item("EBS gp3 root volumes", volume_gb * node_hours / hours, "GB-months", prices["ebs_gp3_gb_month"]))
+    add(
+        resource, _Item("EBS gp3 root volumes", volume_gb * node_hours / hours, "GB-months", prices["ebs_gp3_gb_month"])
+    )
 
 
 def _launch_template(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:

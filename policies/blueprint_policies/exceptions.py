@@ -55,7 +55,7 @@ _today_override: datetime.date | None = None
 
 def set_today(value: datetime.date | None) -> None:
     """Override today's date for expiry checks (``None`` restores the real date)."""
-    global _today_override  # noqa: PLW0603 - a deliberate, test-only override
+    global _today_override
     _today_override = value
 
 
@@ -203,7 +203,12 @@ class WaivedViolation:
     def to_message(self) -> str:
         """The diagnostic text: a readable line, then a JSON line the CLI parses."""
         where = self.urn or "the stack"
-        payload = {"policy": self.policy, "urn": self.urn, "message": self.message, "exception": self.exception.to_json()}
+        payload = {
+            "policy": self.policy,
+            "urn": self.urn,
+            "message": self.message,
+            "exception": self.exception.to_json(),
+        }
         return (
             f"waived '{self.policy}' for {where} until {self.exception.expires.isoformat()} "
             f"(ticket {self.exception.ticket}, owner {self.exception.owner}): {self.exception.reason}\n"

@@ -140,9 +140,7 @@ class _Reporter:
                 "renew it or fix the resource]"
             )
         if decision.refused is not None:
-            message += (
-                f" [exception {decision.refused.ticket} refused: '{self.meta.name}' is non-waivable]"
-            )
+            message += f" [exception {decision.refused.ticket} refused: '{self.meta.name}' is non-waivable]"
         self.count += 1
         self.report(message, urn)
 

@@ -88,10 +88,8 @@ def plain(value: Any, path: str = "value") -> Any:
 @contextlib.contextmanager
 def skip_unknown() -> Iterator[None]:
     """Skip the rest of a block when it reads an unknown value (stack policies, per resource)."""
-    try:
+    with contextlib.suppress(Unknown, UnknownValueError):
         yield
-    except (Unknown, UnknownValueError):
-        pass
 
 
 def truthy(value: Any) -> bool:

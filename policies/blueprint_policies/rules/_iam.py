@@ -25,5 +25,7 @@ def identity_statements(resource_type: str, props: Mapping[str, Any]) -> list[tu
     elif resource_type == "aws:iam/role:Role":
         for inline in get(props, "inlinePolicies") or []:
             document = policy_document(inline.get("policy"))
-            found += [(f"{inline.get('name', 'inline')}/{s.get('Sid') or i}", s) for i, s in enumerate(statements(document))]
+            found += [
+                (f"{inline.get('name', 'inline')}/{s.get('Sid') or i}", s) for i, s in enumerate(statements(document))
+            ]
     return found

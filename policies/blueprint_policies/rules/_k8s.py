@@ -33,6 +33,11 @@ def containers(spec: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for kind in ("initContainers", "containers"):
         for container in spec.get(kind) or []:
             if isinstance(container, dict):
-                found.append((f"{'init container' if kind == 'initContainers' else 'container'} "
-                              f"'{container.get('name', '?')}'", container))
+                found.append(
+                    (
+                        f"{'init container' if kind == 'initContainers' else 'container'} "
+                        f"'{container.get('name', '?')}'",
+                        container,
+                    )
+                )
     return found

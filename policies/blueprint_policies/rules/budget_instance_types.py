@@ -13,7 +13,8 @@ from blueprint_policies.props import as_list, get, wildcard_match
 META = Meta(
     id="BP-BUD-001",
     name="budget-instance-types",
-    description="EC2 capacity (node groups, launch templates, instances) uses the environment's allowed instance types.",
+    description="EC2 capacity (node groups, launch templates, instances) uses the environment's allowed "
+    "instance types.",
     severity=Severity.MEDIUM,
     category="budget",
     remediation="Pick an allowed instance type (policies/config/<stack>.json, `allowedInstanceTypes`) in the "

@@ -70,7 +70,9 @@ def as_plan_resource(resource: PolicyResource) -> dict[str, Any]:
 
 def stack_region(resources: list[PolicyResource]) -> str:
     """The region most AWS resources use (through their providers)."""
-    regions = Counter(r for r in (provider_region(res) for res in resources if res.resource_type.startswith("aws:")) if r)
+    regions = Counter(
+        r for r in (provider_region(res) for res in resources if res.resource_type.startswith("aws:")) if r
+    )
     return regions.most_common(1)[0][0] if regions else "us-east-1"
 
 

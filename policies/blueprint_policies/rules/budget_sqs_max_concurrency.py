@@ -38,8 +38,10 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     if value is None:
         report(f"event source mapping '{args.name}' reads SQS without scalingConfig.maximumConcurrency")
     elif int(value) > int(config["maxMaximumConcurrency"]):
-        report(f"event source mapping '{args.name}' allows {int(value)} concurrent invocations; "
-               f"the cap here is {int(config['maxMaximumConcurrency'])}")
+        report(
+            f"event source mapping '{args.name}' allows {int(value)} concurrent invocations; "
+            f"the cap here is {int(config['maxMaximumConcurrency'])}"
+        )
 
 
 POLICY = ResourcePolicy(META, check, ["aws:lambda/eventSourceMapping:EventSourceMapping"])

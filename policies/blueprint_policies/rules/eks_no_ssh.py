@@ -13,7 +13,8 @@ from blueprint_policies.props import get
 META = Meta(
     id="BP-EKS-005",
     name="eks-no-ssh",
-    description="Node groups have no remoteAccess and launch templates no keyName: use SSM Session Manager instead of SSH.",
+    description="Node groups have no remoteAccess and launch templates no keyName: use SSM Session Manager "
+    "instead of SSH.",
     severity=Severity.HIGH,
     category="security",
     remediation="Remove remote_access from the node group and key_name from the launch template.",

@@ -36,8 +36,10 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     limit = options.get("httpPutResponseHopLimit")
     cap = int(config.get("maxHopLimit", 1))
     if limit is None or int(limit) > cap:
-        report(f"launch template '{args.name}' metadata hop limit is {limit if limit is not None else 'unset'}; "
-               f"set {cap} so containers cannot reach the instance role")
+        report(
+            f"launch template '{args.name}' metadata hop limit is {limit if limit is not None else 'unset'}; "
+            f"set {cap} so containers cannot reach the instance role"
+        )
 
 
 POLICY = ResourcePolicy(META, check, ["aws:ec2/launchTemplate:LaunchTemplate"])

@@ -19,8 +19,9 @@ META = Meta(
     severity=Severity.CRITICAL,
     category="security",
     remediation="List the actions the workload needs (the components' grant_* methods do).",
-    equivalents=Equivalents(checkov=("CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_286"), cdk_nag=("AwsSolutions-IAM5",),
-                            trivy=("AVD-AWS-0057",)),
+    equivalents=Equivalents(
+        checkov=("CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_286"), cdk_nag=("AwsSolutions-IAM5",), trivy=("AVD-AWS-0057",)
+    ),
 )
 
 

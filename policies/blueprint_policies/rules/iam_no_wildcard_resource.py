@@ -12,8 +12,23 @@ from blueprint_policies.props import as_list
 
 from ._iam import IDENTITY_TYPES, identity_statements
 
-DATA_SERVICES = ["s3", "kms", "sqs", "sns", "dynamodb", "secretsmanager", "ssm", "kinesis", "firehose", "rds",
-                 "glue", "athena", "ecr", "lambda", "states"]
+DATA_SERVICES = [
+    "s3",
+    "kms",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "secretsmanager",
+    "ssm",
+    "kinesis",
+    "firehose",
+    "rds",
+    "glue",
+    "athena",
+    "ecr",
+    "lambda",
+    "states",
+]
 
 META = Meta(
     id="BP-IAM-002",

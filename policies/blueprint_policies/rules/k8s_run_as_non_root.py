@@ -17,7 +17,8 @@ META = Meta(
     description="Every container of a Kubernetes workload runs as non-root (runAsNonRoot or a non-zero runAsUser).",
     severity=Severity.HIGH,
     category="security",
-    remediation="Set securityContext.runAsNonRoot=true and runAsUser to the image's unprivileged user (pod or container).",
+    remediation="Set securityContext.runAsNonRoot=true and runAsUser to the image's unprivileged user "
+    "(pod or container).",
     equivalents=Equivalents(checkov=("CKV_K8S_23",), trivy=("AVD-KSV-0012",)),
 )
 

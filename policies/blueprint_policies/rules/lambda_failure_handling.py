@@ -35,14 +35,23 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
             mappings = index.dependents(function, "aws:lambda/eventSourceMapping:EventSourceMapping", "functionName")
             sqs_mappings = [m for m in mappings if ":sqs:" in str(get(m.props, "eventSourceArn") or "")]
             for mapping in sqs_mappings:
-                if "ReportBatchItemFailures" not in [str(t) for t in as_list(get(mapping.props, "functionResponseTypes"))]:
-                    report(f"function '{function.name}': SQS trigger '{mapping.name}' does not report batch item "
-                           "failures, so one bad message retries the whole batch", mapping.urn)
-                queues = [q for q in index.sources(mapping, "eventSourceArn") if q.resource_type == "aws:sqs/queue:Queue"]
+                if "ReportBatchItemFailures" not in [
+                    str(t) for t in as_list(get(mapping.props, "functionResponseTypes"))
+                ]:
+                    report(
+                        f"function '{function.name}': SQS trigger '{mapping.name}' does not report batch item "
+                        "failures, so one bad message retries the whole batch",
+                        mapping.urn,
+                    )
+                queues = [
+                    q for q in index.sources(mapping, "eventSourceArn") if q.resource_type == "aws:sqs/queue:Queue"
+                ]
                 for queue in queues:
                     if redrive_target(queue) is None:
-                        report(f"function '{function.name}': its queue '{queue.name}' has no dead-letter queue",
-                               mapping.urn)
+                        report(
+                            f"function '{function.name}': its queue '{queue.name}' has no dead-letter queue",
+                            mapping.urn,
+                        )
             if sqs_mappings:
                 continue
             invoke_configs = index.dependents(
@@ -50,8 +59,11 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
             )
             has_destination = any(get(c.props, "destinationConfig.onFailure.destination") for c in invoke_configs)
             if not has_destination and not get(function.props, "deadLetterConfig.targetArn"):
-                report(f"function '{function.name}' has no failure destination and no dead-letter config; failed "
-                       "asynchronous invocations are dropped", function.urn)
+                report(
+                    f"function '{function.name}' has no failure destination and no dead-letter config; failed "
+                    "asynchronous invocations are dropped",
+                    function.urn,
+                )
 
 
 POLICY = StackPolicy(META, check)

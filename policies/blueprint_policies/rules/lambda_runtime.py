@@ -11,12 +11,19 @@ from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
 from blueprint_policies.props import get
 
 SUPPORTED = [
-    "python3.10", "python3.11", "python3.12", "python3.13",
-    "nodejs20.x", "nodejs22.x",
-    "java17", "java21",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "nodejs20.x",
+    "nodejs22.x",
+    "java17",
+    "java21",
     "dotnet8",
-    "ruby3.3", "ruby3.4",
-    "provided.al2023", "provided.al2",
+    "ruby3.3",
+    "ruby3.4",
+    "provided.al2023",
+    "provided.al2",
 ]
 
 META = Meta(

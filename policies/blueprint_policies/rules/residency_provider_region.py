@@ -45,7 +45,9 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
                     urn,
                 )
             elif region not in allowed:
-                report(f"AWS provider '{provider.name}' uses region {region}, outside the allowed regions {allowed}", urn)
+                report(
+                    f"AWS provider '{provider.name}' uses region {region}, outside the allowed regions {allowed}", urn
+                )
 
 
 POLICY = StackPolicy(META, check)

@@ -33,7 +33,10 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         args.not_applicable("the resource inherits its provider's region")
     allowed = allowed_regions(config)
     if region not in allowed:
-        report(f"{args.resource_type.split(':')[-1]} '{args.name}' is placed in {region}, outside the allowed regions {allowed}")
+        report(
+            f"{args.resource_type.split(':')[-1]} '{args.name}' is placed in {region}, "
+            f"outside the allowed regions {allowed}"
+        )
 
 
 POLICY = ResourcePolicy(META, check, is_regional)

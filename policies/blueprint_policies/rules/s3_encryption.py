@@ -42,8 +42,11 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
             algorithms = {str(d.get("sseAlgorithm")) for d in defaults}
             if algorithms & set(KMS_ALGORITHMS):
                 if not any(d.get("kmsMasterKeyId") for d in defaults if d.get("sseAlgorithm") in KMS_ALGORITHMS):
-                    report(f"bucket '{bucket.name}' uses SSE-KMS with the AWS-managed key; set the stack's "
-                           "customer-managed key", bucket.urn)
+                    report(
+                        f"bucket '{bucket.name}' uses SSE-KMS with the AWS-managed key; set the stack's "
+                        "customer-managed key",
+                        bucket.urn,
+                    )
             elif algorithms == {"AES256"} and is_log_target(index, bucket):
                 continue
             else:

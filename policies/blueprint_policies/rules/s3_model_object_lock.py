@@ -51,8 +51,11 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
             if not modes:
                 report(f"model registry bucket '{bucket.name}' has no default Object Lock retention", bucket.urn)
             elif required_mode != "ANY" and required_mode not in modes:
-                report(f"model registry bucket '{bucket.name}' retains in {modes[0]} mode; {required_mode} is "
-                       "required here", bucket.urn)
+                report(
+                    f"model registry bucket '{bucket.name}' retains in {modes[0]} mode; {required_mode} is "
+                    "required here",
+                    bucket.urn,
+                )
 
 
 POLICY = StackPolicy(META, check)

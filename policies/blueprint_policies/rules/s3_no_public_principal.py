@@ -13,7 +13,8 @@ from blueprint_policies.props import get, policy_document, principals_are_public
 META = Meta(
     id="BP-S3-004",
     name="s3-no-public-principal",
-    description="S3 bucket policies do not allow any action to a public principal ('*') without a restricting condition.",
+    description="S3 bucket policies do not allow any action to a public principal ('*') without a "
+    "restricting condition.",
     severity=Severity.CRITICAL,
     category="security",
     remediation="Name the principals (account roles or `Service` principals with aws:SourceAccount) instead of '*', "
@@ -25,10 +26,13 @@ META = Meta(
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
     """Report each Allow statement to ``*`` without a Condition."""
     for number, statement in enumerate(statements(policy_document(get(args.props, "policy")))):
-        if statement.get("Effect") == "Allow" and principals_are_public(statement.get("Principal")):
-            if not statement.get("Condition"):
-                sid = statement.get("Sid") or f"#{number}"
-                report(f"bucket policy '{args.name}' statement {sid} allows everyone ('*') without a condition")
+        if (
+            statement.get("Effect") == "Allow"
+            and principals_are_public(statement.get("Principal"))
+            and not statement.get("Condition")
+        ):
+            sid = statement.get("Sid") or f"#{number}"
+            report(f"bucket policy '{args.name}' statement {sid} allows everyone ('*') without a condition")
 
 
 POLICY = ResourcePolicy(META, check, ["aws:s3/bucketPolicy:BucketPolicy"])

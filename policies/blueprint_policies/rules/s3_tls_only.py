@@ -48,7 +48,9 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
         with skip_unknown():
             policies = index.dependents(bucket, POLICY_TYPE)
             if not policies:
-                report(f"bucket '{bucket.name}' has no bucket policy, so plain-HTTP requests are not denied", bucket.urn)
+                report(
+                    f"bucket '{bucket.name}' has no bucket policy, so plain-HTTP requests are not denied", bucket.urn
+                )
             elif not any(denies_insecure_transport(p) for p in policies):
                 report(f"bucket '{bucket.name}': its policy does not deny requests without TLS", bucket.urn)
 

@@ -17,7 +17,9 @@ META = Meta(
     severity=Severity.HIGH,
     category="security",
     remediation="Set kms_master_key_id to the stack key on the aws.sqs.Queue (PreprocessingPipeline does).",
-    equivalents=Equivalents(checkov=("CKV_AWS_27",), cdk_nag=("AwsSolutions-SQS2",), trivy=("AVD-AWS-0096", "AVD-AWS-0135")),
+    equivalents=Equivalents(
+        checkov=("CKV_AWS_27",), cdk_nag=("AwsSolutions-SQS2",), trivy=("AVD-AWS-0096", "AVD-AWS-0135")
+    ),
     config={"requireKms": {"type": "boolean", "default": True, "description": "Require SSE-KMS. Defaults to true."}},
 )
 

@@ -24,10 +24,14 @@ META = Meta(
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
     """Report Allow statements to ``*`` without a Condition."""
     for number, statement in enumerate(statements(policy_document(get(args.props, "policy")))):
-        if statement.get("Effect") == "Allow" and principals_are_public(statement.get("Principal")):
-            if not statement.get("Condition"):
-                report(f"queue policy '{args.name}' statement {statement.get('Sid') or number} allows '*' "
-                       "without a condition")
+        if (
+            statement.get("Effect") == "Allow"
+            and principals_are_public(statement.get("Principal"))
+            and not statement.get("Condition")
+        ):
+            report(
+                f"queue policy '{args.name}' statement {statement.get('Sid') or number} allows '*' without a condition"
+            )
 
 
 POLICY = ResourcePolicy(META, check, ["aws:sqs/queuePolicy:QueuePolicy"])

@@ -16,7 +16,8 @@ from .tags_required import effective_tags
 META = Meta(
     id="BP-TAG-002",
     name="tags-allowed-values",
-    description="Tag values are among the allowed values for their key (`*` wildcards), with the key in its exact case.",
+    description="Tag values are among the allowed values for their key (`*` wildcards), with the key in its "
+    "exact case.",
     severity=Severity.MEDIUM,
     category="tagging",
     remediation="Use one of the allowed values listed in the message (policies/config/<stack>.json, "
@@ -26,7 +27,8 @@ META = Meta(
             "type": "object",
             "additionalProperties": {"type": "array", "items": {"type": "string"}, "minItems": 1},
             "default": {},
-            "description": "Tag key -> allowed values (wildcard `*`). Keys not listed take any value. Defaults to none.",
+            "description": "Tag key -> allowed values (wildcard `*`). Keys not listed take any value. "
+            "Defaults to none.",
         }
     },
 )
@@ -45,7 +47,9 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             if not wildcard_match(str(value), patterns):
                 report(f"tag '{key}' has value '{value}'; allowed: {patterns}")
         elif key.lower() in by_lower:
-            report(f"tag key '{key}' must be spelled exactly '{by_lower[key.lower()]}' (tag policies compare keys by case)")
+            report(
+                f"tag key '{key}' must be spelled exactly '{by_lower[key.lower()]}' (tag policies compare keys by case)"
+            )
 
 
 POLICY = ResourcePolicy(META, check, is_taggable)

@@ -1,0 +1,162 @@
+"""Metadata, registry, unknown values, exceptions file validation and the per-stack config files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from blueprint_policies import exceptions as exc
+from blueprint_policies.framework import DuplicatePolicyError, check_unique, pack_policies
+from blueprint_policies.rules import budget_gpu_total, lambda_tracing, s3_public_access_block, tags_required
+from blueprint_policies.testing import UNKNOWN, policy_resource, provider, resource_args, run, stack_args
+
+from blueprint.analyzer import WAIVED_MARKER
+from blueprint.synth import REPO_ROOT
+from tests.policies.policy_cases import TAGS, storage
+
+POLICIES = pack_policies()
+STACKS = ("dev", "staging", "prod")
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.meta.name)
+def test_every_policy_carries_its_metadata(policy) -> None:
+    meta = policy.meta
+    assert re.fullmatch(r"BP-[A-Z0-9]+-\d{3}", meta.id)
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", meta.name)
+    assert meta.description.endswith(".") and len(meta.description) > 20
+    assert meta.remediation and meta.severity is not None and meta.enforcement is not None
+    assert meta.category in {"residency", "tagging", "budget", "security", "governance"}
+    assert policy.config_schema is not None and "exceptionsFile" in policy.config_schema.properties
+    assert policy.remediation_steps == meta.remediation
+    assert f"id:{meta.id}" in policy.tags
+    if meta.category == "residency":
+        assert not meta.waivable and "non-waivable" in policy.tags
+
+
+def test_security_policies_name_their_equivalents() -> None:
+    missing = [p.meta.name for p in POLICIES if p.meta.category == "security" and not p.meta.equivalents.to_tags()]
+    assert missing == []
+
+
+def test_registry_rejects_duplicate_names_and_ids() -> None:
+    with pytest.raises(DuplicatePolicyError, match="used twice"):
+        check_unique([POLICIES[0], POLICIES[0]])
+
+
+def test_exceptions_policy_runs_last() -> None:
+    assert POLICIES[-1].meta.name == "policy-exceptions"
+
+
+def test_waived_marker_is_shared_with_the_analyzer() -> None:
+    assert WAIVED_MARKER == exc.WAIVED_MARKER
+
+
+def test_unknown_value_makes_a_resource_policy_not_applicable() -> None:
+    # GIVEN a function whose tracing mode is unknown during preview
+    args = resource_args("aws:lambda/function:Function", {"tracingConfig": {"mode": UNKNOWN}})
+    # WHEN the policy runs THEN it is not applicable, not violated
+    outcome = run(lambda_tracing.POLICY, args)
+    assert outcome.violations == [] and "preview" in (outcome.not_applicable or "")
+
+
+def test_unknown_value_skips_one_resource_of_a_stack_policy() -> None:
+    # GIVEN one bucket whose public access block is unknown and one without any block
+    resources = [*storage({"public-access": {"blockPublicAcls": UNKNOWN}}), policy_resource("aws:s3/bucket:Bucket", {"tags": TAGS}, "bare-bucket")]
+    outcome = run(s3_public_access_block.POLICY, stack_args(resources))
+    # THEN only the known violation is reported
+    assert outcome.messages == ["bucket 'bare-bucket' has no public access block"]
+
+
+def test_provider_default_tags_count_as_tags() -> None:
+    args = resource_args("aws:sqs/queue:Queue", {"tags": {"owner": "x"}}, provider_resource=provider(default_tags=TAGS))
+    assert run(tags_required.POLICY, args).passed
+
+
+def test_gpu_total_reads_the_instance_type_from_the_launch_template() -> None:
+    template = policy_resource("aws:ec2/launchTemplate:LaunchTemplate", {"instanceType": "p5.48xlarge"}, "lt")
+    group = policy_resource(
+        "aws:eks/nodeGroup:NodeGroup", {"scalingConfig": {"maxSize": 2}}, "gpu", {"launchTemplate": [template]}
+    )
+    outcome = run(budget_gpu_total.POLICY, stack_args([template, group], {"maxTotalGpus": 8}))
+    assert outcome.messages == ["GPU node groups can reach 16 GPUs (gpu: 2 x 8); the cap here is 8"]
+
+
+def test_exceptions_file_errors_name_the_field() -> None:
+    with pytest.raises(exc.ExceptionsFileError) as error:
+        exc.parse_exceptions(
+            {
+                "exceptions": [
+                    {
+                        "policy": "s3-versioning",
+                        "resource": "x",
+                        "reason": "short",
+                        "owner": "o",
+                        "ticket": "T",
+                        "expires": "someday",
+                    }
+                ]
+            }
+        )
+    assert any(p.startswith("exceptions.0.reason") for p in error.value.problems)
+    assert any(p.startswith("exceptions.0.expires") for p in error.value.problems)
+
+
+def test_exception_selector_matches_urn_or_name_glob() -> None:
+    entry = exc.PolicyException(
+        policy="p", resource="landing-*", reason="ten characters", owner="o", ticket="T", expires="2030-01-01"
+    )
+    assert entry.matches("urn:pulumi:s::p::aws:s3/bucket:Bucket::landing-bucket", "landing-bucket")
+    assert not entry.matches("urn:pulumi:s::p::aws:s3/bucket:Bucket::models-bucket", "models-bucket")
+    assert not entry.matches(None, None)
+
+
+def test_invalid_exceptions_file_is_reported_by_the_audit_policy(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("exceptions: [{policy: s3-versioning}]\n")
+    audit = next(p for p in POLICIES if p.meta.name == "policy-exceptions")
+    outcome = run(audit, stack_args([], {"exceptionsFile": str(path)}))
+    assert len(outcome.messages) == 1 and "exceptions file is invalid" in outcome.messages[0]
+
+
+def test_audit_policy_flags_unknown_refused_and_expired_exceptions(exceptions_file) -> None:
+    base = {"resource": "*", "reason": "ten characters", "owner": "o", "ticket": "T"}
+    path = exceptions_file(
+        {**base, "policy": "no-such-policy", "expires": "2030-01-01"},
+        {**base, "policy": "residency-provider-region", "expires": "2030-01-01"},
+        {**base, "policy": "s3-versioning", "expires": "2020-01-01"},
+    )
+    audit = next(p for p in POLICIES if p.meta.name == "policy-exceptions")
+    messages = run(audit, stack_args([], {"exceptionsFile": path})).messages
+    assert "names no policy" in messages[0] and "refused" in messages[1] and "expired on 2020-01-01" in messages[2]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_config_lists_every_policy_with_its_exceptions_file(stack: str) -> None:
+    config = json.loads((REPO_ROOT / "policies" / "config" / f"{stack}.json").read_text())
+    assert set(config) == {p.meta.name for p in POLICIES}
+    for entry in config.values():
+        assert entry["exceptionsFile"] == f"exceptions/{stack}.yaml"
+        assert entry["enforcementLevel"] in {"advisory", "mandatory", "disabled"}
+    exc.load_exceptions(f"exceptions/{stack}.yaml")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cost_usage_and_ceiling_agree_with_the_stack_config(stack: str) -> None:
+    # GIVEN the stack config (what components read) and the pack config (what the pack reads)
+    stack_config = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    pack_config = json.loads((REPO_ROOT / "policies" / "config" / f"{stack}.json").read_text())["budget-monthly-cost"]
+    # THEN the usage assumptions and the ceiling are the same numbers
+    assert pack_config["usage"] == stack_config["hybrid-ai-platform:usage"]
+    assert pack_config["monthlyLimitUsd"] == stack_config["hybrid-ai-platform:budget"]["monthly_limit_usd"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_allowed_regions_agree_with_the_stack_config(stack: str) -> None:
+    stack_config = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    pack_config = json.loads((REPO_ROOT / "policies" / "config" / f"{stack}.json").read_text())
+    assert (
+        pack_config["residency-provider-region"]["allowedRegions"] == stack_config["hybrid-ai-platform:allowed_regions"]
+    )

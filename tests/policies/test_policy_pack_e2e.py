@@ -1,0 +1,125 @@
+"""End to end: the real pack process, driven over the analyzer protocol, over the shipped stacks."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from blueprint.analyzer import PolicyPackError, PolicyPackProcess, load_policy_config, run_policy_pack
+from blueprint.synth import REPO_ROOT, synthesize
+from tests.conftest import shipped_plan
+
+
+def _analyze(pack: PolicyPackProcess, document: dict, stack: str, **config_changes: dict) -> dict:
+    config, config_file = load_policy_config(stack, REPO_ROOT)
+    for policy, values in config_changes.items():
+        config[policy] = {**config[policy], **values}
+    return pack.analyze(document, stack, config, config_file)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_shipped_stacks_have_no_unexcepted_mandatory_violation(pack_process: PolicyPackProcess, stack: str) -> None:
+    # GIVEN the shipped stack's plan WHEN the pack analyzes it THEN nothing blocks
+    started = time.monotonic()
+    section = run_policy_pack(shipped_plan(stack).to_json(), stack, REPO_ROOT, pack=pack_process)
+    assert section["summary"]["mandatory"] == 0, [v for v in section["violations"] if v["enforcement"] == "mandatory"]
+    assert time.monotonic() - started < 5
+    assert section["pack"] == "hybrid-ai-platform-policies" and section["version"] == "0.1.0"
+    assert section["config_file"] == f"policies/config/{stack}.json"
+
+
+def test_section_lists_policy_metadata_from_the_protocol(pack_process: PolicyPackProcess) -> None:
+    section = run_policy_pack(shipped_plan("prod").to_json(), "prod", REPO_ROOT, pack=pack_process)
+    by_name = {p["name"]: p for p in section["policies"]}
+    encryption = by_name["s3-encryption"]
+    assert encryption["id"] == "BP-S3-002" and encryption["severity"] == "high"
+    assert encryption["enforcement"] == "mandatory" and encryption["equivalents"]["checkov"] == ["CKV_AWS_145"]
+    assert by_name["residency-provider-region"]["waivable"] is False
+    assert by_name["policy-exceptions"]["enforcement"] == "advisory"
+
+
+def test_disallowed_region_is_a_mandatory_violation(pack_process: PolicyPackProcess) -> None:
+    # GIVEN prod moved to us-east-1 (the stack's own guard relaxed, the pack's config unchanged)
+    plan = synthesize(
+        "prod", overrides={"aws:region": "us-east-1", "hybrid-ai-platform:allowed_regions": ["us-east-1"]}
+    )
+    section = run_policy_pack(plan.to_json(), "prod", REPO_ROOT, pack=pack_process)
+    # THEN the provider is named with the region and the fix
+    (violation,) = [v for v in section["violations"] if v["policy"] == "residency-provider-region"]
+    assert violation["enforcement"] == "mandatory" and violation["resource_type"] == "pulumi:providers:aws"
+    assert "us-east-1" in violation["message"] and "aws:region" in violation["remediation"]
+
+
+def test_removed_public_access_block_names_the_bucket(pack_process: PolicyPackProcess) -> None:
+    # GIVEN the prod plan without the landing bucket's public access block
+    document = copy.deepcopy(shipped_plan("prod").to_json())
+    document["resources"] = [r for r in document["resources"] if r["name"] != "landing-public-access"]
+    section = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
+    # THEN exactly that bucket is a mandatory violation
+    (violation,) = section["violations"]
+    assert violation["policy"] == "s3-public-access-block" and violation["resource_name"] == "landing-bucket"
+    assert violation["message"] == "bucket 'landing-bucket' has no public access block"
+    assert section["summary"] == {"mandatory": 1, "advisory": 0, "excepted": 0}
+
+
+def test_exception_waives_over_the_protocol(pack_process: PolicyPackProcess, tmp_path: Path) -> None:
+    # GIVEN the same broken plan and an active exception for that bucket
+    document = copy.deepcopy(shipped_plan("prod").to_json())
+    document["resources"] = [r for r in document["resources"] if r["name"] != "landing-public-access"]
+    exceptions = tmp_path / "prod.yaml"
+    exceptions.write_text(
+        "exceptions:\n  - {policy: s3-public-access-block, resource: landing-bucket, reason: 'public dataset mirror',"
+        " owner: data-eng, ticket: SEC-42, expires: 2025-12-31}\n"
+    )
+    section = _analyze(
+        pack_process, document, "prod", **{"s3-public-access-block": {"exceptionsFile": str(exceptions)}}
+    )
+    # THEN the violation is listed as excepted, with the exception, and nothing blocks
+    (violation,) = section["violations"]
+    assert violation["exception"] == {
+        "reason": "public dataset mirror",
+        "owner": "data-eng",
+        "ticket": "SEC-42",
+        "expires": "2025-12-31",
+    }
+    assert violation["resource_name"] == "landing-bucket" and violation["enforcement"] == "mandatory"
+    assert section["summary"] == {"mandatory": 0, "advisory": 0, "excepted": 1}
+
+
+def test_secret_and_archive_inputs_reach_the_pack(pack_process: PolicyPackProcess) -> None:
+    # GIVEN a function environment value wrapped as a secret, next to its code archive
+    document = copy.deepcopy(shipped_plan("dev").to_json())
+    function = next(r for r in document["resources"] if r["type"] == "aws:lambda/function:Function")
+    function["inputs"]["environment"]["variables"]["API_TOKEN"] = {"secret": "xoxb-123"}
+    section = run_policy_pack(document, "dev", REPO_ROOT, pack=pack_process)
+    messages = [v["message"] for v in section["violations"] if v["policy"] == "lambda-no-secrets-in-environment"]
+    assert messages == [f"function '{function['name']}': environment variable API_TOKEN looks like a secret"]
+
+
+def test_invalid_policy_config_is_refused_with_the_field(pack_process: PolicyPackProcess) -> None:
+    with pytest.raises(PolicyPackError, match=r"budget-gpu-total.maxTotalGpus: 'many' is not of type 'integer'"):
+        _analyze(pack_process, shipped_plan("dev").to_json(), "dev", **{"budget-gpu-total": {"maxTotalGpus": "many"}})
+
+
+def test_pack_that_cannot_start_gives_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "PulumiPolicy.yaml").write_text("name: broken\nruntime: python\nversion: 0.0.1\n")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('the pack is broken on purpose')\n")
+    with pytest.raises(PolicyPackError, match="failed to start") as error:
+        PolicyPackProcess(tmp_path)
+    assert "broken on purpose" in str(error.value)
+
+
+def test_violations_are_stable_sorted(pack_process: PolicyPackProcess) -> None:
+    document = copy.deepcopy(shipped_plan("prod").to_json())
+    for resource in document["resources"]:
+        if resource["type"] == "aws:lambda/function:Function":
+            resource["inputs"]["tracingConfig"] = {"mode": "PassThrough"}
+    first = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
+    second = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
+    assert json.dumps(first) == json.dumps(second)
+    keys = [(v["policy"], v["urn"] or "", v["message"]) for v in first["violations"]]
+    assert keys == sorted(keys) and len(keys) == 2
