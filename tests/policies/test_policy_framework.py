@@ -64,7 +64,8 @@ def test_unknown_value_makes_a_resource_policy_not_applicable() -> None:
 
 def test_unknown_value_skips_one_resource_of_a_stack_policy() -> None:
     # GIVEN one bucket whose public access block is unknown and one without any block
-    resources = [*storage({"public-access": {"blockPublicAcls": UNKNOWN}}), policy_resource("aws:s3/bucket:Bucket", {"tags": TAGS}, "bare-bucket")]
+    bare = policy_resource("aws:s3/bucket:Bucket", {"tags": TAGS}, "bare-bucket")
+    resources = [*storage({"public-access": {"blockPublicAcls": UNKNOWN}}), bare]
     outcome = run(s3_public_access_block.POLICY, stack_args(resources))
     # THEN only the known violation is reported
     assert outcome.messages == ["bucket 'bare-bucket' has no public access block"]
