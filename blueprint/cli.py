@@ -98,7 +98,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _pr_check(args: argparse.Namespace) -> int:
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()] if args.stacks else None
-    result = pr_check(args.base, args.head, stacks, root=args.root)
+    result = pr_check(args.base, args.head, stacks, root=args.root, plans_dir=args.plans_dir)
     _warn(result.notes)
     color = use_color(args.format, args.output)
     _emit(render_diff(args.format, result.diffs, color=color, notes=result.notes), args.output)
@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--base", required=True, help="git ref of the base (e.g. origin/main)")
     check.add_argument("--head", help="git ref of the head (default: the working tree, uncommitted changes included)")
     check.add_argument("--stacks", help="comma-separated stacks (default: every stack of the head)")
+    check.add_argument("--plans-dir", type=Path, help="also keep the plans as DIR/{base,head}/<stack>.json")
     formats(check, "markdown")
     fail_flag(check, True)
     check.set_defaults(handler=_pr_check)

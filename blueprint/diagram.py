@@ -282,11 +282,15 @@ def _label(text: str) -> str:
 
 
 def render_mermaid(
-    base: dict[str, Any] | None, head: dict[str, Any], status: dict[str, str] | None = None
+    base: dict[str, Any] | None,
+    head: dict[str, Any],
+    status: dict[str, str] | None = None,
+    focus: bool = False,
 ) -> str:
     """A ``flowchart LR`` of ``head`` (union with ``base`` when given) with change classes.
 
-    ``status`` maps resource URNs to ``added``/``changed``/``replaced``/``removed``.
+    ``status`` maps resource URNs to ``added``/``changed``/``replaced``/``removed``. With
+    ``focus``, only changed nodes and their direct neighbours are drawn (for large stacks).
     """
     graph = build_graph(head)
     if base is not None:
@@ -310,6 +314,11 @@ def render_mermaid(
             state = "changed"  # a collapsed member appearing/disappearing changes its node
         if rank[state] > rank.get(node_class.get(node, ""), 0):
             node_class[node] = state
+    if focus:
+        keep = set(node_class)
+        keep |= {t for s, t, _ in graph.edges if s in node_class} | {s for s, t, _ in graph.edges if t in node_class}
+        graph.nodes = {u: n for u, n in graph.nodes.items() if u in keep}
+        graph.edges = {e for e in graph.edges if e[0] in keep and e[1] in keep}
     ids = _ids(graph.nodes, graph.nodes)
     lines = ["flowchart LR"]
     grouped: dict[str | None, list[str]] = {}

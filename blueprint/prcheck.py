@@ -19,6 +19,7 @@ it says so in the returned notes instead of silently leaving the section out.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -180,8 +181,6 @@ def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.e
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()
         raise PrCheckError(f"plan of stack '{stack}' at {side_root.name} failed: {detail[-1] if detail else '?'}")
-    import json
-
     document: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
     return document
 
@@ -205,8 +204,13 @@ def pr_check(
     stacks: Sequence[str] | None = None,
     root: Path | None = None,
     python: str = sys.executable,
+    plans_dir: Path | None = None,
 ) -> PrCheckResult:
-    """Plan, evaluate and diff every stack between git ref ``base`` and ``head`` (default: the working tree)."""
+    """Plan, evaluate and diff every stack between git ref ``base`` and ``head`` (default: the working tree).
+
+    ``plans_dir`` keeps the enriched plans as ``<plans_dir>/{base,head}/<stack>.json`` (the
+    workflow renders SARIF per stack from them with ``blueprint diff``).
+    """
     repo = repository_root(root or Path.cwd())
     base_commit = resolve_ref(repo, base)
     head_commit = resolve_ref(repo, head) if head else None
@@ -258,6 +262,11 @@ def pr_check(
                             if note not in notes:
                                 notes.append(note)
                         documents[side] = document
+                    if plans_dir is not None:
+                        for side, document in documents.items():
+                            target = plans_dir / side / f"{name}.json"
+                            target.parent.mkdir(parents=True, exist_ok=True)
+                            target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
                     base_label = f"{base} ({base_commit[:10]})"
                     head_label = f"{head} ({head_commit[:10]})" if head and head_commit else WORKING_TREE
                     diffs.append(diff_plans(documents["base"], documents["head"], base_label, head_label))

@@ -6,7 +6,8 @@ Which pairs a policy evaluated (the pack reports only violations) is derived, in
 2. otherwise the types of the resources it reported a violation for, together with the type
    its name announces (:data:`NAME_PREFIX_TYPES`: ``s3-…`` → S3 buckets, ``sqs-…`` → queues,
    ``eks-…`` → clusters, ``gpu-…``/``nodegroup-…`` → node groups, ...);
-3. a policy with no type from either is stack-level: one case named ``(stack)``.
+3. a policy with no type from either, or with no resource of its types in the plan, is
+   stack-level: one case named ``(stack)`` (so every policy of the pack appears once at least).
 
 Every resource of an evaluated type is a case; a case fails (``<failure type="mandatory|advisory">``)
 when the policy reported a violation for it (all its messages in the body), is skipped when every
@@ -70,7 +71,7 @@ def _suite(document: dict[str, Any]) -> ET.Element:
         cases: list[tuple[str, str | None]] = [
             (f"{r['name']} ({r['type']})", r["urn"]) for r in resources if r["type"] in types
         ]
-        if not types or None in by_urn:
+        if not cases or None in by_urn:
             cases.insert(0, (STACK_CASE, None))
         for case_name, urn in cases:
             case = ET.SubElement(suite, "testcase", classname=f"{stack}.{name}", name=case_name, time="0")

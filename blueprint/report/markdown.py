@@ -24,6 +24,8 @@ from . import money
 MARKER = "<!-- blueprint:pr-comment -->"
 PLAN_MARKER = "<!-- blueprint:plan -->"
 GITHUB_COMMENT_LIMIT = 65_536
+DIAGRAM_LIMIT = 20_000
+"""Largest diagram drawn in a comment (GitHub's Mermaid renderer refuses very large graphs)."""
 """GitHub's maximum comment body, in characters."""
 ACTION_LABEL = {
     "create": "🟢 create",
@@ -141,7 +143,13 @@ def summary_table(diffs: Sequence[StackDiff]) -> str:
 
 def _stack_sections(d: StackDiff) -> list[Section]:
     sections = [Section(f"\n### Stack {code(d.stack)}\n\n")]
-    mermaid = render_mermaid(d.base, d.head, diff_status(d.resources))
+    status = diff_status(d.resources)
+    mermaid = render_mermaid(d.base, d.head, status)
+    if len(mermaid) > DIAGRAM_LIMIT and status:
+        mermaid = render_mermaid(d.base, d.head, status, focus=True)
+    diagram = f"```mermaid\n{mermaid}```\n"
+    if len(mermaid) > DIAGRAM_LIMIT:
+        diagram = f"_Diagram omitted: {mermaid.count(chr(10))} lines exceed the {DIAGRAM_LIMIT:,}-character budget._\n"
     legend = ""
     if d.resources:
         legend = "Legend: green = added, yellow = changed, purple = replaced, red dashed = removed.\n\n"
@@ -149,7 +157,7 @@ def _stack_sections(d: StackDiff) -> list[Section]:
     sections.append(
         Section(
             f"{opening}<summary>Architecture ({d.stack})</summary>\n\n{legend}",
-            [f"```mermaid\n{mermaid}```\n"],
+            [diagram],
             "\n</details>\n\n",
         )
     )

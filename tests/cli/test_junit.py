@@ -1,0 +1,49 @@
+"""JUnit XML: one test case per policy x evaluated resource; failures for violations."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+from cli_helpers import plan_pair
+
+from blueprint.report import render_plan
+from blueprint.report.junit import evaluated_types
+
+
+def _suite():
+    _, head = plan_pair()
+    root = ET.fromstring(render_plan("junit", head))
+    return head, root, root.find("testsuite")
+
+
+def test_one_testcase_per_policy_and_resource_of_an_evaluated_type() -> None:
+    head, root, suite = _suite()
+    cases = suite.findall("testcase")
+    keys = [(c.get("classname"), c.get("name")) for c in cases]
+    assert len(keys) == len(set(keys))
+    per_policy = Counter(c.get("classname") for c in cases)
+    buckets = sum(1 for r in head["resources"] if r["type"] == "aws:s3/bucket:Bucket")
+    assert per_policy["prod.s3-bucket-versioning"] == buckets
+    assert per_policy["prod.sqs-queue-dlq"] == 2
+    assert per_policy["prod.budget-configured"] == 1  # no budget resource in the plan: one stack-level case
+    assert int(suite.get("tests")) == len(cases) == int(root.get("tests"))
+
+
+def test_failures_are_the_unexcepted_violations_and_waived_ones_are_skipped() -> None:
+    head, _, suite = _suite()
+    failures = [c for c in suite.findall("testcase") if c.find("failure") is not None]
+    active = [v for v in head["policies"]["violations"] if not v["exception"]]
+    assert int(suite.get("failures")) == len(failures) == len(active) == 3
+    assert {f.find("failure").get("type") for f in failures} == {"mandatory", "advisory"}
+    skipped = [c for c in suite.findall("testcase") if c.find("skipped") is not None]
+    assert [c.get("name") for c in skipped] == ["transactions-backfill-function (aws:lambda/function:Function)"]
+    assert int(suite.get("skipped")) == 1
+
+
+def test_evaluated_types_prefer_metadata_then_violations_and_the_name() -> None:
+    assert evaluated_types({"name": "x", "resource_types": ["aws:sqs/queue:Queue"]}, []) == ["aws:sqs/queue:Queue"]
+    assert evaluated_types({"name": "s3-tls"}, []) == ["aws:s3/bucket:Bucket"]
+    violation = {"urn": "urn:x", "resource_type": "aws:iam/role:Role"}
+    assert evaluated_types({"name": "custom-check"}, [violation]) == ["aws:iam/role:Role"]
+    assert evaluated_types({"name": "custom-check"}, []) == []
