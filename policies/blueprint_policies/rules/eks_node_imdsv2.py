@@ -37,7 +37,7 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     cap = int(config.get("maxHopLimit", 1))
     if limit is None or int(limit) > cap:
         report(
-            f"launch template '{args.name}' metadata hop limit is {limit if limit is not None else 'unset'}; "
+            f"launch template '{args.name}' metadata hop limit is {int(limit) if limit is not None else 'unset'}; "
             f"set {cap} so containers cannot reach the instance role"
         )
 
