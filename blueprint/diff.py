@@ -371,9 +371,7 @@ def property_changes(before: Any, after: Any, path: str = "") -> list[tuple[str,
             return [(path, "[secret]", "[secret]")]
         out: list[tuple[str, Any, Any]] = []
         for key in sorted(set(before_v) | set(after_v)):
-            out.extend(
-                property_changes(before_v.get(key, _MISSING), after_v.get(key, _MISSING), _join(path, str(key)))
-            )
+            out.extend(property_changes(before_v.get(key, _MISSING), after_v.get(key, _MISSING), _join(path, str(key))))
         return out
     if isinstance(before_v, list) and isinstance(after_v, list):
         key = _list_key(before_v, after_v)

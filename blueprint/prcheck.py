@@ -229,9 +229,10 @@ def pr_check(
                 if not names:
                     raise PrCheckError(f"no stacks/Pulumi.<stack>.yaml at {head or WORKING_TREE}")
                 for name in names:
-                    if not (head_root / "stacks" / f"Pulumi.{name}.yaml").is_file() and not (
-                        base_root / "stacks" / f"Pulumi.{name}.yaml"
-                    ).is_file():
+                    if (
+                        not (head_root / "stacks" / f"Pulumi.{name}.yaml").is_file()
+                        and not (base_root / "stacks" / f"Pulumi.{name}.yaml").is_file()
+                    ):
                         raise PrCheckError(f"unknown stack '{name}': no stacks/Pulumi.{name}.yaml on either side")
                 jobs = [(side, name) for name in names for side in ("base", "head")]
                 sides = {"base": base_root, "head": head_root}

@@ -80,9 +80,7 @@ def _suite(document: dict[str, Any]) -> ET.Element:
             active = [v for v in found if not v.get("exception")]
             if active:
                 enforcement = "mandatory" if any(v.get("enforcement") == "mandatory" for v in active) else "advisory"
-                failure = ET.SubElement(
-                    case, "failure", message=str(active[0].get("message")), type=enforcement
-                )
+                failure = ET.SubElement(case, "failure", message=str(active[0].get("message")), type=enforcement)
                 failure.text = "\n".join(
                     f"[{v.get('enforcement')}/{v.get('severity')}] {v.get('message')}\n"
                     f"remediation: {v.get('remediation')}\nurn: {v.get('urn')}"

@@ -204,9 +204,7 @@ def _stack_sections(d: StackDiff) -> list[Section]:
     return sections
 
 
-def render_diff(
-    diffs: Sequence[StackDiff], notes: Sequence[str] = (), limit: int = GITHUB_COMMENT_LIMIT
-) -> str:
+def render_diff(diffs: Sequence[StackDiff], notes: Sequence[str] = (), limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """The sticky PR comment for the diffs of one or more stacks."""
     project = next((d.project for d in diffs if d.project), "")
     blocking = sum(len(d.policies.blocking) for d in diffs)
@@ -261,8 +259,11 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
         sections.append(
             Section(
                 "<details><summary>Cost by resource</summary>\n\n| Resource | Type | Monthly |\n|---|---|---:|\n",
-                [f"| {code(str(r.get('name')))} | {code(str(r.get('type')))} | {money(r.get('monthly'))} |\n"
-                 for r in rows if r.get("monthly")],
+                [
+                    f"| {code(str(r.get('name')))} | {code(str(r.get('type')))} | {money(r.get('monthly'))} |\n"
+                    for r in rows
+                    if r.get("monthly")
+                ],
                 "\n</details>\n\n",
             )
         )

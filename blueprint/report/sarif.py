@@ -95,8 +95,10 @@ def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, An
     policies = {str(p.get("name")): p for p in section.get("policies") or []}
     violations = sorted(section.get("violations") or [], key=violation_key)
     for v in violations:  # a violation of a policy without metadata still needs a rule
-        policies.setdefault(str(v.get("policy")), {"name": v.get("policy"), **{
-            k: v.get(k) for k in ("severity", "enforcement", "remediation")}})
+        policies.setdefault(
+            str(v.get("policy")),
+            {"name": v.get("policy"), **{k: v.get(k) for k in ("severity", "enforcement", "remediation")}},
+        )
     rules = [rule(policies[name]) for name in sorted(policies)]
     index = {r["id"]: i for i, r in enumerate(rules)}
     new = {violation_key(v) for v in diff.policies.new} if diff else set()

@@ -19,7 +19,11 @@ def _plan_json(seed: str) -> bytes:
     env = dict(os.environ, PYTHONHASHSEED=seed, NO_COLOR="1")
     result = subprocess.run(
         [sys.executable, "-m", "blueprint", "plan", "--stack", "dev", "--format", "json", "--no-fail-on-violations"],
-        cwd=REPO, env=env, capture_output=True, check=False, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout

@@ -32,15 +32,17 @@ def test_configuration_and_connector_resources_are_not_nodes() -> None:
     names = set(graph.nodes.values())
     assert "landing-versioning" not in names and "transactions-queue-policy" not in names
     assert "transactions-to-queue" not in names and "transactions-role" not in names
-    assert graph.nodes[graph.members[next(r["urn"] for r in base["resources"] if r["name"] == "landing-versioning")]] \
+    assert (
+        graph.nodes[graph.members[next(r["urn"] for r in base["resources"] if r["name"] == "landing-versioning")]]
         == "landing-bucket"
+    )
 
 
 def test_nodes_are_grouped_by_top_level_component() -> None:
     base, _ = plan_pair()
     text = render_mermaid(None, base)
     assert text.startswith("flowchart LR\n")
-    assert 'subgraph g' in text and '["transactions (PreprocessingPipeline)"]' in text
+    assert "subgraph g" in text and '["transactions (PreprocessingPipeline)"]' in text
     assert "classDef" not in text  # a plain plan has no change classes
 
 

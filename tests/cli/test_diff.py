@@ -24,11 +24,17 @@ def test_counts_added_changed_replaced_removed_and_unchanged_resources() -> None
     result = diff_plans(base, head)
     # THEN each action is counted and the rest is unchanged
     assert (result.count("create"), result.count("update"), result.count("replace"), result.count("delete")) == (
-        1, 5, 1, 2)
+        1,
+        5,
+        1,
+        2,
+    )
     assert result.unchanged == len(base["resources"]) - 1 - 8  # minus the stack and the 8 changed/removed
     assert _change(result, "inference-server").action == "create"
     assert {c.name for c in result.resources if c.action == "delete"} == {
-        "transactions-backfill-schedule", "transactions-backfill-schedule-target"}
+        "transactions-backfill-schedule",
+        "transactions-backfill-schedule-target",
+    }
 
 
 def test_marks_a_gpu_instance_type_change_as_forcing_replacement_but_not_a_scaling_change() -> None:
@@ -73,13 +79,15 @@ def test_deployment_selector_change_replaces_and_replace_on_changes_option_is_ho
 def test_replace_table_covers_the_types_the_library_creates() -> None:
     assert "objectLockEnabled" in replace_paths("aws:s3/bucket:Bucket")
     assert {"amiType", "instanceTypes", "capacityType", "nodeGroupName", "subnetIds"} <= set(
-        replace_paths("aws:eks/nodeGroup:NodeGroup"))
+        replace_paths("aws:eks/nodeGroup:NodeGroup")
+    )
     assert {"name", "vpcConfig.subnetIds", "encryptionConfig"} <= set(replace_paths("aws:eks/cluster:Cluster"))
     assert {"name", "fifoQueue"} <= set(replace_paths("aws:sqs/queue:Queue"))
     assert replace_paths("aws:kms/key:Key")[0] == "multiRegion"
     assert "name" in replace_paths("aws:ecr/repository:Repository")
     assert {"metadata.name", "metadata.namespace", "spec.selector"} <= set(
-        replace_paths("kubernetes:apps/v1:Deployment"))
+        replace_paths("kubernetes:apps/v1:Deployment")
+    )
 
 
 def test_property_changes_report_added_and_removed_keys() -> None:
