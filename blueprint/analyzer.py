@@ -32,7 +32,6 @@ Example::
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -49,10 +48,6 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-if importlib.util.find_spec("blueprint_policies") is None:  # pragma: no cover - depends on the install
-    # The editable install does not map policies/ yet; make `blueprint_policies.cost` importable for the CLI.
-    sys.path.append(str(REPO_ROOT / "policies"))
 
 SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - Pulumi's secret signature, not a secret
