@@ -103,9 +103,7 @@ class ServerState:
             attempt += 1
             started = time.perf_counter()
             try:
-                path = await asyncio.to_thread(
-                    self.repository.fetch, settings.model_name, settings.model_version
-                )
+                path = await asyncio.to_thread(self.repository.fetch, settings.model_name, settings.model_version)
                 model = await asyncio.to_thread(
                     LoadedModel.load,
                     path,
@@ -320,23 +318,22 @@ async def infer(request: Request) -> Response:
     assert model is not None and state.batcher is not None
     body = _decode_body(await request.body(), request.headers.get("content-encoding"))
     header_length = request.headers.get(HEADER_LENGTH)
+    state.metrics.in_flight.inc()
     try:
         if len(body) > _OFFLOAD_PARSE_BYTES:
-            parsed = await asyncio.to_thread(
-                parse_infer_request, body, header_length, model.inputs, model.outputs
-            )
+            parsed = await asyncio.to_thread(parse_infer_request, body, header_length, model.inputs, model.outputs)
         else:
             parsed = parse_infer_request(body, header_length, model.inputs, model.outputs)
         try:
             results = await state.batcher.submit(parsed)
         except _ORT_BAD_INPUT as exc:
             raise ApiError(f"onnxruntime rejected the inputs: {exc}") from None
-        payload, headers = encode_infer_response(
-            model.name, model.version, parsed, results, model.output_by_name
-        )
+        payload, headers = encode_infer_response(model.name, model.version, parsed, results, model.output_by_name)
     except Exception:
         state.request_failure += 1
         raise
+    finally:
+        state.metrics.in_flight.dec()
     state.request_success += 1
     state.inference_count += parsed.rows
     return Response(payload, headers=headers)

@@ -172,9 +172,7 @@ class Batcher:
                     name: np.concatenate([item.request.inputs[name] for item in batch], axis=0)
                     for name in batch[0].request.inputs
                 }
-            results = await loop.run_in_executor(
-                self.executor, self._timed_run, feeds, outputs, rows, len(batch)
-            )
+            results = await loop.run_in_executor(self.executor, self._timed_run, feeds, outputs, rows, len(batch))
             if len(batch) > 1 and any(r.ndim == 0 or r.shape[0] != rows for r in results):
                 # The model's outputs are not row-aligned with its inputs: answer each request alone.
                 LOG.warning("batch outputs of %d rows are not split along dim 0; running unbatched", rows)

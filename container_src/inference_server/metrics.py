@@ -45,9 +45,7 @@ class Metrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
-        self.queue_depth = Gauge(
-            "inference_queue_depth", "Requests waiting in the dynamic-batching queue.", registry=r
-        )
+        self.queue_depth = Gauge("inference_queue_depth", "Requests waiting in the dynamic-batching queue.", registry=r)
         self.in_flight = Gauge("inference_requests_in_flight", "Inference requests being served.", registry=r)
         self.model_ready = Gauge("inference_model_ready", "1 when the model is loaded and ready.", registry=r)
         self.load_seconds = Gauge(

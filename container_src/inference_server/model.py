@@ -105,14 +105,15 @@ class LoadedModel:
         return self.providers[0]
 
     @classmethod
-    def load(
-        cls, path: Path, name: str, version: str, requested: tuple[str, ...] | None = None
-    ) -> LoadedModel:
+    def load(cls, path: Path, name: str, version: str, requested: tuple[str, ...] | None = None) -> LoadedModel:
         """Create the ONNX Runtime session for ``path`` (see :func:`choose_providers` for the providers)."""
         started = time.perf_counter()
         providers = choose_providers(requested, ort.get_available_providers())
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle ORT worker threads must not busy-spin: they share the cores with the HTTP event loop.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # ORT raises several pybind exception types
@@ -120,8 +121,7 @@ class LoadedModel:
         model = cls(name, version, session, time.perf_counter() - started)
         if providers[0] != model.provider:
             LOG.warning(
-                "requested execution provider %s is not usable (missing CUDA/cuDNN libraries or GPU?); "
-                "running on %s",
+                "requested execution provider %s is not usable (missing CUDA/cuDNN libraries or GPU?); running on %s",
                 providers[0],
                 model.provider,
             )

@@ -151,9 +151,7 @@ def _check_shape(name: str, shape: Any, spec: TensorSpec) -> tuple[int, ...]:
         raise ApiError(f"input {name!r}: 'shape' must be a list of integers")
     if any(d < 0 for d in shape):
         raise ApiError(f"input {name!r}: shape {shape} has a negative dimension")
-    if len(shape) != len(spec.shape) or any(
-        want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True)
-    ):
+    if len(shape) != len(spec.shape) or any(want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True)):
         raise ApiError(f"input {name!r}: shape {shape} does not match the model's shape {list(spec.shape)}")
     return tuple(shape)
 
@@ -210,9 +208,7 @@ def parse_infer_request(
         if not isinstance(datatype, str) or datatype not in BY_V2:
             raise ApiError(f"input {name!r}: 'datatype' must be one of {', '.join(BY_V2)}")
         if datatype != spec.datatype.v2:
-            raise ApiError(
-                f"input {name!r}: datatype {datatype} does not match the model's {spec.datatype.v2}"
-            )
+            raise ApiError(f"input {name!r}: datatype {datatype} does not match the model's {spec.datatype.v2}")
         if "shape" not in item:
             raise ApiError(f"input {name!r}: 'shape' is required")
         shape = _check_shape(name, item["shape"], spec)
@@ -242,8 +238,7 @@ def parse_infer_request(
         arrays[name] = flat.reshape(shape)
     if offset != len(binary):
         raise ApiError(
-            f"request body has {len(binary) - offset} bytes of binary data not claimed by any input's "
-            "binary_data_size"
+            f"request body has {len(binary) - offset} bytes of binary data not claimed by any input's binary_data_size"
         )
     missing = [s.name for s in inputs if s.name not in arrays]
     if missing:
@@ -295,12 +290,16 @@ def _json_data(name: str, array: np.ndarray, dtype: DataType) -> list[Any]:
             try:
                 data.append(item.decode("utf-8"))
             except UnicodeDecodeError:
-                raise ApiError(
-                    f"output {name!r} holds non-UTF-8 bytes; request it with binary_data=true"
-                ) from None
+                raise ApiError(f"output {name!r} holds non-UTF-8 bytes; request it with binary_data=true") from None
         else:
             data.append(str(item))
     return data
+
+
+def _raw_bytes(array: np.ndarray, dtype: DataType) -> bytes:
+    if dtype.is_bytes:
+        return serialize_bytes(array)
+    return np.ascontiguousarray(array, dtype.numpy).tobytes()
 
 
 def encode_infer_response(
@@ -317,10 +316,7 @@ def encode_infer_response(
         dtype = output_specs[name].datatype
         entry: dict[str, Any] = {"name": name, "datatype": dtype.v2, "shape": list(array.shape)}
         if request.binary_outputs.get(name, False):
-            if dtype.is_bytes:
-                raw = serialize_bytes(array)
-            else:
-                raw = np.ascontiguousarray(array, dtype.numpy).tobytes()
+            raw = _raw_bytes(array, dtype)
             entry["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:

@@ -82,9 +82,7 @@ def unbatched_server(
 
 
 @pytest.fixture(scope="session")
-def echo_server(
-    s3: S3, echo_bytes: bytes, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
+def echo_server(s3: S3, echo_bytes: bytes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """The all-datatypes echo model (version 3), batching on."""
     s3.put_model("echo", "3", echo_bytes)
     server = start_server(s3, tmp_path_factory.mktemp("cache"), "echo", version="3")

@@ -150,9 +150,7 @@ def start_server(s3: S3, cache_dir: Path, model: str, version: str = "1", **env:
     app = create_app(settings, repository=repository)
     sock = free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
-    )
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -162,6 +160,6 @@ def start_server(s3: S3, cache_dir: Path, model: str, version: str = "1", **env:
 
 
 def wait_ready(server: RunningServer, timeout: float = 10.0) -> None:
-    assert wait_until(
-        lambda: httpx.get(f"{server.url}/v2/health/ready").status_code == 200, timeout=timeout
-    ), "model did not become ready"
+    assert wait_until(lambda: httpx.get(f"{server.url}/v2/health/ready").status_code == 200, timeout=timeout), (
+        "model did not become ready"
+    )

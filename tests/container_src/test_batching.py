@@ -32,9 +32,7 @@ def _concurrent_infer(server: RunningServer, rows: list[np.ndarray]) -> list[np.
 
     def one(x: np.ndarray) -> np.ndarray:
         body = {
-            "inputs": [
-                {"name": "INPUT0", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}
-            ],
+            "inputs": [{"name": "INPUT0", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
             "outputs": [{"name": "PROBS"}],
         }
         with httpx.Client() as client:

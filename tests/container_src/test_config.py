@@ -23,9 +23,7 @@ def test_defaults_apply_when_only_the_required_variables_are_set() -> None:
 
 
 def test_zero_queue_delay_disables_batching_and_provider_override_is_parsed() -> None:
-    settings = Settings.from_env(
-        {**BASE, "MAX_QUEUE_DELAY_MS": "0", "ORT_EXECUTION_PROVIDERS": "CPUExecutionProvider"}
-    )
+    settings = Settings.from_env({**BASE, "MAX_QUEUE_DELAY_MS": "0", "ORT_EXECUTION_PROVIDERS": "CPUExecutionProvider"})
     assert not settings.batching_enabled
     assert settings.execution_providers == ("CPUExecutionProvider",)
 
@@ -62,12 +60,8 @@ def test_cuda_is_preferred_when_available_else_cpu() -> None:
         "CUDAExecutionProvider",
         "CPUExecutionProvider",
     ]
-    assert choose_providers(None, ["AzureExecutionProvider", "CPUExecutionProvider"]) == [
-        "CPUExecutionProvider"
-    ]
-    assert choose_providers(
-        ("CUDAExecutionProvider",), ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    ) == [
+    assert choose_providers(None, ["AzureExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+    assert choose_providers(("CUDAExecutionProvider",), ["CUDAExecutionProvider", "CPUExecutionProvider"]) == [
         "CUDAExecutionProvider",
         "CPUExecutionProvider",
     ]

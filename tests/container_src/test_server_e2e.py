@@ -57,9 +57,7 @@ def test_tritonclient_json_infer_with_requested_output_and_version(
     response = result.get_response()
     assert [o["name"] for o in response["outputs"]] == ["PROBS"]
     assert "data" in response["outputs"][0]
-    np.testing.assert_allclose(
-        result.as_numpy("PROBS"), reference.run(["PROBS"], {"INPUT0": x})[0], rtol=1e-6
-    )
+    np.testing.assert_allclose(result.as_numpy("PROBS"), reference.run(["PROBS"], {"INPUT0": x})[0], rtol=1e-6)
 
 
 def test_tritonclient_health_and_metadata_calls(classifier_server: RunningServer) -> None:
@@ -81,9 +79,7 @@ def test_tritonclient_health_and_metadata_calls(classifier_server: RunningServer
     assert stats["model_stats"][0]["execution_provider"] == "CPUExecutionProvider"
 
 
-def test_plain_http_json_with_nested_data(
-    classifier_server: RunningServer, reference: ort.InferenceSession
-) -> None:
+def test_plain_http_json_with_nested_data(classifier_server: RunningServer, reference: ort.InferenceSession) -> None:
     # GIVEN a hand-written V2 JSON request with nested (not flattened) data
     x = [[0.1, 0.2, 0.3, 0.4], [1.0, -1.0, 0.5, 2.0]]
     body = {"id": "n1", "inputs": [{"name": "INPUT0", "shape": [2, 4], "datatype": "FP32", "data": x}]}
@@ -100,9 +96,7 @@ def test_plain_http_json_with_nested_data(
     np.testing.assert_allclose(np.array(outputs["PROBS"]["data"]).reshape(2, 3), expected, rtol=1e-6)
 
 
-def test_plain_http_binary_and_gzip_request(
-    classifier_server: RunningServer, reference: ort.InferenceSession
-) -> None:
+def test_plain_http_binary_and_gzip_request(classifier_server: RunningServer, reference: ort.InferenceSession) -> None:
     # GIVEN a binary-extension request body, gzip-compressed as tritonclient can send it
     x = np.arange(8, dtype=np.float32).reshape(2, 4) / 10
     header = json.dumps(
@@ -236,9 +230,7 @@ BAD_JSON_REQUESTS = {
     "data_count_mismatch": _inp(data=[1, 2, 3]),
     "data_not_numbers": _inp(data=["a", "b", "c", "d"]),
     "data_null": _inp(data=[1, None, 3, 4]),
-    "unknown_input": {
-        "inputs": [{"name": "NOPE", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]
-    },
+    "unknown_input": {"inputs": [{"name": "NOPE", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]},
     "duplicate_input": {"inputs": [_inp()["inputs"][0], _inp()["inputs"][0]]},
     "missing_inputs_field": {"id": "x"},
     "empty_inputs": {"inputs": []},
@@ -266,9 +258,7 @@ def test_bad_json_requests_get_400_with_v2_error(classifier_server: RunningServe
 
 def _binary_input(size: int) -> dict:
     return {
-        "inputs": [
-            {"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": size}}
-        ]
+        "inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "parameters": {"binary_data_size": size}}]
     }
 
 
@@ -291,9 +281,7 @@ def test_malformed_bodies_get_400_with_v2_error(classifier_server: RunningServer
     # GIVEN a body that is not JSON or whose binary sections do not add up
     body, headers = case
     # WHEN it is posted
-    response = httpx.post(
-        f"{classifier_server.url}/v2/models/classifier/infer", content=body, headers=headers
-    )
+    response = httpx.post(f"{classifier_server.url}/v2/models/classifier/infer", content=body, headers=headers)
     # THEN 400 and a V2 error
     assert response.status_code == 400, response.text
     assert "error" in response.json()
@@ -330,9 +318,7 @@ def test_bytes_binary_data_with_bad_length_prefix_gets_400(echo_server: RunningS
         ("GET", "/v2/models/classifier/infer", 405),
     ],
 )
-def test_unknown_model_version_or_route_gets_v2_error(
-    classifier_server: RunningServer, method, path, status
-) -> None:
+def test_unknown_model_version_or_route_gets_v2_error(classifier_server: RunningServer, method, path, status) -> None:
     # GIVEN a request for something this server does not serve
     # WHEN sent
     response = httpx.request(method, f"{classifier_server.url}{path}", json=_inp())
