@@ -13,7 +13,8 @@ Endpoints (``{model}`` must be ``MODEL_NAME``; ``/versions/{version}`` is option
 * ``GET /v2/models/{model}[/versions/{version}]/stats`` - request/execution counts and provider.
 * ``GET /metrics`` - Prometheus metrics.
 
-Status codes: bad input is 400, an unknown model, version or route 404, a model that is not loaded yet
+Status codes: bad input is 400, an unknown model, version or route 404, a body over MAX_REQUEST_BYTES
+413, a model that is not loaded yet
 503 (a server state, not a client error - clients and load balancers retry it), unexpected failures 500.
 Every error body is ``{"error": "<message>"}``.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gzip
 import logging
 import random
 import time
@@ -297,17 +297,35 @@ async def model_stats(request: Request) -> Response:
     )
 
 
-def _decode_body(body: bytes, encoding: str | None) -> bytes:
-    if not encoding or encoding == "identity":
+async def _read_body(request: Request, limit: int) -> bytes:
+    """Read (and gunzip/inflate) the body; 413 beyond ``limit`` bytes, 400/415 for bad encodings."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(f"request body of {declared} bytes exceeds MAX_REQUEST_BYTES ({limit})", 413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(f"request body exceeds MAX_REQUEST_BYTES ({limit})", 413)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
         return body
+    if encoding not in ("gzip", "deflate"):
+        raise ApiError(f"unsupported Content-Encoding {encoding!r} (use gzip, deflate or none)", 415)
+    inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
     try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, EOFError, zlib.error) as exc:
+        data = inflater.decompress(body, limit + 1)
+        if len(data) > limit or inflater.unconsumed_tail:
+            raise ApiError(f"decompressed request body exceeds MAX_REQUEST_BYTES ({limit})", 413)
+        data += inflater.flush()
+    except zlib.error as exc:
         raise ApiError(f"request body is not valid {encoding} data: {exc}") from None
-    raise ApiError(f"unsupported Content-Encoding {encoding!r} (use gzip, deflate or none)", 415)
+    if not inflater.eof:
+        raise ApiError(f"request body is truncated {encoding} data")
+    return data
 
 
 @instrumented("/v2/models/{model}/infer")
@@ -316,7 +334,7 @@ async def infer(request: Request) -> Response:
     state = _state(request)
     model = state.resolve(request)
     assert model is not None and state.batcher is not None
-    body = _decode_body(await request.body(), request.headers.get("content-encoding"))
+    body = await _read_body(request, state.settings.max_request_bytes)
     header_length = request.headers.get(HEADER_LENGTH)
     state.metrics.in_flight.inc()
     try:

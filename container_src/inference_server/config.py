@@ -69,6 +69,8 @@ class Settings:
         graceful_shutdown_s: ``GRACEFUL_SHUTDOWN_TIMEOUT_S`` (default ``25``), how long SIGTERM waits for
             in-flight requests (keep below the pod's ``terminationGracePeriodSeconds``, 30 by default).
         load_retry_max_s: ``MODEL_LOAD_RETRY_MAX_S`` (default ``60``), cap of the load-retry backoff.
+        max_request_bytes: ``MAX_REQUEST_BYTES`` (default 64 MiB), largest request body (after
+            decompression); larger bodies get 413.
         log_level: ``LOG_LEVEL`` (default ``INFO``).
     """
 
@@ -84,6 +86,7 @@ class Settings:
     session_workers: int = 2
     graceful_shutdown_s: float = 25.0
     load_retry_max_s: float = 60.0
+    max_request_bytes: int = 64 * 1024 * 1024
     log_level: str = "INFO"
 
     @property
@@ -142,6 +145,7 @@ class Settings:
         workers = int(number("SESSION_WORKERS", 2, 1, 64, integer=True))
         grace = number("GRACEFUL_SHUTDOWN_TIMEOUT_S", 25.0, 0, 3600, integer=False)
         retry_max = number("MODEL_LOAD_RETRY_MAX_S", 60.0, 0.1, 3600, integer=False)
+        max_request = int(number("MAX_REQUEST_BYTES", 64 * 1024 * 1024, 1024, 2**34, integer=True))
 
         cache_raw = env.get("MODEL_CACHE_DIR", "").strip() or "/var/cache/models"
         cache_dir = Path(cache_raw)
@@ -180,5 +184,6 @@ class Settings:
             session_workers=workers,
             graceful_shutdown_s=grace,
             load_retry_max_s=retry_max,
+            max_request_bytes=max_request,
             log_level=log_level,
         )

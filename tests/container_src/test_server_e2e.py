@@ -273,6 +273,7 @@ BAD_RAW_REQUESTS = {
     "unclaimed_binary_bytes": _binary_body(_binary_input(16), np.zeros(5, np.float32).tobytes()),
     "binary_without_header": (json.dumps(_binary_input(16)).encode() + b"\0" * 16, {}),
     "bad_gzip": (b"not gzip", {"Content-Encoding": "gzip"}),
+    "truncated_gzip": (gzip.compress(b"{}" * 100)[:20], {"Content-Encoding": "gzip"}),
 }
 
 
@@ -351,3 +352,22 @@ def test_metrics_endpoint_exposes_requests_latency_batches_and_provider(
     assert "inference_batch_size_bucket" in text and "inference_queue_depth" in text
     assert "inference_model_load_seconds" in text and "inference_model_ready 1.0" in text
     assert 'inference_execution_provider_info{model="classifier",provider="CPUExecutionProvider"' in text
+
+
+def test_oversized_and_decompression_bomb_bodies_get_413(s3, classifier_bytes, tmp_path) -> None:
+    # GIVEN a server limited to 4 KiB request bodies
+    s3.put_model("small", "1", classifier_bytes)
+    server = start_server(s3, tmp_path, "small", MAX_REQUEST_BYTES="4096")
+    try:
+        wait_ready(server)
+        url = f"{server.url}/v2/models/small/infer"
+        # WHEN a 10 KB body or a tiny gzip that inflates to 1 MB is posted
+        big = httpx.post(url, content=b" " * 10_000)
+        bomb = httpx.post(url, content=gzip.compress(b" " * 1_000_000), headers={"Content-Encoding": "gzip"})
+        small = httpx.post(url, json=_inp())
+    finally:
+        server.stop()
+    # THEN both are refused with 413 and a V2 error, while a normal request still works
+    assert big.status_code == 413 and "MAX_REQUEST_BYTES" in big.json()["error"]
+    assert bomb.status_code == 413 and "decompressed" in bomb.json()["error"]
+    assert small.status_code == 200
