@@ -1,14 +1,19 @@
-"""Entry point: ``python -m inference_server`` (run from ``container_src/`` or with it on ``PYTHONPATH``).
+"""Entry point (run from ``container_src/`` or with it on ``PYTHONPATH``):
+
+* ``python -m inference_server`` (or ``... serve``): the Open Inference Protocol server;
+* ``python -m inference_server batch [--date YYYY-MM-DD]``: batch scoring of one feature-store partition
+  (:mod:`inference_server.batch`).
 
 Exit status 2 means the configuration is invalid (the message names the variable).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 import uvicorn
@@ -34,7 +39,29 @@ class GracefulServer(uvicorn.Server):
         self._on_exit()
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch on the command (default ``serve``); returns the exit status.
+
+    ``argv`` defaults to ``sys.argv[1:]``. ``batch`` hands the remaining arguments to
+    :func:`inference_server.batch.main` (imported only then, so the server does not load pyarrow).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["batch"]:
+        from inference_server import batch
+
+        return batch.main(args[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m inference_server",
+        description="Open Inference Protocol (KServe V2) server for one ONNX model, or batch scoring "
+        "('batch [--date YYYY-MM-DD]', see 'python -m inference_server batch --help'). "
+        "Configuration comes from environment variables (container_src/README.md).",
+    )
+    parser.add_argument("command", nargs="?", choices=("serve", "batch"), default="serve", help="default: serve")
+    parser.parse_args(args)
+    return serve()
+
+
+def serve() -> int:
     """Validate the environment, then serve until SIGTERM/SIGINT; returns the exit status."""
     try:
         settings = Settings.from_env(os.environ)
