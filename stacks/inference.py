@@ -1,13 +1,176 @@
-"""The core-inference half of the stack (network, EKS, GPU nodes, model services).
+"""The core-inference half of the stack: network, EKS, GPU nodes, cluster add-ons, model services, batch jobs.
 
-Issue #3 fills this in; until then the program builds the data plane only.
+Order: network → cluster (control plane, add-ons, system nodes, Kubernetes provider) → GPU
+node groups → NVIDIA device plugin and cluster autoscaler → one InferenceService per model →
+one BatchScoringJob per batch job.
 """
 
 from __future__ import annotations
+
+import pulumi
+
+from components.batch_job import BatchScoringJob, BatchScoringJobArgs
+from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
+from components.inference_cluster import InferenceCluster, InferenceClusterArgs
+from components.inference_service import InferenceService, InferenceServiceArgs
+from components.network import ExistingVpc, Network, NetworkArgs
+from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 
 from .context import StackContext
 
 
 def build_inference_platform(ctx: StackContext) -> None:
     """Build the network, cluster, node groups and inference services described by ``ctx.config``."""
-    del ctx
+    config = ctx.config
+    opts = pulumi.ResourceOptions(providers={"aws": ctx.provider})
+    cluster_name = ctx.name
+    existing = config.network.existing
+
+    network = Network(
+        "network",
+        NetworkArgs(
+            tags=ctx.tags,
+            region=config.region,
+            account_id=ctx.account_id,
+            kms_key_arn=ctx.key.arn,
+            cidr=config.network.cidr,
+            az_count=config.az_count,
+            nat_gateways=config.nat_gateways,
+            flow_log_retention_days=config.network.flow_log_retention_days,
+            cluster_name=cluster_name,
+            existing=(
+                ExistingVpc(
+                    vpc_id=existing.vpc_id,
+                    private_subnet_ids=existing.private_subnet_ids,
+                    private_route_table_ids=existing.private_route_table_ids,
+                )
+                if existing
+                else None
+            ),
+        ),
+        opts=opts,
+    )
+
+    cluster_cfg = config.cluster
+    cluster = InferenceCluster(
+        "cluster",
+        InferenceClusterArgs(
+            cluster_name=cluster_name,
+            kubernetes_version=cluster_cfg.kubernetes_version,
+            region=config.region,
+            account_id=ctx.account_id,
+            subnet_ids=network.private_subnet_ids,
+            kms_key_arn=ctx.key.arn,
+            tags=ctx.tags,
+            system_node_group=cluster_cfg.system_node_group,
+            admin_role_arns=cluster_cfg.admin_role_arns,
+            public_endpoint=cluster_cfg.public_endpoint,
+            public_access_cidrs=cluster_cfg.public_access_cidrs,
+            log_retention_days=cluster_cfg.log_retention_days,
+            addon_versions=dict(cluster_cfg.addon_versions),
+            deletion_protection=config.is_prod,
+        ),
+        opts=opts,
+    )
+
+    gpu_groups = [
+        GpuNodeGroup(
+            group.name,
+            GpuNodeGroupArgs(
+                group=group,
+                cluster=cluster.cluster,
+                cluster_name=cluster_name,
+                node_role_arn=cluster.node_role.arn,
+                subnet_ids=network.private_subnet_ids,
+                kms_key_arn=ctx.key.arn,
+                tags=ctx.tags,
+                depends_on=cluster.node_ready,
+            ),
+            opts=opts,
+        )
+        for group in cluster_cfg.gpu_node_groups
+    ]
+    gpu_node_groups: list[pulumi.Resource] = [g.node_group for g in gpu_groups]
+
+    k8s_opts = pulumi.ResourceOptions(providers={"aws": ctx.provider, "kubernetes": cluster.provider})
+    device_plugin = NvidiaDevicePlugin(
+        "nvidia-device-plugin",
+        NvidiaDevicePluginArgs(provider=cluster.provider, depends_on=[cluster.system_node_group]),
+        opts=k8s_opts,
+    )
+    ClusterAutoscaler(
+        "cluster-autoscaler",
+        ClusterAutoscalerArgs(
+            cluster=cluster.cluster,
+            cluster_name=cluster_name,
+            kubernetes_version=cluster_cfg.kubernetes_version,
+            region=config.region,
+            account_id=ctx.account_id,
+            tags=ctx.tags,
+            provider=cluster.provider,
+            depends_on=[cluster.system_node_group, cluster.addons["coredns"]],
+        ),
+        opts=k8s_opts,
+    )
+
+    registry_prefix = config.storage.model_registry.prefix
+    services: dict[str, InferenceService] = {}
+    for model in config.inference.models:
+        services[model.name] = InferenceService(
+            model.name,
+            InferenceServiceArgs(
+                model=model,
+                cluster=cluster.cluster,
+                provider=cluster.provider,
+                account_id=ctx.account_id,
+                region=config.region,
+                model_registry=ctx.model_registry,
+                registry_prefix=registry_prefix,
+                kms_key_arn=ctx.key.arn,
+                repository_name=f"{ctx.name}/{model.name}",
+                tags=ctx.tags,
+                depends_on=[device_plugin.release, cluster.addons["coredns"], *gpu_node_groups],
+            ),
+            opts=k8s_opts,
+        )
+
+    models = {m.name: m for m in config.inference.models}
+    for job in config.inference.batch_jobs:
+        service = services[job.model]
+        BatchScoringJob(
+            job.name,
+            BatchScoringJobArgs(
+                job=job,
+                model=models[job.model],
+                image=service.image,
+                namespace=service.namespace_name,
+                cluster=cluster.cluster,
+                provider=cluster.provider,
+                account_id=ctx.account_id,
+                region=config.region,
+                model_registry=ctx.model_registry,
+                registry_prefix=registry_prefix,
+                feature_store=ctx.feature_store,
+                tags=ctx.tags,
+                depends_on=[service.namespace],
+            ),
+            opts=k8s_opts,
+        )
+
+    ctx.outputs.update(
+        {
+            "vpc_id": network.vpc_id,
+            "private_subnet_ids": network.private_subnet_ids,
+            "cluster_name": cluster.cluster.name,
+            "cluster_endpoint": cluster.cluster.endpoint,
+            "cluster_arn": cluster.cluster.arn,
+            "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+            "gpu_node_groups": {g._name: g.node_group.node_group_name for g in gpu_groups},
+            "ecr_repository_urls": {name: s.repository.repository_url for name, s in services.items()},
+            "inference_namespaces": {name: s.namespace_name for name, s in services.items()},
+            "inference_endpoints": {
+                name: f"http://{name}.{s.namespace_name}.svc.cluster.local:8080" for name, s in services.items()
+            },
+        }
+    )

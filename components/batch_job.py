@@ -1,0 +1,189 @@
+"""BatchScoringJob: a GPU CronJob that scores a feature set with a served model's image.
+
+Batch-entry-point contract (the image of ``container_src/`` must implement it): the container
+runs the image's entrypoint (``python -m inference_server``) with the arguments
+:data:`BATCH_ARGS` (``batch``). In that mode the process loads
+``MODEL_REPOSITORY``/``MODEL_NAME``/``MODEL_VERSION`` like the server, reads the Parquet files
+under ``s3://$FEATURE_BUCKET/$INPUT_PREFIX`` (the feature-store layout
+``<feature_set>/dt=YYYY-MM-DD/*.parquet``; ``BATCH_DATE`` unset means yesterday, UTC), writes
+scores to ``s3://$FEATURE_BUCKET/$OUTPUT_PREFIX``, and exits 0 on success, non-zero on failure
+(the Job then retries up to ``backoff_limit`` times).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from .artifact_bucket import ArtifactBucket
+from .config import BatchJobConfig, ModelServiceConfig
+from .inference_service import gpu_resources, model_environment, scratch_volumes, selector_labels
+from .kubernetes import gpu_scheduling, restricted_container_security_context, restricted_pod_security_context
+from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
+
+BATCH_ARGS = ("batch",)
+"""Arguments that switch the inference image to batch scoring (see the module docstring)."""
+SCORES_SUBPREFIX = "_scores"
+"""Scores go to ``<feature_set>/_scores/<model>/`` inside the feature set's own prefix."""
+
+
+@dataclass(frozen=True)
+class BatchScoringJobArgs:
+    """Inputs of :class:`BatchScoringJob`."""
+
+    job: BatchJobConfig
+    """Schedule, feature set, deadline, retries. Required."""
+    model: ModelServiceConfig
+    """The model whose version and batching settings the job uses. Required."""
+    image: pulumi.Input[str]
+    """Image reference (the model's InferenceService image). Required."""
+    namespace: str
+    """Namespace to run in (the model's; its NetworkPolicies apply). Required."""
+    cluster: aws.eks.Cluster
+    """Cluster of the Pod Identity association. Required."""
+    provider: k8s.Provider
+    """Provider of the cluster. Required."""
+    account_id: pulumi.Input[str]
+    """Stack account. Required."""
+    region: str
+    """Stack region. Required."""
+    model_registry: ArtifactBucket
+    """Model registry (read ``<registry_prefix>/<model>/`` only). Required."""
+    registry_prefix: str
+    """Model-repository prefix. Required."""
+    feature_store: ArtifactBucket
+    """Feature store (read and write ``<feature_set>/`` only). Required."""
+    tags: Mapping[str, str]
+    """Required tags for the AWS children. Required."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the CronJob waits for (the namespace). Defaults to none."""
+
+
+class BatchScoringJob(pulumi.ComponentResource):
+    """A ``batch/v1`` CronJob on GPU nodes with its own least-privilege identity.
+
+    Children: ServiceAccount ``<job>`` (no API token), a :class:`PodIdentityRole` that can read
+    the model's registry prefix and read/write ``s3://<feature-store>/<feature_set>/`` (with the
+    stack key through S3 only), and the CronJob: ``concurrencyPolicy: Forbid``, UTC schedule,
+    ``activeDeadlineSeconds`` and ``backoffLimit`` from config, finished Jobs cleaned after a
+    day, the same restricted security context, GPU toleration/selector/limit and scratch
+    volumes as the server, and the model environment plus ``FEATURE_BUCKET``, ``FEATURE_SET``,
+    ``INPUT_PREFIX`` and ``OUTPUT_PREFIX``.
+
+    Example::
+
+        BatchScoringJob("nightly-fraud-scores", BatchScoringJobArgs(job=job_cfg, model=model_cfg,
+            image=svc.image, namespace=svc.namespace_name, cluster=c.cluster, provider=c.provider,
+            account_id=acct, region="eu-central-1", model_registry=registry,
+            registry_prefix="models", feature_store=features, tags=tags))
+    """
+
+    cron_job: k8s.batch.v1.CronJob
+    identity: PodIdentityRole
+
+    def __init__(self, name: str, args: BatchScoringJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:inference:BatchScoringJob", name, None, opts)
+        job, model = args.job, args.model
+        ns = args.namespace
+        labels = {**selector_labels(model.name, component="batch-scoring"), "hybrid-ai/batch-job": job.name}
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
+        feature_prefix = f"{job.feature_set}/"
+        output_prefix = f"{feature_prefix}{SCORES_SUBPREFIX}/{model.name}/"
+
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={"name": job.name, "namespace": ns, "labels": labels},
+            automount_service_account_token=False,
+            opts=k8s_child,
+        )
+        model_prefix = f"{args.registry_prefix}/{model.name}/"
+        statements = [
+            *_sid("ReadOwnModel", args.model_registry.read_statements(model_prefix)),
+            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix)),
+            *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
+        ]
+        self.identity = PodIdentityRole(
+            f"{name}-identity",
+            PodIdentityRoleArgs(
+                cluster_name=args.cluster.name,
+                cluster_arn=args.cluster.arn,
+                account_id=args.account_id,
+                namespace=ns,
+                service_account=job.name,
+                statements=statements,
+                description=f"Batch job {job.name}: read model {model.name}, read/write features {feature_prefix}",
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        volumes, mounts = scratch_volumes()
+        environment = [
+            *model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
+            {"name": "FEATURE_BUCKET", "value": args.feature_store.name},
+            {"name": "FEATURE_SET", "value": job.feature_set},
+            {"name": "INPUT_PREFIX", "value": feature_prefix},
+            {"name": "OUTPUT_PREFIX", "value": output_prefix},
+            {"name": "BATCH_JOB_NAME", "value": job.name},
+        ]
+        annotations = {"hybrid-ai/model-version": model.version}
+        self.cron_job = k8s.batch.v1.CronJob(
+            f"{name}-cronjob",
+            metadata={"name": job.name, "namespace": ns, "labels": labels, "annotations": annotations},
+            spec={
+                "schedule": job.schedule,
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 3600,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "activeDeadlineSeconds": job.deadline_seconds,
+                        "backoffLimit": job.backoff_limit,
+                        "ttlSecondsAfterFinished": 86400,
+                        "template": {
+                            "metadata": {"labels": labels, "annotations": annotations},
+                            "spec": {
+                                "serviceAccountName": job.name,
+                                "automountServiceAccountToken": False,
+                                "restartPolicy": "Never",
+                                "securityContext": restricted_pod_security_context(),
+                                **gpu_scheduling(),
+                                "containers": [
+                                    {
+                                        "name": "batch",
+                                        "image": args.image,
+                                        "imagePullPolicy": "IfNotPresent",
+                                        "args": list(BATCH_ARGS),
+                                        "env": environment,
+                                        "resources": gpu_resources(model),
+                                        "securityContext": restricted_container_security_context(),
+                                        "volumeMounts": mounts,
+                                    }
+                                ],
+                                "volumes": volumes,
+                            },
+                        },
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=[
+                    service_account,
+                    *([self.identity.association] if self.identity.association else []),
+                    *args.depends_on,
+                ],
+            ),
+        )
+        self.register_outputs({"role_arn": self.identity.arn, "namespace": ns, "name": job.name})
+
+
+def _sid(prefix: str, statements: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
+    return [{"Sid": f"{prefix}{i}", **s} for i, s in enumerate(statements)]

@@ -1,0 +1,366 @@
+"""InferenceCluster: an EKS control plane, its managed add-ons and the system node group.
+
+Built from ``pulumi_aws`` resources (not ``pulumi_eks``) so that every input is visible in the
+offline plan and no secure default depends on a higher-level library's choices. Secure by
+default, as terraform-aws-eks: private endpoint only, envelope encryption of Secrets with the
+stack key, API-only authentication through access entries (no ``aws-auth`` ConfigMap, no
+implicit admin for the creator), control-plane logs to a KMS-encrypted group with retention,
+IMDSv2 with hop limit 1 on nodes, the VPC CNI's AWS permissions through Pod Identity instead
+of the node role.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from .config import EksAddonName, SystemNodeGroupConfig
+from .gpu_node_group import NODE_POOL_LABEL, node_launch_template
+from .iam import policy_document, service_assume_role_policy
+from .kubernetes import kubeconfig
+from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
+
+CLUSTER_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+"""Control-plane log types sent to CloudWatch Logs (all five)."""
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+"""EKS access policy given to each admin role, at cluster scope."""
+NODE_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+)
+"""The node role's only policies. ``AmazonEKS_CNI_Policy`` is deliberately absent: the VPC CNI
+gets it through Pod Identity, so no pod can use the node's credentials to change ENIs."""
+CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
+AUTOSCALING_GRANT_OPERATIONS = (
+    "Encrypt",
+    "Decrypt",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "DescribeKey",
+    "CreateGrant",
+)
+"""What the EC2 Auto Scaling service-linked role needs on the key to launch nodes with
+KMS-encrypted volumes."""
+ADDONS_BEFORE_NODES: tuple[EksAddonName, ...] = ("eks-pod-identity-agent", "vpc-cni", "kube-proxy")
+"""DaemonSet add-ons created before the node groups, so new nodes get networking at once."""
+
+
+@dataclass(frozen=True)
+class InferenceClusterArgs:
+    """Inputs of :class:`InferenceCluster`."""
+
+    cluster_name: str
+    """Physical cluster name (also in the log-group name and autoscaler tags). Required."""
+    kubernetes_version: str
+    """Kubernetes minor version, e.g. ``1.33``. Required."""
+    region: str
+    """Stack region. Required."""
+    account_id: pulumi.Input[str]
+    """Stack account. Required."""
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets (control-plane ENIs and nodes). Required."""
+    kms_key_arn: pulumi.Input[str]
+    """Stack key: Secrets envelope encryption, log group, node volumes. Required."""
+    tags: Mapping[str, str]
+    """Required tags. Required."""
+    system_node_group: SystemNodeGroupConfig = field(default_factory=SystemNodeGroupConfig)
+    """The add-on node group. Defaults as documented on :class:`SystemNodeGroupConfig`."""
+    admin_role_arns: Sequence[str] = ()
+    """Roles given ``AmazonEKSClusterAdminPolicy`` through access entries. Defaults to none."""
+    public_endpoint: bool = False
+    """Also expose the API server publicly. Defaults to false (private only)."""
+    public_access_cidrs: Sequence[str] = ()
+    """CIDRs allowed to a public endpoint (ignored when private). Defaults to none."""
+    log_retention_days: int = 90
+    """Control-plane log retention. Defaults to 90 days."""
+    addon_versions: Mapping[str, str] = field(default_factory=dict)
+    """Pinned add-on versions by add-on name. Defaults to none (EKS's default for the version)."""
+    deletion_protection: bool = False
+    """Refuse to delete the cluster until this is turned off. Defaults to false; prod sets it."""
+
+
+class InferenceCluster(pulumi.ComponentResource):
+    """An EKS cluster ready for GPU node groups and Kubernetes workloads.
+
+    Children (``<name>-...``): cluster role (``AmazonEKSClusterPolicy`` plus an inline policy
+    for the stack key only), control-plane log group ``/aws/eks/<cluster>/cluster``, the
+    cluster (API authentication mode, creator not admin, private endpoint, Secrets encrypted,
+    all five log types, standard support only, self-managed add-ons not bootstrapped), one
+    access entry and cluster-admin policy association per admin role (keyed by role name), a
+    node role shared by all node groups, a KMS grant for EC2 Auto Scaling to use the key for
+    node volumes, the managed add-ons ``eks-pod-identity-agent``, ``vpc-cni`` (network policy
+    enforcement on, AWS permissions through Pod Identity), ``kube-proxy`` and ``coredns``
+    (after the system nodes), the system node group and a Kubernetes provider authenticated
+    with ``aws eks get-token``.
+
+    Example::
+
+        cluster = InferenceCluster("cluster", InferenceClusterArgs(cluster_name="ai-prod",
+            kubernetes_version="1.33", region="eu-central-1", account_id=acct,
+            subnet_ids=net.private_subnet_ids, kms_key_arn=key.arn, tags=tags,
+            admin_role_arns=["arn:aws:iam::123456789012:role/platform-admins"]))
+    """
+
+    cluster: aws.eks.Cluster
+    cluster_role: aws.iam.Role
+    node_role: aws.iam.Role
+    system_node_group: aws.eks.NodeGroup
+    addons: dict[str, aws.eks.Addon]
+    provider: k8s.Provider
+    kubeconfig: pulumi.Output[str]
+    node_ready: list[pulumi.Resource]
+    """What a node group waits for: node-role policies and the networking add-ons."""
+
+    def __init__(self, name: str, args: InferenceClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:compute:InferenceCluster", name, None, opts)
+        self._name = name
+        tags = dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+
+        # Control plane -------------------------------------------------------------------------
+        self.cluster_role = aws.iam.Role(
+            f"{name}-cluster-role",
+            description=f"EKS control plane of {args.cluster_name}",
+            assume_role_policy=service_assume_role_policy("eks.amazonaws.com", args.account_id),
+            max_session_duration=3600,
+            tags=tags,
+            opts=child,
+        )
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-policy",
+            role=self.cluster_role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            opts=pulumi.ResourceOptions(parent=self.cluster_role),
+        )
+        key_policy = aws.iam.RolePolicy(
+            f"{name}-cluster-kms",
+            role=self.cluster_role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "EnvelopeEncryptionWithStackKey",
+                        "Effect": "Allow",
+                        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"],
+                        "Resource": args.kms_key_arn,
+                    }
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=self.cluster_role),
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        vpc_config: aws.eks.ClusterVpcConfigArgsDict = {
+            "subnet_ids": args.subnet_ids,
+            "endpoint_private_access": True,
+            "endpoint_public_access": args.public_endpoint,
+        }
+        if args.public_endpoint:
+            vpc_config["public_access_cidrs"] = list(args.public_access_cidrs)
+        self.cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            role_arn=self.cluster_role.arn,
+            access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": False},
+            vpc_config=vpc_config,
+            encryption_config={"resources": ["secrets"], "provider": {"key_arn": args.kms_key_arn}},
+            enabled_cluster_log_types=list(CLUSTER_LOG_TYPES),
+            bootstrap_self_managed_addons=False,
+            upgrade_policy={"support_type": "STANDARD"},
+            deletion_protection=args.deletion_protection,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, key_policy, log_group]),
+        )
+
+        # Access entries --------------------------------------------------------------------------
+        admin_access: list[pulumi.Resource] = []
+        for role_arn in args.admin_role_arns:
+            key = _role_key(role_arn)
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{key}",
+                cluster_name=self.cluster.name,
+                principal_arn=role_arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child,
+            )
+            admin_access.append(
+                aws.eks.AccessPolicyAssociation(
+                    f"{name}-admin-{key}-policy",
+                    cluster_name=self.cluster.name,
+                    principal_arn=role_arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope={"type": "cluster"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
+            )
+
+        # Nodes' identity --------------------------------------------------------------------------
+        self.node_role = aws.iam.Role(
+            f"{name}-node-role",
+            description=f"EKS managed nodes of {args.cluster_name} (no CNI policy: that is Pod Identity)",
+            assume_role_policy=policy_document(
+                [
+                    {
+                        "Sid": "Ec2Nodes",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ]
+            ),
+            max_session_duration=3600,
+            tags=tags,
+            opts=child,
+        )
+        node_policies: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{arn.rsplit('/', 1)[-1]}",
+                role=self.node_role.name,
+                policy_arn=arn,
+                opts=pulumi.ResourceOptions(parent=self.node_role),
+            )
+            for arn in NODE_MANAGED_POLICIES
+        ]
+        node_policies.append(
+            aws.kms.Grant(
+                f"{name}-autoscaling-volume-grant",
+                key_id=args.kms_key_arn,
+                grantee_principal=pulumi.Output.concat(
+                    "arn:aws:iam::",
+                    args.account_id,
+                    ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+                ),
+                operations=list(AUTOSCALING_GRANT_OPERATIONS),
+                retire_on_delete=True,
+                opts=child,
+            )
+        )
+
+        # Add-ons ---------------------------------------------------------------------------------
+        cni_identity = PodIdentityRole(
+            f"{name}-vpc-cni",
+            PodIdentityRoleArgs(
+                cluster_name=self.cluster.name,
+                cluster_arn=self.cluster.arn,
+                account_id=args.account_id,
+                namespace="kube-system",
+                service_account="aws-node",
+                statements=[],
+                managed_policy_arns=[CNI_POLICY],
+                create_association=False,
+                description=f"VPC CNI (aws-node) of {args.cluster_name}",
+                tags=tags,
+            ),
+            opts=child,
+        )
+        self.addons = {}
+
+        def addon(
+            addon_name: EksAddonName,
+            depends_on: Sequence[pulumi.Resource],
+            pod_identity_associations: Sequence[aws.eks.AddonPodIdentityAssociationArgsDict] | None = None,
+            configuration_values: str | None = None,
+        ) -> aws.eks.Addon:
+            resource = aws.eks.Addon(
+                f"{name}-{addon_name}",
+                cluster_name=self.cluster.name,
+                addon_name=addon_name,
+                addon_version=args.addon_versions.get(addon_name),
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="PRESERVE",
+                pod_identity_associations=pod_identity_associations,
+                configuration_values=configuration_values,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+            )
+            self.addons[addon_name] = resource
+            return resource
+
+        pod_identity_agent = addon("eks-pod-identity-agent", [])
+        vpc_cni = addon(
+            "vpc-cni",
+            [pod_identity_agent, cni_identity],
+            pod_identity_associations=[{"role_arn": cni_identity.arn, "service_account": "aws-node"}],
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}, sort_keys=True),
+        )
+        kube_proxy = addon("kube-proxy", [])
+        self.node_ready = [*node_policies, pod_identity_agent, vpc_cni, kube_proxy]
+
+        # System node group -------------------------------------------------------------------------
+        system = args.system_node_group
+        system_lt = node_launch_template(
+            f"{name}-system",
+            ami_type="AL2023_x86_64_STANDARD",
+            disk_size_gb=system.disk_size_gb,
+            kms_key_arn=args.kms_key_arn,
+            tags=tags,
+            parent=self,
+        )
+        self.system_node_group = aws.eks.NodeGroup(
+            f"{name}-system-nodes",
+            cluster_name=self.cluster.name,
+            node_group_name="system",
+            node_role_arn=self.node_role.arn,
+            subnet_ids=args.subnet_ids,
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type="ON_DEMAND",
+            instance_types=list(system.instance_types),
+            scaling_config={
+                "min_size": system.min_size,
+                "max_size": system.max_size,
+                "desired_size": system.desired_size,
+            },
+            update_config={"max_unavailable": 1},
+            launch_template={"id": system_lt.id, "version": system_lt.latest_version.apply(str)},
+            labels={NODE_POOL_LABEL: "system"},
+            tags={
+                **tags,
+                "k8s.io/cluster-autoscaler/enabled": "true",
+                f"k8s.io/cluster-autoscaler/{args.cluster_name}": "owned",
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=self.node_ready, ignore_changes=["scalingConfig.desiredSize"]
+            ),
+        )
+        addon("coredns", [self.system_node_group])
+
+        # Kubernetes access -------------------------------------------------------------------------
+        self.kubeconfig = kubeconfig(
+            self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data, args.region
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            delete_unreachable=False,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_access),
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster.name,
+                "cluster_arn": self.cluster.arn,
+                "endpoint": self.cluster.endpoint,
+                "node_role_arn": self.node_role.arn,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+
+def _role_key(role_arn: str) -> str:
+    """A stable child-name key for a role ARN: its name, lowercased (``platform-admins``)."""
+    return re.sub(r"[^a-z0-9-]", "-", role_arn.rsplit("/", 1)[-1].lower())

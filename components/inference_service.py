@@ -1,0 +1,451 @@
+"""InferenceService: one model served on the GPU nodes, with its namespace, identity, image and guard rails.
+
+The Deployment runs the inference image of ``container_src/`` (Open Inference Protocol / KServe
+V2 REST on port 8080, UID 10001) with the model pinned by version in the stack config: changing
+``version`` or ``image_tag`` changes the pod template, so Kubernetes rolls the pods one at a
+time (``maxUnavailable: 0``, ``maxSurge: 1``) and a new pod only receives traffic once its
+readiness probe says the model is loaded. Rolling back is setting the previous values (see
+``docs/rollback.md``); earlier model versions stay in the Object-Locked registry.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from .artifact_bucket import ArtifactBucket
+from .config import ModelServiceConfig
+from .gpu_node_group import GPU_RESOURCE
+from .iam import Statement
+from .kubernetes import (
+    api_fields,
+    gpu_scheduling,
+    object_meta,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
+from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
+
+PORT = 8080
+"""The server's HTTP port (image contract)."""
+MODEL_CACHE_DIR = "/var/cache/models"
+"""Writable model-download cache (an emptyDir; the root filesystem is read-only)."""
+LIVENESS_PATH = "/v2/health/live"
+READINESS_PATH = "/v2/health/ready"
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+"""Excluded from the HTTPS egress rule: pods reach AWS public endpoints (S3 through the gateway
+endpoint, STS), never in-VPC or link-local addresses on 443."""
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+"""The EKS Pod Identity agent (a host-network DaemonSet) that serves credentials on port 80."""
+TERMINATION_GRACE_SECONDS = 40
+"""Pod termination grace period; the server drains for ``GRACEFUL_SHUTDOWN_TIMEOUT_S`` (25 s) within it."""
+
+
+def selector_labels(model: str, component: str = "inference-server") -> dict[str, str]:
+    """Labels that select a model's pods (stable across versions)."""
+    return {"app.kubernetes.io/name": model, "app.kubernetes.io/component": component}
+
+
+def model_environment(
+    model: ModelServiceConfig, registry_bucket: pulumi.Input[str], registry_prefix: str, region: str
+) -> list[dict[str, Any]]:
+    """The image's environment contract for ``model`` (shared by the server and batch jobs)."""
+    return [
+        {"name": "MODEL_REPOSITORY", "value": pulumi.Output.concat("s3://", registry_bucket, "/", registry_prefix)},
+        {"name": "MODEL_NAME", "value": model.name},
+        {"name": "MODEL_VERSION", "value": model.version},
+        {"name": "PORT", "value": str(PORT)},
+        {"name": "MAX_BATCH_SIZE", "value": str(model.max_batch_size)},
+        {"name": "MAX_QUEUE_DELAY_MS", "value": str(model.max_queue_delay_ms)},
+        {"name": "MODEL_CACHE_DIR", "value": MODEL_CACHE_DIR},
+        {"name": "GRACEFUL_SHUTDOWN_TIMEOUT_S", "value": "25"},
+        {"name": "AWS_REGION", "value": region},
+        {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
+    ]
+
+
+def gpu_resources(model: ModelServiceConfig) -> dict[str, dict[str, str]]:
+    """Requests equal limits (Guaranteed QoS), with the GPU count."""
+    amounts = {"cpu": model.resources.cpu, "memory": model.resources.memory, GPU_RESOURCE: str(model.resources.gpus)}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def scratch_volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """emptyDir volumes and mounts for the model cache and ``/tmp`` (the root filesystem is read-only)."""
+    volumes = [
+        {"name": "model-cache", "emptyDir": {}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    mounts = [
+        {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, private to the pod
+    ]
+    return volumes, mounts
+
+
+def _sid(prefix: str, statements: Sequence[Statement]) -> list[Statement]:
+    return [{"Sid": f"{prefix}{i}", **s} for i, s in enumerate(statements)]
+
+
+@dataclass(frozen=True)
+class InferenceServiceArgs:
+    """Inputs of :class:`InferenceService`."""
+
+    model: ModelServiceConfig
+    """The model's config (version, image tag, replicas, resources, callers). Required."""
+    cluster: aws.eks.Cluster
+    """Cluster of the Pod Identity association. Required."""
+    provider: k8s.Provider
+    """Provider of the cluster. Required."""
+    account_id: pulumi.Input[str]
+    """Stack account. Required."""
+    region: str
+    """Stack region. Required."""
+    model_registry: ArtifactBucket
+    """The model registry; the pod may read only ``<registry_prefix>/<model>/``. Required."""
+    registry_prefix: str
+    """Model-repository prefix in the registry (``models``). Required."""
+    kms_key_arn: pulumi.Input[str]
+    """Stack key: encrypts the ECR repository. Required."""
+    repository_name: str
+    """ECR repository name, e.g. ``hybrid-ai-platform-prod/fraud-scorer``. Required."""
+    tags: Mapping[str, str]
+    """Required tags for the AWS children. Required."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the workload waits for (GPU node groups, device plugin). Defaults to none."""
+
+
+class InferenceService(pulumi.ComponentResource):
+    """A model server: namespace, identity, image repository, Deployment, Service, HPA, PDB, NetworkPolicies.
+
+    - **Namespace** ``<model>``, Pod Security ``restricted`` (enforce, audit, warn).
+    - **Identity**: ServiceAccount ``<model>`` (no API token automounted: the server never calls
+      the Kubernetes API; the Pod Identity webhook projects its own audience-bound token) bound
+      by EKS Pod Identity to a role that can only read ``s3://<registry>/<prefix>/<model>/``
+      and decrypt with the stack key through S3.
+    - **ECR repository**: immutable tags, scan on push, KMS-encrypted with the stack key, a
+      lifecycle policy expiring untagged images after a day and keeping the last
+      ``images_to_keep`` tagged ones.
+    - **Deployment**: the pinned image and model version, one or more GPUs on tainted GPU nodes,
+      restricted security context with a read-only root filesystem, emptyDirs for the model
+      cache and ``/tmp``, liveness/readiness on the V2 health endpoints, a startup probe allowing
+      ``model_load_timeout_seconds`` for the model to load, requests equal limits, zone spread,
+      rolling update 0 unavailable / 1 surge.
+    - **Service** (ClusterIP 8080), **HPA** (autoscaling/v2, CPU), **PDB** (max 1 unavailable).
+    - **NetworkPolicies**: default deny in and out; ingress on 8080 only from
+      ``allowed_namespaces``; egress only to cluster DNS, the Pod Identity agent and HTTPS to
+      public addresses (S3, STS).
+
+    Example::
+
+        InferenceService("fraud-scorer", InferenceServiceArgs(model=cfg, cluster=c.cluster,
+            provider=c.provider, account_id=acct, region="eu-central-1", model_registry=registry,
+            registry_prefix="models", kms_key_arn=key.arn,
+            repository_name="hybrid-ai-platform-prod/fraud-scorer", tags=tags))
+    """
+
+    namespace: k8s.core.v1.Namespace
+    service_account: k8s.core.v1.ServiceAccount
+    identity: PodIdentityRole
+    repository: aws.ecr.Repository
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    image: pulumi.Output[str]
+    """The image reference the pods run."""
+    namespace_name: str
+    """The namespace (the model name)."""
+
+    def __init__(self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:inference:InferenceService", name, None, opts)
+        model = args.model
+        tags = dict(args.tags)
+        ns = model.name
+        self.namespace_name = ns
+        aws_child = pulumi.ResourceOptions(parent=self)
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        labels = {**selector_labels(model.name), "app.kubernetes.io/part-of": "hybrid-ai-platform"}
+
+        # Image repository -----------------------------------------------------------------------
+        self.repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=args.repository_name,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
+            force_delete=False,
+            tags={**tags, "model": model.name},
+            opts=aws_child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repository-lifecycle",
+            repository=self.repository.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": "Expire untagged images after 1 day",
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "sinceImagePushed",
+                                "countUnit": "days",
+                                "countNumber": 1,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                        {
+                            "rulePriority": 2,
+                            "description": f"Keep the last {model.images_to_keep} images for rollback",
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": model.images_to_keep,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                    ]
+                },
+                sort_keys=True,
+            ),
+            opts=aws_child,
+        )
+        self.image = (
+            pulumi.Output.from_input(model.image)
+            if model.image
+            else pulumi.Output.concat(self.repository.repository_url, ":", model.image_tag)
+        )
+
+        # Namespace and identity --------------------------------------------------------------------
+        restricted = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": ns,
+                "labels": {**restricted, "pod-security.kubernetes.io/enforce-version": "latest", **labels},
+            },
+            opts=k8s_child,
+        )
+        ns_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.namespace])
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=object_meta(model.name, ns, labels),
+            automount_service_account_token=False,
+            opts=ns_child,
+        )
+        model_prefix = f"{args.registry_prefix}/{model.name}/"
+        self.identity = PodIdentityRole(
+            f"{name}-identity",
+            PodIdentityRoleArgs(
+                cluster_name=args.cluster.name,
+                cluster_arn=args.cluster.arn,
+                account_id=args.account_id,
+                namespace=ns,
+                service_account=model.name,
+                statements=_sid("ReadOwnModel", args.model_registry.read_statements(model_prefix)),
+                description=f"Inference server of {model.name}: read s3://<registry>/{model_prefix} only",
+                tags=tags,
+            ),
+            opts=aws_child,
+        )
+
+        # Workload -------------------------------------------------------------------------------
+        volumes, mounts = scratch_volumes()
+        selector = selector_labels(model.name)
+        probe_period = 10
+        annotations = {"hybrid-ai/model-version": model.version, "hybrid-ai/image-tag": model.image_tag}
+        container = {
+            "name": "server",
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+            "env": model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
+            "resources": gpu_resources(model),
+            "securityContext": restricted_container_security_context(),
+            "volumeMounts": mounts,
+            "startupProbe": {
+                "httpGet": {"path": READINESS_PATH, "port": "http"},
+                "periodSeconds": probe_period,
+                "timeoutSeconds": 3,
+                "failureThreshold": math.ceil(model.model_load_timeout_seconds / probe_period),
+            },
+            "livenessProbe": {
+                "httpGet": {"path": LIVENESS_PATH, "port": "http"},
+                "periodSeconds": 10,
+                "timeoutSeconds": 3,
+                "failureThreshold": 3,
+            },
+            "readinessProbe": {
+                "httpGet": {"path": READINESS_PATH, "port": "http"},
+                "periodSeconds": 5,
+                "timeoutSeconds": 3,
+                "failureThreshold": 3,
+            },
+        }
+        pod_spec = {
+            "serviceAccountName": model.name,
+            "automountServiceAccountToken": False,
+            "securityContext": restricted_pod_security_context(),
+            **gpu_scheduling(),
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": selector},
+                }
+            ],
+            "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+            "containers": [container],
+            "volumes": volumes,
+        }
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=object_meta(model.name, ns, labels, annotations),
+            spec=api_fields(
+                {
+                    "selector": {"matchLabels": selector},
+                    "revisionHistoryLimit": 10,
+                    "progressDeadlineSeconds": model.model_load_timeout_seconds + 300,
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                    "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
+                },
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=[
+                    self.namespace,
+                    self.service_account,
+                    *([self.identity.association] if self.identity.association else []),
+                    *args.depends_on,
+                ],
+            ),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=object_meta(model.name, ns, labels),
+            spec=api_fields(
+                {
+                    "type": "ClusterIP",
+                    "selector": selector,
+                    "ports": [{"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"}],
+                }
+            ),
+            opts=ns_child,
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=object_meta(model.name, ns, labels),
+            spec=api_fields(
+                {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
+                    "minReplicas": model.min_replicas,
+                    "maxReplicas": model.max_replicas,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {"type": "Utilization", "averageUtilization": model.target_cpu_utilization},
+                            },
+                        }
+                    ],
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.deployment]),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=object_meta(model.name, ns, labels),
+            spec=api_fields({"maxUnavailable": 1, "selector": {"matchLabels": selector}}),
+            opts=ns_child,
+        )
+        self._network_policies(name, model, ns, selector, ns_child)
+
+        self.register_outputs(
+            {
+                "namespace": ns,
+                "repository_url": self.repository.repository_url,
+                "image": self.image,
+                "role_arn": self.identity.arn,
+                "service": pulumi.Output.concat(model.name, ".", ns, ".svc.cluster.local:", str(PORT)),
+            }
+        )
+
+    @staticmethod
+    def _network_policies(
+        name: str, model: ModelServiceConfig, ns: str, selector: dict[str, str], opts: pulumi.ResourceOptions
+    ) -> None:
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata={"name": "default-deny-all", "namespace": ns},
+            spec=api_fields({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+            opts=opts,
+        )
+        if model.allowed_namespaces:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-allow-callers",
+                metadata={"name": "allow-inference-callers", "namespace": ns},
+                spec=api_fields(
+                    {
+                        "podSelector": {"matchLabels": selector},
+                        "policyTypes": ["Ingress"],
+                        "ingress": [
+                            {
+                                "from": [
+                                    {
+                                        "namespaceSelector": {
+                                            "matchExpressions": [
+                                                {
+                                                    "key": "kubernetes.io/metadata.name",
+                                                    "operator": "In",
+                                                    "values": sorted(model.allowed_namespaces),
+                                                }
+                                            ]
+                                        }
+                                    }
+                                ],
+                                "ports": [{"protocol": "TCP", "port": PORT}],
+                            }
+                        ],
+                    }
+                ),
+                opts=opts,
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-egress",
+            metadata={"name": "allow-dns-aws-apis", "namespace": ns},
+            spec=api_fields(
+                {
+                    "podSelector": {},
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                                    },
+                                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                                }
+                            ],
+                            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                        },
+                        {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                        {
+                            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
+                            "ports": [{"protocol": "TCP", "port": 443}],
+                        },
+                    ],
+                }
+            ),
+            opts=opts,
+        )

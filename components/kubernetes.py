@@ -1,0 +1,113 @@
+"""Kubernetes access to an EKS cluster: an exec-credential kubeconfig and shared pod settings.
+
+The kubeconfig holds no credential: ``kubectl`` and the Pulumi Kubernetes provider run
+``aws eks get-token`` for every session, as the caller's AWS identity, so the AWS CLI must be
+on the ``PATH`` of whoever runs ``pulumi up``, and that identity needs an EKS access entry
+(``cluster.admin_role_arns``). The document is still exported as a secret: it names the
+cluster's endpoint and CA.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+"""The exec-credential API version ``aws eks get-token`` answers with."""
+
+NON_ROOT_UID = 10001
+"""UID and GID the inference image runs as (``USER 10001:10001`` in container_src/Dockerfile)."""
+
+
+def kubeconfig(
+    cluster_name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_data: pulumi.Input[str], region: str
+) -> pulumi.Output[str]:
+    """A kubeconfig (JSON, which is valid YAML) for one EKS cluster, marked secret.
+
+    Authentication runs ``aws eks get-token --cluster-name <name> --region <region>``.
+    """
+
+    def render(values: list[Any]) -> str:
+        name, server, ca = values
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca}}],
+                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+                "current-context": name,
+                "users": [
+                    {
+                        "name": name,
+                        "user": {
+                            "exec": {
+                                "apiVersion": EXEC_API_VERSION,
+                                "command": "aws",
+                                "args": ["eks", "get-token", "--cluster-name", name, "--region", region],
+                                "interactiveMode": "Never",
+                            }
+                        },
+                    }
+                ],
+            },
+            sort_keys=True,
+        )
+
+    return pulumi.Output.secret(pulumi.Output.all(cluster_name, endpoint, ca_data).apply(render))
+
+
+def restricted_pod_security_context() -> dict[str, Any]:
+    """Pod-level security context meeting the ``restricted`` Pod Security Standard."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_UID,
+        "runAsGroup": NON_ROOT_UID,
+        "fsGroup": NON_ROOT_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_container_security_context() -> dict[str, Any]:
+    """Container-level security context meeting the ``restricted`` Pod Security Standard,
+    with a read-only root filesystem."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": NON_ROOT_UID,
+        "runAsGroup": NON_ROOT_UID,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def gpu_scheduling() -> dict[str, Any]:
+    """Pod-spec fields that put a pod on GPU nodes: the taint toleration and the node selector."""
+    return {
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+        "nodeSelector": {"nvidia.com/gpu.present": "true"},
+    }
+
+
+def object_meta(
+    name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> k8s.meta.v1.ObjectMetaArgsDict:
+    """``metadata`` of a namespaced object with an explicit name (no auto-naming suffix)."""
+    meta: k8s.meta.v1.ObjectMetaArgsDict = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def api_fields(value: dict[str, Any]) -> Any:
+    """Hand over an object fragment written with the Kubernetes API's own camelCase field names.
+
+    The SDK's ``*ArgsDict`` types spell fields in snake_case and translate them; fragments here
+    use the API's names, which the provider receives unchanged (what ``kubectl`` would show),
+    so they are passed untyped rather than cast to a TypedDict whose keys they do not use.
+    """
+    return value

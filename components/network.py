@@ -1,0 +1,347 @@
+"""Network: a VPC with private subnets for nodes, public subnets only for NAT, or a VPC you bring.
+
+Subnet CIDRs are derived from the VPC CIDR with :mod:`ipaddress`, so the layout is a pure
+function of ``(cidr, az_count)`` (see :func:`subnet_layout`): the private subnets are the first
+``az_count`` eighths of the VPC (a /19 each in a /16: room for VPC-CNI pod IPs), the public
+subnets are small blocks of the last eighth (they hold NAT gateways only).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from .iam import policy_document, service_assume_role_policy
+
+MAX_AZS = 6
+"""Most availability zones the layout supports (six private eighths, one spare, one public)."""
+
+
+@dataclass(frozen=True)
+class SubnetLayout:
+    """CIDRs of one VPC: ``private[i]`` and ``public[i]`` belong to the i-th availability zone."""
+
+    private: tuple[str, ...]
+    public: tuple[str, ...]
+
+
+def subnet_layout(vpc_cidr: str, az_count: int) -> SubnetLayout:
+    """Split ``vpc_cidr`` into ``az_count`` private and public subnets, deterministically.
+
+    >>> subnet_layout("10.40.0.0/16", 2)
+    SubnetLayout(private=('10.40.0.0/19', '10.40.32.0/19'), public=('10.40.224.0/22', '10.40.228.0/22'))
+    """
+    if not 1 <= az_count <= MAX_AZS:
+        raise ValueError(f"az_count {az_count} is outside 1-{MAX_AZS}")
+    vpc = ipaddress.IPv4Network(vpc_cidr, strict=True)
+    eighths = list(vpc.subnets(prefixlen_diff=3))
+    public_pool = list(eighths[-1].subnets(prefixlen_diff=3))
+    return SubnetLayout(
+        private=tuple(str(n) for n in eighths[:az_count]),
+        public=tuple(str(n) for n in public_pool[:az_count]),
+    )
+
+
+@dataclass(frozen=True)
+class ExistingVpc:
+    """A VPC the platform team already runs."""
+
+    vpc_id: str
+    """The VPC id. Required."""
+    private_subnet_ids: Sequence[str]
+    """Private subnets in at least two AZs. Required."""
+    private_route_table_ids: Sequence[str] = ()
+    """Route tables for the S3 gateway endpoint. Defaults to none: no endpoint is created."""
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    """Inputs of :class:`Network`."""
+
+    tags: Mapping[str, str]
+    """Required tags for every taggable child. Required."""
+    region: str
+    """The stack's region (S3 endpoint service name). Required."""
+    account_id: pulumi.Input[str]
+    """Stack account (flow-log role trust condition). Required."""
+    kms_key_arn: pulumi.Input[str]
+    """Stack key: encrypts the flow-log group. Required."""
+    cidr: str = "10.40.0.0/16"
+    """VPC CIDR. Defaults to ``10.40.0.0/16``."""
+    az_count: int = 2
+    """Availability zones. Defaults to 2."""
+    nat_gateways: str = "single"
+    """``single`` (one NAT in the first AZ, cheaper) or ``one_per_az`` (each AZ egresses through
+    its own NAT: no single point of failure). Defaults to ``single``."""
+    flow_log_retention_days: int = 90
+    """Flow-log group retention. Defaults to 90 days."""
+    cluster_name: str | None = None
+    """EKS cluster that will use the subnets; tags them ``kubernetes.io/cluster/<name>=shared``.
+    Defaults to none."""
+    existing: ExistingVpc | None = None
+    """Bring your own VPC: create nothing but the S3 endpoint (when route tables are given).
+    Defaults to none (a VPC is created)."""
+    availability_zones: Sequence[str] | None = field(default=None)
+    """AZ names to use. Defaults to the first ``az_count`` available AZs of the region."""
+
+
+class Network(pulumi.ComponentResource):
+    """A VPC across ``az_count`` AZs with NAT egress, an S3 gateway endpoint and flow logs.
+
+    Children are named ``<name>-...``; per-AZ children are keyed by AZ slot (``az1``, ``az2``,
+    ...: the first, second, ... available AZ), so raising ``az_count`` only adds children and
+    never renames existing ones. Children:
+    the VPC (DNS support and hostnames on), the default security group with every rule removed,
+    per AZ a private subnet (``kubernetes.io/role/internal-elb=1``) and a public subnet
+    (``kubernetes.io/role/elb=1``, no public IPs on launch), an internet gateway, NAT gateways
+    with Elastic IPs (one, or one per AZ), a public route table, one private route table per
+    AZ routing ``0.0.0.0/0`` to its NAT, an S3 gateway endpoint on the private route tables and
+    VPC flow logs (all traffic) to a KMS-encrypted log group with retention.
+
+    With ``existing`` set, nothing is created except the S3 endpoint when route tables are
+    given, and the outputs are the given ids.
+
+    Example::
+
+        net = Network("network", NetworkArgs(tags=tags, region="eu-west-1", account_id=acct,
+                      kms_key_arn=key.arn, cidr="10.40.0.0/16", az_count=3, nat_gateways="one_per_az"))
+    """
+
+    vpc_id: pulumi.Output[str]
+    """The VPC id."""
+    private_subnet_ids: pulumi.Output[list[str]]
+    """Private subnet ids, one per AZ in AZ order."""
+    public_subnet_ids: pulumi.Output[list[str]]
+    """Public subnet ids (empty for a brought VPC)."""
+    private_route_table_ids: pulumi.Output[list[str]]
+    """Private route table ids."""
+    vpc: aws.ec2.Vpc | None
+    """The created VPC, or None when a VPC was brought."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:network:Network", name, None, opts)
+        self._name = name
+        self._args = args
+        tags = dict(args.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.existing is not None:
+            self.vpc = None
+            self.vpc_id = pulumi.Output.from_input(args.existing.vpc_id)
+            self.private_subnet_ids = pulumi.Output.from_input(list(args.existing.private_subnet_ids))
+            self.public_subnet_ids = pulumi.Output.from_input([])
+            self.private_route_table_ids = pulumi.Output.from_input(list(args.existing.private_route_table_ids))
+            if args.existing.private_route_table_ids:
+                self._s3_endpoint(self.vpc_id, list(args.existing.private_route_table_ids), tags, child)
+            self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids})
+            return
+
+        layout = subnet_layout(args.cidr, args.az_count)
+        if args.availability_zones is not None:
+            zones: pulumi.Output[list[str]] = pulumi.Output.from_input(list(args.availability_zones[: args.az_count]))
+        else:
+            available = aws.get_availability_zones_output(
+                state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            zones = available.names.apply(lambda names: _first_zones(names, args.az_count))
+
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={**tags, "Name": name},
+            opts=child,
+        )
+        vpc_id = self.vpc.id
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc_id,
+            ingress=[],
+            egress=[],
+            tags={**tags, "Name": f"{name}-default-deny-all"},
+            opts=child,
+        )
+        self._flow_logs(name, vpc_id, tags, child)
+
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc_id, tags={**tags, "Name": name}, opts=child)
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=vpc_id, tags={**tags, "Name": f"{name}-public"}, opts=child
+        )
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=child,
+        )
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"} if args.cluster_name else {}
+        letters = [f"az{i + 1}" for i in range(args.az_count)]
+        private_ids: list[pulumi.Output[str]] = []
+        public_ids: list[pulumi.Output[str]] = []
+        route_table_ids: list[pulumi.Output[str]] = []
+        nats: dict[str, aws.ec2.NatGateway] = {}
+        for i, letter in enumerate(letters):
+            zone = zones.apply(_nth(i))
+            public = aws.ec2.Subnet(
+                f"{name}-public-{letter}",
+                vpc_id=vpc_id,
+                cidr_block=layout.public[i],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={**tags, **cluster_tag, "Name": f"{name}-public-{letter}", "kubernetes.io/role/elb": "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{letter}-rta", subnet_id=public.id, route_table_id=public_rt.id, opts=child
+            )
+            public_ids.append(public.id)
+            if args.nat_gateways == "one_per_az" or i == 0:
+                eip = aws.ec2.Eip(
+                    f"{name}-nat-{letter}-eip", domain="vpc", tags={**tags, "Name": f"{name}-nat-{letter}"}, opts=child
+                )
+                nats[letter] = aws.ec2.NatGateway(
+                    f"{name}-nat-{letter}",
+                    allocation_id=eip.id,
+                    subnet_id=public.id,
+                    connectivity_type="public",
+                    tags={**tags, "Name": f"{name}-nat-{letter}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+        for i, letter in enumerate(letters):
+            zone = zones.apply(_nth(i))
+            private = aws.ec2.Subnet(
+                f"{name}-private-{letter}",
+                vpc_id=vpc_id,
+                cidr_block=layout.private[i],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={
+                    **tags,
+                    **cluster_tag,
+                    "Name": f"{name}-private-{letter}",
+                    "kubernetes.io/role/internal-elb": "1",
+                },
+                opts=child,
+            )
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{letter}-rt",
+                vpc_id=vpc_id,
+                tags={**tags, "Name": f"{name}-private-{letter}"},
+                opts=child,
+            )
+            nat = nats.get(letter) or nats["az1"]
+            aws.ec2.Route(
+                f"{name}-private-{letter}-default",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{letter}-rta", subnet_id=private.id, route_table_id=rt.id, opts=child
+            )
+            private_ids.append(private.id)
+            route_table_ids.append(rt.id)
+
+        self._s3_endpoint(vpc_id, route_table_ids, tags, child)
+        self.vpc_id = vpc_id
+        self.private_subnet_ids = pulumi.Output.all(*private_ids).apply(list)
+        self.public_subnet_ids = pulumi.Output.all(*public_ids).apply(list)
+        self.private_route_table_ids = pulumi.Output.all(*route_table_ids).apply(list)
+        self.nat_gateway_count = len(nats)
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "public_subnet_ids": self.public_subnet_ids,
+            }
+        )
+
+    def _s3_endpoint(
+        self,
+        vpc_id: pulumi.Input[str],
+        route_table_ids: Sequence[pulumi.Input[str]],
+        tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> aws.ec2.VpcEndpoint:
+        return aws.ec2.VpcEndpoint(
+            f"{self._name}-s3-endpoint",
+            vpc_id=vpc_id,
+            service_name=f"com.amazonaws.{self._args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=list(route_table_ids),
+            tags={**tags, "Name": f"{self._name}-s3"},
+            opts=child,
+        )
+
+    def _flow_logs(
+        self, name: str, vpc_id: pulumi.Output[str], tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> None:
+        args = self._args
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=f"/aws/vpc/{pulumi.get_project()}-{pulumi.get_stack()}/{name}/flow-logs",
+            retention_in_days=args.flow_log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            description=f"VPC flow logs of {name}: write to its own log group only",
+            assume_role_policy=service_assume_role_policy("vpc-flow-logs.amazonaws.com", args.account_id),
+            max_session_duration=3600,
+            tags=tags,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "WriteOwnFlowLogs",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": [log_group.arn, pulumi.Output.concat(log_group.arn, ":log-stream:*")],
+                    },
+                    {
+                        "Sid": "DescribeOwnLogGroup",
+                        "Effect": "Allow",
+                        "Action": "logs:DescribeLogGroups",
+                        "Resource": pulumi.Output.concat(
+                            "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:*"
+                        ),
+                    },
+                ]
+            ),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc_id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+
+def _nth(index: int) -> Callable[[list[str]], str]:
+    def pick(values: list[str]) -> str:
+        return values[index]
+
+    return pick
+
+
+def _first_zones(names: list[str], count: int) -> list[str]:
+    if len(names) < count:
+        raise ValueError(f"the region has {len(names)} available AZs, fewer than az_count {count}")
+    return list(names[:count])
