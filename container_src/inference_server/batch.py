@@ -564,7 +564,7 @@ def _cached_etag(path: Path) -> str:
 def _lineage(settings: BatchSettings, info: ModelInfo, source: SourceFile) -> dict[str, str]:
     return {
         "source-bucket": settings.feature_bucket,
-        "source-key": urllib.parse.quote(source.key, safe="/"),
+        "source-key": urllib.parse.quote(source.key, safe="/="),
         "source-etag": source.etag,
         "feature-set": settings.feature_set,
         "batch-date": settings.batch_date.isoformat(),

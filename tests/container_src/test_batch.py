@@ -1,0 +1,415 @@
+"""Batch scoring (``python -m inference_server batch``) against moto S3 with real ONNX models.
+
+Layout used throughout: model registry ``s3://acme-models/models/<model>/<version>/model.onnx``, feature
+store ``s3://acme-features/<feature_set>/dt=YYYY-MM-DD/*.parquet`` (one fresh feature set per test), scores
+under ``<feature_set>/_scores/<model>/dt=YYYY-MM-DD/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from inference_helpers import AWS_ENV, BUCKET, PREFIX, S3
+from inference_server import batch
+from inference_server.config import ConfigError
+from onnx import TensorProto, helper
+
+FEATURES_BUCKET = "acme-features"
+DATE = "2026-11-24"
+CONTAINER_SRC = Path(__file__).resolve().parents[2] / "container_src"
+MATRIX_COLUMNS = ["amount", "amount_log", "is_foreign", "hour_of_day"]  # the numeric columns, in file order
+
+
+def build_per_column_model() -> bytes:
+    """One input per feature column: ``amount`` [N] and ``hour_of_day`` [N, 1] (FP32) -> ``score`` [N]."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["hour_of_day", "FLAT"], ["HOUR"]),
+            helper.make_node("Mul", ["amount", "WA"], ["A"]),
+            helper.make_node("Mul", ["HOUR", "WH"], ["H"]),
+            helper.make_node("Add", ["A", "H"], ["Z"]),
+            helper.make_node("Sigmoid", ["Z"], ["score"]),
+        ],
+        "per_column",
+        [
+            helper.make_tensor_value_info("amount", TensorProto.FLOAT, ["N"]),
+            helper.make_tensor_value_info("hour_of_day", TensorProto.FLOAT, ["N", 1]),
+        ],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N"])],
+        initializer=[
+            helper.make_tensor("FLAT", TensorProto.INT64, [1], [-1]),
+            helper.make_tensor("WA", TensorProto.FLOAT, [], [0.01]),
+            helper.make_tensor("WH", TensorProto.FLOAT, [], [-0.1]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def feature_table(rows: int, seed: int) -> pa.Table:
+    """A small table shaped like the ``transactions`` feature set (ids, timestamps, numeric features)."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    ts = pa.timestamp("us", tz="UTC")
+    amount = rng.uniform(1, 500, rows)
+    return pa.table(
+        {
+            "transaction_id": pa.array([f"t{seed}-{i}" for i in range(rows)]),
+            "account_id": pa.array([f"acct-{i % 7}" for i in range(rows)]),
+            "event_timestamp": pa.array([start + timedelta(seconds=97 * i) for i in range(rows)], ts),
+            "created_timestamp": pa.array([start] * rows, ts),
+            "amount": pa.array(amount, pa.float64()),
+            "currency": pa.array(["EUR"] * rows),
+            "amount_log": pa.array(np.log1p(amount), pa.float64()),
+            "is_foreign": pa.array(rng.random(rows) < 0.3),
+            "hour_of_day": pa.array(rng.integers(0, 24, rows), pa.int8()),
+        }
+    )
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+@dataclass
+class Store:
+    """One test's feature set in the moto feature store, plus an S3 client that counts PutObject calls."""
+
+    s3: S3
+    feature_set: str
+    cache_dir: Path
+    client: Any
+    puts: list[str]
+
+    @property
+    def output_prefix(self) -> str:
+        return f"{self.feature_set}/_scores/fraud/"
+
+    def put(self, key: str, body: bytes) -> str:
+        return str(self.client.put_object(Bucket=FEATURES_BUCKET, Key=key, Body=body)["ETag"]).strip('"')
+
+    def put_table(self, relative: str, table: pa.Table) -> str:
+        return self.put(f"{self.feature_set}/{relative}", parquet_bytes(table))
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "MODEL_REPOSITORY": f"s3://{BUCKET}/{PREFIX}",
+            "MODEL_NAME": "fraud",
+            "MODEL_VERSION": "1",
+            "MODEL_CACHE_DIR": str(self.cache_dir),
+            "FEATURE_BUCKET": FEATURES_BUCKET,
+            "FEATURE_SET": self.feature_set,
+            "INPUT_PREFIX": f"{self.feature_set}/",
+            "OUTPUT_PREFIX": self.output_prefix,
+            "BATCH_JOB_NAME": "nightly-fraud",
+            "MAX_BATCH_SIZE": "8",
+            "BATCH_CHUNK_ROWS": "16",
+            "PASSTHROUGH_COLUMNS": "transaction_id",
+            **extra,
+        }
+
+    def run(self, *argv: str, **extra: str) -> int:
+        return batch.main(list(argv) or ["--date", DATE], env=self.env(**extra), client=self.client)
+
+    def keys(self, prefix: str) -> list[str]:
+        listing = self.client.list_objects_v2(Bucket=FEATURES_BUCKET, Prefix=prefix)
+        return sorted(o["Key"] for o in listing.get("Contents", []))
+
+    def read_output(self, relative: str) -> tuple[pa.Table, dict[str, Any]]:
+        key = f"{self.output_prefix}dt={DATE}/{relative}"
+        response = self.client.get_object(Bucket=FEATURES_BUCKET, Key=key)
+        return pq.read_table(io.BytesIO(response["Body"].read())), response
+
+    def manifest(self, day: str = DATE) -> dict[str, Any]:
+        key = f"{self.output_prefix}dt={day}/_manifest.json"
+        return json.loads(self.client.get_object(Bucket=FEATURES_BUCKET, Key=key)["Body"].read())
+
+
+@pytest.fixture(scope="module")
+def registry(s3: S3, classifier_bytes: bytes) -> S3:
+    """The classifier (4 features -> LOGITS/PROBS [N, 3]) as model ``fraud`` version 1, and the feature bucket."""
+    s3.put_model("fraud", "1", classifier_bytes)
+    s3.client.create_bucket(Bucket=FEATURES_BUCKET)
+    return s3
+
+
+@pytest.fixture
+def store(registry: S3, tmp_path: Path) -> Iterator[Store]:
+    client = boto3.client("s3", endpoint_url=registry.endpoint, region_name="us-east-1")
+    puts: list[str] = []
+    client.meta.events.register("provide-client-params.s3.PutObject", lambda params, **_: puts.append(params["Key"]))
+    yield Store(registry, f"tx-{uuid.uuid4().hex[:8]}", tmp_path / "cache", client, puts)
+
+
+@pytest.fixture
+def day(store: Store) -> dict[str, pa.Table]:
+    """Two feature files for DATE, plus what must be ignored: another date, `_`/`.` keys, a non-Parquet key."""
+    tables = {"part-a.parquet": feature_table(50, seed=1), "part-b.parquet": feature_table(23, seed=2)}
+    for name, table in tables.items():
+        store.put_table(f"dt={DATE}/{name}", table)
+    junk = parquet_bytes(feature_table(5, seed=3))
+    store.put_table("dt=2026-11-23/part-old.parquet", feature_table(5, seed=4))
+    store.put(f"{store.feature_set}/_quarantine/part-a.parquet", junk)
+    store.put(f"{store.feature_set}/_manifests/part-a.json", b"{}")
+    store.put(f"{store.feature_set}/dt={DATE}/_tmp/part-c.parquet", junk)
+    store.put(f"{store.feature_set}/dt={DATE}/.part-d.parquet", junk)
+    store.put(f"{store.feature_set}/dt={DATE}/README.txt", b"not parquet")
+    store.puts.clear()
+    return tables
+
+
+def direct_scores(model_bytes: bytes, table: pa.Table) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    matrix = np.column_stack([table[c].to_numpy().astype(np.float32) for c in MATRIX_COLUMNS])
+    logits, probs = session.run(["LOGITS", "PROBS"], {"INPUT0": matrix})
+    return {"LOGITS": logits, "PROBS": probs}
+
+
+def test_scores_every_input_of_the_date_into_deterministic_keys_matching_onnxruntime(
+    store: Store, day: dict[str, pa.Table], classifier_bytes: bytes
+) -> None:
+    # GIVEN two feature files for the date (50 and 23 rows; 16-row chunks, 8-row runs) and junk around them
+    # WHEN the batch scores that date in-process
+    assert store.run() == 0
+    # THEN exactly one output per input exists at the deterministic key, plus the manifest written last
+    out = f"{store.output_prefix}dt={DATE}/"
+    assert store.keys(store.output_prefix) == [f"{out}_manifest.json", f"{out}part-a.parquet", f"{out}part-b.parquet"]
+    assert store.puts[-1] == f"{out}_manifest.json"
+    for name, source in day.items():
+        table, response = store.read_output(name)
+        # THEN the scores equal a direct onnxruntime run on the same rows, flattened as <output>_<i>
+        expected = direct_scores(classifier_bytes, source)
+        for output, values in expected.items():
+            got = np.column_stack([table[f"{output}_{i}"].to_numpy() for i in range(3)])
+            np.testing.assert_allclose(got, values, rtol=1e-6, atol=1e-6)
+        # THEN keys, timestamps and passthrough columns are carried over in input order, with the model identity
+        for column in ("account_id", "event_timestamp", "transaction_id"):
+            assert table[column].equals(source[column])
+        assert table.column_names[:5] == [
+            "account_id",
+            "event_timestamp",
+            "transaction_id",
+            "model_name",
+            "model_version",
+        ]
+        assert set(table["model_name"].to_pylist()) == {"fraud"} and set(table["model_version"].to_pylist()) == {"1"}
+        # THEN lineage is in the object metadata and the Parquet schema metadata
+        meta = response["Metadata"]
+        source_key = f"{store.feature_set}/dt={DATE}/{name}"
+        source_etag = store.client.head_object(Bucket=FEATURES_BUCKET, Key=source_key)["ETag"].strip('"')
+        assert meta["source-key"] == source_key and meta["source-etag"] == source_etag
+        assert meta["model-name"] == "fraud" and meta["model-version"] == "1" and meta["model-etag"]
+        assert meta["code-version"].startswith("hybrid-ai-inference-server/")
+        assert meta["row-count"] == str(source.num_rows) and meta["batch-date"] == DATE
+        assert json.loads(table.schema.metadata[b"lineage"])["source-etag"] == source_etag
+    manifest = store.manifest()
+    assert manifest["counts"] == {"files": 2, "rows": 73}
+    assert [f["output_key"] for f in manifest["files"]] == [f"{out}part-a.parquet", f"{out}part-b.parquet"]
+    assert manifest["model"]["version"] == "1"
+
+
+def test_rerun_writes_nothing_when_outputs_exist_for_the_same_source_and_model_version(
+    store: Store, day: dict[str, pa.Table]
+) -> None:
+    # GIVEN a date that was scored already
+    assert store.run() == 0
+    before = {k: store.client.head_object(Bucket=FEATURES_BUCKET, Key=k) for k in store.keys(store.output_prefix)}
+    store.puts.clear()
+    # WHEN the batch runs again for the same date and model version
+    assert store.run() == 0
+    # THEN it puts nothing (outputs and manifest unchanged)
+    assert store.puts == []
+    for key, head in before.items():
+        again = store.client.head_object(Bucket=FEATURES_BUCKET, Key=key)
+        assert (again["ETag"], again["LastModified"]) == (head["ETag"], head["LastModified"])
+
+
+def test_new_model_version_or_changed_source_replaces_the_stale_outputs(
+    store: Store, day: dict[str, pa.Table], classifier_bytes: bytes
+) -> None:
+    # GIVEN a date scored by version 1, then one source object rewritten
+    assert store.run() == 0
+    store.put_table(f"dt={DATE}/part-b.parquet", feature_table(11, seed=9))
+    store.puts.clear()
+    # WHEN the batch runs again THEN only the changed file and the manifest are rewritten
+    assert store.run() == 0
+    out = f"{store.output_prefix}dt={DATE}/"
+    assert store.puts == [f"{out}part-b.parquet", f"{out}_manifest.json"]
+    assert store.manifest()["counts"] == {"files": 2, "rows": 61}
+    # WHEN a new model version scores the same date THEN every output is replaced and records version 2
+    store.s3.put_model("fraud", "2", classifier_bytes)
+    store.puts.clear()
+    assert store.run(MODEL_VERSION="2") == 0
+    assert len(store.puts) == 3
+    table, response = store.read_output("part-a.parquet")
+    assert set(table["model_version"].to_pylist()) == {"2"} and response["Metadata"]["model-version"] == "2"
+    assert store.manifest()["model"]["version"] == "2"
+
+
+def test_inputs_are_matched_by_name_when_the_model_has_one_input_per_feature_column(
+    store: Store, day: dict[str, pa.Table]
+) -> None:
+    # GIVEN a model with inputs `amount` [N] and `hour_of_day` [N, 1] (the file has int8 hours)
+    model_bytes = build_per_column_model()
+    store.s3.put_model("percol", "1", model_bytes)
+    # WHEN it scores the date
+    assert store.run(MODEL_NAME="percol", OUTPUT_PREFIX=f"{store.feature_set}/_scores/percol/") == 0
+    # THEN each input was fed from its column, cast to FP32, and the [N] output is one column
+    key = f"{store.feature_set}/_scores/percol/dt={DATE}/part-a.parquet"
+    table = pq.read_table(io.BytesIO(store.client.get_object(Bucket=FEATURES_BUCKET, Key=key)["Body"].read()))
+    source = day["part-a.parquet"]
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    (expected,) = session.run(
+        ["score"],
+        {
+            "amount": source["amount"].to_numpy().astype(np.float32),
+            "hour_of_day": source["hour_of_day"].to_numpy().astype(np.float32).reshape(-1, 1),
+        },
+    )
+    np.testing.assert_allclose(table["score"].to_numpy(), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"FEATURE_COLUMNS": "amount,hour_of_day"}, "takes K=4 features per row but FEATURE_COLUMNS names 2"),
+        ({"FEATURE_COLUMNS": "amount,amount_log,currency,hour_of_day"}, "check FEATURE_COLUMNS"),
+        ({"FEATURE_COLUMNS": "amount,amount_log,is_foreign,nope"}, "FEATURE_COLUMNS names nope"),
+        ({"PASSTHROUGH_COLUMNS": "amount"}, "has 3 numeric columns .* set FEATURE_COLUMNS"),
+        ({"ENTITY_KEY_COLUMN": "customer_id"}, "ENTITY_KEY_COLUMN column 'customer_id' is not in"),
+    ],
+)
+def test_columns_that_do_not_fit_the_model_exit_2_naming_the_variable(
+    store: Store,
+    day: dict[str, pa.Table],
+    capsys: pytest.CaptureFixture[str],
+    extra: dict[str, str],
+    message: str,
+) -> None:
+    # GIVEN a [N, 4] model WHEN the selected columns do not fit it THEN exit 2 with a message, no traceback
+    assert store.run(**extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert re.search(message, err), err
+    assert store.puts == []
+
+
+@pytest.mark.parametrize(
+    ("remove", "extra", "message"),
+    [
+        ("FEATURE_BUCKET", {}, "FEATURE_BUCKET is required"),
+        ("MODEL_NAME", {}, "MODEL_NAME is required"),
+        (None, {"OUTPUT_PREFIX": "x/dt=2026-11-24/"}, "OUTPUT_PREFIX .* must not be INPUT_PREFIX"),
+        (None, {"INPUT_PREFIX": "transactions"}, "INPUT_PREFIX must be a key prefix ending in '/'"),
+        (None, {"BATCH_CHUNK_ROWS": "0"}, "BATCH_CHUNK_ROWS must be between 1 and 1048576"),
+        (None, {"BATCH_DATE": "24.11.2026"}, "BATCH_DATE must be a date YYYY-MM-DD"),
+        (None, {"ORT_EXECUTION_PROVIDERS": "TensorrtExecutionProvider"}, "TensorrtExecutionProvider"),
+    ],
+)
+def test_invalid_environment_exits_2_naming_the_variable(
+    store: Store, capsys: pytest.CaptureFixture[str], remove: str | None, extra: dict[str, str], message: str
+) -> None:
+    env = store.env(**extra)
+    if "OUTPUT_PREFIX" in extra:
+        env["INPUT_PREFIX"] = "x/"
+        env["FEATURE_SET"] = "x"
+    if remove:
+        env.pop(remove)
+    argv = [] if "BATCH_DATE" in extra else ["--date", DATE]
+    assert batch.main(argv, env=env, client=store.client) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err, err
+
+
+def test_invalid_date_argument_exits_2() -> None:
+    assert batch.main(["--date", "2026-02-30"], env={}) == 2
+
+
+def test_date_defaults_to_yesterday_utc_and_date_argument_beats_batch_date(store: Store) -> None:
+    now = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)
+    assert batch.BatchSettings.from_env(store.env(), now=now).batch_date == date(2026, 11, 24)
+    env = store.env(BATCH_DATE="2026-01-02")
+    assert batch.BatchSettings.from_env(env, now=now).batch_date == date(2026, 1, 2)
+    settings = batch.BatchSettings.from_env(env, "2026-03-04", now=now)
+    assert settings.batch_date == date(2026, 3, 4)
+    assert settings.input_partition == f"{store.feature_set}/dt=2026-03-04/"
+    assert settings.manifest_key == f"{store.output_prefix}dt=2026-03-04/_manifest.json"
+    with pytest.raises(ConfigError, match="--date must be a valid date"):
+        batch.BatchSettings.from_env(env, "2026-13-01")
+
+
+def test_a_date_without_inputs_succeeds_with_nothing_to_score(
+    store: Store, day: dict[str, pa.Table], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a date with no feature files (only other dates and `_` prefixes exist)
+    caplog.set_level(logging.INFO, logger="inference_server")
+    # WHEN the batch runs for it THEN it exits 0, says so, and commits an empty manifest
+    assert store.run("--date", "2026-11-22") == 0
+    events = {getattr(r, "fields", {}).get("event"): r for r in caplog.records}
+    assert "nothing to score" in events["nothing_to_score"].getMessage()
+    assert events["batch_finished"].fields["files"] == 0  # type: ignore[attr-defined]
+    assert store.manifest("2026-11-22")["counts"] == {"files": 0, "rows": 0}
+
+
+def test_a_corrupt_input_exits_1_after_scoring_the_others_and_withholds_the_manifest(
+    store: Store, day: dict[str, pa.Table]
+) -> None:
+    # GIVEN a partition where one .parquet object is not Parquet
+    store.put(f"{store.feature_set}/dt={DATE}/part-0-broken.parquet", b"PAR1 definitely not parquet")
+    store.puts.clear()
+    # WHEN the batch runs THEN it exits 1 (the Job retries), the good files are scored, no manifest is written
+    assert store.run() == 1
+    out = f"{store.output_prefix}dt={DATE}/"
+    assert store.keys(store.output_prefix) == [f"{out}part-a.parquet", f"{out}part-b.parquet"]
+
+
+def test_a_missing_model_exits_1(store: Store, day: dict[str, pa.Table]) -> None:
+    assert store.run(MODEL_VERSION="404") == 1
+    assert store.puts == []
+
+
+def test_cli_runs_the_batch_as_a_process_with_json_logs(store: Store, day: dict[str, pa.Table]) -> None:
+    # GIVEN the process environment the CronJob sets, reaching moto through AWS_ENDPOINT_URL
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MODEL_", "MAX_", "FEATURE_"))}
+    env.update(AWS_ENV)
+    env.update(store.env(AWS_ENDPOINT_URL=store.s3.endpoint))
+    # WHEN `python -m inference_server batch --date ...` runs from container_src/
+    proc = subprocess.run(
+        [sys.executable, "-m", "inference_server", "batch", "--date", DATE],
+        cwd=CONTAINER_SRC,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # THEN it exits 0, every stdout line is JSON, and the final line counts the work
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    finished = next(line for line in lines if line.get("event") == "batch_finished")
+    assert finished["written"] == 2 and finished["rows"] == 73 and finished["failed"] == 0
+    assert any(line.get("event") == "model_loaded" and line["provider"] for line in lines)
+    out = f"{store.output_prefix}dt={DATE}/"
+    assert store.keys(store.output_prefix) == [f"{out}_manifest.json", f"{out}part-a.parquet", f"{out}part-b.parquet"]
