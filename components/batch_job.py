@@ -111,7 +111,6 @@ class BatchScoringJob(pulumi.ComponentResource):
             PodIdentityRoleArgs(
                 cluster_name=args.cluster.name,
                 cluster_arn=args.cluster.arn,
-                account_id=args.account_id,
                 namespace=ns,
                 service_account=job.name,
                 statements=statements,

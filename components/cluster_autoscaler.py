@@ -117,7 +117,6 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             PodIdentityRoleArgs(
                 cluster_name=args.cluster.name,
                 cluster_arn=args.cluster.arn,
-                account_id=args.account_id,
                 namespace=NAMESPACE,
                 service_account=SERVICE_ACCOUNT,
                 statements=autoscaler_statements(args.cluster_name, args.region, args.account_id),

@@ -253,11 +253,10 @@ class InferenceCluster(pulumi.ComponentResource):
 
         # Add-ons ---------------------------------------------------------------------------------
         cni_identity = PodIdentityRole(
-            f"{name}-vpc-cni",
+            f"{name}-vpc-cni-identity",
             PodIdentityRoleArgs(
                 cluster_name=self.cluster.name,
                 cluster_arn=self.cluster.arn,
-                account_id=args.account_id,
                 namespace="kube-system",
                 service_account="aws-node",
                 statements=[],

@@ -245,7 +245,6 @@ class InferenceService(pulumi.ComponentResource):
             PodIdentityRoleArgs(
                 cluster_name=args.cluster.name,
                 cluster_arn=args.cluster.arn,
-                account_id=args.account_id,
                 namespace=ns,
                 service_account=model.name,
                 statements=_sid("ReadOwnModel", args.model_registry.read_statements(model_prefix)),

@@ -22,39 +22,39 @@ NON_ROOT_UID = 10001
 """UID and GID the inference image runs as (``USER 10001:10001`` in container_src/Dockerfile)."""
 
 
+def kubeconfig_document(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
+    """The kubeconfig of one EKS cluster as a mapping; users authenticate with
+    ``aws eks get-token --cluster-name <name> --region <region>``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [
+            {
+                "name": cluster_name,
+                "user": {
+                    "exec": {
+                        "apiVersion": EXEC_API_VERSION,
+                        "command": "aws",
+                        "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+
+
 def kubeconfig(
     cluster_name: pulumi.Input[str], endpoint: pulumi.Input[str], ca_data: pulumi.Input[str], region: str
 ) -> pulumi.Output[str]:
-    """A kubeconfig (JSON, which is valid YAML) for one EKS cluster, marked secret.
-
-    Authentication runs ``aws eks get-token --cluster-name <name> --region <region>``.
-    """
+    """:func:`kubeconfig_document` rendered as JSON (valid YAML) once the cluster exists, marked secret."""
 
     def render(values: list[Any]) -> str:
         name, server, ca = values
-        return json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca}}],
-                "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
-                "current-context": name,
-                "users": [
-                    {
-                        "name": name,
-                        "user": {
-                            "exec": {
-                                "apiVersion": EXEC_API_VERSION,
-                                "command": "aws",
-                                "args": ["eks", "get-token", "--cluster-name", name, "--region", region],
-                                "interactiveMode": "Never",
-                            }
-                        },
-                    }
-                ],
-            },
-            sort_keys=True,
-        )
+        return json.dumps(kubeconfig_document(name, server, ca, region), sort_keys=True)
 
     return pulumi.Output.secret(pulumi.Output.all(cluster_name, endpoint, ca_data).apply(render))
 

@@ -15,13 +15,15 @@ POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 
 
 def pod_identity_trust_policy(
-    cluster_arn: pulumi.Input[str], namespace: str, service_account: str, account_id: pulumi.Input[str]
+    cluster_arn: pulumi.Input[str], namespace: str, service_account: str
 ) -> pulumi.Output[str]:
     """Trust policy for EKS Pod Identity, limited to one cluster, namespace and service account.
 
     Pod Identity passes the session tags ``eks-cluster-arn``, ``kubernetes-namespace`` and
     ``kubernetes-service-account`` (hence ``sts:TagSession``); conditioning on them means no
-    other association in the account can use the role, even if someone creates one.
+    other association in the account can use the role, even if someone creates one. The
+    cluster ARN pins the account too (Pod Identity documents only these session-tag keys as
+    conditions, so no ``aws:SourceAccount``).
     """
     return policy_document(
         [
@@ -32,7 +34,6 @@ def pod_identity_trust_policy(
                 "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Condition": {
                     "StringEquals": {
-                        "aws:SourceAccount": account_id,
                         "aws:RequestTag/eks-cluster-arn": cluster_arn,
                         "aws:RequestTag/kubernetes-namespace": namespace,
                         "aws:RequestTag/kubernetes-service-account": service_account,
@@ -51,8 +52,6 @@ class PodIdentityRoleArgs:
     """EKS cluster of the association. Required."""
     cluster_arn: pulumi.Input[str]
     """Its ARN (trust condition). Required."""
-    account_id: pulumi.Input[str]
-    """Stack account (trust condition). Required."""
     namespace: str
     """Namespace of the service account. Required."""
     service_account: str
@@ -81,7 +80,7 @@ class PodIdentityRole(pulumi.ComponentResource):
     Example::
 
         PodIdentityRole("fraud-scorer-identity", PodIdentityRoleArgs(cluster_name=cluster.name,
-            cluster_arn=cluster.arn, account_id=acct, namespace="fraud-scorer",
+            cluster_arn=cluster.arn, namespace="fraud-scorer",
             service_account="fraud-scorer", statements=registry.read_statements("models/fraud-scorer/"),
             tags=tags))
     """
@@ -97,9 +96,7 @@ class PodIdentityRole(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=args.description or f"EKS Pod Identity for {args.namespace}/{args.service_account}",
-            assume_role_policy=pod_identity_trust_policy(
-                args.cluster_arn, args.namespace, args.service_account, args.account_id
-            ),
+            assume_role_policy=pod_identity_trust_policy(args.cluster_arn, args.namespace, args.service_account),
             max_session_duration=3600,
             tags=tags,
             opts=child,

@@ -1,0 +1,98 @@
+"""BatchScoringJob: a GPU CronJob with its own least-privilege identity over one feature set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from blueprint.synth import Plan, synthesize
+from components.config import ConfigError
+from tests.plan_helpers import named, statements
+
+
+def _job_spec(plan: Plan) -> dict[str, Any]:
+    return named(plan, "nightly-fraud-scores-cronjob").inputs["spec"]
+
+
+def _container(plan: Plan) -> dict[str, Any]:
+    [container] = _job_spec(plan)["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_batch_runs_never_overlap_and_are_bounded(prod_plan: Plan) -> None:
+    spec = _job_spec(prod_plan)
+    assert spec["schedule"] == "0 2 * * *"
+    assert spec["timeZone"] == "Etc/UTC"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    job = spec["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] == 7200
+    assert job["backoffLimit"] == 2
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_batch_job_runs_the_models_image_in_batch_mode_on_gpu_nodes(prod_plan: Plan) -> None:
+    container = _container(prod_plan)
+    pod = _job_spec(prod_plan)["jobTemplate"]["spec"]["template"]["spec"]
+    url = prod_plan.outputs["ecr_repository_urls"]["fraud-scorer"]
+    assert container["image"] == f"{url}:1.4.0"
+    assert container["args"] == ["batch"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert pod["serviceAccountName"] == "nightly-fraud-scores"
+    assert named(prod_plan, "nightly-fraud-scores-cronjob").inputs["metadata"]["namespace"] == "fraud-scorer"
+
+
+def test_batch_pods_have_the_same_hardening_as_the_server(prod_plan: Plan) -> None:
+    container = _container(prod_plan)
+    pod = _job_spec(prod_plan)["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/var/cache/models", "/tmp"}
+
+
+def test_batch_environment_names_the_model_and_the_feature_set(prod_plan: Plan) -> None:
+    env = {e["name"]: e["value"] for e in _container(prod_plan)["env"]}
+    assert env["FEATURE_BUCKET"] == prod_plan.outputs["feature_store_bucket"]
+    assert env["FEATURE_SET"] == "transactions"
+    assert env["INPUT_PREFIX"] == "transactions/"
+    assert env["OUTPUT_PREFIX"] == "transactions/_scores/fraud-scorer/"
+    assert (env["MODEL_NAME"], env["MODEL_VERSION"]) == ("fraud-scorer", "3")
+
+
+def test_batch_role_reads_its_model_and_reads_writes_only_its_feature_set(prod_plan: Plan) -> None:
+    # GIVEN the batch job's role policy
+    policy = statements(named(prod_plan, "nightly-fraud-scores-identity-policy").inputs["policy"])
+    features = prod_plan.outputs["feature_store_bucket"]
+    registry = prod_plan.outputs["model_registry_bucket"]
+    # THEN object access is limited to the model prefix (read) and the feature set (read and write)
+    object_resources = {
+        s["Resource"] for s in policy if isinstance(s["Action"], list) and s["Action"][0].startswith("s3:")
+    }
+    assert object_resources == {
+        f"arn:aws:s3:::{registry}/models/fraud-scorer/*",
+        f"arn:aws:s3:::{features}/transactions/*",
+    }
+    writes = [s for s in policy if "s3:PutObject" in s["Action"]]
+    assert [w["Resource"] for w in writes] == [f"arn:aws:s3:::{features}/transactions/*"]
+
+
+def test_batch_role_is_bound_to_the_jobs_service_account(prod_plan: Plan) -> None:
+    association = named(prod_plan, "nightly-fraud-scores-identity-association")
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == (
+        "fraud-scorer",
+        "nightly-fraud-scores",
+    )
+
+
+def test_batch_job_for_an_unknown_model_is_refused() -> None:
+    overrides = {
+        "hybrid-ai-platform:inference": {
+            "models": [{"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0"}],
+            "batch_jobs": [{"name": "nightly", "model": "missing-model", "feature_set": "transactions"}],
+        }
+    }
+    with pytest.raises(ConfigError, match="missing-model"):
+        synthesize("dev", overrides=overrides)

@@ -1,0 +1,245 @@
+"""InferenceCluster: private, encrypted, API-authenticated EKS with managed add-ons and a system node group."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+
+from blueprint.synth import Plan, synthesize
+from components.config import ConfigError
+from components.kubernetes import kubeconfig_document
+from components.tagging import REQUIRED_TAG_KEYS, is_taggable
+from tests.plan_helpers import depends_via, named, of_type, statements
+
+PUBLIC_CLUSTER = {
+    "admin_role_arns": ["arn:aws:iam::123456789012:role/platform-admins"],
+    "public_endpoint": True,
+    "public_access_cidrs": ["203.0.113.0/24"],
+}
+
+
+@functools.cache
+def public_plan() -> Plan:
+    """The dev stack with a public endpoint limited to one CIDR."""
+    return synthesize("dev", overrides={"hybrid-ai-platform:cluster": PUBLIC_CLUSTER})
+
+
+def test_every_taggable_resource_carries_the_required_tags(any_stack_plan: Plan) -> None:
+    # GIVEN any shipped stack
+    # WHEN every taggable AWS resource's tags are read
+    missing = {
+        r.name: [k for k in REQUIRED_TAG_KEYS if k not in (r.inputs.get("tags") or {})]
+        for r in any_stack_plan.resources
+        if r.custom and is_taggable(r.type)
+    }
+    # THEN none lacks a required tag
+    assert {name: keys for name, keys in missing.items() if keys} == {}
+
+
+def test_cluster_authenticates_with_access_entries_only_and_gives_the_creator_nothing(prod_plan: Plan) -> None:
+    cluster = named(prod_plan, "cluster-eks")
+    assert cluster.inputs["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
+
+
+def test_each_admin_role_gets_a_cluster_scoped_admin_access_policy(prod_plan: Plan) -> None:
+    # GIVEN prod's two admin roles
+    entries = of_type(prod_plan, "aws:eks/accessEntry:AccessEntry")
+    associations = of_type(prod_plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    # THEN each has an entry and a cluster-scope AmazonEKSClusterAdminPolicy, keyed by role name
+    assert sorted(e.name for e in entries) == ["cluster-admin-platform-admins", "cluster-admin-sre-break-glass"]
+    assert {a.inputs["principalArn"] for a in associations} == {e.inputs["principalArn"] for e in entries}
+    for association in associations:
+        assert association.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+
+
+def test_api_endpoint_is_private_by_default(any_stack_plan: Plan) -> None:
+    vpc = named(any_stack_plan, "cluster-eks").inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
+
+
+def test_public_endpoint_opt_out_is_limited_to_the_listed_cidrs() -> None:
+    # GIVEN the named opt-out with one CIDR
+    vpc = named(public_plan(), "cluster-eks").inputs["vpcConfig"]
+    # THEN the endpoint is public only for that CIDR, and still private
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert vpc["endpointPrivateAccess"] is True
+
+
+def test_public_endpoint_to_the_whole_internet_is_refused() -> None:
+    with pytest.raises(ConfigError, match="whole internet"):
+        synthesize(
+            "dev", overrides={"hybrid-ai-platform:cluster": {**PUBLIC_CLUSTER, "public_access_cidrs": ["0.0.0.0/0"]}}
+        )
+
+
+def test_secrets_are_envelope_encrypted_with_the_stack_key(prod_plan: Plan) -> None:
+    cluster = named(prod_plan, "cluster-eks")
+    key = named(prod_plan, "stack-key-key")
+    assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
+    assert depends_via(cluster, "encryptionConfig", key)
+
+
+def test_control_plane_logs_go_to_a_precreated_encrypted_group(prod_plan: Plan) -> None:
+    # GIVEN the cluster and its log group
+    cluster = named(prod_plan, "cluster-eks")
+    group = named(prod_plan, "cluster-control-plane-logs")
+    # THEN all log types are on and the group exists first, with retention and the stack key
+    assert {"api", "audit", "authenticator"} <= set(cluster.inputs["enabledClusterLogTypes"])
+    assert group.inputs["name"] == "/aws/eks/hybrid-ai-platform-prod/cluster"
+    assert group.inputs["retentionInDays"] == 90
+    assert depends_via(group, "kmsKeyId", named(prod_plan, "stack-key-key"))
+    assert group.urn in cluster.dependencies
+
+
+def test_cluster_role_may_use_only_the_stack_key(prod_plan: Plan) -> None:
+    policy = statements(named(prod_plan, "cluster-cluster-kms").inputs["policy"])
+    key_arn = prod_plan.outputs["kms_key_arn"]
+    assert policy == [
+        {
+            "Sid": "EnvelopeEncryptionWithStackKey",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:CreateGrant"],
+            "Resource": key_arn,
+        }
+    ]
+
+
+def test_node_role_has_no_cni_policy_because_the_cni_uses_pod_identity(prod_plan: Plan) -> None:
+    # GIVEN the node role's attachments and the vpc-cni add-on
+    node_policies = {
+        r.inputs["policyArn"].rsplit("/", 1)[-1]
+        for r in of_type(prod_plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name.startswith("cluster-node-")
+    }
+    cni = named(prod_plan, "cluster-vpc-cni")
+    cni_role = named(prod_plan, "cluster-vpc-cni-identity-role")
+    # THEN nodes get only worker and ECR read; the CNI policy is on aws-node's own role
+    assert node_policies == {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly"}
+    [association] = cni.inputs["podIdentityAssociations"]
+    assert association["serviceAccount"] == "aws-node"
+    assert depends_via(cni, "podIdentityAssociations", cni_role)
+    assert (
+        named(prod_plan, "cluster-vpc-cni-identity-AmazonEKS_CNI_Policy")
+        .inputs["policyArn"]
+        .endswith("AmazonEKS_CNI_Policy")
+    )
+
+
+def test_vpc_cni_enforces_network_policies(prod_plan: Plan) -> None:
+    config = json.loads(named(prod_plan, "cluster-vpc-cni").inputs["configurationValues"])
+    assert config["enableNetworkPolicy"] == "true"
+
+
+def test_managed_addons_are_installed_and_coredns_waits_for_the_system_nodes(prod_plan: Plan) -> None:
+    addons = {a.inputs["addonName"]: a for a in of_type(prod_plan, "aws:eks/addon:Addon")}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"}
+    for addon in addons.values():
+        assert addon.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
+        assert addon.inputs["resolveConflictsOnUpdate"] == "PRESERVE"
+    assert named(prod_plan, "cluster-system-nodes").urn in addons["coredns"].options["depends_on"]
+
+
+def test_pinned_addon_versions_are_passed_to_eks() -> None:
+    # GIVEN a pinned vpc-cni version
+    plan = synthesize(
+        "dev",
+        overrides={
+            "hybrid-ai-platform:cluster": {**PUBLIC_CLUSTER, "addon_versions": {"vpc-cni": "v1.19.2-eksbuild.1"}}
+        },
+    )
+    # THEN that add-on carries the version and the others use EKS's default
+    versions = {a.inputs["addonName"]: a.inputs.get("addonVersion") for a in of_type(plan, "aws:eks/addon:Addon")}
+    assert versions == {
+        "vpc-cni": "v1.19.2-eksbuild.1",
+        "coredns": None,
+        "kube-proxy": None,
+        "eks-pod-identity-agent": None,
+    }
+
+
+def test_system_node_group_is_on_demand_al2023_with_a_hardened_launch_template(prod_plan: Plan) -> None:
+    group = named(prod_plan, "cluster-system-nodes")
+    template = named(prod_plan, "cluster-system-lt")
+    assert group.inputs["capacityType"] == "ON_DEMAND"
+    assert group.inputs["amiType"] == "AL2023_x86_64_STANDARD"
+    assert group.inputs["instanceTypes"] == ["m7i.xlarge"]
+    assert group.inputs["scalingConfig"] == {"minSize": 3, "desiredSize": 3, "maxSize": 6}
+    assert depends_via(group, "launchTemplate", template)
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert template.inputs["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 50
+
+
+def test_kms_grant_lets_auto_scaling_launch_nodes_with_encrypted_volumes(prod_plan: Plan) -> None:
+    grant = named(prod_plan, "cluster-autoscaling-volume-grant")
+    assert grant.inputs["granteePrincipal"].endswith(
+        ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    )
+    assert {"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant"} <= set(grant.inputs["operations"])
+    assert grant.urn in named(prod_plan, "gpu-l4-nodes").options["depends_on"]
+
+
+def test_kubernetes_provider_uses_an_exec_kubeconfig_kept_secret(prod_plan: Plan) -> None:
+    # GIVEN the Kubernetes provider and the stack outputs
+    [provider] = of_type(prod_plan, "pulumi:providers:kubernetes")
+    # THEN the kubeconfig is a secret, server-side apply is on and it waits for admin access
+    assert set(provider.inputs["kubeconfig"]) == {"secret"}
+    assert prod_plan.outputs["kubeconfig"] == "[secret]"
+    assert provider.inputs["enableServerSideApply"] == "true"
+    admins = of_type(prod_plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert {a.urn for a in admins} <= set(provider.options["depends_on"])
+
+
+def test_kubeconfig_authenticates_with_aws_eks_get_token() -> None:
+    # GIVEN a cluster's endpoint and CA
+    # WHEN its kubeconfig is built
+    document = kubeconfig_document("ai-prod", "https://example.eks.amazonaws.com", "Q0E=", "eu-central-1")
+    # THEN it holds no credential: the user execs aws eks get-token for that cluster and region
+    [user] = document["users"]
+    assert set(user["user"]) == {"exec"}
+    assert user["user"]["exec"]["command"] == "aws"
+    assert user["user"]["exec"]["args"] == ["eks", "get-token", "--cluster-name", "ai-prod", "--region", "eu-central-1"]
+    assert user["user"]["exec"]["apiVersion"] == "client.authentication.k8s.io/v1beta1"
+    assert document["clusters"][0]["cluster"]["server"] == "https://example.eks.amazonaws.com"
+
+
+def test_cluster_autoscaler_is_pinned_and_discovers_this_clusters_groups(prod_plan: Plan) -> None:
+    release = named(prod_plan, "cluster-autoscaler-release")
+    values = release.inputs["values"]
+    assert release.inputs["chart"] == "cluster-autoscaler"
+    assert release.inputs["repositoryOpts"] == {"repo": "https://kubernetes.github.io/autoscaler"}
+    assert release.inputs["version"] == "9.47.0"
+    assert values["image"]["tag"] == "v1.33.0"
+    assert values["autoDiscovery"]["tags"] == [
+        "k8s.io/cluster-autoscaler/enabled",
+        "k8s.io/cluster-autoscaler/hybrid-ai-platform-prod",
+    ]
+    assert named(prod_plan, "cluster-autoscaler-identity-association").urn in release.options["depends_on"]
+
+
+def test_cluster_autoscaler_may_scale_only_groups_tagged_for_this_cluster(prod_plan: Plan) -> None:
+    # GIVEN the autoscaler's role policy and Pod Identity association
+    policy = {s["Sid"]: s for s in statements(named(prod_plan, "cluster-autoscaler-identity-policy").inputs["policy"])}
+    association = named(prod_plan, "cluster-autoscaler-identity-association")
+    # THEN the write actions are conditioned on the cluster's owner tag and scoped to ASGs
+    scale = policy["ScaleOwnNodeGroupsOnly"]
+    assert scale["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/hybrid-ai-platform-prod": "owned"}
+    }
+    assert scale["Resource"].startswith("arn:aws:autoscaling:eu-central-1:123456789012:autoScalingGroup:")
+    assert all(
+        a.split(":")[1].startswith(("Describe", "GetInstanceTypes"))
+        for a in policy["DiscoverGroupsAndInstanceTypes"]["Action"]
+    )
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == (
+        "kube-system",
+        "cluster-autoscaler",
+    )

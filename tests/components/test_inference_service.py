@@ -1,0 +1,200 @@
+"""InferenceService: namespace, identity, image repository and a hardened, pinned GPU Deployment per model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from blueprint.synth import Plan
+from tests.plan_helpers import depends_via, named, of_type, statements
+
+MODELS = ("fraud-scorer", "churn-predictor")
+
+
+def _pod(plan: Plan, model: str) -> dict[str, Any]:
+    return named(plan, f"{model}-deployment").inputs["spec"]["template"]["spec"]
+
+
+def _container(plan: Plan, model: str) -> dict[str, Any]:
+    [container] = _pod(plan, model)["containers"]
+    return container
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_one_service_per_model_in_its_own_restricted_namespace(prod_plan: Plan) -> None:
+    namespaces = {n.inputs["metadata"]["name"]: n for n in of_type(prod_plan, "kubernetes:core/v1:Namespace")}
+    assert set(MODELS) <= set(namespaces)
+    for model in MODELS:
+        labels = namespaces[model].inputs["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert prod_plan.outputs["inference_namespaces"] == {m: m for m in MODELS}
+
+
+def test_kubernetes_resources_use_the_clusters_provider(prod_plan: Plan) -> None:
+    [provider] = of_type(prod_plan, "pulumi:providers:kubernetes")
+    k8s = [r for r in prod_plan.resources if r.custom and r.type.startswith("kubernetes:")]
+    assert k8s
+    assert all(r.provider and r.provider.startswith(provider.urn) for r in k8s)
+
+
+def test_model_role_reads_only_its_own_registry_prefix(prod_plan: Plan) -> None:
+    # GIVEN the fraud-scorer identity
+    policy = statements(named(prod_plan, "fraud-scorer-identity-policy").inputs["policy"])
+    bucket = prod_plan.outputs["model_registry_bucket"]
+    # THEN it reads objects under models/fraud-scorer/ only, lists only that prefix, decrypts via S3 only
+    actions = {a for s in policy for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "kms:Decrypt"}
+    get = next(s for s in policy if "s3:GetObject" in s["Action"])
+    assert get["Resource"] == f"arn:aws:s3:::{bucket}/models/fraud-scorer/*"
+    listing = next(s for s in policy if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["models/fraud-scorer/*"]}}
+    kms = next(s for s in policy if s["Action"] == ["kms:Decrypt"])
+    assert kms["Resource"] == prod_plan.outputs["kms_key_arn"]
+
+
+def test_model_role_trusts_only_its_service_account_through_pod_identity(prod_plan: Plan) -> None:
+    [trust] = statements(named(prod_plan, "fraud-scorer-identity-role").inputs["assumeRolePolicy"])
+    association = named(prod_plan, "fraud-scorer-identity-association")
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust["Condition"]["StringEquals"] == {
+        "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-central-1:123456789012:cluster/hybrid-ai-platform-prod",
+        "aws:RequestTag/kubernetes-namespace": "fraud-scorer",
+        "aws:RequestTag/kubernetes-service-account": "fraud-scorer",
+    }
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("fraud-scorer", "fraud-scorer")
+    assert depends_via(association, "roleArn", named(prod_plan, "fraud-scorer-identity-role"))
+    assert _pod(prod_plan, "fraud-scorer")["serviceAccountName"] == "fraud-scorer"
+
+
+def test_image_repository_is_immutable_scanned_and_encrypted_with_a_lifecycle(prod_plan: Plan) -> None:
+    repository = named(prod_plan, "fraud-scorer-repository")
+    assert repository.inputs["name"] == "hybrid-ai-platform-prod/fraud-scorer"
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    [encryption] = repository.inputs["encryptionConfigurations"]
+    assert encryption == {"encryptionType": "KMS", "kmsKey": prod_plan.outputs["kms_key_arn"]}
+    rules = json.loads(named(prod_plan, "fraud-scorer-repository-lifecycle").inputs["policy"])["rules"]
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged", "any"]
+    assert rules[1]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 30}
+
+
+def test_deployment_runs_the_pinned_image_and_model_version(prod_plan: Plan) -> None:
+    container = _container(prod_plan, "fraud-scorer")
+    deployment = named(prod_plan, "fraud-scorer-deployment")
+    url = prod_plan.outputs["ecr_repository_urls"]["fraud-scorer"]
+    assert container["image"] == f"{url}:1.4.0"
+    assert deployment.inputs["metadata"]["annotations"]["hybrid-ai/model-version"] == "3"
+    assert deployment.inputs["spec"]["template"]["metadata"]["annotations"]["hybrid-ai/model-version"] == "3"
+    env = _env(container)
+    bucket = prod_plan.outputs["model_registry_bucket"]
+    assert env["MODEL_REPOSITORY"] == f"s3://{bucket}/models"
+    assert (env["MODEL_NAME"], env["MODEL_VERSION"], env["PORT"]) == ("fraud-scorer", "3", "8080")
+    assert (env["MAX_BATCH_SIZE"], env["MAX_QUEUE_DELAY_MS"]) == ("32", "5")
+    assert env["MODEL_CACHE_DIR"] == "/var/cache/models"
+
+
+def test_deployment_rolls_one_pod_at_a_time_without_losing_capacity(prod_plan: Plan) -> None:
+    strategy = named(prod_plan, "fraud-scorer-deployment").inputs["spec"]["strategy"]
+    assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+
+
+def test_pods_are_hardened_to_the_restricted_standard(any_stack_plan: Plan) -> None:
+    # GIVEN every inference Deployment of every shipped stack
+    for deployment in of_type(any_stack_plan, "kubernetes:apps/v1:Deployment"):
+        pod = deployment.inputs["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        # THEN pod and container run as 10001, non-root, read-only, no privilege, RuntimeDefault seccomp
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 10001
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert context["runAsUser"] == 10001
+        assert pod["automountServiceAccountToken"] is False
+
+
+def test_writable_paths_are_emptydirs_for_the_model_cache_and_tmp(prod_plan: Plan) -> None:
+    container = _container(prod_plan, "fraud-scorer")
+    pod = _pod(prod_plan, "fraud-scorer")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert mounts == {"/var/cache/models": "model-cache", "/tmp": "tmp"}
+    assert all("emptyDir" in volumes[name] for name in mounts.values())
+
+
+def test_pods_get_gpus_on_gpu_nodes_with_guaranteed_resources(dev_plan: Plan) -> None:
+    # GIVEN dev's fraud-scorer (1 CPU, 4Gi)
+    container = _container(dev_plan, "fraud-scorer")
+    pod = _pod(dev_plan, "fraud-scorer")
+    # THEN requests equal limits, with one GPU, and the pod tolerates and selects GPU nodes
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "4Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"]["requests"] == container["resources"]["limits"]
+    assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in pod["tolerations"]
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+
+
+def test_probes_use_the_v2_health_endpoints_and_allow_time_for_model_load(prod_plan: Plan) -> None:
+    container = _container(prod_plan, "fraud-scorer")
+    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+
+
+def test_pods_spread_across_zones(prod_plan: Plan) -> None:
+    [spread] = _pod(prod_plan, "fraud-scorer")["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "topology.kubernetes.io/zone"
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+    assert spread["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "fraud-scorer"
+
+
+def test_service_hpa_and_pdb_follow_the_model_config(prod_plan: Plan) -> None:
+    service = named(prod_plan, "fraud-scorer-service").inputs["spec"]
+    hpa = named(prod_plan, "fraud-scorer-hpa").inputs["spec"]
+    pdb = named(prod_plan, "fraud-scorer-pdb").inputs["spec"]
+    assert service["type"] == "ClusterIP"
+    assert service["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-scorer"}
+    assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    assert pdb["maxUnavailable"] == 1
+
+
+def test_namespace_denies_all_traffic_by_default(prod_plan: Plan) -> None:
+    deny = named(prod_plan, "fraud-scorer-default-deny").inputs
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert deny["metadata"]["namespace"] == "fraud-scorer"
+
+
+def test_only_allowed_namespaces_may_call_the_model_on_8080(prod_plan: Plan) -> None:
+    [rule] = named(prod_plan, "fraud-scorer-allow-callers").inputs["spec"]["ingress"]
+    [source] = rule["from"]
+    assert source == {
+        "namespaceSelector": {
+            "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["payments"]}]
+        }
+    }
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+
+
+def test_a_model_with_no_allowed_callers_gets_no_ingress_rule(dev_plan: Plan) -> None:
+    names = {r.name for r in of_type(dev_plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    assert "fraud-scorer-default-deny" in names
+    assert "fraud-scorer-allow-callers" not in names
+
+
+def test_egress_is_limited_to_dns_the_pod_identity_agent_and_public_https(prod_plan: Plan) -> None:
+    egress = named(prod_plan, "fraud-scorer-allow-egress").inputs["spec"]["egress"]
+    dns, agent, https = egress
+    assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert agent == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
+    assert https["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert "10.0.0.0/8" in https["to"][0]["ipBlock"]["except"]
