@@ -272,6 +272,31 @@ def _alarm(m: PlanMocks, name: str, urn: str, inputs: dict[str, Any]) -> tuple[s
     return alarm, {"name": alarm, "arn": m.arn("cloudwatch", f"alarm:{alarm}")}
 
 
+def _eks_addon(m: PlanMocks, name: str, urn: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)
+    return f"{cluster}:{addon}", {
+        "arn": m.arn("eks", f"addon/{cluster}/{addon}/{_digest(urn, length=8)}"),
+        "addonVersion": inputs.get("addonVersion") or "v1.0.0-eksbuild.1",
+    }
+
+
+def _pod_identity_association(m: PlanMocks, name: str, urn: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cluster, association = inputs.get("clusterName", "cluster"), f"a-{_digest(urn, length=17)}"
+    return f"{cluster},{association}", {
+        "associationId": association,
+        "associationArn": m.arn("eks", f"podidentityassociation/{cluster}/{association}"),
+    }
+
+
+def _access_entry(m: PlanMocks, name: str, urn: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cluster, principal = inputs.get("clusterName", "cluster"), str(inputs.get("principalArn", ""))
+    role = principal.rsplit("/", 1)[-1]
+    return f"{cluster}:{principal}", {
+        "accessEntryArn": m.arn("eks", f"access-entry/{cluster}/role/{TEST_ACCOUNT}/{role}/{_digest(urn, length=8)}"),
+        "type": inputs.get("type") or "STANDARD",
+    }
+
+
 _HANDLERS: dict[str, Handler] = {
     "aws:s3/bucket:Bucket": _bucket,
     "aws:s3/bucketVersioning:BucketVersioning": _sided(),
@@ -307,4 +332,7 @@ _HANDLERS: dict[str, Handler] = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
     "aws:ecr/repository:Repository": _ecr,
+    "aws:eks/addon:Addon": _eks_addon,
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity_association,
+    "aws:eks/accessEntry:AccessEntry": _access_entry,
 }

@@ -133,11 +133,11 @@ def test_flow_logs_capture_all_traffic_to_an_encrypted_log_group_with_retention(
     flow_log = named(prod_plan, "network-flow-log")
     group = named(prod_plan, "network-flow-logs")
     key = named(prod_plan, "stack-key-key")
-    # THEN all traffic goes to a KMS-encrypted group kept the configured time
+    # THEN all traffic goes to a KMS-encrypted group kept the configured time (365 days in prod)
     assert flow_log.inputs["trafficType"] == "ALL"
     assert depends_via(flow_log, "logDestination", group)
     assert depends_via(group, "kmsKeyId", key)
-    assert group.inputs["retentionInDays"] == 90
+    assert group.inputs["retentionInDays"] == 365
 
 
 def test_flow_log_role_writes_only_its_own_log_group(prod_plan: Plan) -> None:
