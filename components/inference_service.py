@@ -304,6 +304,9 @@ class InferenceService(pulumi.ComponentResource):
             "containers": [container],
             "volumes": volumes,
         }
+        # Pulumi waits for the rollout: a GPU node may first have to scale up from zero, then the
+        # image is pulled and the model loaded, so allow the load time plus 15 minutes.
+        rollout_timeout = f"{math.ceil((model.model_load_timeout_seconds + 900) / 60)}m"
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=object_meta(model.name, ns, labels, annotations),
@@ -325,6 +328,7 @@ class InferenceService(pulumi.ComponentResource):
                     *([self.identity.association] if self.identity.association else []),
                     *args.depends_on,
                 ],
+                custom_timeouts=pulumi.CustomTimeouts(create=rollout_timeout, update=rollout_timeout),
             ),
         )
         self.service = k8s.core.v1.Service(

@@ -98,8 +98,11 @@ def test_deployment_runs_the_pinned_image_and_model_version(prod_plan: Plan) -> 
 
 
 def test_deployment_rolls_one_pod_at_a_time_without_losing_capacity(prod_plan: Plan) -> None:
-    strategy = named(prod_plan, "fraud-scorer-deployment").inputs["spec"]["strategy"]
+    deployment = named(prod_plan, "fraud-scorer-deployment")
+    strategy = deployment.inputs["spec"]["strategy"]
     assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    # AND pulumi waits long enough for a GPU node to scale up and the model to load (600 s + 15 min)
+    assert deployment.options["custom_timeouts"] == {"create": "25m", "update": "25m", "delete": ""}
 
 
 def test_pods_are_hardened_to_the_restricted_standard(any_stack_plan: Plan) -> None:
