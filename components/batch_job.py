@@ -22,7 +22,13 @@ import pulumi_kubernetes as k8s
 from .artifact_bucket import ArtifactBucket
 from .config import BatchJobConfig, ModelServiceConfig
 from .inference_service import gpu_resources, model_environment, scratch_volumes, selector_labels
-from .kubernetes import gpu_scheduling, restricted_container_security_context, restricted_pod_security_context
+from .kubernetes import (
+    api_fields,
+    gpu_scheduling,
+    object_meta,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 BATCH_ARGS = ("batch",)
@@ -96,7 +102,7 @@ class BatchScoringJob(pulumi.ComponentResource):
 
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
-            metadata={"name": job.name, "namespace": ns, "labels": labels},
+            metadata=object_meta(job.name, ns, labels),
             automount_service_account_token=False,
             opts=k8s_child,
         )
@@ -131,46 +137,48 @@ class BatchScoringJob(pulumi.ComponentResource):
         annotations = {"hybrid-ai/model-version": model.version}
         self.cron_job = k8s.batch.v1.CronJob(
             f"{name}-cronjob",
-            metadata={"name": job.name, "namespace": ns, "labels": labels, "annotations": annotations},
-            spec={
-                "schedule": job.schedule,
-                "timeZone": "Etc/UTC",
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 3600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "activeDeadlineSeconds": job.deadline_seconds,
-                        "backoffLimit": job.backoff_limit,
-                        "ttlSecondsAfterFinished": 86400,
-                        "template": {
-                            "metadata": {"labels": labels, "annotations": annotations},
-                            "spec": {
-                                "serviceAccountName": job.name,
-                                "automountServiceAccountToken": False,
-                                "restartPolicy": "Never",
-                                "securityContext": restricted_pod_security_context(),
-                                **gpu_scheduling(),
-                                "containers": [
-                                    {
-                                        "name": "batch",
-                                        "image": args.image,
-                                        "imagePullPolicy": "IfNotPresent",
-                                        "args": list(BATCH_ARGS),
-                                        "env": environment,
-                                        "resources": gpu_resources(model),
-                                        "securityContext": restricted_container_security_context(),
-                                        "volumeMounts": mounts,
-                                    }
-                                ],
-                                "volumes": volumes,
+            metadata=object_meta(job.name, ns, labels, annotations),
+            spec=api_fields(
+                {
+                    "schedule": job.schedule,
+                    "timeZone": "Etc/UTC",
+                    "concurrencyPolicy": "Forbid",
+                    "startingDeadlineSeconds": 3600,
+                    "successfulJobsHistoryLimit": 3,
+                    "failedJobsHistoryLimit": 3,
+                    "jobTemplate": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "activeDeadlineSeconds": job.deadline_seconds,
+                            "backoffLimit": job.backoff_limit,
+                            "ttlSecondsAfterFinished": 86400,
+                            "template": {
+                                "metadata": {"labels": labels, "annotations": annotations},
+                                "spec": {
+                                    "serviceAccountName": job.name,
+                                    "automountServiceAccountToken": False,
+                                    "restartPolicy": "Never",
+                                    "securityContext": restricted_pod_security_context(),
+                                    **gpu_scheduling(),
+                                    "containers": [
+                                        {
+                                            "name": "batch",
+                                            "image": args.image,
+                                            "imagePullPolicy": "IfNotPresent",
+                                            "args": list(BATCH_ARGS),
+                                            "env": environment,
+                                            "resources": gpu_resources(model),
+                                            "securityContext": restricted_container_security_context(),
+                                            "volumeMounts": mounts,
+                                        }
+                                    ],
+                                    "volumes": volumes,
+                                },
                             },
                         },
                     },
-                },
-            },
+                }
+            ),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.provider,

@@ -68,7 +68,7 @@ def build_inference_platform(ctx: StackContext) -> None:
             public_endpoint=cluster_cfg.public_endpoint,
             public_access_cidrs=cluster_cfg.public_access_cidrs,
             log_retention_days=cluster_cfg.log_retention_days,
-            addon_versions=dict(cluster_cfg.addon_versions),
+            addon_versions={str(k): v for k, v in cluster_cfg.addon_versions.items()},
             deletion_protection=config.is_prod,
         ),
         opts=opts,
@@ -165,7 +165,7 @@ def build_inference_platform(ctx: StackContext) -> None:
             "cluster_name": cluster.cluster.name,
             "cluster_endpoint": cluster.cluster.endpoint,
             "cluster_arn": cluster.cluster.arn,
-            "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+            "kubeconfig": cluster.kubeconfig,  # already a secret
             "gpu_node_groups": {g._name: g.node_group.node_group_name for g in gpu_groups},
             "ecr_repository_urls": {name: s.repository.repository_url for name, s in services.items()},
             "inference_namespaces": {name: s.namespace_name for name, s in services.items()},
