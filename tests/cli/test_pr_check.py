@@ -17,40 +17,49 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def changed_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone of the committed project whose working tree raises one Lambda's memory in prod."""
+    """A clone of the committed project whose working tree moves prod's GPU nodes to p4d.24xlarge."""
     clone = tmp_path_factory.mktemp("pr-check") / "repo"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
     shutil.copytree(REPO / "build" / "lambda", clone / "build" / "lambda")  # as after `make package`
     stack_file = clone / "stacks" / "Pulumi.prod.yaml"
     document = yaml.safe_load(stack_file.read_text())
-    functions = document["config"]["hybrid-ai-platform:preprocessing"]["functions"]
-    transactions = next(f for f in functions if f["name"] == "transactions")
-    transactions["memory_mb"] = transactions["memory_mb"] + 1024
+    groups = document["config"]["hybrid-ai-platform:cluster"]["gpu_node_groups"]
+    gpu = next(g for g in groups if g["name"] == "gpu-l4")
+    assert gpu["instance_types"] == ["g6.2xlarge"]
+    gpu["instance_types"] = ["p4d.24xlarge"]
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
     return clone
 
 
-def test_pr_check_shows_exactly_the_changed_setting_its_cost_and_the_diagram(changed_clone: Path) -> None:
-    # WHEN the working tree is checked against HEAD for prod
+def test_pr_check_shows_exactly_the_changed_setting_its_cost_violations_and_the_diagram(changed_clone: Path) -> None:
+    # WHEN the working tree (one GPU instance type changed in prod) is checked against HEAD
     result = pr_check("HEAD", None, ["prod"], root=changed_clone)
-    # THEN exactly one resource changes, in place, with the memory size
+    # THEN exactly one resource changes: the GPU node group, replaced because instanceTypes forces it
     [diff] = result.diffs
     [change] = diff.resources
-    assert (change.name, change.action) == ("transactions-function", "update")
-    assert [(p.path, p.after - p.before) for p in change.changes] == [("memorySize", 1024)]
-    assert diff.unchanged > 50
+    assert (change.name, change.action) == ("gpu-l4-nodes", "replace")
+    by_path = {p.path: p for p in change.changes}
+    assert (by_path["instanceTypes[0]"].before, by_path["instanceTypes[0]"].after) == ("g6.2xlarge", "p4d.24xlarge")
+    assert by_path["instanceTypes[0]"].replaces is True
+    # the only other property that moves is the autoscaler's GPU-count node-template tag (1 -> 8 GPUs)
+    gpu_tag = 'tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"]'
+    assert set(by_path) == {"instanceTypes[0]", gpu_tag}
+    assert (by_path[gpu_tag].before, by_path[gpu_tag].after) == ("1", "8")
+    assert diff.unchanged > 150
     # the base worktree had no Lambda build: it was given one and the output says so
     assert any("reused build/lambda" in note for note in result.notes)
-    # and the cost delta is the function's, when the cost model is installed
-    if diff.cost.before is not None:
-        assert diff.cost.delta is not None and diff.cost.delta > 0
-        assert [line.name for line in diff.cost.lines] == ["transactions-function"]
-    else:
-        assert any("cost not estimated" in note for note in result.notes)
+    # the cost delta is that node group's, and positive
+    assert diff.cost.delta is not None and diff.cost.delta > 0
+    assert [line.name for line in diff.cost.lines] == ["gpu-l4-nodes"]
+    # the change introduces blocking violations: a type outside prod's allow-list and too many GPUs
+    new = {(v["policy"], v.get("resource_name")) for v in diff.policies.new}
+    assert ("budget-instance-types", "gpu-l4-nodes") in new
+    assert any(policy == "budget-gpu-total" for policy, _ in new)
+    assert diff.policies.blocking
     comment = render_diff("markdown", result.diffs, notes=result.notes)
-    assert "class transactions_function changed" in comment
-    before, after = change.changes[0].before, change.changes[0].after
-    assert f"- `memorySize`: `{before}` → `{after}`" in comment
+    assert "class gpu_l4_nodes replaced" in comment
+    assert '`instanceTypes[0]`: `"g6.2xlarge"` → `"p4d.24xlarge"` — **forces replacement**' in comment
+    assert "budget-instance-types" in comment and "cannot deploy" in comment
 
 
 def test_pr_check_leaves_no_worktree_behind(changed_clone: Path) -> None:
