@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -100,6 +100,23 @@ FeatureSetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
 RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
 KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
+
+
+def _check_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
+    return value
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_check_retention)]
+"""Days a CloudWatch log group keeps events: one of :data:`LOG_RETENTION_DAYS`."""
+
+
+def _check_sizes(min_size: int, desired_size: int, max_size: int) -> None:
+    if not min_size <= desired_size <= max_size:
+        raise ValueError(
+            f"sizes must satisfy min_size <= desired_size <= max_size; got {min_size}, {desired_size}, {max_size}"
+        )
 
 
 def _check_cidr(value: str) -> str:
@@ -211,7 +228,7 @@ class PreprocessingFunctionConfig(_Model):
     """Receives before a message moves to the dead-letter queue. Defaults to 5."""
     message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
     """Queue retention. Defaults to 4 days; the dead-letter queue keeps messages 14 days."""
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
     """CloudWatch Logs retention of the function's log group. Defaults to 30 days."""
     schedule: str | None = None
     """Optional EventBridge schedule (``rate(...)`` or ``cron(...)``) that also invokes the
@@ -225,13 +242,6 @@ class PreprocessingFunctionConfig(_Model):
     def _timeout(cls, value: int) -> int:
         if value > 900:
             raise ValueError(f"{value} is above the Lambda maximum of 900")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
         return value
 
     @field_validator("schedule")
@@ -326,7 +336,7 @@ class NetworkConfig(_Model):
     nat_gateways: Literal["single", "one_per_az"] | None = None
     """NAT layout. Defaults to ``one_per_az`` in prod (no single point of failure) and
     ``single`` elsewhere (cheaper)."""
-    flow_log_retention_days: int = 90
+    flow_log_retention_days: LogRetentionDays = 90
     """Retention of the KMS-encrypted VPC flow-log group. Defaults to 90 days."""
     existing: ExistingVpcConfig | None = None
     """Bring your own VPC instead of creating one. Defaults to none (a VPC is created)."""
@@ -338,13 +348,6 @@ class NetworkConfig(_Model):
         prefix = ipaddress.ip_network(value).prefixlen
         if not 16 <= prefix <= 20:
             raise ValueError(f"/{prefix} is outside the supported VPC sizes /16 to /20")
-        return value
-
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
         return value
 
 
@@ -391,11 +394,7 @@ class SystemNodeGroupConfig(_Model):
 
     @model_validator(mode="after")
     def _sizes(self) -> SystemNodeGroupConfig:
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError(
-                f"sizes must satisfy min_size <= desired_size <= max_size; got {self.min_size}, "
-                f"{self.desired_size}, {self.max_size}"
-            )
+        _check_sizes(self.min_size, self.desired_size, self.max_size)
         return self
 
 
@@ -445,11 +444,7 @@ class GpuNodeGroupConfig(_Model):
 
     @model_validator(mode="after")
     def _sizes(self) -> GpuNodeGroupConfig:
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError(
-                f"sizes must satisfy min_size <= desired_size <= max_size; got {self.min_size}, "
-                f"{self.desired_size}, {self.max_size}"
-            )
+        _check_sizes(self.min_size, self.desired_size, self.max_size)
         return self
 
     @property
@@ -477,7 +472,7 @@ class ClusterConfig(_Model):
     """IAM roles given cluster-admin through EKS access entries. Defaults to none. The cluster
     creator gets no implicit admin, so the role that runs ``pulumi up`` must be listed for the
     Kubernetes resources of the stack to deploy."""
-    log_retention_days: int = 90
+    log_retention_days: LogRetentionDays = 90
     """Retention of the control-plane log group. Defaults to 90 days."""
     addon_versions: dict[EksAddonName, Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
         default_factory=dict
@@ -497,13 +492,6 @@ class ClusterConfig(_Model):
             _check_cidr(cidr)
             if ipaddress.ip_network(cidr).prefixlen == 0:
                 raise ValueError(f"'{cidr}' opens the API server to the whole internet; list your own CIDRs")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"{value} is not a CloudWatch Logs retention period; use one of {LOG_RETENTION_DAYS}")
         return value
 
     @model_validator(mode="after")
