@@ -543,7 +543,7 @@ def build_section(
     }
 
 
-def _pack_env(plan_document: Mapping[str, Any], stack: str) -> dict[str, str]:
+def pack_env(plan_document: Mapping[str, Any], stack: str) -> dict[str, str]:
     """The environment the engine gives a policy pack (``constructEnv``)."""
     config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (plan_document.get("config") or {}).items()}
     return {
@@ -581,7 +581,7 @@ def run_policy_pack(
     config, config_file = load_policy_config(stack, root)
     if pack is not None:
         return pack.analyze(plan_document, stack, config, config_file)
-    with PolicyPackProcess(root / "policies", env=_pack_env(plan_document, stack)) as process:
+    with PolicyPackProcess(root / "policies", env=pack_env(plan_document, stack)) as process:
         return process.analyze(plan_document, stack, config, config_file)
 
 
@@ -590,6 +590,8 @@ __all__ = [
     "PolicyPackProcess",
     "configure_request",
     "engine_value",
+    "load_policy_config",
+    "pack_env",
     "reconcile_config",
     "run_policy_pack",
     "to_struct",

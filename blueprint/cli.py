@@ -1,4 +1,4 @@
-"""``blueprint``: offline plan of a stack with policies and cost, diffs, and the local PR check.
+"""blueprint: offline plan of a stack with policies and cost, diffs, and the local PR check.
 
 Commands:
   plan --stack S      synthesize a stack offline, evaluate the policy pack, estimate the cost
