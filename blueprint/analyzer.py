@@ -445,6 +445,7 @@ def _stack_resource(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[st
 def _policy_metadata(policy: Any, enforcement: str) -> dict[str, Any]:
     equivalents: dict[str, list[str]] = {"checkov": [], "cdk_nag": [], "trivy": []}
     meta: dict[str, Any] = {"id": None, "category": None, "waivable": True}
+    resource_types: set[str] = set()
     for tag in policy.tags:
         key, _, value = tag.partition(":")
         if key == "checkov":
@@ -453,6 +454,8 @@ def _policy_metadata(policy: Any, enforcement: str) -> dict[str, Any]:
             equivalents["cdk_nag"].append(value)
         elif key == "trivy":
             equivalents["trivy"].append(value)
+        elif key == "type":
+            resource_types.add(value)
         elif key in ("id", "category"):
             meta[key] = value
         elif tag == "non-waivable":
@@ -467,6 +470,7 @@ def _policy_metadata(policy: Any, enforcement: str) -> dict[str, Any]:
         "remediation": policy.remediation_steps,
         "equivalents": equivalents,
         "waivable": meta["waivable"],
+        "resource_types": sorted(resource_types),
     }
 
 

@@ -1,18 +1,25 @@
 """JUnit XML: one test case per policy x resource it evaluates.
 
-Which pairs a policy evaluated (the pack reports only violations) is derived, in this order:
+The pack reports only violations, so which resources a policy evaluated comes from its metadata:
 
-1. the policy's ``resource_types`` metadata, when the pack provides it;
-2. otherwise the types of the resources it reported a violation for, together with the type
-   its name announces (:data:`NAME_PREFIX_TYPES`: ``s3-…`` → S3 buckets, ``sqs-…`` → queues,
-   ``eks-…`` → clusters, ``gpu-…``/``nodegroup-…`` → node groups, ...);
-3. a policy with no type from either, or with no resource of its types in the plan, is
-   stack-level: one case named ``(stack)`` (so every policy of the pack appears once at least).
+1. ``resource_types`` of the policy's entry in the plan's ``policies`` section (the pack's
+   ``Meta.resource_types``, sent as ``type:`` tags): every resource of those types is a case. An
+   empty list means the policy judges the stack as a whole.
+2. Fallback, only for plan documents written by a pack that does not declare ``resource_types``
+   (the key is absent): the types of the resources it reported a violation for, together with the
+   type its name announces (:data:`NAME_PREFIX_TYPES`: ``s3-…`` → S3 buckets, ``sqs-…`` → queues,
+   ``eks-…`` → clusters, ...). This guess is coarse (``tags-…`` or ``iam-…`` policies judge far
+   more types than their prefix says); it is kept so older plan documents still render.
 
-Every resource of an evaluated type is a case; a case fails (``<failure type="mandatory|advisory">``)
-when the policy reported a violation for it (all its messages in the body), is skipped when every
-violation is waived by an exception, and passes otherwise. Stack-level violations fail the
-``(stack)`` case. Suites are per stack (``blueprint.<stack>``); classnames are ``<stack>.<policy>``.
+A resource the policy reported a violation for is always a case, even when its type is not among
+the evaluated ones, so no violation is lost. A policy with no case from either rule (stack-wide,
+or no resource of its types in the plan), or with a stack-level violation, gets one case named
+``(stack)``, so every policy of the pack appears once at least.
+
+A case fails (``<failure type="mandatory|advisory">``) when the policy reported a violation for it
+(all its messages in the body), is skipped when every violation is waived by an exception, and
+passes otherwise. Stack-level violations fail the ``(stack)`` case. Suites are per stack
+(``blueprint.<stack>``); classnames are ``<stack>.<policy>``.
 """
 
 from __future__ import annotations
@@ -38,14 +45,14 @@ NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
     "kubernetes": ("kubernetes:apps/v1:Deployment",),
     "budget": ("aws:budgets/budget:Budget",),
 }
-"""First word of a policy name → resource types it evaluates (fallback rule 2)."""
+"""First word of a policy name → resource types it evaluates (fallback for packs without ``resource_types``)."""
 STACK_CASE = "(stack)"
 
 
 def evaluated_types(policy: dict[str, Any], violations: Sequence[dict[str, Any]]) -> list[str]:
     """Resource types a policy evaluated (see the module docstring)."""
-    if policy.get("resource_types"):
-        return sorted(set(policy["resource_types"]))
+    if "resource_types" in policy:
+        return sorted({str(t) for t in policy.get("resource_types") or []})
     types = {str(v["resource_type"]) for v in violations if v.get("urn") and v.get("resource_type")}
     first = str(policy.get("name", "")).split("-")[0].lower()
     types.update(NAME_PREFIX_TYPES.get(first, ()))
@@ -67,10 +74,14 @@ def _suite(document: dict[str, Any]) -> ET.Element:
         by_urn: dict[str | None, list[dict[str, Any]]] = {}
         for v in mine:
             by_urn.setdefault(v.get("urn"), []).append(v)
-        types = evaluated_types(policies[name], mine)
+        types = set(evaluated_types(policies[name], mine))
         cases: list[tuple[str, str | None]] = [
-            (f"{r['name']} ({r['type']})", r["urn"]) for r in resources if r["type"] in types
+            (f"{r['name']} ({r['type']})", r["urn"]) for r in resources if r["type"] in types or r["urn"] in by_urn
         ]
+        known = {urn for _, urn in cases}
+        for orphan in sorted(u for u in by_urn if u is not None and u not in known):
+            first = by_urn[orphan][0]
+            cases.append((f"{first.get('resource_name') or orphan} ({first.get('resource_type')})", orphan))
         if not cases or None in by_urn:
             cases.insert(0, (STACK_CASE, None))
         for case_name, urn in cases:

@@ -5,8 +5,9 @@ A policy is one module in :mod:`blueprint_policies.rules` exposing ``POLICY``: a
 the whole stack and joins sibling resources through property dependencies, ``AnalyzeStack``).
 Both wrap ``pulumi_policy`` classes and add what a security team needs:
 
-- metadata: stable id, severity, default enforcement, remediation, Checkov/cdk-nag/Trivy
-  equivalents (sent to the engine as ``PolicyInfo.tags`` ``id:...``, ``checkov:...``, ...);
+- metadata: stable id, severity, default enforcement, remediation, the resource types it judges,
+  Checkov/cdk-nag/Trivy equivalents (sent to the engine as ``PolicyInfo.tags`` ``id:...``,
+  ``type:...``, ``checkov:...``, ...);
 - a JSON-schema config (``PolicyConfigSchema``), always including ``exceptionsFile``;
 - unknown values during preview become *not applicable*, never a false violation;
 - exceptions (:mod:`blueprint_policies.exceptions`) waive violations, except for
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,13 @@ class Meta:
     """How to fix a violation, naming the component argument or resource property."""
     category: str
     """``residency``, ``tagging``, ``budget``, ``security`` or ``governance``."""
+    resource_types: tuple[str, ...]
+    """The Pulumi type tokens the policy judges (``aws:s3/bucket:Bucket``, ...); for a stack policy,
+    the types of the resources it reports violations on. A :class:`ResourcePolicy` runs on exactly
+    these types (every other type is not applicable). ``("*",)`` is not allowed: list the types
+    (tagging policies use the taggable list of ``data/aws_types.json``). Empty only for a stack
+    policy that judges the stack as a whole; reports render it as one ``(stack)`` case. Sent as
+    ``type:<token>`` tags."""
     enforcement: EnforcementLevel = EnforcementLevel.MANDATORY
     """Default enforcement level. Defaults to mandatory; config may change it per stack."""
     equivalents: Equivalents = field(default_factory=Equivalents)
@@ -91,6 +99,12 @@ class Meta:
     waivable: bool = True
     """Whether exceptions may waive it. Defaults to true; residency policies are not."""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.resource_types, str):
+            raise TypeError(f"{self.name}: resource_types must be a tuple of type tokens, not a string")
+        if any("*" in t or ":" not in t for t in self.resource_types):
+            raise ValueError(f"{self.name}: resource_types must list Pulumi type tokens, no wildcards")
+
     def schema(self) -> PolicyConfigSchema:
         """The ``PolicyConfigSchema`` sent to the engine."""
         properties = {k: dict(v) for k, v in self.config.items()}
@@ -98,11 +112,11 @@ class Meta:
         return PolicyConfigSchema(properties=properties, required=list(self.required) or None)
 
     def tags(self) -> list[str]:
-        """``PolicyInfo.tags``: id, category, waivability and equivalents."""
+        """``PolicyInfo.tags``: id, category, waivability, equivalents and resource types."""
         tags = [f"id:{self.id}", f"category:{self.category}"]
         if not self.waivable:
             tags.append("non-waivable")
-        return tags + self.equivalents.to_tags()
+        return tags + self.equivalents.to_tags() + [f"type:{t}" for t in sorted(set(self.resource_types))]
 
 
 def config_defaults(meta: Meta, given: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -155,16 +169,15 @@ for the stack as a whole)."""
 
 
 class ResourcePolicy(ResourceValidationPolicy):
-    """A policy over one resource at a time, limited to ``types`` (``None``: every type)."""
+    """A policy over one resource at a time, limited to ``meta.resource_types`` (the one list both
+    the engine filter and the reports use, so they cannot drift apart)."""
 
-    def __init__(self, meta: Meta, check: ResourceCheck, types: Iterable[str] | Callable[[str], bool] | None) -> None:
+    def __init__(self, meta: Meta, check: ResourceCheck) -> None:
+        if not meta.resource_types:
+            raise ValueError(f"{meta.name}: a resource policy must list the resource_types it judges")
         self.meta = meta
         self._check = check
-        if types is None or callable(types):
-            self._applies: Callable[[str], bool] = types if callable(types) else (lambda _t: True)
-        else:
-            type_set = frozenset(types)
-            self._applies = type_set.__contains__
+        self._types = frozenset(meta.resource_types)
         super().__init__(
             name=meta.name,
             description=meta.description,
@@ -178,10 +191,10 @@ class ResourcePolicy(ResourceValidationPolicy):
 
     def applies_to(self, resource_type: str) -> bool:
         """Whether the policy judges resources of this type."""
-        return self._applies(resource_type)
+        return resource_type in self._types
 
     def _validate(self, args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if not self._applies(args.resource_type):
+        if args.resource_type not in self._types:
             args.not_applicable(f"{args.resource_type} is not judged by {self.meta.name}")
         config = config_defaults(self.meta, args.get_config())
         reporter = _Reporter(self.meta, config, report_violation, args.urn)

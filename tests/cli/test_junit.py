@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-from cli_helpers import plan_pair
+from cli_helpers import by_name, plan_pair
 
 from blueprint.report import render_plan
 from blueprint.report.junit import evaluated_types
@@ -26,7 +26,12 @@ def test_one_testcase_per_policy_and_resource_of_an_evaluated_type() -> None:
     buckets = sum(1 for r in head["resources"] if r["type"] == "aws:s3/bucket:Bucket")
     assert per_policy["prod.s3-bucket-versioning"] == buckets
     assert per_policy["prod.sqs-queue-dlq"] == 2
-    assert per_policy["prod.budget-configured"] == 1  # no budget resource in the plan: one stack-level case
+    assert per_policy["prod.budget-configured"] == 1  # resource_types []: judges the stack, one stack-level case
+    tags_policy = next(p for p in head["policies"]["policies"] if p["name"] == "tags-required")
+    tagged = [r for r in head["resources"] if r["custom"] and r["type"] in tags_policy["resource_types"]]
+    assert per_policy["prod.tags-required"] == len(tagged)
+    assert per_policy["prod.tags-required"] == 12  # declared types, not the name prefix (which knows no `tags-`)
+    assert per_policy["prod.eks-public-endpoint"] == 1  # no resource_types: name-prefix fallback, the one cluster
     assert int(suite.get("tests")) == len(cases) == int(root.get("tests"))
 
 
@@ -41,8 +46,26 @@ def test_failures_are_the_unexcepted_violations_and_waived_ones_are_skipped() ->
     assert int(suite.get("skipped")) == 1
 
 
+def test_a_violation_outside_the_declared_types_is_still_a_failing_case() -> None:
+    # GIVEN a violation on a resource whose type the policy does not declare
+    _, head = plan_pair()
+    role = by_name(head, "transactions-role")
+    head["policies"]["violations"].append(
+        {**head["policies"]["violations"][1], "policy": "sqs-queue-dlq", "urn": role["urn"], "exception": None}
+    )
+    # WHEN rendered THEN the role is a case of that policy, and it fails
+    suite = ET.fromstring(render_plan("junit", head)).find("testsuite")
+    cases = [c for c in suite.findall("testcase") if c.get("classname") == "prod.sqs-queue-dlq"]
+    assert sorted(c.get("name") for c in cases if c.find("failure") is not None) == [
+        "transactions-dlq (aws:sqs/queue:Queue)",
+        "transactions-role (aws:iam/role:Role)",
+    ]
+
+
 def test_evaluated_types_prefer_metadata_then_violations_and_the_name() -> None:
     assert evaluated_types({"name": "x", "resource_types": ["aws:sqs/queue:Queue"]}, []) == ["aws:sqs/queue:Queue"]
+    # declared but empty: a stack-level policy, no guessing from the name
+    assert evaluated_types({"name": "s3-tls", "resource_types": []}, []) == []
     assert evaluated_types({"name": "s3-tls"}, []) == ["aws:s3/bucket:Bucket"]
     violation = {"urn": "urn:x", "resource_type": "aws:iam/role:Role"}
     assert evaluated_types({"name": "custom-check"}, [violation]) == ["aws:iam/role:Role"]

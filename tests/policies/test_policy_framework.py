@@ -9,16 +9,28 @@ from pathlib import Path
 import pytest
 import yaml
 from blueprint_policies import exceptions as exc
-from blueprint_policies.framework import DuplicatePolicyError, check_unique, pack_policies
+from blueprint_policies.framework import DuplicatePolicyError, Meta, ResourcePolicy, check_unique, pack_policies
 from blueprint_policies.rules import budget_gpu_total, lambda_tracing, s3_public_access_block, tags_required
 from blueprint_policies.testing import UNKNOWN, policy_resource, provider, resource_args, run, stack_args
+from pulumi_policy import Severity
 
 from blueprint.analyzer import WAIVED_MARKER
 from blueprint.synth import REPO_ROOT
-from tests.policies.policy_cases import TAGS, storage
+from tests.policies.policy_cases import CASES, TAGS, storage
 
 POLICIES = pack_policies()
 STACKS = ("dev", "staging", "prod")
+STACK_LEVEL = {"budget-gpu-total", "budget-monthly-cost", "policy-exceptions"}
+"""Policies that judge the stack as a whole: the only ones allowed an empty ``resource_types``."""
+TYPE_TOKEN = re.compile(r"[a-z][a-z0-9-]*:[A-Za-z0-9/._-]*:[A-Za-z][A-Za-z0-9_]*")
+"""``<package>:<module>:<Type>``, as in ``aws:s3/bucket:Bucket`` or ``pulumi:providers:aws``."""
+UNJUDGED_CANDIDATES = (
+    "aws:nosuch/thing:Thing",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:ec2/vpc:Vpc",
+    "kubernetes:core/v1:ConfigMap",
+)
+"""Types to run a resource policy on that it must not judge (every one absent from its list)."""
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.meta.name)
@@ -34,6 +46,72 @@ def test_every_policy_carries_its_metadata(policy) -> None:
     assert f"id:{meta.id}" in policy.tags
     if meta.category == "residency":
         assert not meta.waivable and "non-waivable" in policy.tags
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.meta.name)
+def test_every_policy_declares_the_resource_types_it_judges(policy) -> None:
+    types = policy.meta.resource_types
+    assert isinstance(types, tuple)
+    if policy.meta.name in STACK_LEVEL:
+        assert not isinstance(policy, ResourcePolicy)
+    else:
+        assert types, f"{policy.meta.name} declares no resource_types and is not in STACK_LEVEL"
+    assert len(set(types)) == len(types)
+    assert [t for t in types if not TYPE_TOKEN.fullmatch(t)] == []
+    assert [f"type:{t}" for t in sorted(types)] == [t for t in policy.tags if t.startswith("type:")]
+
+
+@pytest.mark.parametrize("policy", [p for p in POLICIES if isinstance(p, ResourcePolicy)], ids=lambda p: p.meta.name)
+def test_resource_policy_is_not_applicable_to_a_type_it_does_not_declare(policy) -> None:
+    # GIVEN a resource of a type outside the policy's declared resource_types
+    others = [t for t in UNJUDGED_CANDIDATES if t not in policy.meta.resource_types]
+    assert others
+    for other in others:
+        # WHEN the policy runs on it THEN it is not applicable (the declaration is the filter)
+        outcome = run(policy, resource_args(other, {"tags": {}, "region": "us-east-1"}))
+        assert outcome.violations == [] and "is not judged by" in (outcome.not_applicable or ""), other
+
+
+@pytest.mark.parametrize("policy", [p for p in POLICIES if isinstance(p, ResourcePolicy)], ids=lambda p: p.meta.name)
+def test_resource_policy_handles_every_type_it_declares(policy) -> None:
+    # GIVEN a bare resource of each declared type WHEN the policy runs THEN its check runs without error
+    config = CASES[policy.meta.name].config
+    for resource_type in policy.meta.resource_types:
+        outcome = run(policy, resource_args(resource_type, {}, config=config))
+        assert "is not judged by" not in (outcome.not_applicable or ""), resource_type
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES)), ids=str)
+def test_violations_name_resources_of_the_declared_types(name: str) -> None:
+    # GIVEN the policy's failing case WHEN it runs THEN every resource it reports is of a declared type
+    policy = next(p for p in POLICIES if p.meta.name == name)
+    outcome = run(policy, CASES[name].build("fail", dict(CASES[name].config)))
+    assert outcome.violations
+    reported = {urn.split("::")[2].rsplit("$", 1)[-1] for _, urn in outcome.violations if urn}
+    assert reported <= set(policy.meta.resource_types), reported
+
+
+def _meta(resource_types: tuple[str, ...]) -> Meta:
+    return Meta(
+        id="BP-GOV-999",
+        name="test-policy",
+        description="A test policy.",
+        severity=Severity.LOW,
+        remediation="None.",
+        category="governance",
+        resource_types=resource_types,
+    )
+
+
+def test_meta_refuses_a_wildcard_resource_type() -> None:
+    with pytest.raises(ValueError, match="no wildcards"):
+        _meta(("*",))
+
+
+def test_resource_policy_without_resource_types_is_refused() -> None:
+    meta = _meta(())
+    with pytest.raises(ValueError, match="must list the resource_types"):
+        ResourcePolicy(meta, lambda *_: None)
 
 
 def test_security_policies_name_their_equivalents() -> None:

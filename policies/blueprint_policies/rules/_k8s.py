@@ -18,7 +18,7 @@ POD_SPEC_PATHS = {
 }
 """Workload types and where their pod spec is."""
 
-WORKLOAD_TYPES = frozenset(POD_SPEC_PATHS)
+WORKLOAD_TYPES = tuple(POD_SPEC_PATHS)
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> dict[str, Any]:

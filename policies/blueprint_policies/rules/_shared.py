@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from blueprint_policies.stack import aws_types
+
 ALLOWED_REGIONS: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string", "pattern": "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"},
     "minItems": 1,
     "description": "AWS regions data and resources may live in. Required.",
 }
+
+
+TAGGABLE_TYPES: tuple[str, ...] = tuple(sorted(aws_types()["taggable"]))
+"""pulumi-aws types with a ``tags`` input (``data/aws_types.json``): what the tagging policies judge."""
+
+REGIONAL_TYPES: tuple[str, ...] = tuple(sorted(aws_types()["regional"]))
+"""pulumi-aws types with their own ``region`` input (``data/aws_types.json``)."""
 
 
 def allowed_regions(config: Mapping[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ META = Meta(
     description="The sum over GPU node groups of max size x GPUs per instance stays within the stack's GPU cap.",
     severity=Severity.HIGH,
     category="budget",
+    resource_types=(),
     remediation="Lower `max_size` of GPU node groups or use smaller GPU instances; raise `maxTotalGpus` in "
     "policies/config/<stack>.json only with a capacity reservation or FinOps approval.",
     config={

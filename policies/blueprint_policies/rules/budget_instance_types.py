@@ -10,6 +10,12 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from blueprint_policies.framework import Meta, ResourcePolicy
 from blueprint_policies.props import as_list, get, wildcard_match
 
+FIELDS = {
+    "aws:eks/nodeGroup:NodeGroup": "instanceTypes",
+    "aws:ec2/launchTemplate:LaunchTemplate": "instanceType",
+    "aws:ec2/instance:Instance": "instanceType",
+}
+
 META = Meta(
     id="BP-BUD-001",
     name="budget-instance-types",
@@ -17,6 +23,7 @@ META = Meta(
     "instance types.",
     severity=Severity.MEDIUM,
     category="budget",
+    resource_types=tuple(FIELDS),
     remediation="Pick an allowed instance type (policies/config/<stack>.json, `allowedInstanceTypes`) in the "
     "cluster's node-group config, or ask FinOps to extend the list for this environment.",
     config={
@@ -30,12 +37,6 @@ META = Meta(
     required=("allowedInstanceTypes",),
 )
 
-FIELDS = {
-    "aws:eks/nodeGroup:NodeGroup": "instanceTypes",
-    "aws:ec2/launchTemplate:LaunchTemplate": "instanceType",
-    "aws:ec2/instance:Instance": "instanceType",
-}
-
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
     """Report each instance type outside ``allowedInstanceTypes``."""
@@ -48,4 +49,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"'{args.name}' uses instance type {instance_type}; allowed here: {allowed}")
 
 
-POLICY = ResourcePolicy(META, check, FIELDS)
+POLICY = ResourcePolicy(META, check)

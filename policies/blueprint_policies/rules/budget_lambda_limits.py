@@ -16,6 +16,7 @@ META = Meta(
     description="Lambda functions stay within the environment's memory, timeout and reserved-concurrency caps.",
     severity=Severity.MEDIUM,
     category="budget",
+    resource_types=("aws:lambda/function:Function",),
     remediation="Lower `memory_mb`, `timeout_seconds` or `reserved_concurrency` of the function in the stack's "
     "preprocessing config, or raise the cap in policies/config/<stack>.json with FinOps approval.",
     config={
@@ -43,4 +44,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"function '{args.name}' has {label} {int(value)}{unit}; the cap here is {cap}{unit}")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:lambda/function:Function"])
+POLICY = ResourcePolicy(META, check)

@@ -47,6 +47,7 @@ META = Meta(
     description="The stack's estimated monthly cost is within the environment's ceiling.",
     severity=Severity.HIGH,
     category="budget",
+    resource_types=(),
     remediation="Reduce the largest cost drivers named in the message (node counts, GPU hours, NAT layout), or "
     "raise `monthlyLimitUsd` in policies/config/<stack>.json together with the stack's budget.",
     config={

@@ -16,6 +16,7 @@ META = Meta(
     description="An EKS node group's scaling maximum stays within the environment's cap.",
     severity=Severity.MEDIUM,
     category="budget",
+    resource_types=("aws:eks/nodeGroup:NodeGroup",),
     remediation="Lower `max_size` of the node group in the stack's cluster config, or raise `maxNodeGroupSize` "
     "in policies/config/<stack>.json with FinOps approval.",
     config={
@@ -39,4 +40,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"node group '{args.name}' may scale to {int(max_size)} nodes; the cap here is {cap}")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:eks/nodeGroup:NodeGroup"])
+POLICY = ResourcePolicy(META, check)

@@ -10,19 +10,22 @@ from pulumi_policy import Severity, StackValidationArgs
 from blueprint_policies.framework import Meta, StackPolicy
 from blueprint_policies.props import get, skip_unknown
 
+BUDGET = "aws:budgets/budget:Budget"
+
 META = Meta(
     id="BP-BUD-007",
     name="budget-required",
     description="The stack defines an AWS Budgets COST budget with at least one notification.",
     severity=Severity.MEDIUM,
     category="budget",
+    resource_types=(BUDGET,),
     remediation="Compose the Budget component (stack config `budget.monthly_limit_usd` and `budget.emails`).",
 )
 
 
 def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable[..., None]) -> None:
     """Report a stack without a usable cost budget."""
-    budgets = [r for r in args.resources if r.resource_type == "aws:budgets/budget:Budget"]
+    budgets = [r for r in args.resources if r.resource_type == BUDGET]
     if not budgets:
         report("the stack has no aws:budgets/budget:Budget; nobody is told when spend runs away")
         return

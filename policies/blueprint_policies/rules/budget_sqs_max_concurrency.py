@@ -16,6 +16,7 @@ META = Meta(
     description="Lambda event source mappings from SQS set scalingConfig.maximumConcurrency.",
     severity=Severity.MEDIUM,
     category="budget",
+    resource_types=("aws:lambda/eventSourceMapping:EventSourceMapping",),
     remediation="Set `maximum_concurrency` of the preprocessing function (EventSourceMapping "
     "`scaling_config.maximum_concurrency`), so a burst cannot starve other functions.",
     config={
@@ -44,4 +45,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         )
 
 
-POLICY = ResourcePolicy(META, check, ["aws:lambda/eventSourceMapping:EventSourceMapping"])
+POLICY = ResourcePolicy(META, check)

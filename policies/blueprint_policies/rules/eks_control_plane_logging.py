@@ -18,6 +18,7 @@ META = Meta(
     description="An EKS cluster sends the required control-plane log types to CloudWatch.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=("aws:eks/cluster:Cluster",),
     remediation="Set enabled_cluster_log_types to include api, audit and authenticator.",
     equivalents=Equivalents(checkov=("CKV_AWS_37",), trivy=("AVD-AWS-0038",)),
     config={
@@ -39,4 +40,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"cluster '{args.name}' does not log {', '.join(missing)}")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:eks/cluster:Cluster"])
+POLICY = ResourcePolicy(META, check)

@@ -16,6 +16,7 @@ META = Meta(
     description="An EKS cluster's public endpoint is off, or limited to listed CIDRs (never 0.0.0.0/0).",
     severity=Severity.CRITICAL,
     category="security",
+    resource_types=("aws:eks/cluster:Cluster",),
     remediation="Set vpc_config.endpoint_public_access=False (the cluster default), or list your own CIDRs in "
     "cluster.public_access_cidrs.",
     equivalents=Equivalents(checkov=("CKV_AWS_38", "CKV_AWS_39"), trivy=("AVD-AWS-0040", "AVD-AWS-0041")),
@@ -33,4 +34,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"cluster '{args.name}' public endpoint is {shown} and open to {cidrs or ['0.0.0.0/0']}")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:eks/cluster:Cluster"])
+POLICY = ResourcePolicy(META, check)

@@ -17,6 +17,7 @@ META = Meta(
     "instead of SSH.",
     severity=Severity.HIGH,
     category="security",
+    resource_types=("aws:eks/nodeGroup:NodeGroup", "aws:ec2/launchTemplate:LaunchTemplate"),
     remediation="Remove remote_access from the node group and key_name from the launch template.",
     equivalents=Equivalents(checkov=("CKV_AWS_100",), trivy=("AVD-AWS-0042",)),
 )
@@ -30,4 +31,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"launch template '{args.name}' installs SSH key {get(args.props, 'keyName')}")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:eks/nodeGroup:NodeGroup", "aws:ec2/launchTemplate:LaunchTemplate"])
+POLICY = ResourcePolicy(META, check)

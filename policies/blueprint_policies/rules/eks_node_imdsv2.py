@@ -17,6 +17,7 @@ META = Meta(
     "cannot reach the node's credentials.",
     severity=Severity.HIGH,
     category="security",
+    resource_types=("aws:ec2/launchTemplate:LaunchTemplate",),
     remediation="Set metadata_options={'http_tokens': 'required', 'http_put_response_hop_limit': 1, "
     "'http_endpoint': 'enabled'} on the aws.ec2.LaunchTemplate.",
     equivalents=Equivalents(checkov=("CKV_AWS_79", "CKV_AWS_341"), trivy=("AVD-AWS-0130",)),
@@ -42,4 +43,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         )
 
 
-POLICY = ResourcePolicy(META, check, ["aws:ec2/launchTemplate:LaunchTemplate"])
+POLICY = ResourcePolicy(META, check)

@@ -16,6 +16,7 @@ META = Meta(
     description="An EKS cluster envelope-encrypts Kubernetes secrets with a KMS key.",
     severity=Severity.HIGH,
     category="security",
+    resource_types=("aws:eks/cluster:Cluster",),
     remediation="Set encryption_config={'resources': ['secrets'], 'provider': {'key_arn': <stack key arn>}}.",
     equivalents=Equivalents(checkov=("CKV_AWS_58",), trivy=("AVD-AWS-0039",)),
 )
@@ -30,4 +31,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"cluster '{args.name}' does not encrypt Kubernetes secrets with a KMS key")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:eks/cluster:Cluster"])
+POLICY = ResourcePolicy(META, check)

@@ -12,12 +12,20 @@ from blueprint_policies.props import get
 
 FORBIDDEN = ["AdministratorAccess", "PowerUserAccess", "IAMFullAccess"]
 
+ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+
 META = Meta(
     id="BP-IAM-003",
     name="iam-no-admin-managed-policies",
     description="No AdministratorAccess, PowerUserAccess or IAMFullAccess managed policy is attached by the stack.",
     severity=Severity.CRITICAL,
     category="security",
+    resource_types=(*ATTACHMENTS, "aws:iam/role:Role"),
     remediation="Grant least privilege with the components' grant_* methods; keep admin access on the "
     "platform-admin roles outside this stack.",
     equivalents=Equivalents(checkov=("CKV_AWS_274",), cdk_nag=("AwsSolutions-IAM4",)),
@@ -29,13 +37,6 @@ META = Meta(
             "description": f"Managed policy names refused. Defaults to {FORBIDDEN}.",
         }
     },
-)
-
-ATTACHMENTS = (
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-    "aws:iam/policyAttachment:PolicyAttachment",
 )
 
 
@@ -51,4 +52,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"'{args.name}' attaches {arn}")
 
 
-POLICY = ResourcePolicy(META, check, (*ATTACHMENTS, "aws:iam/role:Role"))
+POLICY = ResourcePolicy(META, check)

@@ -18,6 +18,7 @@ META = Meta(
     description="IAM identity policies do not Allow the action '*' (nor use Allow with NotAction).",
     severity=Severity.CRITICAL,
     category="security",
+    resource_types=IDENTITY_TYPES,
     remediation="List the actions the workload needs (the components' grant_* methods do).",
     equivalents=Equivalents(
         checkov=("CKV_AWS_62", "CKV_AWS_63", "CKV_AWS_286"), cdk_nag=("AwsSolutions-IAM5",), trivy=("AVD-AWS-0057",)
@@ -36,4 +37,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"'{args.name}' statement {label} uses Allow with NotAction, which allows everything else")
 
 
-POLICY = ResourcePolicy(META, check, IDENTITY_TYPES)
+POLICY = ResourcePolicy(META, check)

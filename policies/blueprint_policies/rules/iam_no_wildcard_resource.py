@@ -37,6 +37,7 @@ META = Meta(
     "Resource '*'.",
     severity=Severity.HIGH,
     category="security",
+    resource_types=IDENTITY_TYPES,
     remediation="Scope the statement to the ARNs the workload uses (bucket/prefix, queue, key, secret).",
     equivalents=Equivalents(checkov=("CKV_AWS_355", "CKV_AWS_290"), cdk_nag=("AwsSolutions-IAM5",)),
     config={
@@ -62,4 +63,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"'{args.name}' statement {label} allows {', '.join(data)} on every resource ('*')")
 
 
-POLICY = ResourcePolicy(META, check, IDENTITY_TYPES)
+POLICY = ResourcePolicy(META, check)

@@ -17,6 +17,7 @@ META = Meta(
     description="No container is privileged, and every container sets allowPrivilegeEscalation=false.",
     severity=Severity.CRITICAL,
     category="security",
+    resource_types=WORKLOAD_TYPES,
     remediation="Remove securityContext.privileged and set allowPrivilegeEscalation=false (the NVIDIA device "
     "plugin exposes GPUs without privileged mode).",
     equivalents=Equivalents(checkov=("CKV_K8S_16", "CKV_K8S_20"), trivy=("AVD-KSV-0017", "AVD-KSV-0001")),
@@ -33,4 +34,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"{label} of '{args.name}' does not set allowPrivilegeEscalation=false")
 
 
-POLICY = ResourcePolicy(META, check, WORKLOAD_TYPES)
+POLICY = ResourcePolicy(META, check)

@@ -17,6 +17,7 @@ META = Meta(
     description="Every container sets securityContext.readOnlyRootFilesystem=true.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=WORKLOAD_TYPES,
     remediation="Set readOnlyRootFilesystem=true and mount an emptyDir for paths the process writes (e.g. /tmp, "
     "the model cache).",
     equivalents=Equivalents(checkov=("CKV_K8S_22",), trivy=("AVD-KSV-0014",)),
@@ -30,4 +31,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"{label} of '{args.name}' has a writable root filesystem")
 
 
-POLICY = ResourcePolicy(META, check, WORKLOAD_TYPES)
+POLICY = ResourcePolicy(META, check)

@@ -17,6 +17,7 @@ META = Meta(
     description="Every container sets CPU and memory limits.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=WORKLOAD_TYPES,
     remediation="Set resources.limits.cpu and resources.limits.memory (inference.models[].resources).",
     equivalents=Equivalents(checkov=("CKV_K8S_11", "CKV_K8S_13"), trivy=("AVD-KSV-0011", "AVD-KSV-0018")),
 )
@@ -31,4 +32,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"{label} of '{args.name}' has no {' or '.join(missing)} limit")
 
 
-POLICY = ResourcePolicy(META, check, WORKLOAD_TYPES)
+POLICY = ResourcePolicy(META, check)

@@ -17,6 +17,7 @@ META = Meta(
     description="Every container of a Kubernetes workload runs as non-root (runAsNonRoot or a non-zero runAsUser).",
     severity=Severity.HIGH,
     category="security",
+    resource_types=WORKLOAD_TYPES,
     remediation="Set securityContext.runAsNonRoot=true and runAsUser to the image's unprivileged user "
     "(pod or container).",
     equivalents=Equivalents(checkov=("CKV_K8S_23",), trivy=("AVD-KSV-0012",)),
@@ -44,4 +45,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"{label} of '{args.name}' may run as root")
 
 
-POLICY = ResourcePolicy(META, check, WORKLOAD_TYPES)
+POLICY = ResourcePolicy(META, check)

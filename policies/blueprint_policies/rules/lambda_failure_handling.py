@@ -20,6 +20,7 @@ META = Meta(
     "and its queue has a DLQ; other functions have an on-failure destination or dead_letter_config.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=("aws:lambda/function:Function", "aws:lambda/eventSourceMapping:EventSourceMapping"),
     remediation="For SQS triggers set function_response_types=['ReportBatchItemFailures'] and a redrive policy "
     "on the queue; otherwise add an aws.lambda_.FunctionEventInvokeConfig with destination_config.on_failure "
     "or dead_letter_config on the function.",

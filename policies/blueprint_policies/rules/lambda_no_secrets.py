@@ -22,6 +22,7 @@ META = Meta(
     description="Lambda environment variables have no secret-looking names or values.",
     severity=Severity.HIGH,
     category="security",
+    resource_types=("aws:lambda/function:Function",),
     remediation="Keep the secret in Secrets Manager or SSM Parameter Store and pass its name; grant the role "
     "read access to that one secret.",
     equivalents=Equivalents(checkov=("CKV_AWS_45",)),
@@ -49,4 +50,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"function '{args.name}': environment variable {name} holds a credential-shaped value")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:lambda/function:Function"])
+POLICY = ResourcePolicy(META, check)

@@ -32,6 +32,7 @@ META = Meta(
     description="Lambda functions use a runtime AWS still supports.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=("aws:lambda/function:Function",),
     remediation="Move the function to a supported runtime (the preprocessing functions accept python3.12 or 3.13).",
     equivalents=Equivalents(checkov=("CKV_AWS_363",), cdk_nag=("AwsSolutions-L1",)),
     config={
@@ -55,4 +56,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"function '{args.name}' uses runtime {runtime or 'unset'}; supported: {supported}")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:lambda/function:Function"])
+POLICY = ResourcePolicy(META, check)

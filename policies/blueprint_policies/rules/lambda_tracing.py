@@ -16,6 +16,7 @@ META = Meta(
     description="Lambda functions have X-Ray tracing mode Active.",
     severity=Severity.LOW,
     category="security",
+    resource_types=("aws:lambda/function:Function",),
     remediation="Set tracing_config={'mode': 'Active'} on the aws.lambda_.Function.",
     equivalents=Equivalents(checkov=("CKV_AWS_50",), trivy=("AVD-AWS-0066",)),
 )
@@ -28,4 +29,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"function '{args.name}' tracing mode is {mode or 'unset (PassThrough)'}, not Active")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:lambda/function:Function"])
+POLICY = ResourcePolicy(META, check)

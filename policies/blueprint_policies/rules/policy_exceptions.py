@@ -17,6 +17,7 @@ META = Meta(
     "refused (non-waivable policy) or name an unknown policy.",
     severity=Severity.LOW,
     category="governance",
+    resource_types=(),
     enforcement=EnforcementLevel.ADVISORY,
     remediation="Fix policies/exceptions/<stack>.yaml as the message says; renew or remove expired exceptions.",
 )

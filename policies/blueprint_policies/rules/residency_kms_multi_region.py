@@ -10,17 +10,18 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from blueprint_policies.framework import Meta, ResourcePolicy
 from blueprint_policies.props import get, truthy
 
+TYPES = ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey")
+
 META = Meta(
     id="BP-RES-005",
     name="residency-kms-single-region",
     description="KMS keys are single-region keys (no multi-region keys).",
     severity=Severity.HIGH,
     category="residency",
+    resource_types=TYPES,
     remediation="Set `multi_region=False` on the aws.kms.Key (the EncryptionKey component's default).",
     waivable=False,
 )
-
-TYPES = ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey")
 
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
@@ -29,4 +30,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"KMS key '{args.name}' is a multi-region key; its material can be replicated to any region")
 
 
-POLICY = ResourcePolicy(META, check, TYPES)
+POLICY = ResourcePolicy(META, check)

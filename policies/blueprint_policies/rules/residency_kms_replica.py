@@ -12,19 +12,20 @@ from blueprint_policies.props import get
 
 from ._shared import ALLOWED_REGIONS, allowed_regions
 
+TYPES = ("aws:kms/replicaKey:ReplicaKey", "aws:kms/replicaExternalKey:ReplicaExternalKey")
+
 META = Meta(
     id="BP-RES-004",
     name="residency-kms-replica-region",
     description="KMS replica keys are created in allowed regions, set explicitly.",
     severity=Severity.CRITICAL,
     category="residency",
+    resource_types=TYPES,
     remediation="Create replica keys only with a provider (or `region=`) in an allowed region, or drop the replica.",
     config={"allowedRegions": ALLOWED_REGIONS},
     required=("allowedRegions",),
     waivable=False,
 )
-
-TYPES = ("aws:kms/replicaKey:ReplicaKey", "aws:kms/replicaExternalKey:ReplicaExternalKey")
 
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
@@ -37,4 +38,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         report(f"replica key '{args.name}' replicates key material to {region}, outside the allowed regions {allowed}")
 
 
-POLICY = ResourcePolicy(META, check, TYPES)
+POLICY = ResourcePolicy(META, check)

@@ -18,6 +18,7 @@ META = Meta(
     description="Every AWS provider sets its region explicitly, and to an allowed region.",
     severity=Severity.CRITICAL,
     category="residency",
+    resource_types=("pulumi:providers:aws",),
     remediation="Set `aws:region` in stacks/Pulumi.<stack>.yaml (or `region=` on an explicit aws.Provider) "
     "to one of the stack's allowed regions.",
     config={"allowedRegions": ALLOWED_REGIONS},

@@ -9,9 +9,8 @@ from pulumi_policy import ResourceValidationArgs, Severity
 
 from blueprint_policies.framework import Meta, ResourcePolicy
 from blueprint_policies.props import get
-from blueprint_policies.stack import is_regional
 
-from ._shared import ALLOWED_REGIONS, allowed_regions
+from ._shared import ALLOWED_REGIONS, REGIONAL_TYPES, allowed_regions
 
 META = Meta(
     id="BP-RES-002",
@@ -19,6 +18,7 @@ META = Meta(
     description="A resource's own `region` input names an allowed region.",
     severity=Severity.CRITICAL,
     category="residency",
+    resource_types=REGIONAL_TYPES,
     remediation="Remove the resource's `region` argument (inherit the provider's) or set an allowed region.",
     config={"allowedRegions": ALLOWED_REGIONS},
     required=("allowedRegions",),
@@ -39,4 +39,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         )
 
 
-POLICY = ResourcePolicy(META, check, is_regional)
+POLICY = ResourcePolicy(META, check)

@@ -22,6 +22,7 @@ META = Meta(
     description="S3 replication destinations (and their replica KMS keys) are in allowed regions.",
     severity=Severity.CRITICAL,
     category="residency",
+    resource_types=("aws:s3/bucketReplicationConfig:BucketReplicationConfig",),
     remediation="Replicate only to a bucket of this stack whose provider region is allowed, or list a vetted "
     "external destination bucket in `allowedExternalDestinations`.",
     equivalents=Equivalents(checkov=("CKV_AWS_144",)),

@@ -11,7 +11,7 @@ from blueprint_policies.framework import Equivalents, Meta, StackPolicy
 from blueprint_policies.props import skip_unknown
 from blueprint_policies.stack import StackIndex
 
-from ._s3 import LOGGING, buckets, is_log_target
+from ._s3 import BUCKET_TYPES, LOGGING, buckets, is_log_target
 
 META = Meta(
     id="BP-S3-007",
@@ -19,6 +19,7 @@ META = Meta(
     description="Every S3 bucket, except a server-access-log target, has server access logging.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=BUCKET_TYPES,
     remediation="Add an aws.s3.BucketLogging (bucket=<bucket>.id, target_bucket=<log bucket>.id); ArtifactBucket "
     "does this when given the stack's access-log bucket.",
     equivalents=Equivalents(checkov=("CKV_AWS_18",), cdk_nag=("AwsSolutions-S1",), trivy=("AVD-AWS-0089",)),

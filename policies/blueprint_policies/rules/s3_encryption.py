@@ -11,7 +11,7 @@ from blueprint_policies.framework import Equivalents, Meta, StackPolicy
 from blueprint_policies.props import get, skip_unknown
 from blueprint_policies.stack import StackIndex
 
-from ._s3 import ENCRYPTION, buckets, is_log_target
+from ._s3 import BUCKET_TYPES, ENCRYPTION, buckets, is_log_target
 
 META = Meta(
     id="BP-S3-002",
@@ -20,6 +20,7 @@ META = Meta(
     "target bucket (S3 log delivery cannot use SSE-KMS).",
     severity=Severity.HIGH,
     category="security",
+    resource_types=BUCKET_TYPES,
     remediation="Add an aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm 'aws:kms' and "
     "kms_master_key_id set to the stack key (the ArtifactBucket component does this).",
     equivalents=Equivalents(checkov=("CKV_AWS_145",), cdk_nag=(), trivy=("AVD-AWS-0088", "AVD-AWS-0132")),

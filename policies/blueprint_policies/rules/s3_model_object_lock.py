@@ -11,7 +11,7 @@ from blueprint_policies.framework import Equivalents, Meta, StackPolicy
 from blueprint_policies.props import get, skip_unknown, truthy
 from blueprint_policies.stack import StackIndex
 
-from ._s3 import OBJECT_LOCK, buckets, purpose
+from ._s3 import BUCKET_TYPES, OBJECT_LOCK, buckets, purpose
 
 META = Meta(
     id="BP-S3-008",
@@ -19,6 +19,7 @@ META = Meta(
     description="The model-registry bucket (tag purpose=models) has Object Lock enabled with a default retention.",
     severity=Severity.HIGH,
     category="security",
+    resource_types=BUCKET_TYPES,
     remediation="Create the registry with object_lock_enabled=True and an aws.s3.BucketObjectLockConfiguration "
     "with rule.default_retention (storage.model_registry.object_lock_mode / retention_days).",
     equivalents=Equivalents(checkov=("CKV_AWS_143",)),

@@ -17,6 +17,7 @@ META = Meta(
     "restricting condition.",
     severity=Severity.CRITICAL,
     category="security",
+    resource_types=("aws:s3/bucketPolicy:BucketPolicy",),
     remediation="Name the principals (account roles or `Service` principals with aws:SourceAccount) instead of '*', "
     "or add a condition that restricts the caller (aws:PrincipalOrgID, aws:SourceVpce, ...).",
     equivalents=Equivalents(checkov=("CKV_AWS_70",), trivy=("AVD-AWS-0092",)),
@@ -35,4 +36,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"bucket policy '{args.name}' statement {sid} allows everyone ('*') without a condition")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:s3/bucketPolicy:BucketPolicy"])
+POLICY = ResourcePolicy(META, check)

@@ -11,7 +11,7 @@ from blueprint_policies.framework import Equivalents, Meta, StackPolicy
 from blueprint_policies.props import get, skip_unknown
 from blueprint_policies.stack import StackIndex
 
-from ._s3 import OWNERSHIP, buckets
+from ._s3 import BUCKET_TYPES, OWNERSHIP, buckets
 
 META = Meta(
     id="BP-S3-006",
@@ -19,6 +19,7 @@ META = Meta(
     description="Every S3 bucket disables ACLs through BucketOwnershipControls with BucketOwnerEnforced.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=BUCKET_TYPES,
     remediation="Add an aws.s3.BucketOwnershipControls with rule.object_ownership 'BucketOwnerEnforced'.",
     equivalents=Equivalents(checkov=("CKV2_AWS_65",)),
 )

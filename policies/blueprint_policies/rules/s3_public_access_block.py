@@ -11,7 +11,7 @@ from blueprint_policies.framework import Equivalents, Meta, StackPolicy
 from blueprint_policies.props import get, skip_unknown, truthy
 from blueprint_policies.stack import StackIndex
 
-from ._s3 import PUBLIC_ACCESS_BLOCK, buckets
+from ._s3 import BUCKET_TYPES, PUBLIC_ACCESS_BLOCK, buckets
 
 SETTINGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
@@ -21,6 +21,7 @@ META = Meta(
     description="Every S3 bucket has a BucketPublicAccessBlock with all four settings true.",
     severity=Severity.CRITICAL,
     category="security",
+    resource_types=BUCKET_TYPES,
     remediation="Create buckets with the ArtifactBucket component, or add an aws.s3.BucketPublicAccessBlock "
     "(bucket=<bucket>.id) with block_public_acls, block_public_policy, ignore_public_acls and "
     "restrict_public_buckets all True.",

@@ -11,7 +11,7 @@ from blueprint_policies.framework import Equivalents, Meta, StackPolicy
 from blueprint_policies.props import as_list, get, policy_document, skip_unknown, statements
 from blueprint_policies.stack import StackIndex
 
-from ._s3 import POLICY_TYPE, buckets
+from ._s3 import BUCKET_TYPES, POLICY_TYPE, buckets
 
 META = Meta(
     id="BP-S3-003",
@@ -19,6 +19,7 @@ META = Meta(
     description="Every S3 bucket's policy denies requests without TLS (aws:SecureTransport false).",
     severity=Severity.HIGH,
     category="security",
+    resource_types=BUCKET_TYPES,
     remediation="Add a statement {Effect: Deny, Principal: '*', Action: 's3:*', Resource: [bucket, bucket/*], "
     "Condition: {Bool: {aws:SecureTransport: 'false'}}} to the aws.s3.BucketPolicy.",
     equivalents=Equivalents(cdk_nag=("AwsSolutions-S10",)),

@@ -11,7 +11,7 @@ from blueprint_policies.framework import Equivalents, Meta, StackPolicy
 from blueprint_policies.props import get, skip_unknown
 from blueprint_policies.stack import StackIndex
 
-from ._s3 import VERSIONING, buckets
+from ._s3 import BUCKET_TYPES, VERSIONING, buckets
 
 META = Meta(
     id="BP-S3-005",
@@ -19,6 +19,7 @@ META = Meta(
     description="Every S3 bucket has versioning Enabled.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=BUCKET_TYPES,
     remediation="Add an aws.s3.BucketVersioning with versioning_configuration.status 'Enabled' (ArtifactBucket does).",
     equivalents=Equivalents(checkov=("CKV_AWS_21",), trivy=("AVD-AWS-0090",)),
 )

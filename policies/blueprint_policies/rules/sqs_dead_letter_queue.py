@@ -20,6 +20,7 @@ META = Meta(
     description="Every SQS queue that is not itself a dead-letter queue has a redrivePolicy to a DLQ.",
     severity=Severity.MEDIUM,
     category="security",
+    resource_types=(QUEUE,),
     remediation="Set redrive_policy={deadLetterTargetArn, maxReceiveCount} on the queue (PreprocessingPipeline "
     "creates the DLQ).",
     equivalents=Equivalents(cdk_nag=("AwsSolutions-SQS3",)),

@@ -16,6 +16,7 @@ META = Meta(
     description="SQS queues are encrypted with a KMS key (SSE-SQS accepted only when `requireKms` is false).",
     severity=Severity.HIGH,
     category="security",
+    resource_types=("aws:sqs/queue:Queue",),
     remediation="Set kms_master_key_id to the stack key on the aws.sqs.Queue (PreprocessingPipeline does).",
     equivalents=Equivalents(
         checkov=("CKV_AWS_27",), cdk_nag=("AwsSolutions-SQS2",), trivy=("AVD-AWS-0096", "AVD-AWS-0135")
@@ -33,4 +34,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     report(f"queue '{args.name}' is not encrypted with a KMS key")
 
 
-POLICY = ResourcePolicy(META, check, ["aws:sqs/queue:Queue"])
+POLICY = ResourcePolicy(META, check)

@@ -16,6 +16,7 @@ META = Meta(
     description="SQS queue policies do not allow a '*' principal without a restricting condition.",
     severity=Severity.CRITICAL,
     category="security",
+    resource_types=("aws:sqs/queuePolicy:QueuePolicy",),
     remediation="Use a Service principal with aws:SourceArn/aws:SourceAccount conditions, or name the account roles.",
     equivalents=Equivalents(checkov=("CKV_AWS_168",), trivy=("AVD-AWS-0097",)),
 )
@@ -34,4 +35,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             )
 
 
-POLICY = ResourcePolicy(META, check, ["aws:sqs/queuePolicy:QueuePolicy"])
+POLICY = ResourcePolicy(META, check)

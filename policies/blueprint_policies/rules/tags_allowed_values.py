@@ -9,8 +9,8 @@ from pulumi_policy import ResourceValidationArgs, Severity
 
 from blueprint_policies.framework import Meta, ResourcePolicy
 from blueprint_policies.props import wildcard_match
-from blueprint_policies.stack import is_taggable
 
+from ._shared import TAGGABLE_TYPES
 from .tags_required import effective_tags
 
 META = Meta(
@@ -20,6 +20,7 @@ META = Meta(
     "exact case.",
     severity=Severity.MEDIUM,
     category="tagging",
+    resource_types=TAGGABLE_TYPES,
     remediation="Use one of the allowed values listed in the message (policies/config/<stack>.json, "
     "`allowedValues`), spelled with the key's exact case.",
     config={
@@ -52,4 +53,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             )
 
 
-POLICY = ResourcePolicy(META, check, is_taggable)
+POLICY = ResourcePolicy(META, check)

@@ -9,7 +9,8 @@ from pulumi_policy import ResourceValidationArgs, Severity
 
 from blueprint_policies.framework import Meta, ResourcePolicy
 from blueprint_policies.props import get
-from blueprint_policies.stack import is_taggable
+
+from ._shared import TAGGABLE_TYPES
 
 DEFAULT_KEYS = ["environment", "owner", "cost-center", "data-classification", "managed-by"]
 
@@ -19,6 +20,7 @@ META = Meta(
     description="Every taggable AWS resource carries the required tag keys, in their exact case.",
     severity=Severity.MEDIUM,
     category="tagging",
+    resource_types=TAGGABLE_TYPES,
     remediation="Create the resource through a component (they merge the stack's tags), or pass "
     "`tags=` with the required keys; tag keys are case-sensitive.",
     config={
@@ -55,4 +57,4 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
             report(f"required tag '{key}' is missing")
 
 
-POLICY = ResourcePolicy(META, check, is_taggable)
+POLICY = ResourcePolicy(META, check)
