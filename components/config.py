@@ -697,12 +697,16 @@ class PlatformConfig(_Model):
 
     @model_validator(mode="after")
     def _cross_field(self) -> PlatformConfig:
+        # Each line names its own field, so every cross-field problem is reported, not just the first.
+        problems = []
         if self.region not in self.allowed_regions:
-            raise ValueError(f"region '{self.region}' is not in allowed_regions {self.allowed_regions}")
+            problems.append(f"aws:region: '{self.region}' is not in allowed_regions {self.allowed_regions}")
         if self.environment is Environment.PROD and self.storage.force_destroy:
-            raise ValueError("storage.force_destroy is not allowed in prod")
+            problems.append("storage.force_destroy: true is not allowed in prod (it lets a destroy delete data)")
         if self.encryption.key_arn and f":kms:{self.region}:" not in self.encryption.key_arn:
-            raise ValueError(f"encryption.key_arn must be a key in the stack's region {self.region}")
+            problems.append(f"encryption.key_arn: must be a key in the stack's region {self.region}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     # Derived settings -------------------------------------------------------------------
@@ -771,7 +775,7 @@ def format_validation_error(exc: ValidationError, raw: dict[str, Any]) -> list[s
     problems = []
     for error in exc.errors(include_url=False):
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        path = _path(loc) or "(stack)"
+        path = _path(loc)
         message = (
             str(error["msg"])
             .removeprefix("Value error, ")
@@ -779,6 +783,9 @@ def format_validation_error(exc: ValidationError, raw: dict[str, Any]) -> list[s
             .replace("String should", "should")
             .replace("List should", "should")
         )
+        if not path:
+            problems.extend(message.splitlines())
+            continue
         if error["type"] == "extra_forbidden":
             problems.append(f"{path}: unknown key (check the spelling; allowed keys are in components/config.py)")
             continue

@@ -93,7 +93,15 @@ def test_unknown_key_is_a_typo_error() -> None:
 
 def test_region_must_be_allowed() -> None:
     problems = problems_of({**BASE, "region": "us-east-1"})
-    assert problems == ["(stack): region 'us-east-1' is not in allowed_regions ['eu-central-1']"]
+    assert problems == ["aws:region: 'us-east-1' is not in allowed_regions ['eu-central-1']"]
+
+
+def test_every_cross_field_problem_is_reported_by_its_own_field() -> None:
+    raw = {**with_change("storage.force_destroy", True), "region": "us-east-1"}
+    assert problems_of(raw) == [
+        "aws:region: 'us-east-1' is not in allowed_regions ['eu-central-1']",
+        "storage.force_destroy: true is not allowed in prod (it lets a destroy delete data)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +113,7 @@ def test_region_must_be_allowed() -> None:
         ("preprocessing.functions[0].schedule", "every hour", "not an EventBridge schedule"),
         ("preprocessing.functions[0].environment", {"DB_PASSWORD": "x"}, "looks like a secret"),
         ("preprocessing.functions[0].landing_prefix", "raw/tx", "should match"),
-        ("storage.force_destroy", True, "force_destroy is not allowed in prod"),
+        ("storage.force_destroy", True, "storage.force_destroy: true is not allowed in prod"),
         ("cluster.public_access_cidrs", ["0.0.0.0/0"], "whole internet"),
         (
             "encryption.key_arn",
