@@ -8,7 +8,8 @@ so a renamed variable, a wrong prefix or a mismatched port fails here, before a 
 
 from __future__ import annotations
 
-import importlib
+import ast
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,16 @@ def test_each_function_environment_satisfies_the_handler_settings(stack: str) ->
         # THEN it is accepted and names the stack's own buckets
         assert settings.landing_bucket == named(plan, "landing-bucket").id
         assert settings.feature_bucket == named(plan, "feature-store-bucket").id
-        # and the handler string resolves to a callable in the packaged code
+        # and the handler string names a function of the packaged code (read, not imported: importing
+        # the handler would build its Powertools objects without the Lambda's environment)
         module, _, attr = function.inputs["handler"].rpartition(".")
-        assert callable(getattr(importlib.import_module(module), attr))
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None, module
+        tree = ast.parse(Path(spec.origin).read_text())
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)} | {
+            t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+        }
+        assert attr in defined, f"{module} defines no {attr}"
         # and the role lets the function write exactly where the handler writes
         pipeline = function.name.removesuffix("-function")
         policy = {s["Sid"]: s for s in statements(named(plan, f"{pipeline}-role-policy").inputs["policy"])}
