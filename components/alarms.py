@@ -82,81 +82,88 @@ class Alarms(pulumi.ComponentResource):
             )
         self.alarms = []
         actions = [self.topic.arn]
-
-        def alarm(
-            alarm_name: str,
-            description: str,
-            *,
-            namespace: str,
-            metric_name: str,
-            dimensions: Mapping[str, pulumi.Input[str]],
-            statistic: str,
-            comparison_operator: str,
-            threshold: float,
-        ) -> None:
-            self.alarms.append(
-                aws.cloudwatch.MetricAlarm(
-                    f"{name}-{alarm_name}",
-                    alarm_description=description,
-                    alarm_actions=actions,
-                    ok_actions=actions,
-                    treat_missing_data="notBreaching",
-                    evaluation_periods=1,
-                    period=300,
-                    namespace=namespace,
-                    metric_name=metric_name,
-                    dimensions=dimensions,
-                    statistic=statistic,
-                    comparison_operator=comparison_operator,
-                    threshold=threshold,
-                    tags=tags,
-                    opts=child,
-                )
-            )
-
         for pipeline in args.pipelines:
-            pname = pipeline._name
-            alarm(
-                f"{pname}-dlq-not-empty",
-                f"{pname}: messages in the dead-letter queue need attention (redrive after fixing)",
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": pipeline.dead_letter_queue.name},
-                statistic="Maximum",
-                comparison_operator="GreaterThanThreshold",
-                threshold=0,
-            )
-            alarm(
-                f"{pname}-queue-age",
-                f"{pname}: oldest message older than {args.oldest_message_age_seconds}s (processing is falling behind)",
-                namespace="AWS/SQS",
-                metric_name="ApproximateAgeOfOldestMessage",
-                dimensions={"QueueName": pipeline.queue.name},
-                statistic="Maximum",
-                comparison_operator="GreaterThanThreshold",
-                threshold=args.oldest_message_age_seconds,
-            )
-            alarm(
-                f"{pname}-errors",
-                f"{pname}: function errors",
-                namespace="AWS/Lambda",
-                metric_name="Errors",
-                dimensions={"FunctionName": pipeline.function.name},
-                statistic="Sum",
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                threshold=args.lambda_errors_threshold,
-            )
-            alarm(
-                f"{pname}-throttles",
-                f"{pname}: function throttles (reserved concurrency reached)",
-                namespace="AWS/Lambda",
-                metric_name="Throttles",
-                dimensions={"FunctionName": pipeline.function.name},
-                statistic="Sum",
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                threshold=args.lambda_throttles_threshold,
-            )
+            for spec in _pipeline_alarms(pipeline, args):
+                self.alarms.append(
+                    aws.cloudwatch.MetricAlarm(
+                        f"{name}-{pipeline._name}-{spec.suffix}",
+                        alarm_description=f"{pipeline._name}: {spec.description}",
+                        alarm_actions=actions,
+                        ok_actions=actions,
+                        treat_missing_data="notBreaching",
+                        evaluation_periods=1,
+                        period=300,
+                        namespace=spec.namespace,
+                        metric_name=spec.metric_name,
+                        dimensions=spec.dimensions,
+                        statistic=spec.statistic,
+                        comparison_operator=spec.comparison_operator,
+                        threshold=spec.threshold,
+                        tags=tags,
+                        opts=child,
+                    )
+                )
         self.register_outputs({"topic_arn": self.topic.arn})
+
+
+@dataclass(frozen=True)
+class _AlarmSpec:
+    suffix: str
+    description: str
+    namespace: str
+    metric_name: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str
+    comparison_operator: str
+    threshold: float
+
+
+def _pipeline_alarms(pipeline: PreprocessingPipeline, args: AlarmsArgs) -> list[_AlarmSpec]:
+    """DLQ depth, queue age, function errors and throttles of one pipeline."""
+    queue = {"QueueName": pipeline.queue.name}
+    function = {"FunctionName": pipeline.function.name}
+    return [
+        _AlarmSpec(
+            "dlq-not-empty",
+            "messages in the dead-letter queue need attention (redrive after fixing)",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": pipeline.dead_letter_queue.name},
+            "Maximum",
+            "GreaterThanThreshold",
+            0,
+        ),
+        _AlarmSpec(
+            "queue-age",
+            f"oldest message older than {args.oldest_message_age_seconds}s (processing is falling behind)",
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            queue,
+            "Maximum",
+            "GreaterThanThreshold",
+            args.oldest_message_age_seconds,
+        ),
+        _AlarmSpec(
+            "errors",
+            "function errors",
+            "AWS/Lambda",
+            "Errors",
+            function,
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            args.lambda_errors_threshold,
+        ),
+        _AlarmSpec(
+            "throttles",
+            "function throttles (reserved concurrency reached)",
+            "AWS/Lambda",
+            "Throttles",
+            function,
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            args.lambda_throttles_threshold,
+        ),
+    ]
 
 
 def _key(value: str) -> str:
