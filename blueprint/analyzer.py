@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
@@ -313,10 +314,6 @@ def reconcile_config(info: Any, given: Mapping[str, Any]) -> dict[str, dict[str,
 
 
 def _validate(schemas: Mapping[str, Mapping[str, Any]], config: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - jsonschema ships with the dev dependencies
-        return []
     problems = []
     for name, schema in schemas.items():
         validator = jsonschema.Draft7Validator(schema)
