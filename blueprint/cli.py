@@ -1,7 +1,8 @@
 """blueprint: offline plan of a stack with policies and cost, diffs, and the local PR check.
 
 Commands:
-  plan --stack S      synthesize a stack offline, evaluate the policy pack, estimate the cost
+  plan --stack S      synthesize a stack offline, evaluate the policy pack and the system checks,
+                      estimate the cost
   diff BASE HEAD      compare two ``plan --format json`` documents
   pr-check --base REF plan every stack at REF and at the working tree (or --head REF) and diff
   stacks              list the shipped stacks
@@ -9,8 +10,8 @@ Commands:
 Formats (``--format``): text (coloured on a terminal unless NO_COLOR is set), json, markdown
 (the sticky PR comment), sarif (GitHub code scanning), junit (test reports).
 
-Exit codes: 0 success; 1 unexcepted mandatory policy violations (``plan`` and ``pr-check`` by
-default, ``diff`` with ``--fail-on-violations``); 2 user error (unknown stack, bad config,
+Exit codes: 0 success; 1 unexcepted mandatory policy violations or system-check findings (``plan``
+and ``pr-check`` by default, ``diff`` with ``--fail-on-violations``); 2 user error (unknown stack, bad config,
 missing build, missing or invalid file, unknown git ref); anything else is a bug and prints a
 traceback.
 """
@@ -27,7 +28,8 @@ from typing import Any, TextIO
 from components.config import ConfigError
 from components.preprocessing import PackageError
 
-from .diff import DiffInputError, StackDiff, diff_plans, is_blocking, load_plan
+from .checks import CheckInputError
+from .diff import DiffInputError, StackDiff, all_violations, diff_plans, is_blocking, load_plan
 from .prcheck import PrCheckError, add_policies_and_cost, pr_check
 from .report import FORMATS, render_diff, render_plan
 from .synth import REPO_ROOT, PlanError, available_stacks, synthesize
@@ -75,7 +77,7 @@ def _plan(args: argparse.Namespace) -> int:
     document, notes = plan_document(args.stack, args.root)
     _warn(notes)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
-    blocking = [v for v in (document.get("policies") or {}).get("violations") or [] if is_blocking(v)]
+    blocking = [v for v in all_violations(document) if is_blocking(v)]
     return EXIT_VIOLATIONS if blocking and args.fail_on_violations else EXIT_OK
 
 
@@ -133,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"exit 1 when head has unexcepted mandatory violations (default: {'on' if default else 'off'})",
         )
 
-    plan = sub.add_parser("plan", help="synthesize a stack offline, evaluate policies, estimate cost")
+    plan = sub.add_parser("plan", help="synthesize a stack offline, evaluate policies and system checks, estimate cost")
     plan.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
     formats(plan, "text")
     fail_flag(plan, True)
@@ -168,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         code: int = args.handler(args)
-    except (PlanError, ConfigError, PackageError, DiffInputError, PrCheckError, OutputError) as exc:
+    except (PlanError, ConfigError, PackageError, DiffInputError, PrCheckError, OutputError, CheckInputError) as exc:
         print(f"blueprint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return code

@@ -162,6 +162,21 @@ def is_blocking(violation: dict[str, Any]) -> bool:
     return violation.get("enforcement") == "mandatory" and not violation.get("exception")
 
 
+RULE_SECTIONS = (("policies", "policies"), ("checks", "checks"))
+"""Plan sections holding rule results: (section key, key of its metadata list). ``policies`` is the
+policy pack's, ``checks`` the system checks' (:mod:`blueprint.checks`); both list ``violations``."""
+
+
+def all_rules(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Metadata of every policy and system check the plan was judged by."""
+    return [rule for key, meta in RULE_SECTIONS for rule in ((document.get(key) or {}).get(meta) or [])]
+
+
+def all_violations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Policy violations and system-check findings of a plan, in one list (one definition of blocking)."""
+    return [v for key, _ in RULE_SECTIONS for v in ((document.get(key) or {}).get("violations") or [])]
+
+
 def violation_key(violation: dict[str, Any]) -> tuple[str, str, str]:
     """Identity of a violation across plans: policy + URN + message."""
     return (str(violation.get("policy")), str(violation.get("urn") or ""), str(violation.get("message")))
@@ -169,7 +184,7 @@ def violation_key(violation: dict[str, Any]) -> tuple[str, str, str]:
 
 @dataclass
 class PolicyDiff:
-    """Violations new in head, fixed since base, and those still present."""
+    """Policy violations and system-check findings new in head, fixed since base, and those still present."""
 
     evaluated_base: bool
     evaluated_head: bool
@@ -177,7 +192,7 @@ class PolicyDiff:
     fixed: list[dict[str, Any]]
     unchanged: list[dict[str, Any]]
     policies: list[dict[str, Any]]
-    """Policy metadata (head's pack, else base's)."""
+    """Policy and system-check metadata (head's, else base's)."""
 
     @property
     def head_violations(self) -> list[dict[str, Any]]:
@@ -467,9 +482,9 @@ def _cost_diff(base: dict[str, Any], head: dict[str, Any], changes: list[Resourc
 
 def _policy_diff(base: dict[str, Any], head: dict[str, Any]) -> PolicyDiff:
     base_section, head_section = base.get("policies"), head.get("policies")
-    old = {violation_key(v): v for v in (base_section or {}).get("violations") or []}
-    new = {violation_key(v): v for v in (head_section or {}).get("violations") or []}
-    meta = (head_section or base_section or {}).get("policies") or []
+    old = {violation_key(v): v for v in all_violations(base)}
+    new = {violation_key(v): v for v in all_violations(head)}
+    meta = all_rules(head) or all_rules(base)
     return PolicyDiff(
         evaluated_base=isinstance(base_section, dict),
         evaluated_head=isinstance(head_section, dict),
@@ -502,6 +517,8 @@ def diff_plans(
             notes.append(f"{label} has no `policies` section: its violations are unknown")
         if "cost" not in document:
             notes.append(f"{label} has no `cost` section: its cost is unknown")
+        if "checks" not in document:
+            notes.append(f"{label} has no `checks` section: its system-check findings are unknown")
     return StackDiff(
         stack=str(head["stack"]),
         project=str(head.get("project", "")),

@@ -83,18 +83,22 @@ def _optional(module: str, attribute: str) -> Callable[..., Any] | str:
 
 
 def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> list[str]:
-    """Add the ``policies`` and ``cost`` sections to a plan document in place; return notes.
+    """Add the ``policies``, ``checks`` and ``cost`` sections to a plan document in place; return notes.
 
-    Policies: ``blueprint.analyzer.run_policy_pack(document, stack, root)``. Cost:
+    Policies: ``blueprint.analyzer.run_policy_pack(document, stack, root)``. System checks:
+    ``blueprint.checks.run_checks(document, root)``. Cost:
     ``blueprint_policies.cost.estimate(resources, region, usage)`` with the region from
     ``aws:region`` and the usage from ``<project>:usage`` in the plan's config.
     """
+    from .checks import run_checks
+
     notes = []
     run_policy_pack = _optional("blueprint.analyzer", "run_policy_pack")
     if isinstance(run_policy_pack, str):
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
     else:
         document["policies"] = run_policy_pack(document, stack, root)
+    document["checks"] = run_checks(document, root)
     estimate = _optional("blueprint_policies.cost", "estimate")
     if isinstance(estimate, str):
         notes.append(f"cost not estimated: the cost model is absent ({estimate})")

@@ -1,4 +1,4 @@
-"""JUnit XML: one test case per policy x resource it evaluates.
+"""JUnit XML: one test case per policy (or system check) x resource it evaluates.
 
 The pack reports only violations, so which resources a policy evaluated comes from its metadata:
 
@@ -27,6 +27,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
+
+from ..diff import all_rules, all_violations
 
 NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
     "s3": ("aws:s3/bucket:Bucket",),
@@ -61,9 +63,8 @@ def evaluated_types(policy: dict[str, Any], violations: Sequence[dict[str, Any]]
 
 def _suite(document: dict[str, Any]) -> ET.Element:
     stack = str(document["stack"])
-    section = document.get("policies") or {}
-    violations = section.get("violations") or []
-    policies = {str(p.get("name")): p for p in section.get("policies") or []}
+    violations = all_violations(document)
+    policies = {str(p.get("name")): p for p in all_rules(document)}
     for v in violations:
         policies.setdefault(str(v.get("policy")), {"name": v.get("policy")})
     resources = sorted((r for r in document["resources"] if r.get("custom")), key=lambda r: r["urn"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagram import diff_status, render_mermaid
-from ..diff import PropertyChange, StackDiff, is_blocking
+from ..diff import PropertyChange, StackDiff, all_violations, is_blocking
 from . import money
 
 MARKER = "<!-- blueprint:pr-comment -->"
@@ -66,6 +66,8 @@ def violation_row(v: dict[str, Any], state: str) -> str:
     status = "⛔ blocking" if is_blocking(v) else ("waived" if v.get("exception") else v.get("enforcement", "?"))
     where = code(str(v.get("resource_name"))) if v.get("resource_name") else "_stack_"
     message = str(v.get("message", "")).replace("|", "\\|").replace("\n", " ")
+    if v.get("field"):
+        message += f" (config {code(str(v['field']))})"
     return f"| {state} | {code(str(v.get('policy')))} | {where} | {v.get('severity', '?')} | {status} | {message} |"
 
 
@@ -180,8 +182,8 @@ def _stack_sections(d: StackDiff) -> list[Section]:
     if rows:
         sections.append(
             Section(
-                f"<details><summary>Policy violations: {len(p.new)} new, {len(p.fixed)} fixed, "
-                f"{len(p.unchanged)} unchanged</summary>\n\n"
+                "<details><summary>Policy violations and system-check findings: "
+                f"{len(p.new)} new, {len(p.fixed)} fixed, {len(p.unchanged)} unchanged</summary>\n\n"
                 "| | Policy | Resource | Severity | Enforcement | Message |\n|---|---|---|---|---|---|\n",
                 [r + "\n" for r in rows],
                 "\n</details>\n\n",
@@ -212,10 +214,11 @@ def render_diff(diffs: Sequence[StackDiff], notes: Sequence[str] = (), limit: in
     if blocking:
         stacks = ", ".join(d.stack for d in diffs if d.policies.blocking)
         head.append(
-            f"**❌ {blocking} unexcepted mandatory policy violation(s) in {stacks}: this change cannot deploy.**"
+            f"**❌ {blocking} unexcepted mandatory policy violation(s) or system-check finding(s) in {stacks}: "
+            "this change cannot deploy.**"
         )
     else:
-        head.append("**✅ No unexcepted mandatory policy violations.**")
+        head.append("**✅ No unexcepted mandatory policy violations or system-check findings.**")
     all_notes = list(notes) + [f"{d.stack}: {n}" for d in diffs for n in d.notes]
     if all_notes:
         head.append("")
@@ -231,11 +234,15 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
     cost = document.get("cost")
     policies = document.get("policies")
     violations = (policies or {}).get("violations") or []
-    blocking = [v for v in violations if is_blocking(v)]
-    head.append("| Resources | Monthly cost | Violations | Blocking |\n|---:|---:|---:|---:|")
+    findings = (document.get("checks") or {}).get("violations") or []
+    blocking = [v for v in all_violations(document) if is_blocking(v)]
+    head.append(
+        "| Resources | Monthly cost | Violations | System-check findings | Blocking |\n|---:|---:|---:|---:|---:|"
+    )
     head.append(
         f"| {len(resources)} | {money(cost.get('total_monthly')) if isinstance(cost, dict) else 'not estimated'} "
-        f"| {len(violations) if isinstance(policies, dict) else 'not evaluated'} | {len(blocking)} |"
+        f"| {len(violations) if isinstance(policies, dict) else 'not evaluated'} "
+        f"| {len(findings) if isinstance(document.get('checks'), dict) else 'not run'} | {len(blocking)} |"
     )
     head.extend(f"\n> **Note:** {n}" for n in notes)
     sections = [
@@ -251,6 +258,15 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
                 "<details><summary>Policy violations</summary>\n\n"
                 "| | Policy | Resource | Severity | Enforcement | Message |\n|---|---|---|---|---|---|\n",
                 [violation_row(v, "") + "\n" for v in violations],
+                "\n</details>\n\n",
+            )
+        )
+    if findings:
+        sections.append(
+            Section(
+                "<details open><summary>System-check findings</summary>\n\n"
+                "| | Check | Resource | Severity | Enforcement | Message |\n|---|---|---|---|---|---|\n",
+                [violation_row(v, "") + "\n" for v in findings],
                 "\n</details>\n\n",
             )
         )

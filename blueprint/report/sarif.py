@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from ..diff import StackDiff, violation_key
+from ..diff import StackDiff, all_rules, all_violations, violation_key
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
@@ -89,11 +89,11 @@ def fingerprint(stack: str, violation: dict[str, Any]) -> str:
 
 
 def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, Any]:
-    """One SARIF run for a plan document (its ``policies`` section)."""
+    """One SARIF run for a plan document (its ``policies`` and ``checks`` sections)."""
     stack = str(document["stack"])
     section = document.get("policies") or {}
-    policies = {str(p.get("name")): p for p in section.get("policies") or []}
-    violations = sorted(section.get("violations") or [], key=violation_key)
+    policies = {str(p.get("name")): p for p in all_rules(document)}
+    violations = sorted(all_violations(document), key=violation_key)
     for v in violations:  # a violation of a policy without metadata still needs a rule
         policies.setdefault(
             str(v.get("policy")),
@@ -131,6 +131,7 @@ def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, An
                 "severity": v.get("severity"),
                 "enforcement": v.get("enforcement"),
                 "resourceType": v.get("resource_type"),
+                **({"configField": v["field"]} if v.get("field") else {}),
             },
         }
         if diff is not None:
@@ -161,7 +162,11 @@ def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, An
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
         "invocations": [{"executionSuccessful": "policies" in document}],
         "results": results,
-        "properties": {"stack": stack, "policiesEvaluated": "policies" in document},
+        "properties": {
+            "stack": stack,
+            "policiesEvaluated": "policies" in document,
+            "systemChecksRun": "checks" in document,
+        },
     }
 
 

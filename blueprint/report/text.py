@@ -58,6 +58,8 @@ def violation_line(v: dict[str, Any]) -> str:
     """One violation: enforcement, policy, resource, message (and exception)."""
     where = v.get("resource_name") or "(stack)"
     text = f"{v.get('enforcement', '?')} {v.get('severity', '?')} {v.get('policy')} {where}: {v.get('message')}"
+    if v.get("field"):
+        text += f" [config: {v['field']}]"
     if v.get("exception"):
         text += f" (excepted: {v['exception'].get('reason', 'no reason given')})"
     return text
@@ -104,6 +106,17 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
             lines.append("  " + paint(violation_line(v), style, color))
     else:
         lines.append(paint("Policies: not evaluated", "yellow", color))
+    checks = document.get("checks")
+    if isinstance(checks, dict):
+        findings = checks.get("violations") or []
+        lines.append(
+            f"System checks ({len(checks.get('checks') or [])} checks, as of {checks.get('as_of')}): "
+            f"{len(findings)} findings, {sum(1 for v in findings if is_blocking(v))} blocking"
+        )
+        for v in findings:
+            lines.append("  " + paint(violation_line(v), "red" if is_blocking(v) else "yellow", color))
+    else:
+        lines.append(paint("System checks: not run", "yellow", color))
     cost = document.get("cost")
     if isinstance(cost, dict):
         lines.append(f"Cost: {money(cost.get('total_monthly'))} per month ({cost.get('region')})")
@@ -142,7 +155,10 @@ def render_diff(diffs: Sequence[StackDiff], color: bool = False, notes: Sequence
                 f"({money(line.before, currency=c.currency)} → {money(line.after, currency=c.currency)})"
             )
         p = d.policies
-        lines.append(f"  Policies: {len(p.new)} new violations, {len(p.fixed)} fixed, {len(p.blocking)} blocking")
+        lines.append(
+            f"  Policies and system checks: {len(p.new)} new violations, {len(p.fixed)} fixed, "
+            f"{len(p.blocking)} blocking"
+        )
         for v in p.new:
             lines.append("      " + paint("NEW   " + violation_line(v), "red" if is_blocking(v) else "yellow", color))
         for v in p.fixed:
@@ -151,8 +167,8 @@ def render_diff(diffs: Sequence[StackDiff], color: bool = False, notes: Sequence
         lines.append("")
     blocking = sum(len(d.policies.blocking) for d in diffs)
     if blocking:
-        lines.append(paint(f"Result: {blocking} unexcepted mandatory violation(s) in head", "red", color))
+        lines.append(paint(f"Result: {blocking} unexcepted mandatory violation(s) or finding(s) in head", "red", color))
     else:
-        lines.append(paint("Result: no unexcepted mandatory violations in head", "green", color))
+        lines.append(paint("Result: no unexcepted mandatory violations or findings in head", "green", color))
     lines.extend(paint(f"note: {n}", "yellow", color) for n in notes)
     return "\n".join(lines) + "\n"
