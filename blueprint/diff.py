@@ -29,6 +29,7 @@ import fnmatch
 import functools
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -260,15 +261,49 @@ class StackDiff:
 # --------------------------------------------------------------------------- loading
 
 
+MAX_PLAN_DEPTH = 64
+"""Deepest JSON nesting a plan file may have (a real plan stays well under 20 levels)."""
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting of JSON text, outside strings (checked before parsing, so a hostile
+    file cannot exhaust the parser's recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def load_plan(path: Path | str) -> dict[str, Any]:
-    """Read a plan document; raise :class:`DiffInputError` naming the file when it is unusable."""
+    """Read a plan document; raise :class:`DiffInputError` naming the file (and, for a document of
+    the wrong shape, the JSON path of the first problem) when it is unusable."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise DiffInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DiffInputError(f"{path}: is a directory, not a plan file") from None
+    except UnicodeDecodeError as exc:
+        raise DiffInputError(f"{path}: not UTF-8 text (byte {exc.start}); plan files are UTF-8 JSON") from None
     except OSError as exc:
         raise DiffInputError(f"{path}: cannot read ({exc.strerror})") from None
+    if _depth(text) > MAX_PLAN_DEPTH:
+        raise DiffInputError(f"{path}: JSON nested deeper than {MAX_PLAN_DEPTH} levels; not a plan document")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -279,23 +314,26 @@ def load_plan(path: Path | str) -> dict[str, Any]:
     return dict(document)
 
 
+@functools.cache
+def _plan_validator() -> Any:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "data" / "plan.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
 def plan_document_problem(document: Any) -> str | None:
-    """Why ``document`` is not a usable plan document, or ``None``."""
-    if not isinstance(document, dict):
-        return "expected a JSON object"
-    if document.get("format_version") != 1:
-        return f"format_version is {document.get('format_version')!r}, expected 1"
-    if not isinstance(document.get("stack"), str):
-        return "missing 'stack'"
-    resources = document.get("resources")
-    if not isinstance(resources, list):
-        return "missing 'resources' list"
-    for index, resource in enumerate(resources):
-        if not isinstance(resource, dict) or not isinstance(resource.get("urn"), str):
-            return f"resources[{index}] has no 'urn'"
-        if not isinstance(resource.get("type"), str):
-            return f"resources[{index}] has no 'type'"
-    return None
+    """Why ``document`` is not a usable plan document (the first problem, with its JSON path), or ``None``.
+
+    The shape is ``blueprint/data/plan.schema.json``: what diffing and rendering rely on."""
+    errors = sorted(_plan_validator().iter_errors(document), key=lambda e: (list(e.absolute_path), e.message))
+    if not errors:
+        counts = Counter(r["urn"] for r in document["resources"])
+        repeated = sorted(u for u, n in counts.items() if n > 1)
+        return f"$.resources: URN {repeated[0]!r} appears more than once" if repeated else None
+    first = errors[0]
+    message = first.message if len(first.message) <= 200 else first.message[:199] + "…"
+    return f"{first.json_path}: {message}"
 
 
 # --------------------------------------------------------------------------- replacement table

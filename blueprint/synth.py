@@ -196,21 +196,77 @@ def available_stacks(root: Path = REPO_ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses duplicate mapping keys (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a mapping key must be a scalar, not {type(key).__name__}", key_node.start_mark
+                )
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_file(path: Path, label: str) -> Any:
+    """Parse a YAML file strictly (UTF-8, no duplicate keys); raise :class:`PlanError` naming ``label``."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{label} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise PlanError(f"{label}: cannot read ({exc.strerror})") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise PlanError(f"{label}{where}: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{label} is not valid YAML: {exc}") from None
+
+
 def read_stack_files(stack: str, root: Path = REPO_ROOT, overrides: dict[str, Any] | None = None) -> StackFiles:
-    """Read ``Pulumi.yaml`` and ``stacks/Pulumi.<stack>.yaml``; raise :class:`PlanError` if absent."""
+    """Read ``Pulumi.yaml`` and ``stacks/Pulumi.<stack>.yaml``; raise :class:`PlanError` for an absent
+    or malformed file (not UTF-8, not YAML, duplicate keys, not a mapping, keys without a namespace)."""
     project_file = root / "Pulumi.yaml"
     if not project_file.is_file():
-        raise PlanError(f"no Pulumi.yaml in {root}; run blueprint from the project root")
-    project = yaml.safe_load(project_file.read_text())["name"]
+        raise PlanError(f"no Pulumi.yaml in {root}; run blueprint from the project root or pass --root")
+    project_doc = load_yaml_file(project_file, "Pulumi.yaml")
+    if not isinstance(project_doc, dict) or not isinstance(project_doc.get("name"), str) or not project_doc["name"]:
+        raise PlanError("Pulumi.yaml: 'name' must be the project name (a non-empty string)")
+    project = project_doc["name"]
     stack_file = root / "stacks" / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         known = ", ".join(available_stacks(root)) or "none"
         raise PlanError(f"unknown stack '{stack}': there is no stacks/Pulumi.{stack}.yaml (stacks: {known})")
-    try:
-        document = yaml.safe_load(stack_file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise PlanError(f"stacks/Pulumi.{stack}.yaml is not valid YAML: {exc}") from None
-    config = dict(document.get("config") or {})
+    label = f"stacks/Pulumi.{stack}.yaml"
+    document = load_yaml_file(stack_file, label)
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise PlanError(f"{label}: the top level must be a mapping with a 'config:' key, not {type(document).__name__}")
+    raw_config = document.get("config")
+    if raw_config is None:
+        raw_config = {}
+    if not isinstance(raw_config, dict):
+        raise PlanError(
+            f"{label}: 'config' must be a mapping of '<namespace>:<key>: value', not {type(raw_config).__name__}"
+        )
+    bad_keys = [k for k in raw_config if not isinstance(k, str)]
+    if bad_keys:
+        raise PlanError(f"{label}: config key {bad_keys[0]!r} is not a string; write keys as '{project}:<key>'")
+    config = dict(raw_config)
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
