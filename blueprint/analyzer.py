@@ -83,6 +83,11 @@ class PolicyPackError(Exception):
     """The pack could not be started, configured or run; the message says why and what to do."""
 
 
+class PolicyConfigError(PolicyPackError):
+    """The stack's policy config is missing, not a JSON object, or fails the pack's schemas: a user
+    error (``blueprint`` exits 2)."""
+
+
 def _pack_settings(pack_dir: Path) -> dict[str, Any]:
     manifest = pack_dir / "PulumiPolicy.yaml"
     if not manifest.is_file():
@@ -264,7 +269,7 @@ def reconcile_config(info: Any, given: Mapping[str, Any]) -> dict[str, dict[str,
     """The engine's ``ReconcilePolicyPackConfig``: defaults, ``all``, per-policy; then validation.
 
     Returns ``{policy: {"enforcementLevel": str, "properties": dict}}``. Raises
-    :class:`PolicyPackError` listing every invalid value.
+    :class:`PolicyConfigError` listing every invalid value.
     """
     result: dict[str, dict[str, Any]] = {}
     schemas: dict[str, dict[str, Any]] = {}
@@ -309,7 +314,7 @@ def reconcile_config(info: Any, given: Mapping[str, Any]) -> dict[str, dict[str,
             )
     problems.extend(_validate(schemas, result))
     if problems:
-        raise PolicyPackError("invalid policy pack config:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise PolicyConfigError("invalid policy pack config:\n" + "\n".join(f"  - {p}" for p in problems))
     return result
 
 
@@ -561,11 +566,17 @@ def load_policy_config(stack: str, root: Path) -> tuple[dict[str, Any], str]:
     path = root / "policies" / "config" / f"{stack}.json"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in path.parent.glob("*.json"))) or "none"
-        raise PolicyPackError(f"no policy config {path} for stack '{stack}' (configs: {known})")
+        raise PolicyConfigError(f"no policy config {path} for stack '{stack}' (configs: {known})")
     try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise PolicyPackError(f"{path} is not valid JSON: {exc}") from None
+        config = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PolicyConfigError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise PolicyConfigError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise PolicyConfigError(
+            f"{path}: the top level must be an object of '<policy>: <level or config>', not {type(config).__name__}"
+        )
     return config, str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
@@ -587,6 +598,7 @@ def run_policy_pack(
 
 
 __all__ = [
+    "PolicyConfigError",
     "PolicyPackError",
     "PolicyPackProcess",
     "configure_request",

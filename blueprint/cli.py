@@ -28,6 +28,7 @@ from typing import Any, TextIO
 from components.config import ConfigError
 from components.preprocessing import PackageError
 
+from .analyzer import PolicyConfigError
 from .checks import CheckInputError
 from .diff import DiffInputError, StackDiff, all_violations, diff_plans, is_blocking, load_plan
 from .prcheck import PrCheckError, add_policies_and_cost, pr_check
@@ -170,7 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         code: int = args.handler(args)
-    except (PlanError, ConfigError, PackageError, DiffInputError, PrCheckError, OutputError, CheckInputError) as exc:
+    except (
+        PlanError,
+        ConfigError,
+        PackageError,
+        DiffInputError,
+        PrCheckError,
+        OutputError,
+        CheckInputError,
+        PolicyConfigError,
+    ) as exc:
         print(f"blueprint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     return code

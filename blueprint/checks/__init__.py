@@ -113,7 +113,7 @@ class Check:
 
 CHECKS: dict[str, Check] = {}
 """Registered checks by name."""
-_MODULES = ("lifecycle",)
+_MODULES = ("lifecycle", "packages")
 """Modules of this package that register checks."""
 
 
