@@ -170,3 +170,45 @@ def test_findings_reach_every_format_and_the_diff() -> None:
     # AND fixing it shows it as fixed
     fixed = diff_plans(head, base)
     assert [v["policy"] for v in fixed.policies.fixed] == ["system-eks-version-support"]
+
+
+# --------------------------------------------------------------------------- Kubernetes schema
+
+
+def _first(document: dict[str, Any], type_: str) -> dict[str, Any]:
+    return next(r for r in document["resources"] if r["type"] == type_)
+
+
+def test_a_misspelt_pod_field_is_a_blocking_schema_finding() -> None:
+    # GIVEN prod with a typo in a Deployment's container security context (the API server drops or refuses it)
+    document = _document("prod")
+    deployment = _first(document, "kubernetes:apps/v1:Deployment")
+    deployment["inputs"]["spec"]["template"]["spec"]["containers"][0]["securityContext"]["runAsNonroot"] = True
+    # WHEN checked
+    findings = _findings(document, "system-kubernetes-schema")
+    # THEN the finding points into the object with its JSON path
+    assert len(findings) == 1 and is_blocking(findings[0])
+    assert findings[0]["urn"] == deployment["urn"]
+    assert ".spec.template.spec.containers[0].securityContext" in findings[0]["message"]
+    assert "'runAsNonroot' was unexpected" in findings[0]["message"]
+
+
+def test_a_wrong_type_in_a_cronjob_is_a_schema_finding() -> None:
+    document = _document("prod")
+    cronjob = _first(document, "kubernetes:batch/v1:CronJob")
+    cronjob["inputs"]["spec"]["concurrencyPolicy"] = 1
+    findings = _findings(document, "system-kubernetes-schema")
+    assert [f["urn"] for f in findings] == [cronjob["urn"]]
+    assert ".spec.concurrencyPolicy: 1 is not of type 'string'" in findings[0]["message"]
+
+
+def test_a_custom_resource_without_a_schema_is_advisory_not_silent() -> None:
+    document = _document("dev")
+    record = copy.deepcopy(_first(document, "kubernetes:core/v1:Namespace"))
+    record["urn"] += "-copy"
+    record["type"] = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+    record["inputs"] = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"}}
+    document["resources"].append(record)
+    findings = _findings(document, "system-kubernetes-schema")
+    assert [(f["urn"], f["enforcement"]) for f in findings] == [(record["urn"], "advisory")]
+    assert "not validated" in findings[0]["message"]
