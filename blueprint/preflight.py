@@ -299,7 +299,7 @@ def render_text(result: PreflightResult) -> str:
                 )
             else:
                 lines.append(f"  role {c.name} is missing")
-            lines.extend(f"      because {reason}" for reason in c.reasons)
+            lines.extend(f"      - {reason}" for reason in c.reasons)
             lines.append(f"    {c.fix}")
         lines += ["", f"Result: {len(short)} check(s) short; request the above before `pulumi up`."]
     else:
