@@ -261,3 +261,16 @@ def test_the_plan_command_does_not_load_boto3() -> None:
     script = "import sys, blueprint.cli; print('boto3' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_documented_policy_grants_exactly_what_preflight_calls() -> None:
+    # GIVEN the IAM policy in docs/preflight.md
+    text = (REPO_ROOT / "docs" / "preflight.md").read_text(encoding="utf-8")
+    policy = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    # WHEN its actions are collected
+    actions: set[str] = set()
+    for statement in policy["Statement"]:
+        granted = statement["Action"]
+        actions.update([granted] if isinstance(granted, str) else granted)
+    # THEN they are the actions preflight calls, no more
+    assert actions == set(preflight.PERMISSIONS)
