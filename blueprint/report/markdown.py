@@ -228,7 +228,7 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def quota_section(quotas: Any) -> Section | None:
+def quota_section(quotas: Any, stack: str = "<stack>") -> Section | None:
     """The plan's ``quotas`` section as a table (quota, value needed, why); None when absent."""
     if not isinstance(quotas, dict):
         return None
@@ -237,7 +237,7 @@ def quota_section(quotas: Any) -> Section | None:
     closing = "".join(f"\n> ⚠️ Not computed: {_cell(p)}\n" for p in problems)
     return Section(
         f"<details><summary>Quotas needed in {code(str(quotas.get('region')))} ({len(required)})</summary>\n\n"
-        "Check them against the account with `blueprint preflight --stack <stack>`.\n\n"
+        f"Check them against the account with `blueprint preflight --stack {stack}`.\n\n"
         "| Service | Quota code | Quota | Needed | Why |\n|---|---|---|---:|---|\n",
         [
             f"| {code(str(n.get('service_code')))} | {code(str(n.get('quota_code')))} | {n.get('quota_name')} "
@@ -278,7 +278,7 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
                 "\n</details>\n\n",
             )
         )
-    quotas = quota_section(document.get("quotas"))
+    quotas = quota_section(document.get("quotas"), str(document["stack"]))
     if quotas:
         sections.append(quotas)
     if isinstance(cost, dict):
