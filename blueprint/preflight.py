@@ -133,23 +133,30 @@ def _error_code(exc: Exception) -> str:
     return str((response.get("Error") or {}).get("Code") or "")
 
 
-def _call(action: str, function: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call the AWS API; turn credential and permission problems into a :class:`PreflightError`."""
+def _call(
+    action: str,
+    function: Callable[..., Any],
+    params: dict[str, Any] | None = None,
+    expected: frozenset[str] = frozenset(),
+) -> Any:
+    """Call the AWS API; error codes in ``expected`` are re-raised for the caller to handle, any
+    other failure (no credentials, denied, throttled, unreachable) becomes a :class:`PreflightError`."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
     try:
-        return function(**kwargs)
+        return function(**(params or {}))
     except (NoCredentialsError, PartialCredentialsError) as exc:
         raise PreflightError(
             f"no AWS credentials ({exc}); configure them (AWS_PROFILE, `aws configure`, `aws sso login`) "
             "for the account the stack deploys to"
         ) from None
     except ClientError as exc:
-        if _error_code(exc) in _DENIED:
-            raise PreflightError(
-                f"{action} was denied ({_error_code(exc)}): preflight needs {', '.join(PERMISSIONS)}"
-            ) from None
-        raise
+        code = _error_code(exc)
+        if code in expected:
+            raise
+        if code in _DENIED:
+            raise PreflightError(f"{action} was denied ({code}): preflight needs {', '.join(PERMISSIONS)}") from None
+        raise PreflightError(f"{action} failed: {exc}") from None
     except BotoCoreError as exc:
         raise PreflightError(f"{action} failed: {exc}") from None
 
@@ -160,12 +167,13 @@ def _quota_value(client: Any, need: QuotaNeed) -> tuple[float, str]:
 
     codes = {"ServiceCode": need.quota.service_code, "QuotaCode": need.quota.quota_code}
     try:
-        response = _call("servicequotas:GetServiceQuota", client.get_service_quota, **codes)
+        response = _call(
+            "servicequotas:GetServiceQuota", client.get_service_quota, codes, frozenset({"NoSuchResourceException"})
+        )
         return float(response["Quota"]["Value"]), "applied"
-    except ClientError as exc:
-        if _error_code(exc) != "NoSuchResourceException":
-            raise
-    response = _call("servicequotas:GetAWSDefaultServiceQuota", client.get_aws_default_service_quota, **codes)
+    except ClientError:  # NoSuchResourceException: never changed, the AWS default applies
+        pass
+    response = _call("servicequotas:GetAWSDefaultServiceQuota", client.get_aws_default_service_quota, codes)
     return float(response["Quota"]["Value"]), "AWS default"
 
 
@@ -205,10 +213,8 @@ def _role_check(client: Any) -> Check:
     from botocore.exceptions import ClientError
 
     try:
-        _call("iam:GetRole", client.get_role, RoleName=AUTOSCALING_SLR)
-    except ClientError as exc:
-        if _error_code(exc) != "NoSuchEntity":
-            raise
+        _call("iam:GetRole", client.get_role, {"RoleName": AUTOSCALING_SLR}, frozenset({"NoSuchEntity"}))
+    except ClientError:  # NoSuchEntity
         return Check(
             kind="role",
             name=AUTOSCALING_SLR,

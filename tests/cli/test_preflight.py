@@ -49,7 +49,7 @@ class Account:
         lambda_need = next((n.needed for n in self.needs if n.quota == LAMBDA_CONCURRENCY), 0)
         self.lambda_limit = lambda_need
         self.lambda_unreserved = lambda_need
-        self.denied = False
+        self.failure = ""  # an error code GetServiceQuota answers with
         self.stubbers: list[Stubber] = []
 
     def with_autoscaling_role(self) -> Account:
@@ -63,8 +63,8 @@ class Account:
             if need.quota == LAMBDA_CONCURRENCY:
                 continue
             params = {"ServiceCode": need.quota.service_code, "QuotaCode": need.quota_code}
-            if self.denied:
-                quotas_stub.add_client_error("get_service_quota", "AccessDeniedException", expected_params=params)
+            if self.failure:
+                quotas_stub.add_client_error("get_service_quota", self.failure, expected_params=params)
                 break
             if need.quota_code in self.never_changed:
                 quotas_stub.add_client_error("get_service_quota", "NoSuchResourceException", expected_params=params)
@@ -239,7 +239,7 @@ def test_a_denied_call_exits_2_and_lists_the_permissions(
 ) -> None:
     # GIVEN credentials without servicequotas:GetServiceQuota
     account = Account().with_autoscaling_role()
-    account.denied = True
+    account.failure = "AccessDeniedException"
     account.install(monkeypatch)
     # WHEN preflight runs
     code, _, err = run_cli(capsys, "preflight", "--stack", "prod")
@@ -248,6 +248,20 @@ def test_a_denied_call_exits_2_and_lists_the_permissions(
     assert "servicequotas:GetServiceQuota was denied (AccessDeniedException)" in err
     for permission in preflight.PERMISSIONS:
         assert permission in err
+
+
+def test_a_throttled_call_exits_2_without_a_traceback(aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    # GIVEN Service Quotas answers TooManyRequestsException
+    account = Account().with_autoscaling_role()
+    account.failure = "TooManyRequestsException"
+    account.install(monkeypatch)
+    # WHEN preflight runs
+    code, _, err = run_cli(capsys, "preflight", "--stack", "prod")
+    # THEN it exits 2 naming the call and the error, without a traceback
+    assert code == 2
+    assert err.startswith("blueprint: error: servicequotas:GetServiceQuota failed:")
+    assert "TooManyRequestsException" in err
+    assert "Traceback" not in err
 
 
 def test_an_unknown_stack_exits_2(capsys) -> None:
