@@ -24,6 +24,10 @@ from blueprint.quotas import G_VT_ON_DEMAND, LAMBDA_CONCURRENCY, quota_needs, st
 from blueprint.synth import REPO_ROOT
 
 REGION = "eu-central-1"  # prod's region
+PROD = stack_config("prod")
+assert PROD.cluster.gpu_node_groups[0].instance_types == ["g6.2xlarge"]  # 8 vCPUs (AWS instance specifications)
+GPU_NEED = PROD.cluster.gpu_node_groups[0].max_size * 8
+RESERVED = sum(f.reserved_concurrency for f in PROD.preprocessing.functions)
 FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -116,16 +120,16 @@ def test_an_account_with_every_quota_and_the_role_passes(
 def test_a_short_gpu_quota_exits_1_with_the_request_command(
     aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    # GIVEN a fresh account: G and VT On-Demand vCPUs at 0 (prod needs 6 x g6.2xlarge = 48)
+    # GIVEN a fresh account: G and VT On-Demand vCPUs at 0 (prod needs max_size x 8 vCPUs)
     Account(values={G_VT_ON_DEMAND.quota_code: 0}).with_autoscaling_role().install(monkeypatch)
     # WHEN preflight runs
     code, out, _ = run_cli(capsys, "preflight", "--stack", "prod")
     # THEN it exits 1 and says what to request, with the command that requests it
     assert code == 1
-    assert "ec2 L-DB2E81BA Running On-Demand G and VT instances: current 0, needed 48" in out
+    assert f"ec2 L-DB2E81BA Running On-Demand G and VT instances: current 0, needed {GPU_NEED}" in out
     assert (
         "aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-DB2E81BA "
-        f"--desired-value 48 --region {REGION}"
+        f"--desired-value {GPU_NEED} --region {REGION}"
     ) in out
     assert "Result: 1 check(s) short" in out
 
@@ -143,7 +147,7 @@ def test_a_never_changed_quota_falls_back_to_the_aws_default(
     assert code == 1
     result = json.loads(out)
     check = next(c for c in result["checks"] if c["quota_code"] == G_VT_ON_DEMAND.quota_code)
-    assert (check["ok"], check["current"], check["source"], check["needed"]) == (False, 0, "AWS default", 48)
+    assert (check["ok"], check["current"], check["source"], check["needed"]) == (False, 0, "AWS default", GPU_NEED)
     assert result["ok"] is False
 
 
@@ -182,16 +186,18 @@ def test_the_role_is_not_checked_when_the_stack_creates_it(aws_env: None) -> Non
 def test_other_lambda_reservations_in_the_account_count_against_the_stack(
     aws_env: None, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    # GIVEN an account limit of 200 of which other functions reserved 100 (prod reserves 60, +100 unreserved)
+    # GIVEN an account limit of 200 of which other functions reserved 100
     account = Account().with_autoscaling_role()
     account.lambda_limit, account.lambda_unreserved = 200, 100
     account.install(monkeypatch)
     # WHEN preflight runs
     code, out, _ = run_cli(capsys, "preflight", "--stack", "prod")
-    # THEN the Lambda quota is short: 100 + 60 + 100 = 260 needed
+    # THEN the Lambda quota is short: the other 100 + the stack's reservations + 100 unreserved
+    needed = 100 + RESERVED + 100
+    assert needed > 200
     assert code == 1
-    assert "lambda L-B99A9384 Concurrent executions: current 200, needed 260" in out
-    assert "--service-code lambda --quota-code L-B99A9384 --desired-value 260" in out
+    assert f"lambda L-B99A9384 Concurrent executions: current 200, needed {needed}" in out
+    assert f"--service-code lambda --quota-code L-B99A9384 --desired-value {needed}" in out
 
 
 def test_a_new_account_with_reduced_lambda_concurrency_is_short(
@@ -203,9 +209,9 @@ def test_a_new_account_with_reduced_lambda_concurrency_is_short(
     account.install(monkeypatch)
     # WHEN preflight runs
     code, out, _ = run_cli(capsys, "preflight", "--stack", "prod")
-    # THEN it asks for the stack's 60 reserved plus 100 unreserved
+    # THEN it asks for the stack's reservations plus 100 unreserved
     assert code == 1
-    assert "--quota-code L-B99A9384 --desired-value 160" in out
+    assert f"--quota-code L-B99A9384 --desired-value {RESERVED + 100}" in out
 
 
 def test_missing_credentials_exit_2_without_a_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys) -> None:

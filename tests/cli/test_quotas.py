@@ -19,6 +19,8 @@ from blueprint.quotas import (
     STANDARD_ON_DEMAND,
     VPCS_PER_REGION,
     QuotaClassError,
+    QuotaNeed,
+    QuotaReport,
     ec2_quota,
     quota_needs,
     stack_config,
@@ -41,29 +43,38 @@ def with_changes(config: PlatformConfig, **sections: Any) -> PlatformConfig:
 
 
 def test_prod_needs_its_gpu_system_lambda_and_network_quotas() -> None:
-    # GIVEN prod: g6.2xlarge (8 vCPUs) On-Demand up to 6 nodes, m7i.xlarge (4 vCPUs) system nodes
-    # up to 6, reserved concurrency 50 + 10, three AZs with one NAT gateway each
+    # GIVEN prod: g6.2xlarge GPU nodes (8 vCPUs each) On-Demand, m7i.xlarge system nodes (4 vCPUs),
+    # reserved concurrency on each function, one NAT gateway per AZ
     config = stack_config("prod")
+    gpu, system = config.cluster.gpu_node_groups[0], config.cluster.system_node_group
+    assert (gpu.instance_types, gpu.capacity_type, system.instance_types) == (
+        ["g6.2xlarge"],
+        "ON_DEMAND",
+        ["m7i.xlarge"],
+    )
+    assert config.nat_gateways == "one_per_az"
     # WHEN its quota needs are computed
     needs = needs_by_code(config)
     # THEN each quota carries the value the stack needs at its maximum
     assert needs == {
-        G_VT_ON_DEMAND.quota_code: 6 * 8,
-        STANDARD_ON_DEMAND.quota_code: 6 * 4,
-        LAMBDA_CONCURRENCY.quota_code: 50 + 10 + 100,
-        ELASTIC_IPS.quota_code: 3,
+        G_VT_ON_DEMAND.quota_code: gpu.max_size * 8,
+        STANDARD_ON_DEMAND.quota_code: system.max_size * 4,
+        LAMBDA_CONCURRENCY.quota_code: sum(f.reserved_concurrency for f in config.preprocessing.functions) + 100,
+        ELASTIC_IPS.quota_code: config.az_count,
         VPCS_PER_REGION.quota_code: 1,
         NAT_GATEWAYS_PER_AZ.quota_code: 1,
     }
 
 
 def test_spot_gpu_groups_count_against_the_spot_quota() -> None:
-    # GIVEN dev: a SPOT g4dn.xlarge (4 vCPUs) group of at most 1 node
+    # GIVEN dev: a SPOT g4dn.xlarge group (4 vCPUs per node) and a single NAT gateway
     config = stack_config("dev")
+    gpu = config.cluster.gpu_node_groups[0]
+    assert (gpu.instance_types, gpu.capacity_type, config.nat_gateways) == (["g4dn.xlarge"], "SPOT", "single")
     # WHEN its needs are computed
     needs = needs_by_code(config)
     # THEN the G and VT Spot quota is needed, not the On-Demand one; a single NAT needs one EIP
-    assert needs[G_VT_SPOT.quota_code] == 4
+    assert needs[G_VT_SPOT.quota_code] == gpu.max_size * 4
     assert G_VT_ON_DEMAND.quota_code not in needs
     assert needs[ELASTIC_IPS.quota_code] == 1
 
@@ -183,15 +194,20 @@ def test_the_plan_lists_the_quotas_its_own_resources_use() -> None:
 
 def test_text_and_markdown_show_each_quota_with_its_code_and_value() -> None:
     # GIVEN a plan document with a quotas section
-    config = stack_config("prod")
-    document = {"stack": "prod", "project": "p", "resources": [], "quotas": quota_needs(config).to_json()}
+    report = QuotaReport("eu-central-1", [QuotaNeed(G_VT_ON_DEMAND, 48, ("GPU node group 'gpu': 6 x g6.2xlarge",))])
+    document = {"stack": "prod", "project": "p", "resources": [], "quotas": report.to_json()}
     # WHEN it is rendered
     plain = text.render_plan(document)
     table_md = markdown.render_plan(document)
-    # THEN both show the G and VT On-Demand quota with the value needed
+    # THEN both show the quota with its code, the value needed and why, and name the preflight command
     assert "48 vCPUs  ec2/L-DB2E81BA Running On-Demand G and VT instances" in plain
-    assert "| `ec2` | `L-DB2E81BA` | Running On-Demand G and VT instances | 48 vCPUs |" in table_md
-    assert "Quotas needed in `eu-central-1` (6)" in table_md
+    assert "GPU node group 'gpu': 6 x g6.2xlarge" in plain
+    assert "`blueprint preflight --stack prod`" in plain
+    assert (
+        "| `ec2` | `L-DB2E81BA` | Running On-Demand G and VT instances | 48 vCPUs "
+        "| GPU node group 'gpu': 6 x g6.2xlarge |" in table_md
+    )
+    assert "Quotas needed in `eu-central-1` (1)" in table_md
 
 
 def test_a_plan_without_the_section_renders_no_quota_lines() -> None:
