@@ -234,7 +234,6 @@ def quota_section(quotas: Any, stack: str = "<stack>") -> Section | None:
         return None
     required = quotas.get("required") or []
     problems = quotas.get("problems") or []
-    closing = "".join(f"\n> ⚠️ Not computed: {_cell(p)}\n" for p in problems)
     return Section(
         f"<details><summary>Quotas needed in {code(str(quotas.get('region')))} ({len(required)})</summary>\n\n"
         f"Check them against the account with `blueprint preflight --stack {stack}`.\n\n"
@@ -243,8 +242,10 @@ def quota_section(quotas: Any, stack: str = "<stack>") -> Section | None:
             f"| {code(str(n.get('service_code')))} | {code(str(n.get('quota_code')))} | {n.get('quota_name')} "
             f"| {n.get('needed')} {n.get('unit')} | " + "<br>".join(_cell(r) for r in n.get("reasons") or []) + " |\n"
             for n in required
-        ],
-        closing + "\n</details>\n\n",
+        ]
+        # Items, not the closing text: a section without items is not shown at all.
+        + [f"\n> ⚠️ Not computed: {_cell(p)}\n" for p in problems],
+        "\n</details>\n\n",
     )
 
 

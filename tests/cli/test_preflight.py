@@ -294,3 +294,19 @@ def test_the_documented_policy_grants_exactly_what_preflight_calls() -> None:
         actions.update([granted] if isinstance(granted, str) else granted)
     # THEN they are the actions preflight calls, no more
     assert actions == set(preflight.PERMISSIONS)
+
+
+def test_a_need_that_cannot_be_computed_stops_preflight_before_any_call() -> None:
+    # GIVEN a system node group of an instance type without a vCPU count
+    cluster = PROD.cluster.model_dump(mode="json")
+    cluster["system_node_group"]["instance_types"] = ["m9z.large"]
+    raw = PROD.model_dump(mode="json")
+    raw["cluster"] = cluster
+    config = type(PROD).model_validate(raw)
+
+    def no_calls(service: str) -> Any:
+        raise AssertionError(f"preflight called {service} although its needs are incomplete")
+
+    # WHEN preflight runs, THEN it is a user error naming the field
+    with pytest.raises(preflight.PreflightError, match=r"cluster\.system_node_group\.instance_types: instance type"):
+        preflight.run_preflight("prod", config, no_calls)

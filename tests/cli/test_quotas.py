@@ -214,3 +214,12 @@ def test_a_plan_without_the_section_renders_no_quota_lines() -> None:
     document = {"stack": "prod", "project": "p", "resources": []}
     assert "Quotas" not in text.render_plan(document)
     assert "Quotas" not in markdown.render_plan(document)
+
+
+def test_needs_that_could_not_be_computed_are_shown_in_both_reports() -> None:
+    report = QuotaReport("eu-west-1", problems=["cluster.system_node_group.instance_types: instance type 'm9z.large'"])
+    document = {"stack": "dev", "project": "p", "resources": [], "quotas": report.to_json()}
+    assert "not computed: cluster.system_node_group.instance_types: instance type 'm9z.large'" in text.render_plan(
+        document
+    )
+    assert "Not computed: cluster.system_node_group.instance_types" in markdown.render_plan(document)
