@@ -5,14 +5,17 @@ Commands:
                       estimate the cost
   diff BASE HEAD      compare two ``plan --format json`` documents
   pr-check --base REF plan every stack at REF and at the working tree (or --head REF) and diff
+  preflight --stack S compare the stack's quota and prerequisite needs with the AWS account
+                      (read-only calls with your credentials; the only command that reaches AWS)
   stacks              list the shipped stacks
 
 Formats (``--format``): text (coloured on a terminal unless NO_COLOR is set), json, markdown
 (the sticky PR comment), sarif (GitHub code scanning), junit (test reports).
 
 Exit codes: 0 success; 1 unexcepted mandatory policy violations or system-check findings (``plan``
-and ``pr-check`` by default, ``diff`` with ``--fail-on-violations``); 2 user error (unknown stack, bad config,
-missing build, missing or invalid file, unknown git ref); anything else is a bug and prints a
+and ``pr-check`` by default, ``diff`` with ``--fail-on-violations``; ``preflight`` when a quota or
+prerequisite is short); 2 user error (unknown stack, bad config, missing build, missing or invalid
+file, unknown git ref, no AWS credentials); anything else is a bug and prints a
 traceback.
 """
 
@@ -32,6 +35,8 @@ from .analyzer import PolicyConfigError
 from .checks import CheckInputError
 from .diff import DiffInputError, StackDiff, all_violations, diff_plans, is_blocking, load_plan
 from .prcheck import PrCheckError, add_policies_and_cost, pr_check
+from .preflight import PreflightError
+from .quotas import add_quotas, stack_config
 from .report import FORMATS, render_diff, render_plan
 from .synth import REPO_ROOT, PlanError, available_stacks, synthesize
 
@@ -71,6 +76,7 @@ def plan_document(stack: str, root: Path) -> tuple[dict[str, Any], list[str]]:
     """The enriched plan document of a stack and the notes about missing stages."""
     document = synthesize(stack, root=root).to_json()
     notes = add_policies_and_cost(document, stack, root)
+    add_quotas(document)
     return document, notes
 
 
@@ -106,6 +112,17 @@ def _pr_check(args: argparse.Namespace) -> int:
     color = use_color(args.format, args.output)
     _emit(render_diff(args.format, result.diffs, color=color, notes=result.notes), args.output)
     return _exit_for(result.diffs, args.fail_on_violations)
+
+
+def _preflight(args: argparse.Namespace) -> int:
+    # boto3 is imported inside blueprint.preflight, only by the one command that calls AWS.
+    from . import preflight
+
+    config = stack_config(args.stack, args.root)
+    result = preflight.run_preflight(args.stack, config, preflight.boto3_clients(config.region))
+    render = preflight.render_json if args.format == "json" else preflight.render_text
+    _emit(render(result), args.output)
+    return EXIT_VIOLATIONS if result.short else EXIT_OK
 
 
 def _stacks(args: argparse.Namespace) -> int:
@@ -158,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     fail_flag(check, True)
     check.set_defaults(handler=_pr_check)
 
+    flight = sub.add_parser(
+        "preflight", help="compare the stack's quota and prerequisite needs with the AWS account (read-only)"
+    )
+    flight.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    flight.add_argument("--format", "-f", choices=("text", "json"), default="text", help="output format (text)")
+    flight.add_argument("--output", "-o", help="write to this file instead of standard output")
+    flight.set_defaults(handler=_preflight)
+
     stacks = sub.add_parser("stacks", help="list the shipped stacks")
     stacks.set_defaults(handler=_stacks)
     return parser
@@ -180,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         OutputError,
         CheckInputError,
         PolicyConfigError,
+        PreflightError,
     ) as exc:
         print(f"blueprint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -227,6 +227,31 @@ def render_diff(diffs: Sequence[StackDiff], notes: Sequence[str] = (), limit: in
     return fit("\n".join(head) + "\n\n", sections, limit)
 
 
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def quota_section(quotas: Any, stack: str = "<stack>") -> Section | None:
+    """The plan's ``quotas`` section as a table (quota, value needed, why); None when absent."""
+    if not isinstance(quotas, dict):
+        return None
+    required = quotas.get("required") or []
+    problems = quotas.get("problems") or []
+    return Section(
+        f"<details><summary>Quotas needed in {code(str(quotas.get('region')))} ({len(required)})</summary>\n\n"
+        f"Check them against the account with `blueprint preflight --stack {stack}`.\n\n"
+        "| Service | Quota code | Quota | Needed | Why |\n|---|---|---|---:|---|\n",
+        [
+            f"| {code(str(n.get('service_code')))} | {code(str(n.get('quota_code')))} | {n.get('quota_name')} "
+            f"| {n.get('needed')} {n.get('unit')} | " + "<br>".join(_cell(r) for r in n.get("reasons") or []) + " |\n"
+            for n in required
+        ]
+        # Items, not the closing text: a section without items is not shown at all.
+        + [f"\n> ⚠️ Not computed: {_cell(p)}\n" for p in problems],
+        "\n</details>\n\n",
+    )
+
+
 def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """A plan summary: resource counts, cost, violations and the architecture diagram."""
     resources = [r for r in document["resources"] if r.get("custom") and not r["type"].startswith("pulumi:")]
@@ -270,6 +295,9 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
                 "\n</details>\n\n",
             )
         )
+    quotas = quota_section(document.get("quotas"), str(document["stack"]))
+    if quotas:
+        sections.append(quotas)
     if isinstance(cost, dict):
         rows = sorted(cost.get("resources") or [], key=lambda r: (-float(r.get("monthly") or 0), str(r.get("urn"))))
         sections.append(

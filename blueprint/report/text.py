@@ -126,8 +126,31 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
                 lines.append(f"  {money(record['monthly']):>12}  {record.get('name')} ({record.get('type')})")
     else:
         lines.append(paint("Cost: not estimated", "yellow", color))
+    lines.extend(quota_lines(document.get("quotas"), color, str(document["stack"])))
     lines.extend(paint(f"note: {n}", "yellow", color) for n in notes)
     return "\n".join(lines) + "\n"
+
+
+def quota_lines(quotas: Any, color: bool = False, stack: str = "<stack>") -> list[str]:
+    """The plan's ``quotas`` section: one line per quota with the value needed, then its reasons.
+
+    Nothing for a plan without the section (plans written before it existed).
+    """
+    if not isinstance(quotas, dict):
+        return []
+    required = quotas.get("required") or []
+    lines = [
+        f"Quotas needed in {quotas.get('region')} ({len(required)}; check them with "
+        f"`blueprint preflight --stack {stack}`):"
+    ]
+    for need in required:
+        lines.append(
+            f"  {need.get('needed'):>6} {need.get('unit')}  {need.get('service_code')}/{need.get('quota_code')} "
+            f"{need.get('quota_name')}"
+        )
+        lines.extend(paint(f"           {reason}", "dim", color) for reason in need.get("reasons") or [])
+    lines.extend(paint(f"  not computed: {problem}", "yellow", color) for problem in quotas.get("problems") or [])
+    return lines
 
 
 def render_diff(diffs: Sequence[StackDiff], color: bool = False, notes: Sequence[str] = ()) -> str:

@@ -1,0 +1,52 @@
+"""vCPUs per EC2 instance type, from one dated data file (``components/data/instance_types.json``).
+
+EC2 On-Demand and Spot quotas are counted in vCPUs, so anything that sizes node groups against
+the account (the plan's ``quotas`` section, ``blueprint preflight``) reads the vCPU count from
+here; the file records its source and date. An instance type missing from the table is an
+explicit unknown (:class:`UnknownInstanceTypeError`), never a guess.
+
+Example::
+
+    >>> vcpus("g6.2xlarge"), vcpus("m7i.large")
+    (8, 2)
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "instance_types.json"
+"""The vCPU table: ``{"source", "date", "notes", "vcpus": {instance type: default vCPUs}}``."""
+
+
+class UnknownInstanceTypeError(KeyError):
+    """An instance type that is not in the vCPU table."""
+
+    def __init__(self, instance_type: str) -> None:
+        super().__init__(instance_type)
+        self.instance_type = instance_type
+
+    def __str__(self) -> str:
+        return (
+            f"instance type '{self.instance_type}' is not in {DATA_FILE.relative_to(DATA_FILE.parents[2])}; "
+            "add its default vCPU count (aws ec2 describe-instance-types --instance-types "
+            f"{self.instance_type} --query 'InstanceTypes[0].VCpuInfo.DefaultVCpus')"
+        )
+
+
+@cache
+def table() -> dict[str, Any]:
+    """The parsed data file (source, date, notes and the ``vcpus`` mapping)."""
+    data: dict[str, Any] = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+def vcpus(instance_type: str) -> int:
+    """Default vCPUs of ``instance_type``; raises :class:`UnknownInstanceTypeError` when absent."""
+    try:
+        return int(table()["vcpus"][instance_type])
+    except KeyError:
+        raise UnknownInstanceTypeError(instance_type) from None
