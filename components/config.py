@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core.core_schema import ValidationInfo
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -585,14 +586,21 @@ class ClusterConfig(_Model):
             )
         return value
 
+    @field_validator("deployer")
+    @classmethod
+    def _deployer_reaches_the_endpoint(
+        cls, value: DeployerConfig | None, info: ValidationInfo
+    ) -> DeployerConfig | None:
+        public = bool(info.data.get("public_endpoint"))
+        if value is not None and not public and not (value.source_security_group_ids or value.cidrs):
+            raise ValueError(
+                "the API endpoint is private but the deployer lists no source_security_group_ids or cidrs, so "
+                "nothing admits pulumi up to it on 443; list the security groups or CIDRs the deploy runs from"
+            )
+        return value
+
     @model_validator(mode="after")
     def _endpoint(self) -> ClusterConfig:
-        deployer = self.deployer
-        if deployer and not self.public_endpoint and not (deployer.source_security_group_ids or deployer.cidrs):
-            raise ValueError(
-                "deployer: the API endpoint is private but deployer lists no source_security_group_ids or "
-                "cidrs, so nothing admits pulumi up to it on 443; list where the deploy runs from"
-            )
         if self.public_endpoint and not self.public_access_cidrs:
             raise ValueError("public_endpoint is on but public_access_cidrs is empty; list the CIDRs allowed")
         if self.public_access_cidrs and not self.public_endpoint:

@@ -87,7 +87,7 @@ class InferenceClusterArgs:
     cluster_name: str
     """Physical cluster name (also in the log-group name and autoscaler tags). Required."""
     kubernetes_version: str
-    """Kubernetes minor version, e.g. ``1.33``. Required."""
+    """Kubernetes minor version, e.g. ``1.36`` (a row of the EKS version table). Required."""
     region: str
     """Stack region. Required."""
     account_id: pulumi.Input[str]

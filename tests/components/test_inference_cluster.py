@@ -425,4 +425,14 @@ def test_a_deployer_with_no_network_path_to_a_private_endpoint_is_refused() -> N
     with pytest.raises(ConfigError) as error:
         synthesize("dev", overrides={"hybrid-ai-platform:cluster": {"deployer": deployer}})
     [problem] = error.value.problems
-    assert "deployer" in problem and "443" in problem
+    assert problem.startswith("cluster.deployer: the API endpoint is private")
+    assert "source_security_group_ids or cidrs" in problem
+
+
+def test_a_deployer_of_a_public_endpoint_needs_no_network_rules() -> None:
+    # GIVEN the public-endpoint opt-out and a deployer with only its role
+    cluster = {**PUBLIC_CLUSTER, "deployer": {"role_arn": DEPLOYER["role_arn"]}}
+    plan = synthesize("dev", overrides={"hybrid-ai-platform:cluster": cluster})
+    # THEN the role gets admin access and no ingress rule is created
+    assert named(plan, "cluster-admin-ci-deploy").inputs["principalArn"] == DEPLOYER["role_arn"]
+    assert of_type(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
