@@ -121,8 +121,9 @@ class InferenceClusterArgs:
     deployer_cidrs: Sequence[str] = ()
     """IPv4/IPv6 CIDRs allowed to the API server on 443. Defaults to none."""
     create_autoscaling_service_linked_role: bool = False
-    """Create ``AWSServiceRoleForAutoScaling`` before the node-volume key grant that names it.
-    Defaults to false: it is a prerequisite (creating it when it exists fails)."""
+    """Create ``AWSServiceRoleForAutoScaling`` before the node-volume key grant that names it
+    (kept on destroy: other Auto Scaling groups of the account use it). Defaults to false: it is
+    a prerequisite (creating it when it exists fails)."""
 
 
 class InferenceCluster(pulumi.ComponentResource):
