@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from .eks_versions import lookup
 from .gpu_node_group import NODE_POOL_LABEL
 from .iam import Statement
 from .kubernetes import restricted_container_security_context
@@ -16,8 +17,6 @@ from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 CHART = "cluster-autoscaler"
 CHART_REPOSITORY = "https://kubernetes.github.io/autoscaler"
-CHART_VERSION = "9.47.0"
-"""Pinned chart version; the image tag is pinned separately to the cluster's minor version."""
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"
 
@@ -76,7 +75,8 @@ class ClusterAutoscalerArgs:
     cluster_name: str
     """Its static name (auto-discovery tag). Required."""
     kubernetes_version: str
-    """Cluster minor version; the image is ``v<version>.0`` (the autoscaler's minor must match). Required."""
+    """Cluster minor version, a row of the EKS version table (``components/eks_versions.py``),
+    which gives the image tag and chart version (the autoscaler's minor must match). Required."""
     region: str
     """Stack region. Required."""
     account_id: pulumi.Input[str]
@@ -85,8 +85,6 @@ class ClusterAutoscalerArgs:
     """Required tags for the role and association. Required."""
     provider: k8s.Provider
     """Provider of the cluster. Required."""
-    chart_version: str = CHART_VERSION
-    """Chart version. Defaults to :data:`CHART_VERSION`."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the release waits for (the nodes it runs on). Defaults to none."""
 
@@ -100,10 +98,13 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     nodes, balances similar groups, uses the ``least-waste`` expander and may scale GPU groups
     to and from zero.
 
+    The image tag and chart version come from the EKS version table for
+    ``kubernetes_version``; a version not in the table raises ``ValueError``.
+
     Example::
 
         ClusterAutoscaler("cluster-autoscaler", ClusterAutoscalerArgs(cluster=c.cluster,
-            cluster_name="ai-prod", kubernetes_version="1.33", region="eu-central-1",
+            cluster_name="ai-prod", kubernetes_version="1.36", region="eu-central-1",
             account_id=acct, tags=tags, provider=c.provider))
     """
 
@@ -112,6 +113,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:compute:ClusterAutoscaler", name, None, opts)
+        version = lookup(args.kubernetes_version)
+        if version is None:
+            raise ValueError(
+                f"kubernetes_version {args.kubernetes_version!r} is not in the EKS version table "
+                "(components/data/eks_versions.json); it gives the autoscaler's image and chart"
+            )
         self.identity = PodIdentityRole(
             f"{name}-identity",
             PodIdentityRoleArgs(
@@ -133,7 +140,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 "clusterName": args.cluster_name,
                 "tags": ["k8s.io/cluster-autoscaler/enabled", f"k8s.io/cluster-autoscaler/{args.cluster_name}"],
             },
-            "image": {"tag": f"v{args.kubernetes_version}.0"},
+            "image": {"tag": version.cluster_autoscaler_image_tag},
             "rbac": {"create": True, "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT}},
             "extraArgs": {
                 "balance-similar-node-groups": True,
@@ -157,7 +164,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             f"{name}-release",
             name="cluster-autoscaler",
             chart=CHART,
-            version=args.chart_version,
+            version=version.cluster_autoscaler_chart_version,
             repository_opts={"repo": CHART_REPOSITORY},
             namespace=NAMESPACE,
             values=values,

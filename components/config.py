@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core.core_schema import ValidationInfo
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -368,6 +369,21 @@ GPUS_PER_INSTANCE: dict[str, int] = {
 }  # fmt: skip
 """NVIDIA GPUs per instance type: the cluster autoscaler's scale-from-zero node template
 (``k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu``) is built from it."""
+GPU_TYPE_BY_FAMILY: dict[str, str] = {
+    "g4dn": "nvidia-tesla-t4",
+    "g5": "nvidia-a10g",
+    "g6": "nvidia-l4",
+    "g6e": "nvidia-l40s",
+    "p4d": "nvidia-tesla-a100",
+    "p5": "nvidia-h100",
+}
+"""GPU type of each instance family, the value of the ``k8s.amazonaws.com/accelerator`` node
+label. cluster-autoscaler's AWS provider treats a node carrying that label as a GPU node and
+waits for the device plugin to advertise its GPUs instead of scaling out again
+(https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md,
+"Special note on GPU instances"). The names follow the provider's list of GPU types
+(``cloudprovider/aws/aws_cloud_provider.go``: T4, A10G, L4, L40S, A100); H100 is not in that
+list, which only matters for ``--gpu-total`` limits."""
 
 
 class SystemNodeGroupConfig(_Model):
@@ -440,6 +456,12 @@ class GpuNodeGroupConfig(_Model):
             raise ValueError(
                 f"{value} mix GPU counts {sorted(counts)}; put instance types with different counts in separate groups"
             )
+        gpu_types = sorted({GPU_TYPE_BY_FAMILY[t.split(".")[0]] for t in value})
+        if len(gpu_types) > 1:
+            raise ValueError(
+                f"{value} mix GPU types {gpu_types}; the group's k8s.amazonaws.com/accelerator label has one "
+                "value, so put instance families with different GPUs in separate groups"
+            )
         return value
 
     @model_validator(mode="after")
@@ -452,16 +474,65 @@ class GpuNodeGroupConfig(_Model):
         """NVIDIA GPUs on each node of the group (from :data:`GPUS_PER_INSTANCE`)."""
         return GPUS_PER_INSTANCE[self.instance_types[0]]
 
+    @property
+    def gpu_type(self) -> str:
+        """GPU type of the group's nodes (from :data:`GPU_TYPE_BY_FAMILY`), e.g. ``nvidia-l4``."""
+        return GPU_TYPE_BY_FAMILY[self.instance_types[0].split(".")[0]]
 
-EksAddonName = Literal["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"]
+
+EksAddonName = Literal["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server"]
+
+
+SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
+
+
+class DeployerConfig(_Model):
+    """Where ``pulumi up`` runs from, so its Kubernetes half can reach the cluster's API server.
+
+    The API endpoint is private by default, the cluster creator gets no implicit admin rights,
+    and the cluster security group admits nothing from outside the cluster. The deployer's role
+    becomes a cluster-admin access entry, and each source security group or CIDR gets an
+    ingress rule for TCP 443 on the cluster security group (the private endpoint's network
+    interfaces use it: https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html).
+    """
+
+    role_arn: RoleArn
+    """IAM role that runs ``pulumi up`` (the CI deploy role, e.g. the OIDC role of
+    ``.github/workflows/deploy.yml``). It gets an access entry with
+    ``AmazonEKSClusterAdminPolicy`` at cluster scope. Required."""
+    source_security_group_ids: list[SecurityGroupId] = Field(default_factory=list)
+    """Security groups of the machines that run ``pulumi up`` inside the VPC or a peered one
+    (a self-hosted runner, a bastion). Each may reach the API server on 443. Defaults to none."""
+    cidrs: list[str] = Field(default_factory=list)
+    """CIDRs (IPv4 or IPv6) that may reach the private API server on 443: a peered or
+    transit-gateway-attached runner VPC, a VPN client range. ``0.0.0.0/0`` and ``::/0`` are
+    refused. Defaults to none."""
+
+    @field_validator("source_security_group_ids", "cidrs")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"entries must be unique; repeated: {repeated}")
+        return value
+
+    @field_validator("cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            _check_cidr(cidr)
+            if ipaddress.ip_network(cidr).prefixlen == 0:
+                raise ValueError(f"'{cidr}' opens the API server to every address; list the deployer's own CIDRs")
+        return value
 
 
 class ClusterConfig(_Model):
     """The EKS cluster that runs core inference."""
 
-    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.\d{2}$")
-    """Kubernetes minor version. Defaults to ``1.33``. The cluster autoscaler image follows it
-    (``v<version>.0``)."""
+    kubernetes_version: str = "1.36"
+    """Kubernetes minor version, one of the versions in ``components/data/eks_versions.json``
+    (the dated EKS version table). Defaults to ``1.36`` (standard support until 2027-08-02).
+    The cluster autoscaler's image tag and chart version come from the same table."""
     public_endpoint: bool = False
     """Named opt-out: also expose the API server publicly. Defaults to false (private only:
     ``pulumi up`` must then run from inside the VPC or over a VPN/peering)."""
@@ -470,8 +541,17 @@ class ClusterConfig(_Model):
     ``0.0.0.0/0`` is refused. Defaults to none."""
     admin_role_arns: list[RoleArn] = Field(default_factory=list)
     """IAM roles given cluster-admin through EKS access entries. Defaults to none. The cluster
-    creator gets no implicit admin, so the role that runs ``pulumi up`` must be listed for the
-    Kubernetes resources of the stack to deploy."""
+    creator gets no implicit admin: put the role that runs ``pulumi up`` in ``deployer``."""
+    deployer: DeployerConfig | None = None
+    """The role and network location ``pulumi up`` runs from (cluster-admin access entry, 443
+    ingress on the cluster security group). Defaults to none; without it, the role running
+    ``pulumi up`` must be in ``admin_role_arns`` and reach the API server some other way."""
+    create_autoscaling_service_linked_role: bool = False
+    """Create the EC2 Auto Scaling service-linked role ``AWSServiceRoleForAutoScaling``, which
+    the node-volume KMS grant names. Defaults to false: the role exists in any account that has
+    used EC2 Auto Scaling, and creating it again fails, so it is a documented prerequisite
+    (``blueprint preflight`` checks it). Turn it on for a fresh account that never used Auto
+    Scaling."""
     log_retention_days: LogRetentionDays = 90
     """Retention of the control-plane log group. Defaults to 90 days."""
     addon_versions: dict[EksAddonName, Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
@@ -492,6 +572,31 @@ class ClusterConfig(_Model):
             _check_cidr(cidr)
             if ipaddress.ip_network(cidr).prefixlen == 0:
                 raise ValueError(f"'{cidr}' opens the API server to the whole internet; list your own CIDRs")
+        return value
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _offered_version(cls, value: str) -> str:
+        from .eks_versions import EKS_VERSIONS
+
+        if value not in EKS_VERSIONS:
+            raise ValueError(
+                f"is not an EKS version this library offers; use one of {', '.join(EKS_VERSIONS)} "
+                "(components/data/eks_versions.json)"
+            )
+        return value
+
+    @field_validator("deployer")
+    @classmethod
+    def _deployer_reaches_the_endpoint(
+        cls, value: DeployerConfig | None, info: ValidationInfo
+    ) -> DeployerConfig | None:
+        public = bool(info.data.get("public_endpoint"))
+        if value is not None and not public and not (value.source_security_group_ids or value.cidrs):
+            raise ValueError(
+                "the API endpoint is private but the deployer lists no source_security_group_ids or cidrs, so "
+                "nothing admits pulumi up to it on 443; list the security groups or CIDRs the deploy runs from"
+            )
         return value
 
     @model_validator(mode="after")

@@ -27,6 +27,12 @@ DEVICE_PLUGIN_LABEL = "hybrid-ai/gpu-device-plugin"
 Bottlerocket nodes (the OS ships its own device plugin)."""
 NODE_POOL_LABEL = "hybrid-ai/node-pool"
 """Name of the node group a node belongs to."""
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+"""GPU type of the node (``nvidia-l4`` on g6, from ``GPU_TYPE_BY_FAMILY``). cluster-autoscaler's
+AWS provider (>= 1.15) treats nodes with this label as GPU nodes and waits for the device plugin
+to advertise their GPUs instead of scaling out again while they register
+(https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md,
+"Special note on GPU instances")."""
 
 BOTTLEROCKET_OS_VOLUME_GB = 4
 """Bottlerocket's root (OS) volume; images and the model cache go to the data volume ``/dev/xvdb``."""
@@ -102,6 +108,7 @@ def autoscaler_tags(cluster_name: str, group: GpuNodeGroupConfig) -> dict[str, s
         f"{prefix}/enabled": "true",
         f"{prefix}/{cluster_name}": "owned",
         f"{prefix}/node-template/label/{GPU_PRESENT_LABEL}": "true",
+        f"{prefix}/node-template/label/{ACCELERATOR_LABEL}": group.gpu_type,
         f"{prefix}/node-template/label/{NODE_POOL_LABEL}": group.name,
         f"{prefix}/node-template/taint/{GPU_TAINT_KEY}": "true:NoSchedule",
         f"{prefix}/node-template/resources/{GPU_RESOURCE}": str(group.gpus_per_node),
@@ -136,7 +143,9 @@ class GpuNodeGroup(pulumi.ComponentResource):
 
     - ``ami_type`` from config (AL2023 NVIDIA by default), instance types, capacity type, sizes.
     - Taint ``nvidia.com/gpu=true:NoSchedule``; labels ``nvidia.com/gpu.present=true``,
-      ``hybrid-ai/node-pool=<name>`` and ``hybrid-ai/gpu-device-plugin``.
+      ``k8s.amazonaws.com/accelerator=<gpu type>`` (so the cluster autoscaler waits for the
+      GPUs of a new node instead of adding more), ``hybrid-ai/node-pool=<name>`` and
+      ``hybrid-ai/gpu-device-plugin``.
     - ``update_config.max_unavailable`` from config; ``scalingConfig.desiredSize`` drift is
       ignored because the cluster autoscaler owns it after creation.
     - The hardened launch template of :func:`node_launch_template`; no ``remote_access``.
@@ -183,7 +192,12 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 "id": self.launch_template.id,
                 "version": self.launch_template.latest_version.apply(str),
             },
-            labels={GPU_PRESENT_LABEL: "true", NODE_POOL_LABEL: group.name, DEVICE_PLUGIN_LABEL: plugin},
+            labels={
+                GPU_PRESENT_LABEL: "true",
+                ACCELERATOR_LABEL: group.gpu_type,
+                NODE_POOL_LABEL: group.name,
+                DEVICE_PLUGIN_LABEL: plugin,
+            },
             taints=[{"key": GPU_TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}],
             tags={**tags, **autoscaler_tags(args.cluster_name, group)},
             opts=pulumi.ResourceOptions(

@@ -7,10 +7,16 @@ stack key, API-only authentication through access entries (no ``aws-auth`` Confi
 implicit admin for the creator), control-plane logs to a KMS-encrypted group with retention,
 IMDSv2 with hop limit 1 on nodes, the VPC CNI's AWS permissions through Pod Identity instead
 of the node role.
+
+Deploy path: the role that runs ``pulumi up`` (``deployer_role_arn``) gets a cluster-admin
+access entry like the admin roles, and each deployer security group or CIDR gets an ingress
+rule for TCP 443 on the EKS-created cluster security group, which the private endpoint's
+network interfaces use, so the Kubernetes half of the update can reach the API server.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -35,7 +41,17 @@ NODE_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 )
 """The node role's only policies. ``AmazonEKS_CNI_Policy`` is deliberately absent: the VPC CNI
-gets it through Pod Identity, so no pod can use the node's credentials to change ENIs."""
+gets it through Pod Identity, so no pod can use the node's credentials to change ENIs.
+
+AWS documents the CNI policy on the node role as needed only when neither IRSA nor EKS Pod
+Identity gives the VPC CNI its permissions
+(https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html). On a fresh node the
+Pod Identity agent does not wait for the CNI: it runs in the node's host network
+(https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html), and its add-on is
+created before ``vpc-cni`` and both before any node group (:data:`ADDONS_BEFORE_NODES`), as the
+add-on IAM guide asks ("confirm that the EKS Pod Identity agent is set up",
+https://docs.aws.amazon.com/eks/latest/userguide/add-ons-iam.html). The agent reaches the EKS
+Auth API through the private subnets' NAT gateways."""
 CNI_POLICY = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 AUTOSCALING_GRANT_OPERATIONS = (
     "Encrypt",
@@ -51,6 +67,17 @@ AUTOSCALING_GRANT_OPERATIONS = (
 KMS-encrypted volumes."""
 ADDONS_BEFORE_NODES: tuple[EksAddonName, ...] = ("eks-pod-identity-agent", "vpc-cni", "kube-proxy")
 """DaemonSet add-ons created before the node groups, so new nodes get networking at once."""
+ADDONS_ON_SYSTEM_NODES: tuple[EksAddonName, ...] = ("coredns", "metrics-server")
+"""Deployment add-ons created after the system node group. ``metrics-server`` (an EKS community
+add-on, namespace ``kube-system``:
+https://docs.aws.amazon.com/eks/latest/userguide/community-addons.html) serves the resource
+metrics API the HorizontalPodAutoscalers read; EKS does not install it by default
+(https://docs.aws.amazon.com/eks/latest/userguide/metrics-server.html). Both run on the system
+nodes because every other node group is tainted (``nvidia.com/gpu=true:NoSchedule``) and they
+tolerate no such taint."""
+AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
+"""Service principal of the EC2 Auto Scaling service-linked role."""
+API_SERVER_PORT = 443
 
 
 @dataclass(frozen=True)
@@ -60,7 +87,7 @@ class InferenceClusterArgs:
     cluster_name: str
     """Physical cluster name (also in the log-group name and autoscaler tags). Required."""
     kubernetes_version: str
-    """Kubernetes minor version, e.g. ``1.33``. Required."""
+    """Kubernetes minor version, e.g. ``1.36`` (a row of the EKS version table). Required."""
     region: str
     """Stack region. Required."""
     account_id: pulumi.Input[str]
@@ -85,6 +112,18 @@ class InferenceClusterArgs:
     """Pinned add-on versions by add-on name. Defaults to none (EKS's default for the version)."""
     deletion_protection: bool = False
     """Refuse to delete the cluster until this is turned off. Defaults to false; prod sets it."""
+    deployer_role_arn: str | None = None
+    """Role that runs ``pulumi up``; gets a cluster-admin access entry (once, also when it is in
+    ``admin_role_arns``). Defaults to none."""
+    deployer_source_security_group_ids: Sequence[str] = ()
+    """Security groups allowed to the API server on 443 (rules on the cluster security group).
+    Defaults to none."""
+    deployer_cidrs: Sequence[str] = ()
+    """IPv4/IPv6 CIDRs allowed to the API server on 443. Defaults to none."""
+    create_autoscaling_service_linked_role: bool = False
+    """Create ``AWSServiceRoleForAutoScaling`` before the node-volume key grant that names it
+    (kept on destroy: other Auto Scaling groups of the account use it). Defaults to false: it is
+    a prerequisite (creating it when it exists fails)."""
 
 
 class InferenceCluster(pulumi.ComponentResource):
@@ -96,15 +135,17 @@ class InferenceCluster(pulumi.ComponentResource):
     all five log types, standard support only, self-managed add-ons not bootstrapped), one
     access entry and cluster-admin policy association per admin role (keyed by role name), a
     node role shared by all node groups, a KMS grant for EC2 Auto Scaling to use the key for
-    node volumes, the managed add-ons ``eks-pod-identity-agent``, ``vpc-cni`` (network policy
-    enforcement on, AWS permissions through Pod Identity), ``kube-proxy`` and ``coredns``
-    (after the system nodes), the system node group and a Kubernetes provider authenticated
-    with ``aws eks get-token``.
+    node volumes (after the Auto Scaling service-linked role when the component creates it),
+    the managed add-ons ``eks-pod-identity-agent``, ``vpc-cni`` (network policy enforcement on,
+    AWS permissions through Pod Identity), ``kube-proxy``, and ``coredns`` and
+    ``metrics-server`` (after the system nodes), the system node group, the deployer's access
+    entry and 443 ingress rules, and a Kubernetes provider authenticated with
+    ``aws eks get-token`` that waits for the admin access and the ingress rules.
 
     Example::
 
         cluster = InferenceCluster("cluster", InferenceClusterArgs(cluster_name="ai-prod",
-            kubernetes_version="1.33", region="eu-central-1", account_id=acct,
+            kubernetes_version="1.36", region="eu-central-1", account_id=acct,
             subnet_ids=net.private_subnet_ids, kms_key_arn=key.arn, tags=tags,
             admin_role_arns=["arn:aws:iam::123456789012:role/platform-admins"]))
     """
@@ -188,7 +229,8 @@ class InferenceCluster(pulumi.ComponentResource):
 
         # Access entries --------------------------------------------------------------------------
         admin_access: list[pulumi.Resource] = []
-        for role_arn in args.admin_role_arns:
+        admin_roles = list(dict.fromkeys([*args.admin_role_arns, *filter(None, [args.deployer_role_arn])]))
+        for role_arn in admin_roles:
             key = _role_key(role_arn)
             entry = aws.eks.AccessEntry(
                 f"{name}-admin-{key}",
@@ -206,6 +248,40 @@ class InferenceCluster(pulumi.ComponentResource):
                     policy_arn=CLUSTER_ADMIN_POLICY,
                     access_scope={"type": "cluster"},
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
+            )
+
+        # Deployer network path: 443 on the cluster security group -------------------------------
+        cluster_sg = self.cluster.vpc_config.cluster_security_group_id
+        self.deployer_ingress: list[aws.vpc.SecurityGroupIngressRule] = []
+        for sg_id in args.deployer_source_security_group_ids:
+            self.deployer_ingress.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-deployer-https-{sg_id}",
+                    security_group_id=cluster_sg,
+                    referenced_security_group_id=sg_id,
+                    ip_protocol="tcp",
+                    from_port=API_SERVER_PORT,
+                    to_port=API_SERVER_PORT,
+                    description="pulumi up (deployer) to the EKS API server",
+                    tags=tags,
+                    opts=child,
+                )
+            )
+        for cidr in args.deployer_cidrs:
+            ipv4 = ipaddress.ip_network(cidr).version == 4
+            self.deployer_ingress.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-deployer-https-{_cidr_key(cidr)}",
+                    security_group_id=cluster_sg,
+                    cidr_ipv4=cidr if ipv4 else None,
+                    cidr_ipv6=None if ipv4 else cidr,
+                    ip_protocol="tcp",
+                    from_port=API_SERVER_PORT,
+                    to_port=API_SERVER_PORT,
+                    description="pulumi up (deployer) to the EKS API server",
+                    tags=tags,
+                    opts=child,
                 )
             )
 
@@ -236,6 +312,17 @@ class InferenceCluster(pulumi.ComponentResource):
             )
             for arn in NODE_MANAGED_POLICIES
         ]
+        grant_after: list[pulumi.Resource] = []
+        if args.create_autoscaling_service_linked_role:
+            grant_after.append(
+                aws.iam.ServiceLinkedRole(
+                    f"{name}-autoscaling-service-linked-role",
+                    aws_service_name=AUTOSCALING_SERVICE,
+                    description="EC2 Auto Scaling (created by the stack: the node-volume key grant names it)",
+                    tags=tags,
+                    opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+                )
+            )
         node_policies.append(
             aws.kms.Grant(
                 f"{name}-autoscaling-volume-grant",
@@ -247,7 +334,7 @@ class InferenceCluster(pulumi.ComponentResource):
                 ),
                 operations=list(AUTOSCALING_GRANT_OPERATIONS),
                 retire_on_delete=True,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=grant_after),
             )
         )
 
@@ -336,7 +423,8 @@ class InferenceCluster(pulumi.ComponentResource):
                 parent=self, depends_on=self.node_ready, ignore_changes=["scalingConfig.desiredSize"]
             ),
         )
-        addon("coredns", [self.system_node_group])
+        for addon_name in ADDONS_ON_SYSTEM_NODES:
+            addon(addon_name, [self.system_node_group])
 
         # Kubernetes access -------------------------------------------------------------------------
         self.kubeconfig = kubeconfig(
@@ -347,7 +435,7 @@ class InferenceCluster(pulumi.ComponentResource):
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
             delete_unreachable=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_access),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*admin_access, *self.deployer_ingress]),
         )
         self.register_outputs(
             {
@@ -358,6 +446,11 @@ class InferenceCluster(pulumi.ComponentResource):
                 "kubeconfig": self.kubeconfig,
             }
         )
+
+
+def _cidr_key(cidr: str) -> str:
+    """A stable child-name key for a CIDR: ``10.0.0.0/16`` → ``10-0-0-0-16``."""
+    return re.sub(r"[^0-9a-f]+", "-", cidr.lower()).strip("-")
 
 
 def _role_key(role_arn: str) -> str:

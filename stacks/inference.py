@@ -70,6 +70,12 @@ def build_inference_platform(ctx: StackContext) -> None:
             log_retention_days=cluster_cfg.log_retention_days,
             addon_versions={str(k): v for k, v in cluster_cfg.addon_versions.items()},
             deletion_protection=config.is_prod,
+            deployer_role_arn=cluster_cfg.deployer.role_arn if cluster_cfg.deployer else None,
+            deployer_source_security_group_ids=(
+                cluster_cfg.deployer.source_security_group_ids if cluster_cfg.deployer else ()
+            ),
+            deployer_cidrs=cluster_cfg.deployer.cidrs if cluster_cfg.deployer else (),
+            create_autoscaling_service_linked_role=cluster_cfg.create_autoscaling_service_linked_role,
         ),
         opts=opts,
     )

@@ -41,10 +41,15 @@ def test_pr_check_shows_exactly_the_changed_setting_its_cost_violations_and_the_
     by_path = {p.path: p for p in change.changes}
     assert (by_path["instanceTypes[0]"].before, by_path["instanceTypes[0]"].after) == ("g6.2xlarge", "p4d.24xlarge")
     assert by_path["instanceTypes[0]"].replaces is True
-    # the only other property that moves is the autoscaler's GPU-count node-template tag (1 -> 8 GPUs)
+    # the only other properties that move are the autoscaler's GPU-count node-template tag (1 -> 8
+    # GPUs) and the GPU type: the accelerator label and its node-template tag (L4 -> A100)
     gpu_tag = 'tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"]'
-    assert set(by_path) == {"instanceTypes[0]", gpu_tag}
+    accelerator_label = 'labels["k8s.amazonaws.com/accelerator"]'
+    accelerator_tag = 'tags["k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator"]'
+    assert set(by_path) == {"instanceTypes[0]", gpu_tag, accelerator_label, accelerator_tag}
     assert (by_path[gpu_tag].before, by_path[gpu_tag].after) == ("1", "8")
+    for path in (accelerator_label, accelerator_tag):
+        assert (by_path[path].before, by_path[path].after) == ("nvidia-l4", "nvidia-tesla-a100")
     assert diff.unchanged > 150
     # the base worktree had no Lambda build: it was given one and the output says so
     assert any("reused build/lambda" in note for note in result.notes)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
@@ -74,8 +77,9 @@ def test_preview_runs_pulumi_with_the_policy_pack_only_when_an_oidc_role_is_conf
 def test_deploy_goes_dev_then_staging_then_prod_behind_the_production_environment() -> None:
     workflow = _load("deploy.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
-    jobs = workflow["jobs"]
-    assert "needs" not in jobs["dev"]
+    jobs = {stack: job for stack, job in workflow["jobs"].items() if stack != "runners"}
+    assert list(jobs) == ["dev", "staging", "prod"]
+    assert jobs["dev"]["needs"] == "runners"
     assert jobs["staging"]["needs"] == "dev"
     assert jobs["prod"]["needs"] == "staging"
     assert jobs["prod"]["environment"] == "production"
@@ -85,3 +89,53 @@ def test_deploy_goes_dev_then_staging_then_prod_behind_the_production_environmen
         pulumi = next(s for s in _steps(job) if s.get("uses", "").startswith("pulumi/actions@"))
         assert pulumi["with"]["command"] == "up"
         assert pulumi["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
+
+
+def test_each_deploy_job_runs_on_the_runner_that_deployer_admits() -> None:
+    # GIVEN the deploy jobs (the EKS endpoint is private: GitHub-hosted runners cannot reach it)
+    jobs = _load("deploy.yml")["jobs"]
+    # THEN each stack's job runs on the runner labels DEPLOY_RUNNERS gives that stack
+    for stack in ("dev", "staging", "prod"):
+        assert jobs[stack]["runs-on"] == f"${{{{ fromJSON(vars.DEPLOY_RUNNERS).{stack} }}}}"
+    # AND the runner check runs first on a hosted runner, reading the repository variable
+    check = jobs["runners"]
+    assert check["runs-on"] == "ubuntu-latest"
+    assert check["steps"][0]["env"] == {"DEPLOY_RUNNERS": "${{ vars.DEPLOY_RUNNERS }}"}
+
+
+def _run_runner_check(value: str | None) -> subprocess.CompletedProcess[str]:
+    script = _load("deploy.yml")["jobs"]["runners"]["steps"][0]["run"]
+    env = {k: v for k, v in os.environ.items() if k != "DEPLOY_RUNNERS"}
+    if value is not None:
+        env["DEPLOY_RUNNERS"] = value
+    return subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "DEPLOY_RUNNERS is not set"),
+        ("", "DEPLOY_RUNNERS is not set"),
+        ("self-hosted", "DEPLOY_RUNNERS is not JSON"),
+        ('{"dev": ["self-hosted"], "staging": ["self-hosted"]}', "DEPLOY_RUNNERS.prod must be a non-empty list"),
+        ('{"dev": [], "staging": ["self-hosted"], "prod": ["self-hosted"]}', "DEPLOY_RUNNERS.dev must be"),
+        ('["self-hosted"]', "DEPLOY_RUNNERS.dev must be"),
+    ],
+)
+def test_runner_check_fails_with_the_fix_when_deploy_runners_is_unusable(value: str | None, message: str) -> None:
+    result = _run_runner_check(value)
+    assert result.returncode == 1
+    assert f"::error::{message}" in result.stdout
+    assert "Settings -> Secrets and variables -> Actions -> Variables" in result.stdout
+
+
+def test_runner_check_passes_for_a_runner_per_stack_and_warns_about_hosted_runners() -> None:
+    ok = _run_runner_check(
+        '{"dev": ["self-hosted", "hybrid-ai-dev"], "staging": ["self-hosted", "hybrid-ai-staging"],'
+        ' "prod": ["self-hosted", "hybrid-ai-prod"]}'
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "::warning::" not in ok.stdout
+    hosted = _run_runner_check('{"dev": ["ubuntu-latest"], "staging": ["self-hosted"], "prod": ["self-hosted"]}')
+    assert hosted.returncode == 0
+    assert "::warning::DEPLOY_RUNNERS.dev is a GitHub-hosted runner" in hosted.stdout

@@ -7,7 +7,7 @@ import functools
 import pytest
 
 from blueprint.synth import Plan, synthesize
-from components.config import GPUS_PER_INSTANCE, ConfigError, GpuNodeGroupConfig
+from components.config import GPU_FAMILIES, GPU_TYPE_BY_FAMILY, GPUS_PER_INSTANCE, ConfigError, GpuNodeGroupConfig
 from components.gpu_node_group import autoscaler_tags
 from tests.plan_helpers import depends_via, named, of_type
 
@@ -16,7 +16,7 @@ BOTTLEROCKET_SPOT = {
     "gpu_node_groups": [
         {
             "name": "gpu-spot",
-            "instance_types": ["g5.xlarge", "g6.xlarge"],
+            "instance_types": ["g6.xlarge", "g6.2xlarge"],
             "ami_type": "BOTTLEROCKET_x86_64_NVIDIA",
             "capacity_type": "SPOT",
             "min_size": 0,
@@ -125,6 +125,53 @@ def test_scale_from_zero_template_advertises_the_instance_types_gpu_count(instan
 
 def test_gpu_table_covers_only_gpu_families() -> None:
     assert {t.split(".")[0] for t in GPUS_PER_INSTANCE} == {"g4dn", "g5", "g6", "g6e", "p4d", "p5"}
+    assert set(GPU_TYPE_BY_FAMILY) == set(GPU_FAMILIES)
+
+
+def test_gpu_nodes_carry_the_accelerator_label_the_autoscaler_waits_on(any_stack_plan: Plan) -> None:
+    # GIVEN every GPU node group of every shipped stack
+    node_groups = of_type(any_stack_plan, "aws:eks/nodeGroup:NodeGroup")
+    groups = [g for g in node_groups if g.inputs["nodeGroupName"] != "system"]
+    assert groups
+    for group in groups:
+        family = group.inputs["instanceTypes"][0].split(".")[0]
+        # THEN the node label and the scale-from-zero template tag name the family's GPU type
+        assert group.inputs["labels"]["k8s.amazonaws.com/accelerator"] == GPU_TYPE_BY_FAMILY[family]
+        assert (
+            group.inputs["tags"]["k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator"]
+            == GPU_TYPE_BY_FAMILY[family]
+        )
+
+
+def test_prod_l4_group_is_labelled_nvidia_l4(prod_plan: Plan) -> None:
+    group = named(prod_plan, "gpu-l4-nodes")
+    assert group.inputs["labels"]["k8s.amazonaws.com/accelerator"] == "nvidia-l4"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "gpu_type"),
+    [
+        ("g4dn.xlarge", "nvidia-tesla-t4"),
+        ("g5.xlarge", "nvidia-a10g"),
+        ("g6.2xlarge", "nvidia-l4"),
+        ("g6e.xlarge", "nvidia-l40s"),
+        ("p4d.24xlarge", "nvidia-tesla-a100"),
+    ],
+)
+def test_accelerator_template_tag_follows_the_instance_family(instance_type: str, gpu_type: str) -> None:
+    group = GpuNodeGroupConfig(name="gpu", instance_types=[instance_type])
+    tags = autoscaler_tags("c", group)
+    assert tags["k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator"] == gpu_type
+
+
+def test_a_group_mixing_gpu_types_is_refused_with_the_field_named() -> None:
+    group = {"name": "gpu", "instance_types": ["g5.xlarge", "g6.xlarge"]}
+    overrides = {"hybrid-ai-platform:cluster": {"gpu_node_groups": [group]}}
+    with pytest.raises(ConfigError) as error:
+        synthesize("dev", overrides=overrides)
+    [problem] = error.value.problems
+    assert problem.startswith("cluster.gpu_node_groups[0].instance_types")
+    assert "mix GPU types ['nvidia-a10g', 'nvidia-l4']" in problem
 
 
 def test_a_group_mixing_gpu_counts_is_refused() -> None:
@@ -150,7 +197,7 @@ def test_bottlerocket_group_encrypts_its_os_and_data_volumes() -> None:
     assert all(v["encrypted"] == "true" and v["kmsKeyId"] for v in volumes.values())
     assert group.inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA"
     assert group.inputs["capacityType"] == "SPOT"
-    assert group.inputs["instanceTypes"] == ["g5.xlarge", "g6.xlarge"]
+    assert group.inputs["instanceTypes"] == ["g6.xlarge", "g6.2xlarge"]
     # AND the Helm device plugin skips it (Bottlerocket runs its own)
     assert group.inputs["labels"]["hybrid-ai/gpu-device-plugin"] == "bottlerocket"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 
@@ -9,6 +10,7 @@ import pytest
 
 from blueprint.synth import Plan, synthesize
 from components.config import ConfigError
+from components.eks_versions import EKS_VERSIONS, lookup
 from components.kubernetes import kubeconfig_document
 from components.tagging import REQUIRED_TAG_KEYS, is_taggable
 from tests.plan_helpers import depends_via, named, of_type, statements
@@ -47,11 +49,15 @@ def test_cluster_authenticates_with_access_entries_only_and_gives_the_creator_no
 
 
 def test_each_admin_role_gets_a_cluster_scoped_admin_access_policy(prod_plan: Plan) -> None:
-    # GIVEN prod's two admin roles
+    # GIVEN prod's two admin roles and its deployer role
     entries = of_type(prod_plan, "aws:eks/accessEntry:AccessEntry")
     associations = of_type(prod_plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
     # THEN each has an entry and a cluster-scope AmazonEKSClusterAdminPolicy, keyed by role name
-    assert sorted(e.name for e in entries) == ["cluster-admin-platform-admins", "cluster-admin-sre-break-glass"]
+    assert sorted(e.name for e in entries) == [
+        "cluster-admin-github-actions-deploy",
+        "cluster-admin-platform-admins",
+        "cluster-admin-sre-break-glass",
+    ]
     assert {a.inputs["principalArn"] for a in associations} == {e.inputs["principalArn"] for e in entries}
     for association in associations:
         assert association.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
@@ -141,11 +147,40 @@ def test_vpc_cni_enforces_network_policies(prod_plan: Plan) -> None:
 
 def test_managed_addons_are_installed_and_coredns_waits_for_the_system_nodes(prod_plan: Plan) -> None:
     addons = {a.inputs["addonName"]: a for a in of_type(prod_plan, "aws:eks/addon:Addon")}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent"}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server"}
     for addon in addons.values():
         assert addon.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
         assert addon.inputs["resolveConflictsOnUpdate"] == "PRESERVE"
     assert named(prod_plan, "cluster-system-nodes").urn in addons["coredns"].options["depends_on"]
+
+
+def test_metrics_server_is_installed_for_the_hpa_and_can_only_run_on_the_system_nodes(any_stack_plan: Plan) -> None:
+    # GIVEN every stack (each has models with a CPU-based HPA)
+    hpas = of_type(any_stack_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    addons = {a.inputs["addonName"]: a for a in of_type(any_stack_plan, "aws:eks/addon:Addon")}
+    # THEN the EKS metrics-server add-on serves the resource metrics API the HPAs read
+    assert hpas, "the stack has HPAs"
+    assert "metrics-server" in addons
+    metrics_server = addons["metrics-server"]
+    # AND it is created once the system nodes exist, and every other node group is tainted
+    # NoSchedule, so its pods (which tolerate no such taint) land on the system nodes
+    assert named(any_stack_plan, "cluster-system-nodes").urn in metrics_server.options["depends_on"]
+    for group in of_type(any_stack_plan, "aws:eks/nodeGroup:NodeGroup"):
+        if group.inputs["nodeGroupName"] != "system":
+            assert any(t["effect"] == "NO_SCHEDULE" for t in group.inputs["taints"])
+        else:
+            assert "taints" not in group.inputs
+
+
+def test_vpc_cni_waits_for_the_pod_identity_agent_and_nodes_wait_for_both(any_stack_plan: Plan) -> None:
+    # GIVEN the add-ons and the node groups (AWS: the node role needs no CNI policy when Pod
+    # Identity gives the CNI its permissions and the agent is set up)
+    agent = named(any_stack_plan, "cluster-eks-pod-identity-agent")
+    cni = named(any_stack_plan, "cluster-vpc-cni")
+    # THEN the agent is created before the CNI, and every node group after both
+    assert agent.urn in cni.options["depends_on"]
+    for group in of_type(any_stack_plan, "aws:eks/nodeGroup:NodeGroup"):
+        assert {agent.urn, cni.urn} <= set(group.options["depends_on"])
 
 
 def test_pinned_addon_versions_are_passed_to_eks() -> None:
@@ -163,6 +198,7 @@ def test_pinned_addon_versions_are_passed_to_eks() -> None:
         "coredns": None,
         "kube-proxy": None,
         "eks-pod-identity-agent": None,
+        "metrics-server": None,
     }
 
 
@@ -185,6 +221,25 @@ def test_kms_grant_lets_auto_scaling_launch_nodes_with_encrypted_volumes(prod_pl
     )
     assert {"Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant"} <= set(grant.inputs["operations"])
     assert grant.urn in named(prod_plan, "gpu-l4-nodes").options["depends_on"]
+
+
+def test_autoscaling_service_linked_role_is_a_prerequisite_by_default(any_stack_plan: Plan) -> None:
+    # GIVEN the shipped stacks (the flag is off: creating an existing service-linked role fails)
+    # THEN no service-linked role is created
+    assert of_type(any_stack_plan, "aws:iam/serviceLinkedRole:ServiceLinkedRole") == []
+
+
+def test_opt_in_creates_the_autoscaling_service_linked_role_before_the_key_grant() -> None:
+    # GIVEN a fresh account that never used EC2 Auto Scaling
+    cluster = {**PUBLIC_CLUSTER, "create_autoscaling_service_linked_role": True}
+    plan = synthesize("dev", overrides={"hybrid-ai-platform:cluster": cluster})
+    [role] = of_type(plan, "aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    grant = named(plan, "cluster-autoscaling-volume-grant")
+    # THEN the stack creates AWSServiceRoleForAutoScaling's service-linked role, kept on destroy,
+    # and the grant naming it waits for it
+    assert role.inputs["awsServiceName"] == "autoscaling.amazonaws.com"
+    assert role.options.get("retain_on_delete") is True
+    assert role.urn in grant.options["depends_on"]
 
 
 def test_kubernetes_provider_uses_an_exec_kubeconfig_kept_secret(prod_plan: Plan) -> None:
@@ -216,8 +271,8 @@ def test_cluster_autoscaler_is_pinned_and_discovers_this_clusters_groups(prod_pl
     values = release.inputs["values"]
     assert release.inputs["chart"] == "cluster-autoscaler"
     assert release.inputs["repositoryOpts"] == {"repo": "https://kubernetes.github.io/autoscaler"}
-    assert release.inputs["version"] == "9.47.0"
-    assert values["image"]["tag"] == "v1.33.0"
+    assert release.inputs["version"] == "9.59.0"
+    assert values["image"]["tag"] == "v1.36.1"
     assert values["autoDiscovery"]["tags"] == [
         "k8s.io/cluster-autoscaler/enabled",
         "k8s.io/cluster-autoscaler/hybrid-ai-platform-prod",
@@ -243,3 +298,141 @@ def test_cluster_autoscaler_may_scale_only_groups_tagged_for_this_cluster(prod_p
         "kube-system",
         "cluster-autoscaler",
     )
+
+
+# Kubernetes version lifecycle -------------------------------------------------------------------
+
+TODAY = datetime.date(2026, 11, 28)
+
+
+def test_every_shipped_stack_has_six_months_of_standard_support_left(any_stack_plan: Plan) -> None:
+    # GIVEN a stack's cluster version and the dated EKS version table
+    version = named(any_stack_plan, "cluster-eks").inputs["version"]
+    row = lookup(version)
+    # THEN the version is in the table and stays in standard support for at least six months
+    assert row is not None
+    assert row.standard_support_end >= datetime.date(2027, 5, 28)
+    assert named(any_stack_plan, "cluster-eks").inputs["upgradePolicy"] == {"supportType": "STANDARD"}
+
+
+def test_autoscaler_image_and_chart_come_from_the_version_table(any_stack_plan: Plan) -> None:
+    # GIVEN the cluster version and the autoscaler release
+    row = lookup(named(any_stack_plan, "cluster-eks").inputs["version"])
+    release = named(any_stack_plan, "cluster-autoscaler-release")
+    # THEN the image's minor matches the cluster's and both pins are the table's
+    assert row is not None
+    assert release.inputs["values"]["image"]["tag"] == row.cluster_autoscaler_image_tag
+    assert release.inputs["version"] == row.cluster_autoscaler_chart_version
+    assert row.cluster_autoscaler_image_tag.startswith(f"v{row.version}.")
+
+
+def test_a_version_outside_the_table_is_refused_naming_the_field_and_the_offered_versions() -> None:
+    with pytest.raises(ConfigError) as error:
+        synthesize("dev", overrides={"hybrid-ai-platform:cluster": {**PUBLIC_CLUSTER, "kubernetes_version": "1.29"}})
+    [problem] = error.value.problems
+    assert problem.startswith('cluster.kubernetes_version: "1.29" is not an EKS version')
+    assert ", ".join(EKS_VERSIONS) in problem
+
+
+def test_the_version_table_is_consistent() -> None:
+    # GIVEN every row: 14 months of standard support, then 12 of extended support
+    for version, row in EKS_VERSIONS.items():
+        assert row.version == version
+        assert row.released < row.standard_support_end < row.extended_support_end
+        months = (row.standard_support_end.year - row.released.year) * 12 + (
+            row.standard_support_end.month - row.released.month
+        )
+        assert months == 14, version
+        assert row.extended_support_end == row.standard_support_end.replace(year=row.standard_support_end.year + 1)
+        assert row.cluster_autoscaler_image_tag.startswith(f"v{version}.")
+
+
+# Deploy path -----------------------------------------------------------------------------------
+
+DEPLOYER = {
+    "role_arn": "arn:aws:iam::123456789012:role/ci-deploy",
+    "source_security_group_ids": ["sg-0123456789abcdef0"],
+    "cidrs": ["10.100.0.0/24", "fd00:100::/56"],
+}
+
+
+@functools.cache
+def deployer_plan() -> Plan:
+    """The dev stack deployed by a CI role from a runner security group and two CIDRs."""
+    return synthesize(
+        "dev",
+        overrides={
+            "hybrid-ai-platform:cluster": {
+                "admin_role_arns": ["arn:aws:iam::123456789012:role/platform-admins"],
+                "deployer": DEPLOYER,
+            }
+        },
+    )
+
+
+def test_deployer_role_becomes_a_cluster_admin_access_entry() -> None:
+    plan = deployer_plan()
+    entry = named(plan, "cluster-admin-ci-deploy")
+    association = named(plan, "cluster-admin-ci-deploy-policy")
+    assert entry.inputs["principalArn"] == DEPLOYER["role_arn"]
+    assert association.inputs["principalArn"] == DEPLOYER["role_arn"]
+    assert association.inputs["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+
+
+def test_deployer_sources_may_reach_the_api_server_on_443_only() -> None:
+    # GIVEN the deployer's security group and CIDRs
+    plan = deployer_plan()
+    cluster = named(plan, "cluster-eks")
+    rules = of_type(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    # THEN each source gets one TCP 443 rule on the cluster security group
+    sources = {
+        r.inputs.get("referencedSecurityGroupId") or r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6") for r in rules
+    }
+    assert sources == {"sg-0123456789abcdef0", "10.100.0.0/24", "fd00:100::/56"}
+    for rule in rules:
+        assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == ("tcp", 443, 443)
+        assert rule.inputs["securityGroupId"].startswith("sg-")
+        assert depends_via(rule, "securityGroupId", cluster)  # the EKS-created cluster security group
+    # AND the Kubernetes provider waits for the rules and the deployer's admin access
+    [provider] = of_type(plan, "pulumi:providers:kubernetes")
+    assert {r.urn for r in rules} <= set(provider.options["depends_on"])
+    assert named(plan, "cluster-admin-ci-deploy-policy").urn in provider.options["depends_on"]
+
+
+def test_a_deployer_also_listed_as_admin_gets_one_access_entry() -> None:
+    plan = synthesize(
+        "dev",
+        overrides={
+            "hybrid-ai-platform:cluster": {"admin_role_arns": [DEPLOYER["role_arn"]], "deployer": DEPLOYER},
+        },
+    )
+    entries = of_type(plan, "aws:eks/accessEntry:AccessEntry")
+    assert [e.inputs["principalArn"] for e in entries] == [DEPLOYER["role_arn"]]
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0"])
+def test_a_deployer_cidr_for_every_address_is_refused(cidr: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        synthesize("dev", overrides={"hybrid-ai-platform:cluster": {"deployer": {**DEPLOYER, "cidrs": [cidr]}}})
+    [problem] = error.value.problems
+    assert problem.startswith("cluster.deployer.cidrs")
+    assert "every address" in problem
+
+
+def test_a_deployer_with_no_network_path_to_a_private_endpoint_is_refused() -> None:
+    deployer = {"role_arn": DEPLOYER["role_arn"]}
+    with pytest.raises(ConfigError) as error:
+        synthesize("dev", overrides={"hybrid-ai-platform:cluster": {"deployer": deployer}})
+    [problem] = error.value.problems
+    assert problem.startswith("cluster.deployer: the API endpoint is private")
+    assert "source_security_group_ids or cidrs" in problem
+
+
+def test_a_deployer_of_a_public_endpoint_needs_no_network_rules() -> None:
+    # GIVEN the public-endpoint opt-out and a deployer with only its role
+    cluster = {**PUBLIC_CLUSTER, "deployer": {"role_arn": DEPLOYER["role_arn"]}}
+    plan = synthesize("dev", overrides={"hybrid-ai-platform:cluster": cluster})
+    # THEN the role gets admin access and no ingress rule is created
+    assert named(plan, "cluster-admin-ci-deploy").inputs["principalArn"] == DEPLOYER["role_arn"]
+    assert of_type(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
