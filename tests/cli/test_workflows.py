@@ -65,6 +65,10 @@ def test_preview_runs_pulumi_with_the_policy_pack_only_when_an_oidc_role_is_conf
     assert workflow["permissions"]["id-token"] == "write"
     assert "vars.AWS_ROLE_ARN != ''" in job["if"]
     assert job["strategy"]["matrix"]["stack"] == ["dev", "staging", "prod"]
+    # the private API endpoint: each stack previews on its deploy runner, and never for a fork's code
+    assert job["runs-on"] == "${{ fromJSON(vars.DEPLOY_RUNNERS)[matrix.stack] }}"
+    assert "vars.DEPLOY_RUNNERS != ''" in job["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
     creds = next(s for s in _steps(job) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
     assert creds["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
     pulumi = next(s for s in _steps(job) if s.get("uses", "").startswith("pulumi/actions@"))
