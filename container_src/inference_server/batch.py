@@ -727,9 +727,11 @@ def score_file(client: Any, settings: BatchSettings, info: ModelInfo, item: Pend
         needed = list(signature.columns)
         rows = 0
         score_s = 0.0
-        with local_in.open("rb") as handle:
+        # A native file without pre-buffering: pyarrow reads one row group's needed column chunks at a time
+        # (pre_buffer=True, pyarrow's default, reads ahead up to the whole file).
+        with pa.OSFile(str(local_in)) as handle:
             try:
-                parquet = pq.ParquetFile(handle)
+                parquet = pq.ParquetFile(handle, pre_buffer=False)
             except (pa.ArrowException, OSError) as exc:
                 raise BatchError(f"{uri} is not a readable Parquet file: {exc}") from exc
             signature.check_schema(parquet.schema_arrow, uri)

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import onnxruntime as ort
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from inference_helpers import AWS_ENV, BUCKET, PREFIX, S3, build_classifier
+from inference_helpers import AWS_ENV, BUCKET, PREFIX, S3, build_classifier, free_socket, wait_until
 from inference_server import batch
 from inference_server.config import ConfigError
 from onnx import TensorProto, helper
@@ -586,3 +587,159 @@ def test_cli_runs_the_batch_as_a_process_with_json_logs(store: Store, day: dict[
     assert any(line.get("event") == "model_loaded" and line["provider"] for line in lines)
     out = f"{store.output_prefix}dt={DATE}/"
     assert store.keys(store.output_prefix) == [f"{out}_manifest.json", f"{out}part-a.parquet", f"{out}part-b.parquet"]
+
+
+def test_a_late_file_for_an_earlier_day_is_scored_by_a_later_run_within_the_lookback_window(
+    store: Store, day: dict[str, pa.Table]
+) -> None:
+    # GIVEN the run for 2026-11-23 is done (one file), then a file for 2026-11-23 lands late
+    assert store.run("--date", "2026-11-23", LOOKBACK_DAYS="3") == 0
+    assert store.manifest("2026-11-23")["counts"]["files"] == 1
+    late = feature_table(12, seed=11)
+    store.put_table("dt=2026-11-23/part-late.parquet", late)
+    store.puts.clear()
+    # WHEN the next night's run scores 2026-11-24 with a three-day lookback
+    assert store.run("--date", DATE, LOOKBACK_DAYS="3") == 0
+    # THEN the late file is scored into its own day, and that day's manifest now lists it
+    late_out = f"{store.output_prefix}dt=2026-11-23/part-late.parquet"
+    assert late_out in store.puts
+    old_manifest = store.manifest("2026-11-23")
+    assert old_manifest["counts"] == {"files": 2, "rows": 5 + 12}
+    assert store.manifest(DATE)["counts"] == {"files": 2, "rows": 73}
+    # and the file already scored for 2026-11-23 was not touched again
+    assert f"{store.output_prefix}dt=2026-11-23/part-old.parquet" not in store.puts
+
+
+def test_the_lookback_window_ends_lookback_days_back(store: Store, day: dict[str, pa.Table]) -> None:
+    # GIVEN files for 2026-11-23 and 2026-11-24 WHEN 2026-11-25 runs with a one-day window
+    assert store.run("--date", "2026-11-25", LOOKBACK_DAYS="2") == 0
+    # THEN only 2026-11-24 (inside the window) is scored; 2026-11-23 (outside) is not
+    out_keys = store.keys(store.output_prefix)
+    assert f"{store.output_prefix}dt=2026-11-24/part-a.parquet" in out_keys
+    assert not [k for k in out_keys if "dt=2026-11-23" in k]
+    assert batch.BatchSettings.from_env(store.env(LOOKBACK_DAYS="3"), DATE).dates == (
+        date(2026, 11, 22),
+        date(2026, 11, 23),
+        date(2026, 11, 24),
+    )
+
+
+def test_a_reupload_with_the_same_content_is_not_scored_twice(
+    store: Store, day: dict[str, pa.Table], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a scored day, then part-a re-uploaded byte for byte as a multipart upload: same content, new ETag
+    # (as with SSE-KMS, where S3's ETag is not the content's MD5 and a re-upload changes it)
+    assert store.run() == 0
+    out = f"{store.output_prefix}dt={DATE}/part-a.parquet"
+    before = store.client.head_object(Bucket=FEATURES_BUCKET, Key=out)
+    key = f"{store.feature_set}/dt={DATE}/part-a.parquet"
+    old_etag = store.client.head_object(Bucket=FEATURES_BUCKET, Key=key)["ETag"]
+    upload = store.client.create_multipart_upload(Bucket=FEATURES_BUCKET, Key=key)
+    part = store.client.upload_part(
+        Bucket=FEATURES_BUCKET,
+        Key=key,
+        UploadId=upload["UploadId"],
+        PartNumber=1,
+        Body=parquet_bytes(day["part-a.parquet"]),
+    )
+    store.client.complete_multipart_upload(
+        Bucket=FEATURES_BUCKET,
+        Key=key,
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+    assert store.client.head_object(Bucket=FEATURES_BUCKET, Key=key)["ETag"] != old_etag
+    store.puts.clear()
+    caplog.set_level(logging.INFO, logger="inference_server")
+    # WHEN the batch runs again
+    assert store.run() == 0
+    # THEN the output is neither rescored nor rewritten; only the manifest records the new ETag
+    assert store.puts == [f"{store.output_prefix}dt={DATE}/_manifest.json"]
+    after = store.client.head_object(Bucket=FEATURES_BUCKET, Key=out)
+    assert (after["ETag"], after["LastModified"]) == (before["ETag"], before["LastModified"])
+    events = [getattr(r, "fields", {}).get("event") for r in caplog.records]
+    assert events.count("file_unchanged") == 1 and events.count("file_skipped") == 1
+
+
+KEEP_POOLS_ALIVE: list[pa.MemoryPool] = []
+
+
+@pytest.fixture
+def separate_s3(classifier_bytes: bytes) -> Iterator[Any]:
+    """A moto S3 server in its own process (so tracing this process's memory does not count moto's), with
+    the classifier and its signature as fraud/1 and the feature bucket; yields a client for it."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, **AWS_ENV}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+
+        def up() -> bool:
+            try:
+                client.list_buckets()
+            except Exception:
+                return False
+            return True
+
+        assert wait_until(up, timeout=30), "moto_server did not start"
+        for bucket in (BUCKET, FEATURES_BUCKET):
+            client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/fraud/1/model.onnx", Body=classifier_bytes)
+        client.put_object(
+            Bucket=BUCKET, Key=f"{PREFIX}/fraud/1/signature.json", Body=json.dumps(classifier_signature()).encode()
+        )
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_memory_stays_bounded_by_the_chunk_not_the_file(separate_s3: Any, store: Store) -> None:
+    # GIVEN one ~22 MB input file of incompressible features
+    rows = 1_000_000
+    rng = np.random.default_rng(3)
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    table = pa.table(
+        {
+            "transaction_id": pa.array(np.arange(rows).astype(str)),
+            "account_id": pa.array(np.full(rows, "a")),
+            "event_timestamp": pa.array(np.full(rows, start), pa.timestamp("us", tz="UTC")),
+            "amount": pa.array(rng.random(rows)),
+            "amount_log": pa.array(rng.random(rows)),
+            "is_foreign": pa.array(rng.random(rows) < 0.5),
+            "hour_of_day": pa.array(rng.integers(0, 24, rows), pa.int8()),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=65_536)
+    body = sink.getvalue()
+    assert len(body) > 20_000_000
+    separate_s3.put_object(Bucket=FEATURES_BUCKET, Key=f"{store.feature_set}/dt={DATE}/big.parquet", Body=body)
+    del table
+    env = store.env(BATCH_CHUNK_ROWS="4096", MAX_BATCH_SIZE="4096")
+    # WHEN the batch scores it, 4096 rows at a time, while this process's Python allocations are traced
+    # and Arrow allocates from a pool of its own
+    pool = pa.proxy_memory_pool(pa.default_memory_pool())
+    KEEP_POOLS_ALIVE.append(pool)  # buffers allocated from it may be freed after the test
+    saved = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    tracemalloc.start()
+    try:
+        assert batch.main(["--date", DATE], env=env, client=separate_s3) == 0
+        _, python_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        pa.set_memory_pool(saved)
+    # THEN the job never held the file (or its output) in memory: each peak is a fraction of the file
+    assert python_peak < len(body) / 4, f"Python peak {python_peak} bytes for a {len(body)}-byte file"
+    assert pool.max_memory() < len(body) / 4, f"Arrow peak {pool.max_memory()} bytes for a {len(body)}-byte file"
+    key = f"{store.output_prefix}dt={DATE}/big.parquet"
+    output = pq.read_table(io.BytesIO(separate_s3.get_object(Bucket=FEATURES_BUCKET, Key=key)["Body"].read()))
+    assert output.num_rows == rows
