@@ -109,7 +109,7 @@ def _is_string(data_type: pa.DataType) -> bool:
 class ColumnSpec(BaseModel):
     """One column of the feature table, with the Arrow type the input files must have."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: ColumnName
     """Column name in the Parquet files. Required."""
@@ -126,7 +126,7 @@ class ColumnSpec(BaseModel):
 class InputSpec(BaseModel):
     """One ONNX model input and the columns that feed it, in order."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: ColumnName
     """The ONNX input name. Required."""
@@ -156,7 +156,7 @@ class InputSpec(BaseModel):
 class ModelSignature(BaseModel):
     """The document in ``signature.json`` (version 1)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     signature_version: Literal[1]
     """Format version of this document. Required: ``1``."""
@@ -281,3 +281,15 @@ class ModelSignature(BaseModel):
         """Raise :class:`ContractError` when ``schema`` (of the file ``source``) does not fit."""
         if problems := self.schema_problems(schema):
             raise ContractError(f"{source} does not match the model signature: " + "; ".join(problems))
+
+
+def json_schema_text() -> str:
+    """The JSON Schema of ``signature.json`` as published in ``docs/model-signature.schema.json``.
+
+    Regenerate with ``python -c "from inference_server.signature import json_schema_text as s;
+    print(s(), end='')" > docs/model-signature.schema.json`` (from ``container_src/``).
+    """
+    schema = ModelSignature.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "signature.json (model input contract, published beside model.onnx)"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
