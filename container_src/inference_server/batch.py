@@ -720,7 +720,8 @@ def score_file(client: Any, settings: BatchSettings, info: ModelInfo, item: Pend
         if existing is not None:
             meta = existing.get("Metadata", {})
             if meta.get("source-sha256") == source_sha256 and _same_model(meta, info):
-                return FileResult(source, output_key, "unchanged", int(meta.get("row-count", "0") or 0), timings)
+                rows = int(meta.get("row-count", "0") or 0)
+                return FileResult(source, output_key, "unchanged", rows, {k: round(v, 4) for k, v in timings.items()})
 
         lineage = _lineage(settings, info, source, source_sha256)
         keys = list(signature.key_names)
