@@ -1,13 +1,15 @@
 """BatchScoringJob: a GPU CronJob that scores a feature set with a served model's image.
 
-Batch-entry-point contract (the image of ``container_src/`` must implement it): the container
-runs the image's entrypoint (``python -m inference_server``) with the arguments
+Batch-entry-point contract (the image of ``container_src/`` implements it; docs/batch-scoring.md):
+the container runs the image's entrypoint (``python -m inference_server``) with the arguments
 :data:`BATCH_ARGS` (``batch``). In that mode the process loads
-``MODEL_REPOSITORY``/``MODEL_NAME``/``MODEL_VERSION`` like the server, reads the Parquet files
-under ``s3://$FEATURE_BUCKET/$INPUT_PREFIX`` (the feature-store layout
-``<feature_set>/dt=YYYY-MM-DD/*.parquet``; ``BATCH_DATE`` unset means yesterday, UTC), writes
-scores to ``s3://$FEATURE_BUCKET/$OUTPUT_PREFIX``, and exits 0 on success, non-zero on failure
-(the Job then retries up to ``backoff_limit`` times).
+``MODEL_REPOSITORY``/``MODEL_NAME``/``MODEL_VERSION`` like the server plus the version's
+``signature.json`` (input columns, their order and types, pass-through key columns), reads the Parquet
+files of the last ``LOOKBACK_DAYS`` partitions under ``s3://$FEATURE_BUCKET/$INPUT_PREFIX`` (the
+feature-store layout ``<feature_set>/dt=YYYY-MM-DD/*.parquet``, ending yesterday, UTC), writes scores
+to ``s3://$FEATURE_BUCKET/$OUTPUT_PREFIX``, and exits 0 on success, 1 on a runtime failure (the Job
+retries up to ``backoff_limit`` times), 2 on a configuration error and 3 on a contract error (no
+retry: :data:`NON_RETRIABLE_EXIT_CODES` fail the Job at once through its ``podFailurePolicy``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 BATCH_ARGS = ("batch",)
 """Arguments that switch the inference image to batch scoring (see the module docstring)."""
+NON_RETRIABLE_EXIT_CODES = (2, 3)
+"""Exit statuses of batch mode that a retry cannot fix: 2 configuration error, 3 contract error
+(``signature.json`` missing or not fitting the model or the day's files)."""
 SCORES_SUBPREFIX = "_scores"
 """Scores go to ``<feature_set>/_scores/<model>/`` inside the feature set's own prefix."""
 
@@ -78,7 +83,10 @@ class BatchScoringJob(pulumi.ComponentResource):
     ``activeDeadlineSeconds`` and ``backoffLimit`` from config, finished Jobs cleaned after a
     day, the same restricted security context, GPU toleration/selector/limit and scratch
     volumes as the server, and the model environment plus ``FEATURE_BUCKET``, ``FEATURE_SET``,
-    ``INPUT_PREFIX`` and ``OUTPUT_PREFIX``.
+    ``INPUT_PREFIX``, ``OUTPUT_PREFIX``, ``LOOKBACK_DAYS`` and ``BATCH_JOB_NAME``. Its
+    ``podFailurePolicy`` fails the Job at once on exit status 2 or 3 (retrying cannot fix a
+    configuration or contract error, and each retry holds a GPU) and does not count pods disrupted by
+    preemption, eviction or node drain against ``backoffLimit``.
 
     Example::
 
@@ -132,6 +140,7 @@ class BatchScoringJob(pulumi.ComponentResource):
             {"name": "FEATURE_SET", "value": job.feature_set},
             {"name": "INPUT_PREFIX", "value": feature_prefix},
             {"name": "OUTPUT_PREFIX", "value": output_prefix},
+            {"name": "LOOKBACK_DAYS", "value": str(job.lookback_days)},
             {"name": "BATCH_JOB_NAME", "value": job.name},
         ]
         annotations = {"hybrid-ai/model-version": model.version}
@@ -151,6 +160,7 @@ class BatchScoringJob(pulumi.ComponentResource):
                         "spec": {
                             "activeDeadlineSeconds": job.deadline_seconds,
                             "backoffLimit": job.backoff_limit,
+                            "podFailurePolicy": pod_failure_policy(),
                             "ttlSecondsAfterFinished": 86400,
                             "template": {
                                 "metadata": {"labels": labels, "annotations": annotations},
@@ -190,6 +200,25 @@ class BatchScoringJob(pulumi.ComponentResource):
             ),
         )
         self.register_outputs({"role_arn": self.identity.arn, "namespace": ns, "name": job.name})
+
+
+def pod_failure_policy() -> dict[str, object]:
+    """Fail the Job on :data:`NON_RETRIABLE_EXIT_CODES` of the ``batch`` container; ignore disruptions.
+
+    Pod failure policy is stable since Kubernetes 1.31 and needs ``restartPolicy: Never``
+    (https://kubernetes.io/docs/tasks/job/pod-failure-policy/); ``DisruptionTarget`` marks pods
+    deleted by preemption, API-initiated eviction or taint-based eviction (e.g. a Spot reclaim drain),
+    which should be retried without using up ``backoffLimit``.
+    """
+    return {
+        "rules": [
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": "batch", "operator": "In", "values": list(NON_RETRIABLE_EXIT_CODES)},
+            },
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        ]
+    }
 
 
 def _sid(prefix: str, statements: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:

@@ -667,7 +667,11 @@ class ModelServiceConfig(_Model):
 
 
 class BatchJobConfig(_Model):
-    """A nightly batch-scoring CronJob that writes to the feature store."""
+    """A nightly batch-scoring CronJob that writes to the feature store.
+
+    The columns the model reads and the key columns copied to its scores are not configured here: they
+    come from the model version's ``signature.json``, published beside ``model.onnx`` (one source, owned
+    by whoever publishes the model; see docs/batch-scoring.md)."""
 
     name: Name
     """Job name. Required."""
@@ -680,7 +684,12 @@ class BatchJobConfig(_Model):
     deadline_seconds: int = Field(default=7200, ge=60, le=86400)
     """``activeDeadlineSeconds`` of each run. Defaults to 2 hours."""
     backoff_limit: int = Field(default=2, ge=0, le=10)
-    """Pod retries of a failed run before the Job fails. Defaults to 2."""
+    """Pod retries of a failed run before the Job fails (runtime failures only: configuration and
+    contract errors, exit status 2 and 3, fail the Job at once). Defaults to 2."""
+    lookback_days: int = Field(default=3, ge=1, le=31)
+    """Daily partitions each run scores, ending at yesterday (UTC): a file landing up to
+    ``lookback_days - 1`` days late for its ``dt=`` partition is still scored, and files already scored are
+    skipped without being read. Passed to the container as ``LOOKBACK_DAYS``. Defaults to 3."""
 
     @field_validator("schedule")
     @classmethod

@@ -1,7 +1,7 @@
 """Entry point (run from ``container_src/`` or with it on ``PYTHONPATH``):
 
 * ``python -m inference_server`` (or ``... serve``): the Open Inference Protocol server;
-* ``python -m inference_server batch [--date YYYY-MM-DD]``: batch scoring of one feature-store partition
+* ``python -m inference_server batch [--date YYYY-MM-DD]``: batch scoring of a feature set's recent partitions
   (:mod:`inference_server.batch`).
 
 Exit status 2 means the configuration is invalid (the message names the variable).

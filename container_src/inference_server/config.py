@@ -17,6 +17,26 @@ _SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
+ENV_VARS = frozenset(
+    {
+        "MODEL_REPOSITORY",
+        "MODEL_NAME",
+        "MODEL_VERSION",
+        "HOST",
+        "PORT",
+        "MAX_BATCH_SIZE",
+        "MAX_QUEUE_DELAY_MS",
+        "MODEL_CACHE_DIR",
+        "ORT_EXECUTION_PROVIDERS",
+        "SESSION_WORKERS",
+        "GRACEFUL_SHUTDOWN_TIMEOUT_S",
+        "MODEL_LOAD_RETRY_MAX_S",
+        "MAX_REQUEST_BYTES",
+        "LOG_LEVEL",
+    }
+)
+"""Every environment variable :meth:`Settings.from_env` reads (the Deployment must set no other of its own)."""
+
 
 class ConfigError(ValueError):
     """Raised when an environment variable is missing or invalid; the message names the variable."""

@@ -60,6 +60,46 @@ def test_batch_environment_names_the_model_and_the_feature_set(prod_plan: Plan) 
     assert env["INPUT_PREFIX"] == "transactions/"
     assert env["OUTPUT_PREFIX"] == "transactions/_scores/fraud-scorer/"
     assert (env["MODEL_NAME"], env["MODEL_VERSION"]) == ("fraud-scorer", "3")
+    # the lookback window defaults to three days of partitions
+    assert env["LOOKBACK_DAYS"] == "3"
+    # no column variables: the columns come from the model's signature.json
+    assert not {"FEATURE_COLUMNS", "ENTITY_KEY_COLUMN", "EVENT_TIMESTAMP_COLUMN", "PASSTHROUGH_COLUMNS"} & set(env)
+
+
+def _dev_with_job(**job: object) -> Plan:
+    overrides = {
+        "hybrid-ai-platform:inference": {
+            "models": [{"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0"}],
+            "batch_jobs": [{"name": "nightly", "model": "fraud-scorer", "feature_set": "transactions", **job}],
+        }
+    }
+    return synthesize("dev", overrides=overrides)
+
+
+def test_lookback_days_from_config_reaches_the_container() -> None:
+    plan = _dev_with_job(lookback_days=7)
+    [container] = named(plan, "nightly-cronjob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert {e["name"]: e["value"] for e in container["env"]}["LOOKBACK_DAYS"] == "7"
+
+
+@pytest.mark.parametrize("value", [0, 32])
+def test_lookback_days_out_of_range_is_refused_naming_the_field(value: int) -> None:
+    with pytest.raises(ConfigError, match=r"inference\.batch_jobs\[0\]\.lookback_days"):
+        _dev_with_job(lookback_days=value)
+
+
+def test_configuration_and_contract_errors_fail_the_job_without_retries(prod_plan: Plan) -> None:
+    # GIVEN the Job template WHEN the container exits 2 (configuration) or 3 (contract) THEN the Job fails
+    # at once instead of retrying backoffLimit times on a GPU node; disruptions do not count as failures
+    job = _job_spec(prod_plan)["jobTemplate"]["spec"]
+    assert job["template"]["spec"]["restartPolicy"] == "Never"  # required by podFailurePolicy
+    [container] = job["template"]["spec"]["containers"]
+    fail, ignore = job["podFailurePolicy"]["rules"]
+    assert fail == {
+        "action": "FailJob",
+        "onExitCodes": {"containerName": container["name"], "operator": "In", "values": [2, 3]},
+    }
+    assert ignore == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}
 
 
 def test_batch_role_reads_its_model_and_reads_writes_only_its_feature_set(prod_plan: Plan) -> None:

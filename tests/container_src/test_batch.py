@@ -7,6 +7,7 @@ under ``<feature_set>/_scores/<model>/dt=YYYY-MM-DD/``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ import onnxruntime as ort
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from inference_helpers import AWS_ENV, BUCKET, PREFIX, S3
+from inference_helpers import AWS_ENV, BUCKET, PREFIX, S3, build_classifier, free_socket, wait_until
 from inference_server import batch
 from inference_server.config import ConfigError
 from onnx import TensorProto, helper
@@ -36,7 +38,33 @@ from onnx import TensorProto, helper
 FEATURES_BUCKET = "acme-features"
 DATE = "2026-11-24"
 CONTAINER_SRC = Path(__file__).resolve().parents[2] / "container_src"
-MATRIX_COLUMNS = ["amount", "amount_log", "is_foreign", "hour_of_day"]  # the numeric columns, in file order
+MATRIX_COLUMNS = ["amount", "amount_log", "is_foreign", "hour_of_day"]  # the classifier's columns, in order
+KEYS = ["transaction_id", "account_id", "event_timestamp"]
+TS_TYPE = "timestamp[us, tz=UTC]"
+KEY_SPECS = [
+    {"name": "transaction_id", "type": "string"},
+    {"name": "account_id", "type": "string"},
+    {"name": "event_timestamp", "type": TS_TYPE},
+]
+
+
+def classifier_signature(**overrides: Any) -> dict[str, Any]:
+    """The signature of the test classifier: INPUT0 FP32 [N, 4] fed by MATRIX_COLUMNS, keyed by KEYS."""
+    types = {"amount": "double", "amount_log": "double", "is_foreign": "bool", "hour_of_day": "int8"}
+    document: dict[str, Any] = {
+        "signature_version": 1,
+        "inputs": [
+            {"name": "INPUT0", "datatype": "FP32", "columns": [{"name": c, "type": types[c]} for c in MATRIX_COLUMNS]}
+        ],
+        "keys": KEY_SPECS,
+    }
+    document.update(overrides)
+    return document
+
+
+def put_signature(s3: S3, model: str, version: str, document: dict[str, Any] | bytes) -> None:
+    body = document if isinstance(document, bytes) else json.dumps(document).encode()
+    s3.client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{model}/{version}/signature.json", Body=body)  # type: ignore[attr-defined]
 
 
 def build_per_column_model() -> bytes:
@@ -127,7 +155,7 @@ class Store:
             "BATCH_JOB_NAME": "nightly-fraud",
             "MAX_BATCH_SIZE": "8",
             "BATCH_CHUNK_ROWS": "16",
-            "PASSTHROUGH_COLUMNS": "transaction_id",
+            "LOOKBACK_DAYS": "1",
             **extra,
         }
 
@@ -152,6 +180,7 @@ class Store:
 def registry(s3: S3, classifier_bytes: bytes) -> S3:
     """The classifier (4 features -> LOGITS/PROBS [N, 3]) as model ``fraud`` version 1, and the feature bucket."""
     s3.put_model("fraud", "1", classifier_bytes)
+    put_signature(s3, "fraud", "1", classifier_signature())
     s3.client.create_bucket(Bucket=FEATURES_BUCKET)
     return s3
 
@@ -205,16 +234,10 @@ def test_scores_every_input_of_the_date_into_deterministic_keys_matching_onnxrun
         for output, values in expected.items():
             got = np.column_stack([table[f"{output}_{i}"].to_numpy() for i in range(3)])
             np.testing.assert_allclose(got, values, rtol=1e-6, atol=1e-6)
-        # THEN keys, timestamps and passthrough columns are carried over in input order, with the model identity
-        for column in ("account_id", "event_timestamp", "transaction_id"):
+        # THEN the signature's key columns are carried over (its order, rows in input order), then the model
+        for column in KEYS:
             assert table[column].equals(source[column])
-        assert table.column_names[:5] == [
-            "account_id",
-            "event_timestamp",
-            "transaction_id",
-            "model_name",
-            "model_version",
-        ]
+        assert table.column_names[:5] == [*KEYS, "model_name", "model_version"]
         assert set(table["model_name"].to_pylist()) == {"fraud"} and set(table["model_version"].to_pylist()) == {"1"}
         # THEN lineage is in the object metadata and the Parquet schema metadata
         meta = response["Metadata"]
@@ -224,6 +247,7 @@ def test_scores_every_input_of_the_date_into_deterministic_keys_matching_onnxrun
         assert meta["model-name"] == "fraud" and meta["model-version"] == "1" and meta["model-etag"]
         assert meta["code-version"].startswith("hybrid-ai-inference-server/")
         assert meta["row-count"] == str(source.num_rows) and meta["batch-date"] == DATE
+        assert meta["source-sha256"] == hashlib.sha256(parquet_bytes(source)).hexdigest()
         assert json.loads(table.schema.metadata[b"lineage"])["source-etag"] == source_etag
     manifest = store.manifest()
     assert manifest["counts"] == {"files": 2, "rows": 73}
@@ -261,6 +285,7 @@ def test_new_model_version_or_changed_source_replaces_the_stale_outputs(
     assert store.manifest()["counts"] == {"files": 2, "rows": 61}
     # WHEN a new model version scores the same date THEN every output is replaced and records version 2
     store.s3.put_model("fraud", "2", classifier_bytes)
+    put_signature(store.s3, "fraud", "2", classifier_signature())
     store.puts.clear()
     assert store.run(MODEL_VERSION="2") == 0
     assert len(store.puts) == 3
@@ -269,12 +294,23 @@ def test_new_model_version_or_changed_source_replaces_the_stale_outputs(
     assert store.manifest()["model"]["version"] == "2"
 
 
-def test_inputs_are_matched_by_name_when_the_model_has_one_input_per_feature_column(
+def test_inputs_are_fed_from_the_signature_columns_when_the_model_has_one_input_per_column(
     store: Store, day: dict[str, pa.Table]
 ) -> None:
-    # GIVEN a model with inputs `amount` [N] and `hour_of_day` [N, 1] (the file has int8 hours)
+    # GIVEN a model with inputs `amount` [N] and `hour_of_day` [N, 1] whose signature maps them to columns
     model_bytes = build_per_column_model()
     store.s3.put_model("percol", "1", model_bytes)
+    put_signature(
+        store.s3,
+        "percol",
+        "1",
+        classifier_signature(
+            inputs=[
+                {"name": "amount", "datatype": "FP32", "columns": [{"name": "amount", "type": "double"}]},
+                {"name": "hour_of_day", "datatype": "FP32", "columns": [{"name": "hour_of_day", "type": "int8"}]},
+            ]
+        ),
+    )
     # WHEN it scores the date
     assert store.run(MODEL_NAME="percol", OUTPUT_PREFIX=f"{store.feature_set}/_scores/percol/") == 0
     # THEN each input was fed from its column, cast to FP32, and the [N] output is one column
@@ -292,29 +328,165 @@ def test_inputs_are_matched_by_name_when_the_model_has_one_input_per_feature_col
     np.testing.assert_allclose(table["score"].to_numpy(), expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        ({"FEATURE_COLUMNS": "amount,hour_of_day"}, "takes K=4 features per row but FEATURE_COLUMNS names 2"),
-        ({"FEATURE_COLUMNS": "amount,amount_log,currency,hour_of_day"}, "check FEATURE_COLUMNS"),
-        ({"FEATURE_COLUMNS": "amount,amount_log,is_foreign,nope"}, "FEATURE_COLUMNS names nope"),
-        ({"PASSTHROUGH_COLUMNS": "amount"}, "has 3 numeric columns .* set FEATURE_COLUMNS"),
-        ({"ENTITY_KEY_COLUMN": "customer_id"}, "ENTITY_KEY_COLUMN column 'customer_id' is not in"),
-    ],
-)
-def test_columns_that_do_not_fit_the_model_exit_2_naming_the_variable(
+def test_columns_are_fed_in_signature_order_whatever_the_file_order_and_extra_columns(
+    store: Store, classifier_bytes: bytes
+) -> None:
+    # GIVEN a file whose columns are shuffled, with extra numeric columns between the features
+    source = feature_table(40, seed=5)
+    rng = np.random.default_rng(0)
+    shuffled = source.append_column("noise", pa.array(rng.random(40))).append_column(
+        "account_txn_count", pa.array(rng.integers(1, 9, 40), pa.int32())
+    )
+    order = ["hour_of_day", "noise", "is_foreign", "transaction_id", "amount_log", "account_txn_count", "amount"]
+    order += [c for c in shuffled.column_names if c not in order]
+    store.put_table(f"dt={DATE}/part-x.parquet", shuffled.select(order))
+    # WHEN the batch scores it
+    assert store.run() == 0
+    # THEN the model saw exactly the signature's columns in the signature's order
+    table, _ = store.read_output("part-x.parquet")
+    expected = direct_scores(classifier_bytes, source)["PROBS"]
+    got = np.column_stack([table[f"PROBS_{i}"].to_numpy() for i in range(3)])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert table["transaction_id"].equals(source["transaction_id"])
+
+
+SIGNATURE_CASES = [
+    pytest.param(None, "no model signature at s3://acme-models/models/fraud/v-[0-9a-f]+/signature.json", id="missing"),
+    pytest.param(b"{not json", "signature.json is not valid JSON", id="not-json"),
+    pytest.param(classifier_signature(signature_version=2), "signature_version: Input should be 1", id="version"),
+    pytest.param(classifier_signature(extra="x"), "extra: Extra inputs are not permitted", id="unknown-field"),
+    pytest.param(classifier_signature(keys=[]), "keys: List should have at least 1 item", id="no-keys"),
+    pytest.param(
+        classifier_signature(keys=[{"name": "account_id", "type": "varchar"}]),
+        "keys.0.type: Value error, unsupported Arrow type 'varchar'",
+        id="bad-type",
+    ),
+    pytest.param(
+        classifier_signature(keys=[{"name": "model_version", "type": "string"}]),
+        "model_version is written by the batch job itself",
+        id="reserved-key",
+    ),
+    pytest.param(
+        classifier_signature(keys=[{"name": "LOGITS_0", "type": "double"}]),
+        "keys LOGITS_0 clash with the model's output columns",
+        id="key-clashes-with-output",
+    ),
+    pytest.param(
+        classifier_signature(
+            inputs=[{"name": "INPUT0", "datatype": "FP32", "columns": [{"name": "amount", "type": "double"}] * 1}]
+        ),
+        r"inputs\[INPUT0\]: the model's input has shape \[-1, 4\] \(K=4 columns\), the signature lists 1",
+        id="column-count",
+    ),
+    pytest.param(
+        classifier_signature(
+            inputs=[
+                {
+                    "name": "INPUT0",
+                    "datatype": "FP64",
+                    "columns": [{"name": c, "type": "double"} for c in ("amount", "amount_log", "a", "b")],
+                }
+            ]
+        ),
+        r"inputs\[INPUT0\].datatype is FP64, the model's input is FP32",
+        id="datatype",
+    ),
+    pytest.param(
+        classifier_signature(
+            inputs=[
+                {
+                    "name": "features",
+                    "datatype": "FP32",
+                    "columns": [{"name": c, "type": "double"} for c in ("amount", "amount_log", "a", "b")],
+                }
+            ]
+        ),
+        "model input.s. INPUT0 have no entry in inputs; inputs names features, not an input of the model",
+        id="input-name",
+    ),
+    pytest.param(
+        classifier_signature(
+            inputs=[
+                {
+                    "name": "INPUT0",
+                    "datatype": "FP32",
+                    "columns": [{"name": c, "type": "string"} for c in ("currency", "amount_log", "a", "b")],
+                }
+            ]
+        ),
+        r"column 'currency' \(string\) cannot feed a FP32 input",
+        id="string-feeds-numeric",
+    ),
+    pytest.param(
+        classifier_signature(feature_set="payments"),
+        "is for feature set 'payments', this job scores",
+        id="feature-set",
+    ),
+]
+
+
+@pytest.mark.parametrize(("document", "message"), SIGNATURE_CASES)
+def test_a_missing_or_unfit_signature_exits_3_before_anything_is_scored(
     store: Store,
     day: dict[str, pa.Table],
     capsys: pytest.CaptureFixture[str],
-    extra: dict[str, str],
+    document: dict[str, Any] | bytes | None,
     message: str,
 ) -> None:
-    # GIVEN a [N, 4] model WHEN the selected columns do not fit it THEN exit 2 with a message, no traceback
-    assert store.run(**extra) == 2
+    # GIVEN a new version of the classifier published with a missing or broken signature.json
+    version = f"v-{uuid.uuid4().hex[:8]}"
+    store.s3.put_model("fraud", version, build_classifier())
+    if document is not None:
+        put_signature(store.s3, "fraud", version, document)
+    # WHEN the batch runs THEN it exits 3 with one line naming the problem, and writes nothing
+    assert store.run(MODEL_VERSION=version) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert re.search(message, err), err
     assert store.puts == []
+
+
+HOUR = 8  # index of hour_of_day in feature_table()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.drop_columns(["amount_log"]), "column 'amount_log' \\(double\\) is missing"),
+        (
+            lambda t: t.set_column(HOUR, "hour_of_day", t["hour_of_day"].cast("int64")),
+            "column 'hour_of_day' is int64, the signature says int8",
+        ),
+        (lambda t: t.drop_columns(["transaction_id"]), "column 'transaction_id' \\(string\\) is missing"),
+    ],
+)
+def test_a_file_that_breaks_the_signature_stops_the_job_before_anything_is_scored(
+    store: Store,
+    day: dict[str, pa.Table],
+    capsys: pytest.CaptureFixture[str],
+    change: Any,
+    message: str,
+) -> None:
+    # GIVEN a day where one file (sorted last, so good files come first) does not match the signature
+    store.put_table(f"dt={DATE}/part-z.parquet", change(feature_table(9, seed=6)))
+    store.puts.clear()
+    # WHEN the batch runs THEN it exits 3 naming the file and the column, and scores nothing at all
+    assert store.run() == 3
+    err = capsys.readouterr().err
+    assert "1 of 3 input file(s) do not match the model signature" in err and "part-z.parquet" in err, err
+    assert re.search(message, err), err
+    assert store.puts == []
+    assert store.keys(store.output_prefix) == []
+
+
+@pytest.mark.parametrize("variable", batch.OBSOLETE_VARIABLES)
+def test_column_variables_of_earlier_versions_are_refused(
+    store: Store, capsys: pytest.CaptureFixture[str], variable: str
+) -> None:
+    # GIVEN a job still configured with a column variable: one source of the columns is the signature
+    assert batch.main(["--date", DATE], env=store.env(**{variable: "amount"}), client=store.client) == 2
+    err = capsys.readouterr().err
+    assert f"{variable} is no longer read" in err and "signature.json" in err, err
 
 
 @pytest.mark.parametrize(
@@ -325,6 +497,8 @@ def test_columns_that_do_not_fit_the_model_exit_2_naming_the_variable(
         (None, {"OUTPUT_PREFIX": "x/dt=2026-11-24/"}, "OUTPUT_PREFIX .* must not be INPUT_PREFIX"),
         (None, {"INPUT_PREFIX": "transactions"}, "INPUT_PREFIX must be a key prefix ending in '/'"),
         (None, {"BATCH_CHUNK_ROWS": "0"}, "BATCH_CHUNK_ROWS must be between 1 and 1048576"),
+        (None, {"LOOKBACK_DAYS": "0"}, "LOOKBACK_DAYS must be between 1 and 31"),
+        (None, {"LOOKBACK_DAYS": "three"}, "LOOKBACK_DAYS must be an integer"),
         (None, {"BATCH_DATE": "24.11.2026"}, "BATCH_DATE must be a date YYYY-MM-DD"),
         (None, {"ORT_EXECUTION_PROVIDERS": "TensorrtExecutionProvider"}, "TensorrtExecutionProvider"),
     ],
@@ -413,3 +587,159 @@ def test_cli_runs_the_batch_as_a_process_with_json_logs(store: Store, day: dict[
     assert any(line.get("event") == "model_loaded" and line["provider"] for line in lines)
     out = f"{store.output_prefix}dt={DATE}/"
     assert store.keys(store.output_prefix) == [f"{out}_manifest.json", f"{out}part-a.parquet", f"{out}part-b.parquet"]
+
+
+def test_a_late_file_for_an_earlier_day_is_scored_by_a_later_run_within_the_lookback_window(
+    store: Store, day: dict[str, pa.Table]
+) -> None:
+    # GIVEN the run for 2026-11-23 is done (one file), then a file for 2026-11-23 lands late
+    assert store.run("--date", "2026-11-23", LOOKBACK_DAYS="3") == 0
+    assert store.manifest("2026-11-23")["counts"]["files"] == 1
+    late = feature_table(12, seed=11)
+    store.put_table("dt=2026-11-23/part-late.parquet", late)
+    store.puts.clear()
+    # WHEN the next night's run scores 2026-11-24 with a three-day lookback
+    assert store.run("--date", DATE, LOOKBACK_DAYS="3") == 0
+    # THEN the late file is scored into its own day, and that day's manifest now lists it
+    late_out = f"{store.output_prefix}dt=2026-11-23/part-late.parquet"
+    assert late_out in store.puts
+    old_manifest = store.manifest("2026-11-23")
+    assert old_manifest["counts"] == {"files": 2, "rows": 5 + 12}
+    assert store.manifest(DATE)["counts"] == {"files": 2, "rows": 73}
+    # and the file already scored for 2026-11-23 was not touched again
+    assert f"{store.output_prefix}dt=2026-11-23/part-old.parquet" not in store.puts
+
+
+def test_the_lookback_window_ends_lookback_days_back(store: Store, day: dict[str, pa.Table]) -> None:
+    # GIVEN files for 2026-11-23 and 2026-11-24 WHEN 2026-11-25 runs with a one-day window
+    assert store.run("--date", "2026-11-25", LOOKBACK_DAYS="2") == 0
+    # THEN only 2026-11-24 (inside the window) is scored; 2026-11-23 (outside) is not
+    out_keys = store.keys(store.output_prefix)
+    assert f"{store.output_prefix}dt=2026-11-24/part-a.parquet" in out_keys
+    assert not [k for k in out_keys if "dt=2026-11-23" in k]
+    assert batch.BatchSettings.from_env(store.env(LOOKBACK_DAYS="3"), DATE).dates == (
+        date(2026, 11, 22),
+        date(2026, 11, 23),
+        date(2026, 11, 24),
+    )
+
+
+def test_a_reupload_with_the_same_content_is_not_scored_twice(
+    store: Store, day: dict[str, pa.Table], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a scored day, then part-a re-uploaded byte for byte as a multipart upload: same content, new ETag
+    # (as with SSE-KMS, where S3's ETag is not the content's MD5 and a re-upload changes it)
+    assert store.run() == 0
+    out = f"{store.output_prefix}dt={DATE}/part-a.parquet"
+    before = store.client.head_object(Bucket=FEATURES_BUCKET, Key=out)
+    key = f"{store.feature_set}/dt={DATE}/part-a.parquet"
+    old_etag = store.client.head_object(Bucket=FEATURES_BUCKET, Key=key)["ETag"]
+    upload = store.client.create_multipart_upload(Bucket=FEATURES_BUCKET, Key=key)
+    part = store.client.upload_part(
+        Bucket=FEATURES_BUCKET,
+        Key=key,
+        UploadId=upload["UploadId"],
+        PartNumber=1,
+        Body=parquet_bytes(day["part-a.parquet"]),
+    )
+    store.client.complete_multipart_upload(
+        Bucket=FEATURES_BUCKET,
+        Key=key,
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )
+    assert store.client.head_object(Bucket=FEATURES_BUCKET, Key=key)["ETag"] != old_etag
+    store.puts.clear()
+    caplog.set_level(logging.INFO, logger="inference_server")
+    # WHEN the batch runs again
+    assert store.run() == 0
+    # THEN the output is neither rescored nor rewritten; only the manifest records the new ETag
+    assert store.puts == [f"{store.output_prefix}dt={DATE}/_manifest.json"]
+    after = store.client.head_object(Bucket=FEATURES_BUCKET, Key=out)
+    assert (after["ETag"], after["LastModified"]) == (before["ETag"], before["LastModified"])
+    events = [getattr(r, "fields", {}).get("event") for r in caplog.records]
+    assert events.count("file_unchanged") == 1 and events.count("file_skipped") == 1
+
+
+KEEP_POOLS_ALIVE: list[pa.MemoryPool] = []
+
+
+@pytest.fixture
+def separate_s3(classifier_bytes: bytes) -> Iterator[Any]:
+    """A moto S3 server in its own process (so tracing this process's memory does not count moto's), with
+    the classifier and its signature as fraud/1 and the feature bucket; yields a client for it."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    env = {**os.environ, **AWS_ENV}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+
+        def up() -> bool:
+            try:
+                client.list_buckets()
+            except Exception:
+                return False
+            return True
+
+        assert wait_until(up, timeout=30), "moto_server did not start"
+        for bucket in (BUCKET, FEATURES_BUCKET):
+            client.create_bucket(Bucket=bucket)
+        client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/fraud/1/model.onnx", Body=classifier_bytes)
+        client.put_object(
+            Bucket=BUCKET, Key=f"{PREFIX}/fraud/1/signature.json", Body=json.dumps(classifier_signature()).encode()
+        )
+        yield client
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_memory_stays_bounded_by_the_chunk_not_the_file(separate_s3: Any, store: Store) -> None:
+    # GIVEN one ~22 MB input file of incompressible features
+    rows = 1_000_000
+    rng = np.random.default_rng(3)
+    start = datetime(2026, 11, 24, tzinfo=UTC)
+    table = pa.table(
+        {
+            "transaction_id": pa.array(np.arange(rows).astype(str)),
+            "account_id": pa.array(np.full(rows, "a")),
+            "event_timestamp": pa.array(np.full(rows, start), pa.timestamp("us", tz="UTC")),
+            "amount": pa.array(rng.random(rows)),
+            "amount_log": pa.array(rng.random(rows)),
+            "is_foreign": pa.array(rng.random(rows) < 0.5),
+            "hour_of_day": pa.array(rng.integers(0, 24, rows), pa.int8()),
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=65_536)
+    body = sink.getvalue()
+    assert len(body) > 20_000_000
+    separate_s3.put_object(Bucket=FEATURES_BUCKET, Key=f"{store.feature_set}/dt={DATE}/big.parquet", Body=body)
+    del table
+    env = store.env(BATCH_CHUNK_ROWS="4096", MAX_BATCH_SIZE="4096")
+    # WHEN the batch scores it, 4096 rows at a time, while this process's Python allocations are traced
+    # and Arrow allocates from a pool of its own
+    pool = pa.proxy_memory_pool(pa.default_memory_pool())
+    KEEP_POOLS_ALIVE.append(pool)  # buffers allocated from it may be freed after the test
+    saved = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    tracemalloc.start()
+    try:
+        assert batch.main(["--date", DATE], env=env, client=separate_s3) == 0
+        _, python_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        pa.set_memory_pool(saved)
+    # THEN the job never held the file (or its output) in memory: each peak is a fraction of the file
+    assert python_peak < len(body) / 4, f"Python peak {python_peak} bytes for a {len(body)}-byte file"
+    assert pool.max_memory() < len(body) / 4, f"Arrow peak {pool.max_memory()} bytes for a {len(body)}-byte file"
+    key = f"{store.output_prefix}dt={DATE}/big.parquet"
+    output = pq.read_table(io.BytesIO(separate_s3.get_object(Bucket=FEATURES_BUCKET, Key=key)["Body"].read()))
+    assert output.num_rows == rows

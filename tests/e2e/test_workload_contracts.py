@@ -110,3 +110,111 @@ def test_each_batch_job_environment_satisfies_the_batch_settings(stack: str) -> 
         assert settings.feature_bucket == feature_bucket
         # scores stay inside the feature set's prefix, the only place the job's role may write
         assert settings.output_prefix.startswith(settings.input_prefix)
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_each_batch_job_sets_only_variables_the_batch_code_reads(stack: str) -> None:
+    import yaml
+    from inference_server import batch
+
+    from components.batch_job import NON_RETRIABLE_EXIT_CODES
+    from components.config import BatchJobConfig
+
+    plan = shipped_plan(stack)
+    raw = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    jobs = raw["hybrid-ai-platform:inference"]["batch_jobs"]
+    configured = {job.name: job for job in map(BatchJobConfig.model_validate, jobs)}
+    for job in of_type(plan, "kubernetes:batch/v1:CronJob"):
+        spec = job.inputs["spec"]["jobTemplate"]["spec"]
+        [container] = spec["template"]["spec"]["containers"]
+        env = k8s_env(container)
+        # GIVEN the CronJob's environment THEN every variable it sets is one the batch code reads (a renamed
+        # variable would otherwise be ignored silently and the default used); AWS_* are boto3's own
+        own = {name for name in env if not name.startswith("AWS_")}
+        assert own <= batch.ENV_VARS, sorted(own - batch.ENV_VARS)
+        # and the lookback window from config arrives as the value the code parses
+        settings = batch.BatchSettings.from_env(env, date_arg="2026-11-24")
+        assert settings.lookback_days == configured[job.inputs["metadata"]["name"]].lookback_days
+        assert "LOOKBACK_DAYS" in env
+        # and the Job's failure policy knows the code's non-retriable exit statuses
+        assert NON_RETRIABLE_EXIT_CODES == (batch.EXIT_CONFIG, batch.EXIT_CONTRACT)
+        [fail_rule] = [r for r in spec["podFailurePolicy"]["rules"] if r["action"] == "FailJob"]
+        assert fail_rule["onExitCodes"]["containerName"] == container["name"]
+
+
+EXAMPLE_SIGNATURE = REPO / "docs" / "examples" / "fraud-scorer.signature.json"
+
+
+def _model_for(signature: Any) -> bytes:
+    """A real ONNX model whose inputs are the signature's ([N, K] per input) -> ``score`` [N, 1]."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inputs, inits, partial = [], [], [], []
+    for i, entry in enumerate(signature.inputs):
+        k = len(entry.columns)
+        inputs.append(helper.make_tensor_value_info(entry.name, TensorProto.FLOAT, ["N", k]))
+        inits.append(numpy_helper.from_array(np.linspace(-1, 1, k, dtype=np.float32).reshape(k, 1), f"W{i}"))
+        nodes.append(helper.make_node("MatMul", [entry.name, f"W{i}"], [f"Z{i}"]))
+        partial.append(f"Z{i}")
+    nodes.append(helper.make_node("Sum", partial, ["Z"]))
+    nodes.append(helper.make_node("Sigmoid", ["Z"], ["score"]))
+    graph = helper.make_graph(
+        nodes, "signature_model", inputs, [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])], inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_the_producer_lambda_output_fits_the_batch_jobs_model_signature(stack: str, tmp_path: Path) -> None:
+    """Producer and consumer checked together: the real Lambda transform of the shipped sample, through the
+    batch job's own contract checks with the reference signature of the model the job runs."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from inference_server import batch
+    from inference_server.model import LoadedModel
+    from inference_server.signature import ModelSignature
+    from preprocessing.feature_sets import get_feature_set
+    from preprocessing.lineage import Lineage
+    from preprocessing.pipeline import transform
+
+    plan = shipped_plan(stack)
+    producers = {
+        f.inputs["environment"]["variables"]["FEATURE_PREFIX"]: f.inputs["environment"]["variables"]["FEATURE_SET"]
+        for f in of_type(plan, "aws:lambda/function:Function")
+    }
+    signature = ModelSignature.parse(EXAMPLE_SIGNATURE.read_bytes(), str(EXAMPLE_SIGNATURE))
+    for job in of_type(plan, "kubernetes:batch/v1:CronJob"):
+        [container] = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        settings = batch.BatchSettings.from_env(k8s_env(container), date_arg="2026-11-24")
+        # GIVEN the preprocessing function of the same stack that writes the prefix the job reads
+        assert settings.input_prefix in producers, f"no preprocessing function writes {settings.input_prefix}"
+        feature_set = get_feature_set(producers[settings.input_prefix])
+        assert signature.feature_set == settings.feature_set == feature_set.name
+        # WHEN the Lambda's real transform turns the shipped sample into its Parquet files
+        sample = REPO / "lambda_src" / "samples" / f"{feature_set.name}_sample.csv"
+        lineage = Lineage("landing", f"raw/{sample.name}", "v1", "etag", feature_set.name, "1", "code")
+        result = transform(sample.name, sample.read_bytes(), feature_set, lineage, datetime(2026, 11, 24, tzinfo=UTC))
+        assert result.partitions
+        # THEN each file passes the batch job's contract check against the model's signature
+        model_path = tmp_path / stack / "model.onnx"
+        model_path.parent.mkdir(parents=True)
+        model_path.write_bytes(_model_for(signature))
+        model = LoadedModel.load(model_path, settings.model.model_name, settings.model.model_version)
+        signature.check_model(model.inputs, batch.output_column_names(model), str(EXAMPLE_SIGNATURE))
+        for part in result.partitions:
+            parquet = pq.ParquetFile(pa.BufferReader(part.body))
+            signature.check_schema(parquet.schema_arrow, part.partition)
+            # and its rows score, with the key columns present to join the scores back
+            table = parquet.read(columns=list(signature.columns))
+            [record_batch] = table.combine_chunks().to_batches() or [None]
+            feeds = batch.build_feeds(model, signature, record_batch)
+            scores = batch.score(model, feeds, record_batch.num_rows, 64)["score"]
+            assert scores.shape == (part.rows, 1)
+            assert table["transaction_id"].null_count == 0 and table.num_rows == part.rows
