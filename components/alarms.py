@@ -46,6 +46,8 @@ class Alarms(pulumi.ComponentResource):
 
     topic: aws.sns.Topic
     """The alerts topic; the budget also notifies it."""
+    topic_policy: aws.sns.TopicPolicy
+    """The topic's policy (CloudWatch and Budgets may publish); whatever notifies the topic depends on it."""
     alarms: list[aws.cloudwatch.MetricAlarm]
     """All alarms created."""
 
@@ -54,7 +56,7 @@ class Alarms(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         self.topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=args.kms_key_arn, tags=tags, opts=child)
-        aws.sns.TopicPolicy(
+        self.topic_policy = aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=self.topic.arn,
             policy=policy_document(

@@ -161,6 +161,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
             emails=config.budget.emails,
             actual_thresholds_percent=config.budget.actual_thresholds_percent,
             forecast_thresholds_percent=config.budget.forecast_thresholds_percent,
+            depends_on=[ctx.alarms.topic_policy],
         ),
         opts=opts,
     )

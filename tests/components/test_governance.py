@@ -78,3 +78,13 @@ def test_budget_is_monthly_filtered_by_stack_tags_and_alerts(prod_plan: Plan) ->
         assert notification["subscriberSnsTopicArns"] == [topic.id]
         assert notification["subscriberEmailAddresses"] == ["ml-platform-finops@example.com"]
     assert json.dumps(inputs).count("PERCENTAGE") == 5
+
+
+def test_budget_is_created_after_the_topic_policy_that_lets_budgets_publish(prod_plan: Plan) -> None:
+    # GIVEN the budget that notifies the alerts topic, and the topic policy admitting budgets.amazonaws.com
+    budget = of_type(prod_plan, "aws:budgets/budget:Budget")[0]
+    policy = named(prod_plan, "alerts-topic-policy")
+    allow = next(s for s in statements(policy.inputs["policy"]) if s["Effect"] == "Allow")
+    assert "budgets.amazonaws.com" in allow["Principal"]["Service"]
+    # THEN the engine creates the budget only once that policy exists (a dependency, not just the topic ARN)
+    assert policy.urn in budget.dependencies
