@@ -88,3 +88,19 @@ def test_budget_is_created_after_the_topic_policy_that_lets_budgets_publish(prod
     assert "budgets.amazonaws.com" in allow["Principal"]["Service"]
     # THEN the engine creates the budget only once that policy exists (a dependency, not just the topic ARN)
     assert policy.urn in budget.dependencies
+
+
+def test_eventbridge_may_use_the_key_only_for_this_accounts_queues_by_source_arn(prod_plan: Plan) -> None:
+    # GIVEN the key policy WHEN looking for what events.amazonaws.com may do
+    policy = statements(named(prod_plan, "stack-key-key").inputs["policy"])
+    events = [s for s in policy if "events.amazonaws.com" in json.dumps(s.get("Principal", {}))]
+    # THEN exactly one statement names it, with the condition key the SQS docs list for EventBridge
+    # (aws:SourceArn = the encrypted queue), not an aws:SourceAccount-only condition
+    assert len(events) == 1
+    assert events[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(events[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert events[0]["Condition"] == {"ArnLike": {"aws:SourceArn": "arn:aws:sqs:eu-central-1:123456789012:*"}}
+    # AND every queue EventBridge delivers to (rule targets and their dead-letter queues) matches that pattern
+    for queue in of_type(prod_plan, "aws:sqs/queue:Queue"):
+        arn = f"arn:aws:sqs:eu-central-1:123456789012:{queue.id.rsplit('/', 1)[1]}"
+        assert arn.startswith(events[0]["Condition"]["ArnLike"]["aws:SourceArn"].rstrip("*")), queue.name
