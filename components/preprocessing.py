@@ -382,16 +382,10 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
                 "Resource": "*",
             },
-            {
-                # HeadObject answers 404 (not 403) for a missing key only with an unconditioned
-                # s3:ListBucket; the handler's write-once check relies on telling the two apart.
-                "Sid": "ListFeatureStoreForWriteOnceChecks",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": args.feature_store.arn,
-            },
-            *_sid("ReadLanding", args.landing.read_statements(fn.landing_prefix)),
-            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix)),
+            # Both reads must tell an absent key from a forbidden one (404, not 403): the landing read falls
+            # back to the URL-decoded key, the feature-store read is the write-once/manifest check.
+            *_sid("ReadLanding", args.landing.read_statements(fn.landing_prefix, head_missing_keys=True)),
+            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix, head_missing_keys=True)),
             *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
         ]
 

@@ -128,13 +128,9 @@ def test_role_is_least_privilege_with_exact_arns(prod_plan: Plan, fn: str) -> No
     assert policy["ReadLanding0"]["Resource"] == f"{landing}/{cfg['landing_prefix']}*"
     assert policy["WriteOwnFeatures0"]["Resource"] == f"{features}/{cfg['feature_set']}/*"
     assert "s3:PutObject" not in json.dumps(policy["ReadLanding0"])
-    # HeadObject needs an unconditioned ListBucket to see 404 for a missing output key
-    assert policy["ListFeatureStoreForWriteOnceChecks"] == {
-        "Sid": "ListFeatureStoreForWriteOnceChecks",
-        "Effect": "Allow",
-        "Action": "s3:ListBucket",
-        "Resource": features,
-    }
+    # HeadObject needs an unconditioned ListBucket to see 404 for a missing key, in both buckets
+    for sid, bucket in (("ReadLanding1", landing), ("ReadOwnFeatures1", features)):
+        assert policy[sid] == {"Sid": sid, "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket}
     assert policy["ConsumeOwnQueue"]["Resource"].endswith(queue.id.rsplit("/", 1)[1])
     key_arn = named(prod_plan, "stack-key-key")
     assert policy["UseStackKey"]["Resource"] == f"arn:aws:kms:eu-central-1:{ACCOUNT}:key/{key_arn.id}"
