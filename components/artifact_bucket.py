@@ -254,7 +254,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             "Action": ["s3:GetObject", "s3:GetObjectVersion"],
             "Resource": pulumi.Output.concat(self.bucket.arn, "/", prefix, "*"),
         }
-        listing: Statement = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn}
+        listing: dict[str, object] = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn}
         if not head_missing_keys:
             listing["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
         return [objects, listing, *self._kms(["kms:Decrypt"])]

@@ -9,7 +9,7 @@ maximum concurrency), a failed record is retried and then parked in a dead-lette
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +44,9 @@ class LambdaPackage:
     """Dependencies layer archive. Defaults to none (dependencies inside the function zip)."""
     layer_base64sha256: str | None = None
     """Base64 SHA-256 of ``layer_zip``. Defaults to none."""
+    feature_sets: tuple[str, ...] = ()
+    """Feature sets the function code contains (``FEATURE_SET`` values it accepts). Defaults to none;
+    :meth:`from_manifest` always fills it from the manifest."""
 
     @classmethod
     def from_manifest(cls, manifest: Path) -> LambdaPackage:
@@ -57,17 +60,44 @@ class LambdaPackage:
             data = json.loads(manifest.read_text())
             base = manifest.parent
             layer = data.get("layer_zip")
+            feature_sets = data["feature_sets"]
+            if not isinstance(feature_sets, list) or not all(isinstance(f, str) for f in feature_sets):
+                raise ValueError("feature_sets must be a list of names")
             return cls(
                 function_zip=base / data["function_zip"],
                 function_base64sha256=data["function_base64sha256"],
                 function_sha256=data["function_sha256"],
                 layer_zip=base / layer if layer else None,
                 layer_base64sha256=data.get("layer_base64sha256"),
+                feature_sets=tuple(feature_sets),
             )
         except (KeyError, ValueError) as exc:
             raise PackageError(
-                f"{manifest} is not a valid package manifest ({exc}); rebuild with `make package`"
+                f"{manifest} is not a valid package manifest (missing or invalid {exc}); rebuild with `make package`"
             ) from None
+
+
+def unknown_feature_sets(
+    functions: Sequence[PreprocessingFunctionConfig], packages: Mapping[str, LambdaPackage], build_dir: str
+) -> list[str]:
+    """One problem line per function whose ``feature_set`` is not in the package it deploys.
+
+    Lines are ``preprocessing.functions[<i>].feature_set: ...`` (the project's ConfigError format), naming
+    the value, the available feature sets and the two fixes. Functions whose architecture has no package are
+    skipped (the package loader reports those).
+    """
+    problems = []
+    for index, fn in enumerate(functions):
+        package = packages.get(fn.architecture)
+        if package is None or fn.feature_set in package.feature_sets:
+            continue
+        available = ", ".join(package.feature_sets) or "none"
+        problems.append(
+            f"preprocessing.functions[{index}].feature_set: '{fn.feature_set}' is not a feature set of the "
+            f"Lambda package {build_dir}/{fn.architecture} (available: {available}); use one of those, or add "
+            f"lambda_src/preprocessing/feature_sets/{fn.feature_set}.py and run `make package`"
+        )
+    return problems
 
 
 @dataclass(frozen=True)

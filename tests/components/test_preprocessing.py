@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from blueprint.synth import Plan
+from blueprint.synth import Plan, synthesize
 from components.config import parse_platform_config
 from tests.plan_helpers import depends_via, named, of_type, statements
 
@@ -165,3 +166,75 @@ def test_missing_package_is_a_clear_error(tmp_path) -> None:
 
     with pytest.raises(PackageError, match="Run `make package`"):
         LambdaPackage.from_manifest(tmp_path / "arm64" / "manifest.json")
+
+
+def _functions_with(plan: Plan, index: int, **changes: object) -> list[dict]:
+    functions = [dict(f) for f in plan.config["hybrid-ai-platform:preprocessing"]["functions"]]
+    functions[index].update(changes)
+    return functions
+
+
+def test_a_feature_set_the_package_does_not_contain_is_a_config_error(prod_plan: Plan) -> None:
+    from components.config import ConfigError
+
+    # GIVEN prod with the backfill asking for a feature set no module of lambda_src implements
+    functions = _functions_with(prod_plan, 1, feature_set="transactions_daily")
+    # WHEN synthesized THEN it is rejected before any resource, naming the field, the value and what exists
+    with pytest.raises(ConfigError) as caught:
+        synthesize("prod", overrides={"hybrid-ai-platform:preprocessing": {"functions": functions}})
+    assert caught.value.problems == [
+        "preprocessing.functions[1].feature_set: 'transactions_daily' is not a feature set of the Lambda package "
+        "build/lambda/arm64 (available: transactions); use one of those, or add "
+        "lambda_src/preprocessing/feature_sets/transactions_daily.py and run `make package`"
+    ]
+
+
+def test_blueprint_plan_exits_2_without_a_traceback_for_an_unknown_feature_set(tmp_path, capsys) -> None:
+    import shutil
+
+    import yaml
+
+    from blueprint.cli import main
+
+    # GIVEN a copy of the project whose prod backfill names an unknown feature set
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path / "project"
+    shutil.copytree(repo / "stacks", root / "stacks", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copy(repo / "Pulumi.yaml", root / "Pulumi.yaml")
+    stack_file = root / "stacks" / "Pulumi.prod.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["hybrid-ai-platform:preprocessing"]["functions"][1]["feature_set"] = "transactions_daily"
+    stack_file.write_text(yaml.safe_dump(document))
+    # WHEN planned
+    code = main(["--root", str(root), "plan", "--stack", "prod"])
+    out, err = capsys.readouterr()
+    # THEN exit 2 with the field named, and no traceback
+    assert code == 2 and out == ""
+    assert "preprocessing.functions[1].feature_set: 'transactions_daily'" in err
+    assert "Traceback" not in err
+
+
+def test_the_shipped_backfill_produces_the_feature_set_a_batch_job_reads(any_stack_plan: Plan) -> None:
+    # GIVEN every preprocessing function and batch job of the stack
+    config = any_stack_plan.config
+    functions = config["hybrid-ai-platform:preprocessing"]["functions"]
+    jobs = config.get("hybrid-ai-platform:inference", {}).get("batch_jobs", [])
+    package = json.loads((Path(__file__).resolve().parents[2] / "build/lambda/arm64/manifest.json").read_text())
+    # THEN each function's feature set is shipped in the package, and every scheduled (backfill) function
+    # feeds a feature set some batch job consumes
+    for fn in functions:
+        assert fn["feature_set"] in package["feature_sets"], fn["name"]
+        if fn.get("schedule") and jobs:
+            assert fn["feature_set"] in {j["feature_set"] for j in jobs}, fn["name"]
+
+
+def test_a_manifest_without_its_feature_sets_must_be_rebuilt(tmp_path) -> None:
+    from components.preprocessing import LambdaPackage, PackageError
+
+    manifest = tmp_path / "arm64" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_text(
+        json.dumps({"function_zip": "function.zip", "function_base64sha256": "x", "function_sha256": "y"})
+    )
+    with pytest.raises(PackageError, match=r"missing or invalid 'feature_sets'.*make package"):
+        LambdaPackage.from_manifest(manifest)
