@@ -159,6 +159,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
             oldest_message_age_seconds=config.alarms.oldest_message_age_seconds,
             lambda_errors_threshold=config.alarms.lambda_errors_threshold,
             lambda_throttles_threshold=config.alarms.lambda_throttles_threshold,
+            records_failed_threshold=config.alarms.records_failed_threshold,
         ),
         opts=opts,
     )

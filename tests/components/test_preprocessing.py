@@ -56,19 +56,42 @@ def test_queue_is_encrypted_redrives_to_dlq_and_outlasts_the_function(prod_plan:
     assert dlq.inputs["messageRetentionSeconds"] == 1_209_600
 
 
-@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
-def test_only_the_rule_may_send_and_only_over_tls(prod_plan: Plan, fn: str) -> None:
-    rule = named(prod_plan, f"{fn}-object-created")
-    policy = named(prod_plan, f"{fn}-queue-policy")
+def _rule_arn(rule) -> str:
+    return f"arn:aws:events:eu-central-1:{ACCOUNT}:rule/{rule.id}"
+
+
+@pytest.mark.parametrize(
+    ("fn", "rules"), [("transactions", ["object-created"]), ("transactions-backfill", ["object-created", "schedule"])]
+)
+@pytest.mark.parametrize("policy_name", ["queue-policy", "dlq-policy"])
+def test_only_the_functions_own_rules_may_send_and_only_over_tls(
+    prod_plan: Plan, fn: str, rules: list[str], policy_name: str
+) -> None:
+    # GIVEN the queue (or DLQ) policy and the rules whose targets deliver (or dead-letter) into it
+    expected = sorted(_rule_arn(named(prod_plan, f"{fn}-{r}")) for r in rules)
+    policy = named(prod_plan, f"{fn}-{policy_name}")
     stmts = statements(policy.inputs["policy"])
     deny = next(s for s in stmts if s["Effect"] == "Deny")
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     allow = [s for s in stmts if s["Effect"] == "Allow"]
+    # THEN EventBridge may send only on behalf of exactly those rules: a failed scheduled delivery can be
+    # parked in the DLQ, and no other rule can write to the queue
     assert len(allow) == 1
     assert allow[0]["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow[0]["Action"] == "sqs:SendMessage"
-    assert allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":rule/{rule.id}")
-    assert depends_via(policy, "policy", rule)
+    assert sorted(allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == expected
+    for rule in rules:
+        assert depends_via(policy, "policy", named(prod_plan, f"{fn}-{rule}"))
+    # AND every target that names this queue as its target or dead-letter queue belongs to one of those rules
+    queue = named(prod_plan, f"{fn}-{'queue' if policy_name == 'queue-policy' else 'dlq'}")
+    targets = [
+        t
+        for t in of_type(prod_plan, "aws:cloudwatch/eventTarget:EventTarget")
+        if depends_via(t, "arn", queue) or depends_via(t, "deadLetterConfig", queue)
+    ]
+    assert sorted(t.name for t in targets) == sorted(
+        f"{fn}-{'to-queue' if r == 'object-created' else 'schedule-target'}" for r in rules
+    )
 
 
 @pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
@@ -143,22 +166,50 @@ def test_role_is_least_privilege_with_exact_arns(prod_plan: Plan, fn: str) -> No
         assert not any(a.endswith(":*") or a == "*" for a in actions), sid
 
 
-def test_schedule_invokes_the_function_with_a_scoped_permission(prod_plan: Plan) -> None:
+def test_the_schedule_sends_its_event_to_the_functions_queue_and_never_invokes_the_function(prod_plan: Plan) -> None:
+    # GIVEN the backfill's schedule rule
     schedule = named(prod_plan, "transactions-backfill-schedule")
     assert schedule.inputs["scheduleExpression"] == "cron(0 3 * * ? *)"
-    permission = named(prod_plan, "transactions-backfill-schedule-invoke")
-    assert permission.inputs["principal"] == "events.amazonaws.com"
-    assert depends_via(permission, "sourceArn", schedule)
-    assert permission.inputs["sourceAccount"] == ACCOUNT
-    # the function without a schedule gets none
-    assert not [
-        r for r in of_type(prod_plan, "aws:cloudwatch/eventRule:EventRule") if r.name == "transactions-schedule"
+    target = named(prod_plan, "transactions-backfill-schedule-target")
+    # THEN its target is the function's own queue (the handler answers a Scheduled Event with a sweep),
+    # with the Scheduled Event unchanged (its time fixes the swept day) and failed deliveries parked in the DLQ
+    assert depends_via(target, "rule", schedule)
+    assert depends_via(target, "arn", named(prod_plan, "transactions-backfill-queue"))
+    assert "input" not in target.inputs and "inputTransformer" not in target.inputs
+    assert depends_via(target, "deadLetterConfig", named(prod_plan, "transactions-backfill-dlq"))
+    # AND nothing lets EventBridge invoke an SQS-shaped handler directly
+    assert of_type(prod_plan, "aws:lambda/permission:Permission") == []
+    assert of_type(prod_plan, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig") == []
+    # AND the function knows where to enqueue, while a function without a schedule gets neither rule nor URL
+    env = named(prod_plan, "transactions-backfill-function").inputs["environment"]["variables"]
+    assert env["SWEEP_QUEUE_URL"] == named(prod_plan, "transactions-backfill-queue").id
+    assert "SWEEP_QUEUE_URL" not in named(prod_plan, "transactions-function").inputs["environment"]["variables"]
+    assert [r.name for r in of_type(prod_plan, "aws:cloudwatch/eventRule:EventRule") if "schedule" in r.name] == [
+        "transactions-backfill-schedule"
     ]
 
 
-def test_failed_async_invocations_go_to_the_dead_letter_queue(prod_plan: Plan) -> None:
-    config = named(prod_plan, "transactions-async-failures")
-    assert depends_via(config, "destinationConfig", named(prod_plan, "transactions-dlq"))
+def test_the_sweep_may_list_only_its_landing_prefix_and_send_only_to_its_own_queue(prod_plan: Plan) -> None:
+    # GIVEN the role policies of a function with and without a schedule
+    sweeping = {s["Sid"]: s for s in statements(named(prod_plan, "transactions-backfill-role-policy").inputs["policy"])}
+    plain = {s["Sid"]: s for s in statements(named(prod_plan, "transactions-role-policy").inputs["policy"])}
+    landing = f"arn:aws:s3:::{named(prod_plan, 'landing-bucket').id}"
+    queue = named(prod_plan, "transactions-backfill-queue")
+    # THEN the sweep's ListObjectVersions is limited to its prefix and its SendMessage to its own queue ARN
+    assert sweeping["SweepListsLandingVersions"] == {
+        "Sid": "SweepListsLandingVersions",
+        "Effect": "Allow",
+        "Action": "s3:ListBucketVersions",
+        "Resource": landing,
+        "Condition": {"StringLike": {"s3:prefix": ["raw/transactions-backfill/*"]}},
+    }
+    assert sweeping["SweepEnqueuesOnOwnQueue"]["Action"] == "sqs:SendMessage"
+    assert sweeping["SweepEnqueuesOnOwnQueue"]["Resource"] == (
+        f"arn:aws:sqs:eu-central-1:{ACCOUNT}:{queue.id.rsplit('/', 1)[1]}"
+    )
+    # AND a function without a schedule has neither, and no function may send to its DLQ any more
+    assert not {"SweepListsLandingVersions", "SweepEnqueuesOnOwnQueue"} & set(plain)
+    assert "ParkFailedAsyncInvocations" not in sweeping and "ParkFailedAsyncInvocations" not in plain
 
 
 def test_missing_package_is_a_clear_error(tmp_path) -> None:
