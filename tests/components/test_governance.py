@@ -49,6 +49,12 @@ def test_alarms_watch_dlq_age_errors_and_throttles_for_each_function(prod_plan: 
         assert age["metricName"] == "ApproximateAgeOfOldestMessage" and age["threshold"] == 900
         assert alarms[f"alerts-{fn}-errors"].inputs["metricName"] == "Errors"
         assert alarms[f"alerts-{fn}-throttles"].inputs["metricName"] == "Throttles"
+        # partial batch responses hide failures from Errors: the handler's own failed-records metric is watched,
+        # with the function's full dimension set (tests/lambda_src/test_lambda_alarm_contract.py runs the handler)
+        failed = alarms[f"alerts-{fn}-records-failed"].inputs
+        assert (failed["namespace"], failed["metricName"]) == ("HybridAiPlatform/Preprocessing", "RecordsFailed")
+        env = named(prod_plan, f"{fn}-function").inputs["environment"]["variables"]
+        assert failed["dimensions"] == {"service": env["POWERTOOLS_SERVICE_NAME"], "FeatureSet": env["FEATURE_SET"]}
     for alarm in alarms.values():
         assert alarm.inputs["alarmActions"] == [topic.id] and alarm.inputs["okActions"] == [topic.id]
     publishers = statements(named(prod_plan, "alerts-topic-policy").inputs["policy"])
