@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .iam import deny_insecure_transport, policy_document
-from .preprocessing import PreprocessingPipeline
+from .preprocessing import FAILED_RECORDS_METRIC, PreprocessingPipeline
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,18 @@ class AlarmsArgs:
     """Function-errors alarm threshold per five minutes. Defaults to 1."""
     lambda_throttles_threshold: int = 1
     """Function-throttles alarm threshold per five minutes. Defaults to 1."""
+    records_failed_threshold: int = 1
+    """Failed-records alarm threshold per five minutes. Defaults to 1."""
     extra_publishers: Sequence[str] = field(default=("cloudwatch.amazonaws.com", "budgets.amazonaws.com"))
     """Service principals allowed to publish. Defaults to CloudWatch and Budgets."""
 
 
 class Alarms(pulumi.ComponentResource):
-    """An encrypted SNS topic and, per pipeline, alarms on DLQ depth, queue age, errors and throttles.
+    """An encrypted SNS topic and, per pipeline, alarms on DLQ depth, queue age, failed records, errors
+    and throttles.
+
+    The failed-records alarm watches the handler's own ``RecordsFailed`` metric: the function reports
+    partial batch failures, so a function that fails every record still reports no Lambda ``Errors``.
 
     Every alarm notifies the topic when it fires and when it recovers. Missing data is not
     breaching (an idle pipeline is healthy).
@@ -46,6 +52,8 @@ class Alarms(pulumi.ComponentResource):
 
     topic: aws.sns.Topic
     """The alerts topic; the budget also notifies it."""
+    topic_policy: aws.sns.TopicPolicy
+    """The topic's policy (CloudWatch and Budgets may publish); whatever notifies the topic depends on it."""
     alarms: list[aws.cloudwatch.MetricAlarm]
     """All alarms created."""
 
@@ -54,7 +62,7 @@ class Alarms(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = dict(args.tags)
         self.topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=args.kms_key_arn, tags=tags, opts=child)
-        aws.sns.TopicPolicy(
+        self.topic_policy = aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             arn=self.topic.arn,
             policy=policy_document(
@@ -119,7 +127,7 @@ class _AlarmSpec:
 
 
 def _pipeline_alarms(pipeline: PreprocessingPipeline, args: AlarmsArgs) -> list[_AlarmSpec]:
-    """DLQ depth, queue age, function errors and throttles of one pipeline."""
+    """DLQ depth, queue age, failed records, function errors and throttles of one pipeline."""
     queue = {"QueueName": pipeline.queue.name}
     function = {"FunctionName": pipeline.function.name}
     return [
@@ -142,6 +150,17 @@ def _pipeline_alarms(pipeline: PreprocessingPipeline, args: AlarmsArgs) -> list[
             "Maximum",
             "GreaterThanThreshold",
             args.oldest_message_age_seconds,
+        ),
+        _AlarmSpec(
+            "records-failed",
+            "records failed and were returned for retry (the function reports partial batch failures, so "
+            "Lambda Errors stay at zero; see the function's log for each record's reason)",
+            pipeline.metrics_namespace,
+            FAILED_RECORDS_METRIC,
+            dict(pipeline.metric_dimensions),
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            args.records_failed_threshold,
         ),
         _AlarmSpec(
             "errors",

@@ -232,26 +232,32 @@ class ArtifactBucket(pulumi.ComponentResource):
             }
         ]
 
-    def read_statements(self, prefix: str) -> list[Statement]:
+    def read_statements(self, prefix: str, *, head_missing_keys: bool = False) -> list[Statement]:
         """Statements to read objects under ``prefix`` (and list that prefix), with KMS decrypt.
 
         ``prefix`` is a key prefix such as ``raw/transactions/``; an empty prefix grants the
         whole bucket. The key statement is limited to use through S3 in the stack's region.
+
+        ``head_missing_keys`` defaults to off: listing is limited to ``prefix`` by an ``s3:prefix``
+        condition, and ``HeadObject``/``GetObject`` on a key that does not exist answers **403**
+        AccessDenied. Turn it on for a principal that must tell "absent" from "forbidden" (write-once
+        checks, fallbacks to another key): ``s3:ListBucket`` is then granted on the bucket without a
+        condition, which is what makes S3 answer **404** NoSuchKey ("If you have the s3:ListBucket
+        permission on the bucket, Amazon S3 returns an HTTP status code 404 Not Found error. If you don't
+        have the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403 Forbidden error."
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html). A ``HeadObject``/``GetObject``
+        request carries no ``s3:prefix`` key, so a prefix-conditioned ``ListBucket`` never counts. The cost
+        is that the principal may list every key name of the bucket (not read other objects).
         """
-        return [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": pulumi.Output.concat(self.bucket.arn, "/", prefix, "*"),
-            },
-            {
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": self.bucket.arn,
-                "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
-            },
-            *self._kms(["kms:Decrypt"]),
-        ]
+        objects: Statement = {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": pulumi.Output.concat(self.bucket.arn, "/", prefix, "*"),
+        }
+        listing: dict[str, object] = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn}
+        if not head_missing_keys:
+            listing["Condition"] = {"StringLike": {"s3:prefix": [f"{prefix}*"]}}
+        return [objects, listing, *self._kms(["kms:Decrypt"])]
 
     def write_statements(self, prefix: str) -> list[Statement]:
         """Statements to write objects under ``prefix``, with the KMS data-key permissions SSE-KMS needs."""
@@ -264,12 +270,17 @@ class ArtifactBucket(pulumi.ComponentResource):
             *self._kms(["kms:GenerateDataKey", "kms:Decrypt"]),
         ]
 
-    def grant_read(self, name: str, role: aws.iam.Role, prefix: str) -> aws.iam.RolePolicy:
-        """Attach :meth:`read_statements` for ``prefix`` to ``role`` as an inline policy ``name``."""
+    def grant_read(
+        self, name: str, role: aws.iam.Role, prefix: str, *, head_missing_keys: bool = False
+    ) -> aws.iam.RolePolicy:
+        """Attach :meth:`read_statements` for ``prefix`` to ``role`` as an inline policy ``name``.
+
+        ``head_missing_keys`` defaults to off; see :meth:`read_statements`.
+        """
         return aws.iam.RolePolicy(
             name,
             role=role.id,
-            policy=policy_document(self.read_statements(prefix)),
+            policy=policy_document(self.read_statements(prefix, head_missing_keys=head_missing_keys)),
             opts=pulumi.ResourceOptions(parent=role),
         )
 

@@ -117,7 +117,8 @@ class BatchScoringJob(pulumi.ComponentResource):
         model_prefix = f"{args.registry_prefix}/{model.name}/"
         statements = [
             *_sid("ReadOwnModel", args.model_registry.read_statements(model_prefix)),
-            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix)),
+            # The job HeadObjects output keys before writing them: it must see 404, not 403, for an absent key.
+            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix, head_missing_keys=True)),
             *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
         ]
         self.identity = PodIdentityRole(

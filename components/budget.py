@@ -28,6 +28,10 @@ class BudgetArgs:
     """Actual-spend thresholds. Defaults to 80% and 100%."""
     forecast_thresholds_percent: Sequence[float] = (100.0,)
     """Forecast-spend thresholds. Defaults to 100%."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """Resources the budget is created after. Defaults to none. Pass the topic policy that lets
+    ``budgets.amazonaws.com`` publish to ``topic_arn``: AWS Budgets cannot notify a topic whose policy
+    does not admit it yet."""
 
 
 class Budget(pulumi.ComponentResource):
@@ -70,7 +74,8 @@ class Budget(pulumi.ComponentResource):
             filter_expression=_tag_filter(args.filter_tags),
             notifications=notifications,
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            # depends_on on the child itself: a component's own depends_on does not order its children.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
         self.register_outputs({"budget_name": self.budget.name})
 

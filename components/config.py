@@ -232,8 +232,10 @@ class PreprocessingFunctionConfig(_Model):
     log_retention_days: LogRetentionDays = 30
     """CloudWatch Logs retention of the function's log group. Defaults to 30 days."""
     schedule: str | None = None
-    """Optional EventBridge schedule (``rate(...)`` or ``cron(...)``) that also invokes the
-    function for periodic batch work. Defaults to none."""
+    """Optional EventBridge schedule (``rate(...)`` or ``cron(...)``, UTC). Each time it fires, the
+    function sweeps: it enqueues every landing object under ``landing_prefix`` last modified on the
+    previous UTC day, and processes each like an S3 event (objects already processed are skipped).
+    Defaults to none (only S3 events trigger the function)."""
     environment: dict[str, str] = Field(default_factory=dict)
     """Extra, non-secret environment variables. Defaults to none. Secret-looking names or
     values are rejected: use Secrets Manager or SSM Parameter Store instead."""
@@ -732,6 +734,9 @@ class AlarmsConfig(_Model):
     """Alarm when a function's errors in five minutes reach this. Defaults to 1."""
     lambda_throttles_threshold: int = Field(default=1, ge=1)
     """Alarm when a function's throttles in five minutes reach this. Defaults to 1."""
+    records_failed_threshold: int = Field(default=1, ge=1)
+    """Alarm when a function's failed records (its ``RecordsFailed`` metric) in five minutes reach
+    this. Defaults to 1."""
 
 
 class BudgetConfig(_Model):

@@ -29,18 +29,22 @@ class EncryptionKeyArgs:
     """Rotation period of a created key (rotation is always on). Defaults to 365 days."""
     alias: str | None = None
     """Alias name without ``alias/``. Defaults to the component name."""
-    service_principals: tuple[str, ...] = field(
-        default=("events.amazonaws.com", "cloudwatch.amazonaws.com", "budgets.amazonaws.com")
-    )
-    """Services allowed to generate data keys and decrypt from this account (EventBridge to
-    encrypted queues, CloudWatch and Budgets to the encrypted alerts topic)."""
+    service_principals: tuple[str, ...] = field(default=("cloudwatch.amazonaws.com", "budgets.amazonaws.com"))
+    """Services allowed to generate data keys and decrypt on behalf of this account
+    (``aws:SourceAccount``). Defaults to CloudWatch and Budgets, which publish to the encrypted
+    alerts topic."""
+    eventbridge_to_sqs: bool = True
+    """Let EventBridge use the key for the SSE-KMS queues it delivers to (rule targets and their
+    dead-letter queues): any queue of this account in the stack region, by ``aws:SourceArn``.
+    Defaults to on."""
 
 
 class EncryptionKey(pulumi.ComponentResource):
     """A symmetric KMS key, rotation on, single-region, with a least-privilege key policy.
 
     The key policy lets the account administer the key through IAM, lets CloudWatch Logs use
-    it for this account's log groups in the stack region, and lets the listed service
+    it for this account's log groups in the stack region, lets EventBridge use it for this
+    account's queues in the stack region (``aws:SourceArn``), and lets the listed service
     principals use it on behalf of this account only (``aws:SourceAccount``). With
     ``key_arn`` set nothing is created and :attr:`arn` is that key.
 
@@ -106,6 +110,29 @@ class EncryptionKey(pulumi.ComponentResource):
                 },
             },
         ]
+        if args.eventbridge_to_sqs:
+            # EventBridge delivering to an SSE-KMS queue: SQS calls KMS on behalf of events.amazonaws.com,
+            # and the condition key AWS documents for it is aws:SourceArn set to the ARN of the resource
+            # being encrypted, i.e. the queue ("When using SSE enabled Amazon SQS queues, the following
+            # services support aws:SourceArn: ... CloudWatch Events"). aws:SourceAccount is not in that
+            # list, so a SourceAccount-only condition is not the documented form for this path.
+            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+            # (section "Configure AWS KMS permissions with confused deputy protection").
+            # The queues are created after the key (they reference it), so the ARN is matched by pattern.
+            statements.append(
+                {
+                    "Sid": "EventBridgeToThisAccountsQueues",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnLike": {
+                            "aws:SourceArn": pulumi.Output.concat("arn:aws:sqs:", args.region, ":", account, ":*")
+                        }
+                    },
+                }
+            )
         if args.service_principals:
             statements.append(
                 {

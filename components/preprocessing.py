@@ -9,7 +9,7 @@ maximum concurrency), a failed record is retried and then parked in a dead-lette
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,8 @@ HANDLER = "preprocessing.handler.lambda_handler"
 """Handler of the packaged ``lambda_src/`` code."""
 DLQ_RETENTION_SECONDS = 1_209_600
 """Dead-letter queues keep messages the SQS maximum of 14 days."""
+FAILED_RECORDS_METRIC = "RecordsFailed"
+"""EMF metric the handler emits with the count of records it returned in ``batchItemFailures``."""
 
 
 class PackageError(Exception):
@@ -44,6 +46,9 @@ class LambdaPackage:
     """Dependencies layer archive. Defaults to none (dependencies inside the function zip)."""
     layer_base64sha256: str | None = None
     """Base64 SHA-256 of ``layer_zip``. Defaults to none."""
+    feature_sets: tuple[str, ...] = ()
+    """Feature sets the function code contains (``FEATURE_SET`` values it accepts). Defaults to none;
+    :meth:`from_manifest` always fills it from the manifest."""
 
     @classmethod
     def from_manifest(cls, manifest: Path) -> LambdaPackage:
@@ -57,17 +62,44 @@ class LambdaPackage:
             data = json.loads(manifest.read_text())
             base = manifest.parent
             layer = data.get("layer_zip")
+            feature_sets = data["feature_sets"]
+            if not isinstance(feature_sets, list) or not all(isinstance(f, str) for f in feature_sets):
+                raise ValueError("feature_sets must be a list of names")
             return cls(
                 function_zip=base / data["function_zip"],
                 function_base64sha256=data["function_base64sha256"],
                 function_sha256=data["function_sha256"],
                 layer_zip=base / layer if layer else None,
                 layer_base64sha256=data.get("layer_base64sha256"),
+                feature_sets=tuple(feature_sets),
             )
         except (KeyError, ValueError) as exc:
             raise PackageError(
-                f"{manifest} is not a valid package manifest ({exc}); rebuild with `make package`"
+                f"{manifest} is not a valid package manifest (missing or invalid {exc}); rebuild with `make package`"
             ) from None
+
+
+def unknown_feature_sets(
+    functions: Sequence[PreprocessingFunctionConfig], packages: Mapping[str, LambdaPackage], build_dir: str
+) -> list[str]:
+    """One problem line per function whose ``feature_set`` is not in the package it deploys.
+
+    Lines are ``preprocessing.functions[<i>].feature_set: ...`` (the project's ConfigError format), naming
+    the value, the available feature sets and the two fixes. Functions whose architecture has no package are
+    skipped (the package loader reports those).
+    """
+    problems = []
+    for index, fn in enumerate(functions):
+        package = packages.get(fn.architecture)
+        if package is None or fn.feature_set in package.feature_sets:
+            continue
+        available = ", ".join(package.feature_sets) or "none"
+        problems.append(
+            f"preprocessing.functions[{index}].feature_set: '{fn.feature_set}' is not a feature set of the "
+            f"Lambda package {build_dir}/{fn.architecture} (available: {available}); use one of those, or add "
+            f"lambda_src/preprocessing/feature_sets/{fn.feature_set}.py and run `make package`"
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -100,13 +132,16 @@ class PreprocessingPipeline(pulumi.ComponentResource):
     """Rule → queue (with DLQ) → event source mapping → function, with a least-privilege role.
 
     - **Rule**: matches ``aws.s3`` ``Object Created`` for the landing bucket and the function's prefix.
-    - **Queue**: KMS-encrypted, TLS-only policy allowing only that rule to send; visibility
+    - **Schedule** (optional): a rule that sends its ``Scheduled Event`` to the same queue; the handler
+      answers it with a sweep that enqueues the previous UTC day's landing objects (idempotent).
+    - **Queue**: KMS-encrypted, TLS-only policy allowing only those rules to send; visibility
       timeout six times the function timeout; redrive to a DLQ after ``max_receive_count``.
     - **Event source mapping**: ``ReportBatchItemFailures`` and ``maximum_concurrency``.
     - **Function**: reserved concurrency, X-Ray active tracing, JSON logs to its own log group
-      with retention, a secret-free environment naming its buckets and prefixes, failed
-      asynchronous (scheduled) invocations sent to the DLQ.
-    - **Role**: read its landing prefix, write its feature-set prefix, consume its queue, use the key.
+      with retention, a secret-free environment naming its buckets and prefixes. It is only ever
+      invoked by the event source mapping.
+    - **Role**: read its landing prefix, write its feature-set prefix, consume its queue, use the key;
+      with a schedule also list the landing prefix's versions and send to its own queue.
 
     Example::
 
@@ -122,6 +157,11 @@ class PreprocessingPipeline(pulumi.ComponentResource):
     rule: aws.cloudwatch.EventRule
     event_source_mapping: aws.lambda_.EventSourceMapping
     log_group: aws.cloudwatch.LogGroup
+    metrics_namespace: str
+    """CloudWatch namespace of the handler's EMF metrics (``POWERTOOLS_METRICS_NAMESPACE``)."""
+    metric_dimensions: dict[str, str]
+    """The exact dimension set of every handler metric: Powertools' ``service`` (``POWERTOOLS_SERVICE_NAME``)
+    and ``FeatureSet``. A CloudWatch alarm must name all of them: an alarm on a subset matches nothing."""
 
     def __init__(self, name: str, args: PreprocessingPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:preprocessing:PreprocessingPipeline", name, None, opts)
@@ -129,6 +169,8 @@ class PreprocessingPipeline(pulumi.ComponentResource):
         tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         feature_prefix = f"{fn.feature_set}/"
+        self.metrics_namespace = args.metrics_namespace
+        self.metric_dimensions = {"service": fn.name, "FeatureSet": fn.feature_set}
 
         # Queues ------------------------------------------------------------------------------
         self.dead_letter_queue = aws.sqs.Queue(
@@ -161,7 +203,7 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Rule → queue --------------------------------------------------------------------------
+        # Rules → queue -------------------------------------------------------------------------
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-object-created",
             description=f"S3 Object Created under s3://<landing>/{fn.landing_prefix} for {fn.name}",
@@ -179,6 +221,21 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # A schedule means "sweep": its rule delivers the Scheduled Event to this function's own queue (never
+        # invokes the SQS handler directly); the handler then enqueues the previous UTC day's landing objects
+        # as Object Created messages on the same queue (lambda_src/preprocessing/sweep.py).
+        self.schedule_rule: aws.cloudwatch.EventRule | None = None
+        if fn.schedule is not None:
+            self.schedule_rule = aws.cloudwatch.EventRule(
+                f"{name}-schedule",
+                description=f"Sweep of the previous UTC day's landing objects for {fn.name}",
+                schedule_expression=fn.schedule,
+                state="ENABLED",
+                tags=tags,
+                opts=child,
+            )
+        rules = [self.rule, *([self.schedule_rule] if self.schedule_rule is not None else [])]
+        # Both queues admit exactly the rules that target them (deliveries) or dead-letter into them.
         for queue, policy_name in ((self.queue, "queue-policy"), (self.dead_letter_queue, "dlq-policy")):
             aws.sqs.QueuePolicy(
                 f"{name}-{policy_name}",
@@ -187,12 +244,12 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                     [
                         deny_insecure_transport([queue.arn], "sqs:*"),
                         {
-                            "Sid": "OnlyTheRuleSends",
+                            "Sid": "OnlyTheRulesSend",
                             "Effect": "Allow",
                             "Principal": {"Service": "events.amazonaws.com"},
                             "Action": "sqs:SendMessage",
                             "Resource": queue.arn,
-                            "Condition": {"ArnEquals": {"aws:SourceArn": self.rule.arn}},
+                            "Condition": {"ArnEquals": {"aws:SourceArn": [rule.arn for rule in rules]}},
                         },
                     ]
                 ),
@@ -206,6 +263,15 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             dead_letter_config={"arn": self.dead_letter_queue.arn},
             opts=child,
         )
+        if self.schedule_rule is not None:
+            aws.cloudwatch.EventTarget(
+                f"{name}-schedule-target",
+                rule=self.schedule_rule.name,
+                arn=self.queue.arn,
+                retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 185},
+                dead_letter_config={"arn": self.dead_letter_queue.arn},
+                opts=child,
+            )
 
         # Function ------------------------------------------------------------------------------
         self.log_group = aws.cloudwatch.LogGroup(
@@ -252,10 +318,12 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             "QUARANTINE_PREFIX": f"{feature_prefix}_quarantine/",
             "MANIFEST_PREFIX": f"{feature_prefix}_manifests/",
             "CODE_VERSION": args.package.function_sha256,
-            "POWERTOOLS_SERVICE_NAME": fn.name,
-            "POWERTOOLS_METRICS_NAMESPACE": args.metrics_namespace,
+            "POWERTOOLS_SERVICE_NAME": self.metric_dimensions["service"],
+            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
+        if fn.schedule is not None:
+            environment["SWEEP_QUEUE_URL"] = self.queue.url
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -282,14 +350,6 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, self.log_group]),
         )
-        aws.lambda_.FunctionEventInvokeConfig(
-            f"{name}-async-failures",
-            function_name=self.function.name,
-            maximum_retry_attempts=2,
-            maximum_event_age_in_seconds=3600,
-            destination_config={"on_failure": {"destination": self.dead_letter_queue.arn}},
-            opts=child,
-        )
         self.event_source_mapping = aws.lambda_.EventSourceMapping(
             f"{name}-queue-trigger",
             event_source_arn=self.queue.arn,
@@ -302,34 +362,6 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
-
-        # Optional schedule ---------------------------------------------------------------------
-        if fn.schedule is not None:
-            schedule = aws.cloudwatch.EventRule(
-                f"{name}-schedule",
-                description=f"Periodic batch run of {fn.name}",
-                schedule_expression=fn.schedule,
-                state="ENABLED",
-                tags=tags,
-                opts=child,
-            )
-            aws.lambda_.Permission(
-                f"{name}-schedule-invoke",
-                action="lambda:InvokeFunction",
-                function=self.function.name,
-                principal="events.amazonaws.com",
-                source_arn=schedule.arn,
-                source_account=args.account_id,
-                opts=child,
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-schedule-target",
-                rule=schedule.name,
-                arn=self.function.arn,
-                retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 2},
-                dead_letter_config={"arn": self.dead_letter_queue.arn},
-                opts=child,
-            )
 
         self.register_outputs(
             {
@@ -365,12 +397,6 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 "Resource": self.queue.arn,
             },
             {
-                "Sid": "ParkFailedAsyncInvocations",
-                "Effect": "Allow",
-                "Action": "sqs:SendMessage",
-                "Resource": self.dead_letter_queue.arn,
-            },
-            {
                 "Sid": "UseStackKey",
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
@@ -382,17 +408,36 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
                 "Resource": "*",
             },
-            {
-                # HeadObject answers 404 (not 403) for a missing key only with an unconditioned
-                # s3:ListBucket; the handler's write-once check relies on telling the two apart.
-                "Sid": "ListFeatureStoreForWriteOnceChecks",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": args.feature_store.arn,
-            },
-            *_sid("ReadLanding", args.landing.read_statements(fn.landing_prefix)),
-            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix)),
+            # Both reads must tell an absent key from a forbidden one (404, not 403): the landing read falls
+            # back to the URL-decoded key, the feature-store read is the write-once/manifest check.
+            *_sid("ReadLanding", args.landing.read_statements(fn.landing_prefix, head_missing_keys=True)),
+            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix, head_missing_keys=True)),
             *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
+            *(self._sweep_statements(args) if fn.schedule is not None else []),
+        ]
+
+    def _sweep_statements(self, args: PreprocessingPipelineArgs) -> list[Statement]:
+        """What the scheduled sweep calls: ListObjectVersions on the landing prefix, SendMessage to its queue.
+
+        ``s3:ListBucketVersions`` supports the ``s3:prefix`` condition key
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html), and the sweep
+        always passes ``Prefix=LANDING_PREFIX``. The queue is SSE-KMS: ``UseStackKey`` covers the
+        ``kms:GenerateDataKey``/``kms:Decrypt`` a producer needs.
+        """
+        return [
+            {
+                "Sid": "SweepListsLandingVersions",
+                "Effect": "Allow",
+                "Action": "s3:ListBucketVersions",
+                "Resource": args.landing.arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{args.function.landing_prefix}*"]}},
+            },
+            {
+                "Sid": "SweepEnqueuesOnOwnQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": self.queue.arn,
+            },
         ]
 
 

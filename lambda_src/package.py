@@ -7,7 +7,9 @@ Produces, under ``<out>/<arch>/``:
 - ``function.zip``: our code only (``preprocessing/``), at the zip root (the handler is
   ``preprocessing.handler.lambda_handler``);
 - ``layer.zip``: the pinned dependencies of ``requirements.txt`` under ``python/`` (a Lambda layer);
-- ``manifest.json``: file names, sha256 (hex) and Lambda-style base64 sha256 of each zip, and sizes.
+- ``manifest.json``: file names, sha256 (hex) and Lambda-style base64 sha256 of each zip, sizes, and
+  ``feature_sets``: the feature sets the function zip contains (what ``FEATURE_SET`` may name; the stack
+  program rejects a configured feature set that is not listed).
 
 Identical inputs give byte-identical zips: entries sorted, timestamps fixed at 1980-01-01 00:00, modes
 fixed (0644, 0755 for shared objects), no extra attributes, one compression level. The ``pip install``
@@ -30,6 +32,7 @@ import glob
 import hashlib
 import json
 import os
+import pkgutil
 import platform
 import re
 import shutil
@@ -132,6 +135,16 @@ def collect(root: Path, *, dependency: bool, prefix: str = "") -> tuple[list[tup
             excluded[reason] = excluded.get(reason, 0) + full.stat().st_size
     kept.sort(key=lambda item: item[0])
     return kept, excluded
+
+
+def feature_sets_in(source_root: Path) -> list[str]:
+    """Feature sets shipped under ``<source_root>/preprocessing/feature_sets/``, sorted.
+
+    The same rule as ``preprocessing.feature_sets.available_feature_sets`` (one module per feature set,
+    modules starting with ``_`` are private), read from the files so nothing is imported.
+    """
+    directory = Path(source_root) / PACKAGE_NAME / "feature_sets"
+    return sorted(info.name for info in pkgutil.iter_modules([str(directory)]) if not info.name.startswith("_"))
 
 
 def write_deterministic_zip(files: Iterable[tuple[str, Path]], destination: Path) -> int:
@@ -340,6 +353,7 @@ def build(
         "layer_base64sha256": None,
         "unzipped_bytes": function_unzipped + layer_unzipped,
         "zipped_bytes": function_zip.stat().st_size,
+        "feature_sets": feature_sets_in(source_root),
     }
     if dep_files:
         layer_sha, layer_b64 = _digests(layer_zip)

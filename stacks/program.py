@@ -13,9 +13,14 @@ import pulumi_aws as aws
 from components.alarms import Alarms, AlarmsArgs
 from components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
 from components.budget import Budget, BudgetArgs
-from components.config import PlatformConfig, load_platform_config
+from components.config import ConfigError, PlatformConfig, load_platform_config
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.preprocessing import LambdaPackage, PreprocessingPipeline, PreprocessingPipelineArgs
+from components.preprocessing import (
+    LambdaPackage,
+    PreprocessingPipeline,
+    PreprocessingPipelineArgs,
+    unknown_feature_sets,
+)
 
 from .context import StackContext
 
@@ -31,6 +36,12 @@ def main() -> None:
         arch: LambdaPackage.from_manifest(LAMBDA_BUILD_DIR / arch / "manifest.json")
         for arch in sorted({fn.architecture for fn in config.preprocessing.functions})
     }
+    # A feature set the deployed code does not contain would fail every record: reject it before any resource.
+    problems = unknown_feature_sets(
+        config.preprocessing.functions, packages, LAMBDA_BUILD_DIR.relative_to(REPO_ROOT).as_posix()
+    )
+    if problems:
+        raise ConfigError(pulumi.get_stack(), problems)
     ctx = build_data_plane(config, packages)
     from .inference import build_inference_platform
 
@@ -148,6 +159,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
             oldest_message_age_seconds=config.alarms.oldest_message_age_seconds,
             lambda_errors_threshold=config.alarms.lambda_errors_threshold,
             lambda_throttles_threshold=config.alarms.lambda_throttles_threshold,
+            records_failed_threshold=config.alarms.records_failed_threshold,
         ),
         opts=opts,
     )
@@ -161,6 +173,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
             emails=config.budget.emails,
             actual_thresholds_percent=config.budget.actual_thresholds_percent,
             forecast_thresholds_percent=config.budget.forecast_thresholds_percent,
+            depends_on=[ctx.alarms.topic_policy],
         ),
         opts=opts,
     )

@@ -43,6 +43,9 @@ class Settings:
     quarantine_prefix: str
     manifest_prefix: str
     code_version: str
+    sweep_queue_url: str | None = None
+    """``SWEEP_QUEUE_URL`` (optional): the function's own queue, where a scheduled sweep enqueues one
+    ``Object Created`` message per landing object it finds. Set only for functions with a schedule."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +69,7 @@ class Settings:
             quarantine_prefix=env["QUARANTINE_PREFIX"].strip(),
             manifest_prefix=env["MANIFEST_PREFIX"].strip(),
             code_version=env["CODE_VERSION"].strip(),
+            sweep_queue_url=env.get("SWEEP_QUEUE_URL", "").strip() or None,
         )
         settings._check_consistency()
         return settings

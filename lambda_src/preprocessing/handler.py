@@ -1,11 +1,23 @@
 """Lambda entry point: ``preprocessing.handler.lambda_handler``.
 
-SQS (fed by an EventBridge rule on S3 ``Object Created``) invokes the function with a batch; the event
-source mapping uses ``ReportBatchItemFailures``. Each record is handled independently by Powertools'
-``BatchProcessor``: a record whose body is not an S3 EventBridge event, names an object outside the
-landing prefix, or whose object cannot be read raises, and is returned in ``batchItemFailures`` so SQS
-redelivers it (and dead-letters it after ``maxReceiveCount``); the other records of the batch succeed.
-Invalid *rows* never fail a record: they are written to the quarantine prefix.
+SQS invokes the function with a batch; the event source mapping uses ``ReportBatchItemFailures``. Each
+record is handled independently by Powertools' ``BatchProcessor``. A record body is one of
+:data:`preprocessing.events.ACCEPTED_EVENTS`:
+
+- ``aws.s3`` / ``Object Created`` (from the EventBridge rule on the landing prefix, or enqueued by a sweep):
+  the object version is processed into the feature store;
+- ``aws.events`` / ``Scheduled Event`` (the function's schedule rule targets its own queue): the previous
+  UTC day's landing objects are enqueued, one ``Object Created`` message each (:mod:`preprocessing.sweep`).
+
+A record whose body is neither, names an object outside the landing prefix, or whose object cannot be read
+raises; it is logged with its reason (exception type and message, and the source object when known) and
+returned in ``batchItemFailures`` so SQS redelivers it (and dead-letters it after ``maxReceiveCount``); the
+other records of the batch succeed. Invalid *rows* never fail a record: they go to the quarantine prefix.
+
+Metrics (EMF, namespace ``POWERTOOLS_METRICS_NAMESPACE``, dimensions ``service`` = ``POWERTOOLS_SERVICE_NAME``
+and ``FeatureSet``): ``ObjectsProcessed``, ``RowsValid``, ``RowsQuarantined``, ``DuplicateDeliveries``,
+``SweepObjectsEnqueued`` and ``RecordsFailed`` (the stack's alarm watches the last one: with partial batch
+responses a function failing every record reports no Lambda ``Errors``).
 """
 
 from __future__ import annotations
@@ -17,31 +29,61 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from preprocessing.config import get_settings
-from preprocessing.events import S3EventBridgeSqsRecord, source_object_from_record
+from preprocessing.events import ScheduledEvent, SourceObject, parse_message, source_object_from_event
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+FAILED_RECORDS_METRIC = "RecordsFailed"
+"""Name of the metric counting records returned in ``batchItemFailures`` (alarmed on by the stack)."""
+FEATURE_SET_DIMENSION = "FeatureSet"
+"""Dimension added to every metric, next to Powertools' ``service``."""
+_MAX_ERROR_CHARS = 2000
 # raise_on_entire_batch_failure=False: a batch in which every record fails is still answered record by
 # record, so the response always lists exactly what failed (SQS semantics are the same either way).
-processor = BatchProcessor(event_type=EventType.SQS, model=S3EventBridgeSqsRecord, raise_on_entire_batch_failure=False)
+# No parser model: the body is parsed in record_handler, so a malformed body is logged like any failure.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method
-def record_handler(record: S3EventBridgeSqsRecord) -> dict[str, Any]:
-    """Process the object named by one SQS record; raise to have the record retried.
+def record_handler(record: SQSRecord) -> dict[str, Any]:
+    """Handle one SQS record; log the reason and re-raise on failure so the record is retried.
 
-    Returns a summary (status, keys, row counts) that Powertools keeps as the record's success result.
+    Returns a summary that Powertools keeps as the record's success result.
     """
+    source: SourceObject | None = None
+    try:
+        message = parse_message(record.body)
+        if isinstance(message, ScheduledEvent):
+            return _sweep(message)
+        source = source_object_from_event(message)
+        return _process(source)
+    except Exception as exc:
+        logger.error(
+            "record failed; SQS redelivers it and dead-letters it after maxReceiveCount",
+            extra={
+                "message_id": record.message_id,
+                "receive_count": record.attributes.approximate_receive_count,
+                "error_type": type(exc).__name__,
+                "error": str(exc)[:_MAX_ERROR_CHARS],
+                "source_bucket": source.bucket if source else None,
+                "source_key": source.key if source else None,
+                "source_version_id": source.version_id if source else None,
+            },
+        )
+        raise
+
+
+def _process(source: SourceObject) -> dict[str, Any]:
     from preprocessing.feature_sets import get_feature_set
     from preprocessing.pipeline import process_object
     from preprocessing.storage import s3_client
 
     settings = get_settings()
-    source = source_object_from_record(record)
     logger.append_keys(source_bucket=source.bucket, source_key=source.key, source_version_id=source.version_id)
     try:
         result = process_object(
@@ -77,6 +119,25 @@ def record_handler(record: S3EventBridgeSqsRecord) -> dict[str, Any]:
     }
 
 
+def _sweep(event: ScheduledEvent) -> dict[str, Any]:
+    from preprocessing.storage import s3_client
+    from preprocessing.sweep import sqs_client, sweep
+
+    result = sweep(event, settings=get_settings(), s3=s3_client(), sqs=sqs_client())
+    metrics.add_metric(name="SweepObjectsEnqueued", unit=MetricUnit.Count, value=result.messages_sent)
+    logger.info(
+        "scheduled sweep enqueued the window's landing objects",
+        extra={
+            "schedule": event.resources,
+            "window_start": result.window_start.isoformat(),
+            "window_end": result.window_end.isoformat(),
+            "objects_found": result.objects_found,
+            "messages_sent": result.messages_sent,
+        },
+    )
+    return {"status": "swept", "objects_found": result.objects_found, "messages_sent": result.messages_sent}
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @tracer.capture_lambda_handler(capture_response=False)
@@ -87,7 +148,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     whole batch is retried. A batch in which every record fails is reported record by record too.
     """
     settings = get_settings()
-    metrics.add_dimension(name="FeatureSet", value=settings.feature_set)
+    metrics.add_dimension(name=FEATURE_SET_DIMENSION, value=settings.feature_set)
     response = process_partial_response(
         event=event,
         record_handler=record_handler,
@@ -96,6 +157,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     failures = response.get("batchItemFailures", [])
     if failures:
-        metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=len(failures))
+        metrics.add_metric(name=FAILED_RECORDS_METRIC, unit=MetricUnit.Count, value=len(failures))
         logger.warning("records failed and will be retried", extra={"failed": [f["itemIdentifier"] for f in failures]})
     return dict(response)

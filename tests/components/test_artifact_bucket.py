@@ -129,6 +129,7 @@ def test_grants_are_least_privilege_on_a_prefix() -> None:
         role = aws.iam.Role("reader", assume_role_policy="{}")
         bucket.grant_read("reader-read", role, "in/")
         bucket.grant_write("reader-write", role, "out/")
+        bucket.grant_read("reader-head", role, "maybe/", head_missing_keys=True)
         pulumi.export("bucket", bucket.name)
 
     # WHEN synthesized
@@ -150,6 +151,11 @@ def test_grants_are_least_privilege_on_a_prefix() -> None:
         "Resource": key,
         "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
     }
+    # AND a reader that must see 404 for absent keys gets ListBucket on the bucket without a condition
+    # (AWS answers 403 to HeadObject on an absent key otherwise; moto does not model it)
+    head = statements(named(plan, "reader-head").inputs["policy"])
+    assert head[0]["Resource"] == f"{bucket_arn}/maybe/*"
+    assert head[1] == {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn}
     assert write[0]["Resource"] == f"{bucket_arn}/out/*"
     assert write[0]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
     assert write[1]["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"] and write[1]["Resource"] == key

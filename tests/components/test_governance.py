@@ -49,6 +49,12 @@ def test_alarms_watch_dlq_age_errors_and_throttles_for_each_function(prod_plan: 
         assert age["metricName"] == "ApproximateAgeOfOldestMessage" and age["threshold"] == 900
         assert alarms[f"alerts-{fn}-errors"].inputs["metricName"] == "Errors"
         assert alarms[f"alerts-{fn}-throttles"].inputs["metricName"] == "Throttles"
+        # partial batch responses hide failures from Errors: the handler's own failed-records metric is watched,
+        # with the function's full dimension set (tests/lambda_src/test_lambda_alarm_contract.py runs the handler)
+        failed = alarms[f"alerts-{fn}-records-failed"].inputs
+        assert (failed["namespace"], failed["metricName"]) == ("HybridAiPlatform/Preprocessing", "RecordsFailed")
+        env = named(prod_plan, f"{fn}-function").inputs["environment"]["variables"]
+        assert failed["dimensions"] == {"service": env["POWERTOOLS_SERVICE_NAME"], "FeatureSet": env["FEATURE_SET"]}
     for alarm in alarms.values():
         assert alarm.inputs["alarmActions"] == [topic.id] and alarm.inputs["okActions"] == [topic.id]
     publishers = statements(named(prod_plan, "alerts-topic-policy").inputs["policy"])
@@ -78,3 +84,29 @@ def test_budget_is_monthly_filtered_by_stack_tags_and_alerts(prod_plan: Plan) ->
         assert notification["subscriberSnsTopicArns"] == [topic.id]
         assert notification["subscriberEmailAddresses"] == ["ml-platform-finops@example.com"]
     assert json.dumps(inputs).count("PERCENTAGE") == 5
+
+
+def test_budget_is_created_after_the_topic_policy_that_lets_budgets_publish(prod_plan: Plan) -> None:
+    # GIVEN the budget that notifies the alerts topic, and the topic policy admitting budgets.amazonaws.com
+    budget = of_type(prod_plan, "aws:budgets/budget:Budget")[0]
+    policy = named(prod_plan, "alerts-topic-policy")
+    allow = next(s for s in statements(policy.inputs["policy"]) if s["Effect"] == "Allow")
+    assert "budgets.amazonaws.com" in allow["Principal"]["Service"]
+    # THEN the engine creates the budget only once that policy exists (a dependency, not just the topic ARN)
+    assert policy.urn in budget.dependencies
+
+
+def test_eventbridge_may_use_the_key_only_for_this_accounts_queues_by_source_arn(prod_plan: Plan) -> None:
+    # GIVEN the key policy WHEN looking for what events.amazonaws.com may do
+    policy = statements(named(prod_plan, "stack-key-key").inputs["policy"])
+    events = [s for s in policy if "events.amazonaws.com" in json.dumps(s.get("Principal", {}))]
+    # THEN exactly one statement names it, with the condition key the SQS docs list for EventBridge
+    # (aws:SourceArn = the encrypted queue), not an aws:SourceAccount-only condition
+    assert len(events) == 1
+    assert events[0]["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(events[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert events[0]["Condition"] == {"ArnLike": {"aws:SourceArn": "arn:aws:sqs:eu-central-1:123456789012:*"}}
+    # AND every queue EventBridge delivers to (rule targets and their dead-letter queues) matches that pattern
+    for queue in of_type(prod_plan, "aws:sqs/queue:Queue"):
+        arn = f"arn:aws:sqs:eu-central-1:123456789012:{queue.id.rsplit('/', 1)[1]}"
+        assert arn.startswith(events[0]["Condition"]["ArnLike"]["aws:SourceArn"].rstrip("*")), queue.name

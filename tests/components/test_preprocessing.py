@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from blueprint.synth import Plan
+from blueprint.synth import Plan, synthesize
 from components.config import parse_platform_config
 from tests.plan_helpers import depends_via, named, of_type, statements
 
@@ -55,19 +56,42 @@ def test_queue_is_encrypted_redrives_to_dlq_and_outlasts_the_function(prod_plan:
     assert dlq.inputs["messageRetentionSeconds"] == 1_209_600
 
 
-@pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
-def test_only_the_rule_may_send_and_only_over_tls(prod_plan: Plan, fn: str) -> None:
-    rule = named(prod_plan, f"{fn}-object-created")
-    policy = named(prod_plan, f"{fn}-queue-policy")
+def _rule_arn(rule) -> str:
+    return f"arn:aws:events:eu-central-1:{ACCOUNT}:rule/{rule.id}"
+
+
+@pytest.mark.parametrize(
+    ("fn", "rules"), [("transactions", ["object-created"]), ("transactions-backfill", ["object-created", "schedule"])]
+)
+@pytest.mark.parametrize("policy_name", ["queue-policy", "dlq-policy"])
+def test_only_the_functions_own_rules_may_send_and_only_over_tls(
+    prod_plan: Plan, fn: str, rules: list[str], policy_name: str
+) -> None:
+    # GIVEN the queue (or DLQ) policy and the rules whose targets deliver (or dead-letter) into it
+    expected = sorted(_rule_arn(named(prod_plan, f"{fn}-{r}")) for r in rules)
+    policy = named(prod_plan, f"{fn}-{policy_name}")
     stmts = statements(policy.inputs["policy"])
     deny = next(s for s in stmts if s["Effect"] == "Deny")
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     allow = [s for s in stmts if s["Effect"] == "Allow"]
+    # THEN EventBridge may send only on behalf of exactly those rules: a failed scheduled delivery can be
+    # parked in the DLQ, and no other rule can write to the queue
     assert len(allow) == 1
     assert allow[0]["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow[0]["Action"] == "sqs:SendMessage"
-    assert allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(f":rule/{rule.id}")
-    assert depends_via(policy, "policy", rule)
+    assert sorted(allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"]) == expected
+    for rule in rules:
+        assert depends_via(policy, "policy", named(prod_plan, f"{fn}-{rule}"))
+    # AND every target that names this queue as its target or dead-letter queue belongs to one of those rules
+    queue = named(prod_plan, f"{fn}-{'queue' if policy_name == 'queue-policy' else 'dlq'}")
+    targets = [
+        t
+        for t in of_type(prod_plan, "aws:cloudwatch/eventTarget:EventTarget")
+        if depends_via(t, "arn", queue) or depends_via(t, "deadLetterConfig", queue)
+    ]
+    assert sorted(t.name for t in targets) == sorted(
+        f"{fn}-{'to-queue' if r == 'object-created' else 'schedule-target'}" for r in rules
+    )
 
 
 @pytest.mark.parametrize("fn", ["transactions", "transactions-backfill"])
@@ -128,13 +152,9 @@ def test_role_is_least_privilege_with_exact_arns(prod_plan: Plan, fn: str) -> No
     assert policy["ReadLanding0"]["Resource"] == f"{landing}/{cfg['landing_prefix']}*"
     assert policy["WriteOwnFeatures0"]["Resource"] == f"{features}/{cfg['feature_set']}/*"
     assert "s3:PutObject" not in json.dumps(policy["ReadLanding0"])
-    # HeadObject needs an unconditioned ListBucket to see 404 for a missing output key
-    assert policy["ListFeatureStoreForWriteOnceChecks"] == {
-        "Sid": "ListFeatureStoreForWriteOnceChecks",
-        "Effect": "Allow",
-        "Action": "s3:ListBucket",
-        "Resource": features,
-    }
+    # HeadObject needs an unconditioned ListBucket to see 404 for a missing key, in both buckets
+    for sid, bucket in (("ReadLanding1", landing), ("ReadOwnFeatures1", features)):
+        assert policy[sid] == {"Sid": sid, "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket}
     assert policy["ConsumeOwnQueue"]["Resource"].endswith(queue.id.rsplit("/", 1)[1])
     key_arn = named(prod_plan, "stack-key-key")
     assert policy["UseStackKey"]["Resource"] == f"arn:aws:kms:eu-central-1:{ACCOUNT}:key/{key_arn.id}"
@@ -146,22 +166,50 @@ def test_role_is_least_privilege_with_exact_arns(prod_plan: Plan, fn: str) -> No
         assert not any(a.endswith(":*") or a == "*" for a in actions), sid
 
 
-def test_schedule_invokes_the_function_with_a_scoped_permission(prod_plan: Plan) -> None:
+def test_the_schedule_sends_its_event_to_the_functions_queue_and_never_invokes_the_function(prod_plan: Plan) -> None:
+    # GIVEN the backfill's schedule rule
     schedule = named(prod_plan, "transactions-backfill-schedule")
     assert schedule.inputs["scheduleExpression"] == "cron(0 3 * * ? *)"
-    permission = named(prod_plan, "transactions-backfill-schedule-invoke")
-    assert permission.inputs["principal"] == "events.amazonaws.com"
-    assert depends_via(permission, "sourceArn", schedule)
-    assert permission.inputs["sourceAccount"] == ACCOUNT
-    # the function without a schedule gets none
-    assert not [
-        r for r in of_type(prod_plan, "aws:cloudwatch/eventRule:EventRule") if r.name == "transactions-schedule"
+    target = named(prod_plan, "transactions-backfill-schedule-target")
+    # THEN its target is the function's own queue (the handler answers a Scheduled Event with a sweep),
+    # with the Scheduled Event unchanged (its time fixes the swept day) and failed deliveries parked in the DLQ
+    assert depends_via(target, "rule", schedule)
+    assert depends_via(target, "arn", named(prod_plan, "transactions-backfill-queue"))
+    assert "input" not in target.inputs and "inputTransformer" not in target.inputs
+    assert depends_via(target, "deadLetterConfig", named(prod_plan, "transactions-backfill-dlq"))
+    # AND nothing lets EventBridge invoke an SQS-shaped handler directly
+    assert of_type(prod_plan, "aws:lambda/permission:Permission") == []
+    assert of_type(prod_plan, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig") == []
+    # AND the function knows where to enqueue, while a function without a schedule gets neither rule nor URL
+    env = named(prod_plan, "transactions-backfill-function").inputs["environment"]["variables"]
+    assert env["SWEEP_QUEUE_URL"] == named(prod_plan, "transactions-backfill-queue").id
+    assert "SWEEP_QUEUE_URL" not in named(prod_plan, "transactions-function").inputs["environment"]["variables"]
+    assert [r.name for r in of_type(prod_plan, "aws:cloudwatch/eventRule:EventRule") if "schedule" in r.name] == [
+        "transactions-backfill-schedule"
     ]
 
 
-def test_failed_async_invocations_go_to_the_dead_letter_queue(prod_plan: Plan) -> None:
-    config = named(prod_plan, "transactions-async-failures")
-    assert depends_via(config, "destinationConfig", named(prod_plan, "transactions-dlq"))
+def test_the_sweep_may_list_only_its_landing_prefix_and_send_only_to_its_own_queue(prod_plan: Plan) -> None:
+    # GIVEN the role policies of a function with and without a schedule
+    sweeping = {s["Sid"]: s for s in statements(named(prod_plan, "transactions-backfill-role-policy").inputs["policy"])}
+    plain = {s["Sid"]: s for s in statements(named(prod_plan, "transactions-role-policy").inputs["policy"])}
+    landing = f"arn:aws:s3:::{named(prod_plan, 'landing-bucket').id}"
+    queue = named(prod_plan, "transactions-backfill-queue")
+    # THEN the sweep's ListObjectVersions is limited to its prefix and its SendMessage to its own queue ARN
+    assert sweeping["SweepListsLandingVersions"] == {
+        "Sid": "SweepListsLandingVersions",
+        "Effect": "Allow",
+        "Action": "s3:ListBucketVersions",
+        "Resource": landing,
+        "Condition": {"StringLike": {"s3:prefix": ["raw/transactions-backfill/*"]}},
+    }
+    assert sweeping["SweepEnqueuesOnOwnQueue"]["Action"] == "sqs:SendMessage"
+    assert sweeping["SweepEnqueuesOnOwnQueue"]["Resource"] == (
+        f"arn:aws:sqs:eu-central-1:{ACCOUNT}:{queue.id.rsplit('/', 1)[1]}"
+    )
+    # AND a function without a schedule has neither, and no function may send to its DLQ any more
+    assert not {"SweepListsLandingVersions", "SweepEnqueuesOnOwnQueue"} & set(plain)
+    assert "ParkFailedAsyncInvocations" not in sweeping and "ParkFailedAsyncInvocations" not in plain
 
 
 def test_missing_package_is_a_clear_error(tmp_path) -> None:
@@ -169,3 +217,75 @@ def test_missing_package_is_a_clear_error(tmp_path) -> None:
 
     with pytest.raises(PackageError, match="Run `make package`"):
         LambdaPackage.from_manifest(tmp_path / "arm64" / "manifest.json")
+
+
+def _functions_with(plan: Plan, index: int, **changes: object) -> list[dict]:
+    functions = [dict(f) for f in plan.config["hybrid-ai-platform:preprocessing"]["functions"]]
+    functions[index].update(changes)
+    return functions
+
+
+def test_a_feature_set_the_package_does_not_contain_is_a_config_error(prod_plan: Plan) -> None:
+    from components.config import ConfigError
+
+    # GIVEN prod with the backfill asking for a feature set no module of lambda_src implements
+    functions = _functions_with(prod_plan, 1, feature_set="transactions_daily")
+    # WHEN synthesized THEN it is rejected before any resource, naming the field, the value and what exists
+    with pytest.raises(ConfigError) as caught:
+        synthesize("prod", overrides={"hybrid-ai-platform:preprocessing": {"functions": functions}})
+    assert caught.value.problems == [
+        "preprocessing.functions[1].feature_set: 'transactions_daily' is not a feature set of the Lambda package "
+        "build/lambda/arm64 (available: transactions); use one of those, or add "
+        "lambda_src/preprocessing/feature_sets/transactions_daily.py and run `make package`"
+    ]
+
+
+def test_blueprint_plan_exits_2_without_a_traceback_for_an_unknown_feature_set(tmp_path, capsys) -> None:
+    import shutil
+
+    import yaml
+
+    from blueprint.cli import main
+
+    # GIVEN a copy of the project whose prod backfill names an unknown feature set
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path / "project"
+    shutil.copytree(repo / "stacks", root / "stacks", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copy(repo / "Pulumi.yaml", root / "Pulumi.yaml")
+    stack_file = root / "stacks" / "Pulumi.prod.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["hybrid-ai-platform:preprocessing"]["functions"][1]["feature_set"] = "transactions_daily"
+    stack_file.write_text(yaml.safe_dump(document))
+    # WHEN planned
+    code = main(["--root", str(root), "plan", "--stack", "prod"])
+    out, err = capsys.readouterr()
+    # THEN exit 2 with the field named, and no traceback
+    assert code == 2 and out == ""
+    assert "preprocessing.functions[1].feature_set: 'transactions_daily'" in err
+    assert "Traceback" not in err
+
+
+def test_the_shipped_backfill_produces_the_feature_set_a_batch_job_reads(any_stack_plan: Plan) -> None:
+    # GIVEN every preprocessing function and batch job of the stack
+    config = any_stack_plan.config
+    functions = config["hybrid-ai-platform:preprocessing"]["functions"]
+    jobs = config.get("hybrid-ai-platform:inference", {}).get("batch_jobs", [])
+    package = json.loads((Path(__file__).resolve().parents[2] / "build/lambda/arm64/manifest.json").read_text())
+    # THEN each function's feature set is shipped in the package, and every scheduled (backfill) function
+    # feeds a feature set some batch job consumes
+    for fn in functions:
+        assert fn["feature_set"] in package["feature_sets"], fn["name"]
+        if fn.get("schedule") and jobs:
+            assert fn["feature_set"] in {j["feature_set"] for j in jobs}, fn["name"]
+
+
+def test_a_manifest_without_its_feature_sets_must_be_rebuilt(tmp_path) -> None:
+    from components.preprocessing import LambdaPackage, PackageError
+
+    manifest = tmp_path / "arm64" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_text(
+        json.dumps({"function_zip": "function.zip", "function_base64sha256": "x", "function_sha256": "y"})
+    )
+    with pytest.raises(PackageError, match=r"missing or invalid 'feature_sets'.*make package"):
+        LambdaPackage.from_manifest(manifest)

@@ -13,10 +13,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def eventbridge_s3_object_created(
@@ -28,12 +30,16 @@ def eventbridge_s3_object_created(
     size: int,
     source: str = "aws.s3",
     detail_type: str = "Object Created",
+    etag_field: str = "etag",
 ) -> dict[str, Any]:
-    """The EventBridge event S3 emits for ``Object Created`` (shape as delivered to an SQS target)."""
+    """The EventBridge event S3 emits for ``Object Created`` (shape as delivered to an SQS target).
+
+    ``etag_field="eTag"`` gives moto's spelling (AWS documents ``etag``); the handler accepts both.
+    """
     obj: dict[str, Any] = {
         "key": key,
         "size": size,
-        "etag": etag.strip('"'),
+        etag_field: etag.strip('"'),
         "sequencer": "0062E99A88DC407460",
     }
     if version_id is not None:
@@ -57,6 +63,38 @@ def eventbridge_s3_object_created(
             "reason": "PutObject",
         },
     }
+
+
+def documented_event(name: str, **changes: Any) -> dict[str, Any]:
+    """An event fixture from ``fixtures/`` (transcribed from AWS's docs), with values replaced by dotted path.
+
+    ``documented_event("s3_object_created_aws_doc", **{"detail.bucket.name": "b"})``; a path must already
+    exist in the documented event, so a test can change values but never invent or rename a field.
+    """
+    event: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    for path, value in changes.items():
+        *parents, leaf = path.split(".")
+        node = event
+        for part in parents:
+            node = node[part]
+        if leaf not in node:
+            raise KeyError(f"{path} is not a field of the documented {name} event")
+        node[leaf] = value
+    return event
+
+
+def scheduled_event(rule_arn: str, when: datetime) -> dict[str, Any]:
+    """The ``Scheduled Event`` a schedule rule delivers (documented shape), for ``rule_arn`` firing at ``when``."""
+    return documented_event(
+        "scheduled_event_aws_doc",
+        **{
+            "id": str(uuid.uuid4()),
+            "account": ACCOUNT,
+            "region": REGION,
+            "time": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resources": [rule_arn],
+        },
+    )
 
 
 def sqs_lambda_record(body: str, *, message_id: str | None = None, receive_count: int = 1) -> dict[str, Any]:

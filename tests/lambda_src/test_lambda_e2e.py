@@ -4,15 +4,17 @@ mapping harness -> handler -> Parquet in the feature bucket, all against a moto 
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pyarrow.parquet as pq
 import pytest
-from esm_harness import REGION, SqsEventSourceMapping, body_of, eventbridge_s3_object_created
+from esm_harness import REGION, SqsEventSourceMapping, body_of, eventbridge_s3_object_created, scheduled_event
 from lambda_support import FEATURE_BUCKET, LANDING_BUCKET, SAMPLES
 from moto.server import ThreadedMotoServer
 
@@ -26,6 +28,8 @@ def moto_endpoint(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # moto's backends are process-wide: start every test from an empty account
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     from preprocessing.storage import s3_client
 
@@ -129,3 +133,52 @@ def test_sqs_delivery_with_retries_and_dlq_loses_and_duplicates_nothing(
         quarantine_lines = (local / manifest["quarantine"]["key"]).read_text().splitlines()
         written = sum(pq.read_metadata(local / o["key"]).num_rows for o in manifest["outputs"])
         assert written + len(quarantine_lines) == input_rows[manifest["source"]["key"].rsplit("/", 1)[1]]
+
+
+@pytest.mark.e2e
+def test_a_schedule_tick_on_the_queue_sweeps_the_previous_day_end_to_end(
+    moto_endpoint: str, handler_module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preprocessing.config import get_settings
+    from preprocessing.sweep import sqs_client
+
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_endpoint)
+    # GIVEN the buckets, the function's queue with its DLQ, and SWEEP_QUEUE_URL naming that queue
+    for bucket in (LANDING_BUCKET, FEATURE_BUCKET):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=LANDING_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    dlq_url = sqs.create_queue(QueueName="backfill-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName="backfill",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    monkeypatch.setenv("SWEEP_QUEUE_URL", queue_url)
+    get_settings.cache_clear()
+    sqs_client.cache_clear()
+    # AND two objects that landed without their events ever reaching the queue
+    keys = ["raw/transactions/late/transactions_sample.csv", "raw/transactions/late/transactions_sample.jsonl.gz"]
+    samples = (SAMPLES / "transactions_sample.csv", SAMPLES / "transactions_sample.jsonl.gz")
+    for key, path in zip(keys, samples, strict=True):
+        s3.put_object(Bucket=LANDING_BUCKET, Key=key, Body=path.read_bytes())
+    landed = s3.head_object(Bucket=LANDING_BUCKET, Key=keys[0])["LastModified"]
+    # WHEN the schedule rule delivers its Scheduled Event to the queue the next day, and the ESM drains it
+    tick = scheduled_event(f"arn:aws:events:{REGION}:123456789012:rule/backfill-schedule", landed + timedelta(days=1))
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body_of(tick))
+    esm = SqsEventSourceMapping(sqs, queue_url, queue_arn, handler_module.lambda_handler, batch_size=1)
+    polls = esm.drain(deadline_seconds=20)
+    try:
+        # THEN the tick and the two messages it enqueued were each processed once, none failed
+        assert [p.failed for p in polls] == [[], [], []]
+        manifests = s3.list_objects_v2(Bucket=FEATURE_BUCKET, Prefix="transactions/_manifests/")["Contents"]
+        sources = sorted(
+            json.loads(s3.get_object(Bucket=FEATURE_BUCKET, Key=m["Key"])["Body"].read())["source"]["key"]
+            for m in manifests
+        )
+        assert sources == sorted(keys)
+        assert sqs.receive_message(QueueUrl=dlq_url).get("Messages", []) == []
+    finally:
+        get_settings.cache_clear()
+        sqs_client.cache_clear()

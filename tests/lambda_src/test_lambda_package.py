@@ -196,3 +196,26 @@ def test_oversized_package_is_refused(package: ModuleType, tmp_path: Path, monke
     # WHEN building, THEN the build fails naming the zip that does not fit
     with pytest.raises(package.PackageTooLargeError, match=r"layer\.zip"):
         build_once(package, tmp_path, 1_650_000_000, FakeInstaller())
+
+
+def test_manifest_lists_the_feature_sets_the_function_zip_contains(package: ModuleType, tmp_path: Path) -> None:
+    # GIVEN the sources plus one more feature set module and a private helper module
+    source = copy_sources(tmp_path, 1_700_000_000)
+    feature_sets = source / "preprocessing" / "feature_sets"
+    (feature_sets / "clicks.py").write_text("FEATURE_SET = None\n")
+    (feature_sets / "_shared.py").write_text("")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("mypkg==1.0\n")
+    # WHEN built
+    manifest = package.build(
+        "x86_64", tmp_path / "out", requirements=requirements, source_root=source,
+        installer=FakeInstaller(), log=lambda _line: None,
+    )  # fmt: skip
+    # THEN the manifest names exactly the public feature-set modules, and each is in the function zip
+    assert manifest["feature_sets"] == ["clicks", "transactions"]
+    with zipfile.ZipFile(tmp_path / "out" / "x86_64" / "function.zip") as archive:
+        names = set(archive.namelist())
+    for name in manifest["feature_sets"]:
+        assert f"preprocessing/feature_sets/{name}.py" in names
+    written = json.loads((tmp_path / "out" / "x86_64" / "manifest.json").read_text())
+    assert written["feature_sets"] == manifest["feature_sets"]
