@@ -2,6 +2,7 @@
 
 Commands:
   plan --stack S      synthesize a stack offline, evaluate the policy pack, estimate the cost
+                      (--fresh-account: the first deploy, before any model artifact is published)
   diff BASE HEAD      compare two ``plan --format json`` documents
   pr-check --base REF plan every stack at REF and at the working tree (or --head REF) and diff
   stacks              list the shipped stacks
@@ -28,6 +29,7 @@ from components.config import ConfigError
 from components.preprocessing import PackageError
 
 from .diff import DiffInputError, StackDiff, diff_plans, is_blocking, load_plan
+from .mocks import FRESH_ACCOUNT
 from .prcheck import PrCheckError, add_policies_and_cost, pr_check
 from .report import FORMATS, render_diff, render_plan
 from .synth import REPO_ROOT, PlanError, available_stacks, synthesize
@@ -64,15 +66,19 @@ def _warn(notes: Sequence[str]) -> None:
         print(f"blueprint: warning: {note}", file=sys.stderr)
 
 
-def plan_document(stack: str, root: Path) -> tuple[dict[str, Any], list[str]]:
-    """The enriched plan document of a stack and the notes about missing stages."""
-    document = synthesize(stack, root=root).to_json()
+def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """The enriched plan document of a stack and the notes about missing stages.
+
+    ``fresh_account`` plans the first deploy: no model artifact is published yet, so the
+    workloads that wait for them are absent (defaults to false: the steady state).
+    """
+    document = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None).to_json()
     notes = add_policies_and_cost(document, stack, root)
     return document, notes
 
 
 def _plan(args: argparse.Namespace) -> int:
-    document, notes = plan_document(args.stack, args.root)
+    document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
     _warn(notes)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
     blocking = [v for v in (document.get("policies") or {}).get("violations") or [] if is_blocking(v)]
@@ -135,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="synthesize a stack offline, evaluate policies, estimate cost")
     plan.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument(
+        "--fresh-account",
+        action="store_true",
+        help="plan the first deploy: no image or model version published yet (default: all published)",
+    )
     formats(plan, "text")
     fail_flag(plan, True)
     plan.set_defaults(handler=_plan)
