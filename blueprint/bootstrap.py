@@ -71,9 +71,7 @@ def render_text(document: Mapping[str, Any]) -> list[str]:
         return []
     models = boot["models"]
     waiting = [m for m in models if m.get("status") != "serving"]
-    lines = [
-        f"Bootstrap ({boot.get('account')}): {len(waiting)} of {len(models)} model(s) waiting for their artifacts"
-    ]
+    lines = [f"Bootstrap ({boot.get('account')}): {len(waiting)} of {len(models)} model(s) waiting for their artifacts"]
     for model in models:
         missing = _missing(model)
         status = f"waiting ({', '.join(missing)} not published)" if missing else "serving"
@@ -105,7 +103,10 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     for model in boot["models"]:
         missing = _missing(model)
         status = f"⏳ waiting ({', '.join(missing)})" if missing else "✅ serving"
-        deferred = [*(model.get("deferred_resources") or []), *(f"job {j}" for j in model.get("deferred_batch_jobs") or [])]
+        deferred = [
+            *(model.get("deferred_resources") or []),
+            *(f"job {j}" for j in model.get("deferred_batch_jobs") or []),
+        ]
         commands = [a["publish"] for a in model.get("artifacts") or [] if a.get("checked")]
         rows.append(
             f"| {cell(str(model.get('model')))} | {status} | {len(model.get('created_first') or [])} "

@@ -72,7 +72,9 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
     ``fresh_account`` plans the first deploy: no model artifact is published yet, so the
     workloads that wait for them are absent (defaults to false: the steady state).
     """
-    document = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None).to_json()
+    plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
+    _warn([f"program: {w}" for w in plan.warnings])
+    document = plan.to_json()
     notes = add_policies_and_cost(document, stack, root)
     return document, notes
 

@@ -153,7 +153,6 @@ class PlanMocks(pulumi.runtime.Mocks):
             }, []
         return {}, []
 
-
     def _artifact(self, function: str, args: dict[str, Any]) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
         """ECR repository and image, S3 object look-ups, answered from :attr:`account`.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -285,6 +286,9 @@ class Plan:
     outputs: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
     """Sections added by later stages (policies, cost), rendered after ``outputs``."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged with ``pulumi.log.warn`` (``pulumi up`` prints these); not part
+    of the plan document."""
 
     def to_json(self) -> dict[str, Any]:
         """The plan document, sorted so that equal programs give byte-identical output."""
@@ -305,6 +309,24 @@ class Plan:
 
 
 Program = Callable[[], None]
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+def _program_logger(into: list[str]) -> logging.Logger:
+    """A private logger for the mock engine: the program's warnings and errors go to ``into``."""
+    logger = logging.getLogger(f"blueprint.synth.program.{id(into)}")
+    logger.propagate = False
+    logger.handlers = [_Collect(into)]
+    logger.setLevel(logging.WARNING)
+    return logger
 
 
 async def _stack_outputs(root: Path) -> dict[str, Any]:
@@ -347,6 +369,7 @@ def synthesize(
     files = read_stack_files(stack, root, overrides)
     region = str(files.config.get("aws:region") or "us-east-1")
     result: dict[str, Any] = {}
+    warnings: list[str] = []
 
     def run() -> None:
         loop = asyncio.new_event_loop()
@@ -355,7 +378,12 @@ def synthesize(
             pulumi.runtime.set_all_config(_config_strings(files.config), [])
             monitor = RecordingMonitor(PlanMocks(region, account), root)
             pulumi.runtime.set_mocks(
-                monitor.mocks, project=files.project, stack=files.stack, preview=True, monitor=monitor
+                monitor.mocks,
+                project=files.project,
+                stack=files.stack,
+                preview=True,
+                monitor=monitor,
+                logger=_program_logger(warnings),
             )
             from pulumi.runtime.stack import run_pulumi_func
 
@@ -372,6 +400,7 @@ def synthesize(
                 config=files.config,
                 resources=list(monitor.recorded.values()),
                 outputs=outputs or monitor.stack_outputs,
+                warnings=warnings,
                 extras={
                     "bootstrap": bootstrap_section(
                         monitor.bootstrap,

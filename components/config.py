@@ -799,9 +799,7 @@ class PlatformConfig(_Model):
         for index, model in enumerate(models):
             request = (cpu_milli(model.resources.cpu), memory_mib(model.resources.memory), model.resources.gpus)
             types = [t for g in groups for t in g.instance_types]
-            if not any(
-                all(need <= has for need, has in zip(request, node_allocatable(t), strict=True)) for t in types
-            ):
+            if not any(all(need <= has for need, has in zip(request, node_allocatable(t), strict=True)) for t in types):
                 shapes = ", ".join(
                     sorted(
                         f"{t}: {GPU_INSTANCE_SHAPES[t][0]} vCPU, {GPU_INSTANCE_SHAPES[t][1]} GiB, "

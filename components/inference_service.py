@@ -184,7 +184,7 @@ def check_model_artifacts(
     key = f"{registry_prefix}/{model.name}/{model.version}/model.onnx"
     try:
         repository = aws.ecr.get_repository(name=repository_name, opts=opts)
-    except Exception as exc:  # noqa: BLE001 - the provider reports every failure as Exception
+    except Exception as exc:
         if not _not_found(exc):
             raise ArtifactCheckError(f"{model.name}: cannot look up ECR repository {repository_name}: {exc}") from None
         repository = None
@@ -208,7 +208,7 @@ def check_model_artifacts(
         else:
             try:
                 aws.ecr.get_image(repository_name=repository_name, image_tag=model.image_tag, opts=opts)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if not _not_found(exc):
                     raise ArtifactCheckError(f"{model.name}: cannot look up image {image}: {exc}") from None
                 missing.append("image")
@@ -217,7 +217,7 @@ def check_model_artifacts(
     else:
         try:
             aws.s3.get_object(bucket=bucket, key=key, opts=opts)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if not _not_found(exc):
                 raise ArtifactCheckError(f"{model.name}: cannot look up s3://{bucket}/{key}: {exc}") from None
             missing.append("model")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import logging
-
 import pytest
 
 import components.inference_service as inference_service
@@ -228,16 +226,14 @@ def test_egress_is_limited_to_dns_the_pod_identity_agent_and_public_https(prod_p
 # Bootstrap: workloads wait for their image and model version -------------------------------------
 
 
-def _waiting_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "not published" in r.getMessage()]
+def _waiting_messages(plan: Plan) -> list[str]:
+    """The program's ``pulumi.log.warn`` messages about unpublished artifacts."""
+    return [w for w in plan.warnings if "not published" in w]
 
 
-def test_a_fresh_account_gets_repository_namespace_identity_and_policies_but_no_workloads(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_fresh_account_gets_repository_namespace_identity_and_policies_but_no_workloads() -> None:
     # GIVEN a fresh account: no ECR repository, no image, no model version
-    with caplog.at_level(logging.WARNING):
-        plan = synthesize("dev", account=FRESH_ACCOUNT)
+    plan = synthesize("dev", account=FRESH_ACCOUNT)
     # THEN nothing that waits for readiness is registered: no Deployment, Service, HPA, PDB, CronJob
     assert all(not of_type(plan, t) for t in WORKLOAD_TYPES)
     assert not [r for r in plan.resources if r.name.startswith("nightly-fraud-scores")]
@@ -251,7 +247,7 @@ def test_a_fresh_account_gets_repository_namespace_identity_and_policies_but_no_
     assert repository.inputs["tags"]["model-registry-bucket"] == plan.outputs["model_registry_bucket"]
     assert depends_via(repository, "tags", named(plan, "model-registry-bucket"))
     # AND the program says exactly what to publish where, then to deploy again
-    [message] = _waiting_messages(caplog)
+    [message] = _waiting_messages(plan)
     assert f"docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/{DEV_REPOSITORY}:1.4.0" in message
     assert 'aws s3 cp model.onnx "$(pulumi stack output model_registry_uri)/fraud-scorer/3/model.onnx"' in message
     assert "pulumi up" in message and "nightly-fraud-scores" in message
@@ -259,21 +255,19 @@ def test_a_fresh_account_gets_repository_namespace_identity_and_policies_but_no_
 
 def test_published_artifacts_create_the_workloads_and_mark_the_repository_serving(dev_plan: Plan) -> None:
     # GIVEN the default account state: image and model version published (the dev plan)
+    assert not _waiting_messages(dev_plan)
     for name in (*DEFERRED, "nightly-fraud-scores-cronjob"):
         named(dev_plan, name)
     assert named(dev_plan, "fraud-scorer-repository").inputs["tags"]["serving"] == "true"
 
 
-def test_a_published_image_without_its_model_version_still_waits_and_names_the_bucket(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_a_published_image_without_its_model_version_still_waits_and_names_the_bucket() -> None:
     # GIVEN a repository from an earlier update, with the image pushed but no model version
     account = AccountState(serving=False, unpublished=frozenset({"models/fraud-scorer/3/model.onnx"}))
-    with caplog.at_level(logging.WARNING):
-        plan = synthesize("dev", account=account)
+    plan = synthesize("dev", account=account)
     # THEN the workloads still wait, and the message names the real bucket and only the model
     assert not of_type(plan, "kubernetes:apps/v1:Deployment")
-    [message] = _waiting_messages(caplog)
+    [message] = _waiting_messages(plan)
     bucket = plan.outputs["model_registry_bucket"]
     assert f"aws s3 cp model.onnx s3://{bucket}/models/fraud-scorer/3/model.onnx" in message
     assert "docker push" not in message
@@ -284,7 +278,9 @@ def test_an_image_override_is_not_looked_up_in_the_stacks_repository() -> None:
     external = "registry.example.com/ml/fraud-scorer:2.0.0"
     account = AccountState(serving=False, unpublished=frozenset({f"{DEV_REPOSITORY}:1.4.0"}))
     plan = synthesize(
-        "dev", overrides={"hybrid-ai-platform:inference": {"models": [{**DEV_MODEL, "image": external}]}}, account=account
+        "dev",
+        overrides={"hybrid-ai-platform:inference": {"models": [{**DEV_MODEL, "image": external}]}},
+        account=account,
     )
     # THEN the workload is created with the external image (only the model version is checked)
     assert _container(plan, "fraud-scorer")["image"] == external
@@ -301,7 +297,7 @@ def test_a_serving_model_whose_image_is_gone_stops_the_update_instead_of_deletin
 def test_a_lookup_failing_for_another_reason_stops_the_update(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the repository look-up is denied (not "not found")
     def denied(**_: object) -> None:
-        raise Exception("invoke of aws:ecr/getRepository:getRepository failed: AccessDeniedException: no")  # noqa: TRY002
+        raise Exception("invoke of aws:ecr/getRepository:getRepository failed: AccessDeniedException: no")
 
     monkeypatch.setattr(inference_service.aws.ecr, "get_repository", denied)
     # THEN the update stops with the error instead of treating the model as unpublished

@@ -255,3 +255,14 @@ def test_dev_and_staging_gpu_groups_hold_the_hpa_peak_surge_and_jobs(stack: str)
     needed, _ = parsed.gpu_demand(peak=True)
     assert needed <= parsed.gpu_capacity()
     assert parsed.gpu_peak_shortfall() is None
+
+
+def test_a_pool_below_the_hpa_peak_is_a_warning_the_program_logs() -> None:
+    # GIVEN prod: the floor (7 GPUs) fits its 10 nodes, the HPA peak (6 + 4 replicas, 2 surge, 1 job) does not
+    warnings = [w for w in shipped_plan("prod").warnings if "HPA peak" in w]
+    # THEN `pulumi up` warns with both numbers instead of refusing the stack
+    assert warnings == [
+        "the GPU node groups reach 10 GPUs but the HPA peak needs 13 (fraud-scorer: 6 max replicas + 1 rollout "
+        "surge; churn-predictor: 4 max replicas + 1 rollout surge; batch job nightly-fraud-scores: 1): pods above "
+        "the pool stay pending; raise cluster.gpu_node_groups[].max_size to serve the peak"
+    ]
