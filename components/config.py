@@ -607,7 +607,9 @@ class ModelServiceConfig(_Model):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     """Requests and limits. Defaults as documented on its fields."""
     allowed_namespaces: list[Name] = Field(default_factory=list)
-    """Namespaces allowed to call the model (NetworkPolicy). Defaults to none: default deny."""
+    """Namespaces allowed to call the model on its serving port (NetworkPolicy). Defaults to
+    none: default deny (the metrics scraper's namespace, ``amazon-cloudwatch``, is always admitted).
+    dev and staging list ``inference-clients`` for testing the endpoints."""
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     """Server-side dynamic batching: largest batch. Defaults to 32."""
     max_queue_delay_ms: int = Field(default=5, ge=0, le=1000)
