@@ -9,11 +9,11 @@ the command that publishes each. :func:`section` joins these records with the re
 
 Example (``blueprint plan --stack dev --fresh-account``)::
 
-    Bootstrap (fresh account): 1 model waiting for its artifacts
+    Bootstrap (fresh account): 1 of 1 model(s) waiting for their artifacts
       fraud-scorer: waiting (image, model not published)
-        first:    12 resources: fraud-scorer-identity-role, fraud-scorer-namespace, ...
+        first:    11 resources: fraud-scorer-allow-callers, fraud-scorer-allow-egress, ...
         deferred: fraud-scorer-deployment, fraud-scorer-service, ...; batch job nightly-fraud-scores
-        publish:  docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/...:1.4.0
+        publish:  docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hybrid-ai-platform-dev/fraud-scorer:1.4.0
                   aws s3 cp model.onnx "$(pulumi stack output model_registry_uri)/fraud-scorer/3/model.onnx"
 """
 
