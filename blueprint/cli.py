@@ -3,6 +3,7 @@
 Commands:
   plan --stack S      synthesize a stack offline, evaluate the policy pack and the system checks,
                       estimate the cost
+                      (--fresh-account: the first deploy, before any model artifact is published)
   diff BASE HEAD      compare two ``plan --format json`` documents
   pr-check --base REF plan every stack at REF and at the working tree (or --head REF) and diff
   preflight --stack S compare the stack's quota and prerequisite needs with the AWS account
@@ -34,6 +35,7 @@ from components.preprocessing import PackageError
 from .analyzer import PolicyConfigError
 from .checks import CheckInputError
 from .diff import DiffInputError, StackDiff, all_violations, diff_plans, is_blocking, load_plan
+from .mocks import FRESH_ACCOUNT
 from .prcheck import PrCheckError, add_policies_and_cost, pr_check
 from .preflight import PreflightError
 from .quotas import add_quotas, stack_config
@@ -72,16 +74,22 @@ def _warn(notes: Sequence[str]) -> None:
         print(f"blueprint: warning: {note}", file=sys.stderr)
 
 
-def plan_document(stack: str, root: Path) -> tuple[dict[str, Any], list[str]]:
-    """The enriched plan document of a stack and the notes about missing stages."""
-    document = synthesize(stack, root=root).to_json()
+def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """The enriched plan document of a stack and the notes about missing stages.
+
+    ``fresh_account`` plans the first deploy: no model artifact is published yet, so the
+    workloads that wait for them are absent (defaults to false: the steady state).
+    """
+    plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
+    _warn([f"program: {w}" for w in plan.warnings])
+    document = plan.to_json()
     notes = add_policies_and_cost(document, stack, root)
     add_quotas(document)
     return document, notes
 
 
 def _plan(args: argparse.Namespace) -> int:
-    document, notes = plan_document(args.stack, args.root)
+    document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
     _warn(notes)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
     blocking = [v for v in all_violations(document) if is_blocking(v)]
@@ -155,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="synthesize a stack offline, evaluate policies and system checks, estimate cost")
     plan.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument(
+        "--fresh-account",
+        action="store_true",
+        help="plan the first deploy: no image or model version published yet (default: all published)",
+    )
     formats(plan, "text")
     fail_flag(plan, True)
     plan.set_defaults(handler=_plan)

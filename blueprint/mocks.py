@@ -14,12 +14,39 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 TEST_ACCOUNT = "123456789012"
 """The AWS account id every mock ARN uses."""
+
+MODEL_REGISTRY_BUCKET = ("aws:s3/bucket:Bucket", "model-registry-bucket")
+"""Type and logical name of the stack's model-registry bucket (``stacks/program.py``): the mocked
+ECR repositories record its mock name, as a deployed stack's repositories do."""
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What the mocked account already holds: the answers of the artifact look-ups.
+
+    The default is the steady state after the first deploy and publication: every model's ECR
+    repository exists (tagged with the registry bucket and as serving) and holds every image tag,
+    and every registry key exists, so the plan shows the whole stack.
+    """
+
+    repositories: bool = True
+    """The stack's ECR repositories exist. False on a fresh account. Defaults to true."""
+    serving: bool = True
+    """The repositories carry ``serving=true`` (an earlier update created the workloads). Defaults to true."""
+    unpublished: frozenset[str] = frozenset()
+    """Artifacts that do not exist: images as ``<repository name>:<tag>``, model versions as
+    registry keys (``models/<model>/<version>/model.onnx``). Defaults to none."""
+
+
+FRESH_ACCOUNT = AccountState(repositories=False, serving=False)
+"""A fresh account: no repository, no image, no model version (``blueprint plan --fresh-account``)."""
 
 
 def _digest(*parts: str, length: int = 8) -> str:
@@ -37,9 +64,10 @@ def _physical_name(logical: str, urn: str, max_len: int, lower: bool = False, se
 class PlanMocks(pulumi.runtime.Mocks):
     """Mocks that answer like AWS in ``region`` for account :data:`TEST_ACCOUNT`."""
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, account: AccountState | None = None) -> None:
         self.region = region
         self.partition = "aws"
+        self.account = account or AccountState()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -111,6 +139,8 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "id": "aws",
                 "reverseDnsPrefix": "com.amazonaws",
             }, []
+        if function in _ARTIFACT_LOOKUPS:
+            return self._artifact(function, dict(args.args))
         if function == "aws:index/getAvailabilityZones:getAvailabilityZones":
             letters = "abc" if not self.region.startswith("us-east-1") else "abcdef"
             names = [f"{self.region}{c}" for c in letters]
@@ -123,6 +153,52 @@ class PlanMocks(pulumi.runtime.Mocks):
             }, []
         return {}, []
 
+    def _artifact(self, function: str, args: dict[str, Any]) -> tuple[dict[Any, Any], list[tuple[str, str]]]:
+        """ECR repository and image, S3 object look-ups, answered from :attr:`account`.
+
+        A missing thing fails like the provider does ("couldn't find resource"), which the
+        program catches; an existing one answers with the fields the program reads.
+        """
+        account = self.account
+        if function == "aws:ecr/getRepository:getRepository":
+            name = str(args.get("name"))
+            if not account.repositories:
+                return {}, [("name", f"reading ECR Repository ({name}): couldn't find resource")]
+            registry = _physical_name(MODEL_REGISTRY_BUCKET[1], "::".join(MODEL_REGISTRY_BUCKET), 63, lower=True)
+            return {
+                "id": name,
+                "name": name,
+                "arn": self.arn("ecr", f"repository/{name}"),
+                "registryId": TEST_ACCOUNT,
+                "repositoryUrl": f"{TEST_ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{name}",
+                "tags": {"model-registry-bucket": registry, "serving": "true" if account.serving else "false"},
+            }, []
+        if function == "aws:ecr/getImage:getImage":
+            reference = f"{args.get('repositoryName')}:{args.get('imageTag')}"
+            if not account.repositories or reference in account.unpublished:
+                return {}, [("imageTag", f"reading ECR Image ({reference}): couldn't find resource")]
+            return {
+                "id": reference,
+                "imageDigest": "sha256:" + hashlib.sha256(reference.encode()).hexdigest(),
+                "imageTag": args.get("imageTag"),
+                "repositoryName": args.get("repositoryName"),
+                "registryId": TEST_ACCOUNT,
+            }, []
+        key = str(args.get("key"))
+        if key in account.unpublished:
+            return {}, [("key", f"reading S3 Object ({args.get('bucket')}/{key}): couldn't find resource")]
+        return {
+            "id": f"{args.get('bucket')}/{key}",
+            "bucket": args.get("bucket"),
+            "key": key,
+            "contentType": "application/octet-stream",
+            "versionId": _digest(key, length=32),
+        }, []
+
+
+_ARTIFACT_LOOKUPS = frozenset(
+    {"aws:ecr/getRepository:getRepository", "aws:ecr/getImage:getImage", "aws:s3/getObject:getObject"}
+)
 
 Handler = Callable[[PlanMocks, str, str, dict[str, Any]], tuple[str, dict[str, Any]]]
 

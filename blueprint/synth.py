@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
 
-from .mocks import PlanMocks
+from .bootstrap import section as bootstrap_section
+from .mocks import FRESH_ACCOUNT, AccountState, PlanMocks
 
 PLAN_FORMAT_VERSION = 1
 """Version of the plan JSON document; bumped on incompatible changes."""
@@ -117,6 +119,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.root = root
         self.recorded: dict[str, RecordedResource] = {}
         self.stack_outputs: dict[str, Any] = {}
+        self.bootstrap: dict[str, dict[str, Any]] = {}
+        """Components' ``bootstrap`` outputs by URN (the plan's ``bootstrap`` section)."""
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -175,9 +179,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        pulumi_mocks._ensure_event_loop()
         if "::pulumi:pulumi:Stack::" in request.urn:
-            pulumi_mocks._ensure_event_loop()
             self.stack_outputs = _plain(rpc.deserialize_properties(request.outputs), self.root)
+        elif "bootstrap" in request.outputs.fields:
+            outputs = _plain(rpc.deserialize_properties(request.outputs), self.root)
+            with self._lock:
+                self.bootstrap[request.urn] = outputs["bootstrap"]
         return empty_pb2.Empty()
 
 
@@ -334,6 +342,9 @@ class Plan:
     outputs: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
     """Sections added by later stages (policies, cost), rendered after ``outputs``."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged with ``pulumi.log.warn`` (``pulumi up`` prints these); not part
+    of the plan document."""
 
     def to_json(self) -> dict[str, Any]:
         """The plan document, sorted so that equal programs give byte-identical output."""
@@ -354,6 +365,24 @@ class Plan:
 
 
 Program = Callable[[], None]
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+def _program_logger(into: list[str]) -> logging.Logger:
+    """A private logger for the mock engine: the program's warnings and errors go to ``into``."""
+    logger = logging.getLogger(f"blueprint.synth.program.{id(into)}")
+    logger.propagate = False
+    logger.handlers = [_Collect(into)]
+    logger.setLevel(logging.WARNING)
+    return logger
 
 
 async def _stack_outputs(root: Path) -> dict[str, Any]:
@@ -383,25 +412,34 @@ def synthesize(
     root: Path = REPO_ROOT,
     program: Program | None = None,
     overrides: dict[str, Any] | None = None,
+    account: AccountState | None = None,
 ) -> Plan:
     """Run the stack program under mocks and return its :class:`Plan`.
 
     ``overrides`` replaces stack config keys (``namespace:key`` → value; None removes the
-    key), which tests use to change one field at a time. Raises :class:`PlanError` for an unknown stack and
+    key), which tests use to change one field at a time. ``account`` is what the mocked account
+    already holds; it defaults to the steady state (every model artifact published), and
+    ``mocks.FRESH_ACCOUNT`` gives a first deploy. Raises :class:`PlanError` for an unknown stack and
     ``components.config.ConfigError`` for bad config; any other exception is a bug.
     """
     files = read_stack_files(stack, root, overrides)
     region = str(files.config.get("aws:region") or "us-east-1")
     result: dict[str, Any] = {}
+    warnings: list[str] = []
 
     def run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
             pulumi.runtime.set_all_config(_config_strings(files.config), [])
-            monitor = RecordingMonitor(PlanMocks(region), root)
+            monitor = RecordingMonitor(PlanMocks(region, account), root)
             pulumi.runtime.set_mocks(
-                monitor.mocks, project=files.project, stack=files.stack, preview=True, monitor=monitor
+                monitor.mocks,
+                project=files.project,
+                stack=files.stack,
+                preview=True,
+                monitor=monitor,
+                logger=_program_logger(warnings),
             )
             from pulumi.runtime.stack import run_pulumi_func
 
@@ -418,6 +456,14 @@ def synthesize(
                 config=files.config,
                 resources=list(monitor.recorded.values()),
                 outputs=outputs or monitor.stack_outputs,
+                warnings=warnings,
+                extras={
+                    "bootstrap": bootstrap_section(
+                        monitor.bootstrap,
+                        monitor.recorded.values(),
+                        "fresh account" if account == FRESH_ACCOUNT else "published" if account is None else "custom",
+                    )
+                },
             )
         except BaseException as exc:
             result["error"] = exc

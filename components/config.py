@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+import math
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -615,6 +616,70 @@ class ClusterConfig(_Model):
         return self
 
 
+ROLLOUT_MAX_SURGE = 1
+"""Extra pods a model's rolling update adds (``maxSurge`` of the Deployment's ``RollingUpdate``
+strategy, with ``maxUnavailable: 0``): the Deployment in ``components/inference_service.py``
+reads it from here, so the capacity check below counts the same surge the rollout uses."""
+
+GPU_INSTANCE_SHAPES: dict[str, tuple[int, int]] = {
+    "g4dn.xlarge": (4, 16), "g4dn.2xlarge": (8, 32), "g4dn.4xlarge": (16, 64), "g4dn.8xlarge": (32, 128),
+    "g4dn.16xlarge": (64, 256), "g4dn.12xlarge": (48, 192), "g4dn.metal": (96, 384),
+    "g5.xlarge": (4, 16), "g5.2xlarge": (8, 32), "g5.4xlarge": (16, 64), "g5.8xlarge": (32, 128),
+    "g5.16xlarge": (64, 256), "g5.12xlarge": (48, 192), "g5.24xlarge": (96, 384), "g5.48xlarge": (192, 768),
+    "g6.xlarge": (4, 16), "g6.2xlarge": (8, 32), "g6.4xlarge": (16, 64), "g6.8xlarge": (32, 128),
+    "g6.16xlarge": (64, 256), "g6.12xlarge": (48, 192), "g6.24xlarge": (96, 384), "g6.48xlarge": (192, 768),
+    "g6e.xlarge": (4, 32), "g6e.2xlarge": (8, 64), "g6e.4xlarge": (16, 128), "g6e.8xlarge": (32, 256),
+    "g6e.16xlarge": (64, 512), "g6e.12xlarge": (48, 384), "g6e.24xlarge": (96, 768), "g6e.48xlarge": (192, 1536),
+    "p4d.24xlarge": (96, 1152),
+    "p5.48xlarge": (192, 2048),
+}  # fmt: skip
+"""vCPUs and memory (GiB) of each GPU instance type of ``GPUS_PER_INSTANCE``, from the EC2
+accelerated-computing specifications (https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html).
+The policy pack's price table has prices and GPU counts only, and pulumi-aws ships type names only."""
+
+NODE_RESERVED_MEMORY_MIB = 255 + 100
+"""Memory a node never offers to pods, at the least: the EKS AMI's base ``kube-reserved`` memory
+(255 MiB, plus 11 MiB per schedulable pod, not counted here) and the kubelet's hard eviction
+threshold (``memory.available<100Mi``). A lower bound, so the fit check below only refuses what
+can never fit; DaemonSets (VPC CNI, kube-proxy, Pod Identity agent, device plugin) need a little
+more, so leave headroom."""
+
+
+def _node_reserved_cpu_milli(vcpus: int) -> int:
+    """The EKS AMI's ``kube-reserved`` CPU: 6% of the first core, 1% of the second, 0.5% of the
+    third and fourth, 0.25% of every further core (in millicores)."""
+    tiers = ((1, 60), (1, 10), (2, 5))
+    reserved, left = 0, vcpus
+    for cores, per_core in tiers:
+        used = min(left, cores)
+        reserved += used * per_core
+        left -= used
+    return reserved + math.ceil(left * 2.5)
+
+
+def cpu_milli(quantity: str) -> int:
+    """A Kubernetes CPU quantity (``2``, ``1.5``, ``500m``) in millicores."""
+    if quantity.endswith("m"):
+        return int(quantity[:-1])
+    return math.ceil(float(quantity) * 1000)
+
+
+def memory_mib(quantity: str) -> float:
+    """A Kubernetes memory quantity with a binary suffix (``512Mi``, ``8Gi``) in MiB."""
+    factors = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
+    return float(quantity[:-2]) * factors[quantity[-2:]]
+
+
+def node_allocatable(instance_type: str) -> tuple[int, float, int]:
+    """Upper bound of what one node of ``instance_type`` offers pods: millicores, MiB, GPUs."""
+    vcpus, memory_gib = GPU_INSTANCE_SHAPES[instance_type]
+    return (
+        vcpus * 1000 - _node_reserved_cpu_milli(vcpus),
+        memory_gib * 1024 - NODE_RESERVED_MEMORY_MIB,
+        GPUS_PER_INSTANCE[instance_type],
+    )
+
+
 class ResourcesConfig(_Model):
     """Container requests and limits (requests equal limits: Guaranteed QoS)."""
 
@@ -649,7 +714,9 @@ class ModelServiceConfig(_Model):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     """Requests and limits. Defaults as documented on its fields."""
     allowed_namespaces: list[Name] = Field(default_factory=list)
-    """Namespaces allowed to call the model (NetworkPolicy). Defaults to none: default deny."""
+    """Namespaces allowed to call the model on its serving port (NetworkPolicy). Defaults to
+    none: default deny (the metrics scraper's namespace, ``amazon-cloudwatch``, is always admitted).
+    dev and staging list ``inference-clients`` for testing the endpoints."""
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     """Server-side dynamic batching: largest batch. Defaults to 32."""
     max_queue_delay_ms: int = Field(default=5, ge=0, le=1000)
@@ -824,9 +891,103 @@ class PlatformConfig(_Model):
             problems.append("storage.force_destroy: true is not allowed in prod (it lets a destroy delete data)")
         if self.encryption.key_arn and f":kms:{self.region}:" not in self.encryption.key_arn:
             problems.append(f"encryption.key_arn: must be a key in the stack's region {self.region}")
+        problems.extend(self._gpu_capacity_problems())
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _gpu_capacity_problems(self) -> list[str]:
+        """Models and batch jobs that can never be scheduled on the configured GPU node groups.
+
+        Every inference and batch pod selects any GPU node (``nvidia.com/gpu.present``), so the
+        groups are one pool whose ceiling is the sum of ``max_size`` x GPUs per node. It must hold
+        :meth:`gpu_demand` at ``min_replicas``: the smallest service rolling out (one surge pod
+        per model, :data:`ROLLOUT_MAX_SURGE`) while every batch job runs; otherwise a rollout or
+        the nightly job waits forever. A pod must also fit one node of some group: its GPUs, CPU
+        and memory within that instance type's allocatable share (:func:`node_allocatable`).
+        The HPA peak (``max_replicas``) is reported by :meth:`gpu_peak_shortfall` instead.
+        """
+        models = self.inference.models
+        if not models:
+            return []
+        groups = self.cluster.gpu_node_groups
+        if not groups:
+            return [
+                f"cluster.gpu_node_groups: is empty, but inference.models {[m.name for m in models]} need GPU "
+                "nodes; add a GPU node group"
+            ]
+        problems = []
+        for index, model in enumerate(models):
+            request = (cpu_milli(model.resources.cpu), memory_mib(model.resources.memory), model.resources.gpus)
+            types = [t for g in groups for t in g.instance_types]
+            if not any(all(need <= has for need, has in zip(request, node_allocatable(t), strict=True)) for t in types):
+                shapes = ", ".join(
+                    sorted(
+                        f"{t}: {GPU_INSTANCE_SHAPES[t][0]} vCPU, {GPU_INSTANCE_SHAPES[t][1]} GiB, "
+                        f"{GPUS_PER_INSTANCE[t]} GPU"
+                        for t in set(types)
+                    )
+                )
+                problems.append(
+                    f"inference.models[{index}].resources: {model.resources.cpu} CPU, {model.resources.memory} and "
+                    f"{model.resources.gpus} GPU per pod fit no configured GPU instance type ({shapes}, less the "
+                    "node's kube-reserved CPU and memory); lower the requests or add a larger instance type"
+                )
+        needed, detail = self.gpu_demand(peak=False)
+        capacity = self.gpu_capacity()
+        if needed > capacity:
+            if len(groups) == 1:
+                field = f"cluster.gpu_node_groups[0].max_size: {groups[0].max_size}"
+                fix = f"raise max_size to {math.ceil(needed / groups[0].gpus_per_node)}"
+            else:
+                field = "cluster.gpu_node_groups: max_size " + " + ".join(
+                    f"{g.max_size} x {g.gpus_per_node}" for g in groups
+                )
+                fix = "raise the groups' max_size"
+            problems.append(
+                f"{field} gives {capacity} GPU{'s' if capacity != 1 else ''}; models need {needed} ({detail}); "
+                f"{fix} or lower inference.models[].min_replicas"
+            )
+        return problems
+
+    def gpu_capacity(self) -> int:
+        """GPUs the GPU node groups can reach: the sum of ``max_size`` x GPUs per node."""
+        return sum(g.max_size * g.gpus_per_node for g in self.cluster.gpu_node_groups)
+
+    def gpu_demand(self, peak: bool) -> tuple[int, str]:
+        """GPUs the workloads need at once, and how: every model at ``min_replicas`` (or, with
+        ``peak``, at the HPA's ``max_replicas``) plus its rollout surge pod, plus one pod per batch
+        job (its CronJob forbids concurrent runs), each pod taking its model's ``resources.gpus``."""
+        by_name = {m.name: m for m in self.inference.models}
+        parts = []
+        for m in self.inference.models:
+            replicas = m.max_replicas if peak else m.min_replicas
+            label = "max" if peak else "min"
+            each = f" x {m.resources.gpus} GPUs" if m.resources.gpus > 1 else ""
+            parts.append(
+                (f"{m.name}: {replicas} {label} replicas + {ROLLOUT_MAX_SURGE} rollout surge{each}",
+                 (replicas + ROLLOUT_MAX_SURGE) * m.resources.gpus)
+            )  # fmt: skip
+        for j in self.inference.batch_jobs:
+            if j.model in by_name:
+                gpus = by_name[j.model].resources.gpus
+                parts.append((f"batch job {j.name}: {gpus}", gpus))
+        return sum(g for _, g in parts), "; ".join(text for text, _ in parts)
+
+    def gpu_peak_shortfall(self) -> str | None:
+        """A sentence when the HPA peak (``max_replicas``, surge and jobs) exceeds the GPU pool, else None.
+
+        Not an error: the peak is reached only under load, and pods above the pool stay pending
+        until load drops. Defaults to none when everything fits.
+        """
+        needed, detail = self.gpu_demand(peak=True)
+        capacity = self.gpu_capacity()
+        if not self.inference.models or needed <= capacity:
+            return None
+        return (
+            f"the GPU node groups reach {capacity} GPUs but the HPA peak needs {needed} ({detail}): "
+            "pods above the pool stay pending; raise cluster.gpu_node_groups[].max_size to serve the peak"
+        )
 
     # Derived settings -------------------------------------------------------------------
 

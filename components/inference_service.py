@@ -21,7 +21,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from .artifact_bucket import ArtifactBucket
-from .config import ModelServiceConfig
+from .config import ROLLOUT_MAX_SURGE, ModelServiceConfig
 from .gpu_node_group import GPU_RESOURCE
 from .iam import Statement
 from .kubernetes import (
@@ -46,6 +46,30 @@ POD_IDENTITY_AGENT = "169.254.170.23/32"
 """The EKS Pod Identity agent (a host-network DaemonSet) that serves credentials on port 80."""
 TERMINATION_GRACE_SECONDS = 40
 """Pod termination grace period; the server drains for ``GRACEFUL_SHUTDOWN_TIMEOUT_S`` (25 s) within it."""
+METRICS_SCRAPER_NAMESPACE = "amazon-cloudwatch"
+"""Namespace of the platform's metrics scraper: the CloudWatch agent that the
+``amazon-cloudwatch-observability`` EKS add-on installs runs in ``amazon-cloudwatch``
+(https://docs.aws.amazon.com/eks/latest/userguide/amazon-cloudwatch-observability.html). It may
+reach the serving port, where the server exposes ``/metrics``."""
+REGISTRY_BUCKET_TAG = "model-registry-bucket"
+"""ECR repository tag naming the model-registry bucket the model's versions are published to.
+The program reads it back (``aws.ecr.get_repository``) to check a version before serving it: the
+bucket's name is generated, so it is not known to the program until the repository records it."""
+SERVING_TAG = "serving"
+"""ECR repository tag: ``true`` once an update has created the model's workloads. A later check
+that finds an artifact missing then fails the update instead of deleting a running service."""
+NOT_FOUND_MARKERS = (
+    "RepositoryNotFoundException",
+    "ImageNotFoundException",
+    "NoSuchKey",
+    "NoSuchBucket",
+    "NotFound",
+    "StatusCode: 404",
+    "couldn't find resource",
+    "empty result",
+)
+"""Substrings of a data-source error that mean "does not exist" (the AWS provider reports a missing
+repository, image, key or bucket with one of them). Any other error fails the update with its text."""
 
 
 def selector_labels(model: str, component: str = "inference-server") -> dict[str, str]:
@@ -94,6 +118,119 @@ def _sid(prefix: str, statements: Sequence[Statement]) -> list[Statement]:
     return [{"Sid": f"{prefix}{i}", **s} for i, s in enumerate(statements)]
 
 
+class ArtifactCheckError(pulumi.RunError):
+    """A model's artifacts could not be checked, or a serving model's artifact is gone: stop the update."""
+
+
+@dataclass(frozen=True)
+class ModelArtifacts:
+    """What a model's workloads need before their pods can become ready, and what is published.
+
+    The Deployment, Service, HPA, PDB and the model's batch jobs are created only once both exist:
+    a pod without its image or model version never becomes ready, so Pulumi, which waits for a
+    Deployment to become available, would time out the update.
+    """
+
+    image: str
+    """The image reference the pods run (``<repository url>:<image_tag>``, or the ``image`` override)."""
+    image_checked: bool
+    """Whether the image is checked: false for an ``image`` override outside the stack's repository."""
+    model_uri: str
+    """Where the model version goes: ``s3://<registry>/<prefix>/<model>/<version>/model.onnx`` (the
+    bucket as a ``pulumi stack output`` expression until the repository records it)."""
+    missing: tuple[str, ...] = ()
+    """The artifacts not found: ``image`` and/or ``model``. Defaults to none (all published)."""
+
+    @property
+    def published(self) -> bool:
+        """Whether every artifact exists, so the workloads can be created."""
+        return not self.missing
+
+    def publish_commands(self) -> list[str]:
+        """The commands that publish the missing artifacts, in order."""
+        commands = []
+        if "image" in self.missing:
+            commands.append(f"docker push {self.image}")
+        if "model" in self.missing:
+            commands.append(f"aws s3 cp model.onnx {self.model_uri}")
+        return commands
+
+
+def _not_found(error: Exception) -> bool:
+    text = str(error)
+    return any(marker in text for marker in NOT_FOUND_MARKERS)
+
+
+def check_model_artifacts(
+    model: ModelServiceConfig,
+    repository_name: str,
+    registry_prefix: str,
+    region: str,
+    opts: pulumi.InvokeOptions,
+) -> ModelArtifacts:
+    """Look up, at preview time, whether ``model``'s image and model version are published.
+
+    Uses the direct (synchronous) form of provider functions, whose plain results may decide
+    which resources the program registers
+    (https://www.pulumi.com/docs/iac/concepts/functions/provider-functions/): the model's ECR
+    repository (``aws.ecr.get_repository``; absent on a fresh account), the image tag in it
+    (``aws.ecr.get_image``; skipped for an ``image`` override), and
+    ``<prefix>/<model>/<version>/model.onnx`` in the registry bucket the repository's
+    :data:`REGISTRY_BUCKET_TAG` names (``aws.s3.get_object``, which reads metadata only for a
+    binary object). A "not found" answer marks the artifact missing; any other error raises
+    :class:`ArtifactCheckError`, as does a missing artifact of a model already serving
+    (:data:`SERVING_TAG`): the update stops instead of deleting a running service.
+    """
+    key = f"{registry_prefix}/{model.name}/{model.version}/model.onnx"
+    try:
+        repository = aws.ecr.get_repository(name=repository_name, opts=opts)
+    except Exception as exc:
+        if not _not_found(exc):
+            raise ArtifactCheckError(f"{model.name}: cannot look up ECR repository {repository_name}: {exc}") from None
+        repository = None
+    tags = dict((repository.tags if repository else None) or {})
+    if repository is not None:
+        repository_url = repository.repository_url
+    else:
+        account = aws.get_caller_identity(opts=opts).account_id
+        repository_url = f"{account}.dkr.ecr.{region}.amazonaws.com/{repository_name}"
+    bucket = tags.get(REGISTRY_BUCKET_TAG)
+    model_uri = (
+        f"s3://{bucket}/{key}"
+        if bucket
+        else f'"$(pulumi stack output model_registry_uri)/{model.name}/{model.version}/model.onnx"'
+    )
+    image = model.image or f"{repository_url}:{model.image_tag}"
+    missing = []
+    if not model.image:
+        if repository is None:
+            missing.append("image")
+        else:
+            try:
+                aws.ecr.get_image(repository_name=repository_name, image_tag=model.image_tag, opts=opts)
+            except Exception as exc:
+                if not _not_found(exc):
+                    raise ArtifactCheckError(f"{model.name}: cannot look up image {image}: {exc}") from None
+                missing.append("image")
+    if not bucket:
+        missing.append("model")
+    else:
+        try:
+            aws.s3.get_object(bucket=bucket, key=key, opts=opts)
+        except Exception as exc:
+            if not _not_found(exc):
+                raise ArtifactCheckError(f"{model.name}: cannot look up s3://{bucket}/{key}: {exc}") from None
+            missing.append("model")
+    artifacts = ModelArtifacts(image=image, image_checked=not model.image, model_uri=model_uri, missing=tuple(missing))
+    if missing and tags.get(SERVING_TAG) == "true":
+        raise ArtifactCheckError(
+            f"{model.name} is serving, but its {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+            f"published; the update stops instead of deleting the running service. Publish first: "
+            f"{'; '.join(artifacts.publish_commands())}; or pin a published image_tag/version."
+        )
+    return artifacts
+
+
 @dataclass(frozen=True)
 class InferenceServiceArgs:
     """Inputs of :class:`InferenceService`."""
@@ -120,6 +257,9 @@ class InferenceServiceArgs:
     """Required tags for the AWS children. Required."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the workload waits for (GPU node groups, device plugin). Defaults to none."""
+    batch_jobs: Sequence[str] = ()
+    """Batch jobs that run this model's image: they wait for the same artifacts, and the
+    bootstrap record lists them. Defaults to none."""
 
 
 class InferenceService(pulumi.ComponentResource):
@@ -140,8 +280,14 @@ class InferenceService(pulumi.ComponentResource):
       rolling update 0 unavailable / 1 surge.
     - **Service** (ClusterIP 8080), **HPA** (autoscaling/v2, CPU), **PDB** (max 1 unavailable).
     - **NetworkPolicies**: default deny in and out; ingress on 8080 only from
-      ``allowed_namespaces``; egress only to cluster DNS, the Pod Identity agent and HTTPS to
-      public addresses (S3, STS).
+      ``allowed_namespaces`` and from the metrics scraper's namespace
+      (:data:`METRICS_SCRAPER_NAMESPACE`, for ``/metrics``); egress only to cluster DNS, the Pod
+      Identity agent and HTTPS to public addresses (S3, STS).
+
+    **Bootstrap.** The repository, namespace, identity and network policies are always created.
+    The Deployment, Service, HPA and PDB are created only once :func:`check_model_artifacts`
+    finds the image and the model version published; until then the program logs what to
+    publish where (``pulumi.log.warn``) and the ``bootstrap`` output records what waits.
 
     Example::
 
@@ -155,8 +301,12 @@ class InferenceService(pulumi.ComponentResource):
     service_account: k8s.core.v1.ServiceAccount
     identity: PodIdentityRole
     repository: aws.ecr.Repository
-    deployment: k8s.apps.v1.Deployment
-    service: k8s.core.v1.Service
+    artifacts: ModelArtifacts
+    """The image and model version the workloads need, and which of them are published."""
+    deployment: k8s.apps.v1.Deployment | None
+    """The Deployment; None while the artifacts are not published."""
+    service: k8s.core.v1.Service | None
+    """The Service; None while the artifacts are not published."""
     image: pulumi.Output[str]
     """The image reference the pods run."""
     namespace_name: str
@@ -172,6 +322,11 @@ class InferenceService(pulumi.ComponentResource):
         k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {**selector_labels(model.name), "app.kubernetes.io/part-of": "hybrid-ai-platform"}
 
+        # Artifacts: checked before anything is registered (the repository's tags record the result)
+        self.artifacts = check_model_artifacts(
+            model, args.repository_name, args.registry_prefix, args.region, pulumi.InvokeOptions(parent=self)
+        )
+
         # Image repository -----------------------------------------------------------------------
         self.repository = aws.ecr.Repository(
             f"{name}-repository",
@@ -180,7 +335,12 @@ class InferenceService(pulumi.ComponentResource):
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
             force_delete=False,
-            tags={**tags, "model": model.name},
+            tags={
+                **tags,
+                "model": model.name,
+                REGISTRY_BUCKET_TAG: args.model_registry.name,
+                SERVING_TAG: "true" if self.artifacts.published else "false",
+            },
             opts=aws_child,
         )
         aws.ecr.LifecyclePolicy(
@@ -254,7 +414,71 @@ class InferenceService(pulumi.ComponentResource):
             opts=aws_child,
         )
 
-        # Workload -------------------------------------------------------------------------------
+        self._network_policies(name, model, ns, selector_labels(model.name), ns_child)
+        deferred = [f"{name}-{suffix}" for suffix in ("deployment", "service", "hpa", "pdb")]
+        self.deployment = None
+        self.service = None
+        if self.artifacts.published:
+            self._workload(name, args, labels, ns_child)
+        else:
+            pulumi.log.warn(self._waiting_message(args), resource=self)
+
+        self.register_outputs(
+            {
+                "namespace": ns,
+                "repository_url": self.repository.repository_url,
+                "image": self.image,
+                "role_arn": self.identity.arn,
+                "service": pulumi.Output.concat(model.name, ".", ns, ".svc.cluster.local:", str(PORT)),
+                "bootstrap": self._bootstrap_record(deferred, args.batch_jobs),
+            }
+        )
+
+    def _waiting_message(self, args: InferenceServiceArgs) -> str:
+        """What to publish where before the workloads can be created (logged by ``pulumi up``)."""
+        artifacts = self.artifacts
+        jobs = "".join(f", batch job {job}" for job in args.batch_jobs)
+        steps = [*artifacts.publish_commands(), "pulumi up   (again: it creates the deferred resources)"]
+        numbered = " ".join(f"({i}) {step}" for i, step in enumerate(steps, start=1))
+        return (
+            f"{args.model.name}: {' and '.join(artifacts.missing)} not published yet, so its Deployment, Service, "
+            f"HPA, PodDisruptionBudget{jobs} wait (pods without them never become ready). Created now: ECR "
+            f"repository {args.repository_name}, namespace, service account, Pod Identity role, network "
+            f"policies. Publish, then deploy again: {numbered}"
+        )
+
+    def _bootstrap_record(self, deferred: list[str], jobs: Sequence[str]) -> dict[str, Any]:
+        """The ``bootstrap`` output: what waits for which artifact (the offline plan's ``bootstrap`` section)."""
+        artifacts = self.artifacts
+        return {
+            "model": self.namespace_name,
+            "status": "serving" if artifacts.published else "waiting",
+            "deferred_resources": deferred,
+            "deferred_batch_jobs": list(jobs),
+            "artifacts": [
+                {
+                    "kind": "image",
+                    "reference": artifacts.image,
+                    "checked": artifacts.image_checked,
+                    "published": "image" not in artifacts.missing,
+                    "publish": f"docker push {artifacts.image}",
+                },
+                {
+                    "kind": "model",
+                    "reference": artifacts.model_uri,
+                    "checked": True,
+                    "published": "model" not in artifacts.missing,
+                    "publish": f"aws s3 cp model.onnx {artifacts.model_uri}",
+                },
+            ],
+        }
+
+    def _workload(
+        self, name: str, args: InferenceServiceArgs, labels: dict[str, str], ns_child: pulumi.ResourceOptions
+    ) -> None:
+        """Deployment, Service, HPA and PDB: created once the image and model version are published."""
+        model = args.model
+        ns = self.namespace_name
         volumes, mounts = scratch_volumes()
         selector = selector_labels(model.name)
         probe_period = 10
@@ -315,7 +539,10 @@ class InferenceService(pulumi.ComponentResource):
                     "selector": {"matchLabels": selector},
                     "revisionHistoryLimit": 10,
                     "progressDeadlineSeconds": model.model_load_timeout_seconds + 300,
-                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                    "strategy": {
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": ROLLOUT_MAX_SURGE},
+                    },
                     "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
                 },
             ),
@@ -371,17 +598,6 @@ class InferenceService(pulumi.ComponentResource):
             spec=api_fields({"maxUnavailable": 1, "selector": {"matchLabels": selector}}),
             opts=ns_child,
         )
-        self._network_policies(name, model, ns, selector, ns_child)
-
-        self.register_outputs(
-            {
-                "namespace": ns,
-                "repository_url": self.repository.repository_url,
-                "image": self.image,
-                "role_arn": self.identity.arn,
-                "service": pulumi.Output.concat(model.name, ".", ns, ".svc.cluster.local:", str(PORT)),
-            }
-        )
 
     @staticmethod
     def _network_policies(
@@ -423,6 +639,34 @@ class InferenceService(pulumi.ComponentResource):
                 ),
                 opts=opts,
             )
+        # The server serves /metrics on its one port. Kubelet probes need no rule: the VPC CNI's
+        # network policy agent always admits the node's own IP
+        # (https://github.com/aws/aws-network-policy-agent/pull/65, in VPC CNI 1.15.1+).
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-metrics-scraper",
+            metadata={"name": "allow-metrics-scraper", "namespace": ns},
+            spec=api_fields(
+                {
+                    "podSelector": {"matchLabels": selector},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": METRICS_SCRAPER_NAMESPACE}
+                                    }
+                                }
+                            ],
+                            "ports": [{"protocol": "TCP", "port": PORT}],
+                        }
+                    ],
+                }
+            ),
+            opts=opts,
+        )
+        # DNS: the rule names CoreDNS's pods; the network policy controller also admits the kube-dns
+        # Service's ClusterIP for them (https://github.com/aws/aws-network-policy-agent/issues/230).
         k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-egress",
             metadata={"name": "allow-dns-aws-apis", "namespace": ns},

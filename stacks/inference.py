@@ -3,6 +3,10 @@
 Order: network → cluster (control plane, add-ons, system nodes, Kubernetes provider) → GPU
 node groups → NVIDIA device plugin and cluster autoscaler → one InferenceService per model →
 one BatchScoringJob per batch job.
+
+Bootstrap: a model's Deployment, Service, HPA, PDB and its batch jobs are registered only once its
+image and model version are published (``InferenceService.artifacts``); a first ``pulumi up``
+creates everything else and logs what to publish where, and the next one creates the rest.
 """
 
 from __future__ import annotations
@@ -137,13 +141,20 @@ def build_inference_platform(ctx: StackContext) -> None:
                 repository_name=f"{ctx.name}/{model.name}",
                 tags=ctx.tags,
                 depends_on=[device_plugin.release, cluster.addons["coredns"], *gpu_node_groups],
+                batch_jobs=[job.name for job in config.inference.batch_jobs if job.model == model.name],
             ),
             opts=k8s_opts,
         )
 
+    peak_shortfall = config.gpu_peak_shortfall()
+    if peak_shortfall:
+        pulumi.log.warn(peak_shortfall)
+
     models = {m.name: m for m in config.inference.models}
     for job in config.inference.batch_jobs:
         service = services[job.model]
+        if not service.artifacts.published:
+            continue  # created with its model's workloads, once the image and model version exist
         BatchScoringJob(
             job.name,
             BatchScoringJobArgs(

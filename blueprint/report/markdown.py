@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import bootstrap
 from ..diagram import diff_status, render_mermaid
 from ..diff import PropertyChange, StackDiff, all_violations, is_blocking
 from . import money
@@ -277,6 +278,9 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
             "\n</details>\n\n",
         )
     ]
+    boot = bootstrap.render_markdown(document)
+    if boot:
+        sections.append(Section("", [boot]))
     if violations:
         sections.append(
             Section(

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from .. import bootstrap
 from ..diff import PropertyChange, StackDiff, is_blocking
 from . import money
 
@@ -93,6 +94,7 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
     for type_, count in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:4d}  {type_}")
     lines.append("")
+    lines.extend(bootstrap.render_text(document))
     policies = document.get("policies")
     if isinstance(policies, dict):
         violations = policies.get("violations") or []

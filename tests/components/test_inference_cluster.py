@@ -19,6 +19,8 @@ PUBLIC_CLUSTER = {
     "admin_role_arns": ["arn:aws:iam::123456789012:role/platform-admins"],
     "public_endpoint": True,
     "public_access_cidrs": ["203.0.113.0/24"],
+    # dev's model needs GPU nodes: the service, its rollout surge pod and the nightly job
+    "gpu_node_groups": [{"name": "gpu-small", "instance_types": ["g4dn.xlarge"], "max_size": 3}],
 }
 
 

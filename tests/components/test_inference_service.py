@@ -5,10 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from blueprint.synth import Plan
+import pytest
+
+import components.inference_service as inference_service
+from blueprint.mocks import FRESH_ACCOUNT, AccountState
+from blueprint.synth import Plan, synthesize
+from components.config import ROLLOUT_MAX_SURGE
+from components.inference_service import METRICS_SCRAPER_NAMESPACE, ArtifactCheckError
+from tests.conftest import shipped_plan
 from tests.plan_helpers import depends_via, named, of_type, statements
 
 MODELS = ("fraud-scorer", "churn-predictor")
+DEV_MODEL = {"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0", "min_replicas": 1, "max_replicas": 1}
+DEV_REPOSITORY = "hybrid-ai-platform-dev/fraud-scorer"
+DEFERRED = ("fraud-scorer-deployment", "fraud-scorer-service", "fraud-scorer-hpa", "fraud-scorer-pdb")
+WORKLOAD_TYPES = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:core/v1:Service",
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:policy/v1:PodDisruptionBudget",
+    "kubernetes:batch/v1:CronJob",
+)
 
 
 def _pod(plan: Plan, model: str) -> dict[str, Any]:
@@ -101,6 +118,8 @@ def test_deployment_rolls_one_pod_at_a_time_without_losing_capacity(prod_plan: P
     deployment = named(prod_plan, "fraud-scorer-deployment")
     strategy = deployment.inputs["spec"]["strategy"]
     assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    # AND the surge is the one the GPU capacity check counts
+    assert strategy["rollingUpdate"]["maxSurge"] == ROLLOUT_MAX_SURGE
     # AND pulumi waits long enough for a GPU node to scale up and the model to load (600 s + 15 min)
     assert deployment.options["custom_timeouts"] == {"create": "25m", "update": "25m", "delete": ""}
 
@@ -187,8 +206,9 @@ def test_only_allowed_namespaces_may_call_the_model_on_8080(prod_plan: Plan) -> 
     assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
 
 
-def test_a_model_with_no_allowed_callers_gets_no_ingress_rule(dev_plan: Plan) -> None:
-    names = {r.name for r in of_type(dev_plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+def test_a_model_with_no_allowed_callers_gets_no_ingress_rule() -> None:
+    plan = synthesize("dev", overrides={"hybrid-ai-platform:inference": {"models": [DEV_MODEL]}})
+    names = {r.name for r in of_type(plan, "kubernetes:networking.k8s.io/v1:NetworkPolicy")}
     assert "fraud-scorer-default-deny" in names
     assert "fraud-scorer-allow-callers" not in names
 
@@ -201,3 +221,113 @@ def test_egress_is_limited_to_dns_the_pod_identity_agent_and_public_https(prod_p
     assert agent == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
     assert https["ports"] == [{"protocol": "TCP", "port": 443}]
     assert "10.0.0.0/8" in https["to"][0]["ipBlock"]["except"]
+
+
+# Bootstrap: workloads wait for their image and model version -------------------------------------
+
+
+def _waiting_messages(plan: Plan) -> list[str]:
+    """The program's ``pulumi.log.warn`` messages about unpublished artifacts."""
+    return [w for w in plan.warnings if "not published" in w]
+
+
+def test_a_fresh_account_gets_repository_namespace_identity_and_policies_but_no_workloads() -> None:
+    # GIVEN a fresh account: no ECR repository, no image, no model version
+    plan = synthesize("dev", account=FRESH_ACCOUNT)
+    # THEN nothing that waits for readiness is registered: no Deployment, Service, HPA, PDB, CronJob
+    assert all(not of_type(plan, t) for t in WORKLOAD_TYPES)
+    assert not [r for r in plan.resources if r.name.startswith("nightly-fraud-scores")]
+    # AND what the artifacts are published into, and what serves them later, is created now
+    for name in ("fraud-scorer-repository", "fraud-scorer-namespace", "fraud-scorer-service-account",
+                 "fraud-scorer-identity-role", "fraud-scorer-default-deny", "fraud-scorer-allow-egress"):  # fmt: skip
+        named(plan, name)
+    # AND the repository records the registry bucket and that nothing serves yet
+    repository = named(plan, "fraud-scorer-repository")
+    assert repository.inputs["tags"]["serving"] == "false"
+    assert repository.inputs["tags"]["model-registry-bucket"] == plan.outputs["model_registry_bucket"]
+    assert depends_via(repository, "tags", named(plan, "model-registry-bucket"))
+    # AND the program says exactly what to publish where, then to deploy again
+    [message] = _waiting_messages(plan)
+    assert f"docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/{DEV_REPOSITORY}:1.4.0" in message
+    assert 'aws s3 cp model.onnx "$(pulumi stack output model_registry_uri)/fraud-scorer/3/model.onnx"' in message
+    assert "pulumi up" in message and "nightly-fraud-scores" in message
+
+
+def test_published_artifacts_create_the_workloads_and_mark_the_repository_serving(dev_plan: Plan) -> None:
+    # GIVEN the default account state: image and model version published (the dev plan)
+    assert not _waiting_messages(dev_plan)
+    for name in (*DEFERRED, "nightly-fraud-scores-cronjob"):
+        named(dev_plan, name)
+    assert named(dev_plan, "fraud-scorer-repository").inputs["tags"]["serving"] == "true"
+
+
+def test_a_published_image_without_its_model_version_still_waits_and_names_the_bucket() -> None:
+    # GIVEN a repository from an earlier update, with the image pushed but no model version
+    account = AccountState(serving=False, unpublished=frozenset({"models/fraud-scorer/3/model.onnx"}))
+    plan = synthesize("dev", account=account)
+    # THEN the workloads still wait, and the message names the real bucket and only the model
+    assert not of_type(plan, "kubernetes:apps/v1:Deployment")
+    [message] = _waiting_messages(plan)
+    bucket = plan.outputs["model_registry_bucket"]
+    assert f"aws s3 cp model.onnx s3://{bucket}/models/fraud-scorer/3/model.onnx" in message
+    assert "docker push" not in message
+
+
+def test_an_image_override_is_not_looked_up_in_the_stacks_repository() -> None:
+    # GIVEN an external image and a stack repository that does not hold image_tag
+    external = "registry.example.com/ml/fraud-scorer:2.0.0"
+    account = AccountState(serving=False, unpublished=frozenset({f"{DEV_REPOSITORY}:1.4.0"}))
+    plan = synthesize(
+        "dev",
+        overrides={"hybrid-ai-platform:inference": {"models": [{**DEV_MODEL, "image": external}]}},
+        account=account,
+    )
+    # THEN the workload is created with the external image (only the model version is checked)
+    assert _container(plan, "fraud-scorer")["image"] == external
+
+
+def test_a_serving_model_whose_image_is_gone_stops_the_update_instead_of_deleting_it() -> None:
+    # GIVEN a model already serving whose pinned tag is no longer in its repository
+    account = AccountState(unpublished=frozenset({f"{DEV_REPOSITORY}:1.4.0"}))
+    # THEN the update fails, saying what to publish, rather than deleting the running Deployment
+    with pytest.raises(ArtifactCheckError, match=rf"docker push .*/{DEV_REPOSITORY}:1\.4\.0"):
+        synthesize("dev", account=account)
+
+
+def test_a_lookup_failing_for_another_reason_stops_the_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the repository look-up is denied (not "not found")
+    def denied(**_: object) -> None:
+        raise Exception("invoke of aws:ecr/getRepository:getRepository failed: AccessDeniedException: no")
+
+    monkeypatch.setattr(inference_service.aws.ecr, "get_repository", denied)
+    # THEN the update stops with the error instead of treating the model as unpublished
+    with pytest.raises(ArtifactCheckError, match="AccessDeniedException"):
+        synthesize("dev")
+
+
+# Network policies: metrics scraper and client namespaces ------------------------------------------
+
+
+def test_the_metrics_scraper_may_reach_the_serving_port(any_stack_plan: Plan) -> None:
+    for deny in [r for r in any_stack_plan.resources if r.name.endswith("-default-deny")]:
+        model = deny.inputs["metadata"]["namespace"]
+        policy = named(any_stack_plan, f"{model}-allow-metrics-scraper").inputs["spec"]
+        assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == model
+        [rule] = policy["ingress"]
+        assert rule["from"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "amazon-cloudwatch"}}}
+        ]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert METRICS_SCRAPER_NAMESPACE == "amazon-cloudwatch"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_dev_and_staging_have_a_client_namespace_that_may_call_the_endpoint(stack: str) -> None:
+    # GIVEN the stack's own endpoint output
+    plan = shipped_plan(stack)
+    endpoint = plan.outputs["inference_endpoints"]["fraud-scorer"]
+    # THEN the documented client namespace may reach that port
+    [rule] = named(plan, "fraud-scorer-allow-callers").inputs["spec"]["ingress"]
+    [source] = rule["from"]
+    assert "inference-clients" in source["namespaceSelector"]["matchExpressions"][0]["values"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": int(endpoint.rsplit(":", 1)[1])}]

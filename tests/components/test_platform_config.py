@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from blueprint.synth import synthesize
-from components.config import ConfigError, Environment, parse_platform_config
+from components.config import (
+    GPU_INSTANCE_SHAPES,
+    GPUS_PER_INSTANCE,
+    ConfigError,
+    Environment,
+    parse_platform_config,
+)
+from tests.conftest import shipped_plan
 
 BASE: dict[str, Any] = {
     "environment": "prod",
@@ -169,3 +176,93 @@ def test_missing_region_is_reported() -> None:
     with pytest.raises(ConfigError) as info:
         synthesize("dev", overrides={"aws:region": None})
     assert any(p.startswith("aws:region: is required") for p in info.value.problems)
+
+
+# GPU capacity: replicas, rollout surge and batch jobs must fit the GPU node groups -----------------
+
+
+def gpu_stack(max_size: int, instance_type: str = "g4dn.xlarge", **model: Any) -> dict[str, Any]:
+    """BASE with one GPU group, one model and one nightly batch job of that model."""
+    raw = copy.deepcopy(BASE)
+    raw["cluster"] = {"gpu_node_groups": [{"name": "gpu", "instance_types": [instance_type], "max_size": max_size}]}
+    raw["inference"] = {
+        "models": [{"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0", "min_replicas": 1, **model}],
+        "batch_jobs": [{"name": "nightly", "model": "fraud-scorer", "feature_set": "transactions"}],
+    }
+    return raw
+
+
+def test_a_gpu_pool_that_cannot_hold_the_service_its_surge_and_the_job_is_refused() -> None:
+    # GIVEN dev's old shape: one single-GPU node, a 1-replica service and a nightly job
+    problems = problems_of(gpu_stack(max_size=1, max_replicas=1))
+    # THEN the field is named with what it gives and what the workloads need
+    assert problems == [
+        "cluster.gpu_node_groups[0].max_size: 1 gives 1 GPU; models need 3 (fraud-scorer: 1 min replicas + 1 "
+        "rollout surge; batch job nightly: 1); raise max_size to 3 or lower inference.models[].min_replicas"
+    ]
+    # AND three nodes are enough
+    parse_platform_config(gpu_stack(max_size=3, max_replicas=1), "prod")
+
+
+def test_multi_gpu_pods_count_each_of_their_gpus() -> None:
+    # GIVEN a 2-GPU model on 4-GPU nodes: (1 + 1 surge) x 2 + job 2 = 6 GPUs
+    raw = gpu_stack(max_size=1, instance_type="g5.12xlarge", resources={"gpus": 2, "cpu": "4", "memory": "16Gi"})
+    [problem] = problems_of(raw)
+    assert problem.startswith("cluster.gpu_node_groups[0].max_size: 1 gives 4 GPUs; models need 6 (")
+    parse_platform_config(
+        gpu_stack(max_size=2, instance_type="g5.12xlarge", resources={"gpus": 2, "cpu": "4", "memory": "16Gi"}),
+        "prod",
+    )
+
+
+@pytest.mark.parametrize(
+    ("resources", "fits"),
+    [
+        ({"cpu": "3500m", "memory": "14Gi"}, True),  # within g4dn.xlarge's 4 vCPU / 16 GiB less kube-reserved
+        ({"cpu": "4", "memory": "8Gi"}, False),  # all 4 vCPUs: kube-reserved takes 80m
+        ({"cpu": "2", "memory": "16Gi"}, False),  # all 16 GiB: kube-reserved and eviction take 355 MiB
+        ({"cpu": "2", "memory": "8Gi", "gpus": 2}, False),  # two GPUs on a one-GPU instance
+    ],
+)
+def test_a_pod_that_fits_no_gpu_instance_type_is_refused(resources: dict[str, Any], fits: bool) -> None:
+    raw = gpu_stack(max_size=10, resources=resources)
+    if fits:
+        parse_platform_config(raw, "prod")
+        return
+    [problem] = [p for p in problems_of(raw) if p.startswith("inference.models[0].resources:")]
+    assert "fit no configured GPU instance type (g4dn.xlarge: 4 vCPU, 16 GiB, 1 GPU" in problem
+
+
+def test_models_without_gpu_node_groups_are_refused() -> None:
+    raw = gpu_stack(max_size=1)
+    raw["cluster"] = {}
+    assert problems_of(raw) == [
+        "cluster.gpu_node_groups: is empty, but inference.models ['fraud-scorer'] need GPU nodes; add a GPU node group"
+    ]
+
+
+def test_every_gpu_instance_type_has_a_shape() -> None:
+    assert set(GPU_INSTANCE_SHAPES) == set(GPUS_PER_INSTANCE)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_dev_and_staging_gpu_groups_hold_the_hpa_peak_surge_and_jobs(stack: str) -> None:
+    # GIVEN the shipped dev/staging config WHEN the HPA is at max_replicas, a rollout surges and the job runs
+    config = shipped_plan(stack).config
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("hybrid-ai-platform:")}
+    parsed = parse_platform_config({**raw, "region": config["aws:region"]}, stack)
+    # THEN everything fits the GPU pool
+    needed, _ = parsed.gpu_demand(peak=True)
+    assert needed <= parsed.gpu_capacity()
+    assert parsed.gpu_peak_shortfall() is None
+
+
+def test_a_pool_below_the_hpa_peak_is_a_warning_the_program_logs() -> None:
+    # GIVEN prod: the floor (7 GPUs) fits its 10 nodes, the HPA peak (6 + 4 replicas, 2 surge, 1 job) does not
+    warnings = [w for w in shipped_plan("prod").warnings if "HPA peak" in w]
+    # THEN `pulumi up` warns with both numbers instead of refusing the stack
+    assert warnings == [
+        "the GPU node groups reach 10 GPUs but the HPA peak needs 13 (fraud-scorer: 6 max replicas + 1 rollout "
+        "surge; churn-predictor: 4 max replicas + 1 rollout surge; batch job nightly-fraud-scores: 1): pods above "
+        "the pool stay pending; raise cluster.gpu_node_groups[].max_size to serve the peak"
+    ]
