@@ -207,7 +207,9 @@ def pod_failure_policy() -> dict[str, object]:
     """Fail the Job on :data:`NON_RETRIABLE_EXIT_CODES` of the ``batch`` container; ignore disruptions.
 
     Pod failure policy is stable since Kubernetes 1.31 and needs ``restartPolicy: Never``
-    (https://kubernetes.io/docs/tasks/job/pod-failure-policy/); ``DisruptionTarget`` marks pods
+    (https://kubernetes.io/docs/tasks/job/pod-failure-policy/). ``status`` is spelt out because
+    Kubernetes before 1.34 requires it in ``onPodConditions`` (the ``system-kubernetes-schema``
+    check found it). ``DisruptionTarget`` marks pods
     deleted by preemption, API-initiated eviction or taint-based eviction (e.g. a Spot reclaim drain),
     which should be retried without using up ``backoffLimit``.
     """
@@ -217,7 +219,7 @@ def pod_failure_policy() -> dict[str, object]:
                 "action": "FailJob",
                 "onExitCodes": {"containerName": "batch", "operator": "In", "values": list(NON_RETRIABLE_EXIT_CODES)},
             },
-            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
         ]
     }
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from components.eks_versions import EKS_VERSIONS
 
 from blueprint.checks import TODAY_ENV, CheckInputError, load_checks, run_checks, today_from_env
 from blueprint.diff import diff_plans, is_blocking
 from blueprint.report import render_diff, render_plan
 from blueprint.synth import REPO_ROOT
+from components.eks_versions import EKS_VERSIONS
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 
 TODAY = datetime.date(2026, 11, 28)
@@ -149,6 +149,19 @@ def test_an_unreadable_package_is_a_finding(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- reporting
+
+
+def test_a_field_required_by_an_older_kubernetes_is_found_at_that_version() -> None:
+    # GIVEN prod's CronJob with the pod-failure-policy condition status left to the 1.34+ default
+    document = _document("prod")
+    cronjob = _first(document, "kubernetes:batch/v1:CronJob")
+    rules = cronjob["inputs"]["spec"]["jobTemplate"]["spec"]["podFailurePolicy"]["rules"]
+    rules[1]["onPodConditions"][0].pop("status")
+    # WHEN checked at the shipped version THEN it is valid; at 1.33 THEN the schema requires it
+    assert _findings(document, "system-kubernetes-schema") == []
+    _only(document["resources"], "aws:eks/cluster:Cluster")["inputs"]["version"] = "1.33"
+    [finding] = _findings(document, "system-kubernetes-schema")
+    assert "podFailurePolicy.rules[1].onPodConditions[0]: 'status' is a required property" in finding["message"]
 
 
 def test_findings_reach_every_format_and_the_diff() -> None:

@@ -106,10 +106,14 @@ def test_cost_before_after_and_delta_per_resource_and_in_total() -> None:
 
 def test_new_and_fixed_violations_are_compared_by_policy_urn_and_message() -> None:
     result = diff_plans(*plan_pair())
-    assert sorted(v["policy"] for v in result.policies.new) == ["ecr-image-scanning", "s3-bucket-versioning"]
+    assert sorted(v["policy"] for v in result.policies.new) == [
+        "ecr-image-scanning",
+        "s3-bucket-versioning",
+        "system-kubernetes-schema",  # system-check findings are diffed like violations
+    ]
     assert [v["policy"] for v in result.policies.fixed] == ["budget-configured"]
     # the excepted mandatory-looking advisory and the unchanged advisory do not block
-    assert len(result.policies.blocking) == 2
+    assert len(result.policies.blocking) == 3
 
 
 def test_fail_on_violations_exits_1_when_head_has_unexcepted_mandatory_violations(capsys) -> None:
@@ -130,7 +134,7 @@ def test_diff_of_a_plan_with_itself_exits_0_and_reports_nothing(capsys) -> None:
     [
         (None, "no such file"),
         ("{not json", "not valid JSON"),
-        ('{"format_version": 1, "stack": "prod"}', "not a plan document (missing 'resources' list)"),
+        ('{"format_version": 1, "stack": "prod"}', "not a plan document ($: 'resources' is a required property)"),
         ("[]", "not a plan document"),
     ],
 )

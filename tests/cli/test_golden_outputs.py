@@ -46,4 +46,4 @@ def test_diff_command_prints_the_golden_text_without_colour_when_piped(capsys: p
     assert code == 0
     assert "\x1b[" not in out
     assert out.splitlines()[0] == f"Stack 'prod': {BASE_PLAN} → {HEAD_PLAN}"
-    assert "Result: 2 unexcepted mandatory violation(s) in head" in out
+    assert "Result: 3 unexcepted mandatory violation(s) or finding(s) in head" in out

@@ -38,8 +38,9 @@ def test_one_testcase_per_policy_and_resource_of_an_evaluated_type() -> None:
 def test_failures_are_the_unexcepted_violations_and_waived_ones_are_skipped() -> None:
     head, _, suite = _suite()
     failures = [c for c in suite.findall("testcase") if c.find("failure") is not None]
-    active = [v for v in head["policies"]["violations"] if not v["exception"]]
-    assert int(suite.get("failures")) == len(failures) == len(active) == 3
+    active = [v for v in head["policies"]["violations"] + head["checks"]["violations"] if not v["exception"]]
+    assert int(suite.get("failures")) == len(failures) == len(active) == 4
+    assert "prod.system-kubernetes-schema" in {c.get("classname") for c in failures}
     assert {f.find("failure").get("type") for f in failures} == {"mandatory", "advisory"}
     skipped = [c for c in suite.findall("testcase") if c.find("skipped") is not None]
     assert [c.get("name") for c in skipped] == ["transactions-backfill-function (aws:lambda/function:Function)"]

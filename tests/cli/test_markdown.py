@@ -14,7 +14,7 @@ def test_comment_starts_with_the_marker_and_the_summary_row() -> None:
     lines = text.splitlines()
     assert lines[0] == MARKER
     row = next(line for line in lines if line.startswith("| `prod`"))
-    assert row == "| `prod` | 1 | 5 | 1 | 2 | 24 | $3,688.68 | $5,578.42 | +$1,889.74 | 2 (⛔ 2 blocking) | 1 |"
+    assert row == "| `prod` | 1 | 5 | 1 | 2 | 24 | $3,688.68 | $5,578.42 | +$1,889.74 | 3 (⛔ 3 blocking) | 1 |"
     assert text.index("| `prod`") < text.index("<details")
     assert "```mermaid" in text and "Truncated" not in text
 

@@ -80,18 +80,18 @@ def test_spot_gpu_groups_count_against_the_spot_quota() -> None:
 
 
 def test_a_group_with_several_types_counts_its_largest_and_groups_of_one_class_add_up() -> None:
-    # GIVEN two On-Demand GPU groups: g5.xlarge/g5.2xlarge up to 3 nodes, g6.4xlarge up to 2
+    # GIVEN two On-Demand GPU groups: g5.xlarge/g5.2xlarge up to 4 nodes, g6.4xlarge up to 3
     base = stack_config("prod")
     cluster = base.cluster.model_dump(mode="json")
     cluster["gpu_node_groups"] = [
-        {"name": "gpu-a", "instance_types": ["g5.xlarge", "g5.2xlarge"], "max_size": 3},
-        {"name": "gpu-b", "instance_types": ["g6.4xlarge"], "max_size": 2},
+        {"name": "gpu-a", "instance_types": ["g5.xlarge", "g5.2xlarge"], "max_size": 4},
+        {"name": "gpu-b", "instance_types": ["g6.4xlarge"], "max_size": 3},
     ]
     config = with_changes(base, cluster=cluster)
     # WHEN needs are computed
     need = next(n for n in quota_needs(config).needs if n.quota == G_VT_ON_DEMAND)
-    # THEN the group counts 3 x 8 (its largest type) and the other 2 x 16, on one quota, both explained
-    assert need.needed == 3 * 8 + 2 * 16
+    # THEN the group counts 4 x 8 (its largest type) and the other 3 x 16, on one quota, both explained
+    assert need.needed == 4 * 8 + 3 * 16
     assert [r.split(":")[0] for r in need.reasons] == ["GPU node group 'gpu-a'", "GPU node group 'gpu-b'"]
 
 

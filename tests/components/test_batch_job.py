@@ -69,7 +69,7 @@ def test_batch_environment_names_the_model_and_the_feature_set(prod_plan: Plan) 
 def _dev_with_job(**job: object) -> Plan:
     overrides = {
         "hybrid-ai-platform:inference": {
-            "models": [{"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0"}],
+            "models": [{"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0", "min_replicas": 1}],
             "batch_jobs": [{"name": "nightly", "model": "fraud-scorer", "feature_set": "transactions", **job}],
         }
     }
@@ -99,7 +99,7 @@ def test_configuration_and_contract_errors_fail_the_job_without_retries(prod_pla
         "action": "FailJob",
         "onExitCodes": {"containerName": container["name"], "operator": "In", "values": [2, 3]},
     }
-    assert ignore == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}
+    assert ignore == {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
 
 
 def test_batch_role_reads_its_model_and_reads_writes_only_its_feature_set(prod_plan: Plan) -> None:
@@ -130,7 +130,7 @@ def test_batch_role_is_bound_to_the_jobs_service_account(prod_plan: Plan) -> Non
 def test_batch_job_for_an_unknown_model_is_refused() -> None:
     overrides = {
         "hybrid-ai-platform:inference": {
-            "models": [{"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0"}],
+            "models": [{"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0", "min_replicas": 1}],
             "batch_jobs": [{"name": "nightly", "model": "missing-model", "feature_set": "transactions"}],
         }
     }

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from blueprint.synth import Plan, synthesize
+from blueprint.synth import Plan, read_stack_files, synthesize
 from components.config import ConfigError
 from components.eks_versions import EKS_VERSIONS, lookup
 from components.kubernetes import kubeconfig_document
@@ -358,18 +358,16 @@ DEPLOYER = {
 }
 
 
+def dev_cluster(**changes: object) -> dict[str, object]:
+    """dev's own cluster section (its GPU groups included) with some keys changed."""
+    return {**read_stack_files("dev").config["hybrid-ai-platform:cluster"], **changes}
+
+
 @functools.cache
 def deployer_plan() -> Plan:
     """The dev stack deployed by a CI role from a runner security group and two CIDRs."""
-    return synthesize(
-        "dev",
-        overrides={
-            "hybrid-ai-platform:cluster": {
-                "admin_role_arns": ["arn:aws:iam::123456789012:role/platform-admins"],
-                "deployer": DEPLOYER,
-            }
-        },
-    )
+    cluster = dev_cluster(admin_role_arns=["arn:aws:iam::123456789012:role/platform-admins"], deployer=DEPLOYER)
+    return synthesize("dev", overrides={"hybrid-ai-platform:cluster": cluster})
 
 
 def test_deployer_role_becomes_a_cluster_admin_access_entry() -> None:
@@ -403,12 +401,8 @@ def test_deployer_sources_may_reach_the_api_server_on_443_only() -> None:
 
 
 def test_a_deployer_also_listed_as_admin_gets_one_access_entry() -> None:
-    plan = synthesize(
-        "dev",
-        overrides={
-            "hybrid-ai-platform:cluster": {"admin_role_arns": [DEPLOYER["role_arn"]], "deployer": DEPLOYER},
-        },
-    )
+    cluster = dev_cluster(admin_role_arns=[DEPLOYER["role_arn"]], deployer=DEPLOYER)
+    plan = synthesize("dev", overrides={"hybrid-ai-platform:cluster": cluster})
     entries = of_type(plan, "aws:eks/accessEntry:AccessEntry")
     assert [e.inputs["principalArn"] for e in entries] == [DEPLOYER["role_arn"]]
 
