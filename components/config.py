@@ -26,6 +26,8 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
+from . import instance_types
+
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
 
@@ -621,22 +623,6 @@ ROLLOUT_MAX_SURGE = 1
 strategy, with ``maxUnavailable: 0``): the Deployment in ``components/inference_service.py``
 reads it from here, so the capacity check below counts the same surge the rollout uses."""
 
-GPU_INSTANCE_SHAPES: dict[str, tuple[int, int]] = {
-    "g4dn.xlarge": (4, 16), "g4dn.2xlarge": (8, 32), "g4dn.4xlarge": (16, 64), "g4dn.8xlarge": (32, 128),
-    "g4dn.16xlarge": (64, 256), "g4dn.12xlarge": (48, 192), "g4dn.metal": (96, 384),
-    "g5.xlarge": (4, 16), "g5.2xlarge": (8, 32), "g5.4xlarge": (16, 64), "g5.8xlarge": (32, 128),
-    "g5.16xlarge": (64, 256), "g5.12xlarge": (48, 192), "g5.24xlarge": (96, 384), "g5.48xlarge": (192, 768),
-    "g6.xlarge": (4, 16), "g6.2xlarge": (8, 32), "g6.4xlarge": (16, 64), "g6.8xlarge": (32, 128),
-    "g6.16xlarge": (64, 256), "g6.12xlarge": (48, 192), "g6.24xlarge": (96, 384), "g6.48xlarge": (192, 768),
-    "g6e.xlarge": (4, 32), "g6e.2xlarge": (8, 64), "g6e.4xlarge": (16, 128), "g6e.8xlarge": (32, 256),
-    "g6e.16xlarge": (64, 512), "g6e.12xlarge": (48, 384), "g6e.24xlarge": (96, 768), "g6e.48xlarge": (192, 1536),
-    "p4d.24xlarge": (96, 1152),
-    "p5.48xlarge": (192, 2048),
-}  # fmt: skip
-"""vCPUs and memory (GiB) of each GPU instance type of ``GPUS_PER_INSTANCE``, from the EC2
-accelerated-computing specifications (https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html).
-The policy pack's price table has prices and GPU counts only, and pulumi-aws ships type names only."""
-
 NODE_RESERVED_MEMORY_MIB = 255 + 100
 """Memory a node never offers to pods, at the least: the EKS AMI's base ``kube-reserved`` memory
 (255 MiB, plus 11 MiB per schedulable pod, not counted here) and the kubelet's hard eviction
@@ -672,10 +658,10 @@ def memory_mib(quantity: str) -> float:
 
 def node_allocatable(instance_type: str) -> tuple[int, float, int]:
     """Upper bound of what one node of ``instance_type`` offers pods: millicores, MiB, GPUs."""
-    vcpus, memory_gib = GPU_INSTANCE_SHAPES[instance_type]
+    cores = instance_types.vcpus(instance_type)
     return (
-        vcpus * 1000 - _node_reserved_cpu_milli(vcpus),
-        memory_gib * 1024 - NODE_RESERVED_MEMORY_MIB,
+        cores * 1000 - _node_reserved_cpu_milli(cores),
+        instance_types.memory_gib(instance_type) * 1024 - NODE_RESERVED_MEMORY_MIB,
         GPUS_PER_INSTANCE[instance_type],
     )
 
@@ -923,7 +909,7 @@ class PlatformConfig(_Model):
             if not any(all(need <= has for need, has in zip(request, node_allocatable(t), strict=True)) for t in types):
                 shapes = ", ".join(
                     sorted(
-                        f"{t}: {GPU_INSTANCE_SHAPES[t][0]} vCPU, {GPU_INSTANCE_SHAPES[t][1]} GiB, "
+                        f"{t}: {instance_types.vcpus(t)} vCPU, {instance_types.memory_gib(t)} GiB, "
                         f"{GPUS_PER_INSTANCE[t]} GPU"
                         for t in set(types)
                     )

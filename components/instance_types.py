@@ -1,4 +1,5 @@
-"""vCPUs per EC2 instance type, from one dated data file (``components/data/instance_types.json``).
+"""vCPUs (and, for GPU types, memory) per EC2 instance type, from one dated data file
+(``components/data/instance_types.json``).
 
 EC2 On-Demand and Spot quotas are counted in vCPUs, so anything that sizes node groups against
 the account (the plan's ``quotas`` section, ``blueprint preflight``) reads the vCPU count from
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "instance_types.json"
-"""The vCPU table: ``{"source", "date", "notes", "vcpus": {instance type: default vCPUs}}``."""
+"""The table: ``{"source", "date", "notes", "vcpus": {type: default vCPUs}, "memory_gib": {type: GiB}}``."""
 
 
 class UnknownInstanceTypeError(KeyError):
@@ -48,5 +49,14 @@ def vcpus(instance_type: str) -> int:
     """Default vCPUs of ``instance_type``; raises :class:`UnknownInstanceTypeError` when absent."""
     try:
         return int(table()["vcpus"][instance_type])
+    except KeyError:
+        raise UnknownInstanceTypeError(instance_type) from None
+
+
+def memory_gib(instance_type: str) -> int:
+    """Memory of ``instance_type`` in GiB; raises :class:`UnknownInstanceTypeError` when absent
+    (the table lists memory for the GPU types, which the config's per-pod fit check needs)."""
+    try:
+        return int(table()["memory_gib"][instance_type])
     except KeyError:
         raise UnknownInstanceTypeError(instance_type) from None

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from blueprint.synth import synthesize
+from components import instance_types
 from components.config import (
-    GPU_INSTANCE_SHAPES,
     GPUS_PER_INSTANCE,
     ConfigError,
     Environment,
@@ -241,8 +241,10 @@ def test_models_without_gpu_node_groups_are_refused() -> None:
     ]
 
 
-def test_every_gpu_instance_type_has_a_shape() -> None:
-    assert set(GPU_INSTANCE_SHAPES) == set(GPUS_PER_INSTANCE)
+def test_every_gpu_instance_type_has_vcpus_and_memory_in_the_instance_table() -> None:
+    for instance_type in GPUS_PER_INSTANCE:
+        assert instance_types.vcpus(instance_type) >= 4
+        assert instance_types.memory_gib(instance_type) >= 16
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging"])
