@@ -152,8 +152,14 @@ class ModelArtifacts:
         if "image" in self.missing:
             commands.append(f"docker push {self.image}")
         if "model" in self.missing:
-            commands.append(f"aws s3 cp model.onnx {self.model_uri}")
+            commands.extend(self.model_publish_commands())
         return commands
+
+    def model_publish_commands(self) -> list[str]:
+        """Upload a model version: ``model.onnx`` and its input contract ``signature.json`` beside it
+        (batch jobs refuse to score without the signature; docs/batch-scoring.md)."""
+        directory = self.model_uri.removesuffix("model.onnx")
+        return [f"aws s3 cp model.onnx {self.model_uri}", f"aws s3 cp signature.json {directory}signature.json"]
 
 
 def _not_found(error: Exception) -> bool:
@@ -468,7 +474,7 @@ class InferenceService(pulumi.ComponentResource):
                     "reference": artifacts.model_uri,
                     "checked": True,
                     "published": "model" not in artifacts.missing,
-                    "publish": f"aws s3 cp model.onnx {artifacts.model_uri}",
+                    "publish": " && ".join(artifacts.model_publish_commands()),
                 },
             ],
         }

@@ -49,7 +49,10 @@ def test_the_steady_state_plan_lists_what_each_model_creates_first_and_what_wait
     assert image["publish"] == (
         "docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/hybrid-ai-platform-dev/fraud-scorer:1.4.0"
     )
-    assert weights["publish"] == f"aws s3 cp model.onnx s3://{bucket}/models/fraud-scorer/3/model.onnx"
+    assert weights["publish"] == (
+        f"aws s3 cp model.onnx s3://{bucket}/models/fraud-scorer/3/model.onnx && "
+        f"aws s3 cp signature.json s3://{bucket}/models/fraud-scorer/3/signature.json"
+    )
 
 
 def test_fresh_account_plan_shows_the_first_deploy(capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,7 +46,7 @@ def test_prod_gpu_group_uses_the_configured_shape(prod_plan: Plan) -> None:
     assert group.inputs["amiType"] == "AL2023_x86_64_NVIDIA"
     assert group.inputs["capacityType"] == "ON_DEMAND"
     assert group.inputs["instanceTypes"] == ["g6.2xlarge"]
-    assert group.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 10}
+    assert group.inputs["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 13}
     assert group.inputs["updateConfig"] == {"maxUnavailable": 1}
     assert group.inputs["nodeGroupName"] == "gpu-l4"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blueprint.synth import synthesize
+from blueprint.synth import read_stack_files, synthesize
 from components import instance_types
 from components.config import (
     GPUS_PER_INSTANCE,
@@ -260,11 +260,20 @@ def test_dev_and_staging_gpu_groups_hold_the_hpa_peak_surge_and_jobs(stack: str)
 
 
 def test_a_pool_below_the_hpa_peak_is_a_warning_the_program_logs() -> None:
-    # GIVEN prod: the floor (7 GPUs) fits its 10 nodes, the HPA peak (6 + 4 replicas, 2 surge, 1 job) does not
-    warnings = [w for w in shipped_plan("prod").warnings if "HPA peak" in w]
+    # GIVEN prod with its GPU pool cut to 10 nodes: the floor (7 GPUs) fits, the HPA peak
+    # (6 + 4 replicas, 2 surge, 1 job = 13) does not
+    cluster = copy.deepcopy(read_stack_files("prod").config["hybrid-ai-platform:cluster"])
+    cluster["gpu_node_groups"][0]["max_size"] = 10
+    plan = synthesize("prod", overrides={"hybrid-ai-platform:cluster": cluster})
+    warnings = [w for w in plan.warnings if "HPA peak" in w]
     # THEN `pulumi up` warns with both numbers instead of refusing the stack
     assert warnings == [
         "the GPU node groups reach 10 GPUs but the HPA peak needs 13 (fraud-scorer: 6 max replicas + 1 rollout "
         "surge; churn-predictor: 4 max replicas + 1 rollout surge; batch job nightly-fraud-scores: 1): pods above "
         "the pool stay pending; raise cluster.gpu_node_groups[].max_size to serve the peak"
     ]
+
+
+def test_shipped_stacks_hold_their_hpa_peak_without_a_warning() -> None:
+    for stack in ("dev", "staging", "prod"):
+        assert [w for w in shipped_plan(stack).warnings if "HPA peak" in w] == [], stack
