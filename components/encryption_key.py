@@ -111,25 +111,27 @@ class EncryptionKey(pulumi.ComponentResource):
             },
         ]
         if args.eventbridge_to_sqs:
-            # EventBridge delivering to an SSE-KMS queue: SQS calls KMS on behalf of events.amazonaws.com,
-            # and the condition key AWS documents for it is aws:SourceArn set to the ARN of the resource
-            # being encrypted, i.e. the queue ("When using SSE enabled Amazon SQS queues, the following
-            # services support aws:SourceArn: ... CloudWatch Events"). aws:SourceAccount is not in that
-            # list, so a SourceAccount-only condition is not the documented form for this path.
-            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
-            # (section "Configure AWS KMS permissions with confused deputy protection").
-            # The queues are created after the key (they reference it), so the ARN is matched by pattern.
+            # EventBridge delivering to an SSE-KMS queue: SQS calls KMS on behalf of events.amazonaws.com.
+            # aws:SourceArn is "the ARN of the resource making a service-to-service request"
+            # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcearn):
+            # for an EventBridge delivery that is the rule, as in the queue policies EventBridge documents
+            # for SQS targets (ArnEquals aws:SourceArn = rule ARN), not the queue. The SQS key-management
+            # guide lists CloudWatch Events among the services that send aws:SourceArn to encrypted queues
+            # and keeps aws:SourceAccount for when the ARN is not known
+            # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+            # Both are required: this account's rules in this region, created after the key (matched by pattern).
             statements.append(
                 {
-                    "Sid": "EventBridgeToThisAccountsQueues",
+                    "Sid": "EventBridgeRulesOfThisAccount",
                     "Effect": "Allow",
                     "Principal": {"Service": "events.amazonaws.com"},
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": "*",
                     "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
                         "ArnLike": {
-                            "aws:SourceArn": pulumi.Output.concat("arn:aws:sqs:", args.region, ":", account, ":*")
-                        }
+                            "aws:SourceArn": pulumi.Output.concat("arn:aws:events:", args.region, ":", account, ":rule/*")
+                        },
                     },
                 }
             )

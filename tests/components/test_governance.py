@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 from blueprint.synth import Plan, synthesize
@@ -96,17 +97,26 @@ def test_budget_is_created_after_the_topic_policy_that_lets_budgets_publish(prod
     assert policy.urn in budget.dependencies
 
 
-def test_eventbridge_may_use_the_key_only_for_this_accounts_queues_by_source_arn(prod_plan: Plan) -> None:
+def test_eventbridge_may_use_the_key_for_this_accounts_rules_the_queue_policies_admit(prod_plan: Plan) -> None:
     # GIVEN the key policy WHEN looking for what events.amazonaws.com may do
     policy = statements(named(prod_plan, "stack-key-key").inputs["policy"])
     events = [s for s in policy if "events.amazonaws.com" in json.dumps(s.get("Principal", {}))]
-    # THEN exactly one statement names it, with the condition key the SQS docs list for EventBridge
-    # (aws:SourceArn = the encrypted queue), not an aws:SourceAccount-only condition
+    # THEN one statement names it, conditioned on this account and on its rules: aws:SourceArn of an
+    # EventBridge delivery is the rule (the resource making the request), as in the queue policies
     assert len(events) == 1
-    assert events[0]["Principal"] == {"Service": "events.amazonaws.com"}
     assert sorted(events[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
-    assert events[0]["Condition"] == {"ArnLike": {"aws:SourceArn": "arn:aws:sqs:eu-central-1:123456789012:*"}}
-    # AND every queue EventBridge delivers to (rule targets and their dead-letter queues) matches that pattern
-    for queue in of_type(prod_plan, "aws:sqs/queue:Queue"):
-        arn = f"arn:aws:sqs:eu-central-1:123456789012:{queue.id.rsplit('/', 1)[1]}"
-        assert arn.startswith(events[0]["Condition"]["ArnLike"]["aws:SourceArn"].rstrip("*")), queue.name
+    condition = events[0]["Condition"]
+    assert condition["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    pattern = condition["ArnLike"]["aws:SourceArn"]
+    assert pattern == "arn:aws:events:eu-central-1:123456789012:rule/*"
+    # AND every rule ARN a queue policy admits (the same request context SQS evaluates) satisfies it,
+    # so the key never refuses a delivery the queue accepts
+    admitted = []
+    for queue_policy in of_type(prod_plan, "aws:sqs/queuePolicy:QueuePolicy"):
+        for statement in statements(queue_policy.inputs["policy"]):
+            for operator in ("ArnEquals", "ArnLike"):
+                value = statement.get("Condition", {}).get(operator, {}).get("aws:SourceArn")
+                admitted.extend([value] if isinstance(value, str) else value or [])
+    assert admitted, "no queue policy admits an EventBridge rule"
+    for arn in admitted:
+        assert fnmatch.fnmatchcase(arn, pattern), arn
