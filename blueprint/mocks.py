@@ -404,6 +404,7 @@ _HANDLERS: dict[str, Handler] = {
     "aws:ec2/routeTable:RouteTable": _ec2("rtb", "route-table"),
     "aws:ec2/securityGroup:SecurityGroup": _ec2("sg", "security-group"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": _ec2("vpce", "vpc-endpoint"),
+    "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": _ec2("pcx", "vpc-peering-connection"),
     "aws:ec2/launchTemplate:LaunchTemplate": _ec2("lt", "launch-template"),
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _node_group,

@@ -330,6 +330,32 @@ class ExistingVpcConfig(_Model):
         return value
 
 
+class PeeringConfig(_Model):
+    """A VPC peering connection from the stack's VPC to another network (a CI or bastion VPC), with
+    routes from every private route table to it: how a deploy runner outside the stack's VPC reaches
+    the private EKS endpoint on the very first ``pulumi up``, before any hand-made route could exist."""
+
+    name: Name
+    """Short name of the peering (children are named ``network-peer-<name>``). Required."""
+    peer_vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    """The other VPC. Required."""
+    peer_cidr: str
+    """The other VPC's CIDR (or the part of it that needs the route), IPv4. Required."""
+    peer_owner_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """Account of the other VPC. Defaults to the stack's account (the peering is then accepted by
+    the stack itself when ``peer_region`` is also unset)."""
+    peer_region: str | None = Field(default=None, pattern=AWS_REGION_PATTERN)
+    """Region of the other VPC. Defaults to the stack's region."""
+
+    @field_validator("peer_cidr")
+    @classmethod
+    def _peer_cidr(cls, value: str) -> str:
+        _check_cidr(value)
+        if ipaddress.ip_network(value).version != 4:
+            raise ValueError("must be an IPv4 CIDR (VPC peering routes here are IPv4)")
+        return value
+
+
 class NetworkConfig(_Model):
     """The VPC: private subnets for nodes, public subnets only for NAT."""
 
@@ -346,6 +372,27 @@ class NetworkConfig(_Model):
     """Retention of the KMS-encrypted VPC flow-log group. Defaults to 90 days."""
     existing: ExistingVpcConfig | None = None
     """Bring your own VPC instead of creating one. Defaults to none (a VPC is created)."""
+    peerings: list[PeeringConfig] = Field(default_factory=list)
+    """VPC peering connections to other networks, with routes from the private route tables (a
+    brought VPC's ``private_route_table_ids``). Defaults to none. The other side needs a route back
+    to this VPC's CIDR (``network.cidr``, stack output ``vpc_cidr``) and, across accounts or regions,
+    must accept the peering (stack output ``vpc_peering_connection_ids``)."""
+
+    @model_validator(mode="after")
+    def _peerings(self) -> NetworkConfig:
+        names = [p.name for p in self.peerings]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"peerings: names must be unique; repeated: {repeated}")
+        if self.existing is None:
+            own = ipaddress.ip_network(self.cidr)
+            for index, peering in enumerate(self.peerings):
+                if ipaddress.ip_network(peering.peer_cidr).overlaps(own):
+                    raise ValueError(
+                        f"peerings[{index}].peer_cidr: {peering.peer_cidr} overlaps the VPC CIDR {self.cidr}; "
+                        "peered VPCs need disjoint CIDRs"
+                    )
+        return self
 
     @field_validator("cidr")
     @classmethod
@@ -973,6 +1020,33 @@ class PlatformConfig(_Model):
         return (
             f"the GPU node groups reach {capacity} GPUs but the HPA peak needs {needed} ({detail}): "
             "pods above the pool stay pending; raise cluster.gpu_node_groups[].max_size to serve the peak"
+        )
+
+    def deployer_route_gaps(self) -> str | None:
+        """A sentence when a deployer CIDR has no route into a created VPC, else None.
+
+        The stack's VPC is created in the same update whose Kubernetes half needs the private API
+        endpoint, so a runner outside it reaches the endpoint only through a route the stack itself
+        creates (``network.peerings``). A transit gateway or VPN route made outside the stack is
+        possible, so this is a warning, not an error; a brought VPC (``network.existing``) is not judged.
+        """
+        deployer = self.cluster.deployer
+        if deployer is None or self.network.existing is not None or self.cluster.public_endpoint:
+            return None
+        routed = [ipaddress.IPv4Network(self.network.cidr)] + [
+            ipaddress.IPv4Network(p.peer_cidr) for p in self.network.peerings
+        ]
+        gaps = []
+        for cidr in deployer.cidrs:
+            network = ipaddress.ip_network(cidr)
+            if not isinstance(network, ipaddress.IPv4Network) or not any(network.subnet_of(n) for n in routed):
+                gaps.append(cidr)
+        if not gaps:
+            return None
+        return (
+            f"cluster.deployer.cidrs {gaps} lie outside the VPC and every network.peerings[].peer_cidr: the "
+            "created VPC has no route back to them, so a runner there cannot reach the private API endpoint "
+            "unless a transit gateway or VPN route exists; add a network.peerings entry for the runner's VPC"
         )
 
     # Derived settings -------------------------------------------------------------------

@@ -130,7 +130,9 @@ class EncryptionKey(pulumi.ComponentResource):
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": account},
                         "ArnLike": {
-                            "aws:SourceArn": pulumi.Output.concat("arn:aws:events:", args.region, ":", account, ":rule/*")
+                            "aws:SourceArn": pulumi.Output.concat(
+                                "arn:aws:events:", args.region, ":", account, ":rule/*"
+                            )
                         },
                     },
                 }

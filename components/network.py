@@ -59,6 +59,28 @@ class ExistingVpc:
 
 
 @dataclass(frozen=True)
+class VpcPeering:
+    """A peering connection from the VPC to another network, routed from every private route table."""
+
+    name: str
+    """Short name; children are ``<network>-peer-<name>`` and ``<network>-private-<az>-to-<name>``. Required."""
+    peer_vpc_id: str
+    """The other VPC. Required."""
+    peer_cidr: str
+    """Destination of the routes (the other VPC's CIDR or part of it). Required."""
+    peer_owner_id: str | None = None
+    """The other VPC's account. Defaults to the stack's account."""
+    peer_region: str | None = None
+    """The other VPC's region. Defaults to the stack's region."""
+
+    @property
+    def auto_accept(self) -> bool:
+        """Whether the stack can accept the peering itself: same account and region. Otherwise the
+        other side accepts it (``aws ec2 accept-vpc-peering-connection``)."""
+        return self.peer_owner_id is None and self.peer_region is None
+
+
+@dataclass(frozen=True)
 class NetworkArgs:
     """Inputs of :class:`Network`."""
 
@@ -87,6 +109,9 @@ class NetworkArgs:
     Defaults to none (a VPC is created)."""
     availability_zones: Sequence[str] | None = field(default=None)
     """AZ names to use. Defaults to the first ``az_count`` available AZs of the region."""
+    peerings: Sequence[VpcPeering] = ()
+    """Peering connections to other networks (a CI runner's VPC), each with a route from every
+    private route table. Defaults to none."""
 
 
 class Network(pulumi.ComponentResource):
@@ -121,6 +146,8 @@ class Network(pulumi.ComponentResource):
     """Private route table ids."""
     vpc: aws.ec2.Vpc | None
     """The created VPC, or None when a VPC was brought."""
+    peering_connections: dict[str, aws.ec2.VpcPeeringConnection]
+    """The peering connections by :attr:`VpcPeering.name` (empty without ``peerings``)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:network:Network", name, None, opts)
@@ -136,6 +163,8 @@ class Network(pulumi.ComponentResource):
             self.private_route_table_ids = pulumi.Output.from_input(list(args.existing.private_route_table_ids))
             if args.existing.private_route_table_ids:
                 self._s3_endpoint(self.vpc_id, list(args.existing.private_route_table_ids), tags, child)
+            existing_tables = list(enumerate(args.existing.private_route_table_ids, start=1))
+            self._peerings(self.vpc_id, [(f"rt{i}", table) for i, table in existing_tables], tags, child)
             self.register_outputs({"vpc_id": self.vpc_id, "private_subnet_ids": self.private_subnet_ids})
             return
 
@@ -248,6 +277,7 @@ class Network(pulumi.ComponentResource):
             route_table_ids.append(rt.id)
 
         self._s3_endpoint(vpc_id, route_table_ids, tags, child)
+        self._peerings(vpc_id, list(zip(letters, route_table_ids, strict=True)), tags, child)
         self.vpc_id = vpc_id
         self.private_subnet_ids = pulumi.Output.all(*private_ids).apply(list)
         self.public_subnet_ids = pulumi.Output.all(*public_ids).apply(list)
@@ -260,6 +290,42 @@ class Network(pulumi.ComponentResource):
                 "public_subnet_ids": self.public_subnet_ids,
             }
         )
+
+    def _peerings(
+        self,
+        vpc_id: pulumi.Input[str],
+        route_tables: Sequence[tuple[str, pulumi.Input[str]]],
+        tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """One peering connection per :class:`VpcPeering`, and a route to it from each private table.
+
+        A peering within one account and region is accepted by the stack (``auto_accept``); across
+        accounts or regions the other side accepts it
+        (https://docs.aws.amazon.com/vpc/latest/peering/create-vpc-peering-connection.html), and the
+        routes become active once it does.
+        """
+        self.peering_connections: dict[str, aws.ec2.VpcPeeringConnection] = {}
+        for peering in self._args.peerings:
+            connection = aws.ec2.VpcPeeringConnection(
+                f"{self._name}-peer-{peering.name}",
+                vpc_id=vpc_id,
+                peer_vpc_id=peering.peer_vpc_id,
+                peer_owner_id=peering.peer_owner_id,
+                peer_region=peering.peer_region,
+                auto_accept=peering.auto_accept or None,
+                tags={**tags, "Name": f"{self._name}-peer-{peering.name}"},
+                opts=child,
+            )
+            self.peering_connections[peering.name] = connection
+            for slot, table in route_tables:
+                aws.ec2.Route(
+                    f"{self._name}-private-{slot}-to-{peering.name}",
+                    route_table_id=table,
+                    destination_cidr_block=peering.peer_cidr,
+                    vpc_peering_connection_id=connection.id,
+                    opts=child,
+                )
 
     def _s3_endpoint(
         self,

@@ -18,7 +18,7 @@ from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerAr
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
 from components.inference_cluster import InferenceCluster, InferenceClusterArgs
 from components.inference_service import InferenceService, InferenceServiceArgs
-from components.network import ExistingVpc, Network, NetworkArgs
+from components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 
 from .context import StackContext
@@ -52,6 +52,16 @@ def build_inference_platform(ctx: StackContext) -> None:
                 if existing
                 else None
             ),
+            peerings=[
+                VpcPeering(
+                    name=p.name,
+                    peer_vpc_id=p.peer_vpc_id,
+                    peer_cidr=p.peer_cidr,
+                    peer_owner_id=p.peer_owner_id,
+                    peer_region=p.peer_region,
+                )
+                for p in config.network.peerings
+            ],
         ),
         opts=opts,
     )
@@ -146,9 +156,9 @@ def build_inference_platform(ctx: StackContext) -> None:
             opts=k8s_opts,
         )
 
-    peak_shortfall = config.gpu_peak_shortfall()
-    if peak_shortfall:
-        pulumi.log.warn(peak_shortfall)
+    for warning in (config.gpu_peak_shortfall(), config.deployer_route_gaps()):
+        if warning:
+            pulumi.log.warn(warning)
 
     models = {m.name: m for m in config.inference.models}
     for job in config.inference.batch_jobs:
@@ -191,3 +201,7 @@ def build_inference_platform(ctx: StackContext) -> None:
             },
         }
     )
+    if network.vpc is not None:  # the peer side routes back to it (network.peerings)
+        ctx.outputs["vpc_cidr"] = network.vpc.cidr_block
+    if network.peering_connections:
+        ctx.outputs["vpc_peering_connection_ids"] = {k: c.id for k, c in network.peering_connections.items()}

@@ -7,7 +7,8 @@ import ipaddress
 
 import pytest
 
-from blueprint.synth import Plan, synthesize
+from blueprint.synth import Plan, read_stack_files, synthesize
+from components.config import ConfigError
 from components.network import subnet_layout
 from tests.plan_helpers import depends_via, named, of_type, statements
 
@@ -62,7 +63,9 @@ def test_dev_uses_a_single_nat_gateway_for_both_azs(dev_plan: Plan) -> None:
     # GIVEN the dev stack (nat_gateways single, two AZs)
     # WHEN its NAT gateways and private routes are planned
     nats = of_type(dev_plan, "aws:ec2/natGateway:NatGateway")
-    private_routes = [r for r in of_type(dev_plan, "aws:ec2/route:Route") if "private" in r.name]
+    private_routes = [
+        r for r in of_type(dev_plan, "aws:ec2/route:Route") if r.name.endswith("-default") and "private" in r.name
+    ]
     # THEN there is one NAT and both private route tables use it
     assert len(nats) == 1
     assert len(private_routes) == 2
@@ -170,3 +173,54 @@ def test_brought_vpc_subnets_carry_the_cluster_and_nodes() -> None:
     subnets = BYO_VPC["existing"]["private_subnet_ids"]  # type: ignore[index]
     assert named(plan, "cluster-eks").inputs["vpcConfig"]["subnetIds"] == subnets
     assert all(ng.inputs["subnetIds"] == subnets for ng in of_type(plan, "aws:eks/nodeGroup:NodeGroup"))
+
+
+# --------------------------------------------------------------------------- peering for the deploy runner
+
+
+def test_the_ci_peering_is_accepted_by_the_stack_and_routed_from_every_private_table(prod_plan: Plan) -> None:
+    # GIVEN prod, whose deploy runner lives in a peered CI VPC (cluster.deployer.cidrs)
+    [peering] = of_type(prod_plan, "aws:ec2/vpcPeeringConnection:VpcPeeringConnection")
+    vpc = named(prod_plan, "network-vpc")
+    # THEN the peering starts from the stack's VPC and, same account and region, is accepted by the stack
+    assert depends_via(peering, "vpcId", vpc)
+    assert peering.inputs["peerVpcId"] == "vpc-0c1d2e3f405162738"
+    assert peering.inputs["autoAccept"] is True
+    # AND each private route table (one per AZ) routes the runner CIDR through it, before any Kubernetes call
+    tables = [t for t in of_type(prod_plan, "aws:ec2/routeTable:RouteTable") if "private" in t.name]
+    routes = [r for r in of_type(prod_plan, "aws:ec2/route:Route") if r.inputs.get("vpcPeeringConnectionId")]
+    assert len(tables) == 3
+    assert sorted(r.inputs["routeTableId"] for r in routes) == sorted(t.id for t in tables)
+    assert {r.inputs["destinationCidrBlock"] for r in routes} == {"10.100.0.0/24"}
+    assert all(depends_via(r, "vpcPeeringConnectionId", peering) for r in routes)
+
+
+def test_a_cross_account_peering_waits_for_the_other_side_to_accept() -> None:
+    network = dict(read_stack_files("dev").config["hybrid-ai-platform:network"])
+    network["peerings"] = [{**network["peerings"][0], "peer_owner_id": "210987654321"}]
+    plan = synthesize("dev", overrides={"hybrid-ai-platform:network": network})
+    [peering] = of_type(plan, "aws:ec2/vpcPeeringConnection:VpcPeeringConnection")
+    assert peering.inputs["peerOwnerId"] == "210987654321"
+    assert "autoAccept" not in peering.inputs
+
+
+def test_a_peer_cidr_overlapping_the_vpc_is_refused_naming_the_field() -> None:
+    network = dict(read_stack_files("dev").config["hybrid-ai-platform:network"])
+    network["peerings"] = [{**network["peerings"][0], "peer_cidr": "10.40.128.0/24"}]
+    with pytest.raises(ConfigError) as error:
+        synthesize("dev", overrides={"hybrid-ai-platform:network": network})
+    assert error.value.problems == [
+        "network: peerings[0].peer_cidr: 10.40.128.0/24 overlaps the VPC CIDR 10.40.0.0/16; "
+        "peered VPCs need disjoint CIDRs"
+    ]
+
+
+def test_a_deployer_cidr_without_a_route_into_a_created_vpc_is_warned() -> None:
+    # GIVEN dev without its CI peering: the runner CIDR has no route into the VPC the update creates
+    network = dict(read_stack_files("dev").config["hybrid-ai-platform:network"])
+    network.pop("peerings")
+    plan = synthesize("dev", overrides={"hybrid-ai-platform:network": network})
+    # THEN the program warns, naming the CIDR and the fix; the shipped stack does not warn
+    [warning] = [w for w in plan.warnings if "cluster.deployer.cidrs" in w]
+    assert "['10.100.0.0/24']" in warning and "network.peerings" in warning
+    assert not [w for w in synthesize("dev").warnings if "cluster.deployer.cidrs" in w]
