@@ -69,6 +69,8 @@ def test_preview_runs_pulumi_with_the_policy_pack_only_when_an_oidc_role_is_conf
     assert job["runs-on"] == "${{ fromJSON(vars.DEPLOY_RUNNERS)[matrix.stack] }}"
     assert "vars.DEPLOY_RUNNERS != ''" in job["if"]
     assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    # and in the stack's environment, so prod's required reviewers approve the code before it runs there
+    assert job["environment"] == "${{ matrix.stack == 'prod' && 'production' || matrix.stack }}"
     creds = next(s for s in _steps(job) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
     assert creds["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
     pulumi = next(s for s in _steps(job) if s.get("uses", "").startswith("pulumi/actions@"))
