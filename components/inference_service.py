@@ -58,18 +58,16 @@ bucket's name is generated, so it is not known to the program until the reposito
 SERVING_TAG = "serving"
 """ECR repository tag: ``true`` once an update has created the model's workloads. A later check
 that finds an artifact missing then fails the update instead of deleting a running service."""
-NOT_FOUND_MARKERS = (
-    "RepositoryNotFoundException",
-    "ImageNotFoundException",
-    "NoSuchKey",
-    "NoSuchBucket",
-    "NotFound",
-    "StatusCode: 404",
-    "couldn't find resource",
-    "empty result",
-)
-"""Substrings of a data-source error that mean "does not exist" (the AWS provider reports a missing
-repository, image, key or bucket with one of them). Any other error fails the update with its text."""
+PROVIDER_NOT_FOUND = "couldn't find resource"
+"""The AWS provider's wording when a data source's lookup found nothing."""
+NOT_FOUND_MARKERS: dict[str, tuple[str, ...]] = {
+    "repository": ("RepositoryNotFoundException", PROVIDER_NOT_FOUND),
+    "image": ("ImageNotFoundException", PROVIDER_NOT_FOUND),
+    "object": ("NoSuchKey", "api error NotFound", "StatusCode: 404", PROVIDER_NOT_FOUND),
+}
+"""Per lookup, the substrings of a data-source error that mean "does not exist": the AWS error code
+of that call, or the provider's not-found wording. Anything else (access denied, throttling, a
+missing bucket, a network error) fails the update with its text instead of deferring workloads."""
 
 
 def selector_labels(model: str, component: str = "inference-server") -> dict[str, str]:
@@ -162,9 +160,9 @@ class ModelArtifacts:
         return [f"aws s3 cp model.onnx {self.model_uri}", f"aws s3 cp signature.json {directory}signature.json"]
 
 
-def _not_found(error: Exception) -> bool:
+def _not_found(lookup: str, error: Exception) -> bool:
     text = str(error)
-    return any(marker in text for marker in NOT_FOUND_MARKERS)
+    return any(marker in text for marker in NOT_FOUND_MARKERS[lookup])
 
 
 def check_model_artifacts(
@@ -191,7 +189,7 @@ def check_model_artifacts(
     try:
         repository = aws.ecr.get_repository(name=repository_name, opts=opts)
     except Exception as exc:
-        if not _not_found(exc):
+        if not _not_found("repository", exc):
             raise ArtifactCheckError(f"{model.name}: cannot look up ECR repository {repository_name}: {exc}") from None
         repository = None
     tags = dict((repository.tags if repository else None) or {})
@@ -215,7 +213,7 @@ def check_model_artifacts(
             try:
                 aws.ecr.get_image(repository_name=repository_name, image_tag=model.image_tag, opts=opts)
             except Exception as exc:
-                if not _not_found(exc):
+                if not _not_found("image", exc):
                     raise ArtifactCheckError(f"{model.name}: cannot look up image {image}: {exc}") from None
                 missing.append("image")
     if not bucket:
@@ -224,7 +222,7 @@ def check_model_artifacts(
         try:
             aws.s3.get_object(bucket=bucket, key=key, opts=opts)
         except Exception as exc:
-            if not _not_found(exc):
+            if not _not_found("object", exc):
                 raise ArtifactCheckError(f"{model.name}: cannot look up s3://{bucket}/{key}: {exc}") from None
             missing.append("model")
     artifacts = ModelArtifacts(image=image, image_checked=not model.image, model_uri=model_uri, missing=tuple(missing))

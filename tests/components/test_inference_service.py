@@ -305,6 +305,27 @@ def test_a_lookup_failing_for_another_reason_stops_the_update(monkeypatch: pytes
         synthesize("dev")
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "reading S3 Bucket (model-registry): NoSuchBucket: The specified bucket does not exist",
+        "operation error ECR: DescribeImages, ThrottlingException: Rate exceeded (NotFound later?)",
+    ],
+)
+def test_an_object_lookup_error_that_is_not_a_missing_key_stops_the_update(
+    monkeypatch: pytest.MonkeyPatch, message: str
+) -> None:
+    # GIVEN the model-version look-up fails for a reason other than a missing key (a wrong bucket,
+    # throttling), even if its text contains a word like "NotFound"
+    def failing(**_: object) -> None:
+        raise Exception(f"invoke of aws:s3/getObject:getObject failed: {message}")
+
+    monkeypatch.setattr(inference_service.aws.s3, "get_object", failing)
+    # THEN the update stops instead of deferring the workloads as "not published"
+    with pytest.raises(ArtifactCheckError, match="cannot look up s3://"):
+        synthesize("dev")
+
+
 # Network policies: metrics scraper and client namespaces ------------------------------------------
 
 
