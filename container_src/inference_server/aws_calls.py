@@ -59,8 +59,8 @@ BATCH = (
         "call": "s3:PutObject",
         "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${OUTPUT_PREFIX}dt=*/*",
         "kms": "encrypt",
-        "conditional": "if-none-match",
-        "why": "write scores once (If-None-Match) or replace them (If-Match), and the manifest",
+        "conditional": ("if-none-match", "if-match", "none"),
+        "why": "write scores once (If-None-Match) or replace stale ones (If-Match); the manifest unconditionally",
     },
 )
 """The batch-scoring job: the server's model load, then the feature store."""
