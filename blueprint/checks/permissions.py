@@ -357,7 +357,8 @@ def _needs(plan: _Plan, call: Mapping[str, Any], env: Mapping[str, str], base: M
                 "kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{bucket}" if bucket_key else resource,
             }
             action = "kms:Decrypt" if kms == "decrypt" else "kms:GenerateDataKey"
-            needs.append(_Need(Request(action, key, context), (), f"{operation} on SSE-KMS data", plan.key_policy(key)))
+            why = f"{operation} of {display(resource)}, SSE-KMS with this key"
+            needs.append(_Need(Request(action, key, context), (), why, plan.key_policy(key)))
     if kms and queue is not None:
         key = plan.key_arn((queue.get("inputs") or {}).get("kmsMasterKeyId"), str(base.get("aws:PrincipalAccount")))
         if key:
@@ -366,7 +367,8 @@ def _needs(plan: _Plan, call: Mapping[str, Any], env: Mapping[str, str], base: M
                 "kms:EncryptionContext:aws:sqs:arn": resource,
             }
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                needs.append(_Need(Request(action, key, context), (), f"{operation} to an SSE-KMS queue", plan.key_policy(key)))
+                why = f"{operation} to {display(resource)}, SSE-KMS with this key"
+                needs.append(_Need(Request(action, key, context), (), why, plan.key_policy(key)))
     return needs
 
 
