@@ -74,9 +74,7 @@ Token = tuple[str, str]  # ("lit", char) | ("star", "") | ("one", "")
 def _tokens(text: str, *, wildcards: bool, fold: bool) -> tuple[Token, ...]:
     out: list[Token] = []
     for char in text.lower() if fold else text:
-        if char == ANY:
-            out.append(("star", ""))
-        elif wildcards and char == "*":
+        if char == ANY or (wildcards and char == "*"):
             out.append(("star", ""))
         elif wildcards and char == "?":
             out.append(("one", ""))
@@ -258,7 +256,9 @@ def evaluate(request: Request, policies: Sequence[Policy], *, principal_arn: str
                 aws = [str(p) for p in _listify(principal.get("AWS"))] if isinstance(principal, Mapping) else []
                 if principal_arn not in aws:
                     continue  # same-account grants to the account root still need an identity policy
-            if not (_action_matches(statement, request.action) and _resource_matches(statement, request.resource, True)):
+            if not (
+                _action_matches(statement, request.action) and _resource_matches(statement, request.resource, True)
+            ):
                 continue
             holds, failed = _conditions(statement, request.context, every=True)
             if holds:

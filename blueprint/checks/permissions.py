@@ -89,7 +89,7 @@ class Workload:
     """Config field per kind of call: ``default`` and, by variable name, the field that decides it."""
 
 
-class _Unresolved(LookupError):
+class _UnresolvedError(LookupError):
     pass
 
 
@@ -97,17 +97,17 @@ def _filter(value: str, name: str) -> str:
     if name == "queue-arn":
         match = re.fullmatch(r"https://sqs\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/(\d{12})/([^/]+)", value)
         if not match:
-            raise _Unresolved(f"{value!r} is not an SQS queue URL")
+            raise _UnresolvedError(f"{value!r} is not an SQS queue URL")
         return f"arn:aws:sqs:{match.group(1)}:{match.group(2)}:{match.group(3)}"
     if name in ("s3-bucket", "s3-key-prefix"):
         match = re.fullmatch(r"s3://([^/]+)/?(.*)", value)
         if not match:
-            raise _Unresolved(f"{value!r} is not an s3:// URI")
+            raise _UnresolvedError(f"{value!r} is not an s3:// URI")
         if name == "s3-bucket":
             return match.group(1)
         prefix = match.group(2).strip("/")
         return f"{prefix}/" if prefix else ""
-    raise _Unresolved(f"unknown placeholder filter |{name}")
+    raise _UnresolvedError(f"unknown placeholder filter |{name}")
 
 
 def resolve(pattern: str, env: Mapping[str, str]) -> str:
@@ -116,7 +116,7 @@ def resolve(pattern: str, env: Mapping[str, str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         value = str(env.get(match.group(1)) or "")
         if not value:
-            raise _Unresolved(f"the workload's environment has no {match.group(1)}")
+            raise _UnresolvedError(f"the workload's environment has no {match.group(1)}")
         return _filter(value, match.group(2)) if match.group(2) else value
 
     resolved = _PLACEHOLDER.sub(substitute, pattern)
@@ -186,7 +186,11 @@ def _pod_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
             yield Finding(f"{mode} {namespace}/{name}: {exc}", field["default"], record)
             continue
         containers = pod.get("containers") or []
-        env = {str(e.get("name")): str(e.get("value")) for e in (containers[0].get("env") or []) if "value" in e} if containers else {}
+        env = (
+            {str(e.get("name")): str(e.get("value")) for e in (containers[0].get("env") or []) if "value" in e}
+            if containers
+            else {}
+        )
         account = str(pod.get("serviceAccountName") or "default")
         role = next(
             (
@@ -208,8 +212,13 @@ def _inference_field(context: CheckContext, mode: str, name: str) -> dict[str, s
     base = f"inference.{key}[{index}]"
     if mode == "server":
         return {"default": base}
-    return {"default": base, "MODEL_": f"{base}.model", "FEATURE_": f"{base}.feature_set",
-            "INPUT_": f"{base}.feature_set", "OUTPUT_": f"{base}.feature_set"}
+    return {
+        "default": base,
+        "MODEL_": f"{base}.model",
+        "FEATURE_": f"{base}.feature_set",
+        "INPUT_": f"{base}.feature_set",
+        "OUTPUT_": f"{base}.feature_set",
+    }
 
 
 # ------------------------------------------------------------------ the plan's policies
@@ -254,7 +263,7 @@ class _Plan:
                 None,
             )
             if managed is not None:
-                policies.append(Policy(str(managed.get("name")), parse((managed.get("inputs") or {}).get("policy"))))
+                policies.append(Policy(str(managed.get("name")), parse((managed.get("inputs") or {}).get("policy") or "{}")))
             else:
                 unread.append(arn)
         return policies, unread
@@ -440,16 +449,25 @@ def _judge(plan: _Plan, workload: Workload) -> Iterator[Finding]:
             continue
         try:
             needs = _needs(plan, call, workload.env, base)
-        except _Unresolved as exc:
-            yield Finding(f"{workload.label}: cannot resolve {call['call']} on {call.get('resource')}: {exc}",
-                          _field(workload, call), workload.record)
+        except _UnresolvedError as exc:
+            yield Finding(
+                f"{workload.label}: cannot resolve {call['call']} on {call.get('resource')}: {exc}",
+                _field(workload, call),
+                workload.record,
+            )
             continue
         for need in needs:
             request = need.request
-            decision = evaluate(request, [*policies, *need.resource_policies], principal_arn=workload.role_arn, account=account)
+            decision = evaluate(
+                request, [*policies, *need.resource_policies], principal_arn=workload.role_arn, account=account
+            )
             if decision.allowed and need.key_policy is not None:
-                key_decision = evaluate(request, [Policy("key policy", need.key_policy, True)],
-                                        principal_arn=workload.role_arn, account=account)
+                key_decision = evaluate(
+                    request,
+                    [Policy("key policy", need.key_policy, True)],
+                    principal_arn=workload.role_arn,
+                    account=account,
+                )
                 if not key_decision.allowed and not account_trusts_iam(need.key_policy, request.action, account):
                     decision = key_decision
             if decision.allowed:
@@ -481,7 +499,9 @@ def _fullmatch(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value, flags=re.DOTALL) is not None
 
 
-def declares(declared: Mapping[str, Any], service: str, operation: str, params: Mapping[str, Any], env: Mapping[str, str]) -> bool:
+def declares(
+    declared: Mapping[str, Any], service: str, operation: str, params: Mapping[str, Any], env: Mapping[str, str]
+) -> bool:
     """Whether a declared call covers one call the code made (operation, resource, prefix, headers).
 
     Used by the workloads' tests, which record every botocore call (``provide-client-params``) and require

@@ -76,15 +76,13 @@ def _accepts(context: CheckContext, function: Mapping[str, Any]) -> list[dict[st
 
 
 def _describe(accepts: list[dict[str, Any]]) -> str:
-    return "; ".join(
-        f"via {e['via']}: {e.get('source', '*')} / {e.get('detail-type', '*')}" for e in accepts
-    ) or "nothing"
+    return (
+        "; ".join(f"via {e['via']}: {e.get('source', '*')} / {e.get('detail-type', '*')}" for e in accepts) or "nothing"
+    )
 
 
 def _accepted(accepts: list[dict[str, Any]], via: str, source: str | None, detail_type: str | None) -> bool:
-    return any(
-        e["via"] == via and e.get("source") == source and e.get("detail-type") == detail_type for e in accepts
-    )
+    return any(e["via"] == via and e.get("source") == source and e.get("detail-type") == detail_type for e in accepts)
 
 
 def _exact_strings(value: Any) -> list[str] | None:
@@ -272,23 +270,23 @@ def _other_senders(
     declared: str,
 ) -> Iterator[Finding]:
     """S3 notifications and SNS subscriptions that put their own envelopes on the function's queue."""
+    native_s3 = _accepted(accepts, "sqs", "s3-notification", None)
+    native_sns = _accepted(accepts, "sqs", "sns", None)
     for notification in context.resources(NOTIFICATION):
         for queue in (notification.get("inputs") or {}).get("queues") or []:
-            if isinstance(queue, Mapping) and queue.get("queueArn") == queue_arn:
-                if not _accepted(accepts, "sqs", "s3-notification", None):
-                    yield Finding(
-                        f"S3 notification {notification.get('name')} sends S3 event notifications (Records[]) to "
-                        f"the queue of function {name}; the handler accepts {declared}",
-                        field=config_field(context, function, None),
-                        resource=notification,
-                    )
+            if isinstance(queue, Mapping) and queue.get("queueArn") == queue_arn and not native_s3:
+                yield Finding(
+                    f"S3 notification {notification.get('name')} sends S3 event notifications (Records[]) to "
+                    f"the queue of function {name}; the handler accepts {declared}",
+                    field=config_field(context, function, None),
+                    resource=notification,
+                )
     for subscription in context.resources(SUBSCRIPTION):
         sub = subscription.get("inputs") or {}
-        if sub.get("protocol") == "sqs" and sub.get("endpoint") == queue_arn:
-            if not _accepted(accepts, "sqs", "sns", None):
-                yield Finding(
-                    f"SNS subscription {subscription.get('name')} delivers SNS messages to the queue of function "
-                    f"{name}; the handler accepts {declared}",
-                    field=config_field(context, function, None),
-                    resource=subscription,
-                )
+        if sub.get("protocol") == "sqs" and sub.get("endpoint") == queue_arn and not native_sns:
+            yield Finding(
+                f"SNS subscription {subscription.get('name')} delivers SNS messages to the queue of function "
+                f"{name}; the handler accepts {declared}",
+                field=config_field(context, function, None),
+                resource=subscription,
+            )

@@ -67,7 +67,10 @@ def test_a_prefix_conditioned_list_bucket_before_a_head_blocks_403_instead_of_40
     assert [(f["urn"], is_blocking(f)) for f in findings] == [(role["urn"], True)]
     finding = findings[0]
     assert finding["field"] == f"preprocessing.functions[{_function_index(document, 'transactions')}].landing_prefix"
-    assert "function hybrid-ai-platform-prod-transactions: s3:ListBucket on arn:aws:s3:::landing-bucket-" in finding["message"]
+    assert (
+        "function hybrid-ai-platform-prod-transactions: s3:ListBucket on arn:aws:s3:::landing-bucket-"
+        in finding["message"]
+    )
     assert "s3:GetObject of a missing key answers 404 only with s3:ListBucket" in finding["message"]
     assert "condition StringLike s3:prefix [raw/transactions/*] not met (request: absent)" in finding["message"]
 
@@ -78,7 +81,9 @@ def test_a_missing_kms_decrypt_blocks_for_the_batch_job() -> None:
 
     def drop_decrypt(statements: dict[str, Any], policy: dict[str, Any]) -> None:
         # (any kms:Decrypt on the key via S3 would do: the model and feature statements name the same key)
-        policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") not in ("ReadOwnModel2", "ReadOwnFeatures2")]
+        policy["Statement"] = [
+            s for s in policy["Statement"] if s.get("Sid") not in ("ReadOwnModel2", "ReadOwnFeatures2")
+        ]
         statements["WriteOwnFeatures1"]["Action"] = ["kms:GenerateDataKey"]
 
     _edit_policy(document, "nightly-fraud-scores-identity-policy", drop_decrypt)
@@ -102,7 +107,9 @@ def test_a_kms_grant_without_the_s3_via_service_condition_value_blocks() -> None
     document = _document("dev")
 
     def wrong_service(statements: dict[str, Any], _: Any) -> None:
-        statements["ReadOwnModel2"]["Condition"] = {"StringEquals": {"kms:ViaService": "sqs.eu-central-1.amazonaws.com"}}
+        statements["ReadOwnModel2"]["Condition"] = {
+            "StringEquals": {"kms:ViaService": "sqs.eu-central-1.amazonaws.com"}
+        }
 
     _edit_policy(document, "fraud-scorer-identity-policy", wrong_service)
     [finding] = _findings(document)
@@ -125,7 +132,10 @@ def test_a_wrong_prefix_blocks_naming_the_write() -> None:
     assert finding["urn"] == _record(document, "transactions-role")["urn"]
     assert finding["field"] == f"preprocessing.functions[{_function_index(document, 'transactions')}].feature_set"
     assert "s3:PutObject on arn:aws:s3:::feature-store-bucket-" in finding["message"]
-    assert "/transactions/* (for s3:PutObject) is not allowed by role transactions-role: no statement matches" in finding["message"]
+    assert (
+        "/transactions/* (for s3:PutObject) is not allowed by role transactions-role: no statement matches"
+        in finding["message"]
+    )
 
 
 def test_a_bucket_policy_deny_wins_over_the_role() -> None:
@@ -148,8 +158,14 @@ def test_a_bucket_policy_deny_wins_over_the_role() -> None:
     _edit_policy(document, "feature-store-policy", deny)
     findings = _findings(document)
     # THEN every writer of the feature store is denied, by name of the statement
-    assert {f["resource_name"] for f in findings} == {"transactions-role", "transactions-backfill-role", "nightly-fraud-scores-identity-role"}
-    assert all("explicitly denied by feature-store-policy statement DenyUnencryptedPuts" in f["message"] for f in findings)
+    assert {f["resource_name"] for f in findings} == {
+        "transactions-role",
+        "transactions-backfill-role",
+        "nightly-fraud-scores-identity-role",
+    }
+    assert all(
+        "explicitly denied by feature-store-policy statement DenyUnencryptedPuts" in f["message"] for f in findings
+    )
 
 
 def test_a_schedule_without_send_message_blocks_on_the_schedule_field() -> None:
@@ -186,7 +202,9 @@ def test_a_missing_environment_variable_is_named() -> None:
 ROLE = "arn:aws:iam::111122223333:role/worker"
 
 
-def _allowed(statements: list[dict[str, Any]], request: Request, resource_policy: list[dict[str, Any]] | None = None) -> bool:
+def _allowed(
+    statements: list[dict[str, Any]], request: Request, resource_policy: list[dict[str, Any]] | None = None
+) -> bool:
     policies = [Policy("identity", {"Statement": statements})]
     if resource_policy is not None:
         policies.append(Policy("resource", {"Statement": resource_policy}, resource_policy=True))
@@ -228,8 +246,18 @@ def test_not_action_not_resource_and_explicit_deny() -> None:
         ("StringLike", ["tx/*"], {"s3:prefix": f"tx/dt={ANY}/"}, True),
         ("StringLike", ["tx/dt=2026*"], {"s3:prefix": f"tx/dt={ANY}/"}, False),
         ("StringNotLike", ["tx/dt=2026*"], {"s3:prefix": f"tx/dt={ANY}/"}, False),
-        ("ArnLike", ["arn:aws:events:*:111122223333:rule/*"], {"aws:SourceArn": "arn:aws:events:eu-west-1:111122223333:rule/r"}, True),
-        ("ArnEquals", ["arn:aws:events:eu-west-1:111122223333:rule/other"], {"aws:SourceArn": "arn:aws:events:eu-west-1:111122223333:rule/r"}, False),
+        (
+            "ArnLike",
+            ["arn:aws:events:*:111122223333:rule/*"],
+            {"aws:SourceArn": "arn:aws:events:eu-west-1:111122223333:rule/r"},
+            True,
+        ),
+        (
+            "ArnEquals",
+            ["arn:aws:events:eu-west-1:111122223333:rule/other"],
+            {"aws:SourceArn": "arn:aws:events:eu-west-1:111122223333:rule/r"},
+            False,
+        ),
         ("ForAnyValue:StringEquals", ["a", "b"], {"aws:TagKeys": ["c", "b"]}, True),
         ("ForAnyValue:StringEquals", ["a"], {}, False),
         ("ForAllValues:StringEquals", ["a", "b"], {"aws:TagKeys": ["a", "c"]}, False),
@@ -240,7 +268,10 @@ def test_not_action_not_resource_and_explicit_deny() -> None:
     ],
 )
 def test_condition_operators(operator: str, values: list[str], context: dict[str, Any], expected: bool) -> None:
-    key = next(iter(context), "kms:ViaService" if "Equals" in operator and not operator.startswith("For") else "s3:if-none-match")
+    key = next(
+        iter(context),
+        "kms:ViaService" if "Equals" in operator and not operator.startswith("For") else "s3:if-none-match",
+    )
     if operator.startswith("For"):
         key = "aws:TagKeys"
     elif operator.startswith("String") and "Like" in operator:
@@ -256,6 +287,13 @@ def test_condition_operators(operator: str, values: list[str], context: dict[str
 def test_a_resource_policy_grants_only_to_the_principal_it_names() -> None:
     request = Request("sqs:SendMessage", "arn:aws:sqs:eu-west-1:111122223333:q")
     to_role = [{"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "sqs:SendMessage", "Resource": "*"}]
-    to_service = [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "*"}]
+    to_service = [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": "*",
+        }
+    ]
     assert _allowed([], request, to_role)
     assert not _allowed([], request, to_service)

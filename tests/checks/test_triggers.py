@@ -140,11 +140,16 @@ def test_a_lambda_permission_for_a_service_blocks() -> None:
     permission = copy.deepcopy(function)
     permission.update(
         name="transactions-s3-invoke",
-        urn=function["urn"].replace("aws:lambda/function:Function::transactions-function",
-                                    "aws:lambda/permission:Permission::transactions-s3-invoke"),
+        urn=function["urn"].replace(
+            "aws:lambda/function:Function::transactions-function",
+            "aws:lambda/permission:Permission::transactions-s3-invoke",
+        ),
         type="aws:lambda/permission:Permission",
-        inputs={"action": "lambda:InvokeFunction", "function": function["inputs"]["name"],
-                "principal": "s3.amazonaws.com"},
+        inputs={
+            "action": "lambda:InvokeFunction",
+            "function": function["inputs"]["name"],
+            "principal": "s3.amazonaws.com",
+        },
     )
     document["resources"].append(permission)
     [finding] = _findings(document)
@@ -167,3 +172,14 @@ def test_a_package_without_the_declaration_blocks(tmp_path: Path) -> None:
     [finding] = _findings(document)
     assert finding["resource_type"] == "aws:lambda/function:Function" and is_blocking(finding)
     assert "declares no accepted events" in finding["message"] and "preprocessing/accepts.py" in finding["message"]
+
+
+def test_an_s3_notification_straight_to_the_queue_blocks() -> None:
+    # GIVEN dev's landing bucket also sending classic S3 notifications (Records[]) to the function's queue
+    document = _document("dev")
+    notification = next(r for r in document["resources"] if r["type"] == "aws:s3/bucketNotification:BucketNotification")
+    queue_arn = _record(document, "transactions-queue-trigger")["inputs"]["eventSourceArn"]
+    notification["inputs"]["queues"] = [{"queueArn": queue_arn, "events": ["s3:ObjectCreated:*"]}]
+    [finding] = _findings(document)
+    assert finding["urn"] == notification["urn"] and is_blocking(finding)
+    assert "sends S3 event notifications (Records[])" in finding["message"]

@@ -764,8 +764,14 @@ def _undeclared_and_unused(
 ) -> tuple[list[Any], list[str]]:
     from blueprint.checks.permissions import declares
 
-    undeclared = [(o, p.get("Key") or p.get("Prefix")) for s, o, p in calls if not any(declares(d, s, o, p, env) for d in declared)]
-    unused = [f"{d['call']} {d['resource']}" for d in declared if not any(declares(d, s, o, p, env) for s, o, p in calls)]
+    undeclared = [
+        (o, p.get("Key") or p.get("Prefix"))
+        for s, o, p in calls
+        if not any(declares(d, s, o, p, env) for d in declared)
+    ]
+    unused = [
+        f"{d['call']} {d['resource']}" for d in declared if not any(declares(d, s, o, p, env) for s, o, p in calls)
+    ]
     return undeclared, unused
 
 

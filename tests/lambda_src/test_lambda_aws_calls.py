@@ -36,7 +36,9 @@ def recorded(handler_module: Any, s3: Any, monkeypatch: pytest.MonkeyPatch) -> I
     from preprocessing.storage import s3_client
     from preprocessing.sweep import sqs_client
 
-    queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="transactions-backfill-queue")["QueueUrl"]
+    queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="transactions-backfill-queue")[
+        "QueueUrl"
+    ]
     monkeypatch.setenv("SWEEP_QUEUE_URL", queue_url)
     get_settings.cache_clear()
     sqs_client.cache_clear()
@@ -74,12 +76,16 @@ def test_every_call_the_handler_makes_is_declared_and_every_declaration_is_made(
     env = dict(os.environ)
     declared = WORKLOADS["handler"]
     assert recorded, "the recording client saw no call"
-    undeclared = [(s, o, p.get("Key") or p.get("Prefix")) for s, o, p in recorded if not any(
-        declares(d, s, o, p, env) for d in declared
-    )]
+    undeclared = [
+        (s, o, p.get("Key") or p.get("Prefix"))
+        for s, o, p in recorded
+        if not any(declares(d, s, o, p, env) for d in declared)
+    ]
     assert undeclared == []
     # ... and every declaration was made by some path
-    unused = [d["call"] + " " + d["resource"] for d in declared if not any(declares(d, s, o, p, env) for s, o, p in recorded)]
+    unused = [
+        d["call"] + " " + d["resource"] for d in declared if not any(declares(d, s, o, p, env) for s, o, p in recorded)
+    ]
     assert unused == []
     # AND the recorder sees what the declaration says about the calls (a VersionId, a conditional write)
     assert any(o == "GetObject" and p.get("VersionId") for _, o, p in recorded)
@@ -92,7 +98,13 @@ def test_an_undeclared_call_is_caught() -> None:
 
     env = {"FEATURE_BUCKET": "f", "FEATURE_PREFIX": "tx/", "LANDING_BUCKET": "l", "LANDING_PREFIX": "raw/"}
     declared = WORKLOADS["handler"]
-    assert any(declares(d, "s3", "PutObject", {"Bucket": "f", "Key": "tx/dt=1/a", "IfNoneMatch": "*"}, env) for d in declared)
+    assert any(
+        declares(d, "s3", "PutObject", {"Bucket": "f", "Key": "tx/dt=1/a", "IfNoneMatch": "*"}, env) for d in declared
+    )
     assert not any(declares(d, "s3", "DeleteObject", {"Bucket": "f", "Key": "tx/a"}, env) for d in declared)
-    assert not any(declares(d, "s3", "PutObject", {"Bucket": "f", "Key": "other/a", "IfNoneMatch": "*"}, env) for d in declared)
-    assert not any(declares(d, "s3", "GetObject", {"Bucket": "f", "Key": "tx/a", "VersionId": "1"}, env) for d in declared)
+    assert not any(
+        declares(d, "s3", "PutObject", {"Bucket": "f", "Key": "other/a", "IfNoneMatch": "*"}, env) for d in declared
+    )
+    assert not any(
+        declares(d, "s3", "GetObject", {"Bucket": "f", "Key": "tx/a", "VersionId": "1"}, env) for d in declared
+    )
