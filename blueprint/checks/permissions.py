@@ -71,8 +71,20 @@ CALL_ACTIONS: dict[str, tuple[str, ...]] = {
     "s3:DeleteObject": ("s3:DeleteObject",),
     "sqs:SendMessage": ("sqs:SendMessage",),
     "sqs:SendMessageBatch": ("sqs:SendMessage",),
+    "sqs:ReceiveMessage": ("sqs:ReceiveMessage",),
+    "sqs:DeleteMessage": ("sqs:DeleteMessage",),
+    "sqs:GetQueueAttributes": ("sqs:GetQueueAttributes",),
 }
 """API operation → the IAM actions AWS authorizes it with (one request each)."""
+DECLARATION_KEYS = frozenset(
+    {"call", "resource", "context", "version_id", "missing_key", "kms", "conditional", "requires", "why"}
+)
+"""Keys a declared call may have (docs/system-checks.md); any other is a typo the check refuses."""
+DECLARATION_VALUES: dict[str, tuple[Any, ...]] = {
+    "missing_key": (None, "404", "403-or-404"),
+    "kms": (None, "decrypt", "encrypt"),
+    "version_id": (None, False, True),
+}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:\|([a-z0-9-]+))?\}")
 
 
@@ -131,6 +143,15 @@ def _declaration(module: types.ModuleType, name: str) -> tuple[Mapping[str, Any]
     calls = workloads.get(name) if isinstance(workloads, Mapping) else None
     if not isinstance(calls, tuple | list) or not all(isinstance(c, Mapping) and c.get("call") for c in calls):
         raise DeclarationError(f"{module.__file__}: WORKLOADS[{name!r}] must be a sequence of calls with a 'call'")
+    for index, call in enumerate(calls):
+        where = f"{module.__file__}: WORKLOADS[{name!r}][{index}] ({call['call']})"
+        if unknown := sorted(set(call) - DECLARATION_KEYS):
+            raise DeclarationError(
+                f"{where} has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(DECLARATION_KEYS))}"
+            )
+        for key, allowed in DECLARATION_VALUES.items():
+            if call.get(key) not in allowed:
+                raise DeclarationError(f"{where}: {key}={call.get(key)!r} is not one of {allowed}")
     return tuple(calls)
 
 
@@ -147,6 +168,7 @@ def _lambda_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
         except DeclarationError as exc:
             yield Finding(f"function {inputs.get('name')}: {exc}", config_field(context, function, None), function)
             continue
+        calls = calls + _poller_calls(context, inputs)
         fields = {
             "default": config_field(context, function, None),
             "LANDING_": config_field(context, function, "landing_prefix"),
@@ -154,6 +176,33 @@ def _lambda_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
             "SWEEP_": config_field(context, function, "schedule"),
         }
         yield Workload(f"function {inputs.get('name')}", function, env, inputs.get("role"), calls, fields)
+
+
+ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
+POLLER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+"""What Lambda's SQS poller calls with the function's role (and kms:Decrypt for an SSE-KMS queue):
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html (execution role permissions)."""
+
+
+def _poller_calls(context: CheckContext, function_inputs: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    """Calls Lambda's event source mapping makes with the function's role: not in the code, so not declared."""
+    name = str(function_inputs.get("name") or "")
+    calls: list[Mapping[str, Any]] = []
+    for mapping in context.resources(ESM):
+        inputs = mapping.get("inputs") or {}
+        target = str(inputs.get("functionName") or "")
+        source = str(inputs.get("eventSourceArn") or "")
+        if source.startswith("arn:aws:sqs:") and name and (target == name or target.endswith(f":function:{name}")):
+            for index, action in enumerate(POLLER_ACTIONS):
+                calls.append(
+                    {
+                        "call": action,
+                        "resource": source,
+                        "kms": "decrypt" if index == 0 else None,
+                        "why": f"Lambda's poller for event source mapping {mapping.get('name')}",
+                    }
+                )
+    return tuple(calls)
 
 
 def _pod_spec(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
@@ -263,7 +312,9 @@ class _Plan:
                 None,
             )
             if managed is not None:
-                policies.append(Policy(str(managed.get("name")), parse((managed.get("inputs") or {}).get("policy") or "{}")))
+                policies.append(
+                    Policy(str(managed.get("name")), parse((managed.get("inputs") or {}).get("policy") or "{}"))
+                )
             else:
                 unread.append(arn)
         return policies, unread
@@ -346,7 +397,13 @@ def _needs(plan: _Plan, call: Mapping[str, Any], env: Mapping[str, str], base: M
                 context["s3:if-none-match"] = "*"
             elif variant == "if-match":
                 context["s3:if-match"] = ANY
-            needs.append(_Need(Request(action, resource, context), resource_policies, operation))
+            needs.append(
+                _Need(
+                    Request(action, resource, context),
+                    resource_policies,
+                    f"{operation}: {call['why']}" if call.get("why") else operation,
+                )
+            )
     if call.get("missing_key") == "404" and bucket:
         needs.append(
             _Need(
@@ -375,8 +432,9 @@ def _needs(plan: _Plan, call: Mapping[str, Any], env: Mapping[str, str], base: M
                 "kms:ViaService": f"sqs.{plan.region}.amazonaws.com",
                 "kms:EncryptionContext:aws:sqs:arn": resource,
             }
-            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                why = f"{operation} to {display(resource)}, SSE-KMS with this key"
+            actions = ("kms:Decrypt",) if kms == "decrypt" else ("kms:GenerateDataKey", "kms:Decrypt")
+            for action in actions:
+                why = f"{operation} on {display(resource)}, SSE-KMS with this key"
                 needs.append(_Need(Request(action, key, context), (), why, plan.key_policy(key)))
     return needs
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,10 +134,8 @@ def test_a_wrong_prefix_blocks_naming_the_write() -> None:
     assert finding["urn"] == _record(document, "transactions-role")["urn"]
     assert finding["field"] == f"preprocessing.functions[{_function_index(document, 'transactions')}].feature_set"
     assert "s3:PutObject on arn:aws:s3:::feature-store-bucket-" in finding["message"]
-    assert (
-        "/transactions/* (for s3:PutObject) is not allowed by role transactions-role: no statement matches"
-        in finding["message"]
-    )
+    assert "is not allowed by role transactions-role: no statement matches" in finding["message"]
+    assert "/transactions/* (for s3:PutObject: write features, quarantine and manifest once" in finding["message"]
 
 
 def test_a_bucket_policy_deny_wins_over_the_role() -> None:
@@ -297,3 +297,35 @@ def test_a_resource_policy_grants_only_to_the_principal_it_names() -> None:
     ]
     assert _allowed([], request, to_role)
     assert not _allowed([], request, to_service)
+
+
+def test_the_lambda_poller_needs_the_queue_and_its_key() -> None:
+    # GIVEN dev's function role without sqs:DeleteMessage on its queue (Lambda's poller deletes handled messages)
+    document = _document("dev")
+
+    def drop_delete(statements: dict[str, Any], _: Any) -> None:
+        statements["ConsumeOwnQueue"]["Action"].remove("sqs:DeleteMessage")
+
+    _edit_policy(document, "transactions-role-policy", drop_delete)
+    [finding] = _findings(document)
+    assert finding["urn"] == _record(document, "transactions-role")["urn"]
+    assert "sqs:DeleteMessage on arn:aws:sqs:" in finding["message"]
+    assert "Lambda's poller for event source mapping transactions-queue-trigger" in finding["message"]
+
+
+def test_a_misspelt_declaration_key_is_refused_not_ignored(tmp_path: Path) -> None:
+    # GIVEN a package whose aws_calls.py says "missing-key" (a typo that would silently drop the 404 rule)
+    document = _document("dev")
+    function = _record(document, "transactions-function")
+    source = REPO_ROOT / function["inputs"]["code"]["archive"]["path"]
+    target = tmp_path / "function.zip"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for item in old.infolist():
+            body = old.read(item)
+            if item.filename == "preprocessing/aws_calls.py":
+                body = body.replace(b'"missing_key": "404"', b'"missing-key": "404"', 1)
+            new.writestr(item, body)
+    function["inputs"]["code"]["archive"]["path"] = str(target)
+    [finding] = _findings(document)
+    assert finding["urn"] == function["urn"] and is_blocking(finding)
+    assert "has unknown key(s) missing-key" in finding["message"]
