@@ -432,8 +432,8 @@ def _needs(plan: _Plan, call: Mapping[str, Any], env: Mapping[str, str], base: M
                 "kms:ViaService": f"sqs.{plan.region}.amazonaws.com",
                 "kms:EncryptionContext:aws:sqs:arn": resource,
             }
-            actions = ("kms:Decrypt",) if kms == "decrypt" else ("kms:GenerateDataKey", "kms:Decrypt")
-            for action in actions:
+            queue_actions = ("kms:Decrypt",) if kms == "decrypt" else ("kms:GenerateDataKey", "kms:Decrypt")
+            for action in queue_actions:
                 why = f"{operation} on {display(resource)}, SSE-KMS with this key"
                 needs.append(_Need(Request(action, key, context), (), why, plan.key_policy(key)))
     return needs
