@@ -123,16 +123,19 @@ def _filter(value: str, name: str) -> str:
 
 
 def resolve(pattern: str, env: Mapping[str, str]) -> str:
-    """Substitute ``${NAME}`` / ``${NAME|filter}``; a literal ``*`` becomes a run-time wildcard."""
+    """Substitute ``${NAME}`` / ``${NAME|filter}``; a ``*`` of the pattern (not of a value) is a run-time wildcard."""
 
-    def substitute(match: re.Match[str]) -> str:
+    parts: list[str] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(pattern):
+        parts.append(pattern[position : match.start()].replace("*", ANY))
         value = str(env.get(match.group(1)) or "")
         if not value:
             raise _UnresolvedError(f"the workload's environment has no {match.group(1)}")
-        return _filter(value, match.group(2)) if match.group(2) else value
-
-    resolved = _PLACEHOLDER.sub(substitute, pattern)
-    return resolved.replace("*", ANY)
+        parts.append(_filter(value, match.group(2)) if match.group(2) else value)
+        position = match.end()
+    parts.append(pattern[position:].replace("*", ANY))
+    return "".join(parts)
 
 
 # ------------------------------------------------------------------ workloads of the plan

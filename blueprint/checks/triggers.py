@@ -34,6 +34,8 @@ TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 PERMISSION = "aws:lambda/permission:Permission"
 NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+SCHEDULER = "aws:scheduler/schedule:Schedule"
+"""EventBridge Scheduler: delivers its target's ``input`` (not an EventBridge event) to the queue or function."""
 DECLARATION = "accepts.py"
 """Module of the handler's package that declares ``ACCEPTS``."""
 SCHEDULED = ("aws.events", "Scheduled Event")
@@ -150,7 +152,7 @@ def _by_physical_name(records: list[Mapping[str, Any]]) -> dict[str, Mapping[str
         "(preprocessing.functions[].schedule), or teach the handler the shape and declare it in ACCEPTS."
     ),
     severity="critical",
-    resource_types=(FUNCTION, ESM, RULE, TARGET, PERMISSION, NOTIFICATION, SUBSCRIPTION),
+    resource_types=(FUNCTION, ESM, RULE, TARGET, PERMISSION, NOTIFICATION, SUBSCRIPTION, SCHEDULER),
 )
 def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
     """Walk each function's invokers and compare what they deliver with the handler's ``ACCEPTS``."""
@@ -163,7 +165,8 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
         mappings = [m for m in context.resources(ESM) if _targets(m, "functionName", name)]
         direct = [t for t in targets if _targets(t, "arn", name)]
         permissions = [p for p in context.resources(PERMISSION) if _targets(p, "function", name)]
-        if not (mappings or direct or permissions):
+        schedules = [s for s in context.resources(SCHEDULER) if _function_target(s, name) or _queue_target(s, mappings)]
+        if not (mappings or direct or permissions or schedules):
             continue
         try:
             accepts = _accepts(context, function)
@@ -188,6 +191,14 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
                     field=config_field(context, function, None),
                     resource=target,
                 )
+        for schedule in schedules:
+            if not any(e["via"] == "scheduler" for e in accepts):
+                yield Finding(
+                    f"EventBridge Scheduler schedule {schedule.get('name')} delivers its target input (not an "
+                    f"EventBridge event) to function {name}; the handler accepts {declared}",
+                    field=config_field(context, function, "schedule"),
+                    resource=schedule,
+                )
         for permission in permissions:
             principal = str((permission.get("inputs") or {}).get("principal") or "")
             via = principal.split(".", 1)[0] if principal.endswith(".amazonaws.com") else principal
@@ -199,6 +210,20 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
                     field=config_field(context, function, None),
                     resource=permission,
                 )
+
+
+def _scheduler_target(schedule: Mapping[str, Any]) -> str:
+    return str(((schedule.get("inputs") or {}).get("target") or {}).get("arn") or "")
+
+
+def _function_target(schedule: Mapping[str, Any], name: str) -> bool:
+    arn = _scheduler_target(schedule)
+    return ":function:" in arn and function_name(arn) == name
+
+
+def _queue_target(schedule: Mapping[str, Any], mappings: list[Mapping[str, Any]]) -> bool:
+    arn = _scheduler_target(schedule)
+    return bool(arn) and any((m.get("inputs") or {}).get("eventSourceArn") == arn for m in mappings)
 
 
 def _targets(record: Mapping[str, Any], key: str, name: str) -> bool:

@@ -183,3 +183,25 @@ def test_an_s3_notification_straight_to_the_queue_blocks() -> None:
     [finding] = _findings(document)
     assert finding["urn"] == notification["urn"] and is_blocking(finding)
     assert "sends S3 event notifications (Records[])" in finding["message"]
+
+
+def test_an_eventbridge_scheduler_schedule_on_the_queue_blocks() -> None:
+    # GIVEN prod with an EventBridge Scheduler schedule (not a rule) sending to the backfill function's queue
+    document = _document("prod")
+    rule = _record(document, "transactions-backfill-schedule")
+    queue_arn = _record(document, "transactions-backfill-queue-trigger")["inputs"]["eventSourceArn"]
+    schedule = copy.deepcopy(rule)
+    schedule.update(
+        name="backfill-scheduler",
+        urn=rule["urn"].replace(
+            "aws:cloudwatch/eventRule:EventRule::transactions-backfill-schedule",
+            "aws:scheduler/schedule:Schedule::backfill-scheduler",
+        ),
+        type="aws:scheduler/schedule:Schedule",
+        inputs={"scheduleExpression": "cron(0 3 * * ? *)", "target": {"arn": queue_arn, "input": "{}"}},
+    )
+    document["resources"].append(schedule)
+    [finding] = _findings(document)
+    assert finding["urn"] == schedule["urn"] and is_blocking(finding)
+    assert finding["field"] == f"preprocessing.functions[{_function_index(document, 'transactions-backfill')}].schedule"
+    assert "delivers its target input (not an EventBridge event)" in finding["message"]
