@@ -29,12 +29,17 @@ from urllib.parse import unquote_plus
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 
+from preprocessing.accepts import ACCEPTS
+
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"
 SCHEDULE_SOURCE = "aws.events"
 SCHEDULED_EVENT = "Scheduled Event"
-ACCEPTED_EVENTS: tuple[tuple[str, str], ...] = ((S3_SOURCE, OBJECT_CREATED), (SCHEDULE_SOURCE, SCHEDULED_EVENT))
-"""``(source, detail-type)`` pairs the handler processes; every other message fails its record."""
+ACCEPTED_EVENTS: tuple[tuple[str, str], ...] = tuple(
+    (entry["source"], entry["detail-type"]) for entry in ACCEPTS if entry["via"] == "sqs"
+)
+"""``(source, detail-type)`` pairs the handler processes (from :data:`preprocessing.accepts.ACCEPTS`, the
+declaration ``blueprint plan`` checks every trigger against); every other message fails its record."""
 SWEEP_REASON = "ScheduledSweep"
 """``detail.reason`` of the ``Object Created`` messages a scheduled sweep enqueues."""
 

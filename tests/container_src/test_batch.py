@@ -743,3 +743,56 @@ def test_memory_stays_bounded_by_the_chunk_not_the_file(separate_s3: Any, store:
     key = f"{store.output_prefix}dt={DATE}/big.parquet"
     output = pq.read_table(io.BytesIO(separate_s3.get_object(Bucket=FEATURES_BUCKET, Key=key)["Body"].read()))
     assert output.num_rows == rows
+
+
+# -- the declared AWS calls (inference_server/aws_calls.py) cannot drift from the code ---------------------
+
+
+def _record_calls(client: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def hook(params: dict[str, Any], event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".", 2)
+        calls.append((service, operation, dict(params)))
+
+    client.meta.events.register("provide-client-params", hook)
+    return calls
+
+
+def _undeclared_and_unused(
+    declared: tuple[dict[str, Any], ...], calls: list[tuple[str, str, dict[str, Any]]], env: dict[str, str]
+) -> tuple[list[Any], list[str]]:
+    from blueprint.checks.permissions import declares
+
+    undeclared = [
+        (o, p.get("Key") or p.get("Prefix"))
+        for s, o, p in calls
+        if not any(declares(d, s, o, p, env) for d in declared)
+    ]
+    unused = [
+        f"{d['call']} {d['resource']}" for d in declared if not any(declares(d, s, o, p, env) for s, o, p in calls)
+    ]
+    return undeclared, unused
+
+
+def test_every_call_the_batch_and_the_server_make_is_declared_and_every_declaration_is_made(
+    store: Store, day: dict[str, pa.Table], tmp_path: Path
+) -> None:
+    from inference_server.aws_calls import WORKLOADS
+    from inference_server.config import S3Location
+    from inference_server.repository import ModelRepository
+
+    # GIVEN the batch's S3 client recording every call WHEN it scores a day, then re-runs it (outputs exist)
+    calls = _record_calls(store.client)
+    assert store.run() == 0
+    assert store.run() == 0
+    # THEN every call is declared for the batch workload, and every batch declaration was made
+    assert _undeclared_and_unused(WORKLOADS["batch"], calls, store.env()) == ([], [])
+    assert any(o == "PutObject" and p.get("IfNoneMatch") == "*" for _, o, p in calls)
+    # GIVEN the server's model load through a recording client WHEN it fetches its model version
+    client = boto3.client("s3", endpoint_url=store.s3.endpoint, region_name="us-east-1")
+    server_calls = _record_calls(client)
+    env = store.env()
+    ModelRepository(S3Location.parse(env["MODEL_REPOSITORY"]), tmp_path / "server-cache", client).fetch("fraud", "1")
+    # THEN the server's declaration is exactly what it did
+    assert _undeclared_and_unused(WORKLOADS["server"], server_calls, env) == ([], [])

@@ -95,6 +95,23 @@ def test_only_the_declared_shapes_are_accepted() -> None:
         parse_message(json.dumps(documented_event("s3_object_created_aws_doc", **{"detail.object.size": "five"})))
 
 
+def test_the_declaration_the_planner_reads_is_what_the_parser_accepts() -> None:
+    # GIVEN preprocessing.accepts.ACCEPTS (the data blueprint's trigger check loads from the archive)
+    from preprocessing.accepts import ACCEPTS
+
+    documented = {
+        ("aws.s3", "Object Created"): "s3_object_created_aws_doc",
+        ("aws.events", "Scheduled Event"): "scheduled_event_aws_doc",
+    }
+    # THEN every declared path is an SQS delivery of a documented shape that the parser takes as it is
+    assert {entry["via"] for entry in ACCEPTS} == {"sqs"}
+    declared = {(entry["source"], entry["detail-type"]) for entry in ACCEPTS}
+    assert declared == set(ACCEPTED_EVENTS) == set(documented)
+    for (source, detail_type), fixture in documented.items():
+        message = parse_message(json.dumps(documented_event(fixture)))
+        assert (message.source, message.detail_type) == (source, detail_type)
+
+
 def test_a_sweep_message_has_the_documented_shape_and_a_stable_id() -> None:
     # GIVEN the message a sweep enqueues for the documented object
     kwargs = {

@@ -1,0 +1,317 @@
+"""Triggers: every invoker of a function delivers an event shape that its handler declares it accepts.
+
+The handler declares what it accepts in ``<package>/accepts.py`` (``ACCEPTS``: one entry per delivery
+path, ``{"via": "sqs", "source": "aws.s3", "detail-type": "Object Created"}``), plain data beside its
+code. This check loads that module from the archive the plan deploys (never a copy of it) and walks
+every path by which the plan can invoke the function:
+
+- an event source mapping (``via`` = the source's service, ``sqs`` for a queue), and for an SQS queue
+  everything that feeds it: EventBridge rules targeting the queue (their event pattern's ``source`` and
+  ``detail-type``; a schedule delivers ``aws.events`` / ``Scheduled Event``,
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-run-lambda-schedule.html), a target that
+  rewrites the event (``input``, ``inputPath``, ``inputTransformer``), S3 notifications and SNS
+  subscriptions delivering their own envelopes to the queue;
+- an EventBridge target pointing at the function itself (``via`` = ``eventbridge``);
+- an ``aws:lambda/permission:Permission`` (``via`` = the service principal's name).
+
+A rule whose pattern does not pin ``source`` and ``detail-type`` to exact values delivers shapes
+nobody declared; anything not declared fails every record it delivers (retried, then dead-lettered).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import CheckContext, Finding, check
+from .workload_code import DeclarationError, attribute, lambda_archive, load_from_archive
+
+FUNCTION = "aws:lambda/function:Function"
+ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+PERMISSION = "aws:lambda/permission:Permission"
+NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+SCHEDULER = "aws:scheduler/schedule:Schedule"
+"""EventBridge Scheduler: delivers its target's ``input`` (not an EventBridge event) to the queue or function."""
+DECLARATION = "accepts.py"
+"""Module of the handler's package that declares ``ACCEPTS``."""
+SCHEDULED = ("aws.events", "Scheduled Event")
+"""What a schedule rule delivers to its targets when the target does not rewrite it."""
+_REWRITES = ("input", "inputPath", "inputTransformer")
+
+
+def function_name(reference: str) -> str:
+    """A function's name from its name or (qualified) ARN."""
+    if ":function:" in reference:
+        return reference.split(":function:", 1)[1].split(":", 1)[0]
+    return reference
+
+
+def config_field(context: CheckContext, function: Mapping[str, Any], key: str | None) -> str:
+    """``preprocessing.functions[<i>]`` (``.<key>``) of the configured function a Lambda belongs to."""
+    variables = ((function.get("inputs") or {}).get("environment") or {}).get("variables") or {}
+    name = variables.get("POWERTOOLS_SERVICE_NAME")
+    functions = (context.config("preprocessing") or {}).get("functions") or []
+    index = next(
+        (i for i, entry in enumerate(functions) if isinstance(entry, Mapping) and entry.get("name") == name), None
+    )
+    base = f"preprocessing.functions[{'' if index is None else index}]"
+    return f"{base}.{key}" if key else base
+
+
+def _accepts(context: CheckContext, function: Mapping[str, Any]) -> list[dict[str, Any]]:
+    inputs = function.get("inputs") or {}
+    package = str(inputs.get("handler") or "").split(".", 1)[0]
+    archive = lambda_archive(context.root, function)
+    if not package or archive is None:
+        raise DeclarationError("the function has no handler package or code archive to read ACCEPTS from")
+    module = load_from_archive(archive, f"{package}/{DECLARATION}")
+    declared = attribute(module, "ACCEPTS")
+    if not isinstance(declared, tuple | list) or not all(
+        isinstance(entry, Mapping) and isinstance(entry.get("via"), str) for entry in declared
+    ):
+        raise DeclarationError(f"{module.__file__}: ACCEPTS must be a sequence of mappings with a 'via'")
+    return [dict(entry) for entry in declared]
+
+
+def _describe(accepts: list[dict[str, Any]]) -> str:
+    return (
+        "; ".join(f"via {e['via']}: {e.get('source', '*')} / {e.get('detail-type', '*')}" for e in accepts) or "nothing"
+    )
+
+
+def _accepted(accepts: list[dict[str, Any]], via: str, source: str | None, detail_type: str | None) -> bool:
+    return any(e["via"] == via and e.get("source") == source and e.get("detail-type") == detail_type for e in accepts)
+
+
+def _exact_strings(value: Any) -> list[str] | None:
+    """The values of an event-pattern field when it matches exact strings only; None otherwise."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def _rule_shapes(rule: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+    """``(source, detail-type)`` pairs a rule delivers, or a reason why they are not pinned down."""
+    inputs = rule.get("inputs") or {}
+    raw = inputs.get("eventPattern")
+    if raw:
+        try:
+            pattern = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return [], "its eventPattern is not JSON"
+        if not isinstance(pattern, Mapping):
+            return [], "its eventPattern is not a JSON object"
+        sources = _exact_strings(pattern.get("source"))
+        detail_types = _exact_strings(pattern.get("detail-type"))
+        missing = [n for n, v in (("source", sources), ("detail-type", detail_types)) if v is None]
+        if missing:
+            return [], (
+                f"its event pattern does not constrain {' and '.join(missing)} to exact values, "
+                "so it delivers events of any shape"
+            )
+        shapes = [(s, d) for s in sources or () for d in detail_types or ()]
+        if inputs.get("scheduleExpression"):
+            shapes.append(SCHEDULED)
+        return shapes, None
+    if inputs.get("scheduleExpression"):
+        return [SCHEDULED], None
+    return [], "it has neither an event pattern nor a schedule (it matches nothing the check can judge)"
+
+
+def _rule_field(context: CheckContext, function: Mapping[str, Any], rule: Mapping[str, Any]) -> str:
+    inputs = rule.get("inputs") or {}
+    if inputs.get("scheduleExpression") and not inputs.get("eventPattern"):
+        return config_field(context, function, "schedule")
+    return config_field(context, function, "landing_prefix")
+
+
+def _by_physical_name(records: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    index: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        for key in (record.get("id"), (record.get("inputs") or {}).get("name"), record.get("name")):
+            if isinstance(key, str) and key:
+                index.setdefault(key, record)
+    return index
+
+
+@check(
+    name="system-lambda-trigger-accepted",
+    id="BP-SYS-004",
+    description=(
+        "Every invoker of a function (event source mapping and what feeds its queue, EventBridge target, "
+        "lambda.Permission) delivers an event shape the handler declares in its package's accepts.py; "
+        "any other shape fails every record it delivers."
+    ),
+    remediation=(
+        "Pin the rule's event pattern to the declared source and detail-type, deliver through the function's "
+        "queue (no direct Lambda target or permission), drop the schedule "
+        "(preprocessing.functions[].schedule), or teach the handler the shape and declare it in ACCEPTS."
+    ),
+    severity="critical",
+    resource_types=(FUNCTION, ESM, RULE, TARGET, PERMISSION, NOTIFICATION, SUBSCRIPTION, SCHEDULER),
+)
+def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
+    """Walk each function's invokers and compare what they deliver with the handler's ``ACCEPTS``."""
+    functions = list(context.resources(FUNCTION))
+    rules = _by_physical_name(list(context.resources(RULE)))
+    targets = list(context.resources(TARGET))
+    for function in functions:
+        inputs = function.get("inputs") or {}
+        name = str(inputs.get("name") or function.get("id") or function.get("name"))
+        mappings = [m for m in context.resources(ESM) if _targets(m, "functionName", name)]
+        direct = [t for t in targets if _targets(t, "arn", name)]
+        permissions = [p for p in context.resources(PERMISSION) if _targets(p, "function", name)]
+        schedules = [s for s in context.resources(SCHEDULER) if _function_target(s, name) or _queue_target(s, mappings)]
+        if not (mappings or direct or permissions or schedules):
+            continue
+        try:
+            accepts = _accepts(context, function)
+        except DeclarationError as exc:
+            yield Finding(
+                f"function {name} has invokers but its handler declares no accepted events: {exc}",
+                field=config_field(context, function, None),
+                resource=function,
+            )
+            continue
+        declared = _describe(accepts)
+        for mapping in mappings:
+            yield from _mapping(context, function, name, mapping, accepts, declared, rules, targets)
+        for target in direct:
+            rule = rules.get(str((target.get("inputs") or {}).get("rule")))
+            shapes, _ = _rule_shapes(rule) if rule else ([], None)
+            if not shapes or not all(_accepted(accepts, "eventbridge", s, d) for s, d in shapes):
+                via_rule = f" (rule {rule.get('name')})" if rule else ""
+                yield Finding(
+                    f"EventBridge target {target.get('name')} invokes function {name} directly{via_rule}; "
+                    f"the handler accepts {declared}",
+                    field=config_field(context, function, None),
+                    resource=target,
+                )
+        for schedule in schedules:
+            if not any(e["via"] == "scheduler" for e in accepts):
+                yield Finding(
+                    f"EventBridge Scheduler schedule {schedule.get('name')} delivers its target input (not an "
+                    f"EventBridge event) to function {name}; the handler accepts {declared}",
+                    field=config_field(context, function, "schedule"),
+                    resource=schedule,
+                )
+        for permission in permissions:
+            principal = str((permission.get("inputs") or {}).get("principal") or "")
+            via = principal.split(".", 1)[0] if principal.endswith(".amazonaws.com") else principal
+            via = "eventbridge" if via == "events" else via
+            if not any(e["via"] == via for e in accepts):
+                yield Finding(
+                    f"lambda.Permission {permission.get('name')} lets {principal or 'an unnamed principal'} "
+                    f"invoke function {name} directly; the handler accepts {declared}",
+                    field=config_field(context, function, None),
+                    resource=permission,
+                )
+
+
+def _scheduler_target(schedule: Mapping[str, Any]) -> str:
+    return str(((schedule.get("inputs") or {}).get("target") or {}).get("arn") or "")
+
+
+def _function_target(schedule: Mapping[str, Any], name: str) -> bool:
+    arn = _scheduler_target(schedule)
+    return ":function:" in arn and function_name(arn) == name
+
+
+def _queue_target(schedule: Mapping[str, Any], mappings: list[Mapping[str, Any]]) -> bool:
+    arn = _scheduler_target(schedule)
+    return bool(arn) and any((m.get("inputs") or {}).get("eventSourceArn") == arn for m in mappings)
+
+
+def _targets(record: Mapping[str, Any], key: str, name: str) -> bool:
+    value = (record.get("inputs") or {}).get(key)
+    return isinstance(value, str) and (value == name or (":function:" in value and function_name(value) == name))
+
+
+def _mapping(
+    context: CheckContext,
+    function: Mapping[str, Any],
+    name: str,
+    mapping: Mapping[str, Any],
+    accepts: list[dict[str, Any]],
+    declared: str,
+    rules: Mapping[str, Mapping[str, Any]],
+    targets: list[Mapping[str, Any]],
+) -> Iterator[Finding]:
+    source_arn = str((mapping.get("inputs") or {}).get("eventSourceArn") or "")
+    service = source_arn.split(":")[2] if source_arn.count(":") >= 2 else "unknown"
+    if not any(e["via"] == service for e in accepts):
+        yield Finding(
+            f"event source mapping {mapping.get('name')} invokes function {name} with {service} records; "
+            f"the handler accepts {declared}",
+            field=config_field(context, function, None),
+            resource=mapping,
+        )
+        return
+    if service != "sqs":
+        return
+    for target in targets:
+        target_inputs = target.get("inputs") or {}
+        if target_inputs.get("arn") != source_arn:
+            continue
+        rule = rules.get(str(target_inputs.get("rule")))
+        where = f"rule {rule.get('name')} → target {target.get('name')} → queue → function {name}" if rule else ""
+        rewrites = [k for k in _REWRITES if target_inputs.get(k)]
+        if rewrites:
+            yield Finding(
+                f"EventBridge target {target.get('name')} rewrites the event ({', '.join(rewrites)}) before it "
+                f"reaches function {name} through its queue; the handler accepts {declared}",
+                field=_rule_field(context, function, rule) if rule else config_field(context, function, None),
+                resource=target,
+            )
+            continue
+        if rule is None:
+            continue
+        shapes, reason = _rule_shapes(rule)
+        field = _rule_field(context, function, rule)
+        if reason:
+            yield Finding(f"{where}: {reason}; the handler accepts {declared}", field=field, resource=rule)
+            continue
+        for source, detail_type in shapes:
+            if not _accepted(accepts, "sqs", source, detail_type):
+                yield Finding(
+                    f"{where}: delivers {source} / {detail_type}, which the handler does not declare "
+                    f"(it accepts {declared})",
+                    field=field,
+                    resource=rule,
+                )
+    yield from _other_senders(context, function, name, source_arn, accepts, declared)
+
+
+def _other_senders(
+    context: CheckContext,
+    function: Mapping[str, Any],
+    name: str,
+    queue_arn: str,
+    accepts: list[dict[str, Any]],
+    declared: str,
+) -> Iterator[Finding]:
+    """S3 notifications and SNS subscriptions that put their own envelopes on the function's queue."""
+    native_s3 = _accepted(accepts, "sqs", "s3-notification", None)
+    native_sns = _accepted(accepts, "sqs", "sns", None)
+    for notification in context.resources(NOTIFICATION):
+        for queue in (notification.get("inputs") or {}).get("queues") or []:
+            if isinstance(queue, Mapping) and queue.get("queueArn") == queue_arn and not native_s3:
+                yield Finding(
+                    f"S3 notification {notification.get('name')} sends S3 event notifications (Records[]) to "
+                    f"the queue of function {name}; the handler accepts {declared}",
+                    field=config_field(context, function, None),
+                    resource=notification,
+                )
+    for subscription in context.resources(SUBSCRIPTION):
+        sub = subscription.get("inputs") or {}
+        if sub.get("protocol") == "sqs" and sub.get("endpoint") == queue_arn and not native_sns:
+            yield Finding(
+                f"SNS subscription {subscription.get('name')} delivers SNS messages to the queue of function "
+                f"{name}; the handler accepts {declared}",
+                field=config_field(context, function, None),
+                resource=subscription,
+            )

@@ -1,0 +1,64 @@
+"""The AWS calls this function's code makes, as data: read by ``blueprint plan``'s permission check.
+
+Each entry is one call site class. ``blueprint plan`` (blueprint/checks/permissions.py) resolves the
+``${VARIABLE}`` placeholders with the environment the plan gives the function and evaluates every call
+against the function's role, with IAM conditions; tests/lambda_src/test_lambda_aws_calls.py runs the
+handler against a recording client and fails when the code makes a call not declared here, or a declared
+call is never made, so this list cannot drift from the code. Plain data, no imports.
+
+Keys (docs/system-checks.md, "Declaring a workload's AWS calls"):
+
+- ``call``: the API operation, ``<service>:<Operation>`` as botocore names it (``s3:HeadObject``).
+- ``resource``: the ARN pattern the call addresses; ``${NAME}`` is an environment variable, ``*`` any
+  run-time part (a date, a file name). ``${NAME|queue-arn}`` turns a queue URL into its ARN.
+- ``context`` (optional): request condition keys the call sets, e.g. ``{"s3:prefix": "${LANDING_PREFIX}"}``.
+- ``version_id``: the call may pass a ``VersionId`` (needs ``s3:GetObjectVersion`` besides ``s3:GetObject``).
+- ``missing_key``: ``"404"`` when the code treats a missing key as "absent" only on 404 (needs an
+  unconditioned ``s3:ListBucket``; without it S3 answers 403); ``"403-or-404"`` when it accepts either.
+- ``kms``: ``"decrypt"`` (reads object data) or ``"encrypt"`` (writes it): the KMS permissions the call
+  needs when the plan encrypts the bucket or queue with a KMS key.
+- ``conditional``: ``"if-none-match"`` / ``"if-match"`` for conditional writes.
+- ``requires``: environment variable without which the code path never runs (optional).
+"""
+
+WORKLOADS = {
+    "handler": (
+        {
+            "call": "s3:GetObject",
+            "resource": "arn:aws:s3:::${LANDING_BUCKET}/${LANDING_PREFIX}*",
+            "version_id": True,
+            "missing_key": "404",
+            "kms": "decrypt",
+            "why": "read the landing object version the event names; a missing key as delivered is retried "
+            "URL-decoded, which needs 404 (events.SourceObject.key_candidates)",
+        },
+        {
+            "call": "s3:HeadObject",
+            "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${FEATURE_PREFIX}*",
+            "missing_key": "404",
+            "why": "is this object version's manifest (or an output) already written? (storage.object_exists)",
+        },
+        {
+            "call": "s3:PutObject",
+            "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${FEATURE_PREFIX}*",
+            "kms": "encrypt",
+            "conditional": "if-none-match",
+            "why": "write features, quarantine and manifest once (storage.put_if_absent)",
+        },
+        {
+            "call": "s3:ListObjectVersions",
+            "resource": "arn:aws:s3:::${LANDING_BUCKET}",
+            "context": {"s3:prefix": "${LANDING_PREFIX}"},
+            "requires": "SWEEP_QUEUE_URL",
+            "why": "a scheduled sweep lists the previous day's landing object versions (sweep.versions_in_window)",
+        },
+        {
+            "call": "sqs:SendMessageBatch",
+            "resource": "${SWEEP_QUEUE_URL|queue-arn}",
+            "kms": "encrypt",
+            "requires": "SWEEP_QUEUE_URL",
+            "why": "a scheduled sweep enqueues one Object Created message per version (sweep.send_messages)",
+        },
+    ),
+}
+"""Calls per workload of this package (one: the Lambda handler)."""
