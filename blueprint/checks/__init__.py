@@ -113,7 +113,7 @@ class Check:
 
 CHECKS: dict[str, Check] = {}
 """Registered checks by name."""
-_MODULES = ("capacity", "data_chain", "kubernetes_schema", "lifecycle", "packages", "reachability")
+_MODULES = ("capacity", "data_chain", "helm_values", "kubernetes_schema", "lifecycle", "packages", "reachability")
 """Modules of this package that register checks."""
 
 
