@@ -77,7 +77,8 @@ class Workload:
     gpus: int
     cpu_milli: int
     memory_mib: float
-    field: str
+    entry: str
+    """The workload's config entry (``inference.models[<i>]`` or ``inference.batch_jobs[<i>]``)."""
 
 
 def _groups(context: CheckContext) -> list[Group]:
@@ -135,18 +136,12 @@ def _surge(strategy: Mapping[str, Any], replicas: int) -> int:
     return int(value)
 
 
-def _model_field(context: CheckContext, name: str, key: str) -> str:
-    for index, entry in enumerate((context.config("inference") or {}).get("models") or []):
+def _entry(context: CheckContext, section: str, name: str) -> str:
+    """``inference.<section>[<i>]`` for the entry named ``name``."""
+    for index, entry in enumerate((context.config("inference") or {}).get(section) or []):
         if isinstance(entry, Mapping) and entry.get("name") == name:
-            return f"inference.models[{index}].{key}"
-    return f"inference.models[].{key}"
-
-
-def _job_field(context: CheckContext, name: str, key: str) -> str:
-    for index, entry in enumerate((context.config("inference") or {}).get("batch_jobs") or []):
-        if isinstance(entry, Mapping) and entry.get("name") == name:
-            return f"inference.batch_jobs[{index}].{key}"
-    return f"inference.batch_jobs[].{key}"
+            return f"inference.{section}[{index}]"
+    return f"inference.{section}[]"
 
 
 def _workloads(context: CheckContext) -> Iterator[Workload]:
@@ -169,7 +164,7 @@ def _workloads(context: CheckContext) -> Iterator[Workload]:
         source = "HPA minReplicas" if hpa is not None else "replicas"
         yield Workload(
             record, "Deployment", str(meta.get("name")), replicas + surge, f"{replicas} {source} + {surge} surge",
-            pod_spec, gpus, cpu, memory, _model_field(context, str(meta.get("name")), "min_replicas"),
+            pod_spec, gpus, cpu, memory, _entry(context, "models", str(meta.get("name"))),
         )  # fmt: skip
     for record in context.resources(CRONJOB):
         inputs = record.get("inputs") or {}
@@ -185,7 +180,7 @@ def _workloads(context: CheckContext) -> Iterator[Workload]:
         yield Workload(
             record, "CronJob", str(meta.get("name")), runs * parallelism,
             f"{runs} concurrent run(s) x {parallelism} pod(s)", pod_spec, gpus, cpu, memory,
-            _job_field(context, job, "model"),
+            _entry(context, "batch_jobs", job),
         )  # fmt: skip
 
 
@@ -272,7 +267,7 @@ def gpu_capacity(context: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 f"{workload.kind} {workload.name} requests {workload.gpus} GPU per pod but may land on no GPU node "
                 f"group (groups: {names}): its nodeSelector, node affinity or tolerations match none",
-                field=workload.field,
+                field=f"{workload.entry}.{'resources' if workload.kind == 'Deployment' else 'model'}",
                 resource=workload.record,
             )
             continue
@@ -281,7 +276,7 @@ def gpu_capacity(context: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 f"{workload.kind} {workload.name} requests {workload.cpu_milli}m CPU, {workload.memory_mib:g} MiB "
                 f"and {workload.gpus} GPU per pod, more than one node of {shapes} offers after its reserved share",
-                field=workload.field.rsplit(".", 1)[0] + ".resources",
+                field=f"{workload.entry}.{'resources' if workload.kind == 'Deployment' else 'model'}",
                 resource=workload.record,
             )
         eligible.append((workload, allowed))
