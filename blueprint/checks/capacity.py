@@ -89,7 +89,11 @@ def _groups(context: CheckContext) -> list[Group]:
         if not types or not all(t in GPUS_PER_INSTANCE for t in types):
             continue
         taints = tuple(
-            (str(t.get("key")), str(t.get("value") or ""), TAINT_EFFECTS.get(str(t.get("effect")), str(t.get("effect"))))
+            (
+                str(t.get("key")),
+                str(t.get("value") or ""),
+                TAINT_EFFECTS.get(str(t.get("effect")), str(t.get("effect"))),
+            )
             for t in inputs.get("taints") or []
         )
         groups.append(
@@ -145,7 +149,7 @@ def _entry(context: CheckContext, section: str, name: str) -> str:
 
 
 def _workloads(context: CheckContext) -> Iterator[Workload]:
-    hpas = {}
+    hpas: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
     for hpa in context.resources(HPA):
         inputs = hpa.get("inputs") or {}
         target = (inputs.get("spec") or {}).get("scaleTargetRef") or {}
@@ -158,10 +162,10 @@ def _workloads(context: CheckContext) -> Iterator[Workload]:
         gpus, cpu, memory = _requests(pod_spec)
         if gpus == 0:
             continue
-        hpa = hpas.get((meta.get("namespace"), "Deployment", meta.get("name")))
-        replicas = int(hpa.get("minReplicas", 1)) if hpa is not None else int(spec.get("replicas", 1))
+        scaler = hpas.get((meta.get("namespace"), "Deployment", meta.get("name")))
+        replicas = int(scaler.get("minReplicas", 1)) if scaler is not None else int(spec.get("replicas", 1))
         surge = _surge(spec.get("strategy") or {}, replicas)
-        source = "HPA minReplicas" if hpa is not None else "replicas"
+        source = "HPA minReplicas" if scaler is not None else "replicas"
         yield Workload(
             record, "Deployment", str(meta.get("name")), replicas + surge, f"{replicas} {source} + {surge} surge",
             pod_spec, gpus, cpu, memory, _entry(context, "models", str(meta.get("name"))),

@@ -69,7 +69,7 @@ print(json.dumps({
 def _contract(archive: Path, container_src: Path, feature_set: str, signature: Path) -> Mapping[str, Any]:
     """Run the batch job's schema check of ``signature`` against the deployed feature set's output
     schema, in a subprocess; the parsed JSON result (``problems``, ``error`` or ``unavailable``)."""
-    result = subprocess.run(  # noqa: S603 - our own interpreter and script, no shell
+    result = subprocess.run(
         [sys.executable, "-c", _PROBE, str(archive), str(container_src), feature_set, str(signature)],
         capture_output=True,
         text=True,
@@ -239,8 +239,7 @@ def _columns(
         )
     for problem in result.get("problems") or []:
         yield Finding(
-            f"{signature_file} does not fit feature set '{feature_set}' as deployed "
-            f"({archive.get('path')}): {problem}",
+            f"{signature_file} does not fit feature set '{feature_set}' as deployed ({archive.get('path')}): {problem}",
             field=where,
             resource=cronjob,
         )

@@ -180,7 +180,9 @@ def _direction_allows(
 def allowed(policies: Iterable[Policy], source: Endpoint, destination: Endpoint, port: int, protocol: str) -> bool:
     """Whether ``source`` may open a connection to ``destination`` on ``port``/``protocol``."""
     policies = list(policies)
-    egress = not source.is_pod or _direction_allows(policies, "Egress", source, destination, port, protocol, destination)
+    egress = not source.is_pod or _direction_allows(
+        policies, "Egress", source, destination, port, protocol, destination
+    )
     ingress = not destination.is_pod or _direction_allows(
         policies, "Ingress", destination, source, port, protocol, destination
     )

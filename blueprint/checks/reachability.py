@@ -122,7 +122,10 @@ def _field(index: int | None, key: str) -> str:
 def network_reachability(context: CheckContext) -> Iterator[Finding]:
     """Evaluate the planned policies for the connections each workload needs."""
     policies = [
-        Policy(str((r.get("inputs") or {}).get("metadata", {}).get("namespace") or "default"), r["inputs"].get("spec") or {})
+        Policy(
+            str((r.get("inputs") or {}).get("metadata", {}).get("namespace") or "default"),
+            r["inputs"].get("spec") or {},
+        )
         for r in context.resources(NETWORK_POLICY)
     ]
     governed = {p.namespace for p in policies}

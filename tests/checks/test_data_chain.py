@@ -71,7 +71,10 @@ def test_a_feature_set_nobody_reads_is_advisory_until_declared_terminal() -> Non
     doc["resources"] = [r for r in doc["resources"] if r["type"] != CRONJOB]
     result = findings(doc, CHECK)
     # THEN one advisory finding per writing function, naming its terminal field
-    assert sorted(f["field"] for f in result) == ["preprocessing.functions[0].terminal", "preprocessing.functions[1].terminal"]
+    assert sorted(f["field"] for f in result) == [
+        "preprocessing.functions[0].terminal",
+        "preprocessing.functions[1].terminal",
+    ]
     assert {f["enforcement"] for f in result} == {"advisory"}
     assert all("is written but no batch job reads it" in f["message"] for f in result)
     # AND declaring the functions terminal silences it
