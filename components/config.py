@@ -242,7 +242,7 @@ class PreprocessingFunctionConfig(_Model):
     terminal: bool = False
     """The feature set is consumed outside this stack (Athena, a feature store, another account), so
     no batch job here needs to read it. Defaults to false: ``blueprint plan`` reports a feature set
-    that no ``inference.batch_jobs`` entry reads as an advisory finding (BP-SYS-004); true silences it."""
+    that no ``inference.batch_jobs`` entry reads as an advisory finding (BP-SYS-020); true silences it."""
     environment: dict[str, str] = Field(default_factory=dict)
     """Extra, non-secret environment variables. Defaults to none. Secret-looking names or
     values are rejected: use Secrets Manager or SSM Parameter Store instead."""
@@ -705,7 +705,8 @@ class ModelServiceConfig(_Model):
     """Requests and limits. Defaults as documented on its fields."""
     allowed_namespaces: list[Name] = Field(default_factory=list)
     """Namespaces allowed to call the model on its serving port (NetworkPolicy). Defaults to
-    none: default deny (the metrics scraper's namespace, ``amazon-cloudwatch``, is always admitted).
+    none: default deny (the metrics scraper's namespace, ``amazon-cloudwatch``, is always admitted),
+    which ``blueprint plan`` blocks as a model nobody may call (BP-SYS-022): list at least one.
     dev and staging list ``inference-clients`` for testing the endpoints."""
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     """Server-side dynamic batching: largest batch. Defaults to 32."""
@@ -717,7 +718,7 @@ class ModelServiceConfig(_Model):
     signature_file: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*\.json$")
     """Path, relative to the project root, of the ``signature.json`` this model version is published
     with (the same file that is uploaded beside ``model.onnx``), so ``blueprint plan`` can check the
-    model's input and key columns against its batch jobs' feature-set output schema (BP-SYS-004).
+    model's input and key columns against its batch jobs' feature-set output schema (BP-SYS-020).
     Defaults to none: the signature is only known once published, the batch job checks it at run time,
     and the plan reports the contract as not checked (advisory)."""
     images_to_keep: int = Field(default=30, ge=5, le=1000)
@@ -754,7 +755,7 @@ class BatchJobConfig(_Model):
     external_input: bool = False
     """The job's input (``<feature_set>/`` in the feature store) is written by something outside this
     stack, not by a ``preprocessing.functions`` entry. Defaults to false: ``blueprint plan`` blocks a job
-    whose input prefix no function of the stack writes (BP-SYS-004), since it would score nothing forever."""
+    whose input prefix no function of the stack writes (BP-SYS-020), since it would score nothing forever."""
     lookback_days: int = Field(default=3, ge=1, le=31)
     """Daily partitions each run scores, ending at yesterday (UTC): a file landing up to
     ``lookback_days - 1`` days late for its ``dt=`` partition is still scored, and files already scored are

@@ -247,7 +247,7 @@ def _fits(workload: Workload, instance_type: str) -> bool:
 
 @check(
     name="system-gpu-capacity",
-    id="BP-SYS-005",
+    id="BP-SYS-021",
     description=(
         "The GPU pods the plan creates (HPA minimum + rollout surge per Deployment, concurrent CronJob runs) "
         "can be placed on the GPU node groups it creates, within maxSize x GPUs per instance, and each pod fits "

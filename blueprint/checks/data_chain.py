@@ -120,7 +120,7 @@ def _job_field(index: int | None, key: str) -> str:
 
 @check(
     name="system-data-chain",
-    id="BP-SYS-004",
+    id="BP-SYS-020",
     description=(
         "Every prefix a batch job reads is written by a preprocessing function (or declared external), every "
         "feature set written is read, and the model's signature columns exist in the feature set's output "

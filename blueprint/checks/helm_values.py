@@ -93,7 +93,7 @@ def unknown_keys(values: Mapping[str, Any], defaults: Mapping[str, Any], path: s
 
 @check(
     name="system-helm-values",
-    id="BP-SYS-007",
+    id="BP-SYS-023",
     description=(
         "Each Helm release's values are valid for its pinned chart: against the chart's values.schema.json where "
         "it ships one, and every key known to the chart's values.yaml; Helm silently ignores an unknown key."

@@ -106,7 +106,7 @@ def _field(index: int | None, key: str) -> str:
 
 @check(
     name="system-network-reachability",
-    id="BP-SYS-006",
+    id="BP-SYS-022",
     description=(
         "The NetworkPolicies of each workload's namespace admit DNS, the Pod Identity agent, the metrics scraper "
         "and the declared client namespaces, and every model admits at least one client; otherwise pods cannot "

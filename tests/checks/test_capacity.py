@@ -1,4 +1,4 @@
-"""BP-SYS-005 GPU capacity, judged on the plan: the components' real output is edited (an HPA floor, a
+"""BP-SYS-021 GPU capacity, judged on the plan: the components' real output is edited (an HPA floor, a
 node group's maxSize, a lost toleration, an oversized pod) and the plan must block."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""BP-SYS-004 data chain: a batch job reads what a function writes, what is written is read, and the
+"""BP-SYS-020 data chain: a batch job reads what a function writes, what is written is read, and the
 model's signature columns exist in the deployed feature set's output schema with the same types."""
 
 from __future__ import annotations

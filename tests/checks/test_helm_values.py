@@ -1,4 +1,4 @@
-"""BP-SYS-007 Helm values: the releases' values against the pinned charts' vendored files."""
+"""BP-SYS-023 Helm values: the releases' values against the pinned charts' vendored files."""
 
 from __future__ import annotations
 

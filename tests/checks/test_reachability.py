@@ -1,4 +1,4 @@
-"""BP-SYS-006 network reachability: the NetworkPolicy evaluator's semantics, and each defect
+"""BP-SYS-022 network reachability: the NetworkPolicy evaluator's semantics, and each defect
 (DNS, Pod Identity agent, scraper, a declared client, a model nobody may call) re-introduced."""
 
 from __future__ import annotations
