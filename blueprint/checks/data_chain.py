@@ -18,7 +18,8 @@ environment is caught:
   is compared by the batch job's own contract code (``inference_server.signature.ModelSignature.
   schema_problems``, the check the job runs on every input file), in a subprocess so neither
   package leaks into the planning process. A model without ``signature_file``, or a planning
-  environment without pyarrow (``pip install '.[lambda]'``), gives an advisory "not checked".
+  environment without the packages' dependencies (``pip install '.[lambda,server]'``), gives an
+  advisory "not checked".
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ archive, container_src, feature_set, signature_path = sys.argv[1:5]
 sys.path[:0] = [archive, container_src]
 try:
     import pyarrow  # noqa: F401
-except ImportError:
-    print(json.dumps({"unavailable": "pyarrow is not installed (pip install '.[lambda]')"}))
+    from inference_server.signature import ContractError, ModelSignature
+    from preprocessing.feature_sets import get_feature_set
+except ImportError as exc:
+    print(json.dumps({"unavailable": f"{exc.name or exc} is not installed (pip install '.[lambda,server]')"}))
     raise SystemExit(0)
-from inference_server.signature import ContractError, ModelSignature
-from preprocessing.feature_sets import get_feature_set
 try:
     with open(signature_path, "rb") as handle:
         signature = ModelSignature.parse(handle.read(), signature_path)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from blueprint.checks import data_chain
 from blueprint.diff import is_blocking
 from blueprint.synth import REPO_ROOT, synthesize
 from tests.checks.check_helpers import PROJECT, check_findings, document, findings, named, plan_edited, resources
@@ -136,3 +137,23 @@ def test_a_model_without_signature_file_is_reported_as_not_checked() -> None:
     assert finding["enforcement"] == "advisory"
     assert finding["field"] == "inference.models[0].signature_file"
     assert "not checked" in finding["message"]
+
+
+def test_missing_planning_dependencies_are_not_checked_rather_than_blocking(tmp_path: Path) -> None:
+    # GIVEN a planning environment where pyarrow cannot be imported (a shadowing package that refuses)
+    shadow = tmp_path / "shadow"
+    (shadow / "pyarrow").mkdir(parents=True)
+    (shadow / "pyarrow" / "__init__.py").write_text("raise ImportError('no pyarrow here', name='pyarrow')\n")
+    # WHEN the contract is probed THEN it is reported unavailable, naming what to install
+    result = data_chain._contract(shadow, REPO_ROOT / "container_src", "transactions", SIGNATURE)
+    assert result == {"unavailable": "pyarrow is not installed (pip install '.[lambda,server]')"}
+
+
+def test_a_package_that_cannot_load_its_feature_set_is_an_error(tmp_path: Path) -> None:
+    # GIVEN an archive directory whose feature-set registry is broken
+    broken = tmp_path / "broken" / "preprocessing" / "feature_sets"
+    broken.mkdir(parents=True)
+    (broken.parent / "__init__.py").write_text("")
+    (broken / "__init__.py").write_text("raise RuntimeError('broken registry')\n")
+    result = data_chain._contract(tmp_path / "broken", REPO_ROOT / "container_src", "transactions", SIGNATURE)
+    assert "RuntimeError: broken registry" in result["error"]
