@@ -117,6 +117,19 @@ def _group_field(context: CheckContext, group: Group, key: str) -> str:
     return f"cluster.gpu_node_groups[].{key}"
 
 
+_DECIMAL = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def _memory(quantity: str) -> float:
+    """A Kubernetes memory quantity in MiB: binary suffixes through the config's
+    :func:`~components.config.memory_mib` (one parser), decimal suffixes and plain bytes here."""
+    if quantity[-2:] in ("Ki", "Mi", "Gi", "Ti"):
+        return memory_mib(quantity)
+    if quantity[-1:] in _DECIMAL:
+        return float(quantity[:-1]) * _DECIMAL[quantity[-1]] / 2**20
+    return float(quantity) / 2**20
+
+
 def _requests(pod_spec: Mapping[str, Any]) -> tuple[int, int, float]:
     """GPUs, millicores and MiB the pod requests (containers summed; a request defaults to its limit)."""
     gpus, cpu, memory = 0, 0, 0.0
@@ -127,7 +140,7 @@ def _requests(pod_spec: Mapping[str, Any]) -> tuple[int, int, float]:
         if "cpu" in merged:
             cpu += cpu_milli(str(merged["cpu"]))
         if "memory" in merged:
-            memory += memory_mib(str(merged["memory"]))
+            memory += _memory(str(merged["memory"]))
     return gpus, cpu, memory
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.checks.capacity import Group, _surge, may_land_on
+from blueprint.checks.capacity import Group, _memory, _surge, may_land_on
 from blueprint.diff import is_blocking
 from tests.checks.check_helpers import document, findings, named, resources
 
@@ -143,3 +143,8 @@ def test_scheduling_semantics() -> None:
 def test_rolling_update_surge(strategy: dict[str, Any], replicas: int, surge: int) -> None:
     # the API default maxSurge is 25%, rounded up
     assert _surge(strategy, replicas) == surge
+
+
+@pytest.mark.parametrize(("quantity", "mib"), [("8Gi", 8192), ("512Mi", 512), ("1G", 1e9 / 2**20), ("1048576", 1)])
+def test_memory_quantities(quantity: str, mib: float) -> None:
+    assert _memory(quantity) == pytest.approx(mib)
