@@ -239,6 +239,10 @@ class PreprocessingFunctionConfig(_Model):
     function sweeps: it enqueues every landing object under ``landing_prefix`` last modified on the
     previous UTC day, and processes each like an S3 event (objects already processed are skipped).
     Defaults to none (only S3 events trigger the function)."""
+    terminal: bool = False
+    """The feature set is consumed outside this stack (Athena, a feature store, another account), so
+    no batch job here needs to read it. Defaults to false: ``blueprint plan`` reports a feature set
+    that no ``inference.batch_jobs`` entry reads as an advisory finding (BP-SYS-006); true silences it."""
     environment: dict[str, str] = Field(default_factory=dict)
     """Extra, non-secret environment variables. Defaults to none. Secret-looking names or
     values are rejected: use Secrets Manager or SSM Parameter Store instead."""
@@ -748,7 +752,8 @@ class ModelServiceConfig(_Model):
     """Requests and limits. Defaults as documented on its fields."""
     allowed_namespaces: list[Name] = Field(default_factory=list)
     """Namespaces allowed to call the model on its serving port (NetworkPolicy). Defaults to
-    none: default deny (the metrics scraper's namespace, ``amazon-cloudwatch``, is always admitted).
+    none: default deny (the metrics scraper's namespace, ``amazon-cloudwatch``, is always admitted),
+    which ``blueprint plan`` blocks as a model nobody may call (BP-SYS-008): list at least one.
     dev and staging list ``inference-clients`` for testing the endpoints."""
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     """Server-side dynamic batching: largest batch. Defaults to 32."""
@@ -757,6 +762,12 @@ class ModelServiceConfig(_Model):
     model_load_timeout_seconds: int = Field(default=600, ge=30, le=3600)
     """How long the startup probe waits for the model to download and load before the
     container is restarted. Defaults to 600 s (GPU nodes scaling from zero pull large images)."""
+    signature_file: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*\.json$")
+    """Path, relative to the project root, of the ``signature.json`` this model version is published
+    with (the same file that is uploaded beside ``model.onnx``), so ``blueprint plan`` can check the
+    model's input and key columns against its batch jobs' feature-set output schema (BP-SYS-006).
+    Defaults to none: the signature is only known once published, the batch job checks it at run time,
+    and the plan reports the contract as not checked (advisory)."""
     images_to_keep: int = Field(default=30, ge=5, le=1000)
     """Tagged images the ECR lifecycle policy keeps (older ones expire; untagged images expire
     after a day). Defaults to 30, so recent releases stay available for rollback."""
@@ -788,6 +799,10 @@ class BatchJobConfig(_Model):
     backoff_limit: int = Field(default=2, ge=0, le=10)
     """Pod retries of a failed run before the Job fails (runtime failures only: configuration and
     contract errors, exit status 2 and 3, fail the Job at once). Defaults to 2."""
+    external_input: bool = False
+    """The job's input (``<feature_set>/`` in the feature store) is written by something outside this
+    stack, not by a ``preprocessing.functions`` entry. Defaults to false: ``blueprint plan`` blocks a job
+    whose input prefix no function of the stack writes (BP-SYS-006), since it would score nothing forever."""
     lookback_days: int = Field(default=3, ge=1, le=31)
     """Daily partitions each run scores, ending at yesterday (UTC): a file landing up to
     ``lookback_days - 1`` days late for its ``dt=`` partition is still scored, and files already scored are

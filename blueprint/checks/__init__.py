@@ -113,7 +113,17 @@ class Check:
 
 CHECKS: dict[str, Check] = {}
 """Registered checks by name."""
-_MODULES = ("kubernetes_schema", "lifecycle", "packages", "permissions", "triggers")
+_MODULES = (
+    "capacity",
+    "data_chain",
+    "helm_values",
+    "kubernetes_schema",
+    "lifecycle",
+    "packages",
+    "permissions",
+    "reachability",
+    "triggers",
+)
 """Modules of this package that register checks."""
 
 
