@@ -25,7 +25,7 @@ META = Meta(
     "observability config).",
     equivalents=Equivalents(checkov=("CKV_AWS_66",)),
     config={
-        "minDays": {"type": "integer", "minimum": 1, "default": 30, "description": "Defaults to 30."},
+        "minDays": {"type": "integer", "minimum": 1, "default": 1, "description": "Defaults to 1."},
         "maxDays": {"type": "integer", "minimum": 1, "default": 3653, "description": "Defaults to 3653."},
     },
 )
@@ -37,7 +37,7 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     if not days:
         report(f"log group '{args.name}' keeps events forever (no retentionInDays)")
         return
-    days, low, high = int(days), int(config.get("minDays") or 30), int(config.get("maxDays") or 3653)
+    days, low, high = int(days), int(config.get("minDays") or 1), int(config.get("maxDays") or 3653)
     if days not in VALID_DAYS:
         report(f"log group '{args.name}' retention {days} days is not a value CloudWatch Logs accepts")
     elif days < low:
