@@ -50,7 +50,8 @@ def judge(pod: PodView, report: Callable[[str], None]) -> None:
     """Report added capabilities beyond the baseline / restricted sets, and containers that do not drop ALL."""
     for label, container in pod.containers():
         capabilities = container_context(container).get("capabilities") or {}
-        added = sorted({str(c).upper().removeprefix("CAP_") for c in capabilities.get("add") or []})
+        # compared exactly, as Pod Security admission does: "CAP_CHOWN" or "chown" is not "CHOWN"
+        added = sorted({str(c) for c in capabilities.get("add") or []})
         beyond_baseline = [c for c in added if c not in BASELINE]
         if beyond_baseline:
             report(f"{label} adds {beyond_baseline} (PSS baseline Capabilities allows only the runtime defaults)")
@@ -59,7 +60,7 @@ def judge(pod: PodView, report: Callable[[str], None]) -> None:
         beyond_restricted = [c for c in added if c != "NET_BIND_SERVICE" and c in BASELINE]
         if beyond_restricted:
             report(f"{label} adds {beyond_restricted} (PSS restricted Capabilities allows only NET_BIND_SERVICE)")
-        if "ALL" not in {str(c).upper() for c in capabilities.get("drop") or []}:
+        if "ALL" not in {str(c) for c in capabilities.get("drop") or []}:
             report(f"{label} does not drop ALL capabilities (PSS restricted Capabilities)")
 
 

@@ -33,7 +33,9 @@ ACL_KEYS = (
 
 ACL_RESOURCES = (
     "aws:s3/bucketAcl:BucketAcl",
+    "aws:s3/bucketAclV2:BucketAclV2",
     "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
     "aws:s3/bucketObject:BucketObject",
     "aws:s3/bucketObjectv2:BucketObjectv2",
     "aws:s3/objectCopy:ObjectCopy",
@@ -95,7 +97,7 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     """Report public canned ACLs, public grants and policies that let uploads set them."""
     if args.resource_type in ACL_RESOURCES:
         acl = get(args.props, "acl")
-        if args.resource_type == "aws:s3/bucketAcl:BucketAcl":
+        if args.resource_type in ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2"):
             grants = get(args.props, "accessControlPolicy.grants") or []
         else:
             grants = get(args.props, "grants") or []

@@ -37,7 +37,15 @@ def test_restricted_pod_passes_in_every_kind(kind: str) -> None:
 
 def test_net_bind_service_is_the_one_addition_allowed() -> None:
     assert check(NAME, workload("Pod", _caps(add=["NET_BIND_SERVICE"], drop=["ALL"]))).passed
-    assert check(NAME, workload("Pod", _caps(add=["CAP_NET_BIND_SERVICE"], drop=["all"]))).passed
+
+
+def test_names_are_compared_exactly_as_admission_does() -> None:
+    # Pod Security admission compares capability names as written: "CAP_" prefixes and lower case do not count
+    assert (
+        "adds ['CAP_NET_BIND_SERVICE']"
+        in check(NAME, workload("Pod", _caps(add=["CAP_NET_BIND_SERVICE"], drop=["ALL"]))).messages[0]
+    )
+    assert "does not drop ALL" in check(NAME, workload("Pod", _caps(drop=["all"]))).messages[0]
 
 
 @pytest.mark.parametrize("where", CONTAINER_LISTS)
@@ -51,7 +59,7 @@ def test_baseline_default_capability_fails_restricted_only() -> None:
     assert "['CHOWN']" in message and "restricted" in message
 
 
-@pytest.mark.parametrize("capability", ["SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "CAP_SYS_MODULE"])
+@pytest.mark.parametrize("capability", ["SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "SYS_MODULE", "CAP_CHOWN"])
 def test_capability_beyond_the_baseline_fails(capability: str) -> None:
     (message,) = check(NAME, workload("StatefulSet", _caps(add=[capability], drop=["ALL"]))).messages
     assert "PSS baseline Capabilities" in message

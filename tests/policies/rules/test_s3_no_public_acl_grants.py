@@ -41,7 +41,10 @@ def test_private_acls_and_log_delivery_pass() -> None:
     "type_",
     [
         "aws:s3/bucketAcl:BucketAcl",
+        "aws:s3/bucketAclV2:BucketAclV2",
         "aws:s3/bucket:Bucket",
+        "aws:s3/bucketV2:BucketV2",
+        "aws:s3/bucketObject:BucketObject",
         "aws:s3/bucketObjectv2:BucketObjectv2",
         "aws:s3/objectCopy:ObjectCopy",
     ],
