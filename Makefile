@@ -5,10 +5,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# Checkov lives in its own tool virtualenv: checkov 3.3.30 pins boto3/botocore 1.35, networkx 2.6 and
+# packaging 23.2, which would downgrade the project's. tests/policies/test_checkov_crosscheck.py runs it.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
 STACK  ?= dev
 LAMBDA_ARCHES ?= arm64
 
-.PHONY: help venv package plan plan-all test lint fmt bench clean
+.PHONY: help venv checkov-venv package plan plan-all test lint fmt bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,6 +26,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv with everything the project runs and tests
 
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+
+checkov-venv: $(CHECKOV_VENV)/bin/checkov  ## Checkov in its own virtualenv, for the pack/Checkov cross-check test
+
 package: $(STAMP)  ## build the Lambda deployment packages into build/lambda/<arch>/ (deterministic, cached)
 	@for arch in $(LAMBDA_ARCHES); do $(PY) lambda_src/package.py --arch $$arch --out build/lambda || exit $$?; done
 
@@ -32,7 +42,7 @@ plan-all: package  ## offline JSON plan of every stack into build/plans/
 	@mkdir -p build/plans
 	@for s in dev staging prod; do $(VENV)/bin/blueprint plan --stack $$s --format json --output build/plans/$$s.json || exit $$?; done
 
-test: package  ## run the whole test suite
+test: package checkov-venv  ## run the whole test suite
 	$(PY) -m pytest -q
 
 lint: $(STAMP)  ## ruff and mypy

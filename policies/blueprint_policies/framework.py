@@ -98,6 +98,9 @@ class Meta:
     """Config properties that must be given. Defaults to none."""
     waivable: bool = True
     """Whether exceptions may waive it. Defaults to true; residency policies are not."""
+    standard: str = ""
+    """The control of a published standard the policy implements, e.g. ``Kubernetes Pod Security Standards
+    (restricted): Seccomp``. Sent as a ``standard:...`` tag. Defaults to none."""
 
     def __post_init__(self) -> None:
         if isinstance(self.resource_types, str):
@@ -116,6 +119,8 @@ class Meta:
         tags = [f"id:{self.id}", f"category:{self.category}"]
         if not self.waivable:
             tags.append("non-waivable")
+        if self.standard:
+            tags.append(f"standard:{self.standard}")
         return tags + self.equivalents.to_tags() + [f"type:{t}" for t in sorted(set(self.resource_types))]
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from blueprint_policies.testing import policy_resource, provider, resource_args, stack_args
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
+from tests.policies.rules import support
+
 Args = ResourceValidationArgs | StackValidationArgs
 Builder = Callable[[str, dict[str, Any]], Args]
 
@@ -286,6 +288,166 @@ _ALLOW_EVENTS = {
 
 def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**base, **changes}
+
+
+def _pss(pod_change: dict[str, Any] | None = None, container_change: dict[str, Any] | None = None) -> Builder:
+    """Pass: a restricted Deployment; fail: the change applied (pod-level and/or first container)."""
+    passing = support.restricted_pod()
+    failing = support.with_container(passing, container_change) if container_change else passing
+    failing = support.with_pod(failing, **pod_change) if pod_change else failing
+    return _variants(
+        lambda config: support.workload("Deployment", passing, config=config),
+        lambda config: support.workload("Deployment", failing, config=config),
+        lambda config: support.helm("nvidia-device-plugin", {}, config=config),
+    )
+
+
+PSS_CASES: dict[str, Case] = {
+    "k8s-pss-host-process": Case(
+        _pss(container_change={"securityContext": {"windowsOptions": {"hostProcess": True}}}), "hostProcess=true", {}
+    ),
+    "k8s-pss-host-namespaces": Case(_pss({"hostNetwork": True}), "the pod sets hostNetwork=true", {}),
+    "k8s-pss-capabilities": Case(
+        _pss(container_change={"securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}}}), "adds ['SYS_ADMIN']", {}
+    ),
+    "k8s-pss-host-path-volumes": Case(
+        _pss({"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}), "mounts host path /", {}
+    ),
+    "k8s-pss-host-ports": Case(
+        _pss(container_change={"ports": [{"containerPort": 80, "hostPort": 80}]}), "binds host port 80", {}
+    ),
+    "k8s-pss-apparmor": Case(
+        _pss({"securityContext": {"appArmorProfile": {"type": "Unconfined"}}}), "appArmorProfile.type=Unconfined", {}
+    ),
+    "k8s-pss-selinux": Case(
+        _pss(container_change={"securityContext": {"seLinuxOptions": {"type": "spc_t"}}}),
+        "seLinuxOptions.type=spc_t",
+        {},
+    ),
+    "k8s-pss-proc-mount": Case(
+        _pss(container_change={"securityContext": {"procMount": "Unmasked"}}), "procMount=Unmasked", {}
+    ),
+    "k8s-pss-seccomp": Case(
+        _pss(container_change={"securityContext": {"seccompProfile": {"type": "Unconfined"}}}),
+        "seccompProfile.type=Unconfined",
+        {},
+    ),
+    "k8s-pss-sysctls": Case(
+        _pss({"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}), "sysctl kernel.msgmax", {}
+    ),
+    "k8s-pss-probe-host": Case(
+        _pss(container_change={"livenessProbe": {"httpGet": {"host": "10.0.0.1", "port": 80}}}),
+        "livenessProbe.httpGet.host is 10.0.0.1",
+        {},
+    ),
+    "k8s-pss-volume-types": Case(
+        _pss({"volumes": [{"name": "share", "nfs": {"server": "fs", "path": "/"}}]}), "is of type nfs", {}
+    ),
+    "k8s-pss-privilege-escalation": Case(
+        _pss(container_change={"securityContext": {"allowPrivilegeEscalation": True}}),
+        "does not set allowPrivilegeEscalation=false",
+        {},
+    ),
+    "k8s-pss-run-as-non-root-user": Case(_pss({"securityContext": {"runAsUser": 0}}), "the pod sets runAsUser=0", {}),
+}
+
+
+def _log_groups(kms: bool) -> Callable[[dict[str, Any]], Args]:
+    def build(config: dict[str, Any]) -> Args:
+        key = policy_resource("aws:kms/key:Key", {"enableKeyRotation": True}, "stack-key")
+        props: dict[str, Any] = {"retentionInDays": 90, **({"kmsKeyId": KEY_ARN} if kms else {})}
+        group = policy_resource("aws:cloudwatch/logGroup:LogGroup", props, "logs", {"kmsKeyId": [key]} if kms else {})
+        return _stack([key, group], config)
+
+    return build
+
+
+def _repositories(scan: bool) -> Callable[[dict[str, Any]], Args]:
+    def build(config: dict[str, Any]) -> Args:
+        props = {"name": "app", "imageScanningConfiguration": {"scanOnPush": scan}}
+        return _stack([policy_resource("aws:ecr/repository:Repository", props, "repo")], config)
+
+    return build
+
+
+def _security_group(cidrs: list[str]) -> Callable[[dict[str, Any]], Args]:
+    def build(config: dict[str, Any]) -> Args:
+        group = policy_resource("aws:ec2/securityGroup:SecurityGroup", {"vpcId": "vpc-1"}, "api")
+        rules = [
+            policy_resource(
+                "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                {"securityGroupId": "sg-1", "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": cidr},
+                f"rule-{i}",
+                {"securityGroupId": [group]},
+            )
+            for i, cidr in enumerate(cidrs)
+        ]
+        return _stack([group, *rules], config)
+
+    return build
+
+
+_TRUST_SERVICE = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+
+EXTRA_CASES: dict[str, Case] = {
+    "iam-trust-not-public": Case(
+        _variants(
+            _res("aws:iam/role:Role", {"assumeRolePolicy": json.dumps({"Statement": [_TRUST_SERVICE]})}, "role"),
+            _res(
+                "aws:iam/role:Role",
+                {"assumeRolePolicy": json.dumps({"Statement": [{**_TRUST_SERVICE, "Principal": {"AWS": "*"}}]})},
+                "role",
+            ),
+        ),
+        "lets any principal assume it",
+        {},
+    ),
+    "network-no-world-ingress": Case(
+        _variants(_security_group(["10.0.0.0/8"]), _security_group(["0.0.0.0/1", "128.0.0.0/1"])),
+        "admits tcp 443 from the IPv4 internet",
+        {},
+        has_na=False,
+    ),
+    "kms-key-rotation": Case(
+        _variants(
+            _res("aws:kms/key:Key", {"enableKeyRotation": True}),
+            _res("aws:kms/key:Key", {"enableKeyRotation": False}),
+            _res("aws:kms/key:Key", {"customerMasterKeySpec": "HMAC_256", "keyUsage": "GENERATE_VERIFY_MAC"}),
+        ),
+        "does not rotate its key material",
+        {},
+    ),
+    "ecr-tag-immutability": Case(
+        _variants(
+            _res("aws:ecr/repository:Repository", {"imageTagMutability": "IMMUTABLE"}),
+            _res("aws:ecr/repository:Repository", {"imageTagMutability": "MUTABLE"}),
+        ),
+        "a pushed tag can be overwritten",
+        {},
+    ),
+    "ecr-image-scanning": Case(
+        _variants(_repositories(True), _repositories(False)), "does not scan images on push", {}, has_na=False
+    ),
+    "s3-no-public-acl-grants": Case(
+        _variants(
+            _res("aws:s3/bucketAcl:BucketAcl", {"bucket": "b", "acl": "private"}),
+            _res("aws:s3/bucketAcl:BucketAcl", {"bucket": "b", "acl": "public-read"}),
+        ),
+        "uses the canned ACL public-read",
+        {},
+    ),
+    "logs-retention": Case(
+        _variants(
+            _res("aws:cloudwatch/logGroup:LogGroup", {"retentionInDays": 90}),
+            _res("aws:cloudwatch/logGroup:LogGroup", {}),
+        ),
+        "keeps events forever",
+        {},
+    ),
+    "logs-encrypted-with-stack-key": Case(
+        _variants(_log_groups(True), _log_groups(False)), "no kmsKeyId", {}, has_na=False
+    ),
+}
 
 
 CASES: dict[str, Case] = {
@@ -652,12 +814,12 @@ CASES: dict[str, Case] = {
     # -- Kubernetes -----------------------------------------------------------------------------
     "k8s-run-as-non-root": Case(
         _variants(_deployment(), _deployment({"securityContext": {"runAsNonRoot": False, "runAsUser": 0}})),
-        "container 'server' of 'server' may run as root",
+        "'server': container 'server' sets runAsNonRoot=false and may run as root",
         {},
     ),
     "k8s-no-privileged": Case(
         _variants(_deployment(kind="CronJob"), _deployment({"securityContext": {"privileged": True}}, kind="CronJob")),
-        "container 'server' of 'job' is privileged",
+        "'job': container 'server' is privileged",
         {},
     ),
     "k8s-read-only-root-filesystem": Case(
@@ -670,4 +832,6 @@ CASES: dict[str, Case] = {
         "container 'server' of 'server' has no cpu or memory limit",
         {},
     ),
+    **PSS_CASES,
+    **EXTRA_CASES,
 }

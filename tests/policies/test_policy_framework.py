@@ -115,8 +115,20 @@ def test_resource_policy_without_resource_types_is_refused() -> None:
 
 
 def test_security_policies_name_their_equivalents() -> None:
-    missing = [p.meta.name for p in POLICIES if p.meta.category == "security" and not p.meta.equivalents.to_tags()]
+    # a security policy names its Checkov/cdk-nag/Trivy equivalents, or the standard control it implements
+    missing = [
+        p.meta.name
+        for p in POLICIES
+        if p.meta.category == "security" and not p.meta.equivalents.to_tags() and not p.meta.standard
+    ]
     assert missing == []
+
+
+def test_pod_security_policies_name_their_pss_control() -> None:
+    pss = [p for p in POLICIES if "kubernetes:helm.sh/v3:Release" in p.meta.resource_types]
+    assert len(pss) == 16
+    assert all(p.meta.standard.startswith("Kubernetes Pod Security Standards (") for p in pss)
+    assert all(f"standard:{p.meta.standard}" in p.meta.tags() for p in pss)
 
 
 def test_registry_rejects_duplicate_names_and_ids() -> None:

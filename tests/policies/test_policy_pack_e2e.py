@@ -24,8 +24,9 @@ def _analyze(pack: PolicyPackProcess, document: dict, stack: str, **config_chang
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_shipped_stacks_have_no_unexcepted_mandatory_violation(pack_process: PolicyPackProcess, stack: str) -> None:
     # GIVEN the shipped stack's plan WHEN the pack analyzes it THEN nothing blocks
+    document = shipped_plan(stack).to_json()  # synthesis is not the pack's time
     started = time.monotonic()
-    section = run_policy_pack(shipped_plan(stack).to_json(), stack, REPO_ROOT, pack=pack_process)
+    section = run_policy_pack(document, stack, REPO_ROOT, pack=pack_process)
     assert section["summary"]["mandatory"] == 0, [v for v in section["violations"] if v["enforcement"] == "mandatory"]
     assert time.monotonic() - started < 5
     assert section["pack"] == "hybrid-ai-platform-policies" and section["version"] == "0.1.0"
@@ -123,3 +124,55 @@ def test_violations_are_stable_sorted(pack_process: PolicyPackProcess) -> None:
     assert json.dumps(first) == json.dumps(second)
     keys = [(v["policy"], v["urn"] or "", v["message"]) for v in first["violations"]]
     assert keys == sorted(keys) and len(keys) == 2
+
+
+def _careless(document: dict, change: str) -> None:
+    """Change the prod plan the way a careless or clever pull request would."""
+    by_type: dict[str, list[dict]] = {}
+    for resource in document["resources"]:
+        by_type.setdefault(resource["type"], []).append(resource)
+    if change == "split-world-ingress":
+        rule = by_type["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"][0]
+        twin = copy.deepcopy(rule)
+        rule["inputs"]["cidrIpv4"], twin["inputs"]["cidrIpv4"] = "0.0.0.0/1", "128.0.0.0/1"
+        twin["urn"], twin["name"] = rule["urn"] + "-twin", rule["name"] + "-twin"
+        document["resources"].append(twin)
+    elif change == "bucket-arn-wildcard":
+        policy = by_type["aws:iam/rolePolicy:RolePolicy"][0]
+        statements = json.loads(policy["inputs"]["policy"])
+        statements["Statement"][0]["Resource"] = "arn:aws:s3:::*/*"
+        statements["Statement"][0]["Action"] = ["s3:GetObject"]
+        policy["inputs"]["policy"] = json.dumps(statements)
+    elif change == "host-network-init-privileged":
+        job = by_type["kubernetes:batch/v1:CronJob"][0]
+        pod = job["inputs"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        pod["hostNetwork"] = True
+        pod["initContainers"] = [{**copy.deepcopy(pod["containers"][0]), "name": "setup"}]
+        pod["initContainers"][0]["securityContext"]["privileged"] = True
+    elif change == "empty-owner-tag":
+        by_type["aws:kms/key:Key"][0]["inputs"]["tags"]["owner"] = ""
+    elif change == "mutable-unrotated":
+        by_type["aws:ecr/repository:Repository"][0]["inputs"]["imageTagMutability"] = "MUTABLE"
+        by_type["aws:kms/key:Key"][0]["inputs"]["enableKeyRotation"] = False
+
+
+@pytest.mark.parametrize(
+    ("change", "policies"),
+    [
+        ("split-world-ingress", {"network-no-world-ingress"}),
+        ("bucket-arn-wildcard", {"iam-no-wildcard-resource-for-data"}),
+        ("host-network-init-privileged", {"k8s-pss-host-namespaces", "k8s-no-privileged"}),
+        ("empty-owner-tag", {"tags-required", "tags-allowed-values"}),
+        ("mutable-unrotated", {"ecr-tag-immutability", "kms-key-rotation"}),
+    ],
+)
+def test_careless_changes_to_prod_are_mandatory_violations(
+    pack_process: PolicyPackProcess, change: str, policies: set[str]
+) -> None:
+    # GIVEN the prod plan changed as a careless pull request would
+    document = copy.deepcopy(shipped_plan("prod").to_json())
+    _careless(document, change)
+    # WHEN the real pack analyzes it THEN exactly the policies for that risk block it
+    section = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
+    blocking = {v["policy"] for v in section["violations"] if v["enforcement"] == "mandatory" and not v["exception"]}
+    assert blocking == policies, section["violations"]

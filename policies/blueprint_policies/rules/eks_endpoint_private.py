@@ -10,10 +10,13 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
 from blueprint_policies.props import get, truthy
 
+from ._cidr import world_open
+
 META = Meta(
     id="BP-EKS-001",
     name="eks-endpoint-not-public",
-    description="An EKS cluster's public endpoint is off, or limited to listed CIDRs (never 0.0.0.0/0).",
+    description="An EKS cluster's public endpoint is off, or limited to listed CIDRs whose union does not cover the "
+    "IPv4 or IPv6 internet (0.0.0.0/0 however split, ::/0).",
     severity=Severity.CRITICAL,
     category="security",
     resource_types=("aws:eks/cluster:Cluster",),
@@ -29,9 +32,16 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     if public is not None and not truthy(public):
         return
     cidrs = [str(c) for c in get(args.props, "vpcConfig.publicAccessCidrs") or []]
-    if not cidrs or any(c in ("0.0.0.0/0", "::/0") for c in cidrs):
-        shown = "unset (EKS defaults to public)" if public is None else "on"
-        report(f"cluster '{args.name}' public endpoint is {shown} and open to {cidrs or ['0.0.0.0/0']}")
+    shown = "unset (EKS defaults to public)" if public is None else "on"
+    if not cidrs:
+        report(f"cluster '{args.name}' public endpoint is {shown} and open to ['0.0.0.0/0'] (no publicAccessCidrs)")
+        return
+    internets = world_open(cidrs)
+    if internets:
+        report(
+            f"cluster '{args.name}' public endpoint is {shown} and open to {cidrs}: together they cover the "
+            f"{' and '.join(internets)} internet"
+        )
 
 
 POLICY = ResourcePolicy(META, check)

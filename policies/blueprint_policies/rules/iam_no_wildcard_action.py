@@ -1,4 +1,4 @@
-"""Identity policies never allow every action."""
+"""Identity policies never allow every action, of every service or of one service."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
-from blueprint_policies.props import as_list
 
-from ._iam import IDENTITY_TYPES, identity_statements
+from ._iam import IDENTITY_TYPES, full_service_wildcard, identity_statements, statement_actions
 
 META = Meta(
     id="BP-IAM-001",
     name="iam-no-wildcard-action",
-    description="IAM identity policies do not Allow the action '*' (nor use Allow with NotAction).",
+    description="IAM identity policies (inline, role inline and customer-managed) do not Allow '*', '*:*' or "
+    "'<service>:*', nor use Allow with NotAction.",
     severity=Severity.CRITICAL,
     category="security",
     resource_types=IDENTITY_TYPES,
@@ -27,12 +27,15 @@ META = Meta(
 
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
-    """Report Allow statements with ``*`` actions or NotAction."""
+    """Report Allow statements with full-service wildcard actions or NotAction."""
     for label, statement in identity_statements(args.resource_type, args.props):
         if statement.get("Effect") != "Allow":
             continue
-        if "*" in [str(a) for a in as_list(statement.get("Action"))]:
+        wild = [a for a in statement_actions(statement) if full_service_wildcard(a)]
+        if any(a.strip() in ("*", "*:*") for a in wild):
             report(f"'{args.name}' statement {label} allows every action ('*')")
+        elif wild:
+            report(f"'{args.name}' statement {label} allows every action of a service ({', '.join(sorted(wild))})")
         if statement.get("NotAction"):
             report(f"'{args.name}' statement {label} uses Allow with NotAction, which allows everything else")
 

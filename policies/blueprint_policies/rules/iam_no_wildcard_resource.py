@@ -8,9 +8,8 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
-from blueprint_policies.props import as_list
 
-from ._iam import IDENTITY_TYPES, identity_statements
+from ._iam import IDENTITY_TYPES, identity_statements, statement_actions, statement_resources, wildcard_resource
 
 DATA_SERVICES = [
     "s3",
@@ -34,7 +33,8 @@ META = Meta(
     id="BP-IAM-002",
     name="iam-no-wildcard-resource-for-data",
     description="IAM identity policies do not Allow data actions (s3, kms, sqs, dynamodb, secretsmanager, ...) on "
-    "Resource '*'.",
+    "every resource, however written ('*', 'arn:aws:s3:::*', 'arn:aws:s3:::*/*', '...:key/*', an account-wide "
+    "ARN), nor on NotResource.",
     severity=Severity.HIGH,
     category="security",
     resource_types=IDENTITY_TYPES,
@@ -52,15 +52,23 @@ META = Meta(
 
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
-    """Report Allow statements on ``*`` resources with data actions."""
-    services = {str(s) for s in config.get("dataServices") or DATA_SERVICES}
+    """Report Allow statements whose data actions reach every resource of a service."""
+    services = {str(s).lower() for s in config.get("dataServices") or DATA_SERVICES}
     for label, statement in identity_statements(args.resource_type, args.props):
-        if statement.get("Effect") != "Allow" or "*" not in [str(r) for r in as_list(statement.get("Resource"))]:
+        if statement.get("Effect") != "Allow":
             continue
-        actions = [str(a) for a in as_list(statement.get("Action"))]
-        data = sorted({a for a in actions if a.split(":")[0].lower() in services})
-        if data:
+        actions = statement_actions(statement)
+        data = sorted({a for a in actions if a.split(":")[0].strip().lower() in services or a.strip() in ("*", "*:*")})
+        if not data:
+            continue
+        if statement.get("NotResource"):
+            report(f"'{args.name}' statement {label} allows {', '.join(data)} on NotResource (every other resource)")
+            continue
+        wild = [r for r in statement_resources(statement) if wildcard_resource(r)]
+        if "*" in wild:
             report(f"'{args.name}' statement {label} allows {', '.join(data)} on every resource ('*')")
+        elif wild:
+            report(f"'{args.name}' statement {label} allows {', '.join(data)} on account-wide {', '.join(wild)}")
 
 
 POLICY = ResourcePolicy(META, check)

@@ -1,37 +1,35 @@
-"""Workload containers are not privileged and cannot escalate."""
+"""PSS baseline, Privileged Containers: no container is privileged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from pulumi_policy import ResourceValidationArgs, Severity
+from pulumi_policy import Severity
 
 from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
 
-from ._k8s import WORKLOAD_TYPES, containers, pod_spec
+from ._k8s import PSS_TYPES, PodView, container_context, pss_check
 
 META = Meta(
     id="BP-K8S-002",
     name="k8s-no-privileged",
-    description="No container is privileged, and every container sets allowPrivilegeEscalation=false.",
+    description="PSS baseline 'Privileged Containers': no container (init, regular or ephemeral) sets "
+    "securityContext.privileged=true.",
     severity=Severity.CRITICAL,
     category="security",
-    resource_types=WORKLOAD_TYPES,
-    remediation="Remove securityContext.privileged and set allowPrivilegeEscalation=false (the NVIDIA device "
-    "plugin exposes GPUs without privileged mode).",
-    equivalents=Equivalents(checkov=("CKV_K8S_16", "CKV_K8S_20"), trivy=("AVD-KSV-0017", "AVD-KSV-0001")),
+    resource_types=PSS_TYPES,
+    remediation="Remove securityContext.privileged (the NVIDIA device plugin exposes GPUs without privileged mode); "
+    "allowPrivilegeEscalation is judged by k8s-pss-privilege-escalation.",
+    equivalents=Equivalents(checkov=("CKV_K8S_16",), trivy=("AVD-KSV-0017",)),
+    standard="Kubernetes Pod Security Standards (baseline): Privileged Containers",
 )
 
 
-def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
-    """Report privileged containers and containers that may escalate."""
-    for label, container in containers(pod_spec(args.resource_type, args.props)):
-        context = container.get("securityContext") or {}
-        if context.get("privileged") is True:
-            report(f"{label} of '{args.name}' is privileged")
-        if context.get("allowPrivilegeEscalation") is not False:
-            report(f"{label} of '{args.name}' does not set allowPrivilegeEscalation=false")
+def judge(pod: PodView, report: Callable[[str], None]) -> None:
+    """Report privileged containers."""
+    for label, container in pod.containers():
+        if container_context(container).get("privileged") is True:
+            report(f"{label} is privileged (PSS Privileged Containers)")
 
 
-POLICY = ResourcePolicy(META, check)
+POLICY = ResourcePolicy(META, pss_check(False, judge))

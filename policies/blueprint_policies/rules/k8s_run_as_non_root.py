@@ -1,48 +1,41 @@
-"""Workload containers run as a non-root user."""
+"""PSS restricted, Running as Non-root: runAsNonRoot=true for every container."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from pulumi_policy import ResourceValidationArgs, Severity
+from pulumi_policy import Severity
 
 from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
 
-from ._k8s import WORKLOAD_TYPES, containers, pod_spec
+from ._k8s import PSS_TYPES, PodView, container_context, pss_check
 
 META = Meta(
     id="BP-K8S-001",
     name="k8s-run-as-non-root",
-    description="Every container of a Kubernetes workload runs as non-root (runAsNonRoot or a non-zero runAsUser).",
+    description="PSS restricted 'Running as Non-root': every container runs with runAsNonRoot=true, set on the "
+    "container or inherited from the pod (a container's false overrides the pod's true).",
     severity=Severity.HIGH,
     category="security",
-    resource_types=WORKLOAD_TYPES,
-    remediation="Set securityContext.runAsNonRoot=true and runAsUser to the image's unprivileged user "
-    "(pod or container).",
+    resource_types=PSS_TYPES,
+    remediation="Set securityContext.runAsNonRoot=true on the pod (and runAsUser to the image's unprivileged "
+    "user); a non-zero runAsUser alone does not satisfy the standard.",
     equivalents=Equivalents(checkov=("CKV_K8S_23",), trivy=("AVD-KSV-0012",)),
+    standard="Kubernetes Pod Security Standards (restricted): Running as Non-root",
 )
 
 
-def _non_root(context: Mapping[str, Any]) -> bool | None:
-    if context.get("runAsNonRoot") is True:
-        return True
-    user = context.get("runAsUser")
-    if user is not None:
-        return int(user) != 0
-    if context.get("runAsNonRoot") is False:
-        return False
-    return None
+def judge(pod: PodView, report: Callable[[str], None]) -> None:
+    """Report the pod and containers that do not require a non-root user (container settings win)."""
+    pod_value = pod.security_context.get("runAsNonRoot")
+    if pod_value is False:
+        report("the pod sets runAsNonRoot=false (PSS Running as Non-root)")
+    for label, container in pod.containers():
+        own = container_context(container).get("runAsNonRoot")
+        if own is False:
+            report(f"{label} sets runAsNonRoot=false and may run as root (PSS Running as Non-root)")
+        elif own is None and pod_value is not True:
+            report(f"{label} may run as root: runAsNonRoot is not true on it or the pod (PSS Running as Non-root)")
 
 
-def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
-    """Report containers that may run as root (container settings override the pod's)."""
-    spec = pod_spec(args.resource_type, args.props)
-    pod = _non_root(spec.get("securityContext") or {})
-    for label, container in containers(spec):
-        own = _non_root(container.get("securityContext") or {})
-        if not (own if own is not None else pod):
-            report(f"{label} of '{args.name}' may run as root")
-
-
-POLICY = ResourcePolicy(META, check)
+POLICY = ResourcePolicy(META, pss_check(False, judge))

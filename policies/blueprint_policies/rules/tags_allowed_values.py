@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,24 +31,36 @@ META = Meta(
             "default": {},
             "description": "Tag key -> allowed values (wildcard `*`). Keys not listed take any value. "
             "Defaults to none.",
-        }
+        },
+        "allowedPatterns": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "format": "regex"},
+            "default": {},
+            "description": "Tag key -> regular expression the whole value must match (e.g. `^cc-[0-9]{4}$`). "
+            "Defaults to none.",
+        },
     },
 )
 
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
-    """Report values outside the allowed list and keys whose case differs from the policy's."""
+    """Report values outside the allowed list or pattern, and keys whose case differs from the policy's."""
     allowed: Mapping[str, Any] = config.get("allowedValues") or {}
-    if not allowed:
-        args.not_applicable("no allowedValues configured")
+    regexes: Mapping[str, Any] = config.get("allowedPatterns") or {}
+    if not allowed and not regexes:
+        args.not_applicable("no allowedValues or allowedPatterns configured")
     tags = effective_tags(args)
-    by_lower = {k.lower(): k for k in allowed}
+    by_lower = {k.lower(): k for k in [*allowed, *regexes]}
     for key, value in sorted(tags.items()):
+        text = "" if value is None else str(value)
         if key in allowed:
             patterns = [str(p) for p in allowed[key]]
-            if not wildcard_match(str(value), patterns):
-                report(f"tag '{key}' has value '{value}'; allowed: {patterns}")
-        elif key.lower() in by_lower:
+            if not wildcard_match(text, patterns):
+                report(f"tag '{key}' has value '{text}'; allowed: {patterns}")
+        if key in regexes:
+            if re.fullmatch(str(regexes[key]), text) is None:
+                report(f"tag '{key}' has value '{text}'; it must match {regexes[key]}")
+        elif key not in allowed and key.lower() in by_lower:
             report(
                 f"tag key '{key}' must be spelled exactly '{by_lower[key.lower()]}' (tag policies compare keys by case)"
             )

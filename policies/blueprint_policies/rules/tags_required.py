@@ -17,7 +17,8 @@ DEFAULT_KEYS = ["environment", "owner", "cost-center", "data-classification", "m
 META = Meta(
     id="BP-TAG-001",
     name="tags-required",
-    description="Every taggable AWS resource carries the required tag keys, in their exact case.",
+    description="Every taggable AWS resource carries the required tag keys, in their exact case, with a non-empty "
+    "value.",
     severity=Severity.MEDIUM,
     category="tagging",
     resource_types=TAGGABLE_TYPES,
@@ -49,6 +50,8 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     by_lower = {k.lower(): k for k in tags}
     for key in [str(k) for k in config.get("requiredKeys") or DEFAULT_KEYS]:
         if key in tags:
+            if tags[key] is None or not str(tags[key]).strip():
+                report(f"required tag '{key}' is empty")
             continue
         found = by_lower.get(key.lower())
         if found is not None:
