@@ -16,36 +16,41 @@ plan gives it (the function's variables, the CronJob's and the Deployment's cont
 - each function's schedule (the rule's ``Scheduled Event`` delivered to its target queue as EventBridge
   would) and a poison message reaching the DLQ after ``maxReceiveCount``.
 
-moto's S3 -> EventBridge delivery works in server mode, but it spells ``detail.object.eTag`` (AWS:
-``etag``). The test observes that delivery (proof that notification, rule pattern and target are wired),
-discards it, and publishes the event AWS documents through ``events:PutEvents`` on the same bus, so the
-handler only sees AWS's shape.
+moto's S3 -> EventBridge delivery works in server mode, but it spells ``detail.object.eTag`` (AWS: ``etag``),
+and its delivery to an SQS target drops ``account``. The test observes moto's copies (proof that notification,
+rule pattern and target are wired, and that ``PutEvents`` of AWS's documented event is routed by the deployed
+rules to exactly that queue), discards them, and delivers AWS's documented event, so the handler only sees
+AWS's shape.
 
-Which layer covers which risk (the same table is in docs/system-checks.md, "What the system test covers,
-and what only the checks cover"):
+Which layer covers which risk (the same table, with doc links, is in docs/system-checks.md, "What the system
+test covers, and what only the checks cover"):
 
-====================================================  =============================================
-risk                                                  covered by
-====================================================  =============================================
-role lacks an action/resource a workload calls        system test (moto enforces identity policies)
-IAM condition other than StringEquals (``s3:prefix``  system test's own evaluator on every recorded
-StringLike on a List call)                            List call (moto ignores these conditions)
-HEAD/GET of a missing key answers 403, not 404        system test's own check on every 404 a workload
-(no unconditioned ``s3:ListBucket``)                  received (moto answers 404 to anyone)
-``kms:ViaService`` / KMS key policy / SSE-KMS grants  system checks only (moto ignores key policies
-                                                      and never calls KMS for S3 or SQS)
-resource policies (bucket, queue ``aws:SourceArn``)   system test asserts the target queue's policy
-                                                      admits the rule's ARN; rest: system checks
-rule pattern vs. the event AWS sends                  system test: moto's pattern matcher on AWS's
-                                                      documented event, and PutEvents through the rule
-EventBridge -> Lambda targets                         system checks (moto cannot deliver to Lambda;
-                                                      the shipped rules target SQS only, asserted)
-ESM ``batchItemFailures``                             system test's ESM harness (moto's ESM ignores it)
-trust policy: service principal / pod identity tags   system test's own assertion (AssumeRole is
-                                                      emulated as the service's own, unauthenticated)
-env the workload validates / prefixes / producers     system test (real code) and system checks
-GPU capacity, NetworkPolicies, EKS version, alarms    system checks only
-====================================================  =============================================
+=========================================================  ==================================================
+risk                                                       covered by
+=========================================================  ==================================================
+role lacks an action/resource a workload calls             system test (moto enforces identity policies)
+IAM condition other than StringEquals (``s3:prefix``       system test's own evaluator on every List call a
+StringLike on a List call)                                 workload made (moto ignores these conditions)
+HEAD/GET of a missing key answers 403, not 404 (no         system test's own check on every 404 a workload
+unconditioned ``s3:ListBucket``)                           received (moto answers 404 to anyone)
+``kms:ViaService`` / KMS key policy / SSE-KMS              system checks only (moto never consults KMS here)
+resource policies (bucket, queue ``aws:SourceArn``)        system test: each schedule's target queue policy
+                                                           admits its rule; the rest: system checks
+rule pattern vs. the event AWS sends                       system test: moto's matcher on AWS's documented
+                                                           event (no TestEventPattern in moto) and PutEvents
+event shape the handler receives (``etag``, ``account``)   system test delivers AWS's documented shape only
+moto matching every event to pattern-less (schedule)       ignored: those copies are discarded unjudged
+rules; moto's extra ``Object Tags Added``
+EventBridge -> Lambda targets                              system checks (moto cannot deliver to Lambda);
+                                                           the test asserts the rules target SQS only
+ESM ``batchItemFailures``                                  system test's ESM harness (moto's ESM ignores it)
+SQS batch actions authorised by their single actions       system test's moto server (moto_server.py)
+trust policy: service principal / pod identity tags        system test's own assertion (the service's
+                                                           AssumeRole is emulated unauthenticated)
+env each workload validates, prefixes, producers           system test (real code) and system checks
+GPU capacity, NetworkPolicies, EKS version, alarms,        system checks only
+Kubernetes schemas
+=========================================================  ==================================================
 """
 
 from __future__ import annotations
@@ -140,7 +145,8 @@ class Credentials:
 @functools.cache
 def make_client(server: MotoServer, region: str, creds: Credentials, service: str) -> Any:
     """A boto3 client of ``creds`` on the moto server (cached: building a client costs ~0.2 s)."""
-    return boto3.session.Session().client(
+    session: Any = boto3.session.Session()
+    return session.client(
         service,
         region_name=region,
         endpoint_url=server.endpoint,
@@ -546,7 +552,7 @@ def test_rule_patterns_match_the_event_aws_documents(system: System) -> None:
         for rule in pattern_rules:
             pattern = EventPattern.load(system.deployment.resolve(rule, "eventPattern"))
 
-            def event(bucket: str, key: str) -> dict[str, Any]:
+            def event(bucket: str, key: str) -> Any:
                 return documented_event(
                     "s3_object_created_aws_doc", **{"detail.bucket.name": bucket, "detail.object.key": key}
                 )
@@ -586,6 +592,12 @@ def test_a_landing_upload_becomes_scores_that_join_back_to_their_rows(system: Sy
         # THEN the one message was processed, nothing failed
         assert [p.failed for p in polls] == [[]], polls
         assert all(p.invocation_error is None for p in polls)
+
+    # AND every S3 answer the functions relied on is the one AWS would give their roles (moto answers 404 to
+    # anyone and ignores s3:prefix conditions); put-if-absent's HEAD relies on 404s
+    assert any(c.status == 404 for c in system.recorder.calls)
+    assert_aws_would_answer_the_same(system, system.recorder.calls)
+    system.recorder.calls.clear()
 
     # AND the feature store holds Parquet partitions and a manifest per upload
     env = function_env(system, functions[0])
@@ -634,8 +646,7 @@ def test_a_landing_upload_becomes_scores_that_join_back_to_their_rows(system: Sy
         assert joined.num_rows == inputs.num_rows
         assert joined.column(score).null_count == 0
 
-    # AND every S3 answer the workloads relied on is the one AWS would give their roles
-    assert any(c.status == 404 for c in system.recorder.calls)  # put-if-absent relies on them
+    # AND so is every S3 answer the batch jobs relied on
     assert_aws_would_answer_the_same(system, system.recorder.calls)
 
 
