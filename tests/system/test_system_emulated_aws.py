@@ -60,6 +60,7 @@ import functools
 import importlib
 import io
 import json
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -312,12 +313,19 @@ def lambda_runtime(system: System, function: dict[str, Any]) -> Iterator[tuple[A
 
         for cached in (get_settings, s3_client, sqs_client):
             cached.cache_clear()
-        handler = importlib.reload(importlib.import_module("preprocessing.handler"))  # Powertools reads env at init
+        # a fresh import: Powertools reads the environment at init (other tests' module is put back after)
+        previous = sys.modules.pop("preprocessing.handler", None)
         try:
-            yield handler, creds
+            yield importlib.import_module("preprocessing.handler"), creds
         finally:
             for cached in (get_settings, s3_client, sqs_client):
                 cached.cache_clear()
+            sys.modules.pop("preprocessing.handler", None)
+            if previous is not None:
+                sys.modules["preprocessing.handler"] = previous
+                import preprocessing
+
+                preprocessing.handler = previous  # type: ignore[attr-defined]
 
 
 def esm_for(system: System, function: dict[str, Any], handler: Any, creds: Credentials) -> SqsEventSourceMapping:
