@@ -92,7 +92,9 @@ def moto_server() -> Iterator[MotoServer]:
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
-    """Every test of this folder carries the ``system`` marker."""
+    """Every test of this folder carries the ``system`` marker, and runs on one xdist worker (``--dist
+    loadgroup``): one moto server, each stack deployed once, the plans synthesized once."""
     for item in items:
         if "tests/system/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.system)
+            item.add_marker(pytest.mark.xdist_group("system"))
