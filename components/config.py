@@ -14,6 +14,8 @@ Unknown keys are rejected (typos are caught), and every default is the secure on
 
 from __future__ import annotations
 
+import difflib
+import functools
 import ipaddress
 import itertools
 import json
@@ -26,7 +28,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
-from . import instance_types
+from . import aws_rules, instance_types
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -93,17 +95,76 @@ class ConfigError(pulumi.RunError):
 
 
 class _Model(BaseModel):
-    """Base: unknown keys are errors, values are immutable after validation."""
+    """Base: unknown keys are errors, values are immutable after validation, and a boolean is
+    never taken for a number (``true`` is not ``1``) nor a number for a boolean."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None:
+            _check_bool_kind(field.annotation, value)
+        return value
+
+
+def _check_bool_kind(annotation: Any, value: Any) -> None:
+    """Raise when ``value`` is a boolean where ``annotation`` wants a number (or the reverse),
+    looking into ``list[...]``/``dict[..., ...]`` items and ``X | None``."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is Annotated:
+        _check_bool_kind(args[0], value)
+    elif origin in (typing.Union, types.UnionType):
+        if len(args) == 1:
+            _check_bool_kind(args[0], value)
+    elif origin is list and isinstance(value, list) and args:
+        for item in value:
+            _check_bool_kind(args[0], item)
+    elif origin is dict and isinstance(value, dict) and len(args) == 2:
+        for item in value.values():
+            _check_bool_kind(args[1], item)
+    elif annotation in (int, float) and isinstance(value, bool):
+        raise ValueError(f"{json.dumps(value)} is a boolean; give a number")
+    elif annotation is bool and not isinstance(value, bool) and value is not None:
+        raise ValueError(f"{json.dumps(value)} is not a boolean; write true or false")
 
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
 """A short lowercase DNS-label name, 3-32 characters."""
 FeatureSetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
-RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+
+
+def _check_role_arn(value: str) -> str:
+    path, _, role_name = value.partition(":role/")[2].rpartition("/")
+    if not 1 <= len(role_name) <= 64:
+        raise ValueError(
+            f"role name '{role_name}' has {len(role_name)} characters; IAM allows 1-64 "
+            "(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)"
+        )
+    if path and (len(path) + 2 > 512 or "//" in f"/{path}/"):
+        raise ValueError("the role path must be 1-512 characters of '/'-separated names")
+    return value
+
+
+RoleArn = Annotated[
+    str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"), AfterValidator(_check_role_arn)
+]
 KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", max_length=254)]
+
+
+def _unique_ci(value: list[str]) -> list[str]:
+    """Entries unique regardless of case (an e-mail address or ARN listed twice is one subscriber)."""
+    seen: set[str] = set()
+    repeated = sorted({v for v in value if v.lower() in seen or seen.add(v.lower())})  # type: ignore[func-returns-value]
+    if repeated:
+        raise ValueError(f"entries must be unique; repeated: {repeated}")
+    return value
 
 
 def _check_retention(value: int) -> int:
@@ -123,12 +184,27 @@ def _check_sizes(min_size: int, desired_size: int, max_size: int) -> None:
         )
 
 
-def _check_cidr(value: str) -> str:
+def _check_cidr(value: str, ipv4_only: bool = False) -> str:
     try:
-        ipaddress.ip_network(value, strict=True)
+        network = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"is not a valid CIDR block ({exc})") from None
+    if ipv4_only and network.version != 4:
+        raise ValueError(f"'{value}' is an IPv6 CIDR; this field takes IPv4 CIDRs only")
     return value
+
+
+def _check_not_everywhere(value: list[str], what: str) -> None:
+    """Refuse CIDR lists that together admit every address (``0.0.0.0/1`` + ``128.0.0.0/1`` is ``0.0.0.0/0``)."""
+    for version in (4, 6):
+        networks = [n for n in (ipaddress.ip_network(c) for c in value) if n.version == version]
+        merged = list(ipaddress.collapse_addresses(networks))  # type: ignore[type-var]
+        if any(n.prefixlen == 0 for n in merged):
+            everything = "0.0.0.0/0" if version == 4 else "::/0"
+            raise ValueError(
+                f"{[str(n) for n in networks]} together cover {everything}, which opens {what} to every address; "
+                "list your own CIDRs"
+            )
 
 
 class TagsConfig(_Model):
@@ -145,17 +221,33 @@ class TagsConfig(_Model):
     """Additional tags added to every taggable resource. Defaults to none. Keys may not start
     with ``aws:`` nor replace a required tag."""
 
+    @field_validator("owner", "cost_center")
+    @classmethod
+    def _tag_value(cls, value: str) -> str:
+        problem = aws_rules.tag_problem("tag", value)
+        if problem:
+            raise ValueError(problem.replace("tag 'tag'", "the tag value"))
+        return value
+
     @field_validator("extra")
     @classmethod
     def _extra_tags(cls, value: dict[str, str]) -> dict[str, str]:
         reserved = {"environment", "owner", "cost-center", "data-classification", "managed-by"}
+        problems = []
         for key, tag_value in value.items():
-            if key.lower().startswith("aws:"):
-                raise ValueError(f"tag key '{key}' starts with 'aws:', which AWS reserves")
-            if key in reserved:
-                raise ValueError(f"tag key '{key}' is set by the library; set it through its own field")
-            if not 1 <= len(key) <= 128 or len(tag_value) > 256:
-                raise ValueError(f"tag '{key}' exceeds AWS limits (key 1-128, value <= 256 characters)")
+            problem = aws_rules.tag_problem(key, tag_value)
+            if problem:
+                problems.append(problem)
+            elif key in reserved:
+                problems.append(f"tag key '{key}' is set by the library; set it through its own field")
+        limit = aws_rules.MAX_TAGS_PER_RESOURCE - aws_rules.LIBRARY_TAGS_PER_RESOURCE
+        if len(value) > limit:
+            problems.append(
+                f"{len(value)} extra tags; AWS allows {aws_rules.MAX_TAGS_PER_RESOURCE} tags per resource and the "
+                f"library adds up to {aws_rules.LIBRARY_TAGS_PER_RESOURCE}, so at most {limit} extra tags fit"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 
@@ -253,10 +345,9 @@ class PreprocessingFunctionConfig(_Model):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(
-            r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))", value
-        ):
-            raise ValueError(f"'{value}' is not an EventBridge schedule; use 'rate(1 hour)' or 'cron(0 2 * * ? *)'")
+        problem = aws_rules.eventbridge_schedule_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("environment")
@@ -350,14 +441,32 @@ class NetworkConfig(_Model):
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        _check_cidr(value)
+        _check_cidr(value, ipv4_only=True)
         prefix = ipaddress.ip_network(value).prefixlen
         if not 16 <= prefix <= 20:
             raise ValueError(f"/{prefix} is outside the supported VPC sizes /16 to /20")
         return value
 
 
-InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$")]
+def _check_instance_type(value: str) -> str:
+    known = _ec2_instance_types()
+    if value not in known:
+        close = difflib.get_close_matches(value, sorted(known), n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(
+            f"'{value}' is not an EC2 instance type (the list pulumi-aws ships, pulumi_aws.ec2.InstanceType){hint}"
+        )
+    return value
+
+
+@functools.cache
+def _ec2_instance_types() -> frozenset[str]:
+    import pulumi_aws
+
+    return frozenset(member.value for member in pulumi_aws.ec2.InstanceType)
+
+
+InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$"), AfterValidator(_check_instance_type)]
 GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5")
 """Instance families with NVIDIA GPUs the EKS NVIDIA AMIs support."""
 GPUS_PER_INSTANCE: dict[str, int] = {
@@ -526,8 +635,7 @@ class DeployerConfig(_Model):
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
             _check_cidr(cidr)
-            if ipaddress.ip_network(cidr).prefixlen == 0:
-                raise ValueError(f"'{cidr}' opens the API server to every address; list the deployer's own CIDRs")
+        _check_not_everywhere(value, "the API server")
         return value
 
 
@@ -573,11 +681,20 @@ class ClusterConfig(_Model):
     @field_validator("public_access_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
+        # EKS takes no IPv6 CIDRs here for an IPv4 cluster
+        # (https://docs.aws.amazon.com/eks/latest/APIReference/API_VpcConfigRequest.html).
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"entries must be unique; repeated: {repeated}")
         for cidr in value:
-            _check_cidr(cidr)
-            if ipaddress.ip_network(cidr).prefixlen == 0:
-                raise ValueError(f"'{cidr}' opens the API server to the whole internet; list your own CIDRs")
+            _check_cidr(cidr, ipv4_only=True)
+        _check_not_everywhere(value, "the API server")
         return value
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _unique_admins(cls, value: list[str]) -> list[str]:
+        return _unique_ci(value)
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -597,6 +714,11 @@ class ClusterConfig(_Model):
         cls, value: DeployerConfig | None, info: ValidationInfo
     ) -> DeployerConfig | None:
         public = bool(info.data.get("public_endpoint"))
+        if value is not None and value.role_arn in info.data.get("admin_role_arns", []):
+            raise ValueError(
+                f"role_arn '{value.role_arn}' is also in cluster.admin_role_arns; EKS allows one access entry per "
+                "principal, so list it only here"
+            )
         if value is not None and not public and not (value.source_security_group_ids or value.cidrs):
             raise ValueError(
                 "the API endpoint is private but the deployer lists no source_security_group_ids or cidrs, so "
@@ -749,8 +871,9 @@ class BatchJobConfig(_Model):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"'{value}' is not a five-field cron expression")
+        problem = aws_rules.cron_schedule_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -781,6 +904,12 @@ class AlarmsConfig(_Model):
 
     emails: list[Email] = Field(default_factory=list)
     """Email subscriptions to the alerts topic. Defaults to none."""
+
+    @field_validator("emails")
+    @classmethod
+    def _unique_emails(cls, value: list[str]) -> list[str]:
+        return _unique_ci(value)
+
     oldest_message_age_seconds: int = Field(default=900, ge=60)
     """Alarm when a queue's oldest message is older than this. Defaults to 900 s."""
     lambda_errors_threshold: int = Field(default=1, ge=1)
@@ -801,8 +930,15 @@ class BudgetConfig(_Model):
     """Alert when actual spend passes these percentages. Defaults to 80 and 100."""
     forecast_thresholds_percent: list[float] = Field(default_factory=lambda: [100.0])
     """Alert when forecast spend passes these percentages. Defaults to 100."""
-    emails: list[Email] = Field(default_factory=list)
-    """Email recipients besides the alerts topic. Defaults to none."""
+    emails: list[Email] = Field(default_factory=list, max_length=10)
+    """Email recipients besides the alerts topic, at most 10 (AWS Budgets allows 10 e-mail subscribers
+    per notification: https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-limits.html).
+    Defaults to none."""
+
+    @field_validator("emails")
+    @classmethod
+    def _unique_emails(cls, value: list[str]) -> list[str]:
+        return _unique_ci(value)
 
     @field_validator("actual_thresholds_percent", "forecast_thresholds_percent")
     @classmethod
@@ -877,10 +1013,38 @@ class PlatformConfig(_Model):
             problems.append("storage.force_destroy: true is not allowed in prod (it lets a destroy delete data)")
         if self.encryption.key_arn and f":kms:{self.region}:" not in self.encryption.key_arn:
             problems.append(f"encryption.key_arn: must be a key in the stack's region {self.region}")
+        if self.network.existing is None:
+            problem = aws_rules.az_count_problem(self.region, self.az_count)
+            if problem:
+                field = "network.az_count" if self.network.az_count else "network.az_count (default)"
+                problems.append(f"{field}: {problem}")
+        problems.extend(self._usage_reference_problems())
         problems.extend(self._gpu_capacity_problems())
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _usage_reference_problems(self) -> list[str]:
+        """Usage figures for a function or GPU node group the stack does not have (a typo would
+        silently price the default instead)."""
+        problems = []
+        for field, given, known in (
+            ("usage.functions", self.usage.functions, [f.name for f in self.preprocessing.functions]),
+            (
+                "usage.gpu_node_hours_per_month",
+                self.usage.gpu_node_hours_per_month,
+                [g.name for g in self.cluster.gpu_node_groups],
+            ),
+        ):
+            for name in given:
+                if name not in known:
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f"did you mean '{close[0]}'? " if close else ""
+                    problems.append(
+                        f"{field}.{name}: no such {'function' if field == 'usage.functions' else 'GPU node group'} "
+                        f"in this stack; {hint}known: {known or 'none'}"
+                    )
+        return problems
 
     def _gpu_capacity_problems(self) -> list[str]:
         """Models and batch jobs that can never be scheduled on the configured GPU node groups.
@@ -1053,7 +1217,10 @@ def format_validation_error(exc: ValidationError, raw: dict[str, Any]) -> list[s
             problems.extend(message.splitlines())
             continue
         if error["type"] == "extra_forbidden":
-            problems.append(f"{path}: unknown key (check the spelling; allowed keys are in components/config.py)")
+            allowed = _allowed_keys(loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(f"{path}: unknown key; {hint}allowed keys: {', '.join(allowed)}")
             continue
         if error["type"] == "missing":
             problems.append(f"{path}: is required")
@@ -1065,6 +1232,30 @@ def format_validation_error(exc: ValidationError, raw: dict[str, Any]) -> list[s
         else:
             problems.append(f"{path}: {message}")
     return problems
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model at ``loc`` (list indexes and dict keys skipped)."""
+    import typing
+
+    model: Any = PlatformConfig
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            continue
+        model = None
+        pending = [field.annotation]
+        while pending:
+            candidate = pending.pop()
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+            pending.extend(typing.get_args(candidate))
+    if model is None:
+        return []
+    return [name for name in model.model_fields if not (model is PlatformConfig and name == "region")]
 
 
 def _lower_first(text: str) -> str:
@@ -1091,6 +1282,33 @@ def _all_config_keys() -> dict[str, Any]:
     return keys
 
 
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
+"""Config namespaces besides the project's that a stack file may use (the providers the program
+uses, and Pulumi's own settings)."""
+
+
+def config_key_problems(keys: list[str]) -> list[str]:
+    """Keys that would be silently ignored: an unknown section under the project namespace, or a
+    namespace that is neither the project's nor a provider's (a misspelt ``hybrid-ai-plaform:``)."""
+    problems = []
+    namespaces = [PROJECT_NAMESPACE, *PROVIDER_NAMESPACES]
+    for key in keys:
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT_NAMESPACE:
+            if name not in _SECTIONS:
+                close = difflib.get_close_matches(name, _SECTIONS, n=1)
+                hint = f"did you mean '{PROJECT_NAMESPACE}:{close[0]}'? " if close else ""
+                problems.append(f"{name}: unknown key '{key}'; {hint}allowed: {', '.join(_SECTIONS)}")
+        elif namespace not in PROVIDER_NAMESPACES:
+            close = difflib.get_close_matches(namespace, namespaces, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}:{name}'? " if close else ""
+            problems.append(
+                f"{key}: unknown namespace '{namespace}'; {hint}keys go under '{PROJECT_NAMESPACE}:' or a provider "
+                f"namespace ({', '.join(PROVIDER_NAMESPACES)})"
+            )
+    return problems
+
+
 def load_platform_config() -> PlatformConfig:
     """Read the stack's config through ``pulumi.Config`` and validate it.
 
@@ -1102,10 +1320,7 @@ def load_platform_config() -> PlatformConfig:
     cfg = pulumi.Config(PROJECT_NAMESPACE)
     raw: dict[str, Any] = {}
     problems: list[str] = []
-    for key in _all_config_keys():
-        namespace, _, name = key.partition(":")
-        if namespace == PROJECT_NAMESPACE and name not in _SECTIONS:
-            problems.append(f"{name}: unknown key '{key}' (allowed: {', '.join(_SECTIONS)})")
+    problems.extend(config_key_problems(list(_all_config_keys())))
     for section in _SECTIONS:
         value = cfg.get(section)
         if value is None:
@@ -1124,6 +1339,9 @@ def load_platform_config() -> PlatformConfig:
     except ValidationError as exc:
         problems.extend(format_validation_error(exc, raw))
         raise ConfigError(stack, problems) from None
+    problems.extend(
+        aws_rules.derived_name_problems(pulumi.get_project(), stack, [m.name for m in config.inference.models])
+    )
     if problems:
         raise ConfigError(stack, problems)
     return config
