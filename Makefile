@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 STACK  ?= dev
 LAMBDA_ARCHES ?= arm64
 
-.PHONY: help venv package plan plan-all test lint fmt bench clean
+.PHONY: help venv package plan plan-all policy-config test lint fmt bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +31,9 @@ plan: package  ## offline plan of the dev stack (STACK=prod for another)
 plan-all: package  ## offline JSON plan of every stack into build/plans/
 	@mkdir -p build/plans
 	@for s in dev staging prod; do $(VENV)/bin/blueprint plan --stack $$s --format json --output build/plans/$$s.json || exit $$?; done
+
+policy-config: $(STAMP)  ## regenerate policies/config/<stack>.json of every stack from its stack file and guardrails
+	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; $(VENV)/bin/blueprint policy-config --stack $$s --write || exit $$?; done
 
 test: package  ## run the whole test suite
 	$(PY) -m pytest -q

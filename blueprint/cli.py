@@ -8,6 +8,9 @@ Commands:
   pr-check --base REF plan every stack at REF and at the working tree (or --head REF) and diff
   preflight --stack S compare the stack's quota and prerequisite needs with the AWS account
                       (read-only calls with your credentials; the only command that reaches AWS)
+  policy-config --stack S
+                      print (--write: write) policies/config/<S>.json, derived from the stack file and
+                      policies/guardrails/<environment>.json (--check: exit 1 when the file is stale)
   stacks              list the shipped stacks
 
 Formats (``--format``): text (coloured on a terminal unless NO_COLOR is set), json, markdown
@@ -133,6 +136,27 @@ def _preflight(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS if result.short else EXIT_OK
 
 
+def _policy_config(args: argparse.Namespace) -> int:
+    from .policyconfig import derive_policy_config, render_policy_config
+    from .synth import read_stack_files
+
+    files = read_stack_files(args.stack, args.root)
+    text = render_policy_config(derive_policy_config(args.stack, files.config, args.root))
+    path = args.root / "policies" / "config" / f"{args.stack}.json"
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            print(
+                f"blueprint: {path.relative_to(args.root)} is stale: run `blueprint policy-config --stack "
+                f"{args.stack} --write` (or `make policy-config`)",
+                file=sys.stderr,
+            )
+            return EXIT_VIOLATIONS
+        return EXIT_OK
+    _emit(text, str(path) if args.write else args.output)
+    return EXIT_OK
+
+
 def _stacks(args: argparse.Namespace) -> int:
     for name in available_stacks(args.root):
         print(name)
@@ -195,6 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     flight.add_argument("--format", "-f", choices=("text", "json"), default="text", help="output format (text)")
     flight.add_argument("--output", "-o", help="write to this file instead of standard output")
     flight.set_defaults(handler=_preflight)
+
+    policy = sub.add_parser(
+        "policy-config",
+        help="print the policy pack config derived from a stack file (--write: into policies/config/<stack>.json)",
+    )
+    policy.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    mode = policy.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write policies/config/<stack>.json")
+    mode.add_argument("--check", action="store_true", help="exit 1 when policies/config/<stack>.json is stale")
+    mode.add_argument("--output", "-o", help="write to this file instead of standard output")
+    policy.set_defaults(handler=_policy_config)
 
     stacks = sub.add_parser("stacks", help="list the shipped stacks")
     stacks.set_defaults(handler=_stacks)
