@@ -52,7 +52,11 @@ META = Meta(
     "raise the stack's `budget.monthly_limit_usd` (policies/config/<stack>.json is generated from it: "
     "`make policy-config`).",
     config={
-        "monthlyLimitUsd": {"type": "number", "exclusiveMinimum": 0, "description": "Ceiling in USD: the stack's budget.monthly_limit_usd. Required."},
+        "monthlyLimitUsd": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "Ceiling in USD: the stack's budget.monthly_limit_usd. Required.",
+        },
         "usage": USAGE_SCHEMA,
     },
     required=("monthlyLimitUsd",),
