@@ -30,7 +30,7 @@ plan: package  ## offline plan of the dev stack (STACK=prod for another)
 
 plan-all: package  ## offline JSON plan of every stack into build/plans/
 	@mkdir -p build/plans
-	@for s in dev staging prod; do $(VENV)/bin/blueprint plan --stack $$s --format json --output build/plans/$$s.json || exit $$?; done
+	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; echo "plan $$s -> build/plans/$$s.json"; $(VENV)/bin/blueprint plan --stack $$s --format json --output build/plans/$$s.json || exit $$?; done
 
 policy-config: $(STAMP)  ## regenerate policies/config/<stack>.json of every stack from its stack file and guardrails
 	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; $(VENV)/bin/blueprint policy-config --stack $$s --write || exit $$?; done

@@ -98,6 +98,7 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> l
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
     else:
         document["policies"] = run_policy_pack(document, stack, root)
+        notes.extend(_guardrails_notes(document, root))
     document["checks"] = run_checks(document, root)
     estimate = _optional("blueprint_policies.cost", "estimate")
     if isinstance(estimate, str):
@@ -108,6 +109,19 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> l
         region = str(config.get("aws:region") or "us-east-1")
         document["cost"] = estimate(document["resources"], region, usage)
     return notes
+
+
+def _guardrails_notes(document: dict[str, Any], root: Path) -> list[str]:
+    """A note when the stack's environment has no guardrails of its own and borrows dev's."""
+    from .policyconfig import DEFAULT_GUARDRAILS, guardrails_file, has_guardrails
+
+    environment = str((document.get("config") or {}).get(f"{document.get('project')}:environment") or "")
+    if not has_guardrails(root) or not environment or guardrails_file(environment, root).stem == environment:
+        return []
+    return [
+        f"environment '{environment}' has no policies/guardrails/{environment}.json: the policies use "
+        f"{DEFAULT_GUARDRAILS}'s guardrails (copy that file to give it its own)"
+    ]
 
 
 # --------------------------------------------------------------------------- git

@@ -70,7 +70,7 @@ _SECRET_VALUE = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE K
 
 
 class Environment(StrEnum):
-    """The three kinds of stack this library ships."""
+    """The environments this library ships stacks for (``environment`` accepts other names too)."""
 
     DEV = "dev"
     STAGING = "staging"
@@ -976,8 +976,14 @@ class UsageConfig(_Model):
 class PlatformConfig(_Model):
     """The whole stack configuration."""
 
-    environment: Environment
-    """``dev``, ``staging`` or ``prod``. Required."""
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
+    """Environment name, lowercase (``dev``, ``staging``, ``prod``, or any other such as ``qa``):
+    the value of every resource's ``environment`` tag and of the budget's cost filter. Defaults
+    depend on it in two places only: ``prod`` gets the production defaults (3 AZs, one NAT
+    gateway per AZ, ``COMPLIANCE`` Object Lock, ``storage.force_destroy`` refused) and any other
+    name the non-production ones; and the policy guardrails are
+    ``policies/guardrails/<environment>.json``, or ``dev.json``'s for a name without its own file.
+    Required."""
     region: str = Field(pattern=AWS_REGION_PATTERN)
     """AWS region, read from ``aws:region``. Required."""
     allowed_regions: list[Annotated[str, Field(pattern=AWS_REGION_PATTERN)]] = Field(min_length=1)
@@ -1009,7 +1015,7 @@ class PlatformConfig(_Model):
         problems = []
         if self.region not in self.allowed_regions:
             problems.append(f"aws:region: '{self.region}' is not in allowed_regions {self.allowed_regions}")
-        if self.environment is Environment.PROD and self.storage.force_destroy:
+        if self.environment == Environment.PROD and self.storage.force_destroy:
             problems.append("storage.force_destroy: true is not allowed in prod (it lets a destroy delete data)")
         if self.encryption.key_arn and f":kms:{self.region}:" not in self.encryption.key_arn:
             problems.append(f"encryption.key_arn: must be a key in the stack's region {self.region}")
@@ -1144,7 +1150,7 @@ class PlatformConfig(_Model):
     @property
     def is_prod(self) -> bool:
         """Whether this is the production environment."""
-        return self.environment is Environment.PROD
+        return self.environment == Environment.PROD
 
     @property
     def az_count(self) -> int:
@@ -1165,7 +1171,7 @@ class PlatformConfig(_Model):
         """The tags every taggable resource carries: the required five plus ``tags.extra``."""
         return {
             **self.tags.extra,
-            "environment": self.environment.value,
+            "environment": self.environment,
             "owner": self.tags.owner,
             "cost-center": self.tags.cost_center,
             "data-classification": self.tags.data_classification,

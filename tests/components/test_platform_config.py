@@ -56,7 +56,7 @@ def test_happy_path_has_secure_defaults() -> None:
     # GIVEN the minimal prod config WHEN it is parsed
     config = parse_platform_config(BASE, "prod")
     # THEN the defaults are the secure, HA ones for prod
-    assert config.environment is Environment.PROD
+    assert config.environment == Environment.PROD
     assert config.az_count == 3
     assert config.nat_gateways == "one_per_az"
     assert config.object_lock_mode == "COMPLIANCE"
