@@ -772,10 +772,25 @@ def cpu_milli(quantity: str) -> int:
     return math.ceil(float(quantity) * 1000)
 
 
+MEMORY_QUANTITY = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|[eE]\d+)?$"
+"""A Kubernetes memory quantity: a number with a binary (``Ki``..``Ei``) or decimal (``k``..``E``)
+suffix, an exponent (``4e9``) or none (bytes)
+(https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-memory)."""
+
+
 def memory_mib(quantity: str) -> float:
-    """A Kubernetes memory quantity with a binary suffix (``512Mi``, ``8Gi``) in MiB."""
-    factors = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
-    return float(quantity[:-2]) * factors[quantity[-2:]]
+    """A Kubernetes memory quantity (``512Mi``, ``8Gi``, ``4G``, ``4e9``, ``1073741824``) in MiB."""
+    factors = {
+        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+        "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    }  # fmt: skip
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(.*)", quantity)
+    if match is None:
+        raise ValueError(f"'{quantity}' is not a memory quantity")
+    number, suffix = float(match.group(1)), match.group(2)
+    exponent = suffix[:1] in ("e", "E") and suffix[1:].isdigit()
+    factor = 10 ** int(suffix[1:]) if exponent else factors.get(suffix, 1)
+    return number * factor / 2**20
 
 
 def node_allocatable(instance_type: str) -> tuple[int, float, int]:
@@ -793,10 +808,24 @@ class ResourcesConfig(_Model):
 
     cpu: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$")
     """CPU request and limit. Defaults to ``2``."""
-    memory: str = Field(default="8Gi", pattern=r"^\d+(Ki|Mi|Gi|Ti)$")
-    """Memory request and limit. Defaults to ``8Gi``."""
+    memory: str = Field(default="8Gi", pattern=MEMORY_QUANTITY)
+    """Memory request and limit, a Kubernetes quantity (``8Gi``, ``4G``, ``512Mi``). Defaults to ``8Gi``."""
     gpus: int = Field(default=1, ge=1, le=8)
     """``nvidia.com/gpu`` limit. Defaults to 1."""
+
+    @field_validator("cpu")
+    @classmethod
+    def _some_cpu(cls, value: str) -> str:
+        if cpu_milli(value) < 1:
+            raise ValueError(f"'{value}' is no CPU; request at least 1m")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _some_memory(cls, value: str) -> str:
+        if memory_mib(value) < 4:
+            raise ValueError(f"'{value}' is under 4Mi, less than any container needs; use Mi or Gi (e.g. 512Mi)")
+        return value
 
 
 class ModelServiceConfig(_Model):
