@@ -33,6 +33,16 @@ from .analyzer import PolicyConfigError
 DEFAULT_GUARDRAILS = "dev"
 """Guardrails used for an ``environment`` without its own ``policies/guardrails/<environment>.json``."""
 
+ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+"""CrossGuard's enforcement levels."""
+STACK_OWNED = {
+    "monthlyLimitUsd": "budget.monthly_limit_usd",
+    "usage": "usage",
+    "allowedRegions": "allowed_regions",
+    "exceptionsFile": "policies/exceptions/<stack>.yaml",
+}
+"""Policy properties derived from the stack, which a guardrails file must not set (one source)."""
+
 RESIDENCY_POLICIES = (
     "residency-provider-region",
     "residency-resource-region",
@@ -64,8 +74,22 @@ def _load_guardrails(path: Path, root: Path) -> dict[str, Any]:
         raise PolicyConfigError(f"{label} is not UTF-8 text (byte {exc.start})") from None
     except (json.JSONDecodeError, RecursionError) as exc:
         raise PolicyConfigError(f"{label} is not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or not all(isinstance(v, dict) for v in document.values()):
-        raise PolicyConfigError(f"{label}: the top level must be an object of '<policy>: {{enforcementLevel, ...}}'")
+    if not isinstance(document, dict):
+        raise PolicyConfigError(f"{label}: $: the top level must be an object of '<policy>: {{enforcementLevel, ...}}'")
+    for name, entry in document.items():
+        where = f"{label}: $[{json.dumps(name)}]"
+        if not isinstance(entry, dict):
+            raise PolicyConfigError(f"{where}: must be an object with 'enforcementLevel', not {type(entry).__name__}")
+        level = entry.get("enforcementLevel")
+        if level not in ENFORCEMENT_LEVELS:
+            raise PolicyConfigError(
+                f"{where}.enforcementLevel: {json.dumps(level)} is not one of {', '.join(ENFORCEMENT_LEVELS)}"
+            )
+        for key, field in STACK_OWNED.items():
+            if key in entry:
+                raise PolicyConfigError(
+                    f"{where}.{key}: comes from the stack file ({field}), not the guardrails; remove it here"
+                )
     return document
 
 
