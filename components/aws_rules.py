@@ -158,7 +158,7 @@ LIBRARY_TAGS_PER_RESOURCE = 14
 """Most tags the library itself puts on one resource: the five required tags plus, on a GPU node
 group, ``Name`` and the cluster autoscaler's seven discovery and node-template tags (one spare).
 ``tests/components/test_tagging.py`` checks every planned resource stays within it."""
-_TAG_TEXT = re.compile(r"^[\w +\-=.:/@]*$")
+_TAG_TEXT = re.compile(r"[\w +\-=.:/@]*")
 
 
 def tag_problem(key: str, value: str) -> str | None:
@@ -169,8 +169,8 @@ def tag_problem(key: str, value: str) -> str | None:
     if len(value) > 256:
         return f"tag '{key}' has a {len(value)}-character value; AWS allows at most 256 ({TAGS_DOC})"
     for text in (key, value):
-        if not _TAG_TEXT.match(text):
-            bad = sorted({c for c in text if not _TAG_TEXT.match(c)})
+        if not _TAG_TEXT.fullmatch(text):
+            bad = sorted({c for c in text if not _TAG_TEXT.fullmatch(c)})
             return (
                 f"tag '{key}': {bad} not allowed; AWS tags take letters, digits, spaces and + - = . _ : / @ "
                 f"({TAGS_DOC})"

@@ -1262,7 +1262,11 @@ def format_validation_error(exc: ValidationError, raw: dict[str, Any]) -> list[s
             continue
         value = _value(raw, loc)
         shown = json.dumps(value) if value is not None and not isinstance(value, dict) else None
-        if shown is not None and not message.startswith(shown):
+        # the message already quotes the value
+        quoted = (isinstance(value, str) and f"'{value}'" in message) or (
+            isinstance(value, list) and str(value) in message
+        )
+        if shown is not None and not message.startswith(shown) and not quoted:
             problems.append(f"{path}: {shown} {_lower_first(message)}")
         else:
             problems.append(f"{path}: {message}")
