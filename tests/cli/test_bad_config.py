@@ -566,6 +566,28 @@ VALID_EDGES: dict[str, list[tuple[str, Any]]] = {
 }
 
 
+@pytest.fixture
+def both_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build directory holding the real arm64 package and an x86_64 one (its manifest over the same
+    archives: the offline plan reads the manifest and hashes, not the wheels), so the x86_64 case does not
+    depend on `make package LAMBDA_ARCHES=x86_64` having run."""
+    import stacks.program as program
+
+    real = REPO_ROOT / "build" / "lambda" / "arm64"
+    build = tmp_path / "build" / "lambda"
+    (build / "x86_64").mkdir(parents=True)
+    os.symlink(real, build / "arm64")
+    manifest = json.loads((real / "manifest.json").read_text())
+    manifest["arch"] = "x86_64"
+    for name in ("function_zip", "layer_zip"):
+        if manifest.get(name):
+            manifest[name] = str(real / manifest[name])
+    (build / "x86_64" / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(program, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(program, "LAMBDA_BUILD_DIR", build)
+
+
+@pytest.mark.usefixtures("both_builds")
 @pytest.mark.parametrize("case", sorted(VALID_EDGES))
 def test_valid_edge_inputs_are_accepted(case: str, project: Path) -> None:
     # GIVEN the dev stack file with a value at the edge of what AWS/Kubernetes accept
@@ -573,6 +595,9 @@ def test_valid_edge_inputs_are_accepted(case: str, project: Path) -> None:
     # WHEN the program runs THEN it is accepted (ConfigError would propagate) and resources are planned
     plan = synthesize("edge", root=project)
     assert len(plan.resources) > 100
+    if case == "x86_64 function with its build":
+        functions = [r for r in plan.to_json()["resources"] if r["type"] == "aws:lambda/function:Function"]
+        assert [f["inputs"]["architectures"] for f in functions] == [["x86_64"]]
 
 
 def test_a_stack_name_with_underscore_and_digits_is_accepted(project: Path) -> None:
