@@ -603,3 +603,20 @@ def test_valid_edge_inputs_are_accepted(case: str, project: Path) -> None:
 def test_a_stack_name_with_underscore_and_digits_is_accepted(project: Path) -> None:
     (project / "stacks" / "Pulumi.qa_2.yaml").write_text(yaml.safe_dump(stack_file()))
     assert synthesize("qa_2", root=project).stack == "qa_2"
+
+
+def test_truncated_function_names_never_collide(project: Path) -> None:
+    # GIVEN a long stack name and two functions whose derived names share their first 64 characters
+    stack = "s" * 50
+    document = stack_file()
+    first = document["config"][f"{NS}:preprocessing"]["functions"][0]
+    second = {**first, "name": first["name"] + "-b", "landing_prefix": "raw/other/"}
+    document["config"][f"{NS}:preprocessing"]["functions"].append(second)
+    (project / "stacks" / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    # WHEN planned
+    plan = synthesize(stack, root=project)
+    # THEN the Lambda names fit Lambda's 64 characters and differ (a hash of the whole name, not a cut)
+    names = [r.inputs["name"] for r in plan.resources if r.type == "aws:lambda/function:Function"]
+    assert len(names) == 2
+    assert all(len(n) <= 64 for n in names)
+    assert len(set(names)) == 2
