@@ -714,11 +714,6 @@ class ClusterConfig(_Model):
         cls, value: DeployerConfig | None, info: ValidationInfo
     ) -> DeployerConfig | None:
         public = bool(info.data.get("public_endpoint"))
-        if value is not None and value.role_arn in info.data.get("admin_role_arns", []):
-            raise ValueError(
-                f"role_arn '{value.role_arn}' is also in cluster.admin_role_arns; EKS allows one access entry per "
-                "principal, so list it only here"
-            )
         if value is not None and not public and not (value.source_security_group_ids or value.cidrs):
             raise ValueError(
                 "the API endpoint is private but the deployer lists no source_security_group_ids or cidrs, so "

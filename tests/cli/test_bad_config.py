@@ -184,10 +184,6 @@ BAD_CONFIG: dict[str, tuple[list[tuple[str, Any]], str]] = {
         _f((f"{NS}:cluster.admin_role_arns", [ROLE + "a", ROLE + "a"])),
         "cluster.admin_role_arns: [",
     ),
-    "deployer also admin": (
-        _f((f"{NS}:cluster.admin_role_arns", [ROLE + "github-actions-deploy"])),
-        "cluster.deployer: role_arn 'arn:aws:iam::123456789012:role/github-actions-deploy' is also in",
-    ),
     "admin role short account": (
         _f((f"{NS}:cluster.admin_role_arns", ["arn:aws:iam::123:role/x"])),
         "admin_role_arns[0]:",
