@@ -989,9 +989,11 @@ class UsageConfig(_Model):
     """Per preprocessing function name. Defaults to the ``FunctionUsage`` defaults."""
     sqs_requests_per_month: int = Field(default=1_000_000, ge=0)
     """SQS API requests across the stack per month. Defaults to 1,000,000."""
-    s3_storage_gb: dict[Literal["landing", "features", "models", "logs"], float] = Field(default_factory=dict)
+    s3_storage_gb: dict[Literal["landing", "features", "models", "logs"], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
     """Stored GB per bucket. Defaults to 100 GB each."""
-    gpu_node_hours_per_month: dict[str, float] = Field(default_factory=dict)
+    gpu_node_hours_per_month: dict[str, Annotated[float, Field(ge=0, le=744 * 100)]] = Field(default_factory=dict)
     """Node-hours per GPU node group name. Defaults to ``desired_size`` nodes all month."""
     nat_data_processed_gb: float = Field(default=100, ge=0)
     """GB through the NAT gateways per month. Defaults to 100."""

@@ -372,6 +372,24 @@ BAD_CONFIG: dict[str, tuple[list[tuple[str, Any]], str]] = {
         _f((f"{NS}:preprocessing.functions", [DEV["config"][f"{NS}:preprocessing"]["functions"][0]] * 2)),
         "preprocessing: function names must be unique",
     ),
+    # Cost never silently wrong: unpriced instance types and regions, negative usage
+    "unpriced system type": (
+        _f((f"{NS}:cluster.system_node_group.instance_types", ["m7i.8xlarge"])),
+        "cluster.system_node_group.instance_types: 'm7i.8xlarge' has no eu-west-1 price",
+    ),
+    "unpriced region": (
+        _f(("aws:region", "eu-west-2"), (f"{NS}:allowed_regions", ["eu-west-2"])),
+        "aws:region: 'eu-west-2' has no prices in policies/blueprint_policies/data/prices.json",
+    ),
+    "negative storage": (_f((f"{NS}:usage.s3_storage_gb.landing", -1)), "usage.s3_storage_gb.landing: -1"),
+    "negative gpu hours": (
+        _f((f"{NS}:usage.gpu_node_hours_per_month.gpu-small", -60)),
+        "gpu_node_hours_per_month.gpu-small",
+    ),
+    "negative requests": (
+        _f((f"{NS}:usage.functions.transactions.requests_per_month", -1)),
+        "usage.functions.transactions.requests_per_month: -1",
+    ),
     "section not a mapping": (_f((f"{NS}:budget", "1500")), "budget: 1500 should be a valid dictionary"),
 }
 
