@@ -77,6 +77,16 @@ def _warn(notes: Sequence[str]) -> None:
         print(f"blueprint: warning: {note}", file=sys.stderr)
 
 
+NOTED_FORMATS = {"plan": ("text", "markdown"), "diff": ("text", "json", "markdown")}
+"""Formats whose report carries the notes itself: on standard output they are not repeated on stderr."""
+
+
+def _warn_unless_shown(notes: Sequence[str], kind: str, fmt: str, output: str | None) -> None:
+    """Notes go to stderr once: only when the report does not show them on the terminal already."""
+    if output or fmt not in NOTED_FORMATS[kind]:
+        _warn(notes)
+
+
 def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[dict[str, Any], list[str]]:
     """The enriched plan document of a stack and the notes about missing stages.
 
@@ -93,7 +103,7 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
 
 def _plan(args: argparse.Namespace) -> int:
     document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
-    _warn(notes)
+    _warn_unless_shown(notes, "plan", args.format, args.output)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
     blocking = [v for v in all_violations(document) if is_blocking(v)]
     return EXIT_VIOLATIONS if blocking and args.fail_on_violations else EXIT_OK
@@ -110,7 +120,7 @@ def _diff(args: argparse.Namespace) -> int:
         result = diff_plans(base, head, base_label=str(args.base), head_label=str(args.head))
     except DiffInputError as exc:
         raise DiffInputError(str(exc)) from None
-    _warn(result.notes)
+    _warn_unless_shown(result.notes, "diff", args.format, args.output)
     color = use_color(args.format, args.output)
     _emit(render_diff(args.format, [result], color=color), args.output)
     return _exit_for([result], args.fail_on_violations)
@@ -119,7 +129,7 @@ def _diff(args: argparse.Namespace) -> int:
 def _pr_check(args: argparse.Namespace) -> int:
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()] if args.stacks else None
     result = pr_check(args.base, args.head, stacks, root=args.root, plans_dir=args.plans_dir)
-    _warn(result.notes)
+    _warn_unless_shown(result.notes, "diff", args.format, args.output)
     color = use_color(args.format, args.output)
     _emit(render_diff(args.format, result.diffs, color=color, notes=result.notes), args.output)
     return _exit_for(result.diffs, args.fail_on_violations)
@@ -163,11 +173,22 @@ def _stacks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _version() -> str:
+    """The installed distribution's version (``pyproject.toml``), or ``unknown`` when not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("hybrid-ai-platform-blueprints")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
         prog="blueprint", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--root", type=Path, default=REPO_ROOT, help="project root holding Pulumi.yaml (default: this checkout)"
     )
