@@ -198,12 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--format", "-f", choices=FORMATS, default=default, help=f"output format ({default})")
         command.add_argument("--output", "-o", help="write to this file instead of standard output")
 
-    def fail_flag(command: argparse.ArgumentParser, default: bool) -> None:
+    def fail_flag(command: argparse.ArgumentParser, default: bool, subject: str) -> None:
         command.add_argument(
             "--fail-on-violations",
             action=argparse.BooleanOptionalAction,
             default=default,
-            help=f"exit 1 when head has unexcepted mandatory violations (default: {'on' if default else 'off'})",
+            help=f"exit 1 when {subject} unexcepted mandatory policy violations or blocking system-check findings "
+            f"(default: {'on' if default else 'off'})",
         )
 
     plan = sub.add_parser("plan", help="synthesize a stack offline, evaluate policies and system checks, estimate cost")
@@ -214,14 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="plan the first deploy: no image or model version published yet (default: all published)",
     )
     formats(plan, "text")
-    fail_flag(plan, True)
+    fail_flag(plan, True, "the plan has")
     plan.set_defaults(handler=_plan)
 
     diff = sub.add_parser("diff", help="compare two `plan --format json` documents of one stack")
     diff.add_argument("base", type=Path, help="the base plan (JSON)")
     diff.add_argument("head", type=Path, help="the head plan (JSON)")
     formats(diff, "text")
-    fail_flag(diff, False)
+    fail_flag(diff, False, "the head plan has")
     diff.set_defaults(handler=_diff)
 
     check = sub.add_parser("pr-check", help="plan and diff every stack between two git revisions (the PR comment)")
@@ -230,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--stacks", help="comma-separated stacks (default: every stack of the head)")
     check.add_argument("--plans-dir", type=Path, help="also keep the plans as DIR/{base,head}/<stack>.json")
     formats(check, "markdown")
-    fail_flag(check, True)
+    fail_flag(check, True, "a head stack has")
     check.set_defaults(handler=_pr_check)
 
     flight = sub.add_parser(
