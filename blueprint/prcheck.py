@@ -236,8 +236,11 @@ def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.e
         check=False,
     )
     if result.returncode != 0:
-        detail = result.stderr.strip().splitlines()
-        raise PrCheckError(f"plan of stack '{stack}' at {side_root.name} failed: {detail[-1] if detail else '?'}")
+        # exit 2 is a user error whose whole message (every bad field) is the point; anything else is a
+        # crash, whose last line names the exception
+        lines = result.stderr.strip().splitlines()
+        detail = "\n".join(lines) if result.returncode == 2 else (lines[-1] if lines else "?")
+        raise PrCheckError(f"plan of stack '{stack}' at {side_root.name} failed: {detail}")
     document: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
     return document
 
