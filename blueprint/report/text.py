@@ -21,6 +21,10 @@ ACTION_STYLE = {
 }
 
 
+COST_LINES = 10
+"""Cost lines the text plan lists (largest first); the rest are summed on one line that says so."""
+
+
 def paint(text: str, style: str, color: bool) -> str:
     """Wrap ``text`` in an ANSI style when ``color`` is on."""
     return f"\x1b[{_CODES[style]}m{text}\x1b[0m" if color else text
@@ -123,9 +127,15 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
     if isinstance(cost, dict):
         lines.append(f"Cost: {money(cost.get('total_monthly'))} per month ({cost.get('region')})")
         top = sorted(cost.get("resources") or [], key=lambda r: (-float(r.get("monthly") or 0), r.get("urn", "")))
-        for record in top[:10]:
-            if record.get("monthly"):
-                lines.append(f"  {money(record['monthly']):>12}  {record.get('name')} ({record.get('type')})")
+        priced = [r for r in top if r.get("monthly")]
+        for record in priced[:COST_LINES]:
+            lines.append(f"  {money(record['monthly']):>12}  {record.get('name')} ({record.get('type')})")
+        if len(priced) > COST_LINES:
+            rest = sum(float(r["monthly"]) for r in priced[COST_LINES:])
+            lines.append(
+                f"  {money(round(rest, 2)):>12}  the other {len(priced) - COST_LINES} priced resources "
+                "(the 10 largest are listed; --format json or markdown lists all)"
+            )
     else:
         lines.append(paint("Cost: not estimated", "yellow", color))
     lines.extend(quota_lines(document.get("quotas"), color, str(document["stack"])))

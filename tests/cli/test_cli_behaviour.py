@@ -44,3 +44,21 @@ def test_a_note_is_printed_once(
     assert code == 0, err
     assert (out + err).count(NOTE) == 1
     assert (NOTE in out) is on_stdout
+
+
+def test_the_text_plan_says_when_its_cost_list_is_cut() -> None:
+    # GIVEN a plan with 13 priced resources ($1 .. $13)
+    from cli_helpers import plan_pair
+
+    from blueprint.report import text
+
+    document, _ = plan_pair()
+    document["cost"]["resources"] = [
+        {"urn": f"urn:{i}", "name": f"r{i}", "type": "t", "monthly": float(i), "items": []} for i in range(1, 14)
+    ]
+    # WHEN rendered as text
+    rendered = text.render_plan(document)
+    # THEN the 10 largest are listed and one line sums the other 3 ($1 + $2 + $3) and says the list is cut
+    assert "$13.00  r13 (t)" in rendered and "$4.00  r4 (t)" in rendered
+    assert "r3 (t)" not in rendered
+    assert "$6.00  the other 3 priced resources (the 10 largest are listed" in rendered
