@@ -15,15 +15,17 @@ help:  ## list the targets
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
+	@echo "make: setting up $(VENV) (first run: installs the project and its tools, a minute or two)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+	@echo "make: $(VENV) ready; the CLI is $(VENV)/bin/blueprint"
 
 venv: $(STAMP)  ## create .venv with everything the project runs and tests
 
 package: $(STAMP)  ## build the Lambda deployment packages into build/lambda/<arch>/ (deterministic, cached)
-	@for arch in $(LAMBDA_ARCHES); do $(PY) lambda_src/package.py --arch $$arch --out build/lambda || exit $$?; done
+	@for arch in $(LAMBDA_ARCHES); do echo "make: Lambda package for $$arch (cached after the first build)"; $(PY) lambda_src/package.py --arch $$arch --out build/lambda || exit $$?; done
 
 plan: package  ## offline plan of the dev stack (STACK=prod for another)
 	$(VENV)/bin/blueprint plan --stack $(STACK)

@@ -87,15 +87,23 @@ def _warn_unless_shown(notes: Sequence[str], kind: str, fmt: str, output: str | 
         _warn(notes)
 
 
+def _progress(message: str) -> None:
+    """A progress line on a terminal's stderr (never in pipes, files or tests), so a first plan is not silent."""
+    if sys.stderr.isatty():
+        print(f"blueprint: {message}...", file=sys.stderr, flush=True)
+
+
 def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[dict[str, Any], list[str]]:
     """The enriched plan document of a stack and the notes about missing stages.
 
     ``fresh_account`` plans the first deploy: no model artifact is published yet, so the
     workloads that wait for them are absent (defaults to false: the steady state).
     """
+    _progress(f"running the stack program of '{stack}' offline (mock runtime)")
     plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
     _warn([f"program: {w}" for w in plan.warnings])
     document = plan.to_json()
+    _progress(f"{len(plan.resources)} resources; evaluating the policy pack and system checks, estimating the cost")
     notes = add_policies_and_cost(document, stack, root)
     add_quotas(document)
     return document, notes
