@@ -12,17 +12,19 @@ CHECKOV_VERSION ?= 3.3.30
 STACK  ?= dev
 LAMBDA_ARCHES ?= arm64
 
-.PHONY: help venv checkov-venv package plan plan-all test lint fmt bench clean
+.PHONY: help venv checkov-venv package plan plan-all policy-config test lint fmt bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.11")'
+	@echo "make: setting up $(VENV) (first run: installs the project and its tools, a minute or two)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+	@echo "make: $(VENV) ready; the CLI is $(VENV)/bin/blueprint"
 
 venv: $(STAMP)  ## create .venv with everything the project runs and tests
 
@@ -33,14 +35,17 @@ $(CHECKOV_VENV)/bin/checkov:
 checkov-venv: $(CHECKOV_VENV)/bin/checkov  ## Checkov in its own virtualenv, for the pack/Checkov cross-check test
 
 package: $(STAMP)  ## build the Lambda deployment packages into build/lambda/<arch>/ (deterministic, cached)
-	@for arch in $(LAMBDA_ARCHES); do $(PY) lambda_src/package.py --arch $$arch --out build/lambda || exit $$?; done
+	@for arch in $(LAMBDA_ARCHES); do echo "make: Lambda package for $$arch (cached after the first build)"; $(PY) lambda_src/package.py --arch $$arch --out build/lambda || exit $$?; done
 
 plan: package  ## offline plan of the dev stack (STACK=prod for another)
 	$(VENV)/bin/blueprint plan --stack $(STACK)
 
 plan-all: package  ## offline JSON plan of every stack into build/plans/
 	@mkdir -p build/plans
-	@for s in dev staging prod; do $(VENV)/bin/blueprint plan --stack $$s --format json --output build/plans/$$s.json || exit $$?; done
+	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; echo "plan $$s -> build/plans/$$s.json"; $(VENV)/bin/blueprint plan --stack $$s --format json --output build/plans/$$s.json || exit $$?; done
+
+policy-config: $(STAMP)  ## regenerate policies/config/<stack>.json of every stack from its stack file and guardrails
+	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; $(VENV)/bin/blueprint policy-config --stack $$s --write || exit $$?; done
 
 test: package checkov-venv  ## run the whole test suite
 	$(PY) -m pytest -q

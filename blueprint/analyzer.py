@@ -586,11 +586,20 @@ def run_policy_pack(
     """Run ``root/policies`` over a plan document; return its ``policies`` section.
 
     Starts one pack process for the run (or reuses ``pack``, which tests start once per
-    session), configures it from ``policies/config/<stack>.json`` and analyzes every resource.
+    session), configures it with the config :func:`blueprint.policyconfig.derive_policy_config` derives
+    from the plan's stack config (what ``policies/config/<stack>.json`` holds, generated from the same
+    function) and analyzes every resource.
     Raises :class:`PolicyPackError` when the pack cannot start, its config is invalid or a
     call fails. Violations are sorted by policy, URN and message.
     """
-    config, config_file = load_policy_config(stack, root)
+    from .policyconfig import derive_policy_config, has_guardrails
+
+    if has_guardrails(root):
+        # One source: the stack's own budget, regions and usage, with its environment's guardrails.
+        config = derive_policy_config(stack, dict(plan_document.get("config") or {}), root)
+        config_file = f"policies/config/{stack}.json"
+    else:  # a checkout from before the policy config was derived (pr-check's base side)
+        config, config_file = load_policy_config(stack, root)
     if pack is not None:
         return pack.analyze(plan_document, stack, config, config_file)
     with PolicyPackProcess(root / "policies", env=pack_env(plan_document, stack)) as process:

@@ -8,6 +8,9 @@ Commands:
   pr-check --base REF plan every stack at REF and at the working tree (or --head REF) and diff
   preflight --stack S compare the stack's quota and prerequisite needs with the AWS account
                       (read-only calls with your credentials; the only command that reaches AWS)
+  policy-config --stack S
+                      print (--write: write) policies/config/<S>.json, derived from the stack file and
+                      policies/guardrails/<environment>.json (--check: exit 1 when the file is stale)
   stacks              list the shipped stacks
 
 Formats (``--format``): text (coloured on a terminal unless NO_COLOR is set), json, markdown
@@ -74,15 +77,33 @@ def _warn(notes: Sequence[str]) -> None:
         print(f"blueprint: warning: {note}", file=sys.stderr)
 
 
+NOTED_FORMATS = {"plan": ("text", "markdown"), "diff": ("text", "json", "markdown")}
+"""Formats whose report carries the notes itself: on standard output they are not repeated on stderr."""
+
+
+def _warn_unless_shown(notes: Sequence[str], kind: str, fmt: str, output: str | None) -> None:
+    """Notes go to stderr once: only when the report does not show them on the terminal already."""
+    if output or fmt not in NOTED_FORMATS[kind]:
+        _warn(notes)
+
+
+def _progress(message: str) -> None:
+    """A progress line on a terminal's stderr (never in pipes, files or tests), so a first plan is not silent."""
+    if sys.stderr.isatty():
+        print(f"blueprint: {message}...", file=sys.stderr, flush=True)
+
+
 def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[dict[str, Any], list[str]]:
     """The enriched plan document of a stack and the notes about missing stages.
 
     ``fresh_account`` plans the first deploy: no model artifact is published yet, so the
     workloads that wait for them are absent (defaults to false: the steady state).
     """
+    _progress(f"running the stack program of '{stack}' offline (mock runtime)")
     plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
     _warn([f"program: {w}" for w in plan.warnings])
     document = plan.to_json()
+    _progress(f"{len(plan.resources)} resources; evaluating the policy pack and system checks, estimating the cost")
     notes = add_policies_and_cost(document, stack, root)
     add_quotas(document)
     return document, notes
@@ -90,7 +111,7 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
 
 def _plan(args: argparse.Namespace) -> int:
     document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
-    _warn(notes)
+    _warn_unless_shown(notes, "plan", args.format, args.output)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
     blocking = [v for v in all_violations(document) if is_blocking(v)]
     return EXIT_VIOLATIONS if blocking and args.fail_on_violations else EXIT_OK
@@ -107,7 +128,7 @@ def _diff(args: argparse.Namespace) -> int:
         result = diff_plans(base, head, base_label=str(args.base), head_label=str(args.head))
     except DiffInputError as exc:
         raise DiffInputError(str(exc)) from None
-    _warn(result.notes)
+    _warn_unless_shown(result.notes, "diff", args.format, args.output)
     color = use_color(args.format, args.output)
     _emit(render_diff(args.format, [result], color=color), args.output)
     return _exit_for([result], args.fail_on_violations)
@@ -116,7 +137,7 @@ def _diff(args: argparse.Namespace) -> int:
 def _pr_check(args: argparse.Namespace) -> int:
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()] if args.stacks else None
     result = pr_check(args.base, args.head, stacks, root=args.root, plans_dir=args.plans_dir)
-    _warn(result.notes)
+    _warn_unless_shown(result.notes, "diff", args.format, args.output)
     color = use_color(args.format, args.output)
     _emit(render_diff(args.format, result.diffs, color=color, notes=result.notes), args.output)
     return _exit_for(result.diffs, args.fail_on_violations)
@@ -133,10 +154,41 @@ def _preflight(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS if result.short else EXIT_OK
 
 
+def _policy_config(args: argparse.Namespace) -> int:
+    from .policyconfig import derive_policy_config, render_policy_config
+    from .synth import read_stack_files
+
+    files = read_stack_files(args.stack, args.root)
+    text = render_policy_config(derive_policy_config(args.stack, files.config, args.root))
+    path = args.root / "policies" / "config" / f"{args.stack}.json"
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            print(
+                f"blueprint: {path.relative_to(args.root)} is stale: run `blueprint policy-config --stack "
+                f"{args.stack} --write` (or `make policy-config`)",
+                file=sys.stderr,
+            )
+            return EXIT_VIOLATIONS
+        return EXIT_OK
+    _emit(text, str(path) if args.write else args.output)
+    return EXIT_OK
+
+
 def _stacks(args: argparse.Namespace) -> int:
     for name in available_stacks(args.root):
         print(name)
     return EXIT_OK
+
+
+def _version() -> str:
+    """The installed distribution's version (``pyproject.toml``), or ``unknown`` when not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("hybrid-ai-platform-blueprints")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blueprint", description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--root", type=Path, default=REPO_ROOT, help="project root holding Pulumi.yaml (default: this checkout)"
     )
@@ -153,12 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--format", "-f", choices=FORMATS, default=default, help=f"output format ({default})")
         command.add_argument("--output", "-o", help="write to this file instead of standard output")
 
-    def fail_flag(command: argparse.ArgumentParser, default: bool) -> None:
+    def fail_flag(command: argparse.ArgumentParser, default: bool, subject: str) -> None:
         command.add_argument(
             "--fail-on-violations",
             action=argparse.BooleanOptionalAction,
             default=default,
-            help=f"exit 1 when head has unexcepted mandatory violations (default: {'on' if default else 'off'})",
+            help=f"exit 1 when {subject} unexcepted mandatory policy violations or blocking system-check findings "
+            f"(default: {'on' if default else 'off'})",
         )
 
     plan = sub.add_parser("plan", help="synthesize a stack offline, evaluate policies and system checks, estimate cost")
@@ -169,14 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="plan the first deploy: no image or model version published yet (default: all published)",
     )
     formats(plan, "text")
-    fail_flag(plan, True)
+    fail_flag(plan, True, "the plan has")
     plan.set_defaults(handler=_plan)
 
     diff = sub.add_parser("diff", help="compare two `plan --format json` documents of one stack")
     diff.add_argument("base", type=Path, help="the base plan (JSON)")
     diff.add_argument("head", type=Path, help="the head plan (JSON)")
     formats(diff, "text")
-    fail_flag(diff, False)
+    fail_flag(diff, False, "the head plan has")
     diff.set_defaults(handler=_diff)
 
     check = sub.add_parser("pr-check", help="plan and diff every stack between two git revisions (the PR comment)")
@@ -185,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--stacks", help="comma-separated stacks (default: every stack of the head)")
     check.add_argument("--plans-dir", type=Path, help="also keep the plans as DIR/{base,head}/<stack>.json")
     formats(check, "markdown")
-    fail_flag(check, True)
+    fail_flag(check, True, "a head stack has")
     check.set_defaults(handler=_pr_check)
 
     flight = sub.add_parser(
@@ -195,6 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
     flight.add_argument("--format", "-f", choices=("text", "json"), default="text", help="output format (text)")
     flight.add_argument("--output", "-o", help="write to this file instead of standard output")
     flight.set_defaults(handler=_preflight)
+
+    policy = sub.add_parser(
+        "policy-config",
+        help="print the policy pack config derived from a stack file (--write: into policies/config/<stack>.json)",
+    )
+    policy.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    mode = policy.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write policies/config/<stack>.json")
+    mode.add_argument("--check", action="store_true", help="exit 1 when policies/config/<stack>.json is stale")
+    mode.add_argument("--output", "-o", help="write to this file instead of standard output")
+    policy.set_defaults(handler=_policy_config)
 
     stacks = sub.add_parser("stacks", help="list the shipped stacks")
     stacks.set_defaults(handler=_stacks)

@@ -173,6 +173,23 @@ def all_rules(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [rule for key, meta in RULE_SECTIONS for rule in ((document.get(key) or {}).get(meta) or [])]
 
 
+def is_cloud_resource(resource: dict[str, Any]) -> bool:
+    """A resource the deploy creates in AWS or Kubernetes: custom, and not a provider. The one
+    definition behind every "resources" count of every report (components and providers are
+    counted separately, the stack itself never)."""
+    return bool(resource.get("custom")) and not str(resource.get("type", "")).startswith("pulumi:")
+
+
+def resource_counts(document: dict[str, Any]) -> dict[str, int]:
+    """``cloud`` resources (:func:`is_cloud_resource`), ``components`` and ``providers`` of a plan."""
+    resources = document.get("resources") or []
+    return {
+        "cloud": sum(1 for r in resources if is_cloud_resource(r)),
+        "components": sum(1 for r in resources if not r.get("custom") and r.get("type") != "pulumi:pulumi:Stack"),
+        "providers": sum(1 for r in resources if str(r.get("type", "")).startswith("pulumi:providers:")),
+    }
+
+
 def all_violations(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Policy violations and system-check findings of a plan, in one list (one definition of blocking)."""
     return [v for key, _ in RULE_SECTIONS for v in ((document.get(key) or {}).get("violations") or [])]

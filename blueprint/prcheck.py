@@ -92,12 +92,14 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> l
     """
     from .checks import run_checks
 
-    notes = []
+    notes: list[str] = []
+    _refuse_unpriced(document, stack)
     run_policy_pack = _optional("blueprint.analyzer", "run_policy_pack")
     if isinstance(run_policy_pack, str):
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
     else:
         document["policies"] = run_policy_pack(document, stack, root)
+        notes.extend(_guardrails_notes(document, root))
     document["checks"] = run_checks(document, root)
     estimate = _optional("blueprint_policies.cost", "estimate")
     if isinstance(estimate, str):
@@ -108,6 +110,57 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> l
         region = str(config.get("aws:region") or "us-east-1")
         document["cost"] = estimate(document["resources"], region, usage)
     return notes
+
+
+def _refuse_unpriced(document: dict[str, Any], stack: str) -> None:
+    """Raise ``ConfigError`` naming the field when the stack's region or an instance type it runs has no
+    price in the cost model's table: an estimate that prices it at $0 (or at another region's prices)
+    would be silently wrong, and the budget policy would judge a wrong number."""
+    price_table = _optional("blueprint_policies.cost", "price_table")
+    if isinstance(price_table, str):
+        return
+    from components.config import ConfigError
+
+    from .quotas import config_from_stack_config
+
+    config = config_from_stack_config(stack, dict(document.get("config") or {}))
+    table = price_table()
+    where = "policies/blueprint_policies/data/prices.json"
+    prices = table["regions"].get(config.region)
+    if prices is None:
+        raise ConfigError(
+            stack,
+            [
+                f"aws:region: '{config.region}' has no prices in {where} (priced: {', '.join(table['regions'])}); "
+                "add the region's prices there (with their source) to plan this stack"
+            ],
+        )
+    groups = [("cluster.system_node_group.instance_types", config.cluster.system_node_group.instance_types)] + [
+        (f"cluster.gpu_node_groups[{i}].instance_types", g.instance_types)
+        for i, g in enumerate(config.cluster.gpu_node_groups)
+    ]
+    problems = [
+        f"{field}: '{t}' has no {config.region} price in {where}; add its On-Demand hourly price (with the source) "
+        "so the estimate is not silently $0"
+        for field, types in groups
+        for t in types
+        if t not in prices["ec2_hour"]
+    ]
+    if problems:
+        raise ConfigError(stack, problems)
+
+
+def _guardrails_notes(document: dict[str, Any], root: Path) -> list[str]:
+    """A note when the stack's environment has no guardrails of its own and borrows dev's."""
+    from .policyconfig import DEFAULT_GUARDRAILS, guardrails_file, has_guardrails
+
+    environment = str((document.get("config") or {}).get(f"{document.get('project')}:environment") or "")
+    if not has_guardrails(root) or not environment or guardrails_file(environment, root).stem == environment:
+        return []
+    return [
+        f"environment '{environment}' has no policies/guardrails/{environment}.json: the policies use "
+        f"{DEFAULT_GUARDRAILS}'s guardrails (copy that file to give it its own)"
+    ]
 
 
 # --------------------------------------------------------------------------- git
@@ -183,8 +236,11 @@ def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.e
         check=False,
     )
     if result.returncode != 0:
-        detail = result.stderr.strip().splitlines()
-        raise PrCheckError(f"plan of stack '{stack}' at {side_root.name} failed: {detail[-1] if detail else '?'}")
+        # exit 2 is a user error whose whole message (every bad field) is the point; anything else is a
+        # crash, whose last line names the exception
+        lines = result.stderr.strip().splitlines()
+        detail = "\n".join(lines) if result.returncode == 2 else (lines[-1] if lines else "?")
+        raise PrCheckError(f"plan of stack '{stack}' at {side_root.name} failed: {detail}")
     document: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
     return document
 

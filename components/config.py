@@ -14,6 +14,8 @@ Unknown keys are rejected (typos are caught), and every default is the secure on
 
 from __future__ import annotations
 
+import difflib
+import functools
 import ipaddress
 import itertools
 import json
@@ -26,7 +28,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
-from . import instance_types
+from . import aws_rules, instance_types
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -68,7 +70,7 @@ _SECRET_VALUE = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE K
 
 
 class Environment(StrEnum):
-    """The three kinds of stack this library ships."""
+    """The environments this library ships stacks for (``environment`` accepts other names too)."""
 
     DEV = "dev"
     STAGING = "staging"
@@ -93,17 +95,76 @@ class ConfigError(pulumi.RunError):
 
 
 class _Model(BaseModel):
-    """Base: unknown keys are errors, values are immutable after validation."""
+    """Base: unknown keys are errors, values are immutable after validation, and a boolean is
+    never taken for a number (``true`` is not ``1``) nor a number for a boolean."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None:
+            _check_bool_kind(field.annotation, value)
+        return value
+
+
+def _check_bool_kind(annotation: Any, value: Any) -> None:
+    """Raise when ``value`` is a boolean where ``annotation`` wants a number (or the reverse),
+    looking into ``list[...]``/``dict[..., ...]`` items and ``X | None``."""
+    import types
+    import typing
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is Annotated:
+        _check_bool_kind(args[0], value)
+    elif origin in (typing.Union, types.UnionType):
+        if len(args) == 1:
+            _check_bool_kind(args[0], value)
+    elif origin is list and isinstance(value, list) and args:
+        for item in value:
+            _check_bool_kind(args[0], item)
+    elif origin is dict and isinstance(value, dict) and len(args) == 2:
+        for item in value.values():
+            _check_bool_kind(args[1], item)
+    elif annotation in (int, float) and isinstance(value, bool):
+        raise ValueError(f"{json.dumps(value)} is a boolean; give a number")
+    elif annotation is bool and not isinstance(value, bool) and value is not None:
+        raise ValueError(f"{json.dumps(value)} is not a boolean; write true or false")
 
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
 """A short lowercase DNS-label name, 3-32 characters."""
 FeatureSetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
-RoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+
+
+def _check_role_arn(value: str) -> str:
+    path, _, role_name = value.partition(":role/")[2].rpartition("/")
+    if not 1 <= len(role_name) <= 64:
+        raise ValueError(
+            f"role name '{role_name}' has {len(role_name)} characters; IAM allows 1-64 "
+            "(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)"
+        )
+    if path and (len(path) + 2 > 512 or "//" in f"/{path}/"):
+        raise ValueError("the role path must be 1-512 characters of '/'-separated names")
+    return value
+
+
+RoleArn = Annotated[
+    str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"), AfterValidator(_check_role_arn)
+]
 KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")]
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", max_length=254)]
+
+
+def _unique_ci(value: list[str]) -> list[str]:
+    """Entries unique regardless of case (an e-mail address or ARN listed twice is one subscriber)."""
+    seen: set[str] = set()
+    repeated = sorted({v for v in value if v.lower() in seen or seen.add(v.lower())})  # type: ignore[func-returns-value]
+    if repeated:
+        raise ValueError(f"entries must be unique; repeated: {repeated}")
+    return value
 
 
 def _check_retention(value: int) -> int:
@@ -123,12 +184,27 @@ def _check_sizes(min_size: int, desired_size: int, max_size: int) -> None:
         )
 
 
-def _check_cidr(value: str) -> str:
+def _check_cidr(value: str, ipv4_only: bool = False) -> str:
     try:
-        ipaddress.ip_network(value, strict=True)
+        network = ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"is not a valid CIDR block ({exc})") from None
+    if ipv4_only and network.version != 4:
+        raise ValueError(f"'{value}' is an IPv6 CIDR; this field takes IPv4 CIDRs only")
     return value
+
+
+def _check_not_everywhere(value: list[str], what: str) -> None:
+    """Refuse CIDR lists that together admit every address (``0.0.0.0/1`` + ``128.0.0.0/1`` is ``0.0.0.0/0``)."""
+    for version in (4, 6):
+        networks = [n for n in (ipaddress.ip_network(c) for c in value) if n.version == version]
+        merged = list(ipaddress.collapse_addresses(networks))  # type: ignore[type-var]
+        if any(n.prefixlen == 0 for n in merged):
+            everything = "0.0.0.0/0" if version == 4 else "::/0"
+            raise ValueError(
+                f"{[str(n) for n in networks]} together cover {everything}, which opens {what} to every address; "
+                "list your own CIDRs"
+            )
 
 
 class TagsConfig(_Model):
@@ -145,17 +221,33 @@ class TagsConfig(_Model):
     """Additional tags added to every taggable resource. Defaults to none. Keys may not start
     with ``aws:`` nor replace a required tag."""
 
+    @field_validator("owner", "cost_center")
+    @classmethod
+    def _tag_value(cls, value: str) -> str:
+        problem = aws_rules.tag_problem("tag", value)
+        if problem:
+            raise ValueError(problem.replace("tag 'tag'", "the tag value"))
+        return value
+
     @field_validator("extra")
     @classmethod
     def _extra_tags(cls, value: dict[str, str]) -> dict[str, str]:
         reserved = {"environment", "owner", "cost-center", "data-classification", "managed-by"}
+        problems = []
         for key, tag_value in value.items():
-            if key.lower().startswith("aws:"):
-                raise ValueError(f"tag key '{key}' starts with 'aws:', which AWS reserves")
-            if key in reserved:
-                raise ValueError(f"tag key '{key}' is set by the library; set it through its own field")
-            if not 1 <= len(key) <= 128 or len(tag_value) > 256:
-                raise ValueError(f"tag '{key}' exceeds AWS limits (key 1-128, value <= 256 characters)")
+            problem = aws_rules.tag_problem(key, tag_value)
+            if problem:
+                problems.append(problem)
+            elif key in reserved:
+                problems.append(f"tag key '{key}' is set by the library; set it through its own field")
+        limit = aws_rules.MAX_TAGS_PER_RESOURCE - aws_rules.LIBRARY_TAGS_PER_RESOURCE
+        if len(value) > limit:
+            problems.append(
+                f"{len(value)} extra tags; AWS allows {aws_rules.MAX_TAGS_PER_RESOURCE} tags per resource and the "
+                f"library adds up to {aws_rules.LIBRARY_TAGS_PER_RESOURCE}, so at most {limit} extra tags fit"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 
@@ -257,10 +349,9 @@ class PreprocessingFunctionConfig(_Model):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(
-            r"(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))", value
-        ):
-            raise ValueError(f"'{value}' is not an EventBridge schedule; use 'rate(1 hour)' or 'cron(0 2 * * ? *)'")
+        problem = aws_rules.eventbridge_schedule_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("environment")
@@ -401,14 +492,32 @@ class NetworkConfig(_Model):
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
-        _check_cidr(value)
+        _check_cidr(value, ipv4_only=True)
         prefix = ipaddress.ip_network(value).prefixlen
         if not 16 <= prefix <= 20:
             raise ValueError(f"/{prefix} is outside the supported VPC sizes /16 to /20")
         return value
 
 
-InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$")]
+def _check_instance_type(value: str) -> str:
+    known = _ec2_instance_types()
+    if value not in known:
+        close = difflib.get_close_matches(value, sorted(known), n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(
+            f"'{value}' is not an EC2 instance type (the list pulumi-aws ships, pulumi_aws.ec2.InstanceType){hint}"
+        )
+    return value
+
+
+@functools.cache
+def _ec2_instance_types() -> frozenset[str]:
+    import pulumi_aws
+
+    return frozenset(member.value for member in pulumi_aws.ec2.InstanceType)
+
+
+InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$"), AfterValidator(_check_instance_type)]
 GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5")
 """Instance families with NVIDIA GPUs the EKS NVIDIA AMIs support."""
 GPUS_PER_INSTANCE: dict[str, int] = {
@@ -577,8 +686,7 @@ class DeployerConfig(_Model):
     def _cidrs(cls, value: list[str]) -> list[str]:
         for cidr in value:
             _check_cidr(cidr)
-            if ipaddress.ip_network(cidr).prefixlen == 0:
-                raise ValueError(f"'{cidr}' opens the API server to every address; list the deployer's own CIDRs")
+        _check_not_everywhere(value, "the API server")
         return value
 
 
@@ -624,11 +732,20 @@ class ClusterConfig(_Model):
     @field_validator("public_access_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
+        # EKS takes no IPv6 CIDRs here for an IPv4 cluster
+        # (https://docs.aws.amazon.com/eks/latest/APIReference/API_VpcConfigRequest.html).
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"entries must be unique; repeated: {repeated}")
         for cidr in value:
-            _check_cidr(cidr)
-            if ipaddress.ip_network(cidr).prefixlen == 0:
-                raise ValueError(f"'{cidr}' opens the API server to the whole internet; list your own CIDRs")
+            _check_cidr(cidr, ipv4_only=True)
+        _check_not_everywhere(value, "the API server")
         return value
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _unique_admins(cls, value: list[str]) -> list[str]:
+        return _unique_ci(value)
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -701,10 +818,25 @@ def cpu_milli(quantity: str) -> int:
     return math.ceil(float(quantity) * 1000)
 
 
+MEMORY_QUANTITY = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|[eE]\d+)?$"
+"""A Kubernetes memory quantity: a number with a binary (``Ki``..``Ei``) or decimal (``k``..``E``)
+suffix, an exponent (``4e9``) or none (bytes)
+(https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-memory)."""
+
+
 def memory_mib(quantity: str) -> float:
-    """A Kubernetes memory quantity with a binary suffix (``512Mi``, ``8Gi``) in MiB."""
-    factors = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
-    return float(quantity[:-2]) * factors[quantity[-2:]]
+    """A Kubernetes memory quantity (``512Mi``, ``8Gi``, ``4G``, ``4e9``, ``1073741824``) in MiB."""
+    factors = {
+        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+        "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    }  # fmt: skip
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(.*)", quantity)
+    if match is None:
+        raise ValueError(f"'{quantity}' is not a memory quantity")
+    number, suffix = float(match.group(1)), match.group(2)
+    exponent = suffix[:1] in ("e", "E") and suffix[1:].isdigit()
+    factor = 10 ** int(suffix[1:]) if exponent else factors.get(suffix, 1)
+    return number * factor / 2**20
 
 
 def node_allocatable(instance_type: str) -> tuple[int, float, int]:
@@ -722,10 +854,24 @@ class ResourcesConfig(_Model):
 
     cpu: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$")
     """CPU request and limit. Defaults to ``2``."""
-    memory: str = Field(default="8Gi", pattern=r"^\d+(Ki|Mi|Gi|Ti)$")
-    """Memory request and limit. Defaults to ``8Gi``."""
+    memory: str = Field(default="8Gi", pattern=MEMORY_QUANTITY)
+    """Memory request and limit, a Kubernetes quantity (``8Gi``, ``4G``, ``512Mi``). Defaults to ``8Gi``."""
     gpus: int = Field(default=1, ge=1, le=8)
     """``nvidia.com/gpu`` limit. Defaults to 1."""
+
+    @field_validator("cpu")
+    @classmethod
+    def _some_cpu(cls, value: str) -> str:
+        if cpu_milli(value) < 1:
+            raise ValueError(f"'{value}' is no CPU; request at least 1m")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _some_memory(cls, value: str) -> str:
+        if memory_mib(value) < 4:
+            raise ValueError(f"'{value}' is under 4Mi, less than any container needs; use Mi or Gi (e.g. 512Mi)")
+        return value
 
 
 class ModelServiceConfig(_Model):
@@ -811,8 +957,9 @@ class BatchJobConfig(_Model):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"'{value}' is not a five-field cron expression")
+        problem = aws_rules.cron_schedule_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -843,6 +990,12 @@ class AlarmsConfig(_Model):
 
     emails: list[Email] = Field(default_factory=list)
     """Email subscriptions to the alerts topic. Defaults to none."""
+
+    @field_validator("emails")
+    @classmethod
+    def _unique_emails(cls, value: list[str]) -> list[str]:
+        return _unique_ci(value)
+
     oldest_message_age_seconds: int = Field(default=900, ge=60)
     """Alarm when a queue's oldest message is older than this. Defaults to 900 s."""
     lambda_errors_threshold: int = Field(default=1, ge=1)
@@ -863,8 +1016,15 @@ class BudgetConfig(_Model):
     """Alert when actual spend passes these percentages. Defaults to 80 and 100."""
     forecast_thresholds_percent: list[float] = Field(default_factory=lambda: [100.0])
     """Alert when forecast spend passes these percentages. Defaults to 100."""
-    emails: list[Email] = Field(default_factory=list)
-    """Email recipients besides the alerts topic. Defaults to none."""
+    emails: list[Email] = Field(default_factory=list, max_length=10)
+    """Email recipients besides the alerts topic, at most 10 (AWS Budgets allows 10 e-mail subscribers
+    per notification: https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-limits.html).
+    Defaults to none."""
+
+    @field_validator("emails")
+    @classmethod
+    def _unique_emails(cls, value: list[str]) -> list[str]:
+        return _unique_ci(value)
 
     @field_validator("actual_thresholds_percent", "forecast_thresholds_percent")
     @classmethod
@@ -891,9 +1051,11 @@ class UsageConfig(_Model):
     """Per preprocessing function name. Defaults to the ``FunctionUsage`` defaults."""
     sqs_requests_per_month: int = Field(default=1_000_000, ge=0)
     """SQS API requests across the stack per month. Defaults to 1,000,000."""
-    s3_storage_gb: dict[Literal["landing", "features", "models", "logs"], float] = Field(default_factory=dict)
+    s3_storage_gb: dict[Literal["landing", "features", "models", "logs"], Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
     """Stored GB per bucket. Defaults to 100 GB each."""
-    gpu_node_hours_per_month: dict[str, float] = Field(default_factory=dict)
+    gpu_node_hours_per_month: dict[str, Annotated[float, Field(ge=0, le=744 * 100)]] = Field(default_factory=dict)
     """Node-hours per GPU node group name. Defaults to ``desired_size`` nodes all month."""
     nat_data_processed_gb: float = Field(default=100, ge=0)
     """GB through the NAT gateways per month. Defaults to 100."""
@@ -902,8 +1064,14 @@ class UsageConfig(_Model):
 class PlatformConfig(_Model):
     """The whole stack configuration."""
 
-    environment: Environment
-    """``dev``, ``staging`` or ``prod``. Required."""
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
+    """Environment name, lowercase (``dev``, ``staging``, ``prod``, or any other such as ``qa``):
+    the value of every resource's ``environment`` tag and of the budget's cost filter. Defaults
+    depend on it in two places only: ``prod`` gets the production defaults (3 AZs, one NAT
+    gateway per AZ, ``COMPLIANCE`` Object Lock, ``storage.force_destroy`` refused) and any other
+    name the non-production ones; and the policy guardrails are
+    ``policies/guardrails/<environment>.json``, or ``dev.json``'s for a name without its own file.
+    Required."""
     region: str = Field(pattern=AWS_REGION_PATTERN)
     """AWS region, read from ``aws:region``. Required."""
     allowed_regions: list[Annotated[str, Field(pattern=AWS_REGION_PATTERN)]] = Field(min_length=1)
@@ -935,14 +1103,42 @@ class PlatformConfig(_Model):
         problems = []
         if self.region not in self.allowed_regions:
             problems.append(f"aws:region: '{self.region}' is not in allowed_regions {self.allowed_regions}")
-        if self.environment is Environment.PROD and self.storage.force_destroy:
+        if self.environment == Environment.PROD and self.storage.force_destroy:
             problems.append("storage.force_destroy: true is not allowed in prod (it lets a destroy delete data)")
         if self.encryption.key_arn and f":kms:{self.region}:" not in self.encryption.key_arn:
             problems.append(f"encryption.key_arn: must be a key in the stack's region {self.region}")
+        if self.network.existing is None:
+            problem = aws_rules.az_count_problem(self.region, self.az_count)
+            if problem:
+                field = "network.az_count" if self.network.az_count else "network.az_count (default)"
+                problems.append(f"{field}: {problem}")
+        problems.extend(self._usage_reference_problems())
         problems.extend(self._gpu_capacity_problems())
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _usage_reference_problems(self) -> list[str]:
+        """Usage figures for a function or GPU node group the stack does not have (a typo would
+        silently price the default instead)."""
+        problems = []
+        for field, given, known in (
+            ("usage.functions", self.usage.functions, [f.name for f in self.preprocessing.functions]),
+            (
+                "usage.gpu_node_hours_per_month",
+                self.usage.gpu_node_hours_per_month,
+                [g.name for g in self.cluster.gpu_node_groups],
+            ),
+        ):
+            for name in given:
+                if name not in known:
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f"did you mean '{close[0]}'? " if close else ""
+                    problems.append(
+                        f"{field}.{name}: no such {'function' if field == 'usage.functions' else 'GPU node group'} "
+                        f"in this stack; {hint}known: {known or 'none'}"
+                    )
+        return problems
 
     def _gpu_capacity_problems(self) -> list[str]:
         """Models and batch jobs that can never be scheduled on the configured GPU node groups.
@@ -1069,7 +1265,7 @@ class PlatformConfig(_Model):
     @property
     def is_prod(self) -> bool:
         """Whether this is the production environment."""
-        return self.environment is Environment.PROD
+        return self.environment == Environment.PROD
 
     @property
     def az_count(self) -> int:
@@ -1090,7 +1286,7 @@ class PlatformConfig(_Model):
         """The tags every taggable resource carries: the required five plus ``tags.extra``."""
         return {
             **self.tags.extra,
-            "environment": self.environment.value,
+            "environment": self.environment,
             "owner": self.tags.owner,
             "cost-center": self.tags.cost_center,
             "data-classification": self.tags.data_classification,
@@ -1142,18 +1338,49 @@ def format_validation_error(exc: ValidationError, raw: dict[str, Any]) -> list[s
             problems.extend(message.splitlines())
             continue
         if error["type"] == "extra_forbidden":
-            problems.append(f"{path}: unknown key (check the spelling; allowed keys are in components/config.py)")
+            allowed = _allowed_keys(loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(f"{path}: unknown key; {hint}allowed keys: {', '.join(allowed)}")
             continue
         if error["type"] == "missing":
             problems.append(f"{path}: is required")
             continue
         value = _value(raw, loc)
         shown = json.dumps(value) if value is not None and not isinstance(value, dict) else None
-        if shown is not None and not message.startswith(shown):
+        # the message already quotes the value
+        quoted = (isinstance(value, str) and f"'{value}'" in message) or (
+            isinstance(value, list) and str(value) in message
+        )
+        if shown is not None and not message.startswith(shown) and not quoted:
             problems.append(f"{path}: {shown} {_lower_first(message)}")
         else:
             problems.append(f"{path}: {message}")
     return problems
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model at ``loc`` (list indexes and dict keys skipped)."""
+    import typing
+
+    model: Any = PlatformConfig
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            continue
+        model = None
+        pending = [field.annotation]
+        while pending:
+            candidate = pending.pop()
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+            pending.extend(typing.get_args(candidate))
+    if model is None:
+        return []
+    return [name for name in model.model_fields if not (model is PlatformConfig and name == "region")]
 
 
 def _lower_first(text: str) -> str:
@@ -1180,6 +1407,33 @@ def _all_config_keys() -> dict[str, Any]:
     return keys
 
 
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
+"""Config namespaces besides the project's that a stack file may use (the providers the program
+uses, and Pulumi's own settings)."""
+
+
+def config_key_problems(keys: list[str]) -> list[str]:
+    """Keys that would be silently ignored: an unknown section under the project namespace, or a
+    namespace that is neither the project's nor a provider's (a misspelt ``hybrid-ai-plaform:``)."""
+    problems = []
+    namespaces = [PROJECT_NAMESPACE, *PROVIDER_NAMESPACES]
+    for key in keys:
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT_NAMESPACE:
+            if name not in _SECTIONS:
+                close = difflib.get_close_matches(name, _SECTIONS, n=1)
+                hint = f"did you mean '{PROJECT_NAMESPACE}:{close[0]}'? " if close else ""
+                problems.append(f"{name}: unknown key '{key}'; {hint}allowed: {', '.join(_SECTIONS)}")
+        elif namespace not in PROVIDER_NAMESPACES:
+            close = difflib.get_close_matches(namespace, namespaces, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}:{name}'? " if close else ""
+            problems.append(
+                f"{key}: unknown namespace '{namespace}'; {hint}keys go under '{PROJECT_NAMESPACE}:' or a provider "
+                f"namespace ({', '.join(PROVIDER_NAMESPACES)})"
+            )
+    return problems
+
+
 def load_platform_config() -> PlatformConfig:
     """Read the stack's config through ``pulumi.Config`` and validate it.
 
@@ -1191,10 +1445,7 @@ def load_platform_config() -> PlatformConfig:
     cfg = pulumi.Config(PROJECT_NAMESPACE)
     raw: dict[str, Any] = {}
     problems: list[str] = []
-    for key in _all_config_keys():
-        namespace, _, name = key.partition(":")
-        if namespace == PROJECT_NAMESPACE and name not in _SECTIONS:
-            problems.append(f"{name}: unknown key '{key}' (allowed: {', '.join(_SECTIONS)})")
+    problems.extend(config_key_problems(list(_all_config_keys())))
     for section in _SECTIONS:
         value = cfg.get(section)
         if value is None:
@@ -1213,6 +1464,9 @@ def load_platform_config() -> PlatformConfig:
     except ValidationError as exc:
         problems.extend(format_validation_error(exc, raw))
         raise ConfigError(stack, problems) from None
+    problems.extend(
+        aws_rules.derived_name_problems(pulumi.get_project(), stack, [m.name for m in config.inference.models])
+    )
     if problems:
         raise ConfigError(stack, problems)
     return config

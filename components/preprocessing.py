@@ -102,6 +102,72 @@ def unknown_feature_sets(
     return problems
 
 
+def function_environment(
+    fn: PreprocessingFunctionConfig,
+    *,
+    landing_bucket: pulumi.Input[str],
+    feature_bucket: pulumi.Input[str],
+    code_version: str,
+    metrics_namespace: str,
+    sweep_queue_url: pulumi.Input[str],
+) -> dict[str, pulumi.Input[str]]:
+    """The function's environment: ``fn.environment`` plus the variables the handler reads
+    (``SWEEP_QUEUE_URL`` only with a schedule). :func:`environment_size_problems` sizes the same dict."""
+    feature_prefix = f"{fn.feature_set}/"
+    environment: dict[str, pulumi.Input[str]] = {
+        **fn.environment,
+        "LANDING_BUCKET": landing_bucket,
+        "LANDING_PREFIX": fn.landing_prefix,
+        "FEATURE_BUCKET": feature_bucket,
+        "FEATURE_SET": fn.feature_set,
+        "FEATURE_PREFIX": feature_prefix,
+        "QUARANTINE_PREFIX": f"{feature_prefix}_quarantine/",
+        "MANIFEST_PREFIX": f"{feature_prefix}_manifests/",
+        "CODE_VERSION": code_version,
+        "POWERTOOLS_SERVICE_NAME": fn.name,
+        "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    if fn.schedule is not None:
+        environment["SWEEP_QUEUE_URL"] = sweep_queue_url
+    return environment
+
+
+LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096
+"""Lambda's limit on a function's environment variables: 4 KB, keys and values together
+(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
+
+
+def environment_size_problems(
+    functions: Sequence[PreprocessingFunctionConfig],
+    region: str,
+    metrics_namespace: str = "HybridAiPlatform/Preprocessing",
+) -> list[str]:
+    """One ``preprocessing.functions[<i>].environment`` problem per function whose environment, with the
+    variables :func:`function_environment` adds at their longest (bucket names of 63 characters, a queue
+    URL with an 80-character queue name, a SHA-256 code version), would exceed
+    :data:`LAMBDA_ENVIRONMENT_LIMIT_BYTES`."""
+    problems = []
+    for index, fn in enumerate(functions):
+        environment = function_environment(
+            fn,
+            landing_bucket="b" * 63,
+            feature_bucket="b" * 63,
+            code_version="0" * 64,
+            metrics_namespace=metrics_namespace,
+            sweep_queue_url=f"https://sqs.{region}.amazonaws.com/123456789012/{'q' * 80}",
+        )
+        size = sum(len(k.encode()) + len(str(v).encode()) for k, v in environment.items())
+        if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
+            added = size - sum(len(k.encode()) + len(v.encode()) for k, v in fn.environment.items())
+            problems.append(
+                f"preprocessing.functions[{index}].environment: the function's environment would take up to {size} "
+                f"bytes ({added} of them the variables the library adds); Lambda allows "
+                f"{LAMBDA_ENVIRONMENT_LIMIT_BYTES} (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)"
+            )
+    return problems
+
+
 @dataclass(frozen=True)
 class PreprocessingPipelineArgs:
     """Inputs of :class:`PreprocessingPipeline`."""
@@ -308,22 +374,14 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 opts=child,
             )
             layers.append(layer.arn)
-        environment: dict[str, pulumi.Input[str]] = {
-            **fn.environment,
-            "LANDING_BUCKET": args.landing.name,
-            "LANDING_PREFIX": fn.landing_prefix,
-            "FEATURE_BUCKET": args.feature_store.name,
-            "FEATURE_SET": fn.feature_set,
-            "FEATURE_PREFIX": feature_prefix,
-            "QUARANTINE_PREFIX": f"{feature_prefix}_quarantine/",
-            "MANIFEST_PREFIX": f"{feature_prefix}_manifests/",
-            "CODE_VERSION": args.package.function_sha256,
-            "POWERTOOLS_SERVICE_NAME": self.metric_dimensions["service"],
-            "POWERTOOLS_METRICS_NAMESPACE": self.metrics_namespace,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-        }
-        if fn.schedule is not None:
-            environment["SWEEP_QUEUE_URL"] = self.queue.url
+        environment = function_environment(
+            fn,
+            landing_bucket=args.landing.name,
+            feature_bucket=args.feature_store.name,
+            code_version=args.package.function_sha256,
+            metrics_namespace=self.metrics_namespace,
+            sweep_queue_url=self.queue.url,
+        )
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from components.alarms import Alarms, AlarmsArgs
 from components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
+from components.aws_rules import bounded_name
 from components.budget import Budget, BudgetArgs
 from components.config import ConfigError, PlatformConfig, load_platform_config
 from components.encryption_key import EncryptionKey, EncryptionKeyArgs
@@ -19,6 +20,7 @@ from components.preprocessing import (
     LambdaPackage,
     PreprocessingPipeline,
     PreprocessingPipelineArgs,
+    environment_size_problems,
     unknown_feature_sets,
 )
 
@@ -40,6 +42,7 @@ def main() -> None:
     problems = unknown_feature_sets(
         config.preprocessing.functions, packages, LAMBDA_BUILD_DIR.relative_to(REPO_ROOT).as_posix()
     )
+    problems += environment_size_problems(config.preprocessing.functions, config.region)
     if problems:
         raise ConfigError(pulumi.get_stack(), problems)
     ctx = build_data_plane(config, packages)
@@ -142,7 +145,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
                 account_id=account_id,
                 region=config.region,
                 tags=tags,
-                function_name=f"{ctx.name}-{fn.name}"[:64],
+                function_name=bounded_name(f"{ctx.name}-{fn.name}", 64),
             ),
             opts=opts,
         )

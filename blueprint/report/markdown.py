@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import bootstrap
 from ..diagram import diff_status, render_mermaid
-from ..diff import PropertyChange, StackDiff, all_violations, is_blocking
+from ..diff import PropertyChange, StackDiff, all_violations, is_blocking, is_cloud_resource
 from . import money
 
 MARKER = "<!-- blueprint:pr-comment -->"
@@ -255,7 +255,7 @@ def quota_section(quotas: Any, stack: str = "<stack>") -> Section | None:
 
 def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int = GITHUB_COMMENT_LIMIT) -> str:
     """A plan summary: resource counts, cost, violations and the architecture diagram."""
-    resources = [r for r in document["resources"] if r.get("custom") and not r["type"].startswith("pulumi:")]
+    resources = [r for r in document["resources"] if is_cloud_resource(r)]
     head = [PLAN_MARKER, f"## Plan of stack {code(str(document['stack']))} — {document.get('project')}", ""]
     cost = document.get("cost")
     policies = document.get("policies")
@@ -263,7 +263,7 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
     findings = (document.get("checks") or {}).get("violations") or []
     blocking = [v for v in all_violations(document) if is_blocking(v)]
     head.append(
-        "| Resources | Monthly cost | Violations | System-check findings | Blocking |\n|---:|---:|---:|---:|---:|"
+        "| Cloud resources | Monthly cost | Violations | System-check findings | Blocking |\n|---:|---:|---:|---:|---:|"
     )
     head.append(
         f"| {len(resources)} | {money(cost.get('total_monthly')) if isinstance(cost, dict) else 'not estimated'} "

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import bootstrap
-from ..diff import PropertyChange, StackDiff, is_blocking
+from ..diff import PropertyChange, StackDiff, is_blocking, is_cloud_resource, resource_counts
 from . import money
 
 _CODES = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "bold": "1", "dim": "2", "cyan": "36"}
@@ -19,6 +19,10 @@ ACTION_STYLE = {
     "replace": ("±", "magenta"),
     "delete": ("-", "red"),
 }
+
+
+COST_LINES = 10
+"""Cost lines the text plan lists (largest first); the rest are summed on one line that says so."""
 
 
 def paint(text: str, style: str, color: bool) -> str:
@@ -70,27 +74,29 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
     """Resources by component and type, then policies and cost when present."""
     resources = [r for r in document["resources"] if r["type"] != "pulumi:pulumi:Stack"]
     by_urn = {r["urn"]: r for r in document["resources"]}
+    counts_ = resource_counts(document)
     lines = [
         paint(
-            f"Plan for stack '{document['stack']}' of project '{document.get('project')}': {len(resources)} resources",
+            f"Plan for stack '{document['stack']}' of project '{document.get('project')}': {counts_['cloud']} cloud "
+            f"resources in {counts_['components']} components (and {counts_['providers']} providers; every count "
+            "below is of cloud resources)",
             "bold",
             color,
         ),
         "",
     ]
-    components = [r for r in resources if not r.get("custom")]
     groups: dict[str, Counter[str]] = {}
     for record in resources:
-        if record.get("custom"):
+        if is_cloud_resource(record):
             groups.setdefault(top_component(record, by_urn), Counter())[record["type"]] += 1
-    lines.append(f"Components ({len(components)}):")
+    lines.append(f"Components ({counts_['components']}):")
     for owner in sorted(groups):
         counts = groups[owner]
         lines.append(f"  {owner}: {sum(counts.values())} resources")
         lines.extend(f"      {count:3d}  {type_}" for type_, count in sorted(counts.items()))
     lines.append("")
-    totals = Counter(r["type"] for r in resources if r.get("custom"))
-    lines.append(f"Resources by type ({sum(totals.values())} custom resources):")
+    totals = Counter(r["type"] for r in resources if is_cloud_resource(r))
+    lines.append(f"Resources by type ({sum(totals.values())} cloud resources):")
     for type_, count in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:4d}  {type_}")
     lines.append("")
@@ -123,9 +129,15 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
     if isinstance(cost, dict):
         lines.append(f"Cost: {money(cost.get('total_monthly'))} per month ({cost.get('region')})")
         top = sorted(cost.get("resources") or [], key=lambda r: (-float(r.get("monthly") or 0), r.get("urn", "")))
-        for record in top[:10]:
-            if record.get("monthly"):
-                lines.append(f"  {money(record['monthly']):>12}  {record.get('name')} ({record.get('type')})")
+        priced = [r for r in top if r.get("monthly")]
+        for record in priced[:COST_LINES]:
+            lines.append(f"  {money(record['monthly']):>12}  {record.get('name')} ({record.get('type')})")
+        if len(priced) > COST_LINES:
+            rest = sum(float(r["monthly"]) for r in priced[COST_LINES:])
+            lines.append(
+                f"  {money(round(rest, 2)):>12}  the other {len(priced) - COST_LINES} priced resources "
+                "(the 10 largest are listed; --format json or markdown lists all)"
+            )
     else:
         lines.append(paint("Cost: not estimated", "yellow", color))
     lines.extend(quota_lines(document.get("quotas"), color, str(document["stack"])))

@@ -78,3 +78,23 @@ def test_pr_check_leaves_no_worktree_behind(changed_clone: Path) -> None:
 def test_unknown_ref_is_a_user_error_naming_it(changed_clone: Path) -> None:
     with pytest.raises(PrCheckError, match="unknown git ref 'no-such-branch'"):
         pr_check("no-such-branch", None, ["prod"], root=changed_clone)
+
+
+def test_a_head_config_error_is_shown_whole(changed_clone: Path) -> None:
+    # GIVEN the working tree's staging stack with two bad values
+    stack_file = changed_clone / "stacks" / "Pulumi.staging.yaml"
+    original = stack_file.read_text()
+    document = yaml.safe_load(original)
+    document["config"]["hybrid-ai-platform:budget"]["monthly_limit_usd"] = -5
+    document["config"]["hybrid-ai-platform:network"]["az_count"] = 9
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    try:
+        # WHEN pr-check plans it THEN the error carries every bad field, not the closing "Fix them" line only
+        with pytest.raises(PrCheckError) as info:
+            pr_check("HEAD", None, ["staging"], root=changed_clone)
+    finally:
+        stack_file.write_text(original)
+    message = str(info.value)
+    assert "budget.monthly_limit_usd: -5" in message
+    assert "network.az_count: 9" in message
+    assert "Fix them in stacks/Pulumi.staging.yaml" in message

@@ -299,7 +299,7 @@ def test_the_documented_policy_grants_exactly_what_preflight_calls() -> None:
 def test_a_need_that_cannot_be_computed_stops_preflight_before_any_call() -> None:
     # GIVEN a system node group of an instance type without a vCPU count
     cluster = PROD.cluster.model_dump(mode="json")
-    cluster["system_node_group"]["instance_types"] = ["m9z.large"]
+    cluster["system_node_group"]["instance_types"] = ["m9g.large"]
     raw = PROD.model_dump(mode="json")
     raw["cluster"] = cluster
     config = type(PROD).model_validate(raw)

@@ -87,7 +87,7 @@ def test_a_group_with_several_types_counts_its_largest_and_groups_of_one_class_a
         {"name": "gpu-a", "instance_types": ["g5.xlarge", "g5.2xlarge"], "max_size": 4},
         {"name": "gpu-b", "instance_types": ["g6.4xlarge"], "max_size": 3},
     ]
-    config = with_changes(base, cluster=cluster)
+    config = with_changes(base, cluster=cluster, usage={})
     # WHEN needs are computed
     need = next(n for n in quota_needs(config).needs if n.quota == G_VT_ON_DEMAND)
     # THEN the group counts 4 x 8 (its largest type) and the other 3 x 16, on one quota, both explained
@@ -135,13 +135,13 @@ def test_a_system_type_without_a_vcpu_count_is_reported_with_its_field() -> None
     # GIVEN a system node group of an instance type the vCPU table does not hold
     base = stack_config("dev")
     cluster = base.cluster.model_dump(mode="json")
-    cluster["system_node_group"]["instance_types"] = ["m9z.large"]
+    cluster["system_node_group"]["instance_types"] = ["m9g.large"]
     config = with_changes(base, cluster=cluster)
     # WHEN needs are computed
     report = quota_needs(config)
     # THEN the problem names the field and the data file; the other needs are still listed
     assert len(report.problems) == 1
-    assert report.problems[0].startswith("cluster.system_node_group.instance_types: instance type 'm9z.large'")
+    assert report.problems[0].startswith("cluster.system_node_group.instance_types: instance type 'm9g.large'")
     assert "components/data/instance_types.json" in report.problems[0]
     assert G_VT_SPOT.quota_code in {n.quota_code for n in report.needs}
 
@@ -152,7 +152,7 @@ def test_every_gpu_instance_type_the_config_accepts_has_a_vcpu_count() -> None:
     missing = [t for t in GPUS_PER_INSTANCE if t not in table()["vcpus"]]
     assert missing == []
     with pytest.raises(UnknownInstanceTypeError):
-        vcpus("m9z.large")
+        vcpus("m9g.large")
 
 
 def _plan_totals(document: dict[str, Any]) -> dict[str, int]:
@@ -217,9 +217,9 @@ def test_a_plan_without_the_section_renders_no_quota_lines() -> None:
 
 
 def test_needs_that_could_not_be_computed_are_shown_in_both_reports() -> None:
-    report = QuotaReport("eu-west-1", problems=["cluster.system_node_group.instance_types: instance type 'm9z.large'"])
+    report = QuotaReport("eu-west-1", problems=["cluster.system_node_group.instance_types: instance type 'm9g.large'"])
     document = {"stack": "dev", "project": "p", "resources": [], "quotas": report.to_json()}
-    assert "not computed: cluster.system_node_group.instance_types: instance type 'm9z.large'" in text.render_plan(
+    assert "not computed: cluster.system_node_group.instance_types: instance type 'm9g.large'" in text.render_plan(
         document
     )
     assert "Not computed: cluster.system_node_group.instance_types" in markdown.render_plan(document)

@@ -58,10 +58,10 @@ def test_the_table_records_its_source_and_when_it_was_checked() -> None:
 def test_the_data_file_ships_as_package_data() -> None:
     # GIVEN the data files under components/data and the package-data globs of pyproject.toml
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs = pyproject["tool"]["setuptools"]["package-data"].get("components", [])
-    data_files = sorted(p.relative_to(ROOT / "components").as_posix() for p in (ROOT / "components" / "data").iterdir())
-    # THEN every data file is matched by a glob, so an installed package can load the table
-    assert "data/eks_versions.json" in data_files
+    globs = pyproject["tool"]["setuptools"]["package-data"].get("components.data", [])
+    data_files = sorted(p.name for p in (ROOT / "components" / "data").iterdir())
+    # THEN every data file is matched by a glob of the data package, so an installed package can load the table
+    assert "eks_versions.json" in data_files
     for path in data_files:
         assert any(fnmatch.fnmatch(path, pattern) for pattern in globs), f"{path} is not package data"
-    assert "components" in pyproject["tool"]["setuptools"]["packages"]
+    assert {"components", "components.data"} <= set(pyproject["tool"]["setuptools"]["packages"])

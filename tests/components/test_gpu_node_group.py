@@ -31,7 +31,10 @@ BOTTLEROCKET_SPOT = {
 @functools.cache
 def bottlerocket_plan() -> Plan:
     """The dev stack with one Bottlerocket spot GPU group."""
-    return synthesize("dev", overrides={"hybrid-ai-platform:cluster": BOTTLEROCKET_SPOT})
+    usage = {"gpu_node_hours_per_month": {"gpu-spot": 60}}
+    return synthesize(
+        "dev", overrides={"hybrid-ai-platform:cluster": BOTTLEROCKET_SPOT, "hybrid-ai-platform:usage": usage}
+    )
 
 
 def test_gpu_nodes_are_tainted_and_labelled_for_gpu_workloads_only(prod_plan: Plan) -> None:

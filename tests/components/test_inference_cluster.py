@@ -83,7 +83,7 @@ def test_public_endpoint_opt_out_is_limited_to_the_listed_cidrs() -> None:
 
 
 def test_public_endpoint_to_the_whole_internet_is_refused() -> None:
-    with pytest.raises(ConfigError, match="whole internet"):
+    with pytest.raises(ConfigError, match="opens the API server to every address"):
         synthesize(
             "dev", overrides={"hybrid-ai-platform:cluster": {**PUBLIC_CLUSTER, "public_access_cidrs": ["0.0.0.0/0"]}}
         )

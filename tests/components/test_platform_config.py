@@ -56,7 +56,7 @@ def test_happy_path_has_secure_defaults() -> None:
     # GIVEN the minimal prod config WHEN it is parsed
     config = parse_platform_config(BASE, "prod")
     # THEN the defaults are the secure, HA ones for prod
-    assert config.environment is Environment.PROD
+    assert config.environment == Environment.PROD
     assert config.az_count == 3
     assert config.nat_gateways == "one_per_az"
     assert config.object_lock_mode == "COMPLIANCE"
@@ -92,10 +92,9 @@ def test_every_bad_field_is_reported_together() -> None:
 
 def test_unknown_key_is_a_typo_error() -> None:
     problems = problems_of(with_change("preprocessing.functions[0].memroy_mb", 512))
-    assert problems == [
-        "preprocessing.functions[0].memroy_mb: unknown key "
-        "(check the spelling; allowed keys are in components/config.py)"
-    ]
+    assert len(problems) == 1
+    assert problems[0].startswith("preprocessing.functions[0].memroy_mb: unknown key; did you mean 'memory_mb'? ")
+    assert "allowed keys: name, feature_set, landing_prefix, architecture, runtime, memory_mb," in problems[0]
 
 
 def test_region_must_be_allowed() -> None:
@@ -121,7 +120,7 @@ def test_every_cross_field_problem_is_reported_by_its_own_field() -> None:
         ("preprocessing.functions[0].environment", {"DB_PASSWORD": "x"}, "looks like a secret"),
         ("preprocessing.functions[0].landing_prefix", "raw/tx", "should match"),
         ("storage.force_destroy", True, "storage.force_destroy: true is not allowed in prod"),
-        ("cluster.public_access_cidrs", ["0.0.0.0/0"], "whole internet"),
+        ("cluster.public_access_cidrs", ["0.0.0.0/0"], "opens the API server to every address"),
         (
             "encryption.key_arn",
             "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",

@@ -47,3 +47,30 @@ def test_merge_keeps_required_tags_from_base(base: dict[str, str], extra: dict[s
         if key not in REQUIRED_TAG_KEYS:
             assert merged[key] == value
     assert set(merged) == set(base) | set(extra)
+
+
+def _tag_sets(value: object) -> list[dict[str, str]]:
+    """Every ``tags`` mapping in a resource's inputs, nested ones (launch-template tag specifications) too."""
+    found: list[dict[str, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("tags", "tagsAll") and isinstance(item, dict):
+                found.append(item)
+            else:
+                found.extend(_tag_sets(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_tag_sets(item))
+    return found
+
+
+def test_the_library_adds_at_most_library_tags_per_resource(any_stack_plan: Plan) -> None:
+    # GIVEN every tag set of every resource of a shipped stack, less the stack's own tags.extra
+    from components.aws_rules import LIBRARY_TAGS_PER_RESOURCE, MAX_TAGS_PER_RESOURCE
+
+    extra = set((any_stack_plan.config.get("hybrid-ai-platform:tags") or {}).get("extra") or {})
+    added = [len(set(tags) - extra) for r in any_stack_plan.resources for tags in _tag_sets(r.inputs)]
+    # THEN the library's own tags stay within the allowance the config's 50-tag check reserves for them
+    assert max(added) <= LIBRARY_TAGS_PER_RESOURCE
+    assert max(added) >= 12  # a GPU node group's launch template: required, Name and the autoscaler's tags
+    assert LIBRARY_TAGS_PER_RESOURCE < MAX_TAGS_PER_RESOURCE

@@ -44,11 +44,13 @@ def test_section_lists_policy_metadata_from_the_protocol(pack_process: PolicyPac
 
 
 def test_disallowed_region_is_a_mandatory_violation(pack_process: PolicyPackProcess) -> None:
-    # GIVEN prod moved to us-east-1 (the stack's own guard relaxed, the pack's config unchanged)
+    # GIVEN prod moved to us-east-1 (the stack's own guard relaxed) and the committed policy config, as
+    # `pulumi preview --policy-pack-config policies/config/prod.json` uses it before it is regenerated
     plan = synthesize(
         "prod", overrides={"aws:region": "us-east-1", "hybrid-ai-platform:allowed_regions": ["us-east-1"]}
     )
-    section = run_policy_pack(plan.to_json(), "prod", REPO_ROOT, pack=pack_process)
+    config, config_file = load_policy_config("prod", REPO_ROOT)
+    section = pack_process.analyze(plan.to_json(), "prod", config, config_file)
     # THEN the provider is named with the region and the fix
     (violation,) = [v for v in section["violations"] if v["policy"] == "residency-provider-region"]
     assert violation["enforcement"] == "mandatory" and violation["resource_type"] == "pulumi:providers:aws"

@@ -49,9 +49,14 @@ META = Meta(
     category="budget",
     resource_types=(),
     remediation="Reduce the largest cost drivers named in the message (node counts, GPU hours, NAT layout), or "
-    "raise `monthlyLimitUsd` in policies/config/<stack>.json together with the stack's budget.",
+    "raise the stack's `budget.monthly_limit_usd` (policies/config/<stack>.json is generated from it: "
+    "`make policy-config`).",
     config={
-        "monthlyLimitUsd": {"type": "number", "exclusiveMinimum": 0, "description": "Ceiling in USD. Required."},
+        "monthlyLimitUsd": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "Ceiling in USD: the stack's budget.monthly_limit_usd. Required.",
+        },
         "usage": USAGE_SCHEMA,
     },
     required=("monthlyLimitUsd",),
