@@ -27,7 +27,8 @@ def qa_project(tmp_path: Path) -> Path:
     document = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     document["config"]["hybrid-ai-platform:environment"] = "qa"
     (tmp_path / "stacks" / "Pulumi.qa.yaml").write_text(yaml.safe_dump(document))
-    os.symlink(REPO_ROOT / "policies", tmp_path / "policies")
+    for shared in ("policies", "build", "lambda_src", "container_src", "docs"):  # what the plan's stages read
+        os.symlink(REPO_ROOT / shared, tmp_path / shared)
     return tmp_path
 
 
