@@ -288,11 +288,31 @@ class PreprocessingFunctionConfig(_Model):
         return self
 
 
+DEFAULT_FRESHNESS_WINDOW_MINUTES = 1440
+"""Freshness window of a feature set the config does not list: one day."""
+
+
+def _check_freshness_window(value: int | None) -> int | None:
+    if value is not None and (not 5 <= value <= 1440 or value % 5):
+        raise ValueError(
+            f"{value} is not a freshness window; use a multiple of 5 minutes from 5 to 1440 (CloudWatch evaluates "
+            "alarms over at most one day)"
+        )
+    return value
+
+
+FreshnessWindow = Annotated[int | None, AfterValidator(_check_freshness_window)]
+
+
 class PreprocessingConfig(_Model):
     """The bursty, serverless preprocessing functions."""
 
     functions: list[PreprocessingFunctionConfig] = Field(default_factory=list)
     """One pipeline (rule, queue, DLQ, function) per entry. Defaults to none."""
+    freshness_window_minutes: dict[FeatureSetName, FreshnessWindow] = Field(default_factory=dict)
+    """Per feature set: alarm when none of its functions has written a new object for this many minutes
+    (a multiple of 5, at most 1440). Defaults to 1440 (one day) for every feature set not listed. ``null``
+    turns the alarm off, which the alarm-coverage system check reports as a blocking finding."""
 
     @model_validator(mode="after")
     def _unique(self) -> PreprocessingConfig:
@@ -300,6 +320,9 @@ class PreprocessingConfig(_Model):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"function names must be unique; repeated: {duplicates}")
+        unknown = sorted(set(self.freshness_window_minutes) - {f.feature_set for f in self.functions})
+        if unknown:
+            raise ValueError(f"freshness_window_minutes names feature sets no function writes: {unknown}")
         prefixes = sorted(f.landing_prefix for f in self.functions)
         for first, second in itertools.pairwise(prefixes):
             if second.startswith(first):
@@ -677,6 +700,24 @@ class ResourcesConfig(_Model):
     """``nvidia.com/gpu`` limit. Defaults to 1."""
 
 
+class SloConfig(_Model):
+    """A model's service-level objectives, alerted on by error-budget burn rate (docs/observability.md).
+
+    They are also the model's rollback criteria (docs/rollback.md): a burn-rate alarm after a rollout
+    means the new version or image spends the error budget too fast."""
+
+    availability_target: float = Field(default=0.999, ge=0.9, le=0.99999)
+    """Share of inference requests answered without a server error (5xx). Defaults to 0.999."""
+    latency_target_ms: int = Field(default=250, ge=1, le=60_000)
+    """Latency threshold of the latency SLO, in milliseconds. Defaults to 250 ms."""
+    latency_percentile: float = Field(default=99.0, ge=50.0, le=99.99)
+    """Percentile of requests that must be answered within ``latency_target_ms``. Defaults to 99
+    (p99 <= 250 ms)."""
+    window_days: int = Field(default=30, ge=7, le=90)
+    """The SLO's rolling window; burn-rate thresholds are computed from it (14.4 and 6 for 30 days).
+    Defaults to 30 days."""
+
+
 class ModelServiceConfig(_Model):
     """One model served by an InferenceService."""
 
@@ -713,6 +754,8 @@ class ModelServiceConfig(_Model):
     images_to_keep: int = Field(default=30, ge=5, le=1000)
     """Tagged images the ECR lifecycle policy keeps (older ones expire; untagged images expire
     after a day). Defaults to 30, so recent releases stay available for rollback."""
+    slo: SloConfig = Field(default_factory=SloConfig)
+    """Availability and latency objectives with burn-rate alarms. Defaults as documented on its fields."""
 
     @model_validator(mode="after")
     def _replicas(self) -> ModelServiceConfig:
@@ -790,6 +833,12 @@ class AlarmsConfig(_Model):
     records_failed_threshold: int = Field(default=1, ge=1)
     """Alarm when a function's failed records (its ``RecordsFailed`` metric) in five minutes reach
     this. Defaults to 1."""
+    duration_timeout_ratio: float = Field(default=0.9, gt=0, le=1)
+    """Alarm when a function's longest invocation in five minutes reaches this share of its timeout.
+    Defaults to 0.9 (an invocation near the timeout is about to be cut off)."""
+    dlq_oldest_message_age_seconds: int = Field(default=259_200, ge=60, le=1_209_600)
+    """Alarm when a dead-letter queue's oldest message is older than this (the DLQ keeps messages 14
+    days; redrive them before they expire). Defaults to 3 days."""
 
 
 class BudgetConfig(_Model):

@@ -32,6 +32,7 @@ from .kubernetes import (
     restricted_pod_security_context,
 )
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
+from .observability import BurnRateSlo, DashboardRow, FailureMode, Metric, Widget
 
 PORT = 8080
 """The server's HTTP port (image contract)."""
@@ -70,6 +71,97 @@ NOT_FOUND_MARKERS = (
 )
 """Substrings of a data-source error that mean "does not exist" (the AWS provider reports a missing
 repository, image, key or bucket with one of them). Any other error fails the update with its text."""
+
+
+INFERENCE_METRICS_NAMESPACE = "HybridAiPlatform/Inference"
+"""CloudWatch namespace of the server's EMF metrics (``inference_server/emf.py``)."""
+MODEL_METRICS = {
+    "Requests": "Count",
+    "ServerErrors": "Count",
+    "SlowRequests": "Count",
+    "Latency": "Milliseconds",
+    "InFlight": "Count",
+    "QueueTime": "Milliseconds",
+    "BatchSize": "Count",
+}
+"""The server's EMF metrics and units. ``ServerErrors`` counts 5xx answers, ``SlowRequests`` answers
+slower than ``SLO_LATENCY_TARGET_MS``. Dimensions: ``ClusterName`` and ``Model``."""
+
+
+def model_metric(cluster_name: pulumi.Input[str], model: str, name: str) -> Metric:
+    """One of the server's EMF metrics with the exact dimension set it writes (``ClusterName``, ``Model``)."""
+    return Metric(INFERENCE_METRICS_NAMESPACE, name, {"ClusterName": cluster_name, "Model": model}, MODEL_METRICS[name])
+
+
+def model_failure_modes(model: ModelServiceConfig, index: int, cluster_name: pulumi.Input[str]) -> list[FailureMode]:
+    """The model's SLOs as failure modes: availability and latency error budgets burning too fast."""
+    slo = model.slo
+    at = f"inference.models[{index}].slo"
+    component = f"model/{model.name}"
+
+    def metric(name: str) -> Metric:
+        return model_metric(cluster_name, model.name, name)
+
+    availability = BurnRateSlo(
+        "availability",
+        slo.availability_target,
+        slo.window_days,
+        metric("Requests"),
+        metric("ServerErrors"),
+        f"{slo.availability_target:.3%} of requests answered without a server error over {slo.window_days} days",
+    )
+    latency = BurnRateSlo(
+        "latency",
+        slo.latency_percentile / 100,
+        slo.window_days,
+        metric("Requests"),
+        metric("SlowRequests"),
+        f"p{slo.latency_percentile:g} latency <= {slo.latency_target_ms} ms over {slo.window_days} days",
+    )
+    return [
+        FailureMode(
+            component,
+            "slo-availability",
+            f"the availability error budget ({availability.description}) burns too fast",
+            "if a rollout is under way or just finished, roll back (docs/rollback.md); else check pod restarts, "
+            "model load failures and GPU health",
+            f"{at}.availability_target",
+            availability,
+        ),
+        FailureMode(
+            component,
+            "slo-latency",
+            f"the latency error budget ({latency.description}) burns too fast",
+            "check queue time, in-flight requests and replicas at max; roll back a rollout that brought it",
+            f"{at}.latency_target_ms",
+            latency,
+        ),
+    ]
+
+
+def model_dashboard_row(model: ModelServiceConfig, cluster_name: pulumi.Input[str]) -> DashboardRow:
+    """Traffic, errors, latency, load and batching of one model."""
+
+    def metric(name: str) -> Metric:
+        return model_metric(cluster_name, model.name, name)
+
+    return DashboardRow(
+        f"Model {model.name} (version {model.version}, image {model.image_tag})",
+        widgets=(
+            Widget(
+                "Requests and errors",
+                ((metric("Requests"), "Sum"), (metric("ServerErrors"), "Sum"), (metric("SlowRequests"), "Sum")),
+            ),
+            Widget(
+                f"Latency (target p{model.slo.latency_percentile:g} <= {model.slo.latency_target_ms} ms)",
+                ((metric("Latency"), "p50"), (metric("Latency"), f"p{model.slo.latency_percentile:g}")),
+            ),
+            Widget(
+                "Load and batching",
+                ((metric("InFlight"), "Maximum"), (metric("QueueTime"), "p95"), (metric("BatchSize"), "Average")),
+            ),
+        ),
+    )
 
 
 def selector_labels(model: str, component: str = "inference-server") -> dict[str, str]:
@@ -494,7 +586,12 @@ class InferenceService(pulumi.ComponentResource):
             "image": self.image,
             "imagePullPolicy": "IfNotPresent",
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-            "env": model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
+            "env": [
+                *model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
+                # EMF metrics (inference_server/emf.py): their ClusterName dimension and the SLO's slow-request line.
+                {"name": "METRICS_CLUSTER_NAME", "value": args.cluster.name},
+                {"name": "SLO_LATENCY_TARGET_MS", "value": str(model.slo.latency_target_ms)},
+            ],
             "resources": gpu_resources(model),
             "securityContext": restricted_container_security_context(),
             "volumeMounts": mounts,

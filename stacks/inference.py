@@ -15,11 +15,18 @@ import pulumi
 
 from components.batch_job import BatchScoringJob, BatchScoringJobArgs
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.config import GpuNodeGroupConfig
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
 from components.inference_cluster import InferenceCluster, InferenceClusterArgs
-from components.inference_service import InferenceService, InferenceServiceArgs
+from components.inference_service import (
+    InferenceService,
+    InferenceServiceArgs,
+    model_dashboard_row,
+    model_failure_modes,
+)
 from components.network import ExistingVpc, Network, NetworkArgs
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.observability import DashboardRow
 
 from .context import StackContext
 
@@ -146,6 +153,11 @@ def build_inference_platform(ctx: StackContext) -> None:
             opts=k8s_opts,
         )
 
+    for index, model in enumerate(config.inference.models):
+        ctx.failure_modes.extend(model_failure_modes(model, index, cluster.cluster.name))
+        ctx.dashboard_rows.append(model_dashboard_row(model, cluster.cluster.name))
+    ctx.dashboard_rows.extend(gpu_dashboard_row(cluster_name, group) for group in cluster_cfg.gpu_node_groups)
+
     peak_shortfall = config.gpu_peak_shortfall()
     if peak_shortfall:
         pulumi.log.warn(peak_shortfall)
@@ -190,4 +202,29 @@ def build_inference_platform(ctx: StackContext) -> None:
                 name: f"http://{name}.{s.namespace_name}.svc.cluster.local:8080" for name, s in services.items()
             },
         }
+    )
+
+
+GPU_METRICS = ("node_gpu_utilization", "node_gpu_memory_utilization", "node_gpu_temperature")
+"""NVIDIA GPU metrics Container Insights with enhanced observability publishes per GPU node (namespace
+``ContainerInsights``, dimensions ``ClusterName``, ``GpuDevice``, ``InstanceId``, ``InstanceType``,
+``NodeName`` among others), from the DCGM exporter the ``amazon-cloudwatch-observability`` add-on runs
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-enhanced-EKS.html)."""
+
+
+def gpu_dashboard_row(cluster_name: str, group: GpuNodeGroupConfig) -> DashboardRow:
+    """GPU utilisation, memory and temperature of one GPU node group's nodes (selected by instance type:
+    Container Insights has no node-group dimension)."""
+    types = " OR ".join(f'"{t}"' for t in group.instance_types)
+    schema = "{ContainerInsights,ClusterName,GpuDevice,InstanceId,InstanceType,NodeName}"
+    return DashboardRow(
+        f"GPU node group {group.name} ({', '.join(group.instance_types)}, {group.gpu_type})",
+        search_widgets=tuple(
+            (
+                metric.removeprefix("node_gpu_").replace("_", " "),
+                f'SEARCH(\'{schema} MetricName="{metric}" ClusterName="{cluster_name}" '
+                f"InstanceType=({types})', 'Average', 300)",
+            )
+            for metric in GPU_METRICS
+        ),
     )
