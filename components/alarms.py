@@ -9,7 +9,6 @@ as one CloudWatch dashboard.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any

@@ -31,8 +31,8 @@ from .kubernetes import (
     restricted_container_security_context,
     restricted_pod_security_context,
 )
-from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from .observability import BurnRateSlo, DashboardRow, FailureMode, Metric, Widget
+from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 PORT = 8080
 """The server's HTTP port (image contract)."""

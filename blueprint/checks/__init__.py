@@ -113,7 +113,7 @@ class Check:
 
 CHECKS: dict[str, Check] = {}
 """Registered checks by name."""
-_MODULES = ("kubernetes_schema", "lifecycle", "packages")
+_MODULES = ("alarm_coverage", "kubernetes_schema", "lifecycle", "packages")
 """Modules of this package that register checks."""
 
 
