@@ -143,13 +143,15 @@ class Alarms(pulumi.ComponentResource):
         one that notifies the topic.
         """
         child = pulumi.ResourceOptions(parent=self)
-        names: dict[str, pulumi.Output[str]] = {}
+        names: dict[str, str] = {}
         for window in BURN_WINDOWS:
             threshold = window.burn_rate(slo.window_days)
             for span, seconds in (("long", window.long_seconds), ("short", window.short_seconds)):
                 logical = f"{mode.alarm_name}-{window.name}-{span}"
                 alarm = aws.cloudwatch.MetricAlarm(
                     logical,
+                    # A fixed physical name: the composite's rule names it (ALARM("<name>")).
+                    name=_physical(logical),
                     alarm_description=(
                         f"{mode.component}: {slo.sli} error-budget burn rate over {seconds // 60} min >= {threshold} "
                         f"(part of {mode.alarm_name}; notifies through the composite alarm)"
@@ -173,15 +175,15 @@ class Alarms(pulumi.ComponentResource):
                     opts=child,
                 )
                 self.alarms.append(alarm)
-                names[f"{window.name}-{span}"] = alarm.name
-        rule = pulumi.Output.all(*(names[f"{w.name}-{s}"] for w in BURN_WINDOWS for s in ("long", "short"))).apply(
-            lambda n: " OR ".join(f'(ALARM("{n[2 * i]}") AND ALARM("{n[2 * i + 1]}"))' for i in range(len(n) // 2))
+                names[f"{window.name}-{span}"] = _physical(logical)
+        rule = " OR ".join(
+            f'(ALARM("{names[f"{w.name}-long"]}") AND ALARM("{names[f"{w.name}-short"]}"))' for w in BURN_WINDOWS
         )
         actions = [self.topic.arn]
         self.composite_alarms.append(
             aws.cloudwatch.CompositeAlarm(
                 mode.alarm_name,
-                alarm_name=f"{pulumi.get_project()}-{pulumi.get_stack()}-{mode.alarm_name}",
+                alarm_name=_physical(mode.alarm_name),
                 alarm_description=_description(mode),
                 alarm_rule=rule,
                 alarm_actions=actions,
@@ -207,6 +209,12 @@ class Alarms(pulumi.ComponentResource):
 COST_REGION = "us-east-1"
 """AWS publishes the ``AWS/Billing`` ``EstimatedCharges`` metric in us-east-1 only, once billing alerts are
 enabled (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/monitor_estimated_charges_with_cloudwatch.html)."""
+
+
+def _physical(logical: str) -> str:
+    """The physical name of an alarm the program names itself: ``<project>-<stack>-<logical>`` (unique per
+    account and region, at most 255 characters)."""
+    return f"{pulumi.get_project()}-{pulumi.get_stack()}-{logical}"[:255]
 
 
 def _statistic(statistic: str) -> dict[str, str]:

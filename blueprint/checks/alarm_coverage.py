@@ -53,9 +53,7 @@ def alarm_coverage(context: CheckContext) -> Iterator[Finding]:
     outputs = context.document.get("outputs") or {}
     modes = outputs.get("failure_modes")
     if modes is None:
-        declaring = [
-            r for r in context.document.get("resources") or [] if r.get("type") in DECLARING_COMPONENTS
-        ]
+        declaring = [r for r in context.document.get("resources") or [] if r.get("type") in DECLARING_COMPONENTS]
         if declaring:
             yield Finding(
                 "the plan has components that declare failure modes but no failure_modes stack output, so no "

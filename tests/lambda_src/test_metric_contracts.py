@@ -123,7 +123,10 @@ def test_alarms_and_widgets_on_handler_metrics_match_its_emf_exactly(stack: str)
         for reference in mine:
             assert reference in metrics, f"{stack}/{service}: {reference} matches nothing the handler emits"
     # AND nothing in the namespace refers to a service no function has
-    services = {f.inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"] for f in of_type(plan, "aws:lambda/function:Function")}
+    services = {
+        f.inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"]
+        for f in of_type(plan, "aws:lambda/function:Function")
+    }
     for ns, name, dims in referenced:
         if ns.startswith("HybridAiPlatform/Preprocessing"):
             assert dims.get("service") in services and set(dims) == {"service", "FeatureSet"}, (name, dims)
