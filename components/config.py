@@ -508,7 +508,9 @@ class GpuNodeGroupConfig(_Model):
         return GPU_TYPE_BY_FAMILY[self.instance_types[0].split(".")[0]]
 
 
-EksAddonName = Literal["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server"]
+EksAddonName = Literal[
+    "vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server", "amazon-cloudwatch-observability"
+]
 
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
@@ -700,6 +702,11 @@ class ResourcesConfig(_Model):
     """``nvidia.com/gpu`` limit. Defaults to 1."""
 
 
+SLO_LATENCY_TARGETS_MS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+"""Latency SLO thresholds the model server counts slow requests for exactly: the whole-millisecond bounds
+of its latency histogram (``container_src/inference_server/metrics.py`` ``LATENCY_BUCKETS``)."""
+
+
 class SloConfig(_Model):
     """A model's service-level objectives, alerted on by error-budget burn rate (docs/observability.md).
 
@@ -708,14 +715,23 @@ class SloConfig(_Model):
 
     availability_target: float = Field(default=0.999, ge=0.9, le=0.99999)
     """Share of inference requests answered without a server error (5xx). Defaults to 0.999."""
-    latency_target_ms: int = Field(default=250, ge=1, le=60_000)
-    """Latency threshold of the latency SLO, in milliseconds. Defaults to 250 ms."""
+    latency_target_ms: int = 250
+    """Latency threshold of the latency SLO, in milliseconds: one of :data:`SLO_LATENCY_TARGETS_MS`, the
+    server's latency histogram bounds, so it counts slow requests exactly. Defaults to 250 ms."""
     latency_percentile: float = Field(default=99.0, ge=50.0, le=99.99)
     """Percentile of requests that must be answered within ``latency_target_ms``. Defaults to 99
     (p99 <= 250 ms)."""
     window_days: int = Field(default=30, ge=7, le=90)
     """The SLO's rolling window; burn-rate thresholds are computed from it (14.4 and 6 for 30 days).
     Defaults to 30 days."""
+
+    @field_validator("latency_target_ms")
+    @classmethod
+    def _latency_bound(cls, value: int) -> int:
+        if value not in SLO_LATENCY_TARGETS_MS:
+            allowed = ", ".join(map(str, SLO_LATENCY_TARGETS_MS))
+            raise ValueError(f"is not a latency bound of the server's histogram; use one of {allowed}")
+        return value
 
 
 class ModelServiceConfig(_Model):

@@ -52,6 +52,12 @@ METRICS_SCRAPER_NAMESPACE = "amazon-cloudwatch"
 ``amazon-cloudwatch-observability`` EKS add-on installs runs in ``amazon-cloudwatch``
 (https://docs.aws.amazon.com/eks/latest/userguide/amazon-cloudwatch-observability.html). It may
 reach the serving port, where the server exposes ``/metrics``."""
+EMF_AGENT_PORT = 25888
+"""The CloudWatch agent's default EMF listener (tcp:25888:
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_CloudWatch_Agent.html),
+enabled by the add-on's agent configuration (``components/inference_cluster.py``)."""
+EMF_AGENT_ENDPOINT = f"tcp://cloudwatch-agent.{METRICS_SCRAPER_NAMESPACE}:{EMF_AGENT_PORT}"
+"""Where the server sends its EMF documents: the add-on's ``cloudwatch-agent`` Service."""
 REGISTRY_BUCKET_TAG = "model-registry-bucket"
 """ECR repository tag naming the model-registry bucket the model's versions are published to.
 The program reads it back (``aws.ecr.get_repository``) to check a version before serving it: the
@@ -81,7 +87,7 @@ MODEL_METRICS = {
     "SlowRequests": "Count",
     "Latency": "Milliseconds",
     "InFlight": "Count",
-    "QueueTime": "Milliseconds",
+    "QueueDepth": "Count",
     "BatchSize": "Count",
 }
 """The server's EMF metrics and units. ``ServerErrors`` counts 5xx answers, ``SlowRequests`` answers
@@ -132,7 +138,7 @@ def model_failure_modes(model: ModelServiceConfig, index: int, cluster_name: pul
             component,
             "slo-latency",
             f"the latency error budget ({latency.description}) burns too fast",
-            "check queue time, in-flight requests and replicas at max; roll back a rollout that brought it",
+            "check queue depth, in-flight requests and replicas at max; roll back a rollout that brought it",
             f"{at}.latency_target_ms",
             latency,
         ),
@@ -158,7 +164,7 @@ def model_dashboard_row(model: ModelServiceConfig, cluster_name: pulumi.Input[st
             ),
             Widget(
                 "Load and batching",
-                ((metric("InFlight"), "Maximum"), (metric("QueueTime"), "p95"), (metric("BatchSize"), "Average")),
+                ((metric("InFlight"), "Maximum"), (metric("QueueDepth"), "Maximum"), (metric("BatchSize"), "Average")),
             ),
         ),
     )
@@ -591,6 +597,7 @@ class InferenceService(pulumi.ComponentResource):
                 # EMF metrics (inference_server/emf.py): their ClusterName dimension and the SLO's slow-request line.
                 {"name": "METRICS_CLUSTER_NAME", "value": args.cluster.name},
                 {"name": "SLO_LATENCY_TARGET_MS", "value": str(model.slo.latency_target_ms)},
+                {"name": "AWS_EMF_AGENT_ENDPOINT", "value": EMF_AGENT_ENDPOINT},
             ],
             "resources": gpu_resources(model),
             "securityContext": restricted_container_security_context(),
@@ -790,6 +797,17 @@ class InferenceService(pulumi.ComponentResource):
                             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                         },
                         {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                        {
+                            # EMF metrics (server and batch job) to the CloudWatch agent.
+                            "to": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": METRICS_SCRAPER_NAMESPACE}
+                                    }
+                                }
+                            ],
+                            "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}],
+                        },
                         {
                             "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
                             "ports": [{"protocol": "TCP", "port": 443}],
