@@ -749,11 +749,12 @@ class ModelServiceConfig(_Model):
     """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to the
     created ECR repository at ``image_tag``."""
     min_replicas: int = Field(default=2, ge=1, le=100)
-    """HPA minimum. Defaults to 2 (with a PodDisruptionBudget of 1 unavailable)."""
+    """Scaler minimum (KEDA ScaledObject). Defaults to 2 (with a PodDisruptionBudget of 1 unavailable)."""
     max_replicas: int = Field(default=4, ge=1, le=100)
-    """HPA maximum. Defaults to 4."""
-    target_cpu_utilization: int = Field(default=70, ge=10, le=100)
-    """HPA target CPU utilisation percent. Defaults to 70."""
+    """Scaler maximum (KEDA ScaledObject). Defaults to 4."""
+    target_in_flight_per_pod: int = Field(default=8, ge=1, le=1000)
+    """Scaling target: in-flight requests per pod (KEDA scales between ``min_replicas`` and ``max_replicas``
+    on the servers' ``InFlight`` metric; CPU is not the load signal of GPU inference). Defaults to 8."""
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     """Requests and limits. Defaults as documented on its fields."""
     allowed_namespaces: list[Name] = Field(default_factory=list)

@@ -24,6 +24,7 @@ from .artifact_bucket import ArtifactBucket
 from .config import ROLLOUT_MAX_SURGE, ModelServiceConfig
 from .gpu_node_group import GPU_RESOURCE
 from .iam import Statement
+from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
     api_fields,
     gpu_scheduling,
@@ -224,7 +225,7 @@ class ArtifactCheckError(pulumi.RunError):
 class ModelArtifacts:
     """What a model's workloads need before their pods can become ready, and what is published.
 
-    The Deployment, Service, HPA, PDB and the model's batch jobs are created only once both exist:
+    The Deployment, Service, ScaledObject, PDB and the model's batch jobs are created only once both exist:
     a pod without its image or model version never becomes ready, so Pulumi, which waits for a
     Deployment to become available, would time out the update.
     """
@@ -364,10 +365,12 @@ class InferenceServiceArgs:
     batch_jobs: Sequence[str] = ()
     """Batch jobs that run this model's image: they wait for the same artifacts, and the
     bootstrap record lists them. Defaults to none."""
+    scaler_depends_on: Sequence[pulumi.Resource] = ()
+    """What the KEDA ScaledObject waits for (the KEDA release, which installs its CRDs). Defaults to none."""
 
 
 class InferenceService(pulumi.ComponentResource):
-    """A model server: namespace, identity, image repository, Deployment, Service, HPA, PDB, NetworkPolicies.
+    """A model server: namespace, identity, image repository, Deployment, Service, scaler, PDB, NetworkPolicies.
 
     - **Namespace** ``<model>``, Pod Security ``restricted`` (enforce, audit, warn).
     - **Identity**: ServiceAccount ``<model>`` (no API token automounted: the server never calls
@@ -382,14 +385,15 @@ class InferenceService(pulumi.ComponentResource):
       cache and ``/tmp``, liveness/readiness on the V2 health endpoints, a startup probe allowing
       ``model_load_timeout_seconds`` for the model to load, requests equal limits, zone spread,
       rolling update 0 unavailable / 1 surge.
-    - **Service** (ClusterIP 8080), **HPA** (autoscaling/v2, CPU), **PDB** (max 1 unavailable).
+    - **Service** (ClusterIP 8080), **KEDA ScaledObject** (in-flight requests per pod, from CloudWatch;
+      KEDA owns the HPA), **PDB** (max 1 unavailable).
     - **NetworkPolicies**: default deny in and out; ingress on 8080 only from
       ``allowed_namespaces`` and from the metrics scraper's namespace
       (:data:`METRICS_SCRAPER_NAMESPACE`, for ``/metrics``); egress only to cluster DNS, the Pod
       Identity agent and HTTPS to public addresses (S3, STS).
 
     **Bootstrap.** The repository, namespace, identity and network policies are always created.
-    The Deployment, Service, HPA and PDB are created only once :func:`check_model_artifacts`
+    The Deployment, Service, ScaledObject and PDB are created only once :func:`check_model_artifacts`
     finds the image and the model version published; until then the program logs what to
     publish where (``pulumi.log.warn``) and the ``bootstrap`` output records what waits.
 
@@ -519,7 +523,7 @@ class InferenceService(pulumi.ComponentResource):
         )
 
         self._network_policies(name, model, ns, selector_labels(model.name), ns_child)
-        deferred = [f"{name}-{suffix}" for suffix in ("deployment", "service", "hpa", "pdb")]
+        deferred = [f"{name}-{suffix}" for suffix in ("deployment", "service", "scaledobject", "pdb")]
         self.deployment = None
         self.service = None
         if self.artifacts.published:
@@ -546,7 +550,7 @@ class InferenceService(pulumi.ComponentResource):
         numbered = " ".join(f"({i}) {step}" for i, step in enumerate(steps, start=1))
         return (
             f"{args.model.name}: {' and '.join(artifacts.missing)} not published yet, so its Deployment, Service, "
-            f"HPA, PodDisruptionBudget{jobs} wait (pods without them never become ready). Created now: ECR "
+            f"ScaledObject, PodDisruptionBudget{jobs} wait (pods without them never become ready). Created now: ECR "
             f"repository {args.repository_name}, namespace, service account, Pod Identity role, network "
             f"policies. Publish, then deploy again: {numbered}"
         )
@@ -580,7 +584,7 @@ class InferenceService(pulumi.ComponentResource):
     def _workload(
         self, name: str, args: InferenceServiceArgs, labels: dict[str, str], ns_child: pulumi.ResourceOptions
     ) -> None:
-        """Deployment, Service, HPA and PDB: created once the image and model version are published."""
+        """Deployment, Service, ScaledObject and PDB: created once the image and model version are published."""
         model = args.model
         ns = self.namespace_name
         volumes, mounts = scratch_volumes()
@@ -680,33 +684,73 @@ class InferenceService(pulumi.ComponentResource):
             ),
             opts=ns_child,
         )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=object_meta(model.name, ns, labels),
-            spec=api_fields(
-                {
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
-                    "minReplicas": model.min_replicas,
-                    "maxReplicas": model.max_replicas,
-                    "metrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "target": {"type": "Utilization", "averageUtilization": model.target_cpu_utilization},
-                            },
-                        }
-                    ],
-                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.deployment]),
-        )
+        self._scaler(name, args, labels)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=object_meta(model.name, ns, labels),
             spec=api_fields({"maxUnavailable": 1, "selector": {"matchLabels": selector}}),
             opts=ns_child,
+        )
+
+    def _scaler(self, name: str, args: InferenceServiceArgs, labels: dict[str, str]) -> None:
+        """A KEDA ScaledObject: in-flight requests per pod (the servers' ``InFlight`` EMF metric, summed over
+        the pods each minute, divided by the replicas) against ``target_in_flight_per_pod``
+        (components/keda.py). KEDA creates and owns the HPA (``min_replicas`` to ``max_replicas``)."""
+        model = args.model
+        ns = self.namespace_name
+        in_flight = model_metric(args.cluster.name, model.name, "InFlight")
+        auth = k8s.apiextensions.CustomResource(
+            f"{name}-trigger-auth",
+            api_version=SCALED_OBJECT_API,
+            kind="TriggerAuthentication",
+            metadata=object_meta(TRIGGER_AUTHENTICATION, ns, labels),
+            spec={"podIdentity": {"provider": "aws"}},
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[self.namespace, *args.scaler_depends_on]
+            ),
+        )
+        dimensions = sorted(in_flight.dimensions.items())
+        k8s.apiextensions.CustomResource(
+            f"{name}-scaledobject",
+            api_version=SCALED_OBJECT_API,
+            kind="ScaledObject",
+            metadata=object_meta(model.name, ns, labels),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
+                "minReplicaCount": model.min_replicas,
+                "maxReplicaCount": model.max_replicas,
+                "pollingInterval": 30,
+                "cooldownPeriod": 300,
+                "advanced": {
+                    "horizontalPodAutoscalerConfig": {
+                        "name": model.name,
+                        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+                    }
+                },
+                "triggers": [
+                    {
+                        "type": "aws-cloudwatch",
+                        "metricType": "AverageValue",
+                        "authenticationRef": {"name": TRIGGER_AUTHENTICATION},
+                        "metadata": {
+                            "namespace": in_flight.namespace,
+                            "metricName": in_flight.name,
+                            "dimensionName": ";".join(key for key, _ in dimensions),
+                            "dimensionValue": pulumi.Output.all(*(value for _, value in dimensions)).apply(";".join),
+                            "metricStat": "Sum",
+                            "metricStatPeriod": "60",
+                            "metricCollectionTime": "120",
+                            "metricEndTimeOffset": "60",
+                            "targetMetricValue": str(model.target_in_flight_per_pod),
+                            "minMetricValue": "0",
+                            "awsRegion": args.region,
+                        },
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[self.deployment, auth, *args.scaler_depends_on]
+            ),
         )
 
     @staticmethod

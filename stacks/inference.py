@@ -4,7 +4,7 @@ Order: network → cluster (control plane, add-ons, system nodes, Kubernetes pro
 node groups → NVIDIA device plugin and cluster autoscaler → one InferenceService per model →
 one BatchScoringJob per batch job.
 
-Bootstrap: a model's Deployment, Service, HPA, PDB and its batch jobs are registered only once its
+Bootstrap: a model's Deployment, Service, KEDA ScaledObject, PDB and its batch jobs are registered only once its
 image and model version are published (``InferenceService.artifacts``); a first ``pulumi up``
 creates everything else and logs what to publish where, and the next one creates the rest.
 """
@@ -24,6 +24,7 @@ from components.inference_service import (
     model_dashboard_row,
     model_failure_modes,
 )
+from components.keda import Keda, KedaArgs
 from components.network import ExistingVpc, Network, NetworkArgs
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.observability import DashboardRow
@@ -131,6 +132,17 @@ def build_inference_platform(ctx: StackContext) -> None:
         opts=k8s_opts,
     )
 
+    keda = Keda(
+        "keda",
+        KedaArgs(
+            cluster=cluster.cluster,
+            provider=cluster.provider,
+            tags=ctx.tags,
+            depends_on=[cluster.system_node_group, cluster.addons["coredns"], cluster.addons["eks-pod-identity-agent"]],
+        ),
+        opts=k8s_opts,
+    )
+
     registry_prefix = config.storage.model_registry.prefix
     services: dict[str, InferenceService] = {}
     for model in config.inference.models:
@@ -149,6 +161,7 @@ def build_inference_platform(ctx: StackContext) -> None:
                 tags=ctx.tags,
                 depends_on=[device_plugin.release, cluster.addons["coredns"], *gpu_node_groups],
                 batch_jobs=[job.name for job in config.inference.batch_jobs if job.model == model.name],
+                scaler_depends_on=[keda.release],
             ),
             opts=k8s_opts,
         )
