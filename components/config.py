@@ -801,6 +801,11 @@ class BatchJobConfig(_Model):
     backoff_limit: int = Field(default=2, ge=0, le=10)
     """Pod retries of a failed run before the Job fails (runtime failures only: configuration and
     contract errors, exit status 2 and 3, fail the Job at once). Defaults to 2."""
+    drift_psi_threshold: float | None = Field(default=0.25, gt=0, le=10)
+    """Alarm when a scored day's population stability index, of any feature or of the scores, against the
+    model version's training profile (``drift-profile.json``, docs/observability.md) exceeds this.
+    Defaults to 0.25 (the usual "significant shift" line). ``null`` turns the alarms off, which the
+    alarm-coverage system check reports as a blocking finding."""
     lookback_days: int = Field(default=3, ge=1, le=31)
     """Daily partitions each run scores, ending at yesterday (UTC): a file landing up to
     ``lookback_days - 1`` days late for its ``dt=`` partition is still scored, and files already scored are

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import pulumi
 
-from components.batch_job import BatchScoringJob, BatchScoringJobArgs
+from components.batch_job import (
+    BatchScoringJob,
+    BatchScoringJobArgs,
+    batch_job_dashboard_row,
+    batch_job_failure_modes,
+)
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.config import GpuNodeGroupConfig
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
@@ -169,6 +174,9 @@ def build_inference_platform(ctx: StackContext) -> None:
     for index, model in enumerate(config.inference.models):
         ctx.failure_modes.extend(model_failure_modes(model, index, cluster.cluster.name))
         ctx.dashboard_rows.append(model_dashboard_row(model, cluster.cluster.name))
+    for index, job in enumerate(config.inference.batch_jobs):
+        ctx.failure_modes.extend(batch_job_failure_modes(job, index, cluster.cluster.name))
+        ctx.dashboard_rows.append(batch_job_dashboard_row(job, cluster_name))
     ctx.dashboard_rows.extend(gpu_dashboard_row(cluster_name, group) for group in cluster_cfg.gpu_node_groups)
 
     peak_shortfall = config.gpu_peak_shortfall()
