@@ -111,15 +111,14 @@ class Alarms(pulumi.ComponentResource):
             "opts": pulumi.ResourceOptions(parent=self),
         }
         if not rule.summed_with:
-            return aws.cloudwatch.MetricAlarm(
-                mode.alarm_name,
-                period=rule.period,
-                namespace=rule.metric.namespace,
-                metric_name=rule.metric.name,
-                dimensions=dict(rule.metric.dimensions),
+            single: dict[str, Any] = {
+                "period": rule.period,
+                "namespace": rule.metric.namespace,
+                "metric_name": rule.metric.name,
+                "dimensions": dict(rule.metric.dimensions),
                 **_statistic(rule.statistic),
-                **common,
-            )
+            }
+            return aws.cloudwatch.MetricAlarm(mode.alarm_name, **single, **common)
         ids = [f"m{i}" for i in range(len(rule.metrics))]
         queries: list[aws.cloudwatch.MetricAlarmMetricQueryArgsDict] = [
             _metric_query(query_id, metric, rule.statistic, rule.period)

@@ -75,7 +75,7 @@ metrics API the HorizontalPodAutoscalers read; EKS does not install it by defaul
 (https://docs.aws.amazon.com/eks/latest/userguide/metrics-server.html). Both run on the system
 nodes because every other node group is tainted (``nvidia.com/gpu=true:NoSchedule``) and they
 tolerate no such taint."""
-CLOUDWATCH_OBSERVABILITY = "amazon-cloudwatch-observability"
+CLOUDWATCH_OBSERVABILITY: EksAddonName = "amazon-cloudwatch-observability"
 """The EKS add-on that installs the CloudWatch agent (Container Insights with enhanced observability, incl.
 NVIDIA GPU metrics from its DCGM exporter) and Fluent Bit
 (https://docs.aws.amazon.com/eks/latest/userguide/amazon-cloudwatch-observability.html). Its agent runs as

@@ -749,7 +749,9 @@ class InferenceService(pulumi.ComponentResource):
                 ],
             },
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[self.deployment, auth, *args.scaler_depends_on]
+                parent=self,
+                provider=args.provider,
+                depends_on=[*([self.deployment] if self.deployment else []), auth, *args.scaler_depends_on],
             ),
         )
 

@@ -20,6 +20,7 @@ COMPOSITE_ALARM = "aws:cloudwatch/compositeAlarm:CompositeAlarm"
 DECLARING_COMPONENTS = (
     "hybrid-ai:preprocessing:PreprocessingPipeline",
     "hybrid-ai:inference:InferenceService",
+    "hybrid-ai:inference:BatchScoringJob",
 )
 """Component types that declare failure modes: a plan holding one but no ``failure_modes`` output lost
 its declarations."""
