@@ -25,7 +25,6 @@ from .artifact_bucket import ArtifactBucket
 from .config import BatchJobConfig, ModelServiceConfig
 from .inference_service import (
     EMF_AGENT_ENDPOINT,
-    INFERENCE_METRICS_NAMESPACE,
     gpu_resources,
     model_environment,
     scratch_volumes,
@@ -46,6 +45,8 @@ BATCH_ARGS = ("batch",)
 NON_RETRIABLE_EXIT_CODES = (2, 3)
 """Exit statuses of batch mode that a retry cannot fix: 2 configuration error, 3 contract error
 (``signature.json`` missing or not fitting the model or the day's files)."""
+DRIFT_METRICS_NAMESPACE = "HybridAiPlatform/Drift"
+"""CloudWatch namespace of the job's drift EMF metrics (``inference_server/drift.py``)."""
 SCORES_SUBPREFIX = "_scores"
 """Scores go to ``<feature_set>/_scores/<model>/`` inside the feature set's own prefix."""
 
@@ -245,7 +246,7 @@ def _sid(prefix: str, statements: Sequence[Mapping[str, object]]) -> list[Mappin
 def drift_metric(cluster_name: pulumi.Input[str], job: BatchJobConfig, name: str) -> Metric:
     """A drift metric the job emits (``MaxFeaturePSI``, ``ScorePSI``) with its exact dimension set."""
     dimensions = {"ClusterName": cluster_name, "Model": job.model, "BatchJob": job.name}
-    return Metric(INFERENCE_METRICS_NAMESPACE, name, dimensions, "None")
+    return Metric(DRIFT_METRICS_NAMESPACE, name, dimensions, "None")
 
 
 def batch_job_failure_modes(job: BatchJobConfig, index: int, cluster_name: pulumi.Input[str]) -> list[FailureMode]:
@@ -287,7 +288,7 @@ def batch_job_failure_modes(job: BatchJobConfig, index: int, cluster_name: pulum
 
 def batch_job_dashboard_row(job: BatchJobConfig, cluster_name: str) -> DashboardRow:
     """Drift of one batch job: the day's maximum feature PSI and score PSI, and PSI per feature."""
-    schema = f"{{{INFERENCE_METRICS_NAMESPACE},BatchJob,ClusterName,Feature,Model}}"
+    schema = f"{{{DRIFT_METRICS_NAMESPACE},BatchJob,ClusterName,Feature,Model}}"
     return DashboardRow(
         f"Batch job {job.name} (model {job.model}, feature set {job.feature_set}): drift",
         widgets=(

@@ -102,7 +102,7 @@ BATCH_ENV_VARS = frozenset(
     }
 )
 """Environment variables batch mode reads besides the server's (:data:`inference_server.config.ENV_VARS`)."""
-ENV_VARS = BATCH_ENV_VARS | SERVER_ENV_VARS
+ENV_VARS = BATCH_ENV_VARS | SERVER_ENV_VARS | drift.ENV_VARS
 """Every environment variable batch mode reads (the CronJob must set no other of its own)."""
 OBSOLETE_VARIABLES = ("FEATURE_COLUMNS", "ENTITY_KEY_COLUMN", "EVENT_TIMESTAMP_COLUMN", "PASSTHROUGH_COLUMNS")
 """Column variables of earlier versions: the columns now come from the model's ``signature.json`` only."""

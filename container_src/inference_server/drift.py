@@ -11,7 +11,7 @@ and with ``--model`` the same for each numeric score column the batch job writes
 After a batch run, :func:`report` reads a sample of each scored day (at most ``DRIFT_SAMPLE_ROWS`` rows,
 default 100,000, of the day's inputs and score files), computes the **population stability index** per
 column, ``PSI = sum((actual - expected) * ln(actual / expected))`` over the profile's bins (shares floored
-at 1e-4), and emits EMF (namespace ``HybridAiPlatform/Inference``): ``FeaturePSI`` per feature (dimensions
+at 1e-4), and emits EMF (namespace ``HybridAiPlatform/Drift``): ``FeaturePSI`` per feature (dimensions
 ``ClusterName``, ``Model``, ``BatchJob``, ``Feature``), and ``MaxFeaturePSI`` and ``ScorePSI`` (the
 largest over the features and over the scores; dimensions ``ClusterName``, ``Model``, ``BatchJob``), which
 the stack alarms on. Rule of thumb: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 a real shift.
@@ -37,7 +37,9 @@ import pyarrow.parquet as pq
 
 LOG = logging.getLogger(__name__)
 PROFILE_FILE = "drift-profile.json"
-NAMESPACE = "HybridAiPlatform/Inference"
+NAMESPACE = "HybridAiPlatform/Drift"
+ENV_VARS = frozenset({"METRICS_CLUSTER_NAME", "AWS_EMF_AGENT_ENDPOINT", "DRIFT_SAMPLE_ROWS"})
+"""The environment variables drift reads (from the process environment)."""
 JOB_DIMENSIONS = ("ClusterName", "Model", "BatchJob")
 FEATURE_DIMENSIONS = (*JOB_DIMENSIONS, "Feature")
 EPSILON = 1e-4
