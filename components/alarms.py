@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .iam import deny_insecure_transport, policy_document
-from .observability import BURN_WINDOWS, AlarmRule, BurnRateSlo, DashboardRow, FailureMode, Metric
+from .observability import BURN_WINDOWS, AlarmRule, BurnRateSlo, DashboardRow, FailureMode, Metric, QueryRule
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ class Alarms(pulumi.ComponentResource):
         for mode in modes:
             if isinstance(mode.detector, AlarmRule):
                 self.alarms.append(self._metric_alarm(mode, mode.detector))
+            elif isinstance(mode.detector, QueryRule):
+                self.alarms.append(self._query_alarm(mode, mode.detector))
             elif isinstance(mode.detector, BurnRateSlo):
                 self._slo_alarms(mode, mode.detector)
 
@@ -133,6 +135,25 @@ class Alarms(pulumi.ComponentResource):
             }
         )
         return aws.cloudwatch.MetricAlarm(mode.alarm_name, metric_queries=queries, **common)
+
+    def _query_alarm(self, mode: FailureMode, rule: QueryRule) -> aws.cloudwatch.MetricAlarm:
+        actions = [self.topic.arn]
+        return aws.cloudwatch.MetricAlarm(
+            mode.alarm_name,
+            alarm_description=_description(mode),
+            alarm_actions=actions,
+            ok_actions=actions,
+            treat_missing_data="notBreaching",
+            evaluation_periods=rule.evaluation_periods,
+            datapoints_to_alarm=rule.evaluation_periods,
+            comparison_operator=rule.comparison,
+            threshold=rule.threshold,
+            metric_queries=[
+                {"id": "q", "expression": rule.query, "period": rule.period, "return_data": True, "label": mode.key}
+            ],
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _slo_alarms(self, mode: FailureMode, slo: BurnRateSlo) -> None:
         """Four burn-rate alarms (fast and slow, each over its long and short window), one composite.

@@ -858,6 +858,10 @@ class AlarmsConfig(_Model):
     duration_timeout_ratio: float = Field(default=0.9, gt=0, le=1)
     """Alarm when a function's longest invocation in five minutes reaches this share of its timeout.
     Defaults to 0.9 (an invocation near the timeout is about to be cut off)."""
+    gpu_temperature_celsius: int | None = Field(default=85, ge=40, le=110)
+    """Alarm when the hottest GPU of a GPU node group reaches this temperature (Container Insights'
+    ``node_gpu_temperature``) for 15 minutes: data-centre GPUs throttle their clocks near 90 °C. Defaults to
+    85. ``null`` turns the alarms off, which the alarm-coverage system check reports as blocking."""
     dlq_oldest_message_age_seconds: int = Field(default=259_200, ge=60, le=1_209_600)
     """Alarm when a dead-letter queue's oldest message is older than this (the DLQ keeps messages 14
     days; redrive them before they expire). Defaults to 3 days."""

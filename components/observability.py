@@ -78,6 +78,26 @@ class AlarmRule:
 
 
 @dataclass(frozen=True)
+class QueryRule:
+    """When a CloudWatch Metrics Insights query breaches: for metrics whose dimension values are only known at
+    run time, such as a GPU node's instance id (alarms on Metrics Insights queries:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Metrics_Insights_Alarm.html)."""
+
+    query: pulumi.Input[str]
+    """A ``SELECT ...`` returning one time series. Required."""
+    comparison: Comparison
+    """How the query's value is compared with ``threshold``. Required."""
+    threshold: float
+    """The threshold. Required."""
+    metric: Metric
+    """The metric the query reads, with the dimension names of its schema (for the contract tests). Required."""
+    period: int = 300
+    """Seconds per datapoint. Defaults to 300."""
+    evaluation_periods: int = 1
+    """Datapoints evaluated (all must breach). Defaults to 1."""
+
+
+@dataclass(frozen=True)
 class BurnWindow:
     """One window pair of a multi-window, multi-burn-rate alert (Google SRE workbook, chapter 5)."""
 
@@ -143,7 +163,7 @@ class FailureMode:
     """What the on-call engineer does first. Required."""
     field: str
     """The stack-config field that decides the alarm (its threshold, or the switch that turned it off). Required."""
-    detector: AlarmRule | BurnRateSlo | None
+    detector: AlarmRule | QueryRule | BurnRateSlo | None
     """How it is detected; None when the config turned the alarm off (a blocking finding of the
     alarm-coverage check). Required."""
 

@@ -32,7 +32,7 @@ from components.inference_service import (
 from components.keda import Keda, KedaArgs
 from components.network import ExistingVpc, Network, NetworkArgs
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
-from components.observability import DashboardRow
+from components.observability import DashboardRow, FailureMode, Metric, QueryRule
 
 from .context import StackContext
 
@@ -178,6 +178,10 @@ def build_inference_platform(ctx: StackContext) -> None:
         ctx.failure_modes.extend(batch_job_failure_modes(job, index, cluster.cluster.name))
         ctx.dashboard_rows.append(batch_job_dashboard_row(job, cluster_name))
     ctx.dashboard_rows.extend(gpu_dashboard_row(cluster_name, group) for group in cluster_cfg.gpu_node_groups)
+    ctx.failure_modes.extend(
+        gpu_failure_mode(cluster_name, group, config.alarms.gpu_temperature_celsius)
+        for group in cluster_cfg.gpu_node_groups
+    )
 
     peak_shortfall = config.gpu_peak_shortfall()
     if peak_shortfall:
@@ -248,4 +252,31 @@ def gpu_dashboard_row(cluster_name: str, group: GpuNodeGroupConfig) -> Dashboard
             )
             for metric in GPU_METRICS
         ),
+    )
+
+
+GPU_NODE_DIMENSIONS = ("ClusterName", "GpuDevice", "InstanceId", "InstanceType", "NodeName")
+"""The per-GPU dimension set of Container Insights' node GPU metrics (the CloudWatch agent's NVIDIA
+test expectations in aws/amazon-cloudwatch-agent-test:
+``ClusterName-GpuDevice-InstanceId-InstanceType-NodeName``)."""
+
+
+def gpu_failure_mode(cluster_name: str, group: GpuNodeGroupConfig, threshold: int | None) -> FailureMode:
+    """A GPU of the group runs hot: the hottest GPU's temperature over 15 minutes, by a Metrics Insights query
+    on the group's instance types (node ids are only known at run time)."""
+    types = " OR ".join(f"InstanceType = '{t}'" for t in group.instance_types)
+    # Values are validated config (cluster name, instance types matching [a-z0-9.-]), not user input.
+    query = (
+        f'SELECT MAX(node_gpu_temperature) FROM SCHEMA("ContainerInsights", {", ".join(GPU_NODE_DIMENSIONS)}) '  # noqa: S608
+        f"WHERE ClusterName = '{cluster_name}' AND ({types})"
+    )
+    metric = Metric("ContainerInsights", "node_gpu_temperature", dict.fromkeys(GPU_NODE_DIMENSIONS, "*"), "None")
+    return FailureMode(
+        f"gpu-node-group/{group.name}",
+        "gpu-hot",
+        f"a GPU of {group.name} ({', '.join(group.instance_types)}) reached {threshold} °C for 15 minutes",
+        "check the node's GPU utilisation and power on the dashboard; cordon and drain the node if it stays hot "
+        "(the autoscaler replaces it)",
+        "alarms.gpu_temperature_celsius",
+        QueryRule(query, "GreaterThanOrEqualToThreshold", threshold, metric, 300, 3) if threshold is not None else None,
     )

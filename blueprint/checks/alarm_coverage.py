@@ -21,6 +21,7 @@ DECLARING_COMPONENTS = (
     "hybrid-ai:preprocessing:PreprocessingPipeline",
     "hybrid-ai:inference:InferenceService",
     "hybrid-ai:inference:BatchScoringJob",
+    "hybrid-ai:compute:GpuNodeGroup",
 )
 """Component types that declare failure modes: a plan holding one but no ``failure_modes`` output lost
 its declarations."""

@@ -150,3 +150,41 @@ def test_a_bad_freshness_window_is_one_clear_message(prod_plan: Plan) -> None:
         parse_platform_config(raw, "prod")
     text = "\n".join(info.value.problems)
     assert "preprocessing.freshness_window_minutes.transactions: 7 is not a freshness window" in text
+
+
+def test_each_gpu_node_group_alarms_on_its_hottest_gpu(any_stack_plan: Plan) -> None:
+    alarms = _alarms(any_stack_plan)
+    topic_arn = any_stack_plan.outputs["alerts_topic_arn"]
+    cluster = any_stack_plan.outputs["cluster_name"]
+    groups = any_stack_plan.outputs["gpu_node_groups"]
+    assert groups
+    for group in groups:
+        alarm = alarms[f"alerts-gpu-node-group-{group}-gpu-hot"]
+        (query,) = alarm["metricQueries"]
+        # a Metrics Insights query over the per-GPU schema, restricted to the cluster and the group's types
+        assert query["expression"].startswith(
+            'SELECT MAX(node_gpu_temperature) FROM SCHEMA("ContainerInsights", ClusterName, GpuDevice, InstanceId, '
+            "InstanceType, NodeName) WHERE "
+        )
+        assert f"ClusterName = '{cluster}'" in query["expression"] and "InstanceType = '" in query["expression"]
+        assert (alarm["threshold"], alarm["evaluationPeriods"], query["period"]) == (85, 3, 300)
+        assert alarm["alarmActions"] == [topic_arn]
+
+
+def test_turning_the_gpu_alarm_off_is_a_blocking_coverage_finding() -> None:
+    from blueprint.checks import run_checks
+    from blueprint.synth import REPO_ROOT, synthesize
+
+    alarms = {**shipped_plan_config("prod"), "gpu_temperature_celsius": None}
+    plan = synthesize("prod", overrides={"hybrid-ai-platform:alarms": alarms})
+    section = run_checks(plan.to_json(), REPO_ROOT)
+    findings = [v for v in section["violations"] if v["policy"] == "system-alarm-coverage"]
+    assert [(f["field"], f["resource_name"], f["enforcement"]) for f in findings] == [
+        ("alarms.gpu_temperature_celsius", "gpu-l4", "mandatory")
+    ]
+
+
+def shipped_plan_config(stack: str) -> dict[str, Any]:
+    from tests.conftest import shipped_plan
+
+    return dict(shipped_plan(stack).config.get("hybrid-ai-platform:alarms") or {})
