@@ -23,7 +23,13 @@ import pulumi_kubernetes as k8s
 
 from .artifact_bucket import ArtifactBucket
 from .config import BatchJobConfig, ModelServiceConfig
-from .inference_service import gpu_resources, model_environment, scratch_volumes, selector_labels
+from .inference_service import (
+    EMF_AGENT_ENDPOINT,
+    gpu_resources,
+    model_environment,
+    scratch_volumes,
+    selector_labels,
+)
 from .kubernetes import (
     api_fields,
     gpu_scheduling,
@@ -31,6 +37,7 @@ from .kubernetes import (
     restricted_container_security_context,
     restricted_pod_security_context,
 )
+from .observability import AlarmRule, DashboardRow, FailureMode, Metric, Widget
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 BATCH_ARGS = ("batch",)
@@ -38,6 +45,8 @@ BATCH_ARGS = ("batch",)
 NON_RETRIABLE_EXIT_CODES = (2, 3)
 """Exit statuses of batch mode that a retry cannot fix: 2 configuration error, 3 contract error
 (``signature.json`` missing or not fitting the model or the day's files)."""
+DRIFT_METRICS_NAMESPACE = "HybridAiPlatform/Drift"
+"""CloudWatch namespace of the job's drift EMF metrics (``inference_server/drift.py``)."""
 SCORES_SUBPREFIX = "_scores"
 """Scores go to ``<feature_set>/_scores/<model>/`` inside the feature set's own prefix."""
 
@@ -143,6 +152,9 @@ class BatchScoringJob(pulumi.ComponentResource):
             {"name": "OUTPUT_PREFIX", "value": output_prefix},
             {"name": "LOOKBACK_DAYS", "value": str(job.lookback_days)},
             {"name": "BATCH_JOB_NAME", "value": job.name},
+            # Drift PSI metrics (inference_server/drift.py) as EMF to the CloudWatch agent.
+            {"name": "METRICS_CLUSTER_NAME", "value": args.cluster.name},
+            {"name": "AWS_EMF_AGENT_ENDPOINT", "value": EMF_AGENT_ENDPOINT},
         ]
         annotations = {"hybrid-ai/model-version": model.version}
         self.cron_job = k8s.batch.v1.CronJob(
@@ -226,3 +238,74 @@ def pod_failure_policy() -> dict[str, object]:
 
 def _sid(prefix: str, statements: Sequence[Mapping[str, object]]) -> list[Mapping[str, object]]:
     return [{"Sid": f"{prefix}{i}", **s} for i, s in enumerate(statements)]
+
+
+# Observability: drift of the scored data against the model version's training profile ------------------
+
+
+def drift_metric(cluster_name: pulumi.Input[str], job: BatchJobConfig, name: str) -> Metric:
+    """A drift metric the job emits (``MaxFeaturePSI``, ``ScorePSI``) with its exact dimension set."""
+    dimensions = {"ClusterName": cluster_name, "Model": job.model, "BatchJob": job.name}
+    return Metric(DRIFT_METRICS_NAMESPACE, name, dimensions, "None")
+
+
+def batch_job_failure_modes(job: BatchJobConfig, index: int, cluster_name: pulumi.Input[str]) -> list[FailureMode]:
+    """The scored data drifts from the training data: features, or the scores themselves.
+
+    The job emits each day's population stability index after scoring (``inference_server/drift.py``);
+    the alarms take the day's maximum and fire above ``drift_psi_threshold``.
+    """
+    component = f"batch-job/{job.name}"
+    field = f"inference.batch_jobs[{index}].drift_psi_threshold"
+    threshold = job.drift_psi_threshold
+
+    def rule(name: str) -> AlarmRule | None:
+        if threshold is None:
+            return None
+        return AlarmRule(drift_metric(cluster_name, job, name), "Maximum", "GreaterThanThreshold", threshold, 86400)
+
+    return [
+        FailureMode(
+            component,
+            "feature-drift",
+            f"a scored day's features drifted from model {job.model}'s training data (PSI above {threshold})",
+            "find the feature in the job's drift log line (FeaturePSI per feature on the dashboard); check the "
+            "preprocessing code version and the source data, then retrain or roll back the model",
+            field,
+            rule("MaxFeaturePSI"),
+        ),
+        FailureMode(
+            component,
+            "score-drift",
+            f"the distribution of model {job.model}'s scores moved away from its training scores (PSI above "
+            f"{threshold})",
+            "compare with feature drift; if the features are stable, suspect the model version or image",
+            field,
+            rule("ScorePSI"),
+        ),
+    ]
+
+
+def batch_job_dashboard_row(job: BatchJobConfig, cluster_name: str) -> DashboardRow:
+    """Drift of one batch job: the day's maximum feature PSI and score PSI, and PSI per feature."""
+    schema = f"{{{DRIFT_METRICS_NAMESPACE},BatchJob,ClusterName,Feature,Model}}"
+    return DashboardRow(
+        f"Batch job {job.name} (model {job.model}, feature set {job.feature_set}): drift",
+        widgets=(
+            Widget(
+                f"PSI (alarm above {job.drift_psi_threshold})",
+                (
+                    (drift_metric(cluster_name, job, "MaxFeaturePSI"), "Maximum"),
+                    (drift_metric(cluster_name, job, "ScorePSI"), "Maximum"),
+                ),
+                width=12,
+            ),
+        ),
+        search_widgets=(
+            (
+                "PSI per feature",
+                f'SEARCH(\'{schema} MetricName="FeaturePSI" BatchJob="{job.name}" '
+                f"ClusterName=\"{cluster_name}\"', 'Maximum', 86400)",
+            ),
+        ),
+    )

@@ -383,11 +383,31 @@ class PreprocessingFunctionConfig(_Model):
         return self
 
 
+DEFAULT_FRESHNESS_WINDOW_MINUTES = 1440
+"""Freshness window of a feature set the config does not list: one day."""
+
+
+def _check_freshness_window(value: int | None) -> int | None:
+    if value is not None and (not 5 <= value <= 1440 or value % 5):
+        raise ValueError(
+            f"{value} is not a freshness window; use a multiple of 5 minutes from 5 to 1440 (CloudWatch evaluates "
+            "alarms over at most one day)"
+        )
+    return value
+
+
+FreshnessWindow = Annotated[int | None, AfterValidator(_check_freshness_window)]
+
+
 class PreprocessingConfig(_Model):
     """The bursty, serverless preprocessing functions."""
 
     functions: list[PreprocessingFunctionConfig] = Field(default_factory=list)
     """One pipeline (rule, queue, DLQ, function) per entry. Defaults to none."""
+    freshness_window_minutes: dict[FeatureSetName, FreshnessWindow] = Field(default_factory=dict)
+    """Per feature set: alarm when none of its functions has written a new object for this many minutes
+    (a multiple of 5, at most 1440). Defaults to 1440 (one day) for every feature set not listed. ``null``
+    turns the alarm off, which the alarm-coverage system check reports as a blocking finding."""
 
     @model_validator(mode="after")
     def _unique(self) -> PreprocessingConfig:
@@ -395,6 +415,9 @@ class PreprocessingConfig(_Model):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"function names must be unique; repeated: {duplicates}")
+        unknown = sorted(set(self.freshness_window_minutes) - {f.feature_set for f in self.functions})
+        if unknown:
+            raise ValueError(f"freshness_window_minutes names feature sets no function writes: {unknown}")
         prefixes = sorted(f.landing_prefix for f in self.functions)
         for first, second in itertools.pairwise(prefixes):
             if second.startswith(first):
@@ -645,7 +668,9 @@ class GpuNodeGroupConfig(_Model):
         return GPU_TYPE_BY_FAMILY[self.instance_types[0].split(".")[0]]
 
 
-EksAddonName = Literal["vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server"]
+EksAddonName = Literal[
+    "vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server", "amazon-cloudwatch-observability"
+]
 
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
@@ -874,6 +899,38 @@ class ResourcesConfig(_Model):
         return value
 
 
+SLO_LATENCY_TARGETS_MS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+"""Latency SLO thresholds the model server counts slow requests for exactly: the whole-millisecond bounds
+of its latency histogram (``container_src/inference_server/metrics.py`` ``LATENCY_BUCKETS``)."""
+
+
+class SloConfig(_Model):
+    """A model's service-level objectives, alerted on by error-budget burn rate (docs/observability.md).
+
+    They are also the model's rollback criteria (docs/rollback.md): a burn-rate alarm after a rollout
+    means the new version or image spends the error budget too fast."""
+
+    availability_target: float = Field(default=0.999, ge=0.9, le=0.99999)
+    """Share of inference requests answered without a server error (5xx). Defaults to 0.999."""
+    latency_target_ms: int = 250
+    """Latency threshold of the latency SLO, in milliseconds: one of :data:`SLO_LATENCY_TARGETS_MS`, the
+    server's latency histogram bounds, so it counts slow requests exactly. Defaults to 250 ms."""
+    latency_percentile: float = Field(default=99.0, ge=50.0, le=99.99)
+    """Percentile of requests that must be answered within ``latency_target_ms``. Defaults to 99
+    (p99 <= 250 ms)."""
+    window_days: int = Field(default=30, ge=7, le=90)
+    """The SLO's rolling window; burn-rate thresholds are computed from it (14.4 and 6 for 30 days).
+    Defaults to 30 days."""
+
+    @field_validator("latency_target_ms")
+    @classmethod
+    def _latency_bound(cls, value: int) -> int:
+        if value not in SLO_LATENCY_TARGETS_MS:
+            allowed = ", ".join(map(str, SLO_LATENCY_TARGETS_MS))
+            raise ValueError(f"is not a latency bound of the server's histogram; use one of {allowed}")
+        return value
+
+
 class ModelServiceConfig(_Model):
     """One model served by an InferenceService."""
 
@@ -889,11 +946,12 @@ class ModelServiceConfig(_Model):
     """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to the
     created ECR repository at ``image_tag``."""
     min_replicas: int = Field(default=2, ge=1, le=100)
-    """HPA minimum. Defaults to 2 (with a PodDisruptionBudget of 1 unavailable)."""
+    """Scaler minimum (KEDA ScaledObject). Defaults to 2 (with a PodDisruptionBudget of 1 unavailable)."""
     max_replicas: int = Field(default=4, ge=1, le=100)
-    """HPA maximum. Defaults to 4."""
-    target_cpu_utilization: int = Field(default=70, ge=10, le=100)
-    """HPA target CPU utilisation percent. Defaults to 70."""
+    """Scaler maximum (KEDA ScaledObject). Defaults to 4."""
+    target_in_flight_per_pod: int = Field(default=8, ge=1, le=1000)
+    """Scaling target: in-flight requests per pod (KEDA scales between ``min_replicas`` and ``max_replicas``
+    on the servers' ``InFlight`` metric; CPU is not the load signal of GPU inference). Defaults to 8."""
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     """Requests and limits. Defaults as documented on its fields."""
     allowed_namespaces: list[Name] = Field(default_factory=list)
@@ -917,6 +975,8 @@ class ModelServiceConfig(_Model):
     images_to_keep: int = Field(default=30, ge=5, le=1000)
     """Tagged images the ECR lifecycle policy keeps (older ones expire; untagged images expire
     after a day). Defaults to 30, so recent releases stay available for rollback."""
+    slo: SloConfig = Field(default_factory=SloConfig)
+    """Availability and latency objectives with burn-rate alarms. Defaults as documented on its fields."""
 
     @model_validator(mode="after")
     def _replicas(self) -> ModelServiceConfig:
@@ -949,6 +1009,11 @@ class BatchJobConfig(_Model):
     """The job's input (``<feature_set>/`` in the feature store) is written by something outside this
     stack, not by a ``preprocessing.functions`` entry. Defaults to false: ``blueprint plan`` blocks a job
     whose input prefix no function of the stack writes (BP-SYS-006), since it would score nothing forever."""
+    drift_psi_threshold: float | None = Field(default=0.25, gt=0, le=10)
+    """Alarm when a scored day's population stability index, of any feature or of the scores, against the
+    model version's training profile (``drift-profile.json``, docs/observability.md) exceeds this.
+    Defaults to 0.25 (the usual "significant shift" line). ``null`` turns the alarms off, which the
+    alarm-coverage system check reports as a blocking finding."""
     lookback_days: int = Field(default=3, ge=1, le=31)
     """Daily partitions each run scores, ending at yesterday (UTC): a file landing up to
     ``lookback_days - 1`` days late for its ``dt=`` partition is still scored, and files already scored are
@@ -1005,6 +1070,16 @@ class AlarmsConfig(_Model):
     records_failed_threshold: int = Field(default=1, ge=1)
     """Alarm when a function's failed records (its ``RecordsFailed`` metric) in five minutes reach
     this. Defaults to 1."""
+    duration_timeout_ratio: float = Field(default=0.9, gt=0, le=1)
+    """Alarm when a function's longest invocation in five minutes reaches this share of its timeout.
+    Defaults to 0.9 (an invocation near the timeout is about to be cut off)."""
+    gpu_temperature_celsius: int | None = Field(default=85, ge=40, le=110)
+    """Alarm when the hottest GPU of a GPU node group reaches this temperature (Container Insights'
+    ``node_gpu_temperature``) for 15 minutes: data-centre GPUs throttle their clocks near 90 °C. Defaults to
+    85. ``null`` turns the alarms off, which the alarm-coverage system check reports as blocking."""
+    dlq_oldest_message_age_seconds: int = Field(default=259_200, ge=60, le=1_209_600)
+    """Alarm when a dead-letter queue's oldest message is older than this (the DLQ keeps messages 14
+    days; redrive them before they expire). Defaults to 3 days."""
 
 
 class BudgetConfig(_Model):

@@ -75,6 +75,33 @@ metrics API the HorizontalPodAutoscalers read; EKS does not install it by defaul
 (https://docs.aws.amazon.com/eks/latest/userguide/metrics-server.html). Both run on the system
 nodes because every other node group is tainted (``nvidia.com/gpu=true:NoSchedule``) and they
 tolerate no such taint."""
+CLOUDWATCH_OBSERVABILITY: EksAddonName = "amazon-cloudwatch-observability"
+"""The EKS add-on that installs the CloudWatch agent (Container Insights with enhanced observability, incl.
+NVIDIA GPU metrics from its DCGM exporter) and Fluent Bit
+(https://docs.aws.amazon.com/eks/latest/userguide/amazon-cloudwatch-observability.html). Its agent runs as
+service account ``cloudwatch-agent`` in namespace ``amazon-cloudwatch`` and needs
+``CloudWatchAgentServerPolicy``; from add-on version 3.1.0 it can get it through EKS Pod Identity
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-setup-EKS-addon.html).
+Not pinned by default, like the other add-ons (``cluster.addon_versions`` pins it): no version list for
+Kubernetes 1.36 could be confirmed offline; EKS installs the default version for the cluster's version."""
+CLOUDWATCH_AGENT_POLICY = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+CLOUDWATCH_AGENT_CONFIG = {
+    "agent": {
+        "config": {
+            "logs": {
+                "metrics_collected": {
+                    # The model servers' EMF metrics (components/inference_service.py), on the agent's default
+                    # tcp:25888 listener
+                    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_CloudWatch_Agent.html).
+                    "emf": {},
+                    # Container Insights with enhanced observability, with NVIDIA GPU (accelerated compute) metrics.
+                    "kubernetes": {"enhanced_container_insights": True, "accelerated_compute_metrics": True},
+                }
+            }
+        }
+    }
+}
+"""The add-on's ``configurationValues``: the CloudWatch agent configuration it runs."""
 AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
 """Service principal of the EC2 Auto Scaling service-linked role."""
 API_SERVER_PORT = 443
@@ -425,6 +452,28 @@ class InferenceCluster(pulumi.ComponentResource):
         )
         for addon_name in ADDONS_ON_SYSTEM_NODES:
             addon(addon_name, [self.system_node_group])
+        # Observability: its operator runs on the system nodes; its agent and DCGM exporter DaemonSets on every node.
+        agent_identity = PodIdentityRole(
+            f"{name}-cloudwatch-agent-identity",
+            PodIdentityRoleArgs(
+                cluster_name=self.cluster.name,
+                cluster_arn=self.cluster.arn,
+                namespace="amazon-cloudwatch",
+                service_account="cloudwatch-agent",
+                statements=[],
+                managed_policy_arns=[CLOUDWATCH_AGENT_POLICY],
+                create_association=False,
+                description=f"CloudWatch agent ({CLOUDWATCH_OBSERVABILITY} add-on) of {args.cluster_name}",
+                tags=tags,
+            ),
+            opts=child,
+        )
+        addon(
+            CLOUDWATCH_OBSERVABILITY,
+            [self.system_node_group, agent_identity],
+            pod_identity_associations=[{"role_arn": agent_identity.arn, "service_account": "cloudwatch-agent"}],
+            configuration_values=json.dumps(CLOUDWATCH_AGENT_CONFIG, sort_keys=True),
+        )
 
         # Kubernetes access -------------------------------------------------------------------------
         self.kubeconfig = kubeconfig(

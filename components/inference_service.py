@@ -24,6 +24,7 @@ from .artifact_bucket import ArtifactBucket
 from .config import ROLLOUT_MAX_SURGE, ModelServiceConfig
 from .gpu_node_group import GPU_RESOURCE
 from .iam import Statement
+from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
     api_fields,
     gpu_scheduling,
@@ -31,6 +32,7 @@ from .kubernetes import (
     restricted_container_security_context,
     restricted_pod_security_context,
 )
+from .observability import BurnRateSlo, DashboardRow, FailureMode, Metric, Widget
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 PORT = 8080
@@ -51,6 +53,12 @@ METRICS_SCRAPER_NAMESPACE = "amazon-cloudwatch"
 ``amazon-cloudwatch-observability`` EKS add-on installs runs in ``amazon-cloudwatch``
 (https://docs.aws.amazon.com/eks/latest/userguide/amazon-cloudwatch-observability.html). It may
 reach the serving port, where the server exposes ``/metrics``."""
+EMF_AGENT_PORT = 25888
+"""The CloudWatch agent's default EMF listener (tcp:25888:
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_CloudWatch_Agent.html),
+enabled by the add-on's agent configuration (``components/inference_cluster.py``)."""
+EMF_AGENT_ENDPOINT = f"tcp://cloudwatch-agent.{METRICS_SCRAPER_NAMESPACE}:{EMF_AGENT_PORT}"
+"""Where the server sends its EMF documents: the add-on's ``cloudwatch-agent`` Service."""
 REGISTRY_BUCKET_TAG = "model-registry-bucket"
 """ECR repository tag naming the model-registry bucket the model's versions are published to.
 The program reads it back (``aws.ecr.get_repository``) to check a version before serving it: the
@@ -68,6 +76,97 @@ NOT_FOUND_MARKERS: dict[str, tuple[str, ...]] = {
 """Per lookup, the substrings of a data-source error that mean "does not exist": the AWS error code
 of that call, or the provider's not-found wording. Anything else (access denied, throttling, a
 missing bucket, a network error) fails the update with its text instead of deferring workloads."""
+
+
+INFERENCE_METRICS_NAMESPACE = "HybridAiPlatform/Inference"
+"""CloudWatch namespace of the server's EMF metrics (``inference_server/emf.py``)."""
+MODEL_METRICS = {
+    "Requests": "Count",
+    "ServerErrors": "Count",
+    "SlowRequests": "Count",
+    "Latency": "Milliseconds",
+    "InFlight": "Count",
+    "QueueDepth": "Count",
+    "BatchSize": "Count",
+}
+"""The server's EMF metrics and units. ``ServerErrors`` counts 5xx answers, ``SlowRequests`` answers
+slower than ``SLO_LATENCY_TARGET_MS``. Dimensions: ``ClusterName`` and ``Model``."""
+
+
+def model_metric(cluster_name: pulumi.Input[str], model: str, name: str) -> Metric:
+    """One of the server's EMF metrics with the exact dimension set it writes (``ClusterName``, ``Model``)."""
+    return Metric(INFERENCE_METRICS_NAMESPACE, name, {"ClusterName": cluster_name, "Model": model}, MODEL_METRICS[name])
+
+
+def model_failure_modes(model: ModelServiceConfig, index: int, cluster_name: pulumi.Input[str]) -> list[FailureMode]:
+    """The model's SLOs as failure modes: availability and latency error budgets burning too fast."""
+    slo = model.slo
+    at = f"inference.models[{index}].slo"
+    component = f"model/{model.name}"
+
+    def metric(name: str) -> Metric:
+        return model_metric(cluster_name, model.name, name)
+
+    availability = BurnRateSlo(
+        "availability",
+        slo.availability_target,
+        slo.window_days,
+        metric("Requests"),
+        metric("ServerErrors"),
+        f"{slo.availability_target:.3%} of requests answered without a server error over {slo.window_days} days",
+    )
+    latency = BurnRateSlo(
+        "latency",
+        slo.latency_percentile / 100,
+        slo.window_days,
+        metric("Requests"),
+        metric("SlowRequests"),
+        f"p{slo.latency_percentile:g} latency <= {slo.latency_target_ms} ms over {slo.window_days} days",
+    )
+    return [
+        FailureMode(
+            component,
+            "slo-availability",
+            f"the availability error budget ({availability.description}) burns too fast",
+            "if a rollout is under way or just finished, roll back (docs/rollback.md); else check pod restarts, "
+            "model load failures and GPU health",
+            f"{at}.availability_target",
+            availability,
+        ),
+        FailureMode(
+            component,
+            "slo-latency",
+            f"the latency error budget ({latency.description}) burns too fast",
+            "check queue depth, in-flight requests and replicas at max; roll back a rollout that brought it",
+            f"{at}.latency_target_ms",
+            latency,
+        ),
+    ]
+
+
+def model_dashboard_row(model: ModelServiceConfig, cluster_name: pulumi.Input[str]) -> DashboardRow:
+    """Traffic, errors, latency, load and batching of one model."""
+
+    def metric(name: str) -> Metric:
+        return model_metric(cluster_name, model.name, name)
+
+    return DashboardRow(
+        f"Model {model.name} (version {model.version}, image {model.image_tag})",
+        widgets=(
+            Widget(
+                "Requests and errors",
+                ((metric("Requests"), "Sum"), (metric("ServerErrors"), "Sum"), (metric("SlowRequests"), "Sum")),
+            ),
+            Widget(
+                f"Latency (target p{model.slo.latency_percentile:g} <= {model.slo.latency_target_ms} ms)",
+                ((metric("Latency"), "p50"), (metric("Latency"), f"p{model.slo.latency_percentile:g}")),
+            ),
+            Widget(
+                "Load and batching",
+                ((metric("InFlight"), "Maximum"), (metric("QueueDepth"), "Maximum"), (metric("BatchSize"), "Average")),
+            ),
+        ),
+    )
 
 
 def selector_labels(model: str, component: str = "inference-server") -> dict[str, str]:
@@ -124,7 +223,7 @@ class ArtifactCheckError(pulumi.RunError):
 class ModelArtifacts:
     """What a model's workloads need before their pods can become ready, and what is published.
 
-    The Deployment, Service, HPA, PDB and the model's batch jobs are created only once both exist:
+    The Deployment, Service, ScaledObject, PDB and the model's batch jobs are created only once both exist:
     a pod without its image or model version never becomes ready, so Pulumi, which waits for a
     Deployment to become available, would time out the update.
     """
@@ -264,10 +363,12 @@ class InferenceServiceArgs:
     batch_jobs: Sequence[str] = ()
     """Batch jobs that run this model's image: they wait for the same artifacts, and the
     bootstrap record lists them. Defaults to none."""
+    scaler_depends_on: Sequence[pulumi.Resource] = ()
+    """What the KEDA ScaledObject waits for (the KEDA release, which installs its CRDs). Defaults to none."""
 
 
 class InferenceService(pulumi.ComponentResource):
-    """A model server: namespace, identity, image repository, Deployment, Service, HPA, PDB, NetworkPolicies.
+    """A model server: namespace, identity, image repository, Deployment, Service, scaler, PDB, NetworkPolicies.
 
     - **Namespace** ``<model>``, Pod Security ``restricted`` (enforce, audit, warn).
     - **Identity**: ServiceAccount ``<model>`` (no API token automounted: the server never calls
@@ -282,14 +383,15 @@ class InferenceService(pulumi.ComponentResource):
       cache and ``/tmp``, liveness/readiness on the V2 health endpoints, a startup probe allowing
       ``model_load_timeout_seconds`` for the model to load, requests equal limits, zone spread,
       rolling update 0 unavailable / 1 surge.
-    - **Service** (ClusterIP 8080), **HPA** (autoscaling/v2, CPU), **PDB** (max 1 unavailable).
+    - **Service** (ClusterIP 8080), **KEDA ScaledObject** (in-flight requests per pod, from CloudWatch;
+      KEDA owns the HPA), **PDB** (max 1 unavailable).
     - **NetworkPolicies**: default deny in and out; ingress on 8080 only from
       ``allowed_namespaces`` and from the metrics scraper's namespace
       (:data:`METRICS_SCRAPER_NAMESPACE`, for ``/metrics``); egress only to cluster DNS, the Pod
       Identity agent and HTTPS to public addresses (S3, STS).
 
     **Bootstrap.** The repository, namespace, identity and network policies are always created.
-    The Deployment, Service, HPA and PDB are created only once :func:`check_model_artifacts`
+    The Deployment, Service, ScaledObject and PDB are created only once :func:`check_model_artifacts`
     finds the image and the model version published; until then the program logs what to
     publish where (``pulumi.log.warn``) and the ``bootstrap`` output records what waits.
 
@@ -419,7 +521,7 @@ class InferenceService(pulumi.ComponentResource):
         )
 
         self._network_policies(name, model, ns, selector_labels(model.name), ns_child)
-        deferred = [f"{name}-{suffix}" for suffix in ("deployment", "service", "hpa", "pdb")]
+        deferred = [f"{name}-{suffix}" for suffix in ("deployment", "service", "scaledobject", "pdb")]
         self.deployment = None
         self.service = None
         if self.artifacts.published:
@@ -446,7 +548,7 @@ class InferenceService(pulumi.ComponentResource):
         numbered = " ".join(f"({i}) {step}" for i, step in enumerate(steps, start=1))
         return (
             f"{args.model.name}: {' and '.join(artifacts.missing)} not published yet, so its Deployment, Service, "
-            f"HPA, PodDisruptionBudget{jobs} wait (pods without them never become ready). Created now: ECR "
+            f"ScaledObject, PodDisruptionBudget{jobs} wait (pods without them never become ready). Created now: ECR "
             f"repository {args.repository_name}, namespace, service account, Pod Identity role, network "
             f"policies. Publish, then deploy again: {numbered}"
         )
@@ -480,7 +582,7 @@ class InferenceService(pulumi.ComponentResource):
     def _workload(
         self, name: str, args: InferenceServiceArgs, labels: dict[str, str], ns_child: pulumi.ResourceOptions
     ) -> None:
-        """Deployment, Service, HPA and PDB: created once the image and model version are published."""
+        """Deployment, Service, ScaledObject and PDB: created once the image and model version are published."""
         model = args.model
         ns = self.namespace_name
         volumes, mounts = scratch_volumes()
@@ -492,7 +594,13 @@ class InferenceService(pulumi.ComponentResource):
             "image": self.image,
             "imagePullPolicy": "IfNotPresent",
             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-            "env": model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
+            "env": [
+                *model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
+                # EMF metrics (inference_server/emf.py): their ClusterName dimension and the SLO's slow-request line.
+                {"name": "METRICS_CLUSTER_NAME", "value": args.cluster.name},
+                {"name": "SLO_LATENCY_TARGET_MS", "value": str(model.slo.latency_target_ms)},
+                {"name": "AWS_EMF_AGENT_ENDPOINT", "value": EMF_AGENT_ENDPOINT},
+            ],
             "resources": gpu_resources(model),
             "securityContext": restricted_container_security_context(),
             "volumeMounts": mounts,
@@ -574,33 +682,75 @@ class InferenceService(pulumi.ComponentResource):
             ),
             opts=ns_child,
         )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=object_meta(model.name, ns, labels),
-            spec=api_fields(
-                {
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
-                    "minReplicas": model.min_replicas,
-                    "maxReplicas": model.max_replicas,
-                    "metrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "target": {"type": "Utilization", "averageUtilization": model.target_cpu_utilization},
-                            },
-                        }
-                    ],
-                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.deployment]),
-        )
+        self._scaler(name, args, labels)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=object_meta(model.name, ns, labels),
             spec=api_fields({"maxUnavailable": 1, "selector": {"matchLabels": selector}}),
             opts=ns_child,
+        )
+
+    def _scaler(self, name: str, args: InferenceServiceArgs, labels: dict[str, str]) -> None:
+        """A KEDA ScaledObject: in-flight requests per pod (the servers' ``InFlight`` EMF metric, summed over
+        the pods each minute, divided by the replicas) against ``target_in_flight_per_pod``
+        (components/keda.py). KEDA creates and owns the HPA (``min_replicas`` to ``max_replicas``)."""
+        model = args.model
+        ns = self.namespace_name
+        in_flight = model_metric(args.cluster.name, model.name, "InFlight")
+        auth = k8s.apiextensions.CustomResource(
+            f"{name}-trigger-auth",
+            api_version=SCALED_OBJECT_API,
+            kind="TriggerAuthentication",
+            metadata=object_meta(TRIGGER_AUTHENTICATION, ns, labels),
+            spec={"podIdentity": {"provider": "aws"}},
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[self.namespace, *args.scaler_depends_on]
+            ),
+        )
+        dimensions = sorted(in_flight.dimensions.items())
+        k8s.apiextensions.CustomResource(
+            f"{name}-scaledobject",
+            api_version=SCALED_OBJECT_API,
+            kind="ScaledObject",
+            metadata=object_meta(model.name, ns, labels),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
+                "minReplicaCount": model.min_replicas,
+                "maxReplicaCount": model.max_replicas,
+                "pollingInterval": 30,
+                "cooldownPeriod": 300,
+                "advanced": {
+                    "horizontalPodAutoscalerConfig": {
+                        "name": model.name,
+                        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+                    }
+                },
+                "triggers": [
+                    {
+                        "type": "aws-cloudwatch",
+                        "metricType": "AverageValue",
+                        "authenticationRef": {"name": TRIGGER_AUTHENTICATION},
+                        "metadata": {
+                            "namespace": in_flight.namespace,
+                            "metricName": in_flight.name,
+                            "dimensionName": ";".join(key for key, _ in dimensions),
+                            "dimensionValue": pulumi.Output.all(*(value for _, value in dimensions)).apply(";".join),
+                            "metricStat": "Sum",
+                            "metricStatPeriod": "60",
+                            "metricCollectionTime": "120",
+                            "metricEndTimeOffset": "60",
+                            "targetMetricValue": str(model.target_in_flight_per_pod),
+                            "minMetricValue": "0",
+                            "awsRegion": args.region,
+                        },
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=[*([self.deployment] if self.deployment else []), auth, *args.scaler_depends_on],
+            ),
         )
 
     @staticmethod
@@ -691,6 +841,17 @@ class InferenceService(pulumi.ComponentResource):
                             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                         },
                         {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                        {
+                            # EMF metrics (server and batch job) to the CloudWatch agent.
+                            "to": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": METRICS_SCRAPER_NAMESPACE}
+                                    }
+                                }
+                            ],
+                            "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}],
+                        },
                         {
                             "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
                             "ports": [{"protocol": "TCP", "port": 443}],

@@ -17,8 +17,9 @@ import pulumi
 import pulumi_aws as aws
 
 from .artifact_bucket import ArtifactBucket
-from .config import PreprocessingFunctionConfig
+from .config import DEFAULT_FRESHNESS_WINDOW_MINUTES, AlarmsConfig, PreprocessingConfig, PreprocessingFunctionConfig
 from .iam import Statement, deny_insecure_transport, policy_document, service_assume_role_policy
+from .observability import AlarmRule, DashboardRow, FailureMode, Metric, Widget
 
 HANDLER = "preprocessing.handler.lambda_handler"
 """Handler of the packaged ``lambda_src/`` code."""
@@ -26,6 +27,10 @@ DLQ_RETENTION_SECONDS = 1_209_600
 """Dead-letter queues keep messages the SQS maximum of 14 days."""
 FAILED_RECORDS_METRIC = "RecordsFailed"
 """EMF metric the handler emits with the count of records it returned in ``batchItemFailures``."""
+OBJECTS_PROCESSED_METRIC = "ObjectsProcessed"
+"""EMF metric the handler emits once per landing object written to the feature store (freshness)."""
+FEATURE_LAG_METRIC = "FeatureLagSeconds"
+"""EMF metric: seconds from the landing object's event time to its features being written."""
 
 
 class PackageError(Exception):
@@ -237,6 +242,8 @@ class PreprocessingPipeline(pulumi.ComponentResource):
         feature_prefix = f"{fn.feature_set}/"
         self.metrics_namespace = args.metrics_namespace
         self.metric_dimensions = {"service": fn.name, "FeatureSet": fn.feature_set}
+        self.config = fn
+        self.function_name = args.function_name
 
         # Queues ------------------------------------------------------------------------------
         self.dead_letter_queue = aws.sqs.Queue(
@@ -501,3 +508,217 @@ class PreprocessingPipeline(pulumi.ComponentResource):
 
 def _sid(prefix: str, statements: list[Statement]) -> list[Statement]:
     return [{"Sid": f"{prefix}{i}", **s} for i, s in enumerate(statements)]
+
+
+# Observability: what the pipeline emits and how it fails ------------------------------------------
+
+
+def handler_metric(pipeline: PreprocessingPipeline, name: str, unit: str = "Count") -> Metric:
+    """One of the handler's EMF metrics, with the exact dimension set it writes."""
+    return Metric(pipeline.metrics_namespace, name, dict(pipeline.metric_dimensions), unit)
+
+
+def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: AlarmsConfig) -> list[FailureMode]:
+    """The pipeline's failure modes: failed records, errors, throttles, duration near the timeout,
+    concurrency at the reserved limit, queue age, DLQ depth and DLQ age.
+
+    ``index`` is the function's position in ``preprocessing.functions`` (the config field paths).
+    Lambda publishes ``ConcurrentExecutions`` per function for functions with reserved concurrency
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html), which every pipeline has.
+    """
+    fn = pipeline.config
+    component = f"pipeline/{pipeline._name}"
+    at = f"preprocessing.functions[{index}]"
+    function = {"FunctionName": pipeline.function.name}
+    queue = {"QueueName": pipeline.queue.name}
+    dlq = {"QueueName": pipeline.dead_letter_queue.name}
+
+    def lam(name: str, unit: str = "Count") -> Metric:
+        return Metric("AWS/Lambda", name, function, unit)
+
+    def sqs(name: str, dims: dict[str, pulumi.Output[str]], unit: str) -> Metric:
+        return Metric("AWS/SQS", name, dims, unit)
+
+    def mode(key: str, meaning: str, response: str, field: str, rule: AlarmRule) -> FailureMode:
+        return FailureMode(component, key, meaning, response, field, rule)
+
+    timeout_ms = fn.timeout_seconds * 1000
+    return [
+        mode(
+            "records-failed",
+            "records failed and were returned for retry (the function reports partial batch failures, so "
+            "Lambda Errors stay at zero)",
+            "read the function's log for each record's error_type and source_key; fix the data or the code",
+            "alarms.records_failed_threshold",
+            AlarmRule(
+                handler_metric(pipeline, FAILED_RECORDS_METRIC),
+                "Sum",
+                "GreaterThanOrEqualToThreshold",
+                alarms.records_failed_threshold,
+            ),
+        ),
+        mode(
+            "errors",
+            "function errors (the whole batch failed: configuration, timeout or crash)",
+            "open the function's log group; a ConfigurationError names the bad environment variable",
+            "alarms.lambda_errors_threshold",
+            AlarmRule(lam("Errors"), "Sum", "GreaterThanOrEqualToThreshold", alarms.lambda_errors_threshold),
+        ),
+        mode(
+            "throttles",
+            "function throttles (reserved concurrency reached)",
+            "check the queue age; raise reserved_concurrency or lower maximum_concurrency",
+            "alarms.lambda_throttles_threshold",
+            AlarmRule(lam("Throttles"), "Sum", "GreaterThanOrEqualToThreshold", alarms.lambda_throttles_threshold),
+        ),
+        mode(
+            "duration-near-timeout",
+            f"an invocation took {alarms.duration_timeout_ratio:.0%} of the {fn.timeout_seconds}s timeout or more",
+            "look for large landing objects in the log; raise timeout_seconds or memory_mb, or lower batch_size",
+            "alarms.duration_timeout_ratio",
+            AlarmRule(
+                lam("Duration", "Milliseconds"),
+                "Maximum",
+                "GreaterThanOrEqualToThreshold",
+                round(timeout_ms * alarms.duration_timeout_ratio),
+            ),
+        ),
+        mode(
+            "concurrency-at-limit",
+            f"the function ran at its reserved concurrency of {fn.reserved_concurrency}",
+            "check throttles and queue age; raise reserved_concurrency if the backlog grows",
+            f"{at}.reserved_concurrency",
+            AlarmRule(lam("ConcurrentExecutions"), "Maximum", "GreaterThanOrEqualToThreshold", fn.reserved_concurrency),
+        ),
+        mode(
+            "queue-age",
+            f"oldest message older than {alarms.oldest_message_age_seconds}s (processing is falling behind)",
+            "check throttles, errors and concurrency; the backlog drains once the function keeps up",
+            "alarms.oldest_message_age_seconds",
+            AlarmRule(
+                sqs("ApproximateAgeOfOldestMessage", queue, "Seconds"),
+                "Maximum",
+                "GreaterThanThreshold",
+                alarms.oldest_message_age_seconds,
+            ),
+        ),
+        mode(
+            "dlq-not-empty",
+            "messages in the dead-letter queue need attention (redrive after fixing)",
+            "read why the records failed (function log), fix, then start a DLQ redrive to the source queue",
+            f"{at}.max_receive_count",
+            AlarmRule(sqs("ApproximateNumberOfMessagesVisible", dlq, "Count"), "Maximum", "GreaterThanThreshold", 0),
+        ),
+        mode(
+            "dlq-age",
+            f"a dead-lettered message is older than {alarms.dlq_oldest_message_age_seconds}s; the DLQ drops "
+            "messages after 14 days",
+            "redrive or archive the dead-lettered messages before they expire",
+            "alarms.dlq_oldest_message_age_seconds",
+            AlarmRule(
+                sqs("ApproximateAgeOfOldestMessage", dlq, "Seconds"),
+                "Maximum",
+                "GreaterThanThreshold",
+                alarms.dlq_oldest_message_age_seconds,
+            ),
+        ),
+    ]
+
+
+def feature_set_failure_modes(
+    pipelines: Sequence[PreprocessingPipeline], preprocessing: PreprocessingConfig
+) -> list[FailureMode]:
+    """Per feature set: nothing new written for its freshness window (by any function writing it).
+
+    The alarm sums ``ObjectsProcessed`` of every function of the feature set over 5-minute periods
+    and fires when all periods of the window are below one. Missing data is breaching: silence is
+    the failure this alarm exists for.
+    """
+    by_set: dict[str, list[PreprocessingPipeline]] = {}
+    for pipeline in pipelines:
+        by_set.setdefault(pipeline.config.feature_set, []).append(pipeline)
+    modes = []
+    for feature_set, members in sorted(by_set.items()):
+        window = preprocessing.freshness_window_minutes.get(feature_set, DEFAULT_FRESHNESS_WINDOW_MINUTES)
+        metrics = [handler_metric(p, OBJECTS_PROCESSED_METRIC) for p in members]
+        rule = (
+            AlarmRule(
+                metrics[0],
+                "Sum",
+                "LessThanThreshold",
+                1,
+                period=300,
+                evaluation_periods=window // 5,
+                treat_missing_data="breaching",
+                summed_with=tuple(metrics[1:]),
+            )
+            if window is not None
+            else None
+        )
+        modes.append(
+            FailureMode(
+                f"feature-set/{feature_set.replace('_', '-')}",
+                "stale",
+                f"no new {feature_set} features for {window} minutes (functions: "
+                f"{', '.join(p._name for p in members)})",
+                "check the landing prefix for new uploads, then each function's queue, DLQ and errors",
+                f"preprocessing.freshness_window_minutes.{feature_set}",
+                rule,
+            )
+        )
+    return modes
+
+
+def pipeline_dashboard_row(pipeline: PreprocessingPipeline) -> DashboardRow:
+    """Throughput, failures, lag, duration and queues of one pipeline."""
+    function = {"FunctionName": pipeline.function.name}
+    return DashboardRow(
+        f"Pipeline {pipeline._name} ({pipeline.config.feature_set})",
+        widgets=(
+            Widget(
+                "Objects and records",
+                (
+                    (handler_metric(pipeline, OBJECTS_PROCESSED_METRIC), "Sum"),
+                    (handler_metric(pipeline, FAILED_RECORDS_METRIC), "Sum"),
+                    (handler_metric(pipeline, "RowsQuarantined"), "Sum"),
+                ),
+            ),
+            Widget(
+                "Feature lag (event time to features written)",
+                (
+                    (handler_metric(pipeline, FEATURE_LAG_METRIC, "Seconds"), "p50"),
+                    (handler_metric(pipeline, FEATURE_LAG_METRIC, "Seconds"), "p95"),
+                ),
+            ),
+            Widget(
+                "Function",
+                (
+                    (Metric("AWS/Lambda", "Errors", function, "Count"), "Sum"),
+                    (Metric("AWS/Lambda", "Throttles", function, "Count"), "Sum"),
+                    (Metric("AWS/Lambda", "ConcurrentExecutions", function, "Count"), "Maximum"),
+                    (Metric("AWS/Lambda", "Duration", function, "Milliseconds"), "Maximum"),
+                ),
+            ),
+            Widget(
+                "Queues",
+                (
+                    (
+                        Metric(
+                            "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": pipeline.queue.name}, "Seconds"
+                        ),
+                        "Maximum",
+                    ),
+                    (
+                        Metric(
+                            "AWS/SQS",
+                            "ApproximateNumberOfMessagesVisible",
+                            {"QueueName": pipeline.dead_letter_queue.name},
+                            "Count",
+                        ),
+                        "Maximum",
+                    ),
+                ),
+                width=24,
+            ),
+        ),
+    )

@@ -11,6 +11,7 @@ from components.alarms import Alarms
 from components.artifact_bucket import ArtifactBucket
 from components.config import PlatformConfig
 from components.encryption_key import EncryptionKey
+from components.observability import DashboardRow, FailureMode
 
 
 @dataclass
@@ -28,6 +29,10 @@ class StackContext:
     model_registry: ArtifactBucket
     alarms: Alarms | None = None
     outputs: dict[str, pulumi.Input[object]] = field(default_factory=dict)
+    failure_modes: list[FailureMode] = field(default_factory=list)
+    """Every component's declared failure modes, in build order (the observability plane alarms on each)."""
+    dashboard_rows: list[DashboardRow] = field(default_factory=list)
+    """Every component's dashboard row, in build order."""
 
     @property
     def name(self) -> str:

@@ -4,7 +4,7 @@ Order: network → cluster (control plane, add-ons, system nodes, Kubernetes pro
 node groups → NVIDIA device plugin and cluster autoscaler → one InferenceService per model →
 one BatchScoringJob per batch job.
 
-Bootstrap: a model's Deployment, Service, HPA, PDB and its batch jobs are registered only once its
+Bootstrap: a model's Deployment, Service, KEDA ScaledObject, PDB and its batch jobs are registered only once its
 image and model version are published (``InferenceService.artifacts``); a first ``pulumi up``
 creates everything else and logs what to publish where, and the next one creates the rest.
 """
@@ -13,13 +13,26 @@ from __future__ import annotations
 
 import pulumi
 
-from components.batch_job import BatchScoringJob, BatchScoringJobArgs
+from components.batch_job import (
+    BatchScoringJob,
+    BatchScoringJobArgs,
+    batch_job_dashboard_row,
+    batch_job_failure_modes,
+)
 from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.config import GpuNodeGroupConfig
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
 from components.inference_cluster import InferenceCluster, InferenceClusterArgs
-from components.inference_service import InferenceService, InferenceServiceArgs
+from components.inference_service import (
+    InferenceService,
+    InferenceServiceArgs,
+    model_dashboard_row,
+    model_failure_modes,
+)
+from components.keda import Keda, KedaArgs
 from components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.observability import DashboardRow, FailureMode, Metric, QueryRule
 
 from .context import StackContext
 
@@ -134,6 +147,17 @@ def build_inference_platform(ctx: StackContext) -> None:
         opts=k8s_opts,
     )
 
+    keda = Keda(
+        "keda",
+        KedaArgs(
+            cluster=cluster.cluster,
+            provider=cluster.provider,
+            tags=ctx.tags,
+            depends_on=[cluster.system_node_group, cluster.addons["coredns"], cluster.addons["eks-pod-identity-agent"]],
+        ),
+        opts=k8s_opts,
+    )
+
     registry_prefix = config.storage.model_registry.prefix
     services: dict[str, InferenceService] = {}
     for model in config.inference.models:
@@ -152,9 +176,22 @@ def build_inference_platform(ctx: StackContext) -> None:
                 tags=ctx.tags,
                 depends_on=[device_plugin.release, cluster.addons["coredns"], *gpu_node_groups],
                 batch_jobs=[job.name for job in config.inference.batch_jobs if job.model == model.name],
+                scaler_depends_on=[keda.release],
             ),
             opts=k8s_opts,
         )
+
+    for index, model in enumerate(config.inference.models):
+        ctx.failure_modes.extend(model_failure_modes(model, index, cluster.cluster.name))
+        ctx.dashboard_rows.append(model_dashboard_row(model, cluster.cluster.name))
+    for index, job in enumerate(config.inference.batch_jobs):
+        ctx.failure_modes.extend(batch_job_failure_modes(job, index, cluster.cluster.name))
+        ctx.dashboard_rows.append(batch_job_dashboard_row(job, cluster_name))
+    ctx.dashboard_rows.extend(gpu_dashboard_row(cluster_name, group) for group in cluster_cfg.gpu_node_groups)
+    ctx.failure_modes.extend(
+        gpu_failure_mode(cluster_name, group, config.alarms.gpu_temperature_celsius)
+        for group in cluster_cfg.gpu_node_groups
+    )
 
     for warning in (config.gpu_peak_shortfall(), config.deployer_route_gaps()):
         if warning:
@@ -205,3 +242,55 @@ def build_inference_platform(ctx: StackContext) -> None:
         ctx.outputs["vpc_cidr"] = network.vpc.cidr_block
     if network.peering_connections:
         ctx.outputs["vpc_peering_connection_ids"] = {k: c.id for k, c in network.peering_connections.items()}
+
+
+GPU_METRICS = ("node_gpu_utilization", "node_gpu_memory_utilization", "node_gpu_temperature")
+"""NVIDIA GPU metrics Container Insights with enhanced observability publishes per GPU node (namespace
+``ContainerInsights``, dimensions ``ClusterName``, ``GpuDevice``, ``InstanceId``, ``InstanceType``,
+``NodeName`` among others), from the DCGM exporter the ``amazon-cloudwatch-observability`` add-on runs
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-enhanced-EKS.html)."""
+
+
+def gpu_dashboard_row(cluster_name: str, group: GpuNodeGroupConfig) -> DashboardRow:
+    """GPU utilisation, memory and temperature of one GPU node group's nodes (selected by instance type:
+    Container Insights has no node-group dimension)."""
+    types = " OR ".join(f'"{t}"' for t in group.instance_types)
+    schema = "{ContainerInsights,ClusterName,GpuDevice,InstanceId,InstanceType,NodeName}"
+    return DashboardRow(
+        f"GPU node group {group.name} ({', '.join(group.instance_types)}, {group.gpu_type})",
+        search_widgets=tuple(
+            (
+                metric.removeprefix("node_gpu_").replace("_", " "),
+                f'SEARCH(\'{schema} MetricName="{metric}" ClusterName="{cluster_name}" '
+                f"InstanceType=({types})', 'Average', 300)",
+            )
+            for metric in GPU_METRICS
+        ),
+    )
+
+
+GPU_NODE_DIMENSIONS = ("ClusterName", "GpuDevice", "InstanceId", "InstanceType", "NodeName")
+"""The per-GPU dimension set of Container Insights' node GPU metrics (the CloudWatch agent's NVIDIA
+test expectations in aws/amazon-cloudwatch-agent-test:
+``ClusterName-GpuDevice-InstanceId-InstanceType-NodeName``)."""
+
+
+def gpu_failure_mode(cluster_name: str, group: GpuNodeGroupConfig, threshold: int | None) -> FailureMode:
+    """A GPU of the group runs hot: the hottest GPU's temperature over 15 minutes, by a Metrics Insights query
+    on the group's instance types (node ids are only known at run time)."""
+    types = " OR ".join(f"InstanceType = '{t}'" for t in group.instance_types)
+    # Values are validated config (cluster name, instance types matching [a-z0-9.-]), not user input.
+    query = (
+        f'SELECT MAX(node_gpu_temperature) FROM SCHEMA("ContainerInsights", {", ".join(GPU_NODE_DIMENSIONS)}) '  # noqa: S608
+        f"WHERE ClusterName = '{cluster_name}' AND ({types})"
+    )
+    metric = Metric("ContainerInsights", "node_gpu_temperature", dict.fromkeys(GPU_NODE_DIMENSIONS, "*"), "None")
+    return FailureMode(
+        f"gpu-node-group/{group.name}",
+        "gpu-hot",
+        f"a GPU of {group.name} ({', '.join(group.instance_types)}) reached {threshold} °C for 15 minutes",
+        "check the node's GPU utilisation and power on the dashboard; cordon and drain the node if it stays hot "
+        "(the autoscaler replaces it)",
+        "alarms.gpu_temperature_celsius",
+        QueryRule(query, "GreaterThanOrEqualToThreshold", threshold, metric, 300, 3) if threshold is not None else None,
+    )

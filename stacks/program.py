@@ -21,6 +21,9 @@ from components.preprocessing import (
     PreprocessingPipeline,
     PreprocessingPipelineArgs,
     environment_size_problems,
+    feature_set_failure_modes,
+    pipeline_dashboard_row,
+    pipeline_failure_modes,
     unknown_feature_sets,
 )
 
@@ -49,6 +52,7 @@ def main() -> None:
     from .inference import build_inference_platform
 
     build_inference_platform(ctx)
+    build_observability(ctx)
     for key, value in sorted(ctx.outputs.items()):
         pulumi.export(key, value)
 
@@ -153,19 +157,14 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
     ]
     ctx.alarms = Alarms(
         "alerts",
-        AlarmsArgs(
-            kms_key_arn=key.arn,
-            account_id=account_id,
-            tags=tags,
-            pipelines=pipelines,
-            emails=config.alarms.emails,
-            oldest_message_age_seconds=config.alarms.oldest_message_age_seconds,
-            lambda_errors_threshold=config.alarms.lambda_errors_threshold,
-            lambda_throttles_threshold=config.alarms.lambda_throttles_threshold,
-            records_failed_threshold=config.alarms.records_failed_threshold,
-        ),
+        AlarmsArgs(kms_key_arn=key.arn, account_id=account_id, tags=tags, emails=config.alarms.emails),
         opts=opts,
     )
+    ctx.failure_modes.extend(
+        mode for index, p in enumerate(pipelines) for mode in pipeline_failure_modes(p, index, config.alarms)
+    )
+    ctx.failure_modes.extend(feature_set_failure_modes(pipelines, config.preprocessing))
+    ctx.dashboard_rows.extend(pipeline_dashboard_row(p) for p in pipelines)
     Budget(
         "budget",
         BudgetArgs(
@@ -195,3 +194,33 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
         }
     )
     return ctx
+
+
+def build_observability(ctx: StackContext) -> None:
+    """The plane: an alarm per declared failure mode, one dashboard, and the declarations as stack outputs.
+
+    ``failure_modes`` (every declared mode and the alarm that watches it, or none) is what the
+    alarm-coverage system check judges; ``slos`` are the models' objectives (their rollback criteria,
+    docs/rollback.md).
+    """
+    assert ctx.alarms is not None
+    ctx.alarms.watch(ctx.failure_modes)
+    dashboard = ctx.alarms.dashboard(
+        f"{ctx.name}-overview", ctx.config.region, ctx.dashboard_rows, ctx.config.budget.monthly_limit_usd
+    )
+    ctx.outputs.update(
+        {
+            "dashboard_name": dashboard.dashboard_name,
+            "failure_modes": [mode.record() for mode in ctx.failure_modes],
+            "slos": {
+                model.name: {
+                    "availability_target": model.slo.availability_target,
+                    "latency_target_ms": model.slo.latency_target_ms,
+                    "latency_percentile": model.slo.latency_percentile,
+                    "window_days": model.slo.window_days,
+                    "alarms": [m.alarm_name for m in ctx.failure_modes if m.component == f"model/{model.name}"],
+                }
+                for model in ctx.config.inference.models
+            },
+        }
+    )

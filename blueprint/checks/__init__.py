@@ -114,6 +114,7 @@ class Check:
 CHECKS: dict[str, Check] = {}
 """Registered checks by name."""
 _MODULES = (
+    "alarm_coverage",
     "capacity",
     "data_chain",
     "helm_values",

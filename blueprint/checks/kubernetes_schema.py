@@ -12,8 +12,10 @@ their values are checked against the charts' own schemas where those ship one.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from . import CheckContext, Finding, check
@@ -74,6 +76,22 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+CRD_SCHEMAS = Path(__file__).resolve().parent.parent / "data" / "crd-schemas"
+"""Our own schemas of the custom resources the library creates (KEDA's ScaledObject and
+TriggerAuthentication), ``<group>-<version>-<kind>.json``, written from the projects' specifications."""
+
+
+@functools.cache
+def _crd_validator(api_version: str, kind: str) -> Any:
+    """A validator from :data:`CRD_SCHEMAS` for a custom resource, or None when none is vendored."""
+    import jsonschema
+
+    path = CRD_SCHEMAS / f"{api_version.replace('/', '-')}-{kind.lower()}.json"
+    if not path.is_file():
+        return None
+    return jsonschema.Draft202012Validator(json.loads(path.read_text()))
+
+
 @check(
     name="system-kubernetes-schema",
     id="BP-SYS-003",
@@ -102,7 +120,7 @@ def kubernetes_schema(context: CheckContext) -> Iterator[Finding]:
             yield Finding(f"{record.get('type')} has no kind or apiVersion", resource=record)
             continue
         try:
-            validator = _validator(version, api_version, kind)
+            validator = _crd_validator(api_version, kind) or _validator(version, api_version, kind)
         except FileNotFoundError:
             yield Finding(
                 f"no Kubernetes {version} schema for {api_version} {kind} (a custom resource?); not validated",

@@ -50,13 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from inference_server import batch
 
         return batch.main(args[1:])
+    if args[:1] == ["profile"]:  # a model version's drift profile from its training data (inference_server/drift.py)
+        from inference_server import drift
+
+        return drift.profile_main(args[1:])
     parser = argparse.ArgumentParser(
         prog="python -m inference_server",
         description="Open Inference Protocol (KServe V2) server for one ONNX model, or batch scoring "
-        "('batch [--date YYYY-MM-DD]', see 'python -m inference_server batch --help'). "
+        "('batch [--date YYYY-MM-DD]', see 'python -m inference_server batch --help'), or a drift profile "
+        "('profile --data ... --signature ... --output ...'). "
         "Configuration comes from environment variables (container_src/README.md).",
     )
-    parser.add_argument("command", nargs="?", choices=("serve", "batch"), default="serve", help="default: serve")
+    parser.add_argument(
+        "command", nargs="?", choices=("serve", "batch", "profile"), default="serve", help="default: serve"
+    )
     parser.parse_args(args)
     return serve()
 

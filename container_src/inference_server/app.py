@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from inference_server import SERVER_NAME, __version__
+from inference_server import SERVER_NAME, __version__, emf
 from inference_server.batcher import Batcher
 from inference_server.config import Settings
 from inference_server.metrics import Metrics
@@ -394,9 +394,12 @@ def create_app(
         state.loop = asyncio.get_running_loop()
         state.executor = ThreadPoolExecutor(max_workers=settings.session_workers, thread_name_prefix="ort")
         state.loader = asyncio.create_task(state.load_forever(), name="model-loader")
+        stop_emf = emf.start_from_env(state.metrics)  # CloudWatch EMF (METRICS_CLUSTER_NAME set in the cluster)
         try:
             yield
         finally:
+            if stop_emf is not None:
+                stop_emf()
             state.begin_shutdown()
             state.loader.cancel()
             await asyncio.gather(state.loader, return_exceptions=True)

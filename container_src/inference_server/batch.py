@@ -61,7 +61,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from inference_server import SERVER_NAME, __version__
+from inference_server import SERVER_NAME, __version__, drift
 from inference_server.config import ENV_VARS as SERVER_ENV_VARS
 from inference_server.config import ConfigError, S3Location, Settings
 from inference_server.model import LoadedModel, ModelLoadError, TensorSpec, choose_providers
@@ -102,7 +102,7 @@ BATCH_ENV_VARS = frozenset(
     }
 )
 """Environment variables batch mode reads besides the server's (:data:`inference_server.config.ENV_VARS`)."""
-ENV_VARS = BATCH_ENV_VARS | SERVER_ENV_VARS
+ENV_VARS = BATCH_ENV_VARS | SERVER_ENV_VARS | drift.ENV_VARS
 """Every environment variable batch mode reads (the CronJob must set no other of its own)."""
 OBSOLETE_VARIABLES = ("FEATURE_COLUMNS", "ENTITY_KEY_COLUMN", "EVENT_TIMESTAMP_COLUMN", "PASSTHROUGH_COLUMNS")
 """Column variables of earlier versions: the columns now come from the model's ``signature.json`` only."""
@@ -928,6 +928,7 @@ def run(settings: BatchSettings, client: Any | None = None) -> list[FileResult]:
             client, settings, day, manifest_body(settings, info, day, day_results)
         )
 
+    drift.report(client, settings, info, [r for r in results if r.source.day not in failed_days])  # PSI metrics
     elapsed = time.perf_counter() - started
     counts = {status: sum(1 for r in results if r.status == status) for status in ("written", "unchanged", "skipped")}
     summary: dict[str, Any] = {

@@ -16,12 +16,14 @@ other records of the batch succeed. Invalid *rows* never fail a record: they go 
 
 Metrics (EMF, namespace ``POWERTOOLS_METRICS_NAMESPACE``, dimensions ``service`` = ``POWERTOOLS_SERVICE_NAME``
 and ``FeatureSet``): ``ObjectsProcessed``, ``RowsValid``, ``RowsQuarantined``, ``DuplicateDeliveries``,
-``SweepObjectsEnqueued`` and ``RecordsFailed`` (the stack's alarm watches the last one: with partial batch
-responses a function failing every record reports no Lambda ``Errors``).
+``SweepObjectsEnqueued``, ``FeatureLagSeconds`` (event time to features written) and ``RecordsFailed`` (the
+stack alarms on ``RecordsFailed``: with partial batch responses a function failing every record reports no
+Lambda ``Errors``; and on ``ObjectsProcessed`` staying at zero for a feature set's freshness window).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -40,6 +42,8 @@ metrics = Metrics()
 tracer = Tracer()
 FAILED_RECORDS_METRIC = "RecordsFailed"
 """Name of the metric counting records returned in ``batchItemFailures`` (alarmed on by the stack)."""
+FEATURE_LAG_METRIC = "FeatureLagSeconds"
+"""Seconds from the landing object's event time to its features being written (freshness lag)."""
 FEATURE_SET_DIMENSION = "FeatureSet"
 """Dimension added to every metric, next to Powertools' ``service``."""
 _MAX_ERROR_CHARS = 2000
@@ -61,7 +65,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         if isinstance(message, ScheduledEvent):
             return _sweep(message)
         source = source_object_from_event(message)
-        return _process(source)
+        return _process(source, message.time)
     except Exception as exc:
         logger.error(
             "record failed; SQS redelivers it and dead-letters it after maxReceiveCount",
@@ -78,7 +82,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         raise
 
 
-def _process(source: SourceObject) -> dict[str, Any]:
+def _process(source: SourceObject, event_time: datetime) -> dict[str, Any]:
     from preprocessing.feature_sets import get_feature_set
     from preprocessing.pipeline import process_object
     from preprocessing.storage import s3_client
@@ -96,6 +100,9 @@ def _process(source: SourceObject) -> dict[str, Any]:
         logger.info("object version already processed; nothing written", extra={"manifest": result.manifest_key})
     else:
         metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=1)
+        # Freshness: how long after its event (S3 Object Created) the object's features became available.
+        lag = (datetime.now(UTC) - event_time.astimezone(UTC)).total_seconds()
+        metrics.add_metric(name=FEATURE_LAG_METRIC, unit=MetricUnit.Seconds, value=max(lag, 0.0))
         metrics.add_metric(name="RowsValid", unit=MetricUnit.Count, value=result.rows_valid)
         metrics.add_metric(name="RowsQuarantined", unit=MetricUnit.Count, value=result.rows_quarantined)
         logger.info(

@@ -219,9 +219,20 @@ def test_a_custom_resource_without_a_schema_is_advisory_not_silent() -> None:
     document = _document("dev")
     record = copy.deepcopy(_first(document, "kubernetes:core/v1:Namespace"))
     record["urn"] += "-copy"
-    record["type"] = "kubernetes:keda.sh/v1alpha1:ScaledObject"
-    record["inputs"] = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"}}
+    record["type"] = "kubernetes:example.com/v1:Widget"
+    record["inputs"] = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "x"}}
     document["resources"].append(record)
     findings = _findings(document, "system-kubernetes-schema")
     assert [(f["urn"], f["enforcement"]) for f in findings] == [(record["urn"], "advisory")]
     assert "not validated" in findings[0]["message"]
+
+
+def test_a_keda_scaledobject_is_validated_against_its_vendored_schema() -> None:
+    # GIVEN prod with a misspelt field in a model's ScaledObject trigger
+    document = _document("prod")
+    scaler = _first(document, "kubernetes:keda.sh/v1alpha1:ScaledObject")
+    scaler["inputs"]["spec"]["triggers"][0]["authenticationRefs"] = {"name": "x"}
+    # WHEN checked THEN it is a blocking finding with the JSON path, and the untouched objects pass
+    findings = _findings(document, "system-kubernetes-schema")
+    assert [f["urn"] for f in findings] == [scaler["urn"]] and is_blocking(findings[0])
+    assert ".spec.triggers[0]" in findings[0]["message"] and "authenticationRefs" in findings[0]["message"]

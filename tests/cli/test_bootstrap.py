@@ -34,7 +34,7 @@ def test_the_steady_state_plan_lists_what_each_model_creates_first_and_what_wait
     assert model["deferred_resources"] == [
         "fraud-scorer-deployment",
         "fraud-scorer-service",
-        "fraud-scorer-hpa",
+        "fraud-scorer-scaledobject",
         "fraud-scorer-pdb",
     ]
     assert model["deferred_batch_jobs"] == ["nightly-fraud-scores"]

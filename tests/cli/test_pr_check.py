@@ -36,7 +36,19 @@ def test_pr_check_shows_exactly_the_changed_setting_its_cost_violations_and_the_
     result = pr_check("HEAD", None, ["prod"], root=changed_clone)
     # THEN exactly one resource changes: the GPU node group, replaced because instanceTypes forces it
     [diff] = result.diffs
-    [change] = diff.resources
+    # (and the dashboard's GPU row and the group's GPU temperature alarm, which select the group's nodes by
+    # instance type: Container Insights has no node-group dimension)
+    by_name = {c.name: c for c in diff.resources}
+    assert set(by_name) == {"gpu-l4-nodes", "alerts-dashboard", "alerts-gpu-node-group-gpu-l4-gpu-hot"}
+    dashboard = by_name["alerts-dashboard"]
+    assert dashboard.action == "update"
+    assert all(p.path.startswith("dashboardBody.widgets[") for p in dashboard.changes)
+    assert all("p4d.24xlarge" in str(p.after) or "nvidia-tesla-a100" in str(p.after) for p in dashboard.changes)
+    hot = by_name["alerts-gpu-node-group-gpu-l4-gpu-hot"]
+    assert hot.action == "update"
+    assert all("p4d.24xlarge" in str(p.after) for p in hot.changes)
+    assert any("InstanceType = 'p4d.24xlarge'" in str(p.after) for p in hot.changes)
+    change = by_name["gpu-l4-nodes"]
     assert (change.name, change.action) == ("gpu-l4-nodes", "replace")
     by_path = {p.path: p for p in change.changes}
     assert (by_path["instanceTypes[0]"].before, by_path["instanceTypes[0]"].after) == ("g6.2xlarge", "p4d.24xlarge")

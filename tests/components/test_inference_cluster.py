@@ -149,19 +149,24 @@ def test_vpc_cni_enforces_network_policies(prod_plan: Plan) -> None:
 
 def test_managed_addons_are_installed_and_coredns_waits_for_the_system_nodes(prod_plan: Plan) -> None:
     addons = {a.inputs["addonName"]: a for a in of_type(prod_plan, "aws:eks/addon:Addon")}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server"}
+    assert set(addons) == {
+        "vpc-cni",
+        "coredns",
+        "kube-proxy",
+        "eks-pod-identity-agent",
+        "metrics-server",
+        "amazon-cloudwatch-observability",
+    }
     for addon in addons.values():
         assert addon.inputs["resolveConflictsOnCreate"] == "OVERWRITE"
         assert addon.inputs["resolveConflictsOnUpdate"] == "PRESERVE"
     assert named(prod_plan, "cluster-system-nodes").urn in addons["coredns"].options["depends_on"]
 
 
-def test_metrics_server_is_installed_for_the_hpa_and_can_only_run_on_the_system_nodes(any_stack_plan: Plan) -> None:
-    # GIVEN every stack (each has models with a CPU-based HPA)
-    hpas = of_type(any_stack_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+def test_metrics_server_is_installed_and_can_only_run_on_the_system_nodes(any_stack_plan: Plan) -> None:
+    # GIVEN every stack (KEDA's HPAs and kubectl top read the resource metrics API)
     addons = {a.inputs["addonName"]: a for a in of_type(any_stack_plan, "aws:eks/addon:Addon")}
-    # THEN the EKS metrics-server add-on serves the resource metrics API the HPAs read
-    assert hpas, "the stack has HPAs"
+    # THEN the EKS metrics-server add-on serves it
     assert "metrics-server" in addons
     metrics_server = addons["metrics-server"]
     # AND it is created once the system nodes exist, and every other node group is tainted
@@ -201,6 +206,7 @@ def test_pinned_addon_versions_are_passed_to_eks() -> None:
         "kube-proxy": None,
         "eks-pod-identity-agent": None,
         "metrics-server": None,
+        "amazon-cloudwatch-observability": None,
     }
 
 
@@ -432,3 +438,26 @@ def test_a_deployer_of_a_public_endpoint_needs_no_network_rules() -> None:
     # THEN the role gets admin access and no ingress rule is created
     assert named(plan, "cluster-admin-ci-deploy").inputs["principalArn"] == DEPLOYER["role_arn"]
     assert of_type(plan, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
+
+
+def test_cloudwatch_observability_addon_runs_on_pod_identity_with_gpu_metrics_and_emf(prod_plan: Plan) -> None:
+    addon = next(
+        a
+        for a in of_type(prod_plan, "aws:eks/addon:Addon")
+        if a.inputs["addonName"] == "amazon-cloudwatch-observability"
+    )
+    # THEN its agent's service account gets a role with CloudWatchAgentServerPolicy, through Pod Identity
+    (association,) = addon.inputs["podIdentityAssociations"]
+    assert association["serviceAccount"] == "cloudwatch-agent"
+    role = named(prod_plan, "cluster-cloudwatch-agent-identity-role")
+    assert association["roleArn"].endswith(role.id) or depends_via(addon, "podIdentityAssociations", role)
+    trust = statements(role.inputs["assumeRolePolicy"])[0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    attachment = named(prod_plan, "cluster-cloudwatch-agent-identity-CloudWatchAgentServerPolicy").inputs
+    assert attachment["policyArn"] == "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+    # AND Container Insights runs with enhanced observability and NVIDIA GPU metrics, plus the EMF listener
+    config = json.loads(addon.inputs["configurationValues"])["agent"]["config"]["logs"]["metrics_collected"]
+    assert config["kubernetes"] == {"enhanced_container_insights": True, "accelerated_compute_metrics": True}
+    assert config["emf"] == {}
+    # AND it is installed once the system nodes (its operator's home) exist
+    assert named(prod_plan, "cluster-system-nodes").urn in addon.options["depends_on"]

@@ -18,11 +18,11 @@ from tests.plan_helpers import depends_via, named, of_type, statements
 MODELS = ("fraud-scorer", "churn-predictor")
 DEV_MODEL = {"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0", "min_replicas": 1, "max_replicas": 1}
 DEV_REPOSITORY = "hybrid-ai-platform-dev/fraud-scorer"
-DEFERRED = ("fraud-scorer-deployment", "fraud-scorer-service", "fraud-scorer-hpa", "fraud-scorer-pdb")
+DEFERRED = ("fraud-scorer-deployment", "fraud-scorer-service", "fraud-scorer-scaledobject", "fraud-scorer-pdb")
 WORKLOAD_TYPES = (
     "kubernetes:apps/v1:Deployment",
     "kubernetes:core/v1:Service",
-    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:keda.sh/v1alpha1:ScaledObject",
     "kubernetes:policy/v1:PodDisruptionBudget",
     "kubernetes:batch/v1:CronJob",
 )
@@ -177,16 +177,63 @@ def test_pods_spread_across_zones(prod_plan: Plan) -> None:
     assert spread["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == "fraud-scorer"
 
 
-def test_service_hpa_and_pdb_follow_the_model_config(prod_plan: Plan) -> None:
+def test_service_scaler_and_pdb_follow_the_model_config(prod_plan: Plan) -> None:
     service = named(prod_plan, "fraud-scorer-service").inputs["spec"]
-    hpa = named(prod_plan, "fraud-scorer-hpa").inputs["spec"]
+    scaler = named(prod_plan, "fraud-scorer-scaledobject").inputs
     pdb = named(prod_plan, "fraud-scorer-pdb").inputs["spec"]
     assert service["type"] == "ClusterIP"
     assert service["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
-    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
-    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-scorer"}
-    assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    spec = scaler["spec"]
+    assert (scaler["apiVersion"], scaler["kind"]) == ("keda.sh/v1alpha1", "ScaledObject")
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, 6)
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-scorer"}
     assert pdb["maxUnavailable"] == 1
+
+
+def test_the_model_scales_on_in_flight_requests_per_pod_not_cpu(prod_plan: Plan) -> None:
+    # GIVEN prod's fraud-scorer ScaledObject
+    spec = named(prod_plan, "fraud-scorer-scaledobject").inputs["spec"]
+    (trigger,) = spec["triggers"]
+    meta = trigger["metadata"]
+    # THEN its one trigger reads the servers' InFlight metric from CloudWatch, per pod, against the config target
+    assert (trigger["type"], trigger["metricType"]) == ("aws-cloudwatch", "AverageValue")
+    assert (meta["namespace"], meta["metricName"], meta["metricStat"]) == (
+        "HybridAiPlatform/Inference",
+        "InFlight",
+        "Sum",
+    )
+    assert meta["dimensionName"] == "ClusterName;Model"
+    assert meta["dimensionValue"] == f"{prod_plan.outputs['cluster_name']};fraud-scorer"
+    assert meta["targetMetricValue"] == "8" and meta["awsRegion"] == "eu-central-1"
+    # AND it authenticates as the KEDA operator (Pod Identity), whose role may only read metrics
+    assert trigger["authenticationRef"] == {"name": "keda-aws-operator-identity"}
+    auth = named(prod_plan, "fraud-scorer-trigger-auth").inputs
+    assert auth["spec"] == {"podIdentity": {"provider": "aws"}}
+    policy = statements(named(prod_plan, "keda-identity-policy").inputs["policy"])
+    assert [(s["Action"], s["Resource"]) for s in policy] == [("cloudwatch:GetMetricData", "*")]
+    association = named(prod_plan, "keda-identity-association").inputs
+    assert (association["namespace"], association["serviceAccount"]) == ("keda", "keda-operator")
+    release = named(prod_plan, "keda-release").inputs
+    assert (release["chart"], release["version"]) == ("keda", "2.19.0")
+    assert named(prod_plan, "keda-release").urn in named(prod_plan, "fraud-scorer-scaledobject").options["depends_on"]
+    # AND no CPU-based HPA remains
+    assert of_type(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler") == []
+
+
+def test_the_capacity_check_counts_the_scalers_min_and_max_replicas(prod_plan: Plan) -> None:
+    from components.config import ROLLOUT_MAX_SURGE, parse_platform_config
+
+    raw = {k.split(":", 1)[1]: v for k, v in prod_plan.config.items() if k.startswith("hybrid-ai-platform:")}
+    config = parse_platform_config({**raw, "region": prod_plan.config["aws:region"]}, "prod")
+    scalers = {
+        s.inputs["metadata"]["name"]: s.inputs["spec"]
+        for s in of_type(prod_plan, "kubernetes:keda.sh/v1alpha1:ScaledObject")
+    }
+    gpus = {m.name: m.resources.gpus for m in config.inference.models}
+    jobs = sum(gpus[j.model] for j in config.inference.batch_jobs)
+    for peak, key in ((False, "minReplicaCount"), (True, "maxReplicaCount")):
+        expected = sum((spec[key] + ROLLOUT_MAX_SURGE) * gpus[name] for name, spec in scalers.items()) + jobs
+        assert config.gpu_demand(peak=peak)[0] == expected
 
 
 def test_namespace_denies_all_traffic_by_default(prod_plan: Plan) -> None:
@@ -213,9 +260,13 @@ def test_a_model_with_no_allowed_callers_gets_no_ingress_rule() -> None:
     assert "fraud-scorer-allow-callers" not in names
 
 
-def test_egress_is_limited_to_dns_the_pod_identity_agent_and_public_https(prod_plan: Plan) -> None:
+def test_egress_is_limited_to_dns_the_pod_identity_agent_the_metrics_agent_and_public_https(prod_plan: Plan) -> None:
     egress = named(prod_plan, "fraud-scorer-allow-egress").inputs["spec"]["egress"]
-    dns, agent, https = egress
+    dns, agent, emf, https = egress
+    assert emf == {
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "amazon-cloudwatch"}}}],
+        "ports": [{"protocol": "TCP", "port": 25888}],
+    }
     assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
     assert {p["port"] for p in dns["ports"]} == {53}
     assert agent == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}
