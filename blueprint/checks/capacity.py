@@ -9,7 +9,8 @@ configured ``min_replicas``, a node group whose ``maxSize`` is wired to the wron
   (:data:`components.config.GPUS_PER_INSTANCE`) offers ``scalingConfig.maxSize`` x GPUs per
   instance (the smallest, if the group mixes types).
 * **Demand**: every Deployment and CronJob pod that requests ``nvidia.com/gpu``: a Deployment runs
-  its HPA's ``minReplicas`` (else ``spec.replicas``, default 1) plus its rolling-update ``maxSurge``
+  its autoscaler's minimum (HPA ``minReplicas``, KEDA ``minReplicaCount``; else ``spec.replicas``,
+  default 1) plus its rolling-update ``maxSurge``
   (an integer, or a percentage rounded up; default 25%), a CronJob runs one Job at a time when its
   ``concurrencyPolicy`` is ``Forbid`` or ``Replace`` (two are counted for ``Allow``), each Job
   ``parallelism`` pods (default 1).
@@ -41,6 +42,9 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CRONJOB = "kubernetes:batch/v1:CronJob"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+"""A KEDA ScaledObject owns its target's replicas through an HPA it creates at run time
+(``minReplicaCount``, default 0: https://keda.sh/docs/2.19/reference/scaledobject-spec/)."""
 GPU = "nvidia.com/gpu"
 TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 """EKS API taint effects and their Kubernetes spelling."""
@@ -168,6 +172,13 @@ def _workloads(context: CheckContext) -> Iterator[Workload]:
         target = (inputs.get("spec") or {}).get("scaleTargetRef") or {}
         namespace = (inputs.get("metadata") or {}).get("namespace")
         hpas[(namespace, target.get("kind"), target.get("name"))] = inputs.get("spec") or {}
+    for scaled in context.resources(SCALED_OBJECT):
+        inputs = scaled.get("inputs") or {}
+        spec = inputs.get("spec") or {}
+        target = spec.get("scaleTargetRef") or {}
+        namespace = (inputs.get("metadata") or {}).get("namespace")
+        floor = {"minReplicas": int(spec.get("minReplicaCount", 0))}
+        hpas[(namespace, target.get("kind", "Deployment"), target.get("name"))] = floor
     for record in context.resources(DEPLOYMENT):
         inputs = record.get("inputs") or {}
         meta, spec = inputs.get("metadata") or {}, inputs.get("spec") or {}
@@ -178,7 +189,7 @@ def _workloads(context: CheckContext) -> Iterator[Workload]:
         scaler = hpas.get((meta.get("namespace"), "Deployment", meta.get("name")))
         replicas = int(scaler.get("minReplicas", 1)) if scaler is not None else int(spec.get("replicas", 1))
         surge = _surge(spec.get("strategy") or {}, replicas)
-        source = "HPA minReplicas" if scaler is not None else "replicas"
+        source = "autoscaler minimum" if scaler is not None else "replicas"
         yield Workload(
             record, "Deployment", str(meta.get("name")), replicas + surge, f"{replicas} {source} + {surge} surge",
             pod_spec, gpus, cpu, memory, _entry(context, "models", str(meta.get("name"))),

@@ -49,9 +49,14 @@ FREE_FORM = frozenset(
 )  # fmt: skip
 """Keys whose value a chart passes through as a Kubernetes object or as free-form flags
 (``extraArgs``: any cluster-autoscaler flag), so their sub-keys are not the chart's to know."""
-CONFIG_FIELD = {"cluster-autoscaler": "cluster.kubernetes_version", "nvidia-device-plugin": "cluster.gpu_node_groups"}
+CONFIG_FIELD = {
+    "cluster-autoscaler": "cluster.kubernetes_version",
+    "nvidia-device-plugin": "cluster.gpu_node_groups",
+    "keda": "inference.models",
+}
 """The stack-config field that decides each chart's release (the autoscaler's chart version comes
-from the cluster's Kubernetes version; the device plugin exists for the GPU node groups)."""
+from the cluster's Kubernetes version; the device plugin exists for the GPU node groups; KEDA scales
+the models)."""
 
 
 def chart_dirs() -> list[Path]:

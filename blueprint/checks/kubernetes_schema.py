@@ -76,7 +76,7 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-CRD_SCHEMAS = Path(__file__).resolve().parent.parent / "data" / "crd-schemas"
+CRD_SCHEMAS = Path(__file__).resolve().parent.parent / "data" / "crd_schemas"
 """Our own schemas of the custom resources the library creates (KEDA's ScaledObject and
 TriggerAuthentication), ``<group>-<version>-<kind>.json``, written from the projects' specifications."""
 

@@ -37,6 +37,13 @@ BATCH = (
         "why": "the model's input contract (batch.load_signature)",
     },
     {
+        "call": "s3:GetObject",
+        "resource": _MODEL + "drift-profile.json",
+        "missing_key": "403-or-404",
+        "kms": "decrypt",
+        "why": "the model version's training profile, optional: drift is skipped without it (drift.report)",
+    },
+    {
         "call": "s3:ListObjectsV2",
         "resource": "arn:aws:s3:::${FEATURE_BUCKET}",
         "context": {"s3:prefix": "${INPUT_PREFIX}dt=*/"},

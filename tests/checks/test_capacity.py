@@ -33,7 +33,7 @@ def test_shipped_stacks_fit_their_gpu_groups(stack: str) -> None:
 def test_an_hpa_floor_above_what_the_group_holds_blocks_on_the_node_group() -> None:
     # GIVEN prod (gpu-l4: maxSize 13 x 1 GPU) whose fraud-scorer HPA floor a component raised to 10
     doc = document("prod")
-    named(doc, "fraud-scorer-hpa")["inputs"]["spec"]["minReplicas"] = 10
+    named(doc, "fraud-scorer-scaledobject")["inputs"]["spec"]["minReplicaCount"] = 10
     # WHEN checked: 10 + 1 surge + churn-predictor 2 + 1 + the nightly job 1 = 15 GPUs
     [finding] = findings(doc, CHECK)
     # THEN it blocks on the node group and its max_size
@@ -41,12 +41,12 @@ def test_an_hpa_floor_above_what_the_group_holds_blocks_on_the_node_group() -> N
     assert finding["urn"] == named(doc, "gpu-l4-nodes")["urn"]
     assert finding["field"] == "cluster.gpu_node_groups[0].max_size"
     assert "GPU demand 15 exceeds" in finding["message"] and "(13)" in finding["message"]
-    assert "Deployment fraud-scorer: 10 HPA minReplicas + 1 surge x 1 GPU" in finding["message"]
+    assert "Deployment fraud-scorer: 10 autoscaler minimum + 1 surge x 1 GPU" in finding["message"]
 
 
 def test_the_demand_at_exactly_the_supply_fits() -> None:
     doc = document("prod")
-    named(doc, "fraud-scorer-hpa")["inputs"]["spec"]["minReplicas"] = 8  # 9 + 3 + 1 = 13
+    named(doc, "fraud-scorer-scaledobject")["inputs"]["spec"]["minReplicaCount"] = 8  # 9 + 3 + 1 = 13
     assert findings(doc, CHECK) == []
 
 
@@ -114,7 +114,7 @@ def test_pods_pinned_to_one_group_are_judged_against_that_group_alone() -> None:
     # WHEN fraud-scorer (2 + 1) and the job (1) need 4 on gpu-l4: it fits
     assert findings(doc, CHECK) == []
     # AND with one replica more they do not, although the pool as a whole has 53 GPUs
-    named(doc, "fraud-scorer-hpa")["inputs"]["spec"]["minReplicas"] = 3
+    named(doc, "fraud-scorer-scaledobject")["inputs"]["spec"]["minReplicaCount"] = 3
     [finding] = findings(doc, CHECK)
     assert finding["urn"] == named(doc, "gpu-l4-nodes")["urn"]
 

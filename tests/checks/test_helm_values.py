@@ -22,6 +22,8 @@ from blueprint.diff import is_blocking
 from tests.checks.check_helpers import document, findings, named
 
 CHECK = "system-helm-values"
+RELEASES = ("cluster-autoscaler-release", "keda-release", "nvidia-device-plugin-release")
+"""The Helm releases every shipped stack plans."""
 
 
 def _known(values: Any) -> Any:
@@ -55,7 +57,7 @@ def charts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _release_charts(doc: dict[str, Any], directory: Path, **schemas: Any) -> None:
-    for name in ("cluster-autoscaler-release", "nvidia-device-plugin-release"):
+    for name in RELEASES:
         inputs = named(doc, name)["inputs"]
         _chart(directory, inputs["chart"], inputs["version"], _known(inputs["values"]), schemas.get(inputs["chart"]))
 
@@ -64,7 +66,7 @@ def _release_charts(doc: dict[str, Any], directory: Path, **schemas: Any) -> Non
 def test_without_the_chart_archives_the_releases_are_advisory_not_validated(stack: str, charts: Path) -> None:
     # GIVEN a shipped stack and no chart archive anywhere THEN each release says it is not validated
     result = findings(document(stack), CHECK)
-    assert sorted(f["resource_name"] for f in result) == ["cluster-autoscaler-release", "nvidia-device-plugin-release"]
+    assert sorted(f["resource_name"] for f in result) == list(RELEASES)
     assert all(f["enforcement"] == "advisory" and "not found" in f["message"] for f in result)
 
 
@@ -129,7 +131,7 @@ def test_a_chart_without_a_schema_is_advisory_for_types(charts: Path) -> None:
     _release_charts(doc, charts)
     result = findings(doc, CHECK)
     assert all(f["enforcement"] == "advisory" and "ships no values.schema.json" in f["message"] for f in result)
-    assert len(result) == 2
+    assert len(result) == len(RELEASES)
 
 
 def test_helms_repository_cache_is_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

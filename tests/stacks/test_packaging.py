@@ -28,6 +28,12 @@ def test_every_data_directory_is_a_listed_package_with_its_data() -> None:
         assert name in packages, f"{name} is not in [tool.setuptools].packages: setuptools warns on every build"
         globs = setuptools["package-data"].get(name, [])
         for path in directory.iterdir():
+            if path.is_dir():  # a data sub-directory is a package of its own, checked the same way
+                sub = f"{name}.{path.name}"
+                assert sub in packages, f"{sub} is not in [tool.setuptools].packages"
+                sub_globs = setuptools["package-data"].get(sub, [])
+                assert all(any(f.match(g) for g in sub_globs) for f in path.iterdir()), f"{sub} data not shipped"
+                continue
             assert any(path.match(g) for g in globs), f"{path.relative_to(ROOT)} is not package data of {name}"
     # AND no package-data key names a directory that is not a listed package
     assert set(setuptools["package-data"]) <= packages
