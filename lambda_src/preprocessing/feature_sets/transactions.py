@@ -156,8 +156,10 @@ def build_table(raw: pa.Table, context: BuildContext) -> pa.Table:
     import pyarrow.compute as pc
 
     ts_type = pa.timestamp("us", tz="UTC")
-    raw = raw.take(pc.sort_indices(raw, sort_keys=[("event_timestamp", "ascending"), ("transaction_id", "ascending")]))
-    raw = raw.combine_chunks()
+    order = pc.sort_indices(raw, sort_keys=[("event_timestamp", "ascending"), ("transaction_id", "ascending")])
+    is_foreign = pc.not_equal(raw["merchant_country"], raw["card_country"]).take(order)
+    kept = ["transaction_id", "account_id", "event_timestamp", "amount", "currency", "merchant_category", "channel"]
+    raw = raw.select(kept).take(order).combine_chunks()
     n = raw.num_rows
     encoded = raw["account_id"].chunk(0).dictionary_encode() if n else pa.array([], pa.string()).dictionary_encode()
     codes = encoded.indices
@@ -183,7 +185,7 @@ def build_table(raw: pa.Table, context: BuildContext) -> pa.Table:
         pc.divide(pc.cast(pc.pairwise_diff(grouped_micros), pa.float64()), 1_000_000.0),
         pa.scalar(None, pa.float64()),
     )
-    gaps = gaps_grouped.take(pc.sort_indices(by_account))
+    gaps = gaps_grouped.take(pc.inverse_permutation(by_account.cast(pa.int64())))
 
     # Naive UTC wall-clock time: hour/weekday without needing a time-zone database.
     wall = raw["event_timestamp"].cast(pa.timestamp("us"))
@@ -199,7 +201,7 @@ def build_table(raw: pa.Table, context: BuildContext) -> pa.Table:
         "merchant_category": raw["merchant_category"],
         "channel": raw["channel"],
         "amount_log": pc.log1p(raw["amount"]),
-        "is_foreign": pc.not_equal(raw["merchant_country"], raw["card_country"]),
+        "is_foreign": is_foreign,
         "is_high_risk_mcc": pc.is_in(raw["merchant_category"], value_set=pa.array(sorted(HIGH_RISK_MCC))),
         "is_card_present": pc.is_in(raw["channel"], value_set=pa.array(["atm", "pos"])),
         "hour_of_day": hours,
