@@ -200,6 +200,20 @@ def validate_columns(
                 continue
             slow_indices.append(index)
 
+    key = feature_set.unique_key
+    # The common case: every valid row was proven in columns and none repeats the key: nothing is copied here.
+    if (
+        normalized is not None
+        and not slow_models
+        and len(ok_indices)
+        and (not key or pc.count_distinct(normalized[key].take(ok_indices)).as_py() == len(ok_indices))
+    ):
+        quarantined = [
+            _quarantine_record(RawRow(index + 1, index + 2, raw_of[index]), rejected[index], lineage)
+            for index in sorted(rejected)
+        ]
+        return codec.build_table(normalized, context, ok_indices), quarantined
+
     parts = []
     if normalized is not None and len(ok_indices):
         parts.append((normalized.filter(ok), ok_indices.cast(pa.int64())))
@@ -212,7 +226,6 @@ def validate_columns(
         if len(parts) > 1:  # back to input order, so "first occurrence" means the same as row by row
             order = pc.sort_indices(indices)
             valid, indices = valid.take(order), indices.take(order)
-        key = feature_set.unique_key
         if key and pc.count_distinct(valid[key]).as_py() != valid.num_rows:
             seen: dict[Any, int] = {}
             keep: list[bool] = []
@@ -241,7 +254,7 @@ def validate_columns(
     ]
     if valid is None or valid.num_rows == 0:
         return None, quarantined
-    return codec.build_table(valid, context), quarantined
+    return codec.build_table(valid, context, None), quarantined
 
 
 def partition_table(table: pa.Table, timestamp_column: str) -> list[tuple[str, pa.Table]]:

@@ -51,14 +51,15 @@ class ColumnarCodec:
             check may be stricter than the model but never looser (tests hold it to the model).
             ``normalized`` is ``None`` when no row can be proven valid (e.g. a column is missing).
         from_models: ``(valid_models) -> table`` in the same layout as ``normalized``.
-        build_table: ``(normalized_valid_rows, context) -> pyarrow.Table``: the features, exactly
-            :attr:`FeatureSet.output_schema`; ``FeatureSet.build(models, ctx)`` must equal
-            ``build_table(from_models(models), ctx)``.
+        build_table: ``(normalized, context, rows) -> pyarrow.Table``: the features of the rows of
+            ``normalized`` that ``rows`` (indices, or ``None`` for all) selects, exactly
+            :attr:`FeatureSet.output_schema`, whatever the order of those rows;
+            ``FeatureSet.build(models, ctx)`` must equal ``build_table(from_models(models), ctx, None)``.
     """
 
     validate: Callable[[pa.Table], tuple[pa.Table | None, pa.ChunkedArray | pa.Array]]
     from_models: Callable[[Sequence[Any]], pa.Table]
-    build_table: Callable[[pa.Table, BuildContext], pa.Table]
+    build_table: Callable[[pa.Table, BuildContext, pa.Array | None], pa.Table]
 
 
 @dataclass(frozen=True)

@@ -136,8 +136,10 @@ def _per_group(codes: pa.Array, values: pa.Array, groups: int) -> tuple[pa.Array
     return sums, counts
 
 
-def build_table(raw: pa.Table, context: BuildContext) -> pa.Table:
+def build_table(raw: pa.Table, context: BuildContext, rows: pa.Array | None = None) -> pa.Table:
     """Compute the feature table from the normalized valid rows (:func:`rows_to_table`'s layout).
+
+    ``rows`` selects the valid rows of ``raw`` by index; defaults to ``None``: every row.
 
     Output rows are sorted by ``(event_timestamp, transaction_id)``. Definitions:
 
@@ -156,7 +158,13 @@ def build_table(raw: pa.Table, context: BuildContext) -> pa.Table:
     import pyarrow.compute as pc
 
     ts_type = pa.timestamp("us", tz="UTC")
-    order = pc.sort_indices(raw, sort_keys=[("event_timestamp", "ascending"), ("transaction_id", "ascending")])
+    keys = raw.select(["event_timestamp", "transaction_id"])
+    order = pc.sort_indices(
+        keys if rows is None else keys.take(rows),
+        sort_keys=[("event_timestamp", "ascending"), ("transaction_id", "ascending")],
+    )
+    if rows is not None:
+        order = rows.take(order)
     is_foreign = pc.not_equal(raw["merchant_country"], raw["card_country"]).take(order)
     kept = ["transaction_id", "account_id", "event_timestamp", "amount", "currency", "merchant_category", "channel"]
     raw = raw.select(kept).take(order).combine_chunks()
@@ -296,7 +304,7 @@ def validate_columns(table: pa.Table) -> tuple[pa.Table | None, pa.Array]:
     n = table.num_rows
     if any(name not in table.column_names for name in TransactionRow.model_fields):
         return None, pa.repeat(pa.scalar(False), n)
-    raw = {name: table[name].combine_chunks() for name in TransactionRow.model_fields}
+    raw = {name: table[name] for name in TransactionRow.model_fields}
     strings = {name: pc.ascii_trim(raw[name], _WHITESPACE) for name in raw if name not in ("amount", "timestamp")}
     checks = []
     for name in ("transaction_id", "account_id"):
