@@ -323,7 +323,7 @@ def validate_columns(table: pa.Table) -> tuple[pa.Table | None, pa.Array]:
     amount_ok = pc.match_substring_regex(raw["amount"], _AMOUNT)
     amount = pc.cast(pc.if_else(amount_ok, raw["amount"], "0"), pa.float64())
     checks += [amount_ok, pc.greater(amount, 0.0), pc.less_equal(amount, 1_000_000.0)]
-    micros, ts_ok = _column_timestamp(raw["timestamp"])
+    micros, ts_ok = _column_timestamp(raw["timestamp"].combine_chunks())
     checks.append(ts_ok)
     ok = checks[0]
     for check in checks[1:]:
