@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -311,8 +312,17 @@ def transform(
             table = feature_set.build(valid, context)
     partitions: list[PartitionFile] = []
     if table is not None and table.num_rows:
-        for day, part in partition_table(table, feature_set.event_timestamp):
-            partitions.append(PartitionFile(partition=f"dt={day}", rows=part.num_rows, body=to_parquet(part, lineage)))
+        days = partition_table(table, feature_set.event_timestamp)
+        # Each partition is encoded on its own (Arrow releases the GIL), so several use the function's vCPUs.
+        if len(days) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(len(days), os.cpu_count() or 1)) as pool:
+                bodies = list(pool.map(lambda day: to_parquet(day[1], lineage), days))
+        else:
+            bodies = [to_parquet(part, lineage) for _, part in days]
+        for (day, part), body in zip(days, bodies, strict=True):
+            partitions.append(PartitionFile(partition=f"dt={day}", rows=part.num_rows, body=body))
     result = Transformed(input_format.value, rows_input, partitions, quarantined)
     if result.rows_valid + len(quarantined) != rows_input:  # pragma: no cover - invariant guard
         raise AssertionError(f"row accounting broken: {result.rows_valid} + {len(quarantined)} != {rows_input}")
