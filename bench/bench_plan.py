@@ -3,24 +3,90 @@
 Prints, per shipped stack: resources, synthesis time (median of N runs), resources per
 second, the policy pack's analysis time (one pack process per run, started as the CLI does,
 and with the process reused), the cost estimate time, and the peak RSS of this process.
+Then the goals of issue 17: the wall time of ``blueprint plan --stack prod`` as a user runs it (a
+fresh CLI process; the policy pack starts while the program synthesizes), and the same for a stack at
+ten times the workloads (50 functions, 20 models: ``bench/fixtures/scale_stack.py``, not a shipped
+stack) with its resources per second and its peak RSS.
 Run: ``.venv/bin/python bench/bench_plan.py [--runs N]`` (needs ``make package``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from blueprint_policies.cost import estimate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+
+from scale_stack import FUNCTIONS, MODELS, STACK, make_scale_root
 
 from blueprint.analyzer import PolicyPackProcess, load_policy_config, pack_env, run_policy_pack
 from blueprint.synth import REPO_ROOT, synthesize
 
 STACKS = ("dev", "staging", "prod")
+PROD_GOAL_S = 2.0
+SCALE_RATIO_GOAL = 3.5
+SCALE_RSS_GOAL_MB = 400
+
+
+def cli_plan(stack: str, root: Path) -> tuple[float, float, int]:
+    """One ``blueprint plan`` in a fresh process: (wall s, peak RSS MB of the CLI process, resources)."""
+    out = Path(tempfile.mkdtemp()) / "plan.json"
+    argv = [sys.executable, "-m", "blueprint", "--root", str(root), "plan", "--stack", stack, "--format", "json"]
+    argv += ["--output", str(out), "--no-fail-on-violations"]
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(
+            f"blueprint plan --stack {stack} failed: {process.stderr.read().decode() if process.stderr else ''}"
+        )
+    import json
+
+    resources = len(json.loads(out.read_text())["resources"])
+    return elapsed, usage.ru_maxrss / 1024, resources
+
+
+def goals(runs: int) -> None:
+    """The plan goals of issue 17, each printed with its goal."""
+    prod = [cli_plan("prod", REPO_ROOT) for _ in range(runs)]
+    prod_s = statistics.median(p[0] for p in prod)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_scale_root(Path(tmp))
+        scale = [cli_plan(STACK, root) for _ in range(max(1, runs // 2))]
+    scale_s = statistics.median(p[0] for p in scale)
+    scale_rss = max(p[1] for p in scale)
+    ratio = scale_s / prod_s
+
+    def verdict(ok: bool) -> str:
+        return "meets" if ok else "MISSES"
+
+    print(f"\n== blueprint plan, fresh CLI process (median of {runs}; policy pack started beside synthesis)")
+    for label, count, seconds, rss in (
+        ("prod", prod[0][2], prod_s, prod[0][1]),
+        ("scale", scale[0][2], scale_s, scale_rss),
+    ):
+        print(
+            f"{label + ':':6} {count:5d} resources {seconds:6.2f} s {count / seconds:6.0f} res/s peak RSS {rss:4.0f} MB"
+        )
+    print(f"  ({FUNCTIONS} functions, {MODELS} models: bench/fixtures/scale_stack.py)")
+    print(f"prod plan wall time {prod_s:.2f} s (goal <= {PROD_GOAL_S} s: {verdict(prod_s <= PROD_GOAL_S)})")
+    print(f"scale/prod time {ratio:.2f}x (goal <= {SCALE_RATIO_GOAL}x: {verdict(ratio <= SCALE_RATIO_GOAL)})")
+    print(
+        f"scale peak RSS {scale_rss:.0f} MB (goal <= {SCALE_RSS_GOAL_MB} MB: {verdict(scale_rss <= SCALE_RSS_GOAL_MB)})"
+    )
 
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
@@ -59,6 +125,7 @@ def main() -> None:
         print(measure(stack, runs))
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak_mib:.0f} MiB (runs per measurement: {runs})")
+    goals(runs)
 
 
 if __name__ == "__main__":

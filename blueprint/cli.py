@@ -100,13 +100,79 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
     workloads that wait for them are absent (defaults to false: the steady state).
     """
     _progress(f"running the stack program of '{stack}' offline (mock runtime)")
-    plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
-    _warn([f"program: {w}" for w in plan.warnings])
-    document = plan.to_json()
-    _progress(f"{len(plan.resources)} resources; evaluating the policy pack and system checks, estimating the cost")
-    notes = add_policies_and_cost(document, stack, root)
+    pack = EarlyPolicyPack(stack, root)  # its process starts and imports while the program synthesizes
+    try:
+        plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
+        _warn([f"program: {w}" for w in plan.warnings])
+        document = plan.to_json()
+        _progress(f"{len(plan.resources)} resources; evaluating the policy pack and system checks, estimating the cost")
+        notes = add_policies_and_cost(document, stack, root, pack=pack if pack.available else None)
+    finally:
+        pack.close()
     add_quotas(document)
     return document, notes
+
+
+class EarlyPolicyPack:
+    """The stack's policy pack process, started in a background thread before synthesis.
+
+    The pack's environment (``pack_env``) needs only the stack's config and project, which the stack
+    files give before the program runs, so the pack's start-up (a Python process importing Pulumi and
+    the policies) overlaps synthesis instead of following it. Errors are deferred: a pack that fails to
+    start raises its ``PolicyPackError`` from :meth:`analyze`, where a pack started after synthesis would
+    have raised it, so a bad stack or config still reports first. ``available`` is false when the pack
+    cannot be started early at all (no analyzer module, unreadable stack files): the caller then runs
+    the pack the usual way.
+    """
+
+    def __init__(self, stack: str, root: Path) -> None:
+        import threading
+
+        self._process: Any = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            from .analyzer import PolicyPackProcess, pack_env
+            from .synth import read_stack_files
+
+            files = read_stack_files(stack, root)
+        except (ImportError, PlanError):
+            return
+        config = {key: files.config[key] for key in sorted(files.config)}
+        env = pack_env({"config": config, "project": files.project}, stack)
+
+        def start() -> None:
+            try:
+                self._process = PolicyPackProcess(root / "policies", env=env)
+            except BaseException as exc:  # re-raised by analyze(), in the caller's thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=start, name=f"policy-pack-{stack}", daemon=True)
+        self._thread.start()
+
+    @property
+    def available(self) -> bool:
+        """Whether a pack process is being started (else the caller starts one itself)."""
+        return self._thread is not None
+
+    def _wait(self) -> Any:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._process
+
+    def analyze(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """``PolicyPackProcess.analyze`` on the early process (waiting for it to be up)."""
+        return dict(self._wait().analyze(*args, **kwargs))
+
+    def close(self) -> None:
+        """Stop the pack process, if it started."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._process is not None:
+            self._process.close()
+            self._process = None
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -82,13 +82,15 @@ def _optional(module: str, attribute: str) -> Callable[..., Any] | str:
     return function
 
 
-def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> list[str]:
+def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack: Any = None) -> list[str]:
     """Add the ``policies``, ``checks`` and ``cost`` sections to a plan document in place; return notes.
 
     Policies: ``blueprint.analyzer.run_policy_pack(document, stack, root)``. System checks:
     ``blueprint.checks.run_checks(document, root)``. Cost:
     ``blueprint_policies.cost.estimate(resources, region, usage)`` with the region from
-    ``aws:region`` and the usage from ``<project>:usage`` in the plan's config.
+    ``aws:region`` and the usage from ``<project>:usage`` in the plan's config. ``pack`` is a pack
+    process already started for this stack (anything with ``analyze``); defaults to ``None``: one is
+    started for the run.
     """
     from .checks import run_checks
 
@@ -98,7 +100,7 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path) -> l
     if isinstance(run_policy_pack, str):
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
     else:
-        document["policies"] = run_policy_pack(document, stack, root)
+        document["policies"] = run_policy_pack(document, stack, root, pack=pack)
         notes.extend(_guardrails_notes(document, root))
     document["checks"] = run_checks(document, root)
     estimate = _optional("blueprint_policies.cost", "estimate")

@@ -24,22 +24,24 @@ Lambda ``Errors``; and on ``ObjectsProcessed`` staying at zero for a feature set
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from preprocessing.config import get_settings
 from preprocessing.events import ScheduledEvent, SourceObject, parse_message, source_object_from_event
+from preprocessing.tracing import make_tracer
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = make_tracer()  # the X-Ray SDK is imported only when tracing is on
 FAILED_RECORDS_METRIC = "RecordsFailed"
 """Name of the metric counting records returned in ``batchItemFailures`` (alarmed on by the stack)."""
 FEATURE_LAG_METRIC = "FeatureLagSeconds"
@@ -47,10 +49,17 @@ FEATURE_LAG_METRIC = "FeatureLagSeconds"
 FEATURE_SET_DIMENSION = "FeatureSet"
 """Dimension added to every metric, next to Powertools' ``service``."""
 _MAX_ERROR_CHARS = 2000
-# raise_on_entire_batch_failure=False: a batch in which every record fails is still answered record by
-# record, so the response always lists exactly what failed (SQS semantics are the same either way).
-# No parser model: the body is parsed in record_handler, so a malformed body is logged like any failure.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
+def batch_processor() -> BatchProcessor:
+    """The batch processor, built on first use (Powertools' batch utility is a large import)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    # raise_on_entire_batch_failure=False: a batch in which every record fails is still answered record by
+    # record, so the response always lists exactly what failed (SQS semantics are the same either way).
+    # No parser model: the body is parsed in record_handler, so a malformed body is logged like any failure.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @tracer.capture_method
@@ -154,12 +163,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     The environment is validated first: a misconfigured function raises ``ConfigurationError`` and the
     whole batch is retried. A batch in which every record fails is reported record by record too.
     """
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     settings = get_settings()
     metrics.add_dimension(name=FEATURE_SET_DIMENSION, value=settings.feature_set)
     response = process_partial_response(
         event=event,
         record_handler=record_handler,
-        processor=processor,
+        processor=batch_processor(),
         context=context,
     )
     failures = response.get("batchItemFailures", [])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from preprocessing.feature_sets import BuildContext, FeatureSet
 from preprocessing.lineage import Lineage
-from preprocessing.readers import RawRow, read_rows
+from preprocessing.readers import InputFormat, RawRow, detect_format, read_csv_table, read_rows
 from preprocessing.storage import fetch_source_object, object_exists, put_if_absent
 
 if TYPE_CHECKING:
@@ -163,6 +164,100 @@ def validate_rows(
     return valid, quarantined
 
 
+def validate_columns(
+    feature_set: FeatureSet, columns: pa.Table, lineage: Lineage, context: BuildContext
+) -> tuple[pa.Table | None, list[dict[str, Any]]]:
+    """Columnar :func:`validate_rows` plus ``build`` for a CSV read by :func:`read_csv_table`.
+
+    Returns the feature table (``None`` when no row is valid) and the quarantine records, exactly as the
+    row path would: rows the feature set's columnar checks cannot prove valid are validated by its row model
+    (which words their errors), and ``unique_key`` duplicates are quarantined after their first occurrence.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codec = feature_set.columnar
+    assert codec is not None
+    normalized, ok = codec.validate(columns)
+    ok_indices = pc.indices_nonzero(ok) if normalized is not None else pa.array([], pa.uint64())
+    bad_indices: list[int] = (
+        pc.indices_nonzero(pc.invert(ok)).to_pylist() if normalized is not None else list(range(columns.num_rows))
+    )
+    rejected: dict[int, list[dict[str, Any]]] = {}
+    slow_models: list[Any] = []
+    slow_indices: list[int] = []
+    raw_of: dict[int, dict[str, Any]] = {}
+    if bad_indices:
+        validate = feature_set.row_model.model_validate
+        for index, data in zip(bad_indices, columns.take(bad_indices).to_pylist(), strict=True):
+            raw_of[index] = data
+            try:
+                slow_models.append(validate(data))
+            except ValidationError as exc:
+                rejected[index] = [
+                    {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
+                    for err in exc.errors(include_url=False, include_context=False, include_input=False)
+                ]
+                continue
+            slow_indices.append(index)
+
+    key = feature_set.unique_key
+    # The common case: every valid row was proven in columns and none repeats the key: nothing is copied here.
+    if (
+        normalized is not None
+        and not slow_models
+        and len(ok_indices)
+        and (not key or pc.count_distinct(normalized[key].take(ok_indices)).as_py() == len(ok_indices))
+    ):
+        quarantined = [
+            _quarantine_record(RawRow(index + 1, index + 2, raw_of[index]), rejected[index], lineage)
+            for index in sorted(rejected)
+        ]
+        return codec.build_table(normalized, context, ok_indices), quarantined
+
+    parts = []
+    if normalized is not None and len(ok_indices):
+        parts.append((normalized.filter(ok), ok_indices.cast(pa.int64())))
+    if slow_models:
+        parts.append((codec.from_models(slow_models), pa.array(slow_indices, pa.int64())))
+    valid: pa.Table | None = None
+    if parts:
+        valid = pa.concat_tables([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        indices = pa.chunked_array([p[1] for p in parts]).combine_chunks()
+        if len(parts) > 1:  # back to input order, so "first occurrence" means the same as row by row
+            order = pc.sort_indices(indices)
+            valid, indices = valid.take(order), indices.take(order)
+        if key and pc.count_distinct(valid[key]).as_py() != valid.num_rows:
+            seen: dict[Any, int] = {}
+            keep: list[bool] = []
+            duplicates: list[tuple[int, Any]] = []
+            for index, value in zip(indices.to_pylist(), valid[key].to_pylist(), strict=True):
+                if value in seen:
+                    duplicates.append((index, value))
+                    keep.append(False)
+                    continue
+                seen[value] = index + 1
+                keep.append(True)
+            dup_raw = columns.take([i for i, _ in duplicates]).to_pylist()
+            for (index, value), data in zip(duplicates, dup_raw, strict=True):
+                raw_of[index] = data
+                rejected[index] = [
+                    {
+                        "loc": [key],
+                        "msg": f"duplicate {key} {value!r} (first at row {seen[value]})",
+                        "type": "duplicate",
+                    }
+                ]
+            valid = valid.filter(pa.array(keep))
+    quarantined = [
+        _quarantine_record(RawRow(index + 1, index + 2, raw_of[index]), rejected[index], lineage)
+        for index in sorted(rejected)
+    ]
+    if valid is None or valid.num_rows == 0:
+        return None, quarantined
+    return codec.build_table(valid, context, None), quarantined
+
+
 def partition_table(table: pa.Table, timestamp_column: str) -> list[tuple[str, pa.Table]]:
     """Split ``table`` by the UTC date of ``timestamp_column``: sorted ``[("YYYY-MM-DD", slice), ...]``."""
     import pyarrow.compute as pc
@@ -198,16 +293,39 @@ def transform(
     Raises:
         preprocessing.readers.UnreadableObjectError: the object as a whole cannot be decoded.
     """
-    input_format, rows = read_rows(key, payload)
-    valid, quarantined = validate_rows(feature_set, rows, lineage)
+    context = BuildContext(created_timestamp=created_timestamp.astimezone(UTC))
+    table: pa.Table | None = None
+    columns = None
+    if feature_set.columnar is not None:
+        input_format, is_gzip = detect_format(key, payload)
+        if input_format is InputFormat.CSV:
+            columns = read_csv_table(payload, is_gzip=is_gzip)
+    if columns is not None:
+        input_format = InputFormat.CSV
+        rows_input = columns.num_rows
+        table, quarantined = validate_columns(feature_set, columns, lineage, context)
+    else:
+        input_format, rows = read_rows(key, payload)
+        rows_input = len(rows)
+        valid, quarantined = validate_rows(feature_set, rows, lineage)
+        if valid:
+            table = feature_set.build(valid, context)
     partitions: list[PartitionFile] = []
-    if valid:
-        table = feature_set.build(valid, BuildContext(created_timestamp=created_timestamp.astimezone(UTC)))
-        for day, part in partition_table(table, feature_set.event_timestamp):
-            partitions.append(PartitionFile(partition=f"dt={day}", rows=part.num_rows, body=to_parquet(part, lineage)))
-    result = Transformed(input_format.value, len(rows), partitions, quarantined)
-    if result.rows_valid + len(quarantined) != len(rows):  # pragma: no cover - invariant guard
-        raise AssertionError(f"row accounting broken: {result.rows_valid} + {len(quarantined)} != {len(rows)}")
+    if table is not None and table.num_rows:
+        days = partition_table(table, feature_set.event_timestamp)
+        # Each partition is encoded on its own (Arrow releases the GIL), so several use the function's vCPUs.
+        if len(days) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(len(days), os.cpu_count() or 1)) as pool:
+                bodies = list(pool.map(lambda day: to_parquet(day[1], lineage), days))
+        else:
+            bodies = [to_parquet(part, lineage) for _, part in days]
+        for (day, part), body in zip(days, bodies, strict=True):
+            partitions.append(PartitionFile(partition=f"dt={day}", rows=part.num_rows, body=body))
+    result = Transformed(input_format.value, rows_input, partitions, quarantined)
+    if result.rows_valid + len(quarantined) != rows_input:  # pragma: no cover - invariant guard
+        raise AssertionError(f"row accounting broken: {result.rows_valid} + {len(quarantined)} != {rows_input}")
     return result
 
 

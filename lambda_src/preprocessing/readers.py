@@ -18,7 +18,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -166,3 +169,61 @@ def read_rows(key: str, payload: bytes) -> tuple[InputFormat, list[RawRow]]:
     text = decode_text(payload, is_gzip=is_gzip)
     rows = list(iter_csv_rows(text) if fmt is InputFormat.CSV else iter_jsonl_rows(text))
     return fmt, rows
+
+
+def read_csv_table(payload: bytes, *, is_gzip: bool) -> pa.Table | None:
+    """The CSV object as a table of string columns, when its rows are exactly what :func:`iter_csv_rows` yields.
+
+    That is the case for the plain shape nearly every object has: no quote characters (so no record spans
+    lines), no blank lines, ``\n`` or ``\r\n`` line ends, a header of distinct names, and every record as
+    wide as the header. Row ``i`` (from 0) is then record number ``i + 1`` on line ``i + 2``, and its values
+    are the strings :func:`iter_csv_rows` would give. Anything else returns ``None`` (the caller falls back
+    to the row reader, which handles every shape and words every error).
+
+    Raises:
+        UnreadableObjectError: corrupt gzip stream (as :func:`decode_text`).
+    """
+    data = _decompress(payload) if is_gzip else payload
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data or data[:1] in (b"\n", b"\r") or b'"' in data or b"\x00" in data:
+        return None
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    end = data.find(b"\n")
+    header_line = (data if end < 0 else data[:end]).removesuffix(b"\r")
+    try:
+        names = [name.strip() for name in header_line.decode("utf-8").split(",")]
+    except UnicodeDecodeError:
+        return None
+    if len(names) < 2 or len(set(names)) != len(names):
+        return None
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                null_values=[],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):  # a record not as wide as the header, invalid UTF-8, ...
+        return None
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    if table.num_rows + 1 != lines:  # pyarrow skipped blank lines: line numbers would not follow row numbers
+        return None
+    if len(data) > csv.field_size_limit():
+        import pyarrow.compute as pc
+
+        longest = max((pc.max(pc.binary_length(col)).as_py() or 0) for col in table.columns)
+        if longest > csv.field_size_limit():  # the row reader raises csv.Error on such a field
+            return None
+    return table

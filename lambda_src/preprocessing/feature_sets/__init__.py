@@ -40,6 +40,29 @@ class BuildContext:
 
 
 @dataclass(frozen=True)
+class ColumnarCodec:
+    """The columnar fast path of a feature set (optional): validation and features over whole columns.
+
+    Attributes:
+        validate: ``(table) -> (normalized, ok)``: ``table`` holds the object's CSV columns as strings;
+            ``ok`` marks the rows the columns prove valid, and ``normalized`` holds their values as the row
+            model would produce them (same column layout as :attr:`from_models`). Rows not marked ``ok``
+            are validated by :attr:`FeatureSet.row_model`, which decides them and words their errors, so a
+            check may be stricter than the model but never looser (tests hold it to the model).
+            ``normalized`` is ``None`` when no row can be proven valid (e.g. a column is missing).
+        from_models: ``(valid_models) -> table`` in the same layout as ``normalized``.
+        build_table: ``(normalized, context, rows) -> pyarrow.Table``: the features of the rows of
+            ``normalized`` that ``rows`` (indices, or ``None`` for all) selects, exactly
+            :attr:`FeatureSet.output_schema`, whatever the order of those rows;
+            ``FeatureSet.build(models, ctx)`` must equal ``build_table(from_models(models), ctx, None)``.
+    """
+
+    validate: Callable[[pa.Table], tuple[pa.Table | None, pa.ChunkedArray | pa.Array]]
+    from_models: Callable[[Sequence[Any]], pa.Table]
+    build_table: Callable[[pa.Table, BuildContext, pa.Array | None], pa.Table]
+
+
+@dataclass(frozen=True)
 class FeatureSet:
     """A feature set: how raw rows are validated and turned into a feature table.
 
@@ -57,6 +80,8 @@ class FeatureSet:
             exactly :attr:`output_schema` and be deterministic.
         output_schema: ``() -> pyarrow.Schema`` (a callable so pyarrow is only imported when needed).
         description: one line for docs and manifests.
+        columnar: the columnar fast path for CSV objects. Defaults to ``None``: every row is validated
+            by :attr:`row_model` and built with :attr:`build`.
     """
 
     name: str
@@ -69,6 +94,7 @@ class FeatureSet:
     build: Callable[[Sequence[Any], BuildContext], pa.Table]
     output_schema: Callable[[], pa.Schema]
     description: str = ""
+    columnar: ColumnarCodec | None = None
 
 
 def module_name_for(name: str) -> str:

@@ -1,0 +1,88 @@
+"""``blueprint plan`` starts the policy pack while the program synthesizes (issue 17, goal 4).
+
+The pack's process start-up used to follow synthesis; now it overlaps it, with the same document and
+the same error precedence (stack and config errors first, then pack errors).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import blueprint.analyzer as analyzer
+import blueprint.cli as cli
+from blueprint.prcheck import add_policies_and_cost
+from blueprint.quotas import add_quotas
+from blueprint.synth import REPO_ROOT, synthesize
+
+
+class _Recorder:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = threading.Event()
+        self.processes: list[analyzer.PolicyPackProcess] = []
+        recorder = self
+
+        class Recording(analyzer.PolicyPackProcess):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                recorder.started.set()
+                super().__init__(*args, **kwargs)
+                recorder.processes.append(self)
+
+        monkeypatch.setattr(analyzer, "PolicyPackProcess", Recording)
+
+
+def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the stack's plan the sequential way (synthesis, then a pack started for the analysis)
+    expected = synthesize("dev").to_json()
+    add_policies_and_cost(expected, "dev", REPO_ROOT)
+    add_quotas(expected)
+    recorder = _Recorder(monkeypatch)
+    seen: dict[str, bool] = {}
+
+    def synthesize_waiting_for_the_pack(*args: Any, **kwargs: Any) -> Any:
+        # a pack started only after synthesis would never set the event while synthesis runs
+        seen["pack_started_during_synthesis"] = recorder.started.wait(timeout=60)
+        return synthesize(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "synthesize", synthesize_waiting_for_the_pack)
+    # WHEN planned by the CLI's plan_document
+    document, notes = cli.plan_document("dev", REPO_ROOT)
+    # THEN the pack was starting while the program synthesized, the document is the same, the pack is stopped
+    assert seen["pack_started_during_synthesis"] is True
+    assert document == expected
+    assert notes == []
+    assert len(recorder.processes) == 1
+    assert recorder.processes[0].process.poll() is not None
+
+
+def test_a_failing_synthesis_still_stops_the_early_pack(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = _Recorder(monkeypatch)
+
+    def broken_synthesis(*args: Any, **kwargs: Any) -> Any:
+        recorder.started.wait(timeout=60)
+        raise cli.PlanError("stacks/Pulumi.dev.yaml: broken")
+
+    monkeypatch.setattr(cli, "synthesize", broken_synthesis)
+    # WHEN synthesis fails, THEN its error comes out and no pack process is left running
+    with pytest.raises(cli.PlanError, match="broken"):
+        cli.plan_document("dev", REPO_ROOT)
+    assert all(p.process.poll() is not None for p in recorder.processes)
+
+
+def test_a_pack_that_cannot_start_reports_after_synthesis_as_before(tmp_path: Path) -> None:
+    # GIVEN a project whose policies directory is not a pack (it has no PulumiPolicy.yaml)
+    root = tmp_path / "project"
+    (root / "stacks").mkdir(parents=True)
+    (root / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    (root / "stacks" / "Pulumi.dev.yaml").write_text((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    (root / "policies" / "config").mkdir(parents=True)
+    (root / "policies" / "config" / "dev.json").write_text("{}")
+    # WHEN planned, THEN the same PolicyPackError a pack started after synthesis raises
+    with pytest.raises(analyzer.PolicyPackError):
+        cli.plan_document("dev", root)
+    # AND an unknown stack is still reported as such, not as a pack problem
+    with pytest.raises(cli.PlanError, match="unknown stack"):
+        cli.plan_document("nope", root)
