@@ -48,7 +48,7 @@ policy-config: $(STAMP)  ## regenerate policies/config/<stack>.json of every sta
 	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; $(VENV)/bin/blueprint policy-config --stack $$s --write || exit $$?; done
 
 test: package checkov-venv  ## run the whole test suite
-	$(PY) -m pytest -q
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n auto
 
 lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff check .

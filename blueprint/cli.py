@@ -121,8 +121,9 @@ class EarlyPolicyPack:
     the policies) overlaps synthesis instead of following it. Errors are deferred: a pack that fails to
     start raises its ``PolicyPackError`` from :meth:`analyze`, where a pack started after synthesis would
     have raised it, so a bad stack or config still reports first. ``available`` is false when the pack
-    cannot be started early at all (no analyzer module, unreadable stack files): the caller then runs
-    the pack the usual way.
+    cannot be started early at all (no analyzer module, unreadable stack files) or the stack's config
+    does not validate (synthesis then stops with the config error, and no process was started for
+    nothing): the caller then runs the pack the usual way.
     """
 
     def __init__(self, stack: str, root: Path) -> None:
@@ -137,6 +138,12 @@ class EarlyPolicyPack:
 
             files = read_stack_files(stack, root)
         except (ImportError, PlanError):
+            return
+        try:  # a config the program will refuse needs no pack: don't start a process only to stop it
+            from .quotas import config_from_stack_config
+
+            config_from_stack_config(stack, files.config)
+        except Exception:  # synthesis reports the same problem, with its full message
             return
         config = {key: files.config[key] for key in sorted(files.config)}
         env = pack_env({"config": config, "project": files.project}, stack)
