@@ -132,6 +132,9 @@ class PlanMocks(pulumi.runtime.Mocks):
                 "endpoint": f"ec2.{self.region}.amazonaws.com",
                 "description": self.region,
             }, []
+        if function == "aws:ec2/getVpc:getVpc":  # a brought VPC: its primary CIDR
+            vpc_id = str(args.args.get("id"))
+            return {"id": vpc_id, "cidrBlock": "10.90.0.0/16", "arn": self.arn("ec2", f"vpc/{vpc_id}")}, []
         if function == "aws:index/getPartition:getPartition":
             return {
                 "partition": "aws",

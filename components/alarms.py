@@ -164,6 +164,7 @@ class Alarms(pulumi.ComponentResource):
         """
         child = pulumi.ResourceOptions(parent=self)
         names: dict[str, str] = {}
+        members: list[aws.cloudwatch.MetricAlarm] = []
         for window in BURN_WINDOWS:
             threshold = window.burn_rate(slo.window_days)
             for span, seconds in (("long", window.long_seconds), ("short", window.short_seconds)):
@@ -195,6 +196,7 @@ class Alarms(pulumi.ComponentResource):
                     opts=child,
                 )
                 self.alarms.append(alarm)
+                members.append(alarm)
                 names[f"{window.name}-{span}"] = _physical(logical)
         rule = " OR ".join(
             f'(ALARM("{names[f"{w.name}-long"]}") AND ALARM("{names[f"{w.name}-short"]}"))' for w in BURN_WINDOWS
@@ -209,7 +211,9 @@ class Alarms(pulumi.ComponentResource):
                 alarm_actions=actions,
                 ok_actions=actions,
                 tags=self._tags,
-                opts=child,
+                # CloudWatch refuses a composite whose rule names alarms that do not exist yet, and an
+                # alarm a composite still names cannot be deleted: create after, delete before.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=members),
             )
         )
 

@@ -105,10 +105,20 @@ def eventbridge_schedule_problem(value: str) -> str | None:
         or _field_problem("month", month, 1, 12, _MONTHS, 1)
         or _field_problem("year", year, 1970, 2199, (), 0)
     )
-    if problem is None and dom != "?" and not re.fullmatch(r"L|LW|L-\d{1,2}|\d{1,2}W", dom):
-        problem = _field_problem("day-of-month", dom, 1, 31, (), 0)
-    if problem is None and dow != "?" and not re.fullmatch(r"L|([1-7]|[A-Za-z]{3})(L|#[1-5])", dow):
-        problem = _field_problem("day-of-week", dow, 1, 7, _DAYS, 1)
+    if problem is None and dom != "?":
+        special = re.fullmatch(r"L|LW|L-(\d{1,2})|(\d{1,2})W", dom)
+        if special is None:
+            problem = _field_problem("day-of-month", dom, 1, 31, (), 0)
+        elif special.group(1) is not None and not 1 <= int(special.group(1)) <= 30:
+            problem = f"day-of-month '{dom}': L-n takes n from 1 to 30"
+        elif special.group(2) is not None and not 1 <= int(special.group(2)) <= 31:
+            problem = f"day-of-month '{dom}': nW takes a day from 1 to 31"
+    if problem is None and dow != "?":
+        special = re.fullmatch(r"L|([1-7]|[A-Za-z]{3})(L|#[1-5])", dow)
+        if special is None:
+            problem = _field_problem("day-of-week", dow, 1, 7, _DAYS, 1)
+        elif special.group(1) and special.group(1).isalpha() and special.group(1).upper() not in _DAYS:
+            problem = f"day-of-week '{dow}': '{special.group(1)}' is not a day (use {', '.join(_DAYS)} or 1-7)"
     return f"'{value}': {problem}; {cite}" if problem else None
 
 
@@ -128,7 +138,7 @@ def cron_schedule_problem(value: str) -> str | None:
     if re.match(r"(CRON_)?TZ=", text):
         return f"'{value}': a time zone in the schedule is refused by Kubernetes (schedules run in UTC); {cite}"
     if text.startswith("@"):
-        if text.lower() in CRON_MACROS:
+        if text in CRON_MACROS:  # Kubernetes' parser (robfig/cron v3) matches them case-sensitively
             return None
         if re.fullmatch(r"@every (\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", text):
             return None

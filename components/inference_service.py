@@ -363,6 +363,12 @@ class InferenceServiceArgs:
     batch_jobs: Sequence[str] = ()
     """Batch jobs that run this model's image: they wait for the same artifacts, and the
     bootstrap record lists them. Defaults to none."""
+    node_cidr: pulumi.Input[str] | None = None
+    """The nodes' address range (the VPC CIDR). The CloudWatch agent of the ``amazon-cloudwatch-observability``
+    add-on runs in the host network, so a NetworkPolicy reaches it only by an ``ipBlock`` of node addresses
+    (https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-and-hostnetwork-pods):
+    the EMF egress on 25888 goes to this range. Defaults to none: no EMF egress, so the model's metrics,
+    SLO alarms and load-based scaling receive nothing (the stack program always sets it)."""
     scaler_depends_on: Sequence[pulumi.Resource] = ()
     """What the KEDA ScaledObject waits for (the KEDA release, which installs its CRDs). Defaults to none."""
 
@@ -520,7 +526,7 @@ class InferenceService(pulumi.ComponentResource):
             opts=aws_child,
         )
 
-        self._network_policies(name, model, ns, selector_labels(model.name), ns_child)
+        self._network_policies(name, model, ns, selector_labels(model.name), ns_child, args.node_cidr)
         deferred = [f"{name}-{suffix}" for suffix in ("deployment", "service", "scaledobject", "pdb")]
         self.deployment = None
         self.service = None
@@ -728,17 +734,23 @@ class InferenceService(pulumi.ComponentResource):
                 "triggers": [
                     {
                         "type": "aws-cloudwatch",
-                        "metricType": "AverageValue",
+                        # Each pod writes its InFlight gauge once a minute on its own timer, so a Sum per
+                        # minute counts a pod 0, 1 or 2 times; the Average of the samples is the in-flight
+                        # requests per pod, compared as a Value with the per-pod target. The end offset and
+                        # window leave room for the agent's flush and CloudWatch ingestion, so the latest
+                        # datapoint exists instead of falling back to minMetricValue
+                        # (https://keda.sh/docs/latest/scalers/aws-cloudwatch/).
+                        "metricType": "Value",
                         "authenticationRef": {"name": TRIGGER_AUTHENTICATION},
                         "metadata": {
                             "namespace": in_flight.namespace,
                             "metricName": in_flight.name,
                             "dimensionName": ";".join(key for key, _ in dimensions),
                             "dimensionValue": pulumi.Output.all(*(value for _, value in dimensions)).apply(";".join),
-                            "metricStat": "Sum",
+                            "metricStat": "Average",
                             "metricStatPeriod": "60",
-                            "metricCollectionTime": "120",
-                            "metricEndTimeOffset": "60",
+                            "metricCollectionTime": "300",
+                            "metricEndTimeOffset": "120",
                             "targetMetricValue": str(model.target_in_flight_per_pod),
                             "minMetricValue": "0",
                             "awsRegion": args.region,
@@ -755,7 +767,12 @@ class InferenceService(pulumi.ComponentResource):
 
     @staticmethod
     def _network_policies(
-        name: str, model: ModelServiceConfig, ns: str, selector: dict[str, str], opts: pulumi.ResourceOptions
+        name: str,
+        model: ModelServiceConfig,
+        ns: str,
+        selector: dict[str, str],
+        opts: pulumi.ResourceOptions,
+        node_cidr: pulumi.Input[str] | None = None,
     ) -> None:
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
@@ -841,17 +858,19 @@ class InferenceService(pulumi.ComponentResource):
                             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                         },
                         {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
-                        {
-                            # EMF metrics (server and batch job) to the CloudWatch agent.
-                            "to": [
+                        *(
+                            [
                                 {
-                                    "namespaceSelector": {
-                                        "matchLabels": {"kubernetes.io/metadata.name": METRICS_SCRAPER_NAMESPACE}
-                                    }
+                                    # EMF metrics (server and batch job) to the CloudWatch agent, a host-network
+                                    # DaemonSet: its Service resolves to node addresses, which only an ipBlock
+                                    # admits (a namespaceSelector does not match host-network pods).
+                                    "to": [{"ipBlock": {"cidr": node_cidr}}],
+                                    "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}],
                                 }
-                            ],
-                            "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}],
-                        },
+                            ]
+                            if node_cidr is not None
+                            else []
+                        ),
                         {
                             "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
                             "ports": [{"protocol": "TCP", "port": 443}],

@@ -146,6 +146,8 @@ class Network(pulumi.ComponentResource):
     """Private route table ids."""
     vpc: aws.ec2.Vpc | None
     """The created VPC, or None when a VPC was brought."""
+    cidr_block: pulumi.Output[str]
+    """The VPC's primary CIDR (a brought VPC's is looked up): where the nodes' addresses lie."""
     peering_connections: dict[str, aws.ec2.VpcPeeringConnection]
     """The peering connections by :attr:`VpcPeering.name` (empty without ``peerings``)."""
 
@@ -160,6 +162,9 @@ class Network(pulumi.ComponentResource):
             self.vpc_id = pulumi.Output.from_input(args.existing.vpc_id)
             self.private_subnet_ids = pulumi.Output.from_input(list(args.existing.private_subnet_ids))
             self.public_subnet_ids = pulumi.Output.from_input([])
+            self.cidr_block = aws.ec2.get_vpc_output(
+                id=args.existing.vpc_id, opts=pulumi.InvokeOutputOptions(parent=self)
+            ).cidr_block
             self.private_route_table_ids = pulumi.Output.from_input(list(args.existing.private_route_table_ids))
             if args.existing.private_route_table_ids:
                 self._s3_endpoint(self.vpc_id, list(args.existing.private_route_table_ids), tags, child)
@@ -279,6 +284,7 @@ class Network(pulumi.ComponentResource):
         self._s3_endpoint(vpc_id, route_table_ids, tags, child)
         self._peerings(vpc_id, list(zip(letters, route_table_ids, strict=True)), tags, child)
         self.vpc_id = vpc_id
+        self.cidr_block = self.vpc.cidr_block
         self.private_subnet_ids = pulumi.Output.all(*private_ids).apply(list)
         self.public_subnet_ids = pulumi.Output.all(*public_ids).apply(list)
         self.private_route_table_ids = pulumi.Output.all(*route_table_ids).apply(list)

@@ -177,6 +177,7 @@ def build_inference_platform(ctx: StackContext) -> None:
                 depends_on=[device_plugin.release, cluster.addons["coredns"], *gpu_node_groups],
                 batch_jobs=[job.name for job in config.inference.batch_jobs if job.model == model.name],
                 scaler_depends_on=[keda.release],
+                node_cidr=network.cidr_block,
             ),
             opts=k8s_opts,
         )

@@ -118,6 +118,22 @@ BAD_CONFIG: dict[str, tuple[list[tuple[str, Any]], str]] = {
         "batch_jobs[0].schedule: 'cron(0 2 * * ? *)'",
     ),
     "job month 0": (_f((f"{JOB}.schedule", "0 2 1 0 *")), "batch_jobs[0].schedule: '0 2 1 0 *': month"),
+    "job macro in capitals": (
+        _f((f"{JOB}.schedule", "@DAILY")),
+        "batch_jobs[0].schedule: '@DAILY' is not a schedule macro",
+    ),
+    "nearest weekday out of range": (
+        _f((f"{FN}.schedule", "cron(0 0 45W * ? *)")),
+        "schedule: 'cron(0 0 45W * ? *)': day-of-month '45W': nW takes a day from 1 to 31",
+    ),
+    "days before the last out of range": (
+        _f((f"{FN}.schedule", "cron(0 0 L-40 * ? *)")),
+        "schedule: 'cron(0 0 L-40 * ? *)': day-of-month 'L-40': L-n takes n from 1 to 30",
+    ),
+    "nth weekday of an unknown day": (
+        _f((f"{FN}.schedule", "cron(0 0 ? * XYZ#2 *)")),
+        "schedule: 'cron(0 0 ? * XYZ#2 *)': day-of-week 'XYZ#2': 'XYZ' is not a day",
+    ),
     # EC2 instance types (pulumi_aws.ec2.InstanceType)
     "system type typo": (
         _f((f"{NS}:cluster.system_node_group.instance_types", ["t3.larg"])),
@@ -563,6 +579,7 @@ VALID_EDGES: dict[str, list[tuple[str, Any]]] = {
     "eventbridge weekdays": _f((f"{FN}.schedule", "cron(0/15 8-18 ? * MON-FRI *)")),
     "eventbridge last day": _f((f"{FN}.schedule", "cron(0 2 L * ? *)")),
     "eventbridge nth weekday": _f((f"{FN}.schedule", "cron(0 2 ? * 3#2 *)")),
+    "eventbridge named nth weekday and nearest weekday": _f((f"{FN}.schedule", "cron(0 2 15W * ? *)")),
     "eventbridge rate 1 minute": _f((f"{FN}.schedule", "rate(1 minute)")),
     "model memory 4G": _f((f"{MODEL}.resources.memory", "4G")),
     "model cpu 500m": _f((f"{MODEL}.resources.cpu", "500m")),

@@ -196,12 +196,15 @@ def test_the_model_scales_on_in_flight_requests_per_pod_not_cpu(prod_plan: Plan)
     (trigger,) = spec["triggers"]
     meta = trigger["metadata"]
     # THEN its one trigger reads the servers' InFlight metric from CloudWatch, per pod, against the config target
-    assert (trigger["type"], trigger["metricType"]) == ("aws-cloudwatch", "AverageValue")
+    # (the average of the pods' once-a-minute samples is in-flight per pod: compared as a Value)
+    assert (trigger["type"], trigger["metricType"]) == ("aws-cloudwatch", "Value")
     assert (meta["namespace"], meta["metricName"], meta["metricStat"]) == (
         "HybridAiPlatform/Inference",
         "InFlight",
-        "Sum",
+        "Average",
     )
+    # and the window leaves room for the agent's flush and ingestion
+    assert int(meta["metricEndTimeOffset"]) >= 120 and int(meta["metricCollectionTime"]) >= 300
     assert meta["dimensionName"] == "ClusterName;Model"
     assert meta["dimensionValue"] == f"{prod_plan.outputs['cluster_name']};fraud-scorer"
     assert meta["targetMetricValue"] == "8" and meta["awsRegion"] == "eu-central-1"
@@ -263,10 +266,9 @@ def test_a_model_with_no_allowed_callers_gets_no_ingress_rule() -> None:
 def test_egress_is_limited_to_dns_the_pod_identity_agent_the_metrics_agent_and_public_https(prod_plan: Plan) -> None:
     egress = named(prod_plan, "fraud-scorer-allow-egress").inputs["spec"]["egress"]
     dns, agent, emf, https = egress
-    assert emf == {
-        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "amazon-cloudwatch"}}}],
-        "ports": [{"protocol": "TCP", "port": 25888}],
-    }
+    # the CloudWatch agent is a host-network DaemonSet: only an ipBlock of the nodes' range reaches it
+    assert emf == {"to": [{"ipBlock": {"cidr": "10.42.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 25888}]}
+    assert named(prod_plan, "network-vpc").inputs["cidrBlock"] == "10.42.0.0/16"
     assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
     assert {p["port"] for p in dns["ports"]} == {53}
     assert agent == {"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}], "ports": [{"protocol": "TCP", "port": 80}]}

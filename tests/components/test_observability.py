@@ -90,6 +90,15 @@ def test_each_model_has_burn_rate_alarms_joined_by_a_composite_to_the_topic(prod
                 assert expression == f"IF(total > 0, bad / total, 0) / {budget}"
 
 
+def test_each_composite_is_created_after_and_deleted_before_the_alarms_its_rule_names(prod_plan: Plan) -> None:
+    # CloudWatch refuses a composite whose rule names alarms that do not exist yet (and refuses to delete an
+    # alarm a composite names), so the engine must order them: the four burn-rate alarms are dependencies
+    by_name = {r.name: r for r in of_type(prod_plan, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for composite in of_type(prod_plan, "aws:cloudwatch/compositeAlarm:CompositeAlarm"):
+        members = [by_name[f"{composite.name}-{w}-{s}"] for w in ("fast", "slow") for s in ("long", "short")]
+        assert {m.urn for m in members} <= set(composite.dependencies), composite.name
+
+
 def test_slos_are_stack_outputs(prod_plan: Plan) -> None:
     slos = prod_plan.outputs["slos"]
     assert slos["fraud-scorer"] == {

@@ -133,12 +133,24 @@ def test_alarms_and_widgets_on_handler_metrics_match_its_emf_exactly(stack: str)
 
 
 def test_a_subset_of_the_dimensions_is_caught() -> None:
-    # GIVEN the handler's real EMF for the first prod function
+    # GIVEN prod's real RecordsFailed alarm of its first function, and the handler's real EMF
     plan = shipped_plan("prod")
     function = of_type(plan, "aws:lambda/function:Function")[0]
+    service = function.inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"]
     _, metrics = emitted(function.inputs["environment"]["variables"])
-    name, dims = next((n, d) for _, n, d in metrics if n == "ObjectsProcessed")
-    namespace = function.inputs["environment"]["variables"]["POWERTOOLS_METRICS_NAMESPACE"]
-    # WHEN an alarm names only FeatureSet THEN it is not a metric the handler emits
-    assert (namespace, name, {"FeatureSet": dims["FeatureSet"]}) not in metrics
-    assert (namespace, name, dims) in metrics
+    alarm = next(
+        a.inputs
+        for a in of_type(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")
+        if any(n == "RecordsFailed" and d.get("service") == service for _, n, d in alarm_metrics(a.inputs))
+    )
+    [reference] = [m for m in alarm_metrics(alarm) if m[1] == "RecordsFailed"]
+    assert reference in metrics  # as planned, the alarm matches what the handler emits
+    # WHEN a copy of the alarm names FeatureSet only (the service dimension dropped)
+    broken = json.loads(json.dumps(alarm))
+    for query in broken.get("metricQueries") or []:
+        (query.get("metric") or {}).get("dimensions", {}).pop("service", None)
+    broken.get("dimensions", {}).pop("service", None)
+    [subset] = [m for m in alarm_metrics(broken) if m[1] == "RecordsFailed"]
+    # THEN the contract comparison of the main test refuses it: it matches nothing the handler emits
+    assert subset != reference
+    assert subset not in metrics
