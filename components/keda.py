@@ -31,10 +31,9 @@ from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
 CHART = "keda"
 CHART_REPOSITORY = "https://kedacore.github.io/charts"
-CHART_VERSION = "2.19.0"
-"""Pinned chart (= KEDA) version. KEDA's compatibility table lists v2.19 as tested on Kubernetes 1.32-1.34
-(https://keda.sh/docs/2.19/operate/cluster/; v2.20's range is not published yet); the ScaledObject and the
-``autoscaling/v2`` HPA it manages are stable APIs in 1.35 and 1.36."""
+CHART_VERSION = "2.21.0"
+"""Pinned chart (= KEDA) version. KEDA's compatibility table lists v2.21 as tested on Kubernetes
+1.34-1.36 (https://keda.sh/docs/2.22/operate/cluster/), the versions the shipped stacks run."""
 NAMESPACE = "keda"
 OPERATOR_SERVICE_ACCOUNT = "keda-operator"
 TRIGGER_AUTHENTICATION = "keda-aws-operator-identity"

@@ -217,7 +217,7 @@ def test_the_model_scales_on_in_flight_requests_per_pod_not_cpu(prod_plan: Plan)
     association = named(prod_plan, "keda-identity-association").inputs
     assert (association["namespace"], association["serviceAccount"]) == ("keda", "keda-operator")
     release = named(prod_plan, "keda-release").inputs
-    assert (release["chart"], release["version"]) == ("keda", "2.19.0")
+    assert (release["chart"], release["version"]) == ("keda", "2.21.0")
     assert named(prod_plan, "keda-release").urn in named(prod_plan, "fraud-scorer-scaledobject").options["depends_on"]
     # AND no CPU-based HPA remains
     assert of_type(prod_plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler") == []
