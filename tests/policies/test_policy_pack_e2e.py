@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,9 @@ def _analyze(pack: PolicyPackProcess, document: dict, stack: str, **config_chang
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_shipped_stacks_have_no_unexcepted_mandatory_violation(pack_process: PolicyPackProcess, stack: str) -> None:
     # GIVEN the shipped stack's plan WHEN the pack analyzes it THEN nothing blocks
-    document = shipped_plan(stack).to_json()  # synthesis is not the pack's time
-    started = time.monotonic()
+    document = shipped_plan(stack).to_json()
     section = run_policy_pack(document, stack, REPO_ROOT, pack=pack_process)
     assert section["summary"]["mandatory"] == 0, [v for v in section["violations"] if v["enforcement"] == "mandatory"]
-    assert time.monotonic() - started < 5
     assert section["pack"] == "hybrid-ai-platform-policies" and section["version"] == "0.1.0"
     assert section["config_file"] == f"policies/config/{stack}.json"
 
