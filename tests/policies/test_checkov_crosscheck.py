@@ -2,10 +2,12 @@
 
 Each fixture is written once as the pack sees it (Pulumi type and properties) and once as Checkov scans it
 (a Kubernetes manifest rendered from the same pod spec; Terraform HCL or a CloudFormation template whose
-attributes mirror the properties). Checkov runs once for all fixtures, from its own tool virtualenv
+attributes mirror the properties; a Pulumi stack of a bucket and its v7 siblings becomes the same Terraform
+resources connected by references, which Checkov's graph checks join as the pack's stack policies do). Checkov
+runs once for all fixtures, from its own tool virtualenv
 (`make checkov-venv`: checkov's pins would downgrade the project's boto3/botocore, networkx and packaging,
 so it is not a dev dependency). Agreement: the pack passes exactly when none of the policy's Checkov
-checks fails on that resource, and at least one of them judged it.
+checks fails on that resource or its siblings, and at least one of them judged one of them.
 
 Cases where the pack is deliberately stricter than Checkov (a union of CIDRs covering the internet, an
 ``s3:*`` statement on ``arn:aws:s3:::*``, PSS controls Checkov has no check for) are tested in the policies'
@@ -34,19 +36,8 @@ CHECKOV = Path(os.environ.get("BLUEPRINT_CHECKOV") or REPO_ROOT / ".venv-checkov
 POLICIES = {p.meta.name: p for p in pack_policies()}
 
 NOT_CROSS_CHECKED = {
-    # stack policies over a bucket and its v7 siblings: their Checkov checks judge the legacy inline
-    # aws_s3_bucket arguments, which a sibling-based fixture does not map onto one Checkov resource
-    "s3-public-access-block": "bucket siblings",
-    "s3-encryption": "bucket siblings",
-    "s3-versioning": "bucket siblings",
-    "s3-acls-disabled": "bucket siblings",
-    "s3-access-logging": "bucket siblings",
-    "s3-model-registry-object-lock": "bucket siblings",
-    "residency-s3-replication": "bucket siblings",
-    "s3-no-public-principal": "bucket policy joined to its bucket",
-    "sqs-queue-policy-not-public": "queue policy joined to its queue",
-    "lambda-failure-handling": "function joined to its event source mapping",
-    "lambda-no-secrets-in-environment": "Checkov's CKV_AWS_45 detects secret values, the pack secret-looking names",
+    "residency-s3-replication": "Checkov's CKV_AWS_144 asks whether a bucket replicates at all, the pack where "
+    "replication copies data to (the destination's region): no fixture fails both",
 }
 """Policies that name a Checkov equivalent but have no fixture here yet, and why."""
 
@@ -65,6 +56,16 @@ class Fixture:
     """``kubernetes``, ``terraform`` or ``cloudformation``."""
     checkov_type: str
     body: dict[str, Any]
+    siblings: tuple[tuple[str, str, dict[str, Any]], ...] = ()
+    """Further Terraform resources ``(type, name, body)`` rendered with this one and judged with it."""
+
+
+class Expr(str):
+    """An HCL expression written as is (a reference such as ``aws_s3_bucket.b.id``)."""
+
+
+class HclMap(dict[str, Any]):
+    """An HCL map attribute (``variables = {...}``), not a nested block."""
 
 
 FIXTURES: list[Fixture] = []
@@ -88,9 +89,17 @@ def k8s(policy: str, name: str, passes: bool, spec: dict[str, Any]) -> None:
     )
 
 
-def tf(policy: str, name: str, passes: bool, ours: Callable[[], Args], checkov_type: str, body: dict[str, Any]) -> None:
+def tf(
+    policy: str,
+    name: str,
+    passes: bool,
+    ours: Callable[[], Args],
+    checkov_type: str,
+    body: dict[str, Any],
+    siblings: tuple[tuple[str, str, dict[str, Any]], ...] = (),
+) -> None:
     """A Terraform fixture."""
-    FIXTURES.append(Fixture(policy, name, passes, ours, "terraform", checkov_type, body))
+    FIXTURES.append(Fixture(policy, name, passes, ours, "terraform", checkov_type, body, siblings))
 
 
 def cfn(
@@ -438,8 +447,264 @@ for _canned, _cfn_acl, _slug in (
     )
 
 
+# -- S3 buckets and their v7 siblings (Terraform: Checkov joins aws_s3_bucket to its sibling resources) --
+_S3 = "aws:s3/bucket:Bucket"
+_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
+
+
+def _bucket_stack(bucket: dict[str, Any], siblings: tuple[tuple[str, dict[str, Any]], ...]) -> Callable[[], Args]:
+    """A stack of one bucket and siblings whose ``bucket`` input was computed from it."""
+
+    def build() -> Args:
+        b = policy_resource(_S3, bucket, "bucket")
+        rest = [policy_resource(t, p, f"sibling{i}", {"bucket": [b]}) for i, (t, p) in enumerate(siblings)]
+        return stack_args([b, *rest])
+
+    return build
+
+
+def s3(
+    policy: str,
+    name: str,
+    passes: bool,
+    sibling: tuple[str, dict[str, Any], str, dict[str, Any]] | None,
+    bucket: dict[str, Any] | None = None,
+    tf_bucket: dict[str, Any] | None = None,
+    pack_only: tuple[tuple[str, dict[str, Any]], ...] = (),
+) -> None:
+    """A bucket fixture with at most one sibling ``(pulumi type, props, terraform type, body)``.
+
+    ``pack_only`` siblings exist only on the pack side (their Terraform form is inline in ``tf_bucket``).
+    """
+    pack_siblings = ((sibling[0], sibling[1]),) if sibling else ()
+    tf_siblings = (
+        (
+            (
+                sibling[2],
+                f"{name}_{sibling[2].removeprefix('aws_s3_bucket_')}",
+                {"bucket": Expr(f"aws_s3_bucket.{name}.id"), **sibling[3]},
+            ),
+        )
+        if sibling
+        else ()
+    )
+    tf(
+        policy,
+        name,
+        passes,
+        _bucket_stack(bucket or {}, (*pack_siblings, *pack_only)),
+        "aws_s3_bucket",
+        {"bucket": name.replace("_", "-"), **(tf_bucket or {})},
+        tf_siblings,
+    )
+
+
+_ALL_BLOCKED = {
+    "blockPublicAcls": True,
+    "blockPublicPolicy": True,
+    "ignorePublicAcls": True,
+    "restrictPublicBuckets": True,
+}
+
+
+def _pab(**off: bool) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+    props = {**_ALL_BLOCKED, **off}
+    body = {
+        "block_public_acls": props["blockPublicAcls"],
+        "block_public_policy": props["blockPublicPolicy"],
+        "ignore_public_acls": props["ignorePublicAcls"],
+        "restrict_public_buckets": props["restrictPublicBuckets"],
+    }
+    return (_PAB, props, "aws_s3_bucket_public_access_block", body)
+
+
+s3("s3-public-access-block", "s3_pab_ok", True, _pab())
+s3("s3-public-access-block", "s3_pab_none", False, None)
+s3("s3-public-access-block", "s3_pab_acls_off", False, _pab(blockPublicAcls=False))
+s3("s3-public-access-block", "s3_pab_restrict_off", False, _pab(restrictPublicBuckets=False))
+
+
+def _sse(algorithm: str, key: str | None) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+    default: dict[str, Any] = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key else {})}
+    tf_default: dict[str, Any] = {"sse_algorithm": algorithm, **({"kms_master_key_id": key} if key else {})}
+    return (
+        _SSE,
+        {"rules": [{"applyServerSideEncryptionByDefault": default}]},
+        "aws_s3_bucket_server_side_encryption_configuration",
+        {"rule": {"apply_server_side_encryption_by_default": tf_default}},
+    )
+
+
+# The pack is stricter than CKV_AWS_145 in refusing SSE-KMS with the AWS-managed key (no kms_master_key_id),
+# which Checkov passes; it is looser in accepting SSE-S3 on a server-access-log target, which Checkov fails.
+s3("s3-encryption", "s3_sse_kms", True, _sse("aws:kms", _KEY))
+s3("s3-encryption", "s3_sse_aes", False, _sse("AES256", None))
+s3("s3-encryption", "s3_sse_none", False, None)
+
+
+def _versioning(status: str) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+    return (
+        _VERSIONING,
+        {"versioningConfiguration": {"status": status}},
+        "aws_s3_bucket_versioning",
+        {"versioning_configuration": {"status": status}},
+    )
+
+
+s3("s3-versioning", "s3_versioned", True, _versioning("Enabled"))
+s3("s3-versioning", "s3_suspended", False, _versioning("Suspended"))
+s3("s3-versioning", "s3_unversioned", False, None)
+
+# CKV2_AWS_65 judges aws_s3_bucket_ownership_controls only: a bucket with no ownership controls at all, which
+# the pack fails, is not judged by Checkov, so it has no fixture here.
+for _ownership, _slug in (
+    ("BucketOwnerEnforced", "s3_owner_enforced"),
+    ("BucketOwnerPreferred", "s3_owner_preferred"),
+    ("ObjectWriter", "s3_object_writer"),
+):
+    s3(
+        "s3-acls-disabled",
+        _slug,
+        _ownership == "BucketOwnerEnforced",
+        (
+            _OWNERSHIP,
+            {"rule": {"objectOwnership": _ownership}},
+            "aws_s3_bucket_ownership_controls",
+            {"rule": {"object_ownership": _ownership}},
+        ),
+    )
+
+# The pack exempts a server-access-log target bucket, which CKV_AWS_18 fails.
+s3(
+    "s3-access-logging",
+    "s3_logged",
+    True,
+    (
+        _LOGGING,
+        {"targetBucket": "access-logs", "targetPrefix": "b/"},
+        "aws_s3_bucket_logging",
+        {"target_bucket": "access-logs", "target_prefix": "b/"},
+    ),
+)
+s3("s3-access-logging", "s3_unlogged", False, None)
+
+# CKV_AWS_143 judges only the legacy inline object_lock_configuration block of aws_s3_bucket (a v4+ bucket with
+# object_lock_enabled and an aws_s3_bucket_object_lock_configuration is not judged), so the pack's bucket +
+# BucketObjectLockConfiguration is rendered in that form. Checkov asks only that the lock be Enabled; the pack
+# also requires a default retention (and optionally a mode), which both fixtures have.
+_RETENTION = {"defaultRetention": {"mode": "GOVERNANCE", "days": 30}}
+_TF_RETENTION = {"default_retention": {"mode": "GOVERNANCE", "days": 30}}
+_REGISTRY = {"tags": {"purpose": "models"}}
+s3(
+    "s3-model-registry-object-lock",
+    "s3_registry_locked",
+    True,
+    None,
+    {**_REGISTRY, "objectLockEnabled": True},
+    {"object_lock_configuration": {"object_lock_enabled": "Enabled", "rule": _TF_RETENTION}},
+    ((_LOCK, {"rule": _RETENTION}),),
+)
+s3(
+    "s3-model-registry-object-lock",
+    "s3_registry_unlocked",
+    False,
+    None,
+    _REGISTRY,
+    {"object_lock_configuration": {"rule": _TF_RETENTION}},
+    ((_LOCK, {"rule": _RETENTION}),),
+)
+
+# -- resource policies on buckets and queues ----------------------------------------------------------
+# Both tools accept a public principal under a restricting Condition and judge only Allow statements.
+_CONDITION = {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
+for _principal, _extra, _passes, _slug in (
+    ({"AWS": "arn:aws:iam::123456789012:root"}, {}, True, "account"),
+    ("*", {"Condition": _CONDITION}, True, "conditioned"),
+    ("*", {}, False, "star"),
+    ({"AWS": "*"}, {}, False, "aws_star"),
+):
+    _bucket_doc = _doc(Principal=_principal, Action="s3:GetObject", Resource="arn:aws:s3:::data/*", **_extra)
+    tf(
+        "s3-no-public-principal",
+        f"bucket_policy_{_slug}",
+        _passes,
+        _res("aws:s3/bucketPolicy:BucketPolicy", {"bucket": "data", "policy": _bucket_doc}),
+        "aws_s3_bucket_policy",
+        {"bucket": "data", "policy": _bucket_doc},
+    )
+    _queue_arn = "arn:aws:sqs:eu-central-1:123456789012:q"
+    _queue_doc = _doc(Principal=_principal, Action="sqs:SendMessage", Resource=_queue_arn, **_extra)
+    _url = "https://sqs.eu-central-1.amazonaws.com/123456789012/q"
+    tf(
+        "sqs-queue-policy-not-public",
+        f"queue_policy_{_slug}",
+        _passes,
+        _res("aws:sqs/queuePolicy:QueuePolicy", {"queueUrl": _url, "policy": _queue_doc}),
+        "aws_sqs_queue_policy",
+        {"queue_url": _url, "policy": _queue_doc},
+    )
+
+# -- Lambda failure handling and environment secrets ----------------------------------------------------
+# CKV_AWS_116 asks for the function's dead_letter_config only. The pack also accepts an on-failure destination
+# (FunctionEventInvokeConfig), and for an SQS-triggered function asks instead for ReportBatchItemFailures and a
+# DLQ on the queue; Checkov judges neither, so those cases are tested in policy_cases.py.
+_DLQ = "arn:aws:sqs:eu-central-1:123456789012:fn-dlq"
+for _dlq, _slug in ((True, "fn_dlq"), (False, "fn_no_dlq")):
+    _fn: dict[str, Any] = {"runtime": "python3.12", **({"deadLetterConfig": {"targetArn": _DLQ}} if _dlq else {})}
+    tf(
+        "lambda-failure-handling",
+        _slug,
+        _dlq,
+        lambda _fn=_fn: stack_args([policy_resource("aws:lambda/function:Function", _fn, "fn")]),
+        "aws_lambda_function",
+        {
+            **_FN_TF,
+            "function_name": _slug,
+            "runtime": "python3.12",
+            **({"dead_letter_config": {"target_arn": _DLQ}} if _dlq else {}),
+        },
+    )
+# CKV_AWS_45 detects secret VALUES (an AWS access key id here, which the pack's value patterns also catch); the
+# pack also flags secret-looking NAMES whatever their value (DB_PASSWORD="hunter2"), which Checkov passes, so
+# that case is tested in policy_cases.py. AWS_ACCESS_KEY_ID is not a secret-looking name to the pack.
+for _variables, _passes, _slug in (
+    ({"TABLE": "orders", "LOG_LEVEL": "info"}, True, "fn_env_plain"),
+    ({"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}, False, "fn_env_key_id"),
+    (
+        {
+            "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        },
+        False,
+        "fn_env_key_pair",
+    ),
+):
+    tf(
+        "lambda-no-secrets-in-environment",
+        _slug,
+        _passes,
+        _res("aws:lambda/function:Function", {"runtime": "python3.12", "environment": {"variables": _variables}}),
+        "aws_lambda_function",
+        {
+            **_FN_TF,
+            "function_name": _slug,
+            "runtime": "python3.12",
+            "environment": {"variables": HclMap(_variables)},
+        },
+    )
+
+
 # -- rendering and running ----------------------------------------------------------------------------
 def _hcl_value(value: Any) -> str:
+    if isinstance(value, Expr):
+        return str(value)
+    if isinstance(value, HclMap):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_hcl_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -453,7 +718,9 @@ def _hcl_body(props: dict[str, Any], indent: str = "  ") -> list[str]:
     lines = []
     for key, value in props.items():
         blocks = (
-            [value]
+            None
+            if isinstance(value, HclMap)
+            else [value]
             if isinstance(value, dict)
             else value
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
@@ -478,7 +745,8 @@ def render(root: Path) -> None:
         if fixture.framework == "kubernetes":
             (root / "k8s" / f"{fixture.name}.json").write_text(json.dumps(fixture.body))
         elif fixture.framework == "terraform":
-            hcl += [f'resource "{fixture.checkov_type}" "{fixture.name}" {{', *_hcl_body(fixture.body), "}"]
+            for type_, name, body in ((fixture.checkov_type, fixture.name, fixture.body), *fixture.siblings):
+                hcl += [f'resource "{type_}" "{name}" {{', *_hcl_body(body), "}"]
         else:
             resources[fixture.name] = {"Type": fixture.checkov_type, "Properties": fixture.body}
     (root / "tf" / "main.tf").write_text("\n".join(hcl) + "\n")
@@ -541,6 +809,11 @@ def test_pack_and_checkov_agree(fixture: Fixture, checkov_results: dict[str, dic
     assert ours.not_applicable is None, ours.not_applicable
     assert ours.passed is fixture.passes, ours.messages
     wanted = set(POLICIES[fixture.policy].meta.equivalents.checkov)
-    judged = {c: s for c, s in checkov_results.get(fixture.name, {}).items() if c in wanted}
-    assert judged, f"none of {sorted(wanted)} judged {fixture.name}: {checkov_results.get(fixture.name)}"
+    names = [fixture.name, *(name for _, name, _ in fixture.siblings)]
+    judged: dict[str, str] = {}
+    for name in names:
+        for check, status in checkov_results.get(name, {}).items():
+            if check in wanted and judged.get(check) != "FAILED":
+                judged[check] = status
+    assert judged, f"none of {sorted(wanted)} judged {names}: {[checkov_results.get(n) for n in names]}"
     assert ("FAILED" not in judged.values()) is fixture.passes, judged
