@@ -366,21 +366,25 @@ class InferenceCluster(pulumi.ComponentResource):
         )
 
         # Add-ons ---------------------------------------------------------------------------------
-        cni_identity = PodIdentityRole(
-            f"{name}-vpc-cni-identity",
-            PodIdentityRoleArgs(
-                cluster_name=self.cluster.name,
-                cluster_arn=self.cluster.arn,
-                namespace="kube-system",
-                service_account="aws-node",
-                statements=[],
-                managed_policy_arns=[CNI_POLICY],
-                create_association=False,
-                description=f"VPC CNI (aws-node) of {args.cluster_name}",
-                tags=tags,
-            ),
-            opts=child,
-        )
+        def addon_identity(key: str, namespace: str, service_account: str, policy: str, what: str) -> PodIdentityRole:
+            """A Pod Identity role holding one AWS-managed policy, associated by the add-on itself."""
+            return PodIdentityRole(
+                f"{name}-{key}-identity",
+                PodIdentityRoleArgs(
+                    cluster_name=self.cluster.name,
+                    cluster_arn=self.cluster.arn,
+                    namespace=namespace,
+                    service_account=service_account,
+                    statements=[],
+                    managed_policy_arns=[policy],
+                    create_association=False,
+                    description=f"{what} of {args.cluster_name}",
+                    tags=tags,
+                ),
+                opts=child,
+            )
+
+        cni_identity = addon_identity("vpc-cni", "kube-system", "aws-node", CNI_POLICY, "VPC CNI (aws-node)")
         self.addons = {}
 
         def addon(
@@ -453,20 +457,12 @@ class InferenceCluster(pulumi.ComponentResource):
         for addon_name in ADDONS_ON_SYSTEM_NODES:
             addon(addon_name, [self.system_node_group])
         # Observability: its operator runs on the system nodes; its agent and DCGM exporter DaemonSets on every node.
-        agent_identity = PodIdentityRole(
-            f"{name}-cloudwatch-agent-identity",
-            PodIdentityRoleArgs(
-                cluster_name=self.cluster.name,
-                cluster_arn=self.cluster.arn,
-                namespace="amazon-cloudwatch",
-                service_account="cloudwatch-agent",
-                statements=[],
-                managed_policy_arns=[CLOUDWATCH_AGENT_POLICY],
-                create_association=False,
-                description=f"CloudWatch agent ({CLOUDWATCH_OBSERVABILITY} add-on) of {args.cluster_name}",
-                tags=tags,
-            ),
-            opts=child,
+        agent_identity = addon_identity(
+            "cloudwatch-agent",
+            "amazon-cloudwatch",
+            "cloudwatch-agent",
+            CLOUDWATCH_AGENT_POLICY,
+            f"CloudWatch agent ({CLOUDWATCH_OBSERVABILITY} add-on)",
         )
         addon(
             CLOUDWATCH_OBSERVABILITY,
