@@ -205,15 +205,3 @@ class DashboardRow:
     search_widgets: Sequence[tuple[str, str]] = field(default_factory=tuple)
     """``(title, SEARCH expression)`` pairs, for metrics whose dimension values are only known at run
     time (a GPU node's instance id). Defaults to none."""
-
-
-class Observable:
-    """What a component offers the plane: its failure modes and its dashboard row."""
-
-    def failure_modes(self) -> list[FailureMode]:  # pragma: no cover - interface
-        """The ways the component fails, each with its detector."""
-        raise NotImplementedError
-
-    def dashboard_row(self) -> DashboardRow:  # pragma: no cover - interface
-        """The component's dashboard row."""
-        raise NotImplementedError
