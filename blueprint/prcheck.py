@@ -92,6 +92,7 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack
     process already started for this stack (anything with ``analyze``); defaults to ``None``: one is
     started for the run.
     """
+    from .checks import SECTION as CHECKS_SECTION
     from .checks import run_checks
 
     notes: list[str] = []
@@ -102,7 +103,7 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack
     else:
         document["policies"] = run_policy_pack(document, stack, root, pack=pack)
         notes.extend(_guardrails_notes(document, root))
-    document["checks"] = run_checks(document, root)
+    document[CHECKS_SECTION] = run_checks(document, root)
     estimate = _optional("blueprint_policies.cost", "estimate")
     if isinstance(estimate, str):
         notes.append(f"cost not estimated: the cost model is absent ({estimate})")

@@ -41,7 +41,6 @@ NAMESPACE = "HybridAiPlatform/Drift"
 ENV_VARS = frozenset({"METRICS_CLUSTER_NAME", "AWS_EMF_AGENT_ENDPOINT", "DRIFT_SAMPLE_ROWS"})
 """The environment variables drift reads (from the process environment)."""
 JOB_DIMENSIONS = ("ClusterName", "Model", "BatchJob")
-FEATURE_DIMENSIONS = (*JOB_DIMENSIONS, "Feature")
 EPSILON = 1e-4
 """Floor of a bin's share, so an empty bin does not make the index infinite."""
 DEFAULT_BINS = 10

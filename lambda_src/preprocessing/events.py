@@ -33,8 +33,6 @@ from preprocessing.accepts import ACCEPTS
 
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"
-SCHEDULE_SOURCE = "aws.events"
-SCHEDULED_EVENT = "Scheduled Event"
 ACCEPTED_EVENTS: tuple[tuple[str, str], ...] = tuple(
     (entry["source"], entry["detail-type"]) for entry in ACCEPTS if entry["via"] == "sqs"
 )
