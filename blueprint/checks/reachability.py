@@ -17,6 +17,13 @@ workload cannot run without:
   reach it without one (https://github.com/cilium/cilium/issues/34387 shows the same drop under
   another policy engine; the VPC CNI's engine enforces egress per pod,
   https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html).
+* **CloudWatch agent (EMF)**: a pod whose containers set ``AWS_EMF_AGENT_ENDPOINT`` sends its metrics
+  to the agent of the ``amazon-cloudwatch-observability`` add-on, a host-network DaemonSet: the
+  connection lands on a node address (in the plan's VPC CIDR) on the endpoint's port, which only an
+  ``ipBlock`` admits
+  (https://kubernetes.io/docs/concepts/services-networking/network-policies/#networkpolicy-and-hostnetwork-pods).
+  Without it the model's metrics, its SLO alarms and its load-based scaling receive nothing. Judged
+  when the plan creates the VPC (a brought VPC's CIDR is not in the plan).
 * **Metrics scraper**: ingress to each serving pod's container ports from the scraper's namespace
   (``amazon-cloudwatch``, :data:`components.inference_service.METRICS_SCRAPER_NAMESPACE`).
 * **Clients**: ingress to the serving port from every namespace in the model's
@@ -30,6 +37,7 @@ no policies of their own; their pods are modelled with only the labels the rules
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +56,8 @@ COREDNS = pod("kube-system", {"k8s-app": "kube-dns"})
 """CoreDNS as the EKS add-on labels its pods."""
 AGENT = address(POD_IDENTITY_AGENT.split("/")[0])
 AGENT_PORT = 80
+VPC = "aws:ec2/vpc:Vpc"
+EMF_ENV = "AWS_EMF_AGENT_ENDPOINT"
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,8 @@ class Workload:
     endpoint: Endpoint
     service_account: str | None
     ports: tuple[tuple[int, str], ...]
+    emf_port: int | None = None
+    """The port of the workload's ``AWS_EMF_AGENT_ENDPOINT`` (``tcp://host:port``), if it sets one."""
 
 
 def _workloads(context: CheckContext, namespace_labels: Mapping[str, Mapping[str, str]]) -> Iterator[Workload]:
@@ -74,7 +86,11 @@ def _workloads(context: CheckContext, namespace_labels: Mapping[str, Mapping[str
         namespace = str(meta.get("namespace") or "default")
         named: dict[str, tuple[int, str]] = {}
         ports: list[tuple[int, str]] = []
+        emf_port = None
         for container in pod_spec.get("containers") or []:
+            for variable in container.get("env") or []:
+                if variable.get("name") == EMF_ENV and ":" in str(variable.get("value") or ""):
+                    emf_port = int(str(variable["value"]).rsplit(":", 1)[1])
             for port in container.get("ports") or []:
                 entry = (int(port["containerPort"]), str(port.get("protocol", "TCP")))
                 ports.append(entry)
@@ -89,7 +105,17 @@ def _workloads(context: CheckContext, namespace_labels: Mapping[str, Mapping[str
             endpoint=pod(namespace, labels, namespace_labels.get(namespace), named),
             service_account=pod_spec.get("serviceAccountName"),
             ports=tuple(ports),
+            emf_port=emf_port,
         )
+
+
+def _node(context: CheckContext) -> Endpoint | None:
+    """A node address of the plan's VPC (nodes take addresses from its subnets), or None for a brought VPC."""
+    for vpc in context.resources(VPC):
+        cidr = (vpc.get("inputs") or {}).get("cidrBlock")
+        if isinstance(cidr, str):
+            return address(str(ipaddress.ip_network(cidr)[10]))
+    return None
 
 
 def _model_index(context: CheckContext, namespace: str) -> tuple[int | None, Mapping[str, Any]]:
@@ -108,7 +134,8 @@ def _field(index: int | None, key: str) -> str:
     name="system-network-reachability",
     id="BP-SYS-008",
     description=(
-        "The NetworkPolicies of each workload's namespace admit DNS, the Pod Identity agent, the metrics scraper "
+        "The NetworkPolicies of each workload's namespace admit DNS, the Pod Identity agent, the CloudWatch agent "
+        "(EMF), the metrics scraper "
         "and the declared client namespaces, and every model admits at least one client; otherwise pods cannot "
         "resolve names or get credentials, metrics go dark, or nobody can call the model."
     ),
@@ -140,6 +167,7 @@ def network_reachability(context: CheckContext) -> Iterator[Finding]:
         (str((r.get("inputs") or {}).get("namespace")), str((r.get("inputs") or {}).get("serviceAccount")))
         for r in context.resources(POD_IDENTITY_ASSOCIATION)
     }
+    node = _node(context)
     for workload in _workloads(context, namespace_labels):
         if workload.namespace not in governed:
             continue
@@ -158,6 +186,18 @@ def network_reachability(context: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 f"{where} uses Pod Identity (service account {workload.service_account}) but may not reach the "
                 f"agent at {AGENT.ip}:{AGENT_PORT}/TCP, so it gets no AWS credentials",
+                field=_field(index, "name"),
+                resource=workload.record,
+            )
+        if (
+            node is not None
+            and workload.emf_port is not None
+            and not allowed(policies, workload.endpoint, node, workload.emf_port, "TCP")
+        ):
+            yield Finding(
+                f"{where} sends its metrics (EMF) to the CloudWatch agent, a host-network DaemonSet, but may not "
+                f"reach a node address on {workload.emf_port}/TCP (a namespaceSelector does not match host-network "
+                "pods; an ipBlock of the nodes' CIDR does)",
                 field=_field(index, "name"),
                 resource=workload.record,
             )

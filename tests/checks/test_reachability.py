@@ -135,6 +135,21 @@ def test_pod_identity_agent_egress_missing_blocks() -> None:
     assert all("may not reach the agent at 169.254.170.23:80/TCP" in f["message"] for f in result)
 
 
+def test_emf_egress_by_namespace_selector_misses_the_host_network_agent() -> None:
+    # GIVEN prod whose EMF rule names the agent's namespace instead of the nodes' CIDR (the agent runs in
+    # the host network, so a namespaceSelector never matches it)
+    doc = document("prod")
+    for rule in _egress_rules(doc, "fraud-scorer"):
+        if rule.get("ports") == [{"protocol": "TCP", "port": 25888}]:
+            rule["to"] = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "amazon-cloudwatch"}}}]
+    result = findings(doc, CHECK)
+    # THEN the server and the batch job of that namespace are reported, as blocking
+    assert sorted(f["urn"] for f in result) == sorted(
+        [named(doc, "fraud-scorer-deployment")["urn"], named(doc, "nightly-fraud-scores-cronjob")["urn"]]
+    )
+    assert all(is_blocking(f) and "may not reach a node address on 25888/TCP" in f["message"] for f in result)
+
+
 def test_metrics_scraper_not_admitted_blocks() -> None:
     doc = document("prod")
     doc["resources"].remove(named(doc, "churn-predictor-allow-metrics-scraper"))
