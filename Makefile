@@ -52,7 +52,12 @@ test: package checkov-venv  ## run the whole test suite
 
 lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy components stacks blueprint policies/blueprint_policies
+	$(VENV)/bin/ruff format --check .
+	@# mypy reads the library through its installed layout (hybrid_ai_platform.components is components/, ...),
+	@# built as links under build/typecheck: the editable install's import hook is invisible to static tools.
+	$(PY) -m hybrid_ai_platform.cli.layout . build/typecheck
+	ln -sfn ../../stacks build/typecheck/stacks
+	cd build/typecheck && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml -p hybrid_ai_platform -p stacks
 	$(VENV)/bin/mypy lambda_src
 	$(VENV)/bin/mypy container_src
 

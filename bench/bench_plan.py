@@ -24,14 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from blueprint_policies.cost import estimate
+from hybrid_ai_platform.policies.cost import estimate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 
 from scale_stack import FUNCTIONS, MODELS, STACK, make_scale_root
 
-from blueprint.analyzer import PolicyPackProcess, load_policy_config, pack_env, run_policy_pack
-from blueprint.synth import REPO_ROOT, synthesize
+from hybrid_ai_platform.cli.analyzer import PolicyPackProcess, load_policy_config, pack_env, run_policy_pack
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
 
 STACKS = ("dev", "staging", "prod")
 PROD_GOAL_S = 2.0
@@ -42,7 +42,8 @@ SCALE_RSS_GOAL_MB = 400
 def cli_plan(stack: str, root: Path) -> tuple[float, float, int]:
     """One ``blueprint plan`` in a fresh process: (wall s, peak RSS MB of the CLI process, resources)."""
     out = Path(tempfile.mkdtemp()) / "plan.json"
-    argv = [sys.executable, "-m", "blueprint", "--root", str(root), "plan", "--stack", stack, "--format", "json"]
+    argv = [sys.executable, "-m", "hybrid_ai_platform.cli", "--root", str(root)]
+    argv += ["plan", "--stack", stack, "--format", "json"]
     argv += ["--output", str(out), "--no-fail-on-violations"]
     start = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -61,7 +62,7 @@ def cli_plan(stack: str, root: Path) -> tuple[float, float, int]:
 
 def goals(runs: int) -> None:
     """The plan goals of issue 17, each printed with its goal."""
-    prod = [cli_plan("prod", REPO_ROOT) for _ in range(runs)]
+    prod = [cli_plan("prod", PROJECT_ROOT) for _ in range(runs)]
     prod_s = statistics.median(p[0] for p in prod)
     with tempfile.TemporaryDirectory() as tmp:
         root = make_scale_root(Path(tmp))
@@ -104,9 +105,9 @@ def measure(stack: str, runs: int) -> str:
     synth_s, plan = timed(lambda: synthesize(stack), runs)
     document = plan.to_json()
     count = len(document["resources"])
-    pack_s, _ = timed(lambda: run_policy_pack(document, stack, REPO_ROOT), max(1, runs // 2))
-    config, config_file = load_policy_config(stack, REPO_ROOT)
-    with PolicyPackProcess(REPO_ROOT / "policies", env=pack_env(document, stack)) as pack:
+    pack_s, _ = timed(lambda: run_policy_pack(document, stack, PROJECT_ROOT), max(1, runs // 2))
+    config, config_file = load_policy_config(stack, PROJECT_ROOT)
+    with PolicyPackProcess(PROJECT_ROOT / "policies", env=pack_env(document, stack)) as pack:
         reused_s, _ = timed(lambda: pack.analyze(document, stack, config, config_file), runs)
     usage = document["config"].get("hybrid-ai-platform:usage", {})
     region = document["config"]["aws:region"]

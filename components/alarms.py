@@ -1,6 +1,6 @@
 """Alarms: the stack's alerts topic, and the observability plane's alarms, SLO alarms and dashboard.
 
-The components declare their failure modes and dashboard rows (:mod:`components.observability`);
+The components declare their failure modes and dashboard rows (:mod:`hybrid_ai_platform.components.observability`);
 :meth:`Alarms.watch` turns each failure mode into a CloudWatch alarm that notifies the topic (an SLO
 into four burn-rate alarms joined by a composite alarm), and :meth:`Alarms.dashboard` lays the rows out
 as one CloudWatch dashboard.

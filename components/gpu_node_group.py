@@ -98,7 +98,7 @@ def node_launch_template(
 def autoscaler_tags(cluster_name: str, group: GpuNodeGroupConfig) -> dict[str, str]:
     """Cluster-autoscaler auto-discovery and scale-from-zero node-template tags of a GPU group.
 
-    >>> from components.config import GpuNodeGroupConfig
+    >>> from hybrid_ai_platform.components.config import GpuNodeGroupConfig
     >>> autoscaler_tags("c", GpuNodeGroupConfig(name="gpu", instance_types=["g5.12xlarge"]))[
     ...     "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"]
     '4'

@@ -4,7 +4,8 @@ Each component that can fail in production declares, next to its resources, *wha
 (:class:`Metric`: namespace, name and the exact dimension set the emitting code writes) and *how* it
 fails (:class:`FailureMode`: a meaning, a first response, the config field that decides its alarm, and
 the :class:`AlarmRule` or :class:`BurnRateSlo` that detects it, or None when the config turned the
-alarm off). :class:`components.alarms.Alarms` turns the declarations into CloudWatch alarms, composite
+alarm off). :class:`~hybrid_ai_platform.components.alarms.Alarms`
+turns the declarations into CloudWatch alarms, composite
 alarms and one dashboard; the stack exports them (``failure_modes``, ``slos``) and the
 ``system-alarm-coverage`` check (``blueprint/checks/alarm_coverage.py``) fails a plan in which a
 declared failure mode has no alarm routed to the stack's topic.

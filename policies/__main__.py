@@ -1,23 +1,21 @@
 """Entry point of the policy pack, as the Pulumi CLI starts it: ``python <pack dir>``.
 
 The CLI's Python language host runs the pack directory with the virtualenv named in
-``PulumiPolicy.yaml``; ``sys.path[0]`` is then this directory, so ``blueprint_policies`` imports
-from here. The same package is importable elsewhere through the project's editable install.
-``PolicyPack`` starts the analyzer gRPC server, prints its port on stdout and serves until killed.
+``PulumiPolicy.yaml`` (the project's ``../.venv``), where the library is installed; the rules are the
+installed package :mod:`hybrid_ai_platform.policies`. Relative ``exceptionsFile`` paths in the policy
+config resolve against this directory. ``PolicyPack`` starts the analyzer gRPC server, prints its port on
+stdout and serves until killed.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-_PACK_DIR = str(Path(__file__).resolve().parent)
-if _PACK_DIR not in sys.path:
-    sys.path.insert(0, _PACK_DIR)
+from hybrid_ai_platform.policies import PACK_NAME, exceptions
+from hybrid_ai_platform.policies.framework import pack_policies
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from blueprint_policies import PACK_NAME  # noqa: E402
-from blueprint_policies.framework import pack_policies  # noqa: E402
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+exceptions.PACK_DIR = Path(__file__).resolve().parent
 
 PolicyPack(
     name=PACK_NAME,

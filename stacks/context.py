@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
-
-from components.alarms import Alarms
-from components.artifact_bucket import ArtifactBucket
-from components.config import PlatformConfig
-from components.encryption_key import EncryptionKey
-from components.observability import DashboardRow, FailureMode
+from hybrid_ai_platform.components.alarms import Alarms
+from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
+from hybrid_ai_platform.components.config import PlatformConfig
+from hybrid_ai_platform.components.encryption_key import EncryptionKey
+from hybrid_ai_platform.components.observability import DashboardRow, FailureMode
 
 
 @dataclass

@@ -12,27 +12,26 @@ creates everything else and logs what to publish where, and the next one creates
 from __future__ import annotations
 
 import pulumi
-
-from components.batch_job import (
+from hybrid_ai_platform.components.batch_job import (
     BatchScoringJob,
     BatchScoringJobArgs,
     batch_job_dashboard_row,
     batch_job_failure_modes,
 )
-from components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from components.config import GpuNodeGroupConfig
-from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
-from components.inference_cluster import InferenceCluster, InferenceClusterArgs
-from components.inference_service import (
+from hybrid_ai_platform.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from hybrid_ai_platform.components.config import GpuNodeGroupConfig
+from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
+from hybrid_ai_platform.components.inference_cluster import InferenceCluster, InferenceClusterArgs
+from hybrid_ai_platform.components.inference_service import (
     InferenceService,
     InferenceServiceArgs,
     model_dashboard_row,
     model_failure_modes,
 )
-from components.keda import Keda, KedaArgs
-from components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
-from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
-from components.observability import DashboardRow, FailureMode, Metric, QueryRule
+from hybrid_ai_platform.components.keda import Keda, KedaArgs
+from hybrid_ai_platform.components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
+from hybrid_ai_platform.components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from hybrid_ai_platform.components.observability import DashboardRow, FailureMode, Metric, QueryRule
 
 from .context import StackContext
 

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
-
-from components.alarms import Alarms, AlarmsArgs
-from components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
-from components.aws_rules import bounded_name
-from components.budget import Budget, BudgetArgs
-from components.config import ConfigError, PlatformConfig, load_platform_config
-from components.encryption_key import EncryptionKey, EncryptionKeyArgs
-from components.preprocessing import (
+from hybrid_ai_platform.components.alarms import Alarms, AlarmsArgs
+from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
+from hybrid_ai_platform.components.aws_rules import bounded_name
+from hybrid_ai_platform.components.budget import Budget, BudgetArgs
+from hybrid_ai_platform.components.config import ConfigError, PlatformConfig, load_platform_config
+from hybrid_ai_platform.components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from hybrid_ai_platform.components.preprocessing import (
     LambdaPackage,
     PreprocessingPipeline,
     PreprocessingPipelineArgs,

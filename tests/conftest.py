@@ -6,7 +6,7 @@ import functools
 
 import pytest
 
-from blueprint.synth import Plan, synthesize
+from hybrid_ai_platform.cli.synth import Plan, synthesize
 
 SHIPPED_STACKS = ("dev", "staging", "prod")
 

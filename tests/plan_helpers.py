@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from blueprint.synth import Plan, RecordedResource
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, Plan, RecordedResource
 
 
 def of_type(plan: Plan, type_token: str) -> list[RecordedResource]:
@@ -35,3 +36,13 @@ def statements(policy_json: str) -> list[dict[str, Any]]:
     doc = json.loads(policy_json)
     stmts = doc["Statement"]
     return stmts if isinstance(stmts, list) else [stmts]
+
+
+def link_stack_program(root: Path) -> None:
+    """Give a test's project directory ``root`` the repository's stack program (``stacks/*.py``, linked).
+
+    ``blueprint plan`` runs the project's own program, as ``pulumi up`` does, so a copied project needs it.
+    """
+    (root / "stacks").mkdir(parents=True, exist_ok=True)
+    for source in (PROJECT_ROOT / "stacks").glob("*.py"):
+        (root / "stacks" / source.name).symlink_to(source)

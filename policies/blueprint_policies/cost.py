@@ -53,7 +53,7 @@ BUCKET_PURPOSES = {
 @cache
 def price_table() -> dict[str, Any]:
     """The parsed ``data/prices.json``."""
-    text = importlib_resources.files("blueprint_policies").joinpath("data/prices.json").read_text()
+    text = importlib_resources.files("hybrid_ai_platform.policies").joinpath("data/prices.json").read_text()
     table: dict[str, Any] = json.loads(text)
     return table
 

@@ -41,8 +41,21 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-PACK_DIR = Path(__file__).resolve().parent.parent
-"""The pack directory (``policies/``): relative exception paths are resolved against it."""
+
+def _default_pack_dir() -> Path:
+    """The current directory when it is a pack (the engine and ``blueprint`` start the pack there), else the
+    ``policies/`` pack of the nearest project at or above it, else the current directory."""
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        for candidate in (directory, directory / "policies"):
+            if (candidate / "PulumiPolicy.yaml").is_file():
+                return candidate
+    return here
+
+
+PACK_DIR = _default_pack_dir()
+"""The pack directory (``policies/``): relative exception paths are resolved against it. The pack's entry
+point (``policies/__main__.py``) sets it to its own directory; defaults to :func:`_default_pack_dir`."""
 
 TODAY_ENV = "BLUEPRINT_POLICIES_TODAY"
 """Environment variable that overrides today's date (ISO), for tests."""

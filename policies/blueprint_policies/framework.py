@@ -1,6 +1,6 @@
 """Policy metadata, the two base classes every policy uses, and the registry.
 
-A policy is one module in :mod:`blueprint_policies.rules` exposing ``POLICY``: a
+A policy is one module in :mod:`hybrid_ai_platform.policies.rules` exposing ``POLICY``: a
 :class:`ResourcePolicy` (judges one resource, ``Analyze``) or a :class:`StackPolicy` (judges
 the whole stack and joins sibling resources through property dependencies, ``AnalyzeStack``).
 Both wrap ``pulumi_policy`` classes and add what a security team needs:
@@ -10,7 +10,7 @@ Both wrap ``pulumi_policy`` classes and add what a security team needs:
   ``type:...``, ``checkov:...``, ...);
 - a JSON-schema config (``PolicyConfigSchema``), always including ``exceptionsFile``;
 - unknown values during preview become *not applicable*, never a false violation;
-- exceptions (:mod:`blueprint_policies.exceptions`) waive violations, except for
+- exceptions (:mod:`hybrid_ai_platform.policies.exceptions`) waive violations, except for
   non-waivable policies.
 """
 
@@ -242,7 +242,7 @@ class DuplicatePolicyError(ValueError):
     """Two policies share a name or an id."""
 
 
-def discover(package: str = "blueprint_policies.rules") -> list[BlueprintPolicy]:
+def discover(package: str = "hybrid_ai_platform.policies.rules") -> list[BlueprintPolicy]:
     """Import every module of the rules package and collect its ``POLICY``, sorted by id.
 
     Raises :class:`DuplicatePolicyError` when a name or an id is used twice, and

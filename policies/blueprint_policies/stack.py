@@ -67,7 +67,7 @@ def effective_region(resource: PolicyResource) -> str | None:
 @cache
 def aws_types() -> Mapping[str, Any]:
     """``data/aws_types.json``: taggable and regional pulumi-aws types (generated, see tools/)."""
-    text = importlib_resources.files("blueprint_policies").joinpath("data/aws_types.json").read_text()
+    text = importlib_resources.files("hybrid_ai_platform.policies").joinpath("data/aws_types.json").read_text()
     data: dict[str, Any] = json.loads(text)
     data["taggable_set"] = frozenset(data["taggable"])
     data["regional_set"] = frozenset(data["regional"])

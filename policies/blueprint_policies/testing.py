@@ -2,8 +2,8 @@
 
 A policy test takes a few lines (``# GIVEN / # WHEN / # THEN``)::
 
-    from blueprint_policies.testing import provider, resource_args, run
-    from blueprint_policies.rules.lambda_tracing import POLICY
+    from hybrid_ai_platform.policies.testing import provider, resource_args, run
+    from hybrid_ai_platform.policies.rules.lambda_tracing import POLICY
 
     def test_rejects_passthrough_tracing():
         args = resource_args("aws:lambda/function:Function", {"tracingConfig": {"mode": "PassThrough"}})

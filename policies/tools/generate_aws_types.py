@@ -1,4 +1,4 @@
-"""Regenerate ``blueprint_policies/data/aws_types.json`` from the installed pulumi-aws SDK.
+"""Regenerate ``policies/blueprint_policies/data/aws_types.json`` from the installed pulumi-aws SDK.
 
 Run at development time after upgrading pulumi-aws::
 
@@ -17,7 +17,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "blueprint_policies" / "data" / "aws_types.json"
+OUT = Path(__file__).resolve().parent.parent / "hybrid_ai_platform.policies" / "data" / "aws_types.json"
 _TOKEN = re.compile(r"super\(\w+, __self__\).__init__\(\s*'(aws:[^']+)'")
 
 

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprint.checks import run_checks
-from blueprint.cli import main
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli.checks import run_checks
+from hybrid_ai_platform.cli.main import main
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.conftest import shipped_plan
+from tests.plan_helpers import link_stack_program
 
 TODAY = datetime.date(2026, 11, 28)
 PROJECT = "hybrid-ai-platform"
@@ -30,7 +31,7 @@ def document(stack: str) -> dict[str, Any]:
     return copy.deepcopy(shipped_plan(stack).to_json())
 
 
-def findings(doc: dict[str, Any], check: str, root: Path = REPO_ROOT) -> list[dict[str, Any]]:
+def findings(doc: dict[str, Any], check: str, root: Path = PROJECT_ROOT) -> list[dict[str, Any]]:
     """The violations one check reports for ``doc``."""
     return [v for v in run_checks(doc, root, TODAY)["violations"] if v["policy"] == check]
 
@@ -52,11 +53,11 @@ def plan_edited(
     """Run ``blueprint plan --stack <stack>`` on a copy of the project whose stack config ``edit``
     changed (``edit`` gets the ``config`` mapping); return the exit status and the JSON plan."""
     root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
+    link_stack_program(root)
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", root / "Pulumi.yaml")
     for name in LINKED:
-        (root / name).symlink_to(REPO_ROOT / name, target_is_directory=True)
-    for stack_file in (REPO_ROOT / "stacks").glob("Pulumi.*.yaml"):
+        (root / name).symlink_to(PROJECT_ROOT / name, target_is_directory=True)
+    for stack_file in (PROJECT_ROOT / "stacks").glob("Pulumi.*.yaml"):
         shutil.copy(stack_file, root / "stacks" / stack_file.name)
     path = root / "stacks" / f"Pulumi.{stack}.yaml"
     stack_document = yaml.safe_load(path.read_text())

@@ -5,16 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from blueprint.checks import run_checks
-from blueprint.diff import is_blocking
-from blueprint.synth import REPO_ROOT, synthesize
+from hybrid_ai_platform.cli.checks import run_checks
+from hybrid_ai_platform.cli.diff import is_blocking
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 
 CHECK = "system-alarm-coverage"
 
 
 def _findings(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for v in run_checks(document, REPO_ROOT)["violations"] if v["policy"] == CHECK]
+    return [v for v in run_checks(document, PROJECT_ROOT)["violations"] if v["policy"] == CHECK]
 
 
 def test_shipped_stacks_cover_every_declared_failure_mode() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from blueprint.checks.capacity import Group, _memory, _surge, may_land_on
-from blueprint.diff import is_blocking
+from hybrid_ai_platform.cli.checks.capacity import Group, _memory, _surge, may_land_on
+from hybrid_ai_platform.cli.diff import is_blocking
 from tests.checks.check_helpers import document, findings, named, resources
 
 CHECK = "system-gpu-capacity"

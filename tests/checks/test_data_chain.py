@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from blueprint.checks import data_chain
-from blueprint.diff import is_blocking
-from blueprint.synth import REPO_ROOT, synthesize
+from hybrid_ai_platform.cli.checks import data_chain
+from hybrid_ai_platform.cli.diff import is_blocking
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
 from tests.checks.check_helpers import PROJECT, check_findings, document, findings, named, plan_edited, resources
 
 CHECK = "system-data-chain"
 CRONJOB = "kubernetes:batch/v1:CronJob"
-SIGNATURE = REPO_ROOT / "docs" / "examples" / "fraud-scorer.signature.json"
+SIGNATURE = PROJECT_ROOT / "docs" / "examples" / "fraud-scorer.signature.json"
 
 
 def _signature(tmp_path: Path, change: Any) -> str:
@@ -145,7 +145,7 @@ def test_missing_planning_dependencies_are_not_checked_rather_than_blocking(tmp_
     (shadow / "pyarrow").mkdir(parents=True)
     (shadow / "pyarrow" / "__init__.py").write_text("raise ImportError('no pyarrow here', name='pyarrow')\n")
     # WHEN the contract is probed THEN it is reported unavailable, naming what to install
-    result = data_chain._contract(shadow, REPO_ROOT / "container_src", "transactions", SIGNATURE)
+    result = data_chain._contract(shadow, PROJECT_ROOT / "container_src", "transactions", SIGNATURE)
     assert result == {"unavailable": "pyarrow is not installed (pip install '.[lambda,server]')"}
 
 
@@ -155,5 +155,5 @@ def test_a_package_that_cannot_load_its_feature_set_is_an_error(tmp_path: Path) 
     broken.mkdir(parents=True)
     (broken.parent / "__init__.py").write_text("")
     (broken / "__init__.py").write_text("raise RuntimeError('broken registry')\n")
-    result = data_chain._contract(tmp_path / "broken", REPO_ROOT / "container_src", "transactions", SIGNATURE)
+    result = data_chain._contract(tmp_path / "broken", PROJECT_ROOT / "container_src", "transactions", SIGNATURE)
     assert "RuntimeError: broken registry" in result["error"]

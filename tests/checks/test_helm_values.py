@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from blueprint.checks import helm_values
-from blueprint.diff import is_blocking
+from hybrid_ai_platform.cli.checks import helm_values
+from hybrid_ai_platform.cli.diff import is_blocking
 from tests.checks.check_helpers import document, findings, named
 
 CHECK = "system-helm-values"

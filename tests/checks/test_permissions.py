@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from blueprint.checks import run_checks
-from blueprint.checks.iam import ANY, Policy, Request, evaluate
-from blueprint.diff import is_blocking
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli.checks import run_checks
+from hybrid_ai_platform.cli.checks.iam import ANY, Policy, Request, evaluate
+from hybrid_ai_platform.cli.diff import is_blocking
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 
 CHECK = "system-workload-permissions"
@@ -29,7 +29,7 @@ def _document(stack: str) -> dict[str, Any]:
 
 
 def _findings(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for v in run_checks(document, REPO_ROOT, TODAY)["violations"] if v["policy"] == CHECK]
+    return [v for v in run_checks(document, PROJECT_ROOT, TODAY)["violations"] if v["policy"] == CHECK]
 
 
 def _record(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def test_a_misspelt_declaration_key_is_refused_not_ignored(tmp_path: Path) -> No
     # GIVEN a package whose aws_calls.py says "missing-key" (a typo that would silently drop the 404 rule)
     document = _document("dev")
     function = _record(document, "transactions-function")
-    source = REPO_ROOT / function["inputs"]["code"]["archive"]["path"]
+    source = PROJECT_ROOT / function["inputs"]["code"]["archive"]["path"]
     target = tmp_path / "function.zip"
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for item in old.infolist():

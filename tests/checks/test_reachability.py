@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from blueprint.checks.netpol import Policy, address, allowed, pod, policy_types, selector_matches
-from blueprint.diff import is_blocking
+from hybrid_ai_platform.cli.checks.netpol import Policy, address, allowed, pod, policy_types, selector_matches
+from hybrid_ai_platform.cli.diff import is_blocking
 from tests.checks.check_helpers import PROJECT, check_findings, document, findings, named, plan_edited
 
 CHECK = "system-network-reachability"

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hybrid_ai_platform.components.eks_versions import EKS_VERSIONS
 
-from blueprint.checks import TODAY_ENV, CheckInputError, load_checks, run_checks, today_from_env
-from blueprint.diff import diff_plans, is_blocking
-from blueprint.report import render_diff, render_plan
-from blueprint.synth import REPO_ROOT
-from components.eks_versions import EKS_VERSIONS
+from hybrid_ai_platform.cli.checks import TODAY_ENV, CheckInputError, load_checks, run_checks, today_from_env
+from hybrid_ai_platform.cli.diff import diff_plans, is_blocking
+from hybrid_ai_platform.cli.report import render_diff, render_plan
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 
 TODAY = datetime.date(2026, 11, 28)
@@ -26,7 +26,7 @@ def _document(stack: str) -> dict[str, Any]:
 
 
 def _findings(document: dict[str, Any], check: str, today: datetime.date = TODAY) -> list[dict[str, Any]]:
-    section = run_checks(document, REPO_ROOT, today)
+    section = run_checks(document, PROJECT_ROOT, today)
     return [v for v in section["violations"] if v["policy"] == check]
 
 
@@ -39,7 +39,7 @@ def _only(records: list[dict[str, Any]], type_: str) -> dict[str, Any]:
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_shipped_stacks_have_no_blocking_finding_today(stack: str) -> None:
     # GIVEN a shipped stack WHEN checked against the real date THEN nothing blocks
-    section = run_checks(_document(stack), REPO_ROOT)
+    section = run_checks(_document(stack), PROJECT_ROOT)
     assert [v for v in section["violations"] if is_blocking(v)] == []
 
 
@@ -125,7 +125,7 @@ def test_a_feature_set_missing_from_the_deployed_package_blocks_naming_the_funct
     document = _document("prod")
     function = next(r for r in document["resources"] if r["type"] == "aws:lambda/function:Function")
     variables = function["inputs"]["environment"]["variables"]
-    archive = REPO_ROOT / function["inputs"]["code"]["archive"]["path"]
+    archive = PROJECT_ROOT / function["inputs"]["code"]["archive"]["path"]
     function["inputs"]["code"]["archive"]["path"] = str(_archive_without(tmp_path, archive, variables["FEATURE_SET"]))
     # WHEN checked
     findings = _findings(document, "system-lambda-feature-set-packaged")
@@ -169,8 +169,8 @@ def test_findings_reach_every_format_and_the_diff() -> None:
     base = _document("prod")
     head = copy.deepcopy(base)
     _only(head["resources"], "aws:eks/cluster:Cluster")["inputs"]["version"] = "1.33"
-    base["checks"] = run_checks(base, REPO_ROOT, TODAY)
-    head["checks"] = run_checks(head, REPO_ROOT, TODAY)
+    base["checks"] = run_checks(base, PROJECT_ROOT, TODAY)
+    head["checks"] = run_checks(head, PROJECT_ROOT, TODAY)
     # WHEN rendered and diffed
     diff = diff_plans(base, head)
     # THEN the finding is new and blocking in the diff, and every format names it

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from blueprint.checks import run_checks
-from blueprint.diff import is_blocking
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli.checks import run_checks
+from hybrid_ai_platform.cli.diff import is_blocking
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 
 CHECK = "system-lambda-trigger-accepted"
@@ -26,7 +26,7 @@ def _document(stack: str) -> dict[str, Any]:
 
 
 def _findings(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for v in run_checks(document, REPO_ROOT, TODAY)["violations"] if v["policy"] == CHECK]
+    return [v for v in run_checks(document, PROJECT_ROOT, TODAY)["violations"] if v["policy"] == CHECK]
 
 
 def _record(document: dict[str, Any], name: str) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def _function_index(document: dict[str, Any], name: str) -> int:
 def _with_accepts(tmp_path: Path, document: dict[str, Any], function: str, accepts: str | None) -> None:
     """Point ``function`` at a copy of its archive whose accepts.py says ``accepts`` (None: no accepts.py)."""
     record = _record(document, f"{function}-function")
-    source = REPO_ROOT / record["inputs"]["code"]["archive"]["path"]
+    source = PROJECT_ROOT / record["inputs"]["code"]["archive"]["path"]
     target = tmp_path / f"{function}.zip"
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for item in old.infolist():

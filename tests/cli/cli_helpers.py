@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.cli import main
+from hybrid_ai_platform.cli.main import main
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = Path(__file__).resolve().parent / "golden"

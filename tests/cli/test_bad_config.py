@@ -19,10 +19,11 @@ import pytest
 import yaml
 from cli_helpers import BASE_PLAN, plan_pair, run_cli
 
-from blueprint.synth import REPO_ROOT, synthesize
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
+from tests.plan_helpers import link_stack_program
 
 NS = "hybrid-ai-platform"
-DEV: dict[str, Any] = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+DEV: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
 DELETE = object()
 
 
@@ -414,9 +415,9 @@ BAD_CONFIG: dict[str, tuple[list[tuple[str, Any]], str]] = {
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project directory with the real Pulumi.yaml and policies; stack files are written per case."""
     root = tmp_path_factory.mktemp("project")
-    (root / "Pulumi.yaml").write_bytes((REPO_ROOT / "Pulumi.yaml").read_bytes())
-    (root / "stacks").mkdir()
-    os.symlink(REPO_ROOT / "policies", root / "policies")
+    (root / "Pulumi.yaml").write_bytes((PROJECT_ROOT / "Pulumi.yaml").read_bytes())
+    link_stack_program(root)
+    os.symlink(PROJECT_ROOT / "policies", root / "policies")
     return root
 
 
@@ -486,9 +487,9 @@ def test_a_bad_guardrails_file_exits_2_with_its_json_path(
 ) -> None:
     # GIVEN a project whose dev guardrails are malformed in one way
     content, expected = BAD_GUARDRAILS[case]
-    (tmp_path / "Pulumi.yaml").write_bytes((REPO_ROOT / "Pulumi.yaml").read_bytes())
+    (tmp_path / "Pulumi.yaml").write_bytes((PROJECT_ROOT / "Pulumi.yaml").read_bytes())
     (tmp_path / "stacks").mkdir()
-    (tmp_path / "stacks" / "Pulumi.dev.yaml").write_bytes((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_bytes())
+    (tmp_path / "stacks" / "Pulumi.dev.yaml").write_bytes((PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_bytes())
     (tmp_path / "policies" / "guardrails").mkdir(parents=True)
     (tmp_path / "policies" / "guardrails" / "dev.json").write_bytes(content.encode("utf-8", "surrogateescape"))
     # WHEN the policy config is derived
@@ -604,7 +605,7 @@ def both_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     depend on `make package LAMBDA_ARCHES=x86_64` having run."""
     import stacks.program as program
 
-    real = REPO_ROOT / "build" / "lambda" / "arm64"
+    real = PROJECT_ROOT / "build" / "lambda" / "arm64"
     build = tmp_path / "build" / "lambda"
     (build / "x86_64").mkdir(parents=True)
     os.symlink(real, build / "arm64")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cli_helpers import BASE_PLAN, plan_pair, run_cli
 
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 
 # --------------------------------------------------------------------------- stack files
 
@@ -40,7 +40,7 @@ BAD_STACK_FILES: dict[str, tuple[bytes, str]] = {
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project directory with the real Pulumi.yaml and program, and no stack files yet."""
-    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "stacks").mkdir()
     return tmp_path
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from cli_helpers import run_cli
 
-from blueprint import bootstrap
-from blueprint.report import render_plan
+from hybrid_ai_platform.cli import bootstrap
+from hybrid_ai_platform.cli.report import render_plan
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -10,25 +12,37 @@ import pytest
 import yaml
 from cli_helpers import run_cli
 
-from blueprint.synth import REPO_ROOT
+import hybrid_ai_platform
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
+from tests.plan_helpers import link_stack_program
 
 
-def test_version_is_the_project_version(capsys: pytest.CaptureFixture[str]) -> None:
-    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+def test_version_is_the_one_version_of_library_and_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the one version source (the package's __version__, which pyproject reads dynamically)
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
+    assert "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "hybrid_ai_platform.__version__"}
+    version = hybrid_ai_platform.__version__
+    # THEN the CLI, the installed distribution, the policy pack and the CHANGELOG's newest entry all carry it
     code, out, _ = run_cli(capsys, "--version")
     assert (code, out) == (0, f"blueprint {version}\n")
+    assert importlib.metadata.version("hybrid-ai-platform-blueprints") == version
+    pack = yaml.safe_load((PROJECT_ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    assert pack["version"] == version
+    changelog = (PROJECT_ROOT / "CHANGELOG.md").read_text()
+    assert re.search(r"^## \[?(\d+\.\d+\.\d+)", changelog, re.M).group(1) == version
 
 
 @pytest.fixture
 def qa_project(tmp_path: Path) -> Path:
     """A project with a qa stack (copied from dev, environment qa: no guardrails of its own, so a note)."""
-    (tmp_path / "Pulumi.yaml").write_bytes((REPO_ROOT / "Pulumi.yaml").read_bytes())
-    (tmp_path / "stacks").mkdir()
-    document = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    (tmp_path / "Pulumi.yaml").write_bytes((PROJECT_ROOT / "Pulumi.yaml").read_bytes())
+    link_stack_program(tmp_path)
+    document = yaml.safe_load((PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     document["config"]["hybrid-ai-platform:environment"] = "qa"
     (tmp_path / "stacks" / "Pulumi.qa.yaml").write_text(yaml.safe_dump(document))
     for shared in ("policies", "build", "lambda_src", "container_src", "docs"):  # what the plan's stages read
-        os.symlink(REPO_ROOT / shared, tmp_path / shared)
+        os.symlink(PROJECT_ROOT / shared, tmp_path / shared)
     return tmp_path
 
 
@@ -51,7 +65,7 @@ def test_the_text_plan_says_when_its_cost_list_is_cut() -> None:
     # GIVEN a plan with 13 priced resources ($1 .. $13)
     from cli_helpers import plan_pair
 
-    from blueprint.report import text
+    from hybrid_ai_platform.cli.report import text
 
     document, _ = plan_pair()
     document["cost"]["resources"] = [

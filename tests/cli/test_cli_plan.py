@@ -12,13 +12,25 @@ import pytest
 import yaml
 from cli_helpers import run_cli
 
+from tests.plan_helpers import link_stack_program
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _plan_json(seed: str) -> bytes:
     env = dict(os.environ, PYTHONHASHSEED=seed, NO_COLOR="1")
     result = subprocess.run(
-        [sys.executable, "-m", "blueprint", "plan", "--stack", "dev", "--format", "json", "--no-fail-on-violations"],
+        [
+            sys.executable,
+            "-m",
+            "hybrid_ai_platform.cli",
+            "plan",
+            "--stack",
+            "dev",
+            "--format",
+            "json",
+            "--no-fail-on-violations",
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -39,7 +51,7 @@ def test_plan_json_is_byte_identical_across_runs() -> None:
 
 def _broken_root(tmp_path: Path) -> Path:
     root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
+    link_stack_program(root)
     shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
     for stack_file in (REPO / "stacks").glob("Pulumi.*.yaml"):
         shutil.copy(stack_file, root / "stacks" / stack_file.name)
@@ -74,7 +86,7 @@ def test_usage_errors_exit_2(capsys, argv) -> None:
 
 
 def test_text_colour_follows_tty_and_no_color(monkeypatch) -> None:
-    from blueprint.cli import use_color
+    from hybrid_ai_platform.cli.main import use_color
 
     class Tty:
         def isatty(self) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cli_helpers import plan_pair
 
-from blueprint.diagram import build_graph, diff_status, render_mermaid
-from blueprint.diff import diff_plans
+from hybrid_ai_platform.cli.diagram import build_graph, diff_status, render_mermaid
+from hybrid_ai_platform.cli.diff import diff_plans
 
 
 def _edges(document):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import BASE_PLAN, HEAD_PLAN, by_name, clone, plan_pair, run_cli
 
-from blueprint.diff import diff_plans, property_changes, replace_paths
+from hybrid_ai_platform.cli.diff import diff_plans, property_changes, replace_paths
 
 
 def _change(result, name):

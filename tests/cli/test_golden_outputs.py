@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from cli_helpers import BASE_PLAN, HEAD_PLAN, assert_golden, plan_pair
 
-from blueprint.diff import diff_plans
-from blueprint.report import render_diff, render_plan
+from hybrid_ai_platform.cli.diff import diff_plans
+from hybrid_ai_platform.cli.report import render_diff, render_plan
 
 EXTENSIONS = {"text": "txt", "json": "json", "markdown": "md", "sarif": "sarif.json", "junit": "xml"}
 

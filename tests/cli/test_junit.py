@@ -7,8 +7,8 @@ from collections import Counter
 
 from cli_helpers import by_name, plan_pair
 
-from blueprint.report import render_plan
-from blueprint.report.junit import evaluated_types
+from hybrid_ai_platform.cli.report import render_plan
+from hybrid_ai_platform.cli.report.junit import evaluated_types
 
 
 def _suite():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from cli_helpers import by_name, clone, plan_pair
 
-from blueprint.diff import diff_plans
-from blueprint.report import render_diff
-from blueprint.report.markdown import GITHUB_COMMENT_LIMIT, MARKER, size
+from hybrid_ai_platform.cli.diff import diff_plans
+from hybrid_ai_platform.cli.report import render_diff
+from hybrid_ai_platform.cli.report.markdown import GITHUB_COMMENT_LIMIT, MARKER, size
 
 
 def test_comment_starts_with_the_marker_and_the_summary_row() -> None:
@@ -37,7 +37,7 @@ def test_an_oversized_comment_drops_details_from_the_bottom_keeps_the_summary_an
     # GIVEN a diff whose full report is far above GitHub's limit
     result = diff_plans(*_huge_pair())
     full = render_diff("markdown", [result])  # fit() is applied inside; compare with a larger limit
-    from blueprint.report.markdown import render_diff as markdown_diff
+    from hybrid_ai_platform.cli.report.markdown import render_diff as markdown_diff
 
     untruncated = markdown_diff([result], limit=10_000_000)
     assert size(untruncated) > GITHUB_COMMENT_LIMIT

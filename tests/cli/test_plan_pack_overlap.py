@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-import blueprint.analyzer as analyzer
-import blueprint.cli as cli
-from blueprint.prcheck import add_policies_and_cost
-from blueprint.quotas import add_quotas
-from blueprint.synth import REPO_ROOT, synthesize
+import hybrid_ai_platform.cli.analyzer as analyzer
+import hybrid_ai_platform.cli.main as cli
+from hybrid_ai_platform.cli.prcheck import add_policies_and_cost
+from hybrid_ai_platform.cli.quotas import add_quotas
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
+from tests.plan_helpers import link_stack_program
 
 
 class _Recorder:
@@ -37,7 +38,7 @@ class _Recorder:
 def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the stack's plan the sequential way (synthesis, then a pack started for the analysis)
     expected = synthesize("dev").to_json()
-    add_policies_and_cost(expected, "dev", REPO_ROOT)
+    add_policies_and_cost(expected, "dev", PROJECT_ROOT)
     add_quotas(expected)
     recorder = _Recorder(monkeypatch)
     seen: dict[str, bool] = {}
@@ -49,7 +50,7 @@ def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeyp
 
     monkeypatch.setattr(cli, "synthesize", synthesize_waiting_for_the_pack)
     # WHEN planned by the CLI's plan_document
-    document, notes = cli.plan_document("dev", REPO_ROOT)
+    document, notes = cli.plan_document("dev", PROJECT_ROOT)
     # THEN the pack was starting while the program synthesized, the document is the same, the pack is stopped
     assert seen["pack_started_during_synthesis"] is True
     assert document == expected
@@ -68,16 +69,16 @@ def test_a_failing_synthesis_still_stops_the_early_pack(monkeypatch: pytest.Monk
     monkeypatch.setattr(cli, "synthesize", broken_synthesis)
     # WHEN synthesis fails, THEN its error comes out and no pack process is left running
     with pytest.raises(cli.PlanError, match="broken"):
-        cli.plan_document("dev", REPO_ROOT)
+        cli.plan_document("dev", PROJECT_ROOT)
     assert all(p.process.poll() is not None for p in recorder.processes)
 
 
 def test_a_pack_that_cannot_start_reports_after_synthesis_as_before(tmp_path: Path) -> None:
     # GIVEN a project whose policies directory is not a pack (it has no PulumiPolicy.yaml)
     root = tmp_path / "project"
-    (root / "stacks").mkdir(parents=True)
-    (root / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
-    (root / "stacks" / "Pulumi.dev.yaml").write_text((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    link_stack_program(root)
+    (root / "Pulumi.yaml").write_text((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    (root / "stacks" / "Pulumi.dev.yaml").write_text((PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     (root / "policies" / "config").mkdir(parents=True)
     (root / "policies" / "config" / "dev.json").write_text("{}")
     # WHEN planned, THEN the same PolicyPackError a pack started after synthesis raises

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from blueprint.prcheck import PrCheckError, pr_check
-from blueprint.report import render_diff
+from hybrid_ai_platform.cli.prcheck import PrCheckError, pr_check
+from hybrid_ai_platform.cli.report import render_diff
 
 REPO = Path(__file__).resolve().parents[2]
 

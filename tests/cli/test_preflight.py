@@ -19,9 +19,9 @@ from botocore.stub import Stubber
 from cli_helpers import run_cli
 from moto import mock_aws
 
-from blueprint import preflight
-from blueprint.quotas import G_VT_ON_DEMAND, LAMBDA_CONCURRENCY, quota_needs, stack_config
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli import preflight
+from hybrid_ai_platform.cli.quotas import G_VT_ON_DEMAND, LAMBDA_CONCURRENCY, quota_needs, stack_config
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 
 REGION = "eu-central-1"  # prod's region
 PROD = stack_config("prod")
@@ -278,14 +278,16 @@ def test_an_unknown_stack_exits_2(capsys) -> None:
 
 def test_the_plan_command_does_not_load_boto3() -> None:
     # `blueprint plan` stays fast: boto3 is imported only by preflight.
-    script = "import sys, blueprint.cli; print('boto3' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    script = "import sys, hybrid_ai_platform.cli.main; print('boto3' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
 def test_the_documented_policy_grants_exactly_what_preflight_calls() -> None:
     # GIVEN the IAM policy in docs/preflight.md
-    text = (REPO_ROOT / "docs" / "preflight.md").read_text(encoding="utf-8")
+    text = (PROJECT_ROOT / "docs" / "preflight.md").read_text(encoding="utf-8")
     policy = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
     # WHEN its actions are collected
     actions: set[str] = set()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hybrid_ai_platform.components.config import GPUS_PER_INSTANCE, PlatformConfig
+from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeError, table, vcpus
 
-from blueprint.cli import plan_document
-from blueprint.quotas import (
+from hybrid_ai_platform.cli.main import plan_document
+from hybrid_ai_platform.cli.quotas import (
     ELASTIC_IPS,
     G_VT_ON_DEMAND,
     G_VT_SPOT,
@@ -25,10 +27,8 @@ from blueprint.quotas import (
     quota_needs,
     stack_config,
 )
-from blueprint.report import markdown, text
-from blueprint.synth import REPO_ROOT
-from components.config import GPUS_PER_INSTANCE, PlatformConfig
-from components.instance_types import UnknownInstanceTypeError, table, vcpus
+from hybrid_ai_platform.cli.report import markdown, text
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 
 
 def needs_by_code(config: PlatformConfig) -> dict[str, int]:
@@ -177,7 +177,7 @@ def _plan_totals(document: dict[str, Any]) -> dict[str, int]:
 
 def test_the_plan_lists_the_quotas_its_own_resources_use() -> None:
     # GIVEN the prod plan as `blueprint plan` builds it
-    document, _ = plan_document("prod", REPO_ROOT)
+    document, _ = plan_document("prod", PROJECT_ROOT)
     # WHEN its quotas section is read
     section = document["quotas"]
     listed = {q["quota_code"]: q["needed"] for q in section["required"]}

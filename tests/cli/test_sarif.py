@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 from cli_helpers import DATA, plan_pair
 
-from blueprint.diff import diff_plans
-from blueprint.report import render_diff, render_plan
+from hybrid_ai_platform.cli.diff import diff_plans
+from hybrid_ai_platform.cli.report import render_diff, render_plan
 
 SCHEMA = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from blueprint.synth import Plan, RecordedResource, synthesize
+from hybrid_ai_platform.cli.synth import Plan, RecordedResource, synthesize
 from tests.plan_helpers import children_of, depends_via, named, of_type, statements
 
 DATA_BUCKETS = ("landing", "feature-store", "model-registry")
@@ -112,8 +112,7 @@ def test_grants_are_least_privilege_on_a_prefix() -> None:
     # GIVEN a program that grants a role read on one prefix and write on another
     import pulumi
     import pulumi_aws as aws
-
-    from components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs
+    from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs
 
     def program() -> None:
         tags = {"environment": "dev"}
@@ -166,7 +165,7 @@ def test_grants_are_least_privilege_on_a_prefix() -> None:
 
 
 def test_kms_key_is_required_for_data_buckets() -> None:
-    from components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs
+    from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs
 
     def program() -> None:
         ArtifactBucket("data", ArtifactBucketArgs(tags={}, region="eu-west-1", kms_key_arn=None, purpose="features"))

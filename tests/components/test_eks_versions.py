@@ -8,9 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from components import eks_versions
-from components.eks_versions import EKS_VERSIONS, EksVersion, days_of_standard_support_left, lookup
+from hybrid_ai_platform.components import eks_versions
+from hybrid_ai_platform.components.eks_versions import EKS_VERSIONS, EksVersion, days_of_standard_support_left, lookup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,10 +57,12 @@ def test_the_table_records_its_source_and_when_it_was_checked() -> None:
 def test_the_data_file_ships_as_package_data() -> None:
     # GIVEN the data files under components/data and the package-data globs of pyproject.toml
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs = pyproject["tool"]["setuptools"]["package-data"].get("components.data", [])
+    globs = pyproject["tool"]["setuptools"]["package-data"].get("hybrid_ai_platform.components.data", [])
     data_files = sorted(p.name for p in (ROOT / "components" / "data").iterdir())
     # THEN every data file is matched by a glob of the data package, so an installed package can load the table
     assert "eks_versions.json" in data_files
     for path in data_files:
         assert any(fnmatch.fnmatch(path, pattern) for pattern in globs), f"{path} is not package data"
-    assert {"components", "components.data"} <= set(pyproject["tool"]["setuptools"]["packages"])
+    assert {"hybrid_ai_platform.components", "hybrid_ai_platform.components.data"} <= set(
+        pyproject["tool"]["setuptools"]["packages"]
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 
-from blueprint.synth import Plan, synthesize
+from hybrid_ai_platform.cli.synth import Plan, synthesize
 from tests.plan_helpers import depends_via, named, of_type, statements
 
 

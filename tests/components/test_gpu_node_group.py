@@ -5,10 +5,16 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hybrid_ai_platform.components.config import (
+    GPU_FAMILIES,
+    GPU_TYPE_BY_FAMILY,
+    GPUS_PER_INSTANCE,
+    ConfigError,
+    GpuNodeGroupConfig,
+)
+from hybrid_ai_platform.components.gpu_node_group import autoscaler_tags
 
-from blueprint.synth import Plan, synthesize
-from components.config import GPU_FAMILIES, GPU_TYPE_BY_FAMILY, GPUS_PER_INSTANCE, ConfigError, GpuNodeGroupConfig
-from components.gpu_node_group import autoscaler_tags
+from hybrid_ai_platform.cli.synth import Plan, synthesize
 from tests.plan_helpers import depends_via, named, of_type
 
 BOTTLEROCKET_SPOT = {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.synth import Plan
+from hybrid_ai_platform.cli.synth import Plan
 from tests.plan_helpers import of_type, statements
 
 DATA_SERVICES = ("s3", "kms", "sqs")

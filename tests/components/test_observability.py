@@ -9,10 +9,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from hybrid_ai_platform.components.config import ConfigError, parse_platform_config
+from hybrid_ai_platform.components.observability import BURN_WINDOWS
 
-from blueprint.synth import Plan
-from components.config import ConfigError, parse_platform_config
-from components.observability import BURN_WINDOWS
+from hybrid_ai_platform.cli.synth import Plan
 from tests.plan_helpers import named, of_type
 
 SCHEMA = json.loads(
@@ -181,12 +181,12 @@ def test_each_gpu_node_group_alarms_on_its_hottest_gpu(any_stack_plan: Plan) -> 
 
 
 def test_turning_the_gpu_alarm_off_is_a_blocking_coverage_finding() -> None:
-    from blueprint.checks import run_checks
-    from blueprint.synth import REPO_ROOT, synthesize
+    from hybrid_ai_platform.cli.checks import run_checks
+    from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
 
     alarms = {**shipped_plan_config("prod"), "gpu_temperature_celsius": None}
     plan = synthesize("prod", overrides={"hybrid-ai-platform:alarms": alarms})
-    section = run_checks(plan.to_json(), REPO_ROOT)
+    section = run_checks(plan.to_json(), PROJECT_ROOT)
     findings = [v for v in section["violations"] if v["policy"] == "system-alarm-coverage"]
     assert [(f["field"], f["resource_name"], f["enforcement"]) for f in findings] == [
         ("alarms.gpu_temperature_celsius", "gpu-l4", "mandatory")

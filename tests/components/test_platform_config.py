@@ -6,17 +6,17 @@ import copy
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from blueprint.synth import read_stack_files, synthesize
-from components import instance_types
-from components.config import (
+from hybrid_ai_platform.components import instance_types
+from hybrid_ai_platform.components.config import (
     GPUS_PER_INSTANCE,
     ConfigError,
     Environment,
     parse_platform_config,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hybrid_ai_platform.cli.synth import read_stack_files, synthesize
 from tests.conftest import shipped_plan
 
 BASE: dict[str, Any] = {

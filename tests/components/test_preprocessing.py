@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from hybrid_ai_platform.components.config import parse_platform_config
 
-from blueprint.synth import Plan, synthesize
-from components.config import parse_platform_config
-from tests.plan_helpers import depends_via, named, of_type, statements
+from hybrid_ai_platform.cli.synth import Plan, synthesize
+from tests.plan_helpers import depends_via, link_stack_program, named, of_type, statements
 
 ACCOUNT = "123456789012"
 
@@ -213,7 +213,7 @@ def test_the_sweep_may_list_only_its_landing_prefix_and_send_only_to_its_own_que
 
 
 def test_missing_package_is_a_clear_error(tmp_path) -> None:
-    from components.preprocessing import LambdaPackage, PackageError
+    from hybrid_ai_platform.components.preprocessing import LambdaPackage, PackageError
 
     with pytest.raises(PackageError, match="Run `make package`"):
         LambdaPackage.from_manifest(tmp_path / "arm64" / "manifest.json")
@@ -226,7 +226,7 @@ def _functions_with(plan: Plan, index: int, **changes: object) -> list[dict]:
 
 
 def test_a_feature_set_the_package_does_not_contain_is_a_config_error(prod_plan: Plan) -> None:
-    from components.config import ConfigError
+    from hybrid_ai_platform.components.config import ConfigError
 
     # GIVEN prod with the backfill asking for a feature set no module of lambda_src implements
     functions = _functions_with(prod_plan, 1, feature_set="transactions_daily")
@@ -245,13 +245,14 @@ def test_blueprint_plan_exits_2_without_a_traceback_for_an_unknown_feature_set(t
 
     import yaml
 
-    from blueprint.cli import main
+    from hybrid_ai_platform.cli.main import main
 
     # GIVEN a copy of the project whose prod backfill names an unknown feature set
     repo = Path(__file__).resolve().parents[2]
     root = tmp_path / "project"
     shutil.copytree(repo / "stacks", root / "stacks", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     shutil.copy(repo / "Pulumi.yaml", root / "Pulumi.yaml")
+    link_stack_program(root)
     stack_file = root / "stacks" / "Pulumi.prod.yaml"
     document = yaml.safe_load(stack_file.read_text())
     document["config"]["hybrid-ai-platform:preprocessing"]["functions"][1]["feature_set"] = "transactions_daily"
@@ -280,7 +281,7 @@ def test_the_shipped_backfill_produces_the_feature_set_a_batch_job_reads(any_sta
 
 
 def test_a_manifest_without_its_feature_sets_must_be_rebuilt(tmp_path) -> None:
-    from components.preprocessing import LambdaPackage, PackageError
+    from hybrid_ai_platform.components.preprocessing import LambdaPackage, PackageError
 
     manifest = tmp_path / "arm64" / "manifest.json"
     manifest.parent.mkdir()

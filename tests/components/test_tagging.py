@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from hybrid_ai_platform.components.tagging import REQUIRED_TAG_KEYS, is_taggable, merge_tags
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blueprint.synth import Plan
-from components.tagging import REQUIRED_TAG_KEYS, is_taggable, merge_tags
+from hybrid_ai_platform.cli.synth import Plan
 
 
 def test_no_taggable_resource_lacks_a_required_tag(any_stack_plan: Plan) -> None:
@@ -66,7 +66,7 @@ def _tag_sets(value: object) -> list[dict[str, str]]:
 
 def test_the_library_adds_at_most_library_tags_per_resource(any_stack_plan: Plan) -> None:
     # GIVEN every tag set of every resource of a shipped stack, less the stack's own tags.extra
-    from components.aws_rules import LIBRARY_TAGS_PER_RESOURCE, MAX_TAGS_PER_RESOURCE
+    from hybrid_ai_platform.components.aws_rules import LIBRARY_TAGS_PER_RESOURCE, MAX_TAGS_PER_RESOURCE
 
     extra = set((any_stack_plan.config.get("hybrid-ai-platform:tags") or {}).get("extra") or {})
     added = [len(set(tags) - extra) for r in any_stack_plan.resources for tags in _tag_sets(r.inputs)]

@@ -762,7 +762,7 @@ def _record_calls(client: Any) -> list[tuple[str, str, dict[str, Any]]]:
 def _undeclared_and_unused(
     declared: tuple[dict[str, Any], ...], calls: list[tuple[str, str, dict[str, Any]]], env: dict[str, str]
 ) -> tuple[list[Any], list[str]]:
-    from blueprint.checks.permissions import declares
+    from hybrid_ai_platform.cli.checks.permissions import declares
 
     undeclared = [
         (o, p.get("Key") or p.get("Prefix"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from blueprint.synth import Plan
+from hybrid_ai_platform.cli.synth import Plan
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 from tests.plan_helpers import named, of_type, statements
 
@@ -115,10 +115,9 @@ def test_each_batch_job_environment_satisfies_the_batch_settings(stack: str) -> 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
 def test_each_batch_job_sets_only_variables_the_batch_code_reads(stack: str) -> None:
     import yaml
+    from hybrid_ai_platform.components.batch_job import NON_RETRIABLE_EXIT_CODES
+    from hybrid_ai_platform.components.config import BatchJobConfig
     from inference_server import batch
-
-    from components.batch_job import NON_RETRIABLE_EXIT_CODES
-    from components.config import BatchJobConfig
 
     plan = shipped_plan(stack)
     raw = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]

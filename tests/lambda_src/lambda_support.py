@@ -9,8 +9,8 @@ from pathlib import Path
 
 from esm_harness import REGION
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = REPO_ROOT / "lambda_src" / "samples"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = PROJECT_ROOT / "lambda_src" / "samples"
 LANDING_BUCKET = "hybrid-ai-landing-test"
 FEATURE_BUCKET = "hybrid-ai-features-test"
 LANDING_PREFIX = "raw/transactions/"

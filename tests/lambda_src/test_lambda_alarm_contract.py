@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 import pytest
-from lambda_support import REPO_ROOT
+from lambda_support import PROJECT_ROOT
 
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 from tests.plan_helpers import named, of_type
@@ -43,7 +43,7 @@ def emitted_metrics(environment: dict[str, str]) -> tuple[dict[str, Any], list[d
     env = {
         **{k: str(v) for k, v in environment.items()},
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": str(REPO_ROOT / "lambda_src"),
+        "PYTHONPATH": str(PROJECT_ROOT / "lambda_src"),
         "AWS_REGION": "eu-west-1",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",

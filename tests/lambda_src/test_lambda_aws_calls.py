@@ -13,7 +13,7 @@ from esm_harness import ACCOUNT, REGION, FakeLambdaContext, body_of, eventbridge
 from esm_harness import sqs_lambda_record as record
 from lambda_support import LANDING_BUCKET, SAMPLES
 
-from blueprint.checks.permissions import declares
+from hybrid_ai_platform.cli.checks.permissions import declares
 
 CSV = (SAMPLES / "transactions_sample.csv").read_bytes()
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from lambda_support import REPO_ROOT, lambda_environment
+from lambda_support import PROJECT_ROOT, lambda_environment
 
 _PROBE = """
 import json, sys
@@ -34,7 +34,7 @@ def _probe(env_overrides: dict[str, str | None]) -> dict[str, bool]:
             env.pop(name, None)
         else:
             env[name] = value
-    env["PYTHONPATH"] = str(REPO_ROOT / "lambda_src")
+    env["PYTHONPATH"] = str(PROJECT_ROOT / "lambda_src")
     out = subprocess.run([sys.executable, "-c", _PROBE], env=env, check=True, capture_output=True, text=True)
     return dict(json.loads(out.stdout))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from lambda_support import REPO_ROOT
+from lambda_support import PROJECT_ROOT
 
 FAKE_SITE = {
     "mypkg/__init__.py": b"VALUE = 1\n",
@@ -58,7 +58,7 @@ KEPT_IN_LAYER = {
 
 @pytest.fixture(scope="module")
 def package() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lambda_package", REPO_ROOT / "lambda_src" / "package.py")
+    spec = importlib.util.spec_from_file_location("lambda_package", PROJECT_ROOT / "lambda_src" / "package.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["lambda_package"] = module
@@ -86,7 +86,7 @@ class FakeInstaller:
 def copy_sources(destination: Path, mtime: int) -> Path:
     """A copy of lambda_src/preprocessing with a stray bytecode cache and the given mtimes."""
     root = destination / "src"
-    shutil.copytree(REPO_ROOT / "lambda_src" / "preprocessing", root / "preprocessing",
+    shutil.copytree(PROJECT_ROOT / "lambda_src" / "preprocessing", root / "preprocessing",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     cache = root / "preprocessing" / "__pycache__"
     cache.mkdir(exist_ok=True)

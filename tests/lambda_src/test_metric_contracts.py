@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from lambda_support import REPO_ROOT
+from lambda_support import PROJECT_ROOT
 
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 from tests.plan_helpers import of_type
@@ -50,7 +50,7 @@ def emitted(environment: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str
     env = {
         **{k: str(v) for k, v in environment.items()},
         "PATH": "/usr/bin:/bin",
-        "PYTHONPATH": f"{REPO_ROOT / 'lambda_src'}:{REPO_ROOT / 'tests' / 'lambda_src'}",
+        "PYTHONPATH": f"{PROJECT_ROOT / 'lambda_src'}:{PROJECT_ROOT / 'tests' / 'lambda_src'}",
         "AWS_REGION": "eu-west-1",
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -58,7 +58,7 @@ def emitted(environment: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "CRITICAL",
     }
-    sample = REPO_ROOT / "lambda_src" / "samples" / "transactions_sample.csv"
+    sample = PROJECT_ROOT / "lambda_src" / "samples" / "transactions_sample.csv"
     result = subprocess.run(
         [sys.executable, "-c", _RUN_HANDLER, str(sample)],
         env=env,

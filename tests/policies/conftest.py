@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from blueprint_policies import exceptions
+from hybrid_ai_platform.policies import exceptions
 
-from blueprint.analyzer import PolicyPackProcess
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli.analyzer import PolicyPackProcess
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 
 TODAY = datetime.date(2025, 6, 1)
 
@@ -19,7 +19,7 @@ TODAY = datetime.date(2025, 6, 1)
 @pytest.fixture(scope="session")
 def pack_process() -> Iterator[PolicyPackProcess]:
     """The real pack, started once for the session as the CLI starts it."""
-    with PolicyPackProcess(REPO_ROOT / "policies", env={"BLUEPRINT_POLICIES_TODAY": TODAY.isoformat()}) as process:
+    with PolicyPackProcess(PROJECT_ROOT / "policies", env={"BLUEPRINT_POLICIES_TODAY": TODAY.isoformat()}) as process:
         yield process
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from blueprint_policies.testing import policy_resource, provider, resource_args, stack_args
+from hybrid_ai_platform.policies.testing import policy_resource, provider, resource_args, stack_args
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
 from tests.policies.rules import support

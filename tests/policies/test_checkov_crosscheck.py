@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from blueprint_policies.framework import pack_policies
-from blueprint_policies.testing import policy_resource, resource_args, run, stack_args
+from hybrid_ai_platform.policies.framework import pack_policies
+from hybrid_ai_platform.policies.testing import policy_resource, resource_args, run, stack_args
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.policies.rules.support import restricted_pod, with_container, with_pod, workload, workload_props
 
-CHECKOV = Path(os.environ.get("BLUEPRINT_CHECKOV") or REPO_ROOT / ".venv-checkov" / "bin" / "checkov")
+CHECKOV = Path(os.environ.get("BLUEPRINT_CHECKOV") or PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov")
 POLICIES = {p.meta.name: p for p in pack_policies()}
 
 NOT_CROSS_CHECKED = {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.analyzer import PolicyPackProcess, run_policy_pack
-from blueprint.policyconfig import derive_policy_config, guardrails_file, render_policy_config
-from blueprint.synth import REPO_ROOT, available_stacks, read_stack_files
+from hybrid_ai_platform.cli.analyzer import PolicyPackProcess, run_policy_pack
+from hybrid_ai_platform.cli.policyconfig import derive_policy_config, guardrails_file, render_policy_config
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, available_stacks, read_stack_files
 from tests.conftest import shipped_plan
 
 
@@ -17,8 +17,8 @@ from tests.conftest import shipped_plan
 def test_committed_policy_config_is_generated_from_the_stack_file(stack: str) -> None:
     # GIVEN a stack file WHEN its policy config is derived THEN the committed file (for the real CLI) is that
     files = read_stack_files(stack)
-    expected = render_policy_config(derive_policy_config(stack, files.config, REPO_ROOT))
-    committed = (REPO_ROOT / "policies" / "config" / f"{stack}.json").read_text(encoding="utf-8")
+    expected = render_policy_config(derive_policy_config(stack, files.config, PROJECT_ROOT))
+    committed = (PROJECT_ROOT / "policies" / "config" / f"{stack}.json").read_text(encoding="utf-8")
     assert committed == expected, f"policies/config/{stack}.json is stale: run `make policy-config`"
 
 
@@ -29,7 +29,7 @@ def test_stack_settings_come_from_the_stack_file_not_a_copy() -> None:
     config["hybrid-ai-platform:allowed_regions"] = ["eu-west-1"]
     config["hybrid-ai-platform:environment"] = "staging"
     # WHEN the policy config is derived
-    derived = derive_policy_config("dev", config, REPO_ROOT)
+    derived = derive_policy_config("dev", config, PROJECT_ROOT)
     # THEN it carries the stack's values, and staging's guardrails
     assert derived["budget-monthly-cost"]["monthlyLimitUsd"] == 10
     assert derived["residency-resource-region"]["allowedRegions"] == ["eu-west-1"]
@@ -39,8 +39,8 @@ def test_stack_settings_come_from_the_stack_file_not_a_copy() -> None:
 
 
 def test_an_environment_without_guardrails_gets_dev_s(tmp_path: Path) -> None:
-    assert guardrails_file("qa", REPO_ROOT) == REPO_ROOT / "policies" / "guardrails" / "dev.json"
-    assert guardrails_file("prod", REPO_ROOT) == REPO_ROOT / "policies" / "guardrails" / "prod.json"
+    assert guardrails_file("qa", PROJECT_ROOT) == PROJECT_ROOT / "policies" / "guardrails" / "dev.json"
+    assert guardrails_file("prod", PROJECT_ROOT) == PROJECT_ROOT / "policies" / "guardrails" / "prod.json"
 
 
 def test_a_budget_below_the_estimate_fails_the_plan(pack_process: PolicyPackProcess) -> None:
@@ -48,7 +48,7 @@ def test_a_budget_below_the_estimate_fails_the_plan(pack_process: PolicyPackProc
     document = shipped_plan("dev").to_json()
     document["config"] = {**document["config"], "hybrid-ai-platform:budget": {"monthly_limit_usd": 10}}
     # WHEN the pack evaluates it
-    policies = run_policy_pack(document, "dev", REPO_ROOT, pack=pack_process)
+    policies = run_policy_pack(document, "dev", PROJECT_ROOT, pack=pack_process)
     # THEN the monthly-cost policy reports a mandatory violation naming the $10 limit
     violations = [v for v in policies["violations"] if v["policy"] == "budget-monthly-cost"]
     assert violations, policies["violations"]
@@ -58,9 +58,9 @@ def test_a_budget_below_the_estimate_fails_the_plan(pack_process: PolicyPackProc
 
 def test_a_checkout_without_guardrails_reads_its_committed_file(tmp_path: Path) -> None:
     # GIVEN a project copy from before the config was derived (no policies/guardrails)
-    shutil.copytree(REPO_ROOT / "policies", tmp_path / "policies", ignore=shutil.ignore_patterns("guardrails"))
-    from blueprint.policyconfig import has_guardrails
+    shutil.copytree(PROJECT_ROOT / "policies", tmp_path / "policies", ignore=shutil.ignore_patterns("guardrails"))
+    from hybrid_ai_platform.cli.policyconfig import has_guardrails
 
     # THEN it is recognised, so pr-check's base side keeps using its own file
     assert not has_guardrails(tmp_path)
-    assert has_guardrails(REPO_ROOT)
+    assert has_guardrails(PROJECT_ROOT)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from blueprint_policies.cost import estimate, gpus_per_instance, price_table
+from hybrid_ai_platform.policies.cost import estimate, gpus_per_instance, price_table
 from hypothesis import given
 from hypothesis import strategies as st
 

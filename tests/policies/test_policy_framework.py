@@ -8,14 +8,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-from blueprint_policies import exceptions as exc
-from blueprint_policies.framework import DuplicatePolicyError, Meta, ResourcePolicy, check_unique, pack_policies
-from blueprint_policies.rules import budget_gpu_total, lambda_tracing, s3_public_access_block, tags_required
-from blueprint_policies.testing import UNKNOWN, policy_resource, provider, resource_args, run, stack_args
+from hybrid_ai_platform.policies import exceptions as exc
+from hybrid_ai_platform.policies.framework import (
+    DuplicatePolicyError,
+    Meta,
+    ResourcePolicy,
+    check_unique,
+    pack_policies,
+)
+from hybrid_ai_platform.policies.rules import budget_gpu_total, lambda_tracing, s3_public_access_block, tags_required
+from hybrid_ai_platform.policies.testing import UNKNOWN, policy_resource, provider, resource_args, run, stack_args
 from pulumi_policy import Severity
 
-from blueprint.analyzer import WAIVED_MARKER
-from blueprint.synth import REPO_ROOT
+from hybrid_ai_platform.cli.analyzer import WAIVED_MARKER
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.policies.policy_cases import CASES, TAGS, storage
 
 POLICIES = pack_policies()
@@ -226,7 +232,7 @@ def test_audit_policy_flags_unknown_refused_and_expired_exceptions(exceptions_fi
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_config_lists_every_policy_with_its_exceptions_file(stack: str) -> None:
-    config = json.loads((REPO_ROOT / "policies" / "config" / f"{stack}.json").read_text())
+    config = json.loads((PROJECT_ROOT / "policies" / "config" / f"{stack}.json").read_text())
     assert set(config) == {p.meta.name for p in POLICIES}
     for entry in config.values():
         assert entry["exceptionsFile"] == f"exceptions/{stack}.yaml"
@@ -237,8 +243,10 @@ def test_config_lists_every_policy_with_its_exceptions_file(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_cost_usage_and_ceiling_agree_with_the_stack_config(stack: str) -> None:
     # GIVEN the stack config (what components read) and the pack config (what the pack reads)
-    stack_config = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    pack_config = json.loads((REPO_ROOT / "policies" / "config" / f"{stack}.json").read_text())["budget-monthly-cost"]
+    stack_config = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    pack_config = json.loads((PROJECT_ROOT / "policies" / "config" / f"{stack}.json").read_text())[
+        "budget-monthly-cost"
+    ]
     # THEN the usage assumptions and the ceiling are the same numbers
     assert pack_config["usage"] == stack_config["hybrid-ai-platform:usage"]
     assert pack_config["monthlyLimitUsd"] == stack_config["hybrid-ai-platform:budget"]["monthly_limit_usd"]
@@ -246,8 +254,8 @@ def test_cost_usage_and_ceiling_agree_with_the_stack_config(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_allowed_regions_agree_with_the_stack_config(stack: str) -> None:
-    stack_config = yaml.safe_load((REPO_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    pack_config = json.loads((REPO_ROOT / "policies" / "config" / f"{stack}.json").read_text())
+    stack_config = yaml.safe_load((PROJECT_ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    pack_config = json.loads((PROJECT_ROOT / "policies" / "config" / f"{stack}.json").read_text())
     assert (
         pack_config["residency-provider-region"]["allowedRegions"] == stack_config["hybrid-ai-platform:allowed_regions"]
     )

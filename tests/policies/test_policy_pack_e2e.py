@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from blueprint.analyzer import PolicyPackError, PolicyPackProcess, load_policy_config, run_policy_pack
-from blueprint.synth import REPO_ROOT, synthesize
+import hybrid_ai_platform
+from hybrid_ai_platform.cli.analyzer import PolicyPackError, PolicyPackProcess, load_policy_config, run_policy_pack
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
 from tests.conftest import shipped_plan
 
 
 def _analyze(pack: PolicyPackProcess, document: dict, stack: str, **config_changes: dict) -> dict:
-    config, config_file = load_policy_config(stack, REPO_ROOT)
+    config, config_file = load_policy_config(stack, PROJECT_ROOT)
     for policy, values in config_changes.items():
         config[policy] = {**config[policy], **values}
     return pack.analyze(document, stack, config, config_file)
@@ -24,14 +25,14 @@ def _analyze(pack: PolicyPackProcess, document: dict, stack: str, **config_chang
 def test_shipped_stacks_have_no_unexcepted_mandatory_violation(pack_process: PolicyPackProcess, stack: str) -> None:
     # GIVEN the shipped stack's plan WHEN the pack analyzes it THEN nothing blocks
     document = shipped_plan(stack).to_json()
-    section = run_policy_pack(document, stack, REPO_ROOT, pack=pack_process)
+    section = run_policy_pack(document, stack, PROJECT_ROOT, pack=pack_process)
     assert section["summary"]["mandatory"] == 0, [v for v in section["violations"] if v["enforcement"] == "mandatory"]
-    assert section["pack"] == "hybrid-ai-platform-policies" and section["version"] == "0.1.0"
+    assert section["pack"] == "hybrid-ai-platform-policies" and section["version"] == hybrid_ai_platform.__version__
     assert section["config_file"] == f"policies/config/{stack}.json"
 
 
 def test_section_lists_policy_metadata_from_the_protocol(pack_process: PolicyPackProcess) -> None:
-    section = run_policy_pack(shipped_plan("prod").to_json(), "prod", REPO_ROOT, pack=pack_process)
+    section = run_policy_pack(shipped_plan("prod").to_json(), "prod", PROJECT_ROOT, pack=pack_process)
     by_name = {p["name"]: p for p in section["policies"]}
     encryption = by_name["s3-encryption"]
     assert encryption["id"] == "BP-S3-002" and encryption["severity"] == "high"
@@ -46,7 +47,7 @@ def test_disallowed_region_is_a_mandatory_violation(pack_process: PolicyPackProc
     plan = synthesize(
         "prod", overrides={"aws:region": "us-east-1", "hybrid-ai-platform:allowed_regions": ["us-east-1"]}
     )
-    config, config_file = load_policy_config("prod", REPO_ROOT)
+    config, config_file = load_policy_config("prod", PROJECT_ROOT)
     section = pack_process.analyze(plan.to_json(), "prod", config, config_file)
     # THEN the provider is named with the region and the fix
     (violation,) = [v for v in section["violations"] if v["policy"] == "residency-provider-region"]
@@ -58,7 +59,7 @@ def test_removed_public_access_block_names_the_bucket(pack_process: PolicyPackPr
     # GIVEN the prod plan without the landing bucket's public access block
     document = copy.deepcopy(shipped_plan("prod").to_json())
     document["resources"] = [r for r in document["resources"] if r["name"] != "landing-public-access"]
-    section = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
+    section = run_policy_pack(document, "prod", PROJECT_ROOT, pack=pack_process)
     # THEN exactly that bucket is a mandatory violation
     (violation,) = section["violations"]
     assert violation["policy"] == "s3-public-access-block" and violation["resource_name"] == "landing-bucket"
@@ -95,7 +96,7 @@ def test_secret_and_archive_inputs_reach_the_pack(pack_process: PolicyPackProces
     document = copy.deepcopy(shipped_plan("dev").to_json())
     function = next(r for r in document["resources"] if r["type"] == "aws:lambda/function:Function")
     function["inputs"]["environment"]["variables"]["API_TOKEN"] = {"secret": "xoxb-123"}
-    section = run_policy_pack(document, "dev", REPO_ROOT, pack=pack_process)
+    section = run_policy_pack(document, "dev", PROJECT_ROOT, pack=pack_process)
     messages = [v["message"] for v in section["violations"] if v["policy"] == "lambda-no-secrets-in-environment"]
     assert messages == [f"function '{function['name']}': environment variable API_TOKEN looks like a secret"]
 
@@ -118,8 +119,8 @@ def test_violations_are_stable_sorted(pack_process: PolicyPackProcess) -> None:
     for resource in document["resources"]:
         if resource["type"] == "aws:lambda/function:Function":
             resource["inputs"]["tracingConfig"] = {"mode": "PassThrough"}
-    first = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
-    second = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
+    first = run_policy_pack(document, "prod", PROJECT_ROOT, pack=pack_process)
+    second = run_policy_pack(document, "prod", PROJECT_ROOT, pack=pack_process)
     assert json.dumps(first) == json.dumps(second)
     keys = [(v["policy"], v["urn"] or "", v["message"]) for v in first["violations"]]
     assert keys == sorted(keys) and len(keys) == 2
@@ -172,6 +173,6 @@ def test_careless_changes_to_prod_are_mandatory_violations(
     document = copy.deepcopy(shipped_plan("prod").to_json())
     _careless(document, change)
     # WHEN the real pack analyzes it THEN exactly the policies for that risk block it
-    section = run_policy_pack(document, "prod", REPO_ROOT, pack=pack_process)
+    section = run_policy_pack(document, "prod", PROJECT_ROOT, pack=pack_process)
     blocking = {v["policy"] for v in section["violations"] if v["enforcement"] == "mandatory" and not v["exception"]}
     assert blocking == policies, section["violations"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from blueprint_policies.framework import ResourcePolicy, pack_policies
-from blueprint_policies.testing import resource_args, run
+from hybrid_ai_platform.policies.framework import ResourcePolicy, pack_policies
+from hybrid_ai_platform.policies.testing import resource_args, run
 
 from tests.policies.policy_cases import CASES
 

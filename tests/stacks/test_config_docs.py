@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from blueprint.configdoc import render
+from hybrid_ai_platform.cli.configdoc import render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_configuration_reference_is_current() -> None:
     # GIVEN the committed reference WHEN regenerated from the config models THEN nothing changed
-    stale = "docs/configuration.md is stale: run `python -m blueprint.configdoc > docs/configuration.md`"
+    stale = "docs/configuration.md is stale: run `python -m hybrid_ai_platform.cli.configdoc > docs/configuration.md`"
     assert DOC.read_text() == render(), stale
 
 

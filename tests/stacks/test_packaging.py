@@ -17,12 +17,20 @@ def test_every_data_directory_is_a_listed_package_with_its_data() -> None:
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = set(setuptools["packages"])
     package_dir = setuptools["package-dir"]
+
+    def directory_of(package: str) -> Path:  # setuptools' package-dir mapping, "" = "." for the rest
+        return ROOT / package_dir.get(package, package.replace(".", "/"))
+
     data_dirs = {
-        f"{package}.data": (ROOT / package_dir.get(package, package) / "data")
+        f"{package}.data": directory_of(package) / "data"
         for package in packages
-        if (ROOT / package_dir.get(package, package) / "data").is_dir()
+        if (directory_of(package) / "data").is_dir()
     }
-    assert {"components.data", "blueprint.data", "blueprint_policies.data"} <= set(data_dirs)
+    assert {
+        "hybrid_ai_platform.components.data",
+        "hybrid_ai_platform.cli.data",
+        "hybrid_ai_platform.policies.data",
+    } <= set(data_dirs)
     # THEN each is a package of its own whose package-data globs ship every file in it (no warning)
     for name, directory in data_dirs.items():
         assert name in packages, f"{name} is not in [tool.setuptools].packages: setuptools warns on every build"

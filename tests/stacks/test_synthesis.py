@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from blueprint.synth import PlanError, synthesize
+from hybrid_ai_platform.cli.synth import PlanError, synthesize
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 from tests.plan_helpers import named, of_type
 

@@ -334,6 +334,6 @@ def deploy(plan: dict[str, Any], clients: Callable[[str], Any]) -> Deployment:
 
 
 def _account(plan: dict[str, Any]) -> str:
-    from blueprint.mocks import TEST_ACCOUNT
+    from hybrid_ai_platform.cli.mocks import TEST_ACCOUNT
 
     return TEST_ACCOUNT

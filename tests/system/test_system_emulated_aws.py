@@ -1,6 +1,6 @@
 """System test: each shipped stack's plan deployed into a moto server with IAM on, its real workloads run in it.
 
-For dev, staging and prod, ``blueprint.synth.synthesize(stack).to_json()`` (the plan ``blueprint plan``
+For dev, staging and prod, ``hybrid_ai_platform.cli.synth.synthesize(stack).to_json()`` (the plan ``blueprint plan``
 prints) is deployed by ``tests/system/deploy.py`` into one moto server (a separate process, IAM
 authentication on for every request after the deployer's bootstrap). Then the real workload code runs in
 this process, each under the role the plan gives it (STS ``AssumeRole`` in moto: moto evaluates the

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from blueprint_policies.props import as_list, get, policy_document, statements
+from hybrid_ai_platform.policies.props import as_list, get, policy_document, statements
 
 POLICY_FIELDS = {
     "aws:iam/policy:Policy": "policy",

@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hybrid_ai_platform.policies.props import get
 from pulumi_policy import ResourceValidationArgs
-
-from blueprint_policies.props import get
 
 POD_SPEC_PATHS = {
     "kubernetes:apps/v1:Deployment": "spec.template",

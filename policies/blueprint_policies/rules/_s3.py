@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from hybrid_ai_platform.policies.props import get
+from hybrid_ai_platform.policies.stack import StackIndex
 from pulumi_policy import PolicyResource
-
-from blueprint_policies.props import get
-from blueprint_policies.stack import StackIndex
 
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from blueprint_policies.stack import aws_types
+from hybrid_ai_platform.policies.stack import aws_types
 
 ALLOWED_REGIONS: dict[str, Any] = {
     "type": "array",

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.cost import gpus_per_instance
+from hybrid_ai_platform.policies.framework import Meta, StackPolicy
+from hybrid_ai_platform.policies.props import as_list, get, skip_unknown
+from hybrid_ai_platform.policies.stack import StackIndex
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
-
-from blueprint_policies.cost import gpus_per_instance
-from blueprint_policies.framework import Meta, StackPolicy
-from blueprint_policies.props import as_list, get, skip_unknown
-from blueprint_policies.stack import StackIndex
 
 META = Meta(
     id="BP-BUD-003",

@@ -6,12 +6,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.cost import estimate
+from hybrid_ai_platform.policies.framework import Meta, StackPolicy
+from hybrid_ai_platform.policies.props import plain
+from hybrid_ai_platform.policies.stack import provider_region
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
-
-from blueprint_policies.cost import estimate
-from blueprint_policies.framework import Meta, StackPolicy
-from blueprint_policies.props import plain
-from blueprint_policies.stack import provider_region
 
 USAGE_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Meta, StackPolicy
+from hybrid_ai_platform.policies.props import get, skip_unknown
 from pulumi_policy import Severity, StackValidationArgs
-
-from blueprint_policies.framework import Meta, StackPolicy
-from blueprint_policies.props import get, skip_unknown
 
 BUDGET = "aws:budgets/budget:Budget"
 

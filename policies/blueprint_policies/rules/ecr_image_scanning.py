@@ -6,10 +6,9 @@ import fnmatch
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, StackPolicy
+from hybrid_ai_platform.policies.props import get, skip_unknown, truthy
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
-
-from blueprint_policies.framework import Equivalents, Meta, StackPolicy
-from blueprint_policies.props import get, skip_unknown, truthy
 
 REPOSITORY = "aws:ecr/repository:Repository"
 REGISTRY_SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration"

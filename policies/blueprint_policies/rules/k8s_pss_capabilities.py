@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, ResourcePolicy
 from pulumi_policy import Severity
-
-from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
 
 from ._k8s import PSS_TYPES, PodView, container_context, pss_check
 

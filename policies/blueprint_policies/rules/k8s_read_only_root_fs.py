@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, ResourcePolicy
 from pulumi_policy import ResourceValidationArgs, Severity
-
-from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
 
 from ._k8s import WORKLOAD_TYPES, containers, pod_spec
 

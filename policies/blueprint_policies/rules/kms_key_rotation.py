@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, ResourcePolicy
+from hybrid_ai_platform.policies.props import get, truthy
 from pulumi_policy import ResourceValidationArgs, Severity
-
-from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
-from blueprint_policies.props import get, truthy
 
 META = Meta(
     id="BP-KMS-001",
@@ -18,7 +17,7 @@ META = Meta(
     severity=Severity.MEDIUM,
     category="security",
     resource_types=("aws:kms/key:Key",),
-    remediation="Set enable_key_rotation=True (components.security.EncryptionKey does) and "
+    remediation="Set enable_key_rotation=True (hybrid_ai_platform.components.EncryptionKey does) and "
     "rotation_period_in_days within the limit.",
     equivalents=Equivalents(checkov=("CKV_AWS_7",), cdk_nag=("AwsSolutions-KMS5",), trivy=("AVD-AWS-0065",)),
     config={

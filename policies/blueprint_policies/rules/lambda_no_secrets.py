@@ -6,10 +6,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, ResourcePolicy
+from hybrid_ai_platform.policies.props import get
 from pulumi_policy import ResourceValidationArgs, Severity
-
-from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
-from blueprint_policies.props import get
 
 SECRET_NAME = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential)")
 SECRET_VALUE = re.compile(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, StackPolicy
+from hybrid_ai_platform.policies.props import get, skip_unknown
 from pulumi_policy import Severity, StackValidationArgs
-
-from blueprint_policies.framework import Equivalents, Meta, StackPolicy
-from blueprint_policies.props import get, skip_unknown
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 KEY_TYPES = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey")
@@ -21,8 +20,8 @@ META = Meta(
     severity=Severity.MEDIUM,
     category="security",
     resource_types=(LOG_GROUP,),
-    remediation="Pass the stack key (components.security.EncryptionKey.arn) as kms_key_id; the key policy must "
-    "allow logs.<region>.amazonaws.com.",
+    remediation="Pass the stack key (hybrid_ai_platform.components.EncryptionKey.arn) as kms_key_id; the key "
+    "policy must allow logs.<region>.amazonaws.com.",
     equivalents=Equivalents(checkov=("CKV_AWS_158",), trivy=("AVD-AWS-0017",)),
     config={
         "allowedKeyArns": {

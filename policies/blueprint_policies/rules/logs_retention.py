@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, ResourcePolicy
+from hybrid_ai_platform.policies.props import get
 from pulumi_policy import ResourceValidationArgs, Severity
-
-from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
-from blueprint_policies.props import get
 
 VALID_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 """Retention values CloudWatch Logs accepts

@@ -8,10 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, StackPolicy
+from hybrid_ai_platform.policies.props import get, skip_unknown
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
-
-from blueprint_policies.framework import Equivalents, Meta, StackPolicy
-from blueprint_policies.props import get, skip_unknown
 
 from ._cidr import world_open
 

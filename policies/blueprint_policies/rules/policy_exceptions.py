@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies import exceptions as exc
+from hybrid_ai_platform.policies.framework import Meta, StackPolicy
 from pulumi_policy import EnforcementLevel, Severity, StackValidationArgs
-
-from blueprint_policies import exceptions as exc
-from blueprint_policies.framework import Meta, StackPolicy
 
 META = Meta(
     id="BP-GOV-001",
@@ -25,7 +24,7 @@ META = Meta(
 
 def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable[..., None]) -> None:
     """Report waived violations (recorded by the other policies in this run) and file problems."""
-    from blueprint_policies.framework import discover
+    from hybrid_ai_platform.policies.framework import discover
 
     for waived in exc.drain_waived():
         report(waived.to_message(), waived.urn)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Meta, ResourcePolicy
+from hybrid_ai_platform.policies.props import get, truthy
 from pulumi_policy import ResourceValidationArgs, Severity
-
-from blueprint_policies.framework import Meta, ResourcePolicy
-from blueprint_policies.props import get, truthy
 
 TYPES = ("aws:kms/key:Key", "aws:kms/externalKey:ExternalKey")
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, ResourcePolicy
+from hybrid_ai_platform.policies.props import get, policy_document, principals_are_public, statements
 from pulumi_policy import ResourceValidationArgs, Severity
-
-from blueprint_policies.framework import Equivalents, Meta, ResourcePolicy
-from blueprint_policies.props import get, policy_document, principals_are_public, statements
 
 META = Meta(
     id="BP-S3-004",

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, StackPolicy
+from hybrid_ai_platform.policies.props import get, skip_unknown, truthy
+from hybrid_ai_platform.policies.stack import StackIndex
 from pulumi_policy import Severity, StackValidationArgs
-
-from blueprint_policies.framework import Equivalents, Meta, StackPolicy
-from blueprint_policies.props import get, skip_unknown, truthy
-from blueprint_policies.stack import StackIndex
 
 from ._s3 import BUCKET_TYPES, PUBLIC_ACCESS_BLOCK, buckets
 

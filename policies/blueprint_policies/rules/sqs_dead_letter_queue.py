@@ -6,11 +6,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Equivalents, Meta, StackPolicy
+from hybrid_ai_platform.policies.props import get, skip_unknown
+from hybrid_ai_platform.policies.stack import StackIndex
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
-
-from blueprint_policies.framework import Equivalents, Meta, StackPolicy
-from blueprint_policies.props import get, skip_unknown
-from blueprint_policies.stack import StackIndex
 
 QUEUE = "aws:sqs/queue:Queue"
 

@@ -6,10 +6,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hybrid_ai_platform.policies.framework import Meta, ResourcePolicy
+from hybrid_ai_platform.policies.props import wildcard_match
 from pulumi_policy import ResourceValidationArgs, Severity
-
-from blueprint_policies.framework import Meta, ResourcePolicy
-from blueprint_policies.props import wildcard_match
 
 from ._shared import TAGGABLE_TYPES
 from .tags_required import effective_tags

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from blueprint_policies.framework import BlueprintPolicy, pack_policies
-from blueprint_policies.testing import Outcome, resource_args, run
+from hybrid_ai_platform.policies.framework import BlueprintPolicy, pack_policies
+from hybrid_ai_platform.policies.testing import Outcome, resource_args, run
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 POLICIES = {p.meta.name: p for p in pack_policies()}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from blueprint_policies.rules.ecr_image_scanning import matches
-from blueprint_policies.testing import UNKNOWN, policy_resource, stack_args
+from hybrid_ai_platform.policies.rules.ecr_image_scanning import matches
+from hybrid_ai_platform.policies.testing import UNKNOWN, policy_resource, stack_args
 
 from tests.policies.rules.support import assert_waived, check
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from blueprint_policies.rules._iam import wildcard_resource
-from blueprint_policies.testing import UNKNOWN, resource_args
+from hybrid_ai_platform.policies.rules._iam import wildcard_resource
+from hybrid_ai_platform.policies.testing import UNKNOWN, resource_args
 
 from tests.policies.rules.support import assert_waived, check, document
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from blueprint_policies.testing import UNKNOWN, resource_args
+from hybrid_ai_platform.policies.testing import UNKNOWN, resource_args
 
 from tests.policies.rules.support import (
     AUTOSCALER_VALUES,

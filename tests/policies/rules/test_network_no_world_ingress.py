@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blueprint_policies.testing import UNKNOWN, policy_resource, stack_args
+from hybrid_ai_platform.policies.testing import UNKNOWN, policy_resource, stack_args
 
 from tests.policies.rules.support import assert_waived, check
 

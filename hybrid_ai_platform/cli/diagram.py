@@ -352,6 +352,6 @@ def render_mermaid(
 
 
 def diff_status(changes: Iterable[Any]) -> dict[str, str]:
-    """URN → diagram class for :class:`blueprint.diff.ResourceChange` objects."""
+    """URN → diagram class for :class:`hybrid_ai_platform.cli.diff.ResourceChange` objects."""
     mapping = {"create": "added", "delete": "removed", "update": "changed", "replace": "replaced"}
     return {c.urn: mapping[c.action] for c in changes}

@@ -2,7 +2,7 @@
 is needed to find out than the plan.
 
 For every Deployment and CronJob pod in a namespace that has NetworkPolicies, the policies are
-evaluated with Kubernetes semantics (:mod:`blueprint.checks.netpol`) for the connections the
+evaluated with Kubernetes semantics (:mod:`hybrid_ai_platform.cli.checks.netpol`) for the connections the
 workload cannot run without:
 
 * **DNS**: egress to CoreDNS (``kube-system`` pods labelled ``k8s-app: kube-dns``) on 53/UDP and
@@ -25,7 +25,7 @@ workload cannot run without:
   Without it the model's metrics, its SLO alarms and its load-based scaling receive nothing. Judged
   when the plan creates the VPC (a brought VPC's CIDR is not in the plan).
 * **Metrics scraper**: ingress to each serving pod's container ports from the scraper's namespace
-  (``amazon-cloudwatch``, :data:`components.inference_service.METRICS_SCRAPER_NAMESPACE`).
+  (``amazon-cloudwatch``, :data:`hybrid_ai_platform.components.inference_service.METRICS_SCRAPER_NAMESPACE`).
 * **Clients**: ingress to the serving port from every namespace in the model's
   ``inference.models[].allowed_namespaces``; and each model admits at least one client namespace
   besides the scraper (a model nobody may call serves nothing).
@@ -42,7 +42,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.inference_service import METRICS_SCRAPER_NAMESPACE, POD_IDENTITY_AGENT
+from hybrid_ai_platform.components.inference_service import METRICS_SCRAPER_NAMESPACE, POD_IDENTITY_AGENT
 
 from . import CheckContext, Finding, check
 from .netpol import Endpoint, Policy, address, allowed, pod

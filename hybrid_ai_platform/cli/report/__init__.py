@@ -5,7 +5,7 @@
 
 Example::
 
-    >>> from blueprint.report import money
+    >>> from hybrid_ai_platform.cli.report import money
     >>> money(1234.5), money(-3, signed=True)
     ('$1,234.50', '-$3.00')
 """

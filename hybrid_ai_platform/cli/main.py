@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.config import ConfigError
-from components.preprocessing import PackageError
+from hybrid_ai_platform.components.config import ConfigError
+from hybrid_ai_platform.components.preprocessing import PackageError
 
 from .analyzer import PolicyConfigError
 from .checks import CheckInputError
@@ -43,7 +43,7 @@ from .prcheck import PrCheckError, add_policies_and_cost, pr_check
 from .preflight import PreflightError
 from .quotas import add_quotas, stack_config
 from .report import FORMATS, render_diff, render_plan
-from .synth import REPO_ROOT, PlanError, available_stacks, synthesize
+from .synth import PROJECT_ROOT, PlanError, available_stacks, synthesize
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
@@ -217,7 +217,7 @@ def _pr_check(args: argparse.Namespace) -> int:
 
 
 def _preflight(args: argparse.Namespace) -> int:
-    # boto3 is imported inside blueprint.preflight, only by the one command that calls AWS.
+    # boto3 is imported inside hybrid_ai_platform.cli.preflight, only by the one command that calls AWS.
     from . import preflight
 
     config = stack_config(args.stack, args.root)
@@ -255,13 +255,10 @@ def _stacks(args: argparse.Namespace) -> int:
 
 
 def _version() -> str:
-    """The installed distribution's version (``pyproject.toml``), or ``unknown`` when not installed."""
-    from importlib import metadata
+    """The library's version (:data:`hybrid_ai_platform.__version__`, the one source)."""
+    from hybrid_ai_platform import __version__
 
-    try:
-        return metadata.version("hybrid-ai-platform-blueprints")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed: pip install -e .)"
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,7 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
-        "--root", type=Path, default=REPO_ROOT, help="project root holding Pulumi.yaml (default: this checkout)"
+        "--root",
+        type=Path,
+        default=PROJECT_ROOT,
+        help="project directory holding Pulumi.yaml (default: the nearest one at or above the current directory)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -12,7 +12,7 @@ The Lambda build (``build/lambda/<arch>/manifest.json``) is not in git: a worktr
 gets a copy of this checkout's ``build/lambda`` (hard links when possible), and a note says so.
 
 :func:`add_policies_and_cost` is the same enrichment ``blueprint plan`` uses. When the policy
-pack (``blueprint.analyzer``) or the cost model (``blueprint_policies.cost``) is not installed,
+pack (``hybrid_ai_platform.cli.analyzer``) or the cost model (``hybrid_ai_platform.policies.cost``) is not installed,
 it says so in the returned notes instead of silently leaving the section out.
 """
 
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .diff import StackDiff, diff_plans
+from .layout import link_import_tree
 from .synth import available_stacks
 
 WORKING_TREE = "working tree"
@@ -40,19 +41,14 @@ WORKING_TREE = "working tree"
 _SYNTH_SCRIPT = """
 import sys
 from pathlib import Path
-from blueprint.synth import PlanError, synthesize
-try:
-    from components.config import ConfigError
-except ImportError:
-    ConfigError = PlanError
-try:
-    from components.preprocessing import PackageError
-except ImportError:
-    PackageError = PlanError
+from hybrid_ai_platform.cli.synth import synthesize
 root, stack, out = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 try:
     plan = synthesize(stack, root=root)
-except (PlanError, ConfigError, PackageError) as exc:
+except Exception as exc:
+    # the user errors of either side's code (the class names are the contract across revisions and layouts)
+    if type(exc).__name__ not in {"PlanError", "ConfigError", "PackageError"}:
+        raise
     print(exc, file=sys.stderr)
     sys.exit(2)
 out.write_text(plan.dumps(), encoding="utf-8")
@@ -85,9 +81,9 @@ def _optional(module: str, attribute: str) -> Callable[..., Any] | str:
 def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack: Any = None) -> list[str]:
     """Add the ``policies``, ``checks`` and ``cost`` sections to a plan document in place; return notes.
 
-    Policies: ``blueprint.analyzer.run_policy_pack(document, stack, root)``. System checks:
-    ``blueprint.checks.run_checks(document, root)``. Cost:
-    ``blueprint_policies.cost.estimate(resources, region, usage)`` with the region from
+    Policies: ``hybrid_ai_platform.cli.analyzer.run_policy_pack(document, stack, root)``. System checks:
+    ``hybrid_ai_platform.cli.checks.run_checks(document, root)``. Cost:
+    ``hybrid_ai_platform.policies.cost.estimate(resources, region, usage)`` with the region from
     ``aws:region`` and the usage from ``<project>:usage`` in the plan's config. ``pack`` is a pack
     process already started for this stack (anything with ``analyze``); defaults to ``None``: one is
     started for the run.
@@ -97,14 +93,14 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack
 
     notes: list[str] = []
     _refuse_unpriced(document, stack)
-    run_policy_pack = _optional("blueprint.analyzer", "run_policy_pack")
+    run_policy_pack = _optional("hybrid_ai_platform.cli.analyzer", "run_policy_pack")
     if isinstance(run_policy_pack, str):
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
     else:
         document["policies"] = run_policy_pack(document, stack, root, pack=pack)
         notes.extend(_guardrails_notes(document, root))
     document[CHECKS_SECTION] = run_checks(document, root)
-    estimate = _optional("blueprint_policies.cost", "estimate")
+    estimate = _optional("hybrid_ai_platform.policies.cost", "estimate")
     if isinstance(estimate, str):
         notes.append(f"cost not estimated: the cost model is absent ({estimate})")
     else:
@@ -119,10 +115,10 @@ def _refuse_unpriced(document: dict[str, Any], stack: str) -> None:
     """Raise ``ConfigError`` naming the field when the stack's region or an instance type it runs has no
     price in the cost model's table: an estimate that prices it at $0 (or at another region's prices)
     would be silently wrong, and the budget policy would judge a wrong number."""
-    price_table = _optional("blueprint_policies.cost", "price_table")
+    price_table = _optional("hybrid_ai_platform.policies.cost", "price_table")
     if isinstance(price_table, str):
         return
-    from components.config import ConfigError
+    from hybrid_ai_platform.components.config import ConfigError
 
     from .quotas import config_from_stack_config
 
@@ -229,7 +225,11 @@ def ensure_build(side_root: Path, build_source: Path) -> str | None:
 def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.executable) -> dict[str, Any]:
     """Synthesize ``stack`` with the code and files of ``side_root`` in a subprocess."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(side_root), str(side_root / "policies"), env.get("PYTHONPATH", "")])
+    # the side's own import layout first (its components and policies, linked as installed), then the side itself
+    imports = output.parent / f"{output.stem}-imports"
+    link_import_tree(side_root, imports)
+    paths = [str(imports), str(side_root), str(side_root / "policies"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     result = subprocess.run(
         [python, "-c", _SYNTH_SCRIPT, str(side_root), stack, str(output)],
         cwd=side_root,

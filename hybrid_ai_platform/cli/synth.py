@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +39,23 @@ from .mocks import FRESH_ACCOUNT, AccountState, PlanMocks
 PLAN_FORMAT_VERSION = 1
 """Version of the plan JSON document; bumped on incompatible changes."""
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The Pulumi project directory: the nearest directory at or above ``start`` holding ``Pulumi.yaml``.
+
+    ``start`` defaults to the current directory, which is also returned when no directory above it holds a
+    ``Pulumi.yaml`` (reading the stack files then reports the missing project file).
+    """
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    return here
+
+
+PROJECT_ROOT = find_project_root()
+"""The project directory found from the current directory when the module is imported (see
+:func:`find_project_root`); the CLI's ``--root`` overrides it."""
 
 
 class PlanError(Exception):
@@ -199,7 +217,7 @@ class StackFiles:
     """Raw stack config: ``namespace:key`` → parsed value."""
 
 
-def available_stacks(root: Path = REPO_ROOT) -> list[str]:
+def available_stacks(root: Path = PROJECT_ROOT) -> list[str]:
     """Stack names with a ``stacks/Pulumi.<name>.yaml`` file."""
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
 
@@ -244,7 +262,7 @@ def load_yaml_file(path: Path, label: str) -> Any:
         raise PlanError(f"{label} is not valid YAML: {exc}") from None
 
 
-def read_stack_files(stack: str, root: Path = REPO_ROOT, overrides: dict[str, Any] | None = None) -> StackFiles:
+def read_stack_files(stack: str, root: Path = PROJECT_ROOT, overrides: dict[str, Any] | None = None) -> StackFiles:
     """Read ``Pulumi.yaml`` and ``stacks/Pulumi.<stack>.yaml``; raise :class:`PlanError` for an absent
     or malformed file (not UTF-8, not YAML, duplicate keys, not a mapping, keys without a namespace)."""
     project_file = root / "Pulumi.yaml"
@@ -378,7 +396,7 @@ class _Collect(logging.Handler):
 
 def _program_logger(into: list[str]) -> logging.Logger:
     """A private logger for the mock engine: the program's warnings and errors go to ``into``."""
-    logger = logging.getLogger(f"blueprint.synth.program.{id(into)}")
+    logger = logging.getLogger(f"hybrid_ai_platform.cli.synth.program.{id(into)}")
     logger.propagate = False
     logger.handlers = [_Collect(into)]
     logger.setLevel(logging.WARNING)
@@ -401,15 +419,39 @@ async def _stack_outputs(root: Path) -> dict[str, Any]:
     return result
 
 
-def _default_program() -> None:
-    from stacks.program import main
+def project_program(root: Path) -> Program:
+    """The project's own stack program, ``stacks/program.py``'s ``main`` under ``root``, as ``pulumi up`` runs it.
 
-    main()
+    The program is the project's code, not the library's: its ``stacks`` package is imported from ``root``
+    (first on ``sys.path`` while it is imported). Raises :class:`PlanError` when ``root`` has no stack program or a
+    ``stacks`` package from another directory is already imported in this process.
+    """
+    program_file = root / "stacks" / "program.py"
+    if not program_file.is_file():
+        raise PlanError(f"no stack program in {root}: blueprint plans the project's stacks/program.py (main())")
+    loaded = sys.modules.get("stacks")
+    loaded_file = getattr(loaded, "__file__", None) if loaded else None
+    if loaded_file and Path(loaded_file).resolve().parent != program_file.resolve().parent:
+        raise PlanError(
+            f"this process already runs the stack program of {Path(loaded_file).parent.parent}; "
+            f"plan {root} in a new process"
+        )
+
+    def run() -> None:
+        if loaded is None:  # import the project's package with its directory first on the path, then restore it
+            sys.path.insert(0, str(root.resolve()))
+            try:
+                importlib.import_module("stacks.program")
+            finally:
+                sys.path.remove(str(root.resolve()))
+        importlib.import_module("stacks.program").main()
+
+    return run
 
 
 def synthesize(
     stack: str,
-    root: Path = REPO_ROOT,
+    root: Path = PROJECT_ROOT,
     program: Program | None = None,
     overrides: dict[str, Any] | None = None,
     account: AccountState | None = None,
@@ -420,7 +462,7 @@ def synthesize(
     key), which tests use to change one field at a time. ``account`` is what the mocked account
     already holds; it defaults to the steady state (every model artifact published), and
     ``mocks.FRESH_ACCOUNT`` gives a first deploy. Raises :class:`PlanError` for an unknown stack and
-    ``components.config.ConfigError`` for bad config; any other exception is a bug.
+    ``hybrid_ai_platform.components.config.ConfigError`` for bad config; any other exception is a bug.
     """
     files = read_stack_files(stack, root, overrides)
     region = str(files.config.get("aws:region") or "us-east-1")
@@ -443,7 +485,7 @@ def synthesize(
             )
             from pulumi.runtime.stack import run_pulumi_func
 
-            _sync_await(run_pulumi_func(program or _default_program))
+            _sync_await(run_pulumi_func(program or project_program(root)))
             outputs = _sync_await(_stack_outputs(root))
             _default_providers(monitor, files)
             stack_urn = f"urn:pulumi:{files.stack}::{files.project}::pulumi:pulumi:Stack::{files.project}-{files.stack}"

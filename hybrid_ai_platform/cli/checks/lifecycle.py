@@ -5,7 +5,8 @@ per cluster hour. The clusters this library creates set ``upgradePolicy.supportT
 so "If your upgrade policy is STANDARD, it will be automatically upgraded" when standard support
 ends (https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html): an upgrade the
 team did not plan, onto add-on, autoscaler and AMI versions the stack did not pin. The calendar is
-``components/data/eks_versions.json`` (one source, dated), read through :mod:`components.eks_versions`.
+``components/data/eks_versions.json`` (one source, dated), read through
+:mod:`hybrid_ai_platform.components.eks_versions`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ FIELD = "cluster.kubernetes_version"
 )
 def eks_version_support(context: CheckContext) -> Iterator[Finding]:
     """Mandatory once standard support has ended; advisory within :data:`WARNING_DAYS` of its end."""
-    from components.eks_versions import EKS_VERSIONS, lookup
+    from hybrid_ai_platform.components.eks_versions import EKS_VERSIONS, lookup
 
     for cluster in context.resources(CLUSTER):
         version = str((cluster.get("inputs") or {}).get("version") or "")

@@ -8,7 +8,7 @@
   shrink by value (``Action["sqs:ChangeMessageVisibility"]``); other lists by index; JSON
   strings such as IAM policies are parsed and diffed inside);
 - which changed properties force a replacement: the curated table
-  ``blueprint/data/replace_properties.json`` (the provider schema's replace-on-change inputs)
+  ``hybrid_ai_platform/cli/data/replace_properties.json`` (the provider schema's replace-on-change inputs)
   plus ``options.replace_on_changes`` recorded in the plan;
 - the monthly cost before, after and delta, per resource and in total (``cost`` sections);
 - policy violations that are new and that are fixed, identified by policy + URN + message.
@@ -165,7 +165,7 @@ def is_blocking(violation: dict[str, Any]) -> bool:
 
 RULE_SECTIONS = (("policies", "policies"), ("checks", "checks"))
 """Plan sections holding rule results: (section key, key of its metadata list). ``policies`` is the
-policy pack's, ``checks`` the system checks' (:mod:`blueprint.checks`); both list ``violations``."""
+policy pack's, ``checks`` the system checks' (:mod:`hybrid_ai_platform.cli.checks`); both list ``violations``."""
 
 
 def all_rules(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -342,7 +342,7 @@ def _plan_validator() -> Any:
 def plan_document_problem(document: Any) -> str | None:
     """Why ``document`` is not a usable plan document (the first problem, with its JSON path), or ``None``.
 
-    The shape is ``blueprint/data/plan.schema.json``: what diffing and rendering rely on."""
+    The shape is ``hybrid_ai_platform/cli/data/plan.schema.json``: what diffing and rendering rely on."""
     errors = sorted(_plan_validator().iter_errors(document), key=lambda e: (list(e.absolute_path), e.message))
     if not errors:
         counts = Counter(r["urn"] for r in document["resources"])

@@ -23,10 +23,10 @@ The result is the ``policies`` section of the plan document (``docs/plan-format.
 
 Example::
 
-    from blueprint.analyzer import run_policy_pack
-    from blueprint.synth import REPO_ROOT, synthesize
+    from hybrid_ai_platform.cli.analyzer import run_policy_pack
+    from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
 
-    section = run_policy_pack(synthesize("prod").to_json(), "prod", REPO_ROOT)
+    section = run_policy_pack(synthesize("prod").to_json(), "prod", PROJECT_ROOT)
     blocking = section["summary"]["mandatory"]
 """
 
@@ -48,15 +48,13 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 SPECIAL_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - Pulumi's secret signature, not a secret
 ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 
 WAIVED_MARKER = "waived-violation: "
-"""Mirrors ``blueprint_policies.exceptions.WAIVED_MARKER`` (a test keeps them equal)."""
+"""Mirrors ``hybrid_ai_platform.policies.exceptions.WAIVED_MARKER`` (a test keeps them equal)."""
 EXCEPTIONS_POLICY = "policy-exceptions"
 """The pack's advisory policy that reports waived violations."""
 
@@ -586,7 +584,7 @@ def run_policy_pack(
     """Run ``root/policies`` over a plan document; return its ``policies`` section.
 
     Starts one pack process for the run (or reuses ``pack``, which tests start once per
-    session), configures it with the config :func:`blueprint.policyconfig.derive_policy_config` derives
+    session), configures it with the config :func:`hybrid_ai_platform.cli.policyconfig.derive_policy_config` derives
     from the plan's stack config (what ``policies/config/<stack>.json`` holds, generated from the same
     function) and analyzes every resource.
     Raises :class:`PolicyPackError` when the pack cannot start, its config is invalid or a

@@ -15,7 +15,7 @@ What is counted (each fact from AWS's documentation):
   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-limits.html). The system node
   group is On-Demand; a GPU group uses its ``capacity_type``. A group with several instance
   types counts its largest one in each class. vCPUs per type come from
-  :mod:`components.instance_types`.
+  :mod:`hybrid_ai_platform.components.instance_types`.
 - **Lambda concurrent executions** (``L-B99A9384``): the sum of the functions' reserved
   concurrency plus the 100 that must stay unreserved ("You can reserve up to the Unreserved
   account concurrency value minus 100",
@@ -30,7 +30,7 @@ against the same quotas (preflight subtracts them only where the API reports the
 
 Example::
 
-    >>> from components.config import GpuNodeGroupConfig
+    >>> from hybrid_ai_platform.components.config import GpuNodeGroupConfig
     >>> group = GpuNodeGroupConfig(name="gpu", instance_types=["g6.2xlarge"], max_size=3)
     >>> [(n.quota_code, n.needed) for n in node_group_needs(f"GPU node group '{group.name}'",
     ...     group.instance_types, group.max_size, group.capacity_type)]
@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from components.config import PROJECT_NAMESPACE, PlatformConfig, parse_platform_config
-from components.instance_types import UnknownInstanceTypeError, vcpus
+from hybrid_ai_platform.components.config import PROJECT_NAMESPACE, PlatformConfig, parse_platform_config
+from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeError, vcpus
 
-from .synth import REPO_ROOT, read_stack_files
+from .synth import PROJECT_ROOT, read_stack_files
 
 UNRESERVED_LAMBDA_MINIMUM = 100
 """Concurrent executions Lambda keeps unreserved for functions without reserved concurrency
@@ -114,7 +114,7 @@ def ec2_quota(instance_type: str, capacity_type: CapacityType) -> Quota:
         if family in {"p5", "p5e", "p5en"}:
             return P5_SPOT
     raise QuotaClassError(
-        f"instance type '{instance_type}' ({capacity_type}): its EC2 vCPU quota is not known to blueprint.quotas; "
+        f"instance type '{instance_type}' ({capacity_type}): its EC2 vCPU quota is not in blueprint's quota table; "
         "use a Standard, G/VT or P family, or add the family's quota codes"
     )
 
@@ -149,7 +149,7 @@ def node_group_needs(
 ) -> list[QuotaNeed]:
     """vCPU needs of one node group at ``max_size``: per quota class, the largest type of that class.
 
-    Raises :class:`components.instance_types.UnknownInstanceTypeError` or :class:`QuotaClassError`.
+    Raises :class:`hybrid_ai_platform.components.instance_types.UnknownInstanceTypeError` or :class:`QuotaClassError`.
     """
     largest: dict[Quota, tuple[int, str]] = {}
     for instance_type in instance_types:
@@ -256,7 +256,7 @@ def quota_needs(config: PlatformConfig) -> QuotaReport:
 def config_from_stack_config(stack: str, raw_config: dict[str, Any]) -> PlatformConfig:
     """Validate a stack's raw config (``namespace:key`` → value, as in the plan's ``config``).
 
-    Raises :class:`components.config.ConfigError` naming every bad field.
+    Raises :class:`hybrid_ai_platform.components.config.ConfigError` naming every bad field.
     """
     raw: dict[str, Any] = {}
     for key, value in raw_config.items():
@@ -268,10 +268,10 @@ def config_from_stack_config(stack: str, raw_config: dict[str, Any]) -> Platform
     return parse_platform_config(raw, stack)
 
 
-def stack_config(stack: str, root: Path = REPO_ROOT) -> PlatformConfig:
+def stack_config(stack: str, root: Path = PROJECT_ROOT) -> PlatformConfig:
     """The validated configuration of ``stacks/Pulumi.<stack>.yaml`` (no synthesis).
 
-    Raises :class:`blueprint.synth.PlanError` for an unknown stack and ``ConfigError`` for bad config.
+    Raises :class:`hybrid_ai_platform.cli.synth.PlanError` for an unknown stack and ``ConfigError`` for bad config.
     """
     files = read_stack_files(stack, root)
     return config_from_stack_config(stack, files.config)

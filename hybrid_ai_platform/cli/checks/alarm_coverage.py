@@ -1,6 +1,6 @@
 """Alarm coverage: every failure mode a component declares has an alarm that notifies the stack's topic.
 
-The components declare their failure modes as data (:mod:`components.observability`); the program
+The components declare their failure modes as data (:mod:`hybrid_ai_platform.components.observability`); the program
 exports the declarations as the stack output ``failure_modes`` (component, failure mode, the config
 field that decides its alarm, and the alarm's logical name, or none when the config turned it off) and
 the topic as ``alerts_topic_arn``. This check reads both and the plan's alarms: a failure mode without

@@ -2,7 +2,7 @@
 
 Read-only calls with the caller's credentials, in the stack's region:
 
-- ``service-quotas:GetServiceQuota`` for each quota of :func:`blueprint.quotas.quota_needs`
+- ``service-quotas:GetServiceQuota`` for each quota of :func:`hybrid_ai_platform.cli.quotas.quota_needs`
   (except Lambda's), falling back to ``GetAWSDefaultServiceQuota`` when the applied value is not
   available (``NoSuchResourceException``: the quota was never changed, so the default applies;
   https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_GetServiceQuota.html and
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from components.config import PlatformConfig
+from hybrid_ai_platform.components.config import PlatformConfig
 
 from .quotas import LAMBDA_CONCURRENCY, UNRESERVED_LAMBDA_MINIMUM, QuotaNeed, quota_needs
 

@@ -23,7 +23,7 @@ batch-scoring CronJobs). For each workload in the plan the check
    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html);
    conditional writes set ``s3:if-none-match`` / ``s3:if-match``
    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html);
-4. evaluates each request (:mod:`blueprint.checks.iam`) against the role's inline and customer-managed
+4. evaluates each request (:mod:`hybrid_ai_platform.cli.checks.iam`) against the role's inline and customer-managed
    policies in the plan, the bucket or queue policy, and the KMS key policy, with their conditions.
 
 A call not allowed is a blocking finding naming the role, the workload, the call and why.

@@ -6,7 +6,7 @@ plan alone, so a component bug (a Deployment that loses its toleration, an HPA f
 configured ``min_replicas``, a node group whose ``maxSize`` is wired to the wrong value) is found:
 
 * **Supply**: each ``aws:eks/nodeGroup:NodeGroup`` whose instance types carry NVIDIA GPUs
-  (:data:`components.config.GPUS_PER_INSTANCE`) offers ``scalingConfig.maxSize`` x GPUs per
+  (:data:`hybrid_ai_platform.components.config.GPUS_PER_INSTANCE`) offers ``scalingConfig.maxSize`` x GPUs per
   instance (the smallest, if the group mixes types).
 * **Demand**: every Deployment and CronJob pod that requests ``nvidia.com/gpu``: a Deployment runs
   its autoscaler's minimum (HPA ``minReplicas``, KEDA ``minReplicaCount``; else ``spec.replicas``,
@@ -21,7 +21,7 @@ configured ``min_replicas``, a node group whose ``maxSize`` is wired to the wron
   set of groups (the pods that may only use those groups must fit their combined GPUs: Hall's
   condition), so groups shared by several workloads are judged as the pool they are.
 * **Per pod**: the pod's CPU, memory and GPU requests fit one node of some instance type of a group
-  it may land on, after the node's reserved share (:func:`components.config.node_allocatable`, the
+  it may land on, after the node's reserved share (:func:`hybrid_ai_platform.components.config.node_allocatable`, the
   same rule the config uses).
 """
 
@@ -33,8 +33,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import GPUS_PER_INSTANCE, cpu_milli, memory_mib, node_allocatable
-from components.instance_types import UnknownInstanceTypeError
+from hybrid_ai_platform.components.config import GPUS_PER_INSTANCE, cpu_milli, memory_mib, node_allocatable
+from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeError
 
 from . import CheckContext, Finding, check
 
@@ -126,7 +126,7 @@ _DECIMAL = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
 def _memory(quantity: str) -> float:
     """A Kubernetes memory quantity in MiB: binary suffixes through the config's
-    :func:`~components.config.memory_mib` (one parser), decimal suffixes and plain bytes here."""
+    :func:`~hybrid_ai_platform.components.config.memory_mib` (one parser), decimal suffixes and plain bytes here."""
     if quantity[-2:] in ("Ki", "Mi", "Gi", "Ti"):
         return memory_mib(quantity)
     if quantity[-1:] in _DECIMAL:
