@@ -21,7 +21,7 @@ Keys (docs/system-checks.md, "Declaring a workload's AWS calls"):
 - ``requires``: environment variable without which the code path never runs (optional).
 """
 
-WORKLOADS = {
+WORKLOADS: dict[str, tuple[dict[str, object], ...]] = {
     "handler": (
         {
             "call": "s3:GetObject",

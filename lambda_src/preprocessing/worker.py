@@ -174,6 +174,8 @@ class BatchOutcome:
     deleted: list[str] = field(default_factory=list)
     receipt_handles: dict[str, str] = field(default_factory=dict)
     """Message id → receipt handle of this receive (tests make a failed message visible again with it)."""
+    receive_counts: dict[str, int] = field(default_factory=dict)
+    """Message id → ``ApproximateReceiveCount`` (1 on the first delivery)."""
 
 
 def lambda_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -311,6 +313,7 @@ class Worker:
         outcome = BatchOutcome(
             received=[r["messageId"] for r in records],
             receipt_handles={r["messageId"]: r["receiptHandle"] for r in records},
+            receive_counts={r["messageId"]: int(r["attributes"].get("ApproximateReceiveCount", 1)) for r in records},
         )
         # A misconfigured function raises here (ConfigurationError), as the Lambda does: nothing is deleted.
         response = process_batch({"Records": records})
