@@ -191,7 +191,12 @@ def test_sigterm_mid_batch_finishes_the_batch_deletes_it_receives_nothing_more_a
     worker = _worker(handler_module, sqs, queues["url"], tmp_path)
     batches: list[Any] = []
     poll = worker.poll_once
-    monkeypatch.setattr(worker, "poll_once", lambda: batches.append(poll()) or batches[-1])
+
+    def counted_poll() -> Any:
+        batches.append(poll())
+        return batches[-1]
+
+    monkeypatch.setattr(worker, "poll_once", counted_poll)
     safety = threading.Timer(60, worker.stop.set)  # only if the signal were lost: the assertions then fail
     safety.start()
     worker.install_signal_handlers()
@@ -319,7 +324,7 @@ def test_every_call_the_worker_makes_is_declared_and_every_worker_declaration_is
 
     calls: list[tuple[str, str, dict[str, Any]]] = []
 
-    def hook(params: dict[str, Any], event_name: str, **_: Any) -> None:
+    def hook(params: dict[str, Any], event_name: str, **kwargs: Any) -> None:
         _, service, operation = event_name.split(".", 2)
         calls.append((service, operation, dict(params)))
 
