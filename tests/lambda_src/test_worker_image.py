@@ -27,7 +27,7 @@ def instructions(path: Path = DOCKERFILE) -> list[tuple[str, str]]:
 
 
 def _pins(name: str) -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (LAMBDA_SRC / name).read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             requirement = Requirement(line)
