@@ -375,6 +375,8 @@ def sqs_client(region: str | None = None) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. ``--probe`` checks the heartbeat (exit 0 alive, 1 not); otherwise the worker runs until SIGTERM."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     parser = argparse.ArgumentParser(prog="python -m preprocessing.worker", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--probe", action="store_true", help="liveness check of a running worker's heartbeat file")
     args = parser.parse_args(argv)
@@ -389,8 +391,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: cannot read the attributes of QUEUE_URL={settings.queue_url}: {exc}", file=sys.stderr)
+        return 1
     worker.install_signal_handlers()
-    return worker.run()
+    try:
+        return worker.run()
+    except (BotoCoreError, ClientError) as exc:
+        # after botocore's retries: exit non-zero so Kubernetes restarts the container; the batch in flight is
+        # not lost (undeleted messages reappear after their visibility timeout)
+        from preprocessing.handler import logger
+
+        logger.error("SQS call failed; exiting", extra={"error_type": type(exc).__name__, "error": str(exc)})
+        return 1
 
 
 if __name__ == "__main__":

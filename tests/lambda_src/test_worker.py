@@ -403,3 +403,75 @@ def test_a_queue_whose_visibility_timeout_does_not_exceed_the_batch_timeout_is_r
     url = sqs.create_queue(QueueName="short", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
     with pytest.raises(ConfigurationError, match="VisibilityTimeout"):
         _worker(handler_module, sqs, url, tmp_path)
+
+
+@pytest.fixture
+def moto_server(lambda_env: dict[str, str]) -> Iterator[str]:
+    """A moto server on an ephemeral loopback port, for the worker run as its own process."""
+    import urllib.request
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def test_the_entry_point_processes_then_exits_0_on_sigterm(
+    lambda_env: dict[str, str], moto_server: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+    from lambda_support import REPO_ROOT
+
+    # GIVEN buckets, a queue and one landed object's event, on a moto server
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
+    for bucket in (LANDING_BUCKET, FEATURE_BUCKET):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=LANDING_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_server)
+    url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT)})["QueueUrl"]
+    _send(sqs, url, body_of(_land(s3, "2024/05/03/process.csv")))
+    heartbeat = tmp_path / "heartbeat"
+    env = {
+        **lambda_env,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO_ROOT / "lambda_src"),
+        "AWS_ENDPOINT_URL": moto_server,
+        "QUEUE_URL": url,
+        "WORKER_WAIT_SECONDS": "0",
+        "WORKER_HEARTBEAT_FILE": str(heartbeat),
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    # WHEN `python -m preprocessing.worker` runs until the message is gone, then receives SIGTERM
+    process = subprocess.Popen(
+        [sys.executable, "-m", "preprocessing.worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _depth(sqs, url) != (0, 0) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    # THEN it processed and deleted the message, wrote its heartbeat, and exited 0 after draining
+    assert process.returncode == 0, err.decode()
+    assert _depth(sqs, url) == (0, 0)
+    assert any(
+        k.endswith(".parquet") for k in (i["Key"] for i in s3.list_objects_v2(Bucket=FEATURE_BUCKET)["Contents"])
+    )
+    assert heartbeat.exists()
+    lines = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    assert any(line.get("message") == "worker stopped: no batch in flight" for line in lines)
+    assert any("ObjectsProcessed" in line for line in lines)  # no agent endpoint: EMF on stdout
