@@ -106,6 +106,18 @@ class WorkerSettings:
             raise ConfigurationError(
                 "preprocessing worker is misconfigured: QUEUE_URL (the function's queue URL) is not set"
             )
+        for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
+            if not env.get(name, "").strip():
+                raise ConfigurationError(
+                    f"{name} is not set: give the worker the function's value, so its metrics carry the namespace "
+                    "and dimensions the stack's alarms watch"
+                )
+        heartbeat = Path(env.get("WORKER_HEARTBEAT_FILE", "").strip() or HEARTBEAT_FILE)
+        if not os.access(heartbeat.parent, os.W_OK):
+            raise ConfigurationError(
+                f"WORKER_HEARTBEAT_FILE={str(heartbeat)!r}: {heartbeat.parent} is not a writable directory; with a "
+                "read-only root filesystem mount an emptyDir on /tmp"
+            )
         timeout = env.get("WORKER_TIMEOUT_SECONDS", "").strip()
         endpoint = env.get("AWS_EMF_AGENT_ENDPOINT", "").strip() or None
         if endpoint is not None:
@@ -115,7 +127,7 @@ class WorkerSettings:
             max_messages=_int(env, "WORKER_MAX_MESSAGES", 10, *MAX_MESSAGES_RANGE),
             wait_seconds=_int(env, "WORKER_WAIT_SECONDS", 20, *WAIT_SECONDS_RANGE),
             timeout_seconds=_int(env, "WORKER_TIMEOUT_SECONDS", 0, 1, 43200) if timeout else None,
-            heartbeat_file=Path(env.get("WORKER_HEARTBEAT_FILE", "").strip() or HEARTBEAT_FILE),
+            heartbeat_file=heartbeat,
             emf_endpoint=endpoint,
         )
 
@@ -377,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. ``--probe`` checks the heartbeat (exit 0 alive, 1 not); otherwise the worker runs until SIGTERM."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    parser = argparse.ArgumentParser(prog="python -m preprocessing.worker", description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="python -m preprocessing.worker", description="Preprocessing cluster worker.")
     parser.add_argument("--probe", action="store_true", help="liveness check of a running worker's heartbeat file")
     args = parser.parse_args(argv)
     if args.probe:

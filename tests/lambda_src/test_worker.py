@@ -375,6 +375,9 @@ def test_liveness_probe_follows_the_heartbeat(
         ("WORKER_MAX_MESSAGES", "11", "WORKER_MAX_MESSAGES"),
         ("WORKER_WAIT_SECONDS", "soon", "WORKER_WAIT_SECONDS"),
         ("AWS_EMF_AGENT_ENDPOINT", "udp://agent:25888", "AWS_EMF_AGENT_ENDPOINT"),
+        ("POWERTOOLS_METRICS_NAMESPACE", "", "POWERTOOLS_METRICS_NAMESPACE"),
+        ("WORKER_HEARTBEAT_FILE", "/nonexistent-directory/heartbeat", "WORKER_HEARTBEAT_FILE"),
+        ("FEATURE_PREFIX", "other/", "FEATURE_PREFIX"),
     ],
 )
 def test_bad_worker_settings_exit_2_with_one_message_naming_the_variable(
