@@ -21,7 +21,7 @@ Keys (docs/system-checks.md, "Declaring a workload's AWS calls"):
 - ``requires``: environment variable without which the code path never runs (optional).
 """
 
-WORKLOADS = {
+WORKLOADS: dict[str, tuple[dict[str, object], ...]] = {
     "handler": (
         {
             "call": "s3:GetObject",
@@ -61,4 +61,30 @@ WORKLOADS = {
         },
     ),
 }
-"""Calls per workload of this package (one: the Lambda handler)."""
+"""Calls per workload of this package: ``handler``, the Lambda handler (Lambda's SQS poller consumes the
+queue with the function's role; those calls are not the code's, and the check adds them from the event source
+mapping), and ``worker``, below."""
+
+WORKLOADS["worker"] = (
+    *WORKLOADS["handler"],
+    {
+        "call": "sqs:GetQueueAttributes",
+        "resource": "${QUEUE_URL|queue-arn}",
+        "why": "the queue's VisibilityTimeout, which bounds a batch's budget (worker.Worker._visibility_timeout)",
+    },
+    {
+        "call": "sqs:ReceiveMessage",
+        "resource": "${QUEUE_URL|queue-arn}",
+        "kms": "decrypt",
+        "why": "long-poll the function's queue, as Lambda's poller does (worker.Worker.poll_once)",
+    },
+    {
+        "call": "sqs:DeleteMessageBatch",
+        "resource": "${QUEUE_URL|queue-arn}",
+        "why": "delete the records that succeeded; authorized as sqs:DeleteMessage (worker.Worker._process)",
+    },
+)
+"""The cluster worker (``python -m preprocessing.worker``): the handler's calls plus consuming its own queue,
+which on Lambda the event source mapping does with the function's role (``sqs:ReceiveMessage``,
+``sqs:DeleteMessage``, ``sqs:GetQueueAttributes``), so a Pod Identity role with the Lambda role's grants
+allows every call."""

@@ -163,6 +163,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     The environment is validated first: a misconfigured function raises ``ConfigurationError`` and the
     whole batch is retried. A batch in which every record fails is reported record by record too.
     """
+    return process_batch(event, context)
+
+
+def process_batch(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+    """Process one SQS batch (the Lambda SQS event shape) record by record with :func:`record_handler`.
+
+    Shared by :func:`lambda_handler` and the cluster worker (:mod:`preprocessing.worker`), so both run the
+    same records through the same ``BatchProcessor`` and add the same metrics (``FeatureSet`` dimension,
+    ``RecordsFailed``). Returns ``{"batchItemFailures": [{"itemIdentifier": <messageId>}, ...]}``. Metrics are
+    not flushed here: the Lambda's ``log_metrics`` decorator or the worker does it. ``context`` defaults to
+    None (the worker has no Lambda context).
+    """
     from aws_lambda_powertools.utilities.batch import process_partial_response
 
     settings = get_settings()

@@ -73,6 +73,7 @@ CALL_ACTIONS: dict[str, tuple[str, ...]] = {
     "sqs:SendMessageBatch": ("sqs:SendMessage",),
     "sqs:ReceiveMessage": ("sqs:ReceiveMessage",),
     "sqs:DeleteMessage": ("sqs:DeleteMessage",),
+    "sqs:DeleteMessageBatch": ("sqs:DeleteMessage",),
     "sqs:GetQueueAttributes": ("sqs:GetQueueAttributes",),
 }
 """API operation → the IAM actions AWS authorizes it with (one request each)."""
