@@ -66,7 +66,11 @@ def _row(raw: Mapping[str, Any]) -> EksVersion:
 
 def load_table() -> dict[str, Any]:
     """The raw JSON document (``source``, ``checked``, ``notes``, ``versions``)."""
-    text = resources.files(__package__ or "hybrid_ai_platform.components").joinpath("data", DATA_FILE).read_text(encoding="utf-8")
+    text = (
+        resources.files(__package__ or "hybrid_ai_platform.components")
+        .joinpath("data", DATA_FILE)
+        .read_text(encoding="utf-8")
+    )
     document: dict[str, Any] = json.loads(text)
     return document
 

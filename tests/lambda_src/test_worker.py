@@ -21,7 +21,7 @@ import pytest
 from esm_harness import REGION, FakeLambdaContext, body_of, eventbridge_s3_object_created, sqs_lambda_record
 from lambda_support import FEATURE_BUCKET, LANDING_BUCKET, LANDING_PREFIX, SAMPLES
 
-from blueprint.checks.permissions import declares
+from hybrid_ai_platform.cli.checks.permissions import declares
 
 CSV_LINES = (SAMPLES / "transactions_sample.csv").read_bytes().splitlines(keepends=True)
 CSV = b"".join(CSV_LINES[:25])
@@ -434,7 +434,7 @@ def test_the_entry_point_processes_then_exits_0_on_sigterm(
     import time
 
     import boto3
-    from lambda_support import REPO_ROOT
+    from lambda_support import PROJECT_ROOT
 
     # GIVEN buckets, a queue and one landed object's event, on a moto server
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_server)
@@ -448,7 +448,7 @@ def test_the_entry_point_processes_then_exits_0_on_sigterm(
     env = {
         **lambda_env,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO_ROOT / "lambda_src"),
+        "PYTHONPATH": str(PROJECT_ROOT / "lambda_src"),
         "AWS_ENDPOINT_URL": moto_server,
         "QUEUE_URL": url,
         "WORKER_WAIT_SECONDS": "0",
