@@ -7,11 +7,11 @@ import re
 from importlib.metadata import requires
 from pathlib import Path
 
-from lambda_support import REPO_ROOT
+from lambda_support import PROJECT_ROOT
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-LAMBDA_SRC = REPO_ROOT / "lambda_src"
+LAMBDA_SRC = PROJECT_ROOT / "lambda_src"
 DOCKERFILE = LAMBDA_SRC / "Dockerfile.worker"
 
 
