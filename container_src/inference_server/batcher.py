@@ -170,10 +170,12 @@ class Batcher:
         return batch, rows
 
     def _wake(self) -> None:
-        """Dispatch in the next event-loop turn (after the requests being parsed in this one have queued)."""
+        """Dispatch two event-loop turns from now: after the requests parsed in this turn and those already
+        waiting in socket buffers (read at the next poll, parsed in the next turn) have queued."""
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._dispatch, False)
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.call_soon, self._dispatch, False)
 
     def _on_timer(self) -> None:
         self._timer = None
