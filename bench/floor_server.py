@@ -5,7 +5,11 @@ uvicorn + starlette + onnxruntime, one ONNX model, the KServe V2 JSON request an
 metrics, no logging (uvicorn's access log off), so it is the cost of the HTTP stack, JSON and the
 session run and nothing else. ``bench/bench_server_floor.py`` runs it side by side with the server.
 
-    python bench/floor_server.py MODEL.onnx PORT [MODEL_NAME]
+    python bench/floor_server.py MODEL.onnx PORT [MODEL_NAME] [--no-spin]
+
+ONNX Runtime runs with its defaults; ``--no-spin`` turns off its idle-thread spinning, as the server does
+(spinning makes a lone request faster and, on a small machine, load slower: the bench measures both and
+holds the server to the better floor of each).
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ _NUMPY = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np
 _V2 = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(int64)": "INT64", "tensor(int32)": "INT32"}
 
 
-def create_app(model_path: str, model_name: str) -> Starlette:
+def create_app(model_path: str, model_name: str, spin: bool = True) -> Starlette:
     """A Starlette app serving ``POST /v2/models/{model_name}/infer`` and ``GET /v2/health/ready``."""
-    session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    session = ort.InferenceSession(model_path, sess_options=options, providers=["CPUExecutionProvider"])
     output_types = {o.name: _V2[o.type] for o in session.get_outputs()}
 
     async def infer(request: Request) -> Response:
@@ -57,9 +65,11 @@ def create_app(model_path: str, model_name: str) -> Starlette:
 
 def main() -> None:
     """Serve on 127.0.0.1:PORT until terminated."""
-    path, port = sys.argv[1], int(sys.argv[2])
-    name = sys.argv[3] if len(sys.argv) > 3 else "mlp"
-    uvicorn.run(create_app(path, name), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    args = [a for a in sys.argv[1:] if a != "--no-spin"]
+    path, port = args[0], int(args[1])
+    name = args[2] if len(args) > 2 else "mlp"
+    app = create_app(path, name, spin="--no-spin" not in sys.argv)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

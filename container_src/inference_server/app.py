@@ -181,14 +181,15 @@ class ServerState:
             }
         )
         LOG.info(
-            "model %r version %r ready in %.2fs on %s (session providers %s); dynamic batching %s",  # see batcher.py
+            "model %r version %r ready in %.2fs on %s (session providers %s); dynamic batching %s",
             model.name,
             model.version,
             seconds,
             model.provider,
             model.providers,
             (
-                f"on (max {self.settings.max_batch_size} rows, {self.settings.max_queue_delay_ms:g} ms)"
+                f"on (max {self.settings.max_batch_size} rows; no wait while the model is idle, partial batches "
+                f"held up to {self.settings.max_queue_delay_ms:g} ms while it is busy)"
                 if batcher.enabled
                 else "off"
             ),

@@ -3,7 +3,8 @@
 The policy needs no tuning for either load:
 
 * **Idle model, no waiting.** A request that arrives while no session run is in flight is dispatched at
-  once (in the next event-loop turn, so requests parsed in the same turn go together).
+  once: two event-loop turns later, so that requests parsed in the same turn, and those already waiting in
+  socket buffers, go with it (microseconds; no timer).
 * **Busy model, batches form from the queue.** Requests arriving while a run is in flight queue. When a run
   finishes, everything queued that is *compatible* - same non-batch input shapes and the same requested
   outputs - goes as one batch, up to ``max_batch_size`` rows (dim 0). While a run is in flight and
