@@ -80,10 +80,18 @@ def build_tiny() -> bytes:
     return model.SerializeToString()
 
 
+_TAKEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port not handed out before in this run (the servers bind theirs a moment later)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _TAKEN:
+            _TAKEN.add(port)
+            return port
 
 
 def wait_ready(proc: subprocess.Popen[bytes], url: str) -> None:
