@@ -962,7 +962,8 @@ class ModelServiceConfig(_Model):
     max_batch_size: int = Field(default=32, ge=1, le=1024)
     """Server-side dynamic batching: largest batch. Defaults to 32."""
     max_queue_delay_ms: int = Field(default=5, ge=0, le=1000)
-    """Server-side dynamic batching: longest wait to fill a batch. Defaults to 5 ms."""
+    """Server-side dynamic batching: longest a partial batch waits to fill while the model is busy (a
+    request never waits while it is idle; ``0`` turns batching off). Defaults to 5 ms."""
     model_load_timeout_seconds: int = Field(default=600, ge=30, le=3600)
     """How long the startup probe waits for the model to download and load before the
     container is restarted. Defaults to 600 s (GPU nodes scaling from zero pull large images)."""

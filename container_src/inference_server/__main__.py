@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -68,6 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve()
 
 
+def _http_protocol() -> Any:
+    """uvicorn's httptools protocol writing each response in one send (inference_server/transport.py);
+    uvicorn's own choice ("auto") when httptools is not installed."""
+    try:
+        from inference_server.transport import CoalescingHttpToolsProtocol
+    except ImportError:
+        return "auto"
+    return CoalescingHttpToolsProtocol
+
+
 def serve() -> int:
     """Validate the environment, then serve until SIGTERM/SIGINT; returns the exit status."""
     try:
@@ -96,6 +107,7 @@ def serve() -> int:
         app,
         host=settings.host,
         port=settings.port,
+        http=_http_protocol(),
         log_level=settings.log_level.lower(),
         access_log=False,
         timeout_graceful_shutdown=int(settings.graceful_shutdown_s),

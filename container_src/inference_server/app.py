@@ -25,9 +25,10 @@ import asyncio
 import functools
 import logging
 import random
+import re
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,13 +37,15 @@ import onnxruntime as ort
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from inference_server import SERVER_NAME, __version__, emf
 from inference_server.batcher import Batcher
 from inference_server.config import Settings
+from inference_server.emf import INFER_ENDPOINT
 from inference_server.metrics import Metrics
 from inference_server.model import LoadedModel, ModelLoadError
 from inference_server.protocol import HEADER_LENGTH, ApiError, encode_infer_response, parse_infer_request
@@ -52,6 +55,11 @@ LOG = logging.getLogger(__name__)
 EXTENSIONS = ["binary_tensor_data", "statistics"]
 _ORT_BAD_INPUT = getattr(ort.capi.onnxruntime_pybind11_state, "InvalidArgument", ValueError)
 _OFFLOAD_PARSE_BYTES = 256 * 1024
+# The inference routes: what Starlette's "{model}" and "{version}" path parameters match ([^/]+).
+_INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
+_HEADER_LENGTH_LOWER = HEADER_LENGTH.lower()
+_INFER_HEADERS = ("content-length", "content-encoding", _HEADER_LENGTH_LOWER)
+_INFER_HEADER_BYTES = frozenset(h.encode() for h in _INFER_HEADERS)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -72,6 +80,16 @@ class ServerState:
         self.inference_count = 0
         self.request_success = 0
         self.request_failure = 0
+        self._infer_latency = metrics.latency.labels(INFER_ENDPOINT)
+        self._infer_requests: dict[int, Any] = {}
+
+    def observe_infer(self, status: int, seconds: float) -> None:
+        """Count one inference request (by status) and record its latency, as :func:`instrumented` does."""
+        counter = self._infer_requests.get(status)
+        if counter is None:
+            counter = self._infer_requests[status] = self.metrics.requests.labels(INFER_ENDPOINT, "POST", str(status))
+        counter.inc()
+        self._infer_latency.observe(seconds)
 
     @property
     def ready(self) -> bool:
@@ -170,7 +188,8 @@ class ServerState:
             model.provider,
             model.providers,
             (
-                f"on (max {self.settings.max_batch_size} rows, {self.settings.max_queue_delay_ms:g} ms)"
+                f"on (max {self.settings.max_batch_size} rows; no wait while the model is idle, partial batches "
+                f"held up to {self.settings.max_queue_delay_ms:g} ms while it is busy)"
                 if batcher.enabled
                 else "off"
             ),
@@ -178,8 +197,10 @@ class ServerState:
 
     def resolve(self, request: Request, need_ready: bool = True) -> LoadedModel | None:
         """Check ``{model}``/``{version}`` path parameters; returns the model (None if not ready)."""
-        name = request.path_params["model"]
-        version = request.path_params.get("version")
+        return self.resolve_names(request.path_params["model"], request.path_params.get("version"), need_ready)
+
+    def resolve_names(self, name: str, version: str | None, need_ready: bool = True) -> LoadedModel | None:
+        """Check a model name and optional version against the served ones; returns the model."""
         if name != self.settings.model_name:
             raise ApiError(f"unknown model {name!r}; this server serves {self.settings.model_name!r}", 404)
         if version is not None and version != self.settings.model_version:
@@ -297,20 +318,28 @@ async def model_stats(request: Request) -> Response:
     )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(receive: Receive, declared: str, encoding: str, limit: int) -> bytes:
     """Read (and gunzip/inflate) the body; 413 beyond ``limit`` bytes, 400/415 for bad encodings."""
-    declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(f"request body of {declared} bytes exceeds MAX_REQUEST_BYTES ({limit})", 413)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(f"request body exceeds MAX_REQUEST_BYTES ({limit})", 413)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    while True:  # what Request.stream() does, without building a Request
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message["type"] != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(f"request body exceeds MAX_REQUEST_BYTES ({limit})", 413)
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "deflate"):
@@ -328,15 +357,25 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return data
 
 
-@instrumented("/v2/models/{model}/infer")
-async def infer(request: Request) -> Response:
-    """Inference: validates the request, runs it through the batcher, encodes JSON or binary outputs."""
-    state = _state(request)
-    model = state.resolve(request)
+async def _infer(
+    state: ServerState, name: str, version: str | None, headers: Mapping[str, str], receive: Receive
+) -> tuple[bytes, dict[str, str]]:
+    """Inference: validates the request, runs it through the batcher, encodes JSON or binary outputs.
+
+    ``headers`` holds the request's content-length, content-encoding and inference-header-content-length
+    (lower-case names, first occurrence). Returns the response body and its headers.
+    """
+    model = state.resolve_names(name, version)
     assert model is not None and state.batcher is not None
-    body = await _read_body(request, state.settings.max_request_bytes)
-    header_length = request.headers.get(HEADER_LENGTH)
-    state.metrics.in_flight.inc()
+    body = await _read_body(
+        receive,
+        headers.get("content-length", ""),
+        headers.get("content-encoding", "identity"),
+        state.settings.max_request_bytes,
+    )
+    header_length = headers.get(_HEADER_LENGTH_LOWER)
+    in_flight = state.metrics.in_flight
+    in_flight.inc()
     try:
         if len(body) > _OFFLOAD_PARSE_BYTES:
             parsed = await asyncio.to_thread(parse_infer_request, body, header_length, model.inputs, model.outputs)
@@ -346,15 +385,74 @@ async def infer(request: Request) -> Response:
             results = await state.batcher.submit(parsed)
         except _ORT_BAD_INPUT as exc:
             raise ApiError(f"onnxruntime rejected the inputs: {exc}") from None
-        payload, headers = encode_infer_response(model.name, model.version, parsed, results, model.output_by_name)
+        payload, response_headers = encode_infer_response(
+            model.name, model.version, parsed, results, model.output_by_name
+        )
     except Exception:
         state.request_failure += 1
         raise
     finally:
-        state.metrics.in_flight.dec()
+        in_flight.dec()
     state.request_success += 1
     state.inference_count += parsed.rows
-    return Response(payload, headers=headers)
+    return payload, response_headers
+
+
+@instrumented(INFER_ENDPOINT)
+async def infer(request: Request) -> Response:
+    """Inference through Starlette's router (:class:`InferenceApp` serves POSTs without it)."""
+    headers = {k: request.headers[k] for k in _INFER_HEADERS if k in request.headers}
+    payload, response_headers = await _infer(
+        _state(request),
+        request.path_params["model"],
+        request.path_params.get("version"),
+        headers,
+        request.receive,
+    )
+    return Response(payload, headers=response_headers)
+
+
+class InferenceApp(Starlette):
+    """The Starlette application, with its hot path - ``POST .../infer`` - served directly.
+
+    The inference route skips the router, the middleware stack and the Request/Response objects: the same
+    checks, status codes, bodies, headers and metrics as :func:`infer` under :func:`instrumented`, at a
+    fraction of the per-request cost. Every other request goes through Starlette.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve ``POST /v2/models/{model}[/versions/{version}]/infer`` directly, the rest via Starlette."""
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            match = _INFER_PATH.fullmatch(scope["path"])
+            if match is not None:
+                await self._infer(scope, receive, send, match[1], match[2])
+                return
+        await super().__call__(scope, receive, send)
+
+    async def _infer(self, scope: Scope, receive: Receive, send: Send, name: str, version: str | None) -> None:
+        started = time.perf_counter()
+        state: ServerState = self.state.server
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            if key in _INFER_HEADER_BYTES:
+                headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        try:
+            body, response_headers = await _infer(state, name, version, headers, receive)
+            status = 200
+            raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response_headers.items()]
+        except Exception as exc:
+            if isinstance(exc, ApiError):
+                message, status = exc.message, exc.status
+            else:
+                LOG.exception("unexpected error serving %s %s", scope["method"], scope["path"])
+                message, status = f"internal server error: {type(exc).__name__}: {exc}", 500
+            error = error_response(message, status)
+            body, raw_headers = bytes(error.body), error.raw_headers
+        else:
+            raw_headers.append((b"content-length", str(len(body)).encode()))
+        state.observe_infer(status, time.perf_counter() - started)
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def metrics_endpoint(request: Request) -> Response:
@@ -419,6 +517,6 @@ def create_app(
         *_model_routes("/infer", infer, ["POST"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    app = InferenceApp(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.server = state
     return app

@@ -80,7 +80,10 @@ class Settings:
         host: ``HOST`` (default ``0.0.0.0``).
         port: ``PORT`` (default ``8080``).
         max_batch_size: ``MAX_BATCH_SIZE`` (default ``32``), most rows combined into one session run.
-        max_queue_delay_ms: ``MAX_QUEUE_DELAY_MS`` (default ``5``), longest wait for a batch to fill;
+        max_queue_delay_ms: ``MAX_QUEUE_DELAY_MS`` (default ``5``), an upper bound that applies only while
+            the model is busy: while a session run is in flight and another slot is free, a partial batch
+            waits at most this long to fill. A request never waits while the model is idle, and requests
+            queued behind a busy model go as one batch when a run finishes (inference_server/batcher.py).
             ``0`` disables dynamic batching.
         model_cache_dir: ``MODEL_CACHE_DIR`` (default ``/var/cache/models``), writable download cache.
         execution_providers: ``ORT_EXECUTION_PROVIDERS`` (default: CUDA if available, then CPU),
