@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from inference_server import drift
+from inference_server.batch import shares
 from inference_server.batch.scoring import build_feeds, output_column_names, output_columns, score
 from inference_server.batch.settings import LOG, BatchError, BatchSettings
 from inference_server.batch.storage import (
@@ -29,6 +29,7 @@ from inference_server.batch.storage import (
     _head,
     _sha256_file,
     list_inputs,
+    put_if_changed,
     read_schema,
     s3_client,
     spool,
@@ -298,9 +299,15 @@ def score_file(client: Any, settings: BatchSettings, info: ModelInfo, item: Pend
                     **condition,
                 )
         except Exception as exc:
-            if _error_code(exc) in _PRECONDITION:
-                raise BatchError(f"s3://{bucket}/{output_key} was written concurrently by another run") from exc
-            raise
+            if _error_code(exc) not in _PRECONDITION:
+                raise
+            # Another pod (an overlapping share, a retry, a second run) wrote this output first. When it
+            # records this very content and model version, the work is done: one output, nothing to redo.
+            winner = (_head(client, bucket, output_key) or {}).get("Metadata", {})
+            if winner.get("source-sha256") == source_sha256 and _same_model(winner, info):
+                rows = int(winner.get("row-count", "0") or 0)
+                return FileResult(source, output_key, "skipped", rows, {k: round(v, 4) for k, v in timings.items()})
+            raise BatchError(f"s3://{bucket}/{output_key} was written concurrently by another run") from exc
         timings["write_s"] = time.perf_counter() - t0
     return FileResult(source, output_key, "written", rows, {k: round(v, 4) for k, v in timings.items()})
 
@@ -333,19 +340,7 @@ def manifest_body(settings: BatchSettings, info: ModelInfo, day: date, results: 
 
 def write_manifest(client: Any, settings: BatchSettings, day: date, body: bytes) -> bool:
     """Write the manifest of ``day`` unless an identical one exists; returns whether it was written."""
-    digest = hashlib.sha256(body).hexdigest()
-    key = settings.manifest_key_for(day)
-    existing = _head(client, settings.feature_bucket, key)
-    if existing is not None and existing.get("Metadata", {}).get("content-sha256") == digest:
-        return False
-    client.put_object(
-        Bucket=settings.feature_bucket,
-        Key=key,
-        Body=body,
-        ContentType="application/json",
-        Metadata={"content-sha256": digest},
-    )
-    return True
+    return put_if_changed(client, settings.feature_bucket, settings.manifest_key_for(day), body)
 
 
 def run(settings: BatchSettings, client: Any | None = None) -> list[FileResult]:
@@ -355,6 +350,8 @@ def run(settings: BatchSettings, client: Any | None = None) -> list[FileResult]:
     not fit the model or an input's schema; raised before anything is scored) or any other exception for a
     runtime failure (exit 1). Every pending input is attempted before a per-file failure is raised, so a
     retry has less left to do; a day's manifest is written only when all of that day's inputs succeeded.
+    With ``settings.completions`` > 1 only this index's share of the inputs is scored, and a day's manifest
+    and drift come from whichever index finds the day complete (:mod:`inference_server.batch.shares`).
     """
     import onnxruntime as ort
 
@@ -378,6 +375,8 @@ def run(settings: BatchSettings, client: Any | None = None) -> list[FileResult]:
         output=f"s3://{settings.feature_bucket}/{settings.output_prefix}",
         chunk_rows=settings.chunk_rows,
         run_rows=settings.model.max_batch_size,
+        completion_index=settings.completion_index,
+        completions=settings.completions,
     )
     info = load_model(settings, client)
 
@@ -405,9 +404,22 @@ def run(settings: BatchSettings, client: Any | None = None) -> list[FileResult]:
             dates=[d.isoformat() for d in settings.dates],
         )
 
+    mine = [source for source in inputs if shares.owns(settings, source)]
+    if settings.completions > 1:
+        _log(
+            logging.INFO,
+            "share_selected",
+            f"index {settings.completion_index} of {settings.completions}: {len(mine)} of {len(inputs)} file(s)",
+            completion_index=settings.completion_index,
+            completions=settings.completions,
+            files=len(mine),
+            files_in_window=len(inputs),
+            bytes=sum(f.size for f in mine),
+        )
+
     results: list[FileResult] = []
     pending: list[Pending] = []
-    for source in inputs:
+    for source in mine:
         outcome = classify(client, settings, info, source)
         if isinstance(outcome, Pending):
             pending.append(outcome)
@@ -438,21 +450,36 @@ def run(settings: BatchSettings, client: Any | None = None) -> list[FileResult]:
 
     failed_days = {source.day for source, _ in failures}
     manifests: dict[str, bool] = {}
+    complete: list[FileResult] = []  # the results of the days whose manifest this process writes
     for day in settings.dates:
         if day in failed_days:
             continue
         day_results = [r for r in results if r.source.day == day]
+        if settings.completions > 1:
+            shares.write_record(client, settings, info, day, day_results)
+            everything, waiting = shares.day_results(client, settings, info, day, [s for s in inputs if s.day == day])
+            if everything is None:
+                _log(
+                    logging.INFO,
+                    "day_incomplete",
+                    f"{day.isoformat()}: waiting for index(es) {waiting}; the last to finish writes the manifest",
+                    batch_date=day.isoformat(),
+                    waiting=waiting,
+                )
+                continue
+            day_results = everything
         manifests[day.isoformat()] = write_manifest(
             client, settings, day, manifest_body(settings, info, day, day_results)
         )
+        complete.extend(day_results)
 
-    drift.report(client, settings, info, [r for r in results if r.source.day not in failed_days])  # PSI metrics
+    drift.report(client, settings, info, complete)  # PSI metrics of the complete days
     elapsed = time.perf_counter() - started
     counts = {status: sum(1 for r in results if r.status == status) for status in ("written", "unchanged", "skipped")}
     summary: dict[str, Any] = {
         "batch_date": settings.batch_date.isoformat(),
         "dates": [d.isoformat() for d in settings.dates],
-        "files": len(inputs),
+        "files": len(mine),
         **counts,
         "failed": len(failures),
         "rows": sum(r.rows for r in results),
@@ -461,9 +488,9 @@ def run(settings: BatchSettings, client: Any | None = None) -> list[FileResult]:
         "seconds": round(elapsed, 3),
     }
     if failures:
-        _log(logging.ERROR, "batch_failed", f"{len(failures)} of {len(inputs)} file(s) failed", **summary)
+        _log(logging.ERROR, "batch_failed", f"{len(failures)} of {len(mine)} file(s) failed", **summary)
         first = failures[0][1]
-        raise BatchError(f"{len(failures)} of {len(inputs)} input file(s) failed; first: {first}") from first
+        raise BatchError(f"{len(failures)} of {len(mine)} input file(s) failed; first: {first}") from first
     rate = summary["rows_scored"] / elapsed if elapsed > 0 else math.inf
     _log(
         logging.INFO,

@@ -36,6 +36,8 @@ BATCH_ENV_VARS = frozenset(
         "BATCH_JOB_NAME",
         "BATCH_CHUNK_ROWS",
         "CODE_VERSION",
+        "BATCH_COMPLETIONS",
+        "JOB_COMPLETION_INDEX",
     }
 )
 """Environment variables batch mode reads besides the server's (:data:`inference_server.config.ENV_VARS`)."""
@@ -43,6 +45,9 @@ ENV_VARS = BATCH_ENV_VARS | SERVER_ENV_VARS | drift.ENV_VARS
 """Every environment variable batch mode reads (the CronJob must set no other of its own)."""
 OBSOLETE_VARIABLES = ("FEATURE_COLUMNS", "ENTITY_KEY_COLUMN", "EVENT_TIMESTAMP_COLUMN", "PASSTHROUGH_COLUMNS")
 """Column variables of earlier versions: the columns now come from the model's ``signature.json`` only."""
+
+MAX_COMPLETIONS = 1000
+"""Upper bound of ``BATCH_COMPLETIONS`` (the config allows far fewer; Kubernetes allows 10^5 indexes)."""
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -84,6 +89,12 @@ class BatchSettings:
         job_name: ``BATCH_JOB_NAME`` (default ``manual``), recorded in logs and lineage.
         chunk_rows: ``BATCH_CHUNK_ROWS`` (default ``4096``), rows read, scored and encoded at a time.
         code_version: ``CODE_VERSION`` (default ``hybrid-ai-inference-server/<package version>``).
+        completions: ``BATCH_COMPLETIONS`` (default ``1``: one process scores every file of the window): the
+            ``completions`` of the Indexed Job; the files are split into this many shares
+            (:mod:`inference_server.batch.shares`).
+        completion_index: ``JOB_COMPLETION_INDEX`` (default ``0``; required when ``completions`` > 1),
+            which share this process scores. Kubernetes sets it in every pod of an Indexed Job
+            (https://kubernetes.io/docs/tasks/job/indexed-parallel-processing-static/).
     """
 
     model: Settings
@@ -96,6 +107,8 @@ class BatchSettings:
     job_name: str = "manual"
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     code_version: str = f"{SERVER_NAME}/{__version__}"
+    completions: int = 1
+    completion_index: int = 0
 
     @property
     def dates(self) -> tuple[date, ...]:
@@ -214,6 +227,15 @@ class BatchSettings:
         lookback_days = integer("LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS, 1, MAX_LOOKBACK_DAYS)
         code_version = env.get("CODE_VERSION", "").strip() or f"{SERVER_NAME}/{__version__}"
         job_name = env.get("BATCH_JOB_NAME", "").strip() or "manual"
+        completions = integer("BATCH_COMPLETIONS", 1, 1, MAX_COMPLETIONS)
+        completion_index = 0
+        if env.get("JOB_COMPLETION_INDEX", "").strip():
+            completion_index = integer("JOB_COMPLETION_INDEX", 0, 0, completions - 1)
+        elif completions > 1:
+            errors.append(
+                f"JOB_COMPLETION_INDEX is required when BATCH_COMPLETIONS is {completions} (Kubernetes sets it in "
+                "the pods of an Indexed Job); set it to the share to score, 0 to BATCH_COMPLETIONS - 1"
+            )
 
         if errors or model is None:
             raise ConfigError("invalid batch scoring configuration: " + "; ".join(errors))
@@ -228,4 +250,6 @@ class BatchSettings:
             job_name=job_name,
             chunk_rows=chunk_rows,
             code_version=code_version,
+            completions=completions,
+            completion_index=completion_index,
         )

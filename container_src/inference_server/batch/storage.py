@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
 from dataclasses import dataclass
 from datetime import date
@@ -125,3 +126,70 @@ def _sha256_file(path: Path) -> str:
         while chunk := handle.read(SPOOL_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def put_if_changed(client: Any, bucket: str, key: str, body: bytes, content_type: str = "application/json") -> bool:
+    """``PutObject`` ``body`` unless the object there records the same content SHA-256; returns whether it
+    was written (the manifest and the share records: deterministic content, so an unchanged re-run puts
+    nothing)."""
+    digest = hashlib.sha256(body).hexdigest()
+    existing = _head(client, bucket, key)
+    if existing is not None and existing.get("Metadata", {}).get("content-sha256") == digest:
+        return False
+    client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, Metadata={"content-sha256": digest})
+    return True
+
+
+class RangeReader(io.RawIOBase):
+    """A read-only, seekable view of one S3 object through ranged ``GetObject`` calls.
+
+    Handed to :class:`pyarrow.parquet.ParquetFile`, it lets pyarrow fetch the footer and then only the
+    column chunks it reads (each ``read`` is one ranged request of exactly that many bytes), so memory stays bounded by what is read,
+    not by the object's size. ``if_match`` (an ETag) makes every range fail instead of mixing versions
+    when the object is replaced meanwhile.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int, if_match: str | None = None) -> None:
+        super().__init__()
+        self._client, self._bucket, self._key, self._size = client, bucket, key, size
+        self._extra = {"IfMatch": f'"{if_match}"'} if if_match else {}
+        self._pos = 0
+
+    def readable(self) -> bool:
+        """Always."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always."""
+        return True
+
+    def tell(self) -> int:
+        """The current offset."""
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to ``offset`` (from the start, the current offset or the end)."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the current offset with one ranged ``GetObject``; 0 at the end."""
+        view = memoryview(buffer).cast("B")
+        if self._pos >= self._size or len(view) == 0:
+            return 0
+        end = min(self._pos + len(view), self._size) - 1
+        response = self._client.get_object(
+            Bucket=self._bucket, Key=self._key, Range=f"bytes={self._pos}-{end}", **self._extra
+        )
+        data = response["Body"].read()
+        view[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def open_parquet(client: Any, bucket: str, key: str, size: int, if_match: str | None = None) -> pq.ParquetFile:
+    """A :class:`pyarrow.parquet.ParquetFile` over ranged reads of ``s3://bucket/key`` (see
+    :class:`RangeReader`), without pre-buffering (pyarrow reads one row group's needed column chunks at a
+    time)."""
+    return pq.ParquetFile(RangeReader(client, bucket, key, size, if_match), pre_buffer=False)
