@@ -2,8 +2,9 @@
 streamed drift counts and chunked scoring equal to the whole-table computation.
 
 Runs the real job (``batch.main``/``batch.score_file``) against moto S3 with the test classifier; fixtures
-and helpers come from test_batch.py.
+and helpers come from test_batch.py (hence F811: the fixtures are parameters named like the imports).
 """
+# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -226,7 +227,7 @@ def _old_shares(profile: dict[str, Any], values: pa.Array | pa.ChunkedArray) -> 
 def test_streamed_drift_counts_equal_the_whole_table_psi(tmp_path: Any, limit: int) -> None:
     # GIVEN a profile from training data and a day of files with nulls, NaNs, a missing column and
     # unseen categories, written in small row groups
-    profile = drift.build_profile(feature_table(2000, seed=1), MATRIX_COLUMNS + ["currency"])
+    profile = drift.build_profile(feature_table(2000, seed=1), [*MATRIX_COLUMNS, "currency"])
     rng = np.random.default_rng(4)
     files = []
     for i, rows in enumerate([120, 5, 77, 64]):
