@@ -1003,8 +1003,9 @@ class BatchJobConfig(_Model):
     deadline_seconds: int = Field(default=7200, ge=60, le=86400)
     """``activeDeadlineSeconds`` of each run. Defaults to 2 hours."""
     backoff_limit: int = Field(default=2, ge=0, le=10)
-    """Pod retries of a failed run before the Job fails (runtime failures only: configuration and
-    contract errors, exit status 2 and 3, fail the Job at once). Defaults to 2."""
+    """Pod retries of a failed run before the Job fails, per index when ``completions`` > 1 (runtime
+    failures only: configuration and contract errors, exit status 2 and 3, fail the Job at once).
+    Defaults to 2."""
     external_input: bool = False
     """The job's input (``<feature_set>/`` in the feature store) is written by something outside this
     stack, not by a ``preprocessing.functions`` entry. Defaults to false: ``blueprint plan`` blocks a job
