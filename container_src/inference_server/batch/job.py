@@ -24,6 +24,7 @@ from inference_server.batch.settings import LOG, BatchError, BatchSettings
 from inference_server.batch.storage import (
     _NOT_FOUND,
     _PRECONDITION,
+    SPOOL_CHUNK,
     SourceFile,
     _error_code,
     _head,
@@ -247,11 +248,13 @@ def score_file(client: Any, settings: BatchSettings, info: ModelInfo, item: Pend
         needed = list(signature.columns)
         rows = 0
         score_s = 0.0
-        # A native file without pre-buffering: pyarrow reads one row group's needed column chunks at a time
-        # (pre_buffer=True, pyarrow's default, reads ahead up to the whole file).
+        # A native file without pre-buffering (pre_buffer=True, pyarrow's default, reads ahead up to the whole
+        # file) and with buffered column-chunk reads (buffer_size > 0: pages are read SPOOL_CHUNK bytes at a
+        # time instead of each needed column chunk of a row group at once), so memory does not depend on the
+        # producer's row-group size either.
         with pa.OSFile(str(local_in)) as handle:
             try:
-                parquet = pq.ParquetFile(handle, pre_buffer=False)
+                parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=SPOOL_CHUNK)
             except (pa.ArrowException, OSError) as exc:
                 raise BatchError(f"{uri} is not a readable Parquet file: {exc}") from exc
             signature.check_schema(parquet.schema_arrow, uri)

@@ -144,9 +144,9 @@ class RangeReader(io.RawIOBase):
     """A read-only, seekable view of one S3 object through ranged ``GetObject`` calls.
 
     Handed to :class:`pyarrow.parquet.ParquetFile`, it lets pyarrow fetch the footer and then only the
-    column chunks it reads (each ``read`` is one ranged request of exactly that many bytes), so memory stays bounded by what is read,
-    not by the object's size. ``if_match`` (an ETag) makes every range fail instead of mixing versions
-    when the object is replaced meanwhile.
+    column chunks it reads (each ``read`` is one ranged request of exactly that many bytes), so memory stays
+    bounded by what is read, not by the object's size. ``if_match`` (an ETag) makes every range fail
+    instead of mixing versions when the object is replaced meanwhile.
     """
 
     def __init__(self, client: Any, bucket: str, key: str, size: int, if_match: str | None = None) -> None:
@@ -190,6 +190,6 @@ class RangeReader(io.RawIOBase):
 
 def open_parquet(client: Any, bucket: str, key: str, size: int, if_match: str | None = None) -> pq.ParquetFile:
     """A :class:`pyarrow.parquet.ParquetFile` over ranged reads of ``s3://bucket/key`` (see
-    :class:`RangeReader`), without pre-buffering (pyarrow reads one row group's needed column chunks at a
-    time)."""
-    return pq.ParquetFile(RangeReader(client, bucket, key, size, if_match), pre_buffer=False)
+    :class:`RangeReader`), without pre-buffering and with buffered column-chunk reads (pyarrow reads
+    ``SPOOL_CHUNK`` bytes of a needed column chunk at a time, whatever the row-group size)."""
+    return pq.ParquetFile(RangeReader(client, bucket, key, size, if_match), pre_buffer=False, buffer_size=SPOOL_CHUNK)
