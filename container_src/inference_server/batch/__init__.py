@@ -28,6 +28,9 @@ runs it with the argument ``batch``). The full contract is in ``docs/batch-scori
    ``PutObject(IfNoneMatch="*")``, a replaced one with ``PutObject(IfMatch=<its ETag>)``.
 6. Per day, ``${OUTPUT_PREFIX}dt=<day>/_manifest.json`` (deterministic content) is written once every input
    of that day is scored, unless an identical one is there already.
+7. In an Indexed Job (``BATCH_COMPLETIONS`` > 1), the pod of index ``JOB_COMPLETION_INDEX`` scores only the
+   files whose key hashes to it, and the manifest and drift of a day come from the pod that finds every
+   share of that day done (:mod:`inference_server.batch.shares`).
 
 Exit status: 0 success (also when the window holds no input: "nothing to score"), 1 runtime failure
 (S3, a corrupt file, a model that cannot be loaded: the Job retries and the retry skips what is done),
