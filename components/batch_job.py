@@ -89,10 +89,11 @@ class BatchScoringJob(pulumi.ComponentResource):
     Children: ServiceAccount ``<job>`` (no API token), a :class:`PodIdentityRole` that can read
     the model's registry prefix and read/write ``s3://<feature-store>/<feature_set>/`` (with the
     stack key through S3 only), and the CronJob: ``concurrencyPolicy: Forbid``, UTC schedule,
-    ``activeDeadlineSeconds`` and ``backoffLimit`` from config, finished Jobs cleaned after a
+    ``activeDeadlineSeconds`` and ``backoffLimit`` from config, Indexed completion mode with
+    ``completions`` and ``parallelism`` from config (:func:`indexed_job_fields`), finished Jobs cleaned after a
     day, the same restricted security context, GPU toleration/selector/limit and scratch
     volumes as the server, and the model environment plus ``FEATURE_BUCKET``, ``FEATURE_SET``,
-    ``INPUT_PREFIX``, ``OUTPUT_PREFIX``, ``LOOKBACK_DAYS`` and ``BATCH_JOB_NAME``. Its
+    ``INPUT_PREFIX``, ``OUTPUT_PREFIX``, ``LOOKBACK_DAYS``, ``BATCH_COMPLETIONS`` and ``BATCH_JOB_NAME``. Its
     ``podFailurePolicy`` fails the Job at once on exit status 2 or 3 (retrying cannot fix a
     configuration or contract error, and each retry holds a GPU) and does not count pods disrupted by
     preemption, eviction or node drain against ``backoffLimit``.
@@ -151,6 +152,8 @@ class BatchScoringJob(pulumi.ComponentResource):
             {"name": "INPUT_PREFIX", "value": feature_prefix},
             {"name": "OUTPUT_PREFIX", "value": output_prefix},
             {"name": "LOOKBACK_DAYS", "value": str(job.lookback_days)},
+            # The Indexed Job's share count; Kubernetes sets JOB_COMPLETION_INDEX in each pod.
+            {"name": "BATCH_COMPLETIONS", "value": str(job.completions)},
             {"name": "BATCH_JOB_NAME", "value": job.name},
             # Drift PSI metrics (inference_server/drift.py) as EMF to the CloudWatch agent.
             {"name": "METRICS_CLUSTER_NAME", "value": args.cluster.name},
@@ -172,7 +175,7 @@ class BatchScoringJob(pulumi.ComponentResource):
                         "metadata": {"labels": labels},
                         "spec": {
                             "activeDeadlineSeconds": job.deadline_seconds,
-                            "backoffLimit": job.backoff_limit,
+                            **indexed_job_fields(job),
                             "podFailurePolicy": pod_failure_policy(),
                             "ttlSecondsAfterFinished": 86400,
                             "template": {
@@ -213,6 +216,32 @@ class BatchScoringJob(pulumi.ComponentResource):
             ),
         )
         self.register_outputs({"role_arn": self.identity.arn, "namespace": ns, "name": job.name})
+
+
+def indexed_job_fields(job: BatchJobConfig) -> dict[str, object]:
+    """``completionMode: Indexed`` with ``completions`` and ``parallelism`` from config, and the retry budget.
+
+    Kubernetes gives each pod of an Indexed Job its index in ``JOB_COMPLETION_INDEX``
+    (https://kubernetes.io/docs/tasks/job/indexed-parallel-processing-static/, stable since 1.24); the
+    container scores its share of the files (``inference_server/batch/shares.py``). With one completion the
+    Job keeps ``backoffLimit``: exactly today's single pod. With more, ``backoffLimitPerIndex`` (GA in
+    Kubernetes 1.33: https://kubernetes.io/blog/2025/05/13/kubernetes-v1-33-jobs-backoff-limit-per-index-goes-ga/;
+    our clusters run 1.36) gives each index ``backoff_limit`` retries of its own, so one failing share
+    cannot use up the others' retries or stop them early; ``backoffLimit`` is then left out (it defaults to
+    2147483647 when ``backoffLimitPerIndex`` is set:
+    https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/job-v1/). The Job still fails if any index
+    failed, and the podFailurePolicy's ``FailJob`` on exit status 2 or 3 still stops every index at once.
+    """
+    fields: dict[str, object] = {
+        "completionMode": "Indexed",
+        "completions": job.completions,
+        "parallelism": job.parallelism,
+    }
+    if job.completions == 1:
+        fields["backoffLimit"] = job.backoff_limit
+    else:
+        fields["backoffLimitPerIndex"] = job.backoff_limit
+    return fields
 
 
 def pod_failure_policy() -> dict[str, object]:

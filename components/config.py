@@ -1004,8 +1004,9 @@ class BatchJobConfig(_Model):
     deadline_seconds: int = Field(default=7200, ge=60, le=86400)
     """``activeDeadlineSeconds`` of each run. Defaults to 2 hours."""
     backoff_limit: int = Field(default=2, ge=0, le=10)
-    """Pod retries of a failed run before the Job fails (runtime failures only: configuration and
-    contract errors, exit status 2 and 3, fail the Job at once). Defaults to 2."""
+    """Pod retries of a failed run before the Job fails, per index when ``completions`` > 1 (runtime
+    failures only: configuration and contract errors, exit status 2 and 3, fail the Job at once).
+    Defaults to 2."""
     external_input: bool = False
     """The job's input (``<feature_set>/`` in the feature store) is written by something outside this
     stack, not by a ``preprocessing.functions`` entry. Defaults to false: ``blueprint plan`` blocks a job
@@ -1019,6 +1020,25 @@ class BatchJobConfig(_Model):
     """Daily partitions each run scores, ending at yesterday (UTC): a file landing up to
     ``lookback_days - 1`` days late for its ``dt=`` partition is still scored, and files already scored are
     skipped without being read. Passed to the container as ``LOOKBACK_DAYS``. Defaults to 3."""
+    completions: int = Field(default=1, ge=1, le=100)
+    """Shares each run's files are split into: the Job runs in Indexed completion mode with this many
+    ``completions``, and the pod of index ``i`` scores the files whose key hashes to ``i``
+    (docs/batch-scoring.md, "Scale-out"). Passed to the container as ``BATCH_COMPLETIONS``. Must be at
+    least ``parallelism``. Defaults to 1: one pod scores every file."""
+    parallelism: int = Field(default=1, ge=1, le=100)
+    """Pods of a run at once (the Job's ``parallelism``), each holding one pod's GPUs: the GPU demand of
+    the job is ``parallelism`` x the model's ``resources.gpus``. At most ``completions``. Defaults to 1."""
+
+    @field_validator("parallelism")
+    @classmethod
+    def _at_most_completions(cls, value: int, info: ValidationInfo) -> int:
+        completions = info.data.get("completions")
+        if isinstance(completions, int) and value > completions:
+            raise ValueError(
+                f"{value} must not exceed completions ({completions}): a run has only {completions} share(s) to "
+                "score; raise completions or lower parallelism"
+            )
+        return value
 
     @field_validator("schedule")
     @classmethod
@@ -1276,8 +1296,8 @@ class PlatformConfig(_Model):
 
     def gpu_demand(self, peak: bool) -> tuple[int, str]:
         """GPUs the workloads need at once, and how: every model at ``min_replicas`` (or, with
-        ``peak``, at the HPA's ``max_replicas``) plus its rollout surge pod, plus one pod per batch
-        job (its CronJob forbids concurrent runs), each pod taking its model's ``resources.gpus``."""
+        ``peak``, at the HPA's ``max_replicas``) plus its rollout surge pod, plus ``parallelism`` pods per
+        batch job (its CronJob forbids concurrent runs), each pod taking its model's ``resources.gpus``."""
         by_name = {m.name: m for m in self.inference.models}
         parts = []
         for m in self.inference.models:
@@ -1291,7 +1311,10 @@ class PlatformConfig(_Model):
         for j in self.inference.batch_jobs:
             if j.model in by_name:
                 gpus = by_name[j.model].resources.gpus
-                parts.append((f"batch job {j.name}: {gpus}", gpus))
+                if j.parallelism == 1:
+                    parts.append((f"batch job {j.name}: {gpus}", gpus))
+                else:
+                    parts.append((f"batch job {j.name}: {j.parallelism} pods x {gpus}", j.parallelism * gpus))
         return sum(g for _, g in parts), "; ".join(text for text, _ in parts)
 
     def gpu_peak_shortfall(self) -> str | None:

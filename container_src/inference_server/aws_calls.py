@@ -63,6 +63,13 @@ BATCH = (
         "why": "is the score file or manifest already there? (batch._head)",
     },
     {
+        "call": "s3:GetObject",
+        "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${OUTPUT_PREFIX}dt=*/*",
+        "missing_key": "404",
+        "kms": "decrypt",
+        "why": "the other indexes' share records of an Indexed Job (batch.shares), the scores' drift sample",
+    },
+    {
         "call": "s3:PutObject",
         "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${OUTPUT_PREFIX}dt=*/*",
         "kms": "encrypt",

@@ -9,12 +9,13 @@ and with ``--model`` the same for each numeric score column the batch job writes
 ``<output>_<i>``), computed by the model over the training data.
 
 After a batch run, :func:`report` reads a sample of each scored day (at most ``DRIFT_SAMPLE_ROWS`` rows,
-default 100,000, of the day's inputs and score files), computes the **population stability index** per
-column, ``PSI = sum((actual - expected) * ln(actual / expected))`` over the profile's bins (shares floored
-at 1e-4), and emits EMF (namespace ``HybridAiPlatform/Drift``): ``FeaturePSI`` per feature (dimensions
-``ClusterName``, ``Model``, ``BatchJob``, ``Feature``), and ``MaxFeaturePSI`` and ``ScorePSI`` (the
-largest over the features and over the scores; dimensions ``ClusterName``, ``Model``, ``BatchJob``), which
-the stack alarms on. Rule of thumb: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 a real shift.
+default 100,000, of the day's inputs and score files, in key order, through ranged reads and counted into the
+profile's bins batch by batch, so memory does not grow with the files), computes the **population stability
+index** per column, ``PSI = sum((actual - expected) * ln(actual / expected))`` over the profile's bins (shares
+floored at 1e-4), and emits EMF (namespace ``HybridAiPlatform/Drift``): ``FeaturePSI`` per feature (dimensions
+``ClusterName``, ``Model``, ``BatchJob``, ``Feature``), and ``MaxFeaturePSI`` and ``ScorePSI`` (the largest
+over the features and over the scores; dimensions ``ClusterName``, ``Model``, ``BatchJob``), which the stack
+alarms on. Rule of thumb: below 0.1 stable, 0.1-0.25 moderate shift, above 0.25 a real shift.
 A missing profile or a drift failure is logged and never fails the scoring job.
 """
 
@@ -25,7 +26,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,48 @@ def _numeric_shares(data: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return counts / max(counts.sum(), 1.0)
 
 
+class Histogram:
+    """Counts of values in one profile entry's bins, accumulated batch by batch.
+
+    :meth:`shares` after any number of :meth:`add` calls equals :func:`shares_of` over all those values at
+    once (integer counts are summed, then divided once), so a day is measured in bounded memory.
+    """
+
+    def __init__(self, profile: Mapping[str, Any]) -> None:
+        self.profile = profile
+        self.categorical = profile["kind"] == "categorical"
+        self.edges = np.asarray(profile.get("edges", []), dtype=np.float64)
+        self.bins = np.zeros(len(self.edges) + 1, dtype=np.int64)
+        self.categories: dict[str, int] = {}
+
+    def add(self, values: pa.Array | pa.ChunkedArray) -> Histogram:
+        """Count ``values`` (nulls, and for numeric bins non-finite values, are not counted)."""
+        if self.categorical:
+            for entry in pc.value_counts(values.drop_null()).to_pylist():
+                key = str(entry["values"])
+                self.categories[key] = self.categories.get(key, 0) + int(entry["counts"])
+            return self
+        data = np.asarray(values.drop_null().to_numpy(zero_copy_only=False), dtype=np.float64)
+        data = data[np.isfinite(data)]
+        self.bins += np.bincount(np.searchsorted(self.edges, data, side="left"), minlength=len(self.edges) + 1)
+        return self
+
+    def shares(self) -> list[float]:
+        """The shares of the counted values in the profile's bins (same order as ``profile['shares']``)."""
+        if self.categorical:
+            total = sum(self.categories.values()) or 1
+            categories = self.profile["categories"]
+            known = {k: self.categories.get(k, 0) / total for k in categories if k != OTHER}
+            known[OTHER] = max(0.0, 1.0 - sum(known.values()))
+            return [known[k] for k in categories]
+        counts = self.bins.astype(np.float64)
+        result: list[float] = (counts / max(counts.sum(), 1.0)).tolist()
+        return result
+
+
 def shares_of(profile: Mapping[str, Any], values: pa.Array | pa.ChunkedArray) -> list[float]:
     """The shares of ``values`` in ``profile``'s bins (same order as ``profile['shares']``)."""
-    if profile["kind"] == "categorical":
-        categories = profile["categories"]
-        counts = {str(c["values"]): c["counts"] for c in pc.value_counts(values.drop_null()).to_pylist()}
-        total = sum(counts.values()) or 1
-        known = {k: counts.get(k, 0) / total for k in categories if k != OTHER}
-        known[OTHER] = max(0.0, 1.0 - sum(known.values()))
-        return [known[k] for k in categories]
-    data = np.asarray(values.drop_null().to_numpy(zero_copy_only=False), dtype=np.float64)
-    return _numeric_shares(data[np.isfinite(data)], np.asarray(profile["edges"], dtype=np.float64)).tolist()
+    return Histogram(profile).add(values).shares()
 
 
 def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
@@ -114,13 +146,23 @@ def build_profile(
 
 def compare(profile: Mapping[str, Any], features: pa.Table, scores: pa.Table | None) -> dict[str, dict[str, float]]:
     """PSI per feature and per score column present in both the profile and the data."""
-    out: dict[str, dict[str, float]] = {"features": {}, "scores": {}}
+    counted: dict[str, dict[str, Histogram]] = {"features": {}, "scores": {}}
     for section, table in (("features", features), ("scores", scores)):
-        if table is None:
-            continue
         for name, reference in profile.get(section, {}).items():
-            if name in table.column_names:
-                out[section][name] = round(psi(reference["shares"], shares_of(reference, table.column(name))), 6)
+            if table is not None and name in table.column_names:
+                counted[section][name] = Histogram(reference).add(table.column(name))
+    return compare_counts(profile, counted)
+
+
+def compare_counts(
+    profile: Mapping[str, Any], counted: Mapping[str, Mapping[str, Histogram]]
+) -> dict[str, dict[str, float]]:
+    """PSI per feature and per score column from accumulated :class:`Histogram` counts."""
+    out: dict[str, dict[str, float]] = {"features": {}, "scores": {}}
+    for section in ("features", "scores"):
+        for name, reference in profile.get(section, {}).items():
+            if name in counted.get(section, {}):
+                out[section][name] = round(psi(reference["shares"], counted[section][name].shares()), 6)
     return out
 
 
@@ -161,22 +203,30 @@ def emf_documents(
 # The batch job's hook -----------------------------------------------------------------------------------
 
 
-def _sample(client: Any, bucket: str, keys: Sequence[str], columns: Sequence[str], limit: int) -> pa.Table | None:
-    tables, rows = [], 0
-    for key in keys:
+def count_sample(
+    files: Iterable[pq.ParquetFile], section: Mapping[str, Any], limit: int
+) -> dict[str, Histogram] | None:
+    """Counts of the first ``limit`` rows of ``files`` in the bins of ``section``'s columns, read batch by
+    batch (memory: one batch; a generator of files is consumed only as far as the sample needs);
+    ``None`` when the files hold no rows. A column absent from a
+    file counts nothing there; only columns present in some file get a histogram."""
+    counts: dict[str, Histogram] = {}
+    rows, any_batch = 0, False
+    for parquet in files:
         if rows >= limit:
             break
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        parquet = pq.ParquetFile(pa.BufferReader(body))
-        present = [c for c in columns if c in parquet.schema_arrow.names]
+        present = [c for c in section if c in parquet.schema_arrow.names]
+        for name in present:
+            counts.setdefault(name, Histogram(section[name]))
         for batch in parquet.iter_batches(columns=present, batch_size=min(limit, 65_536)):
-            tables.append(pa.Table.from_batches([batch]))
+            any_batch = True
+            batch = batch.slice(0, limit - rows)
+            for name in present:
+                counts[name].add(batch.column(name))
             rows += batch.num_rows
             if rows >= limit:
                 break
-    if not tables:
-        return None
-    return pa.concat_tables(tables, promote_options="default").slice(0, limit)
+    return counts if any_batch else None
 
 
 def report(
@@ -216,16 +266,25 @@ def _report(client: Any, settings: Any, info: Any, results: Sequence[Any], env: 
         days.setdefault(result.source.day, []).append(result)
     import time
 
+    from inference_server.batch.storage import _head, open_parquet
+
+    def inputs(day_results: Sequence[Any]) -> Iterator[pq.ParquetFile]:
+        for r in day_results:  # as listed: the ETag the job scored
+            yield open_parquet(client, bucket, r.source.key, r.source.size, r.source.etag)
+
+    def outputs(day_results: Sequence[Any]) -> Iterator[pq.ParquetFile]:
+        for r in day_results:
+            head = _head(client, bucket, r.output_key)
+            if head is not None:
+                yield open_parquet(client, bucket, r.output_key, int(head["ContentLength"]), None)
+
+    bucket = settings.feature_bucket
     for day, day_results in sorted(days.items()):
-        features = _sample(
-            client, settings.feature_bucket, [r.source.key for r in day_results], list(profile["features"]), limit
-        )
-        scores = _sample(
-            client, settings.feature_bucket, [r.output_key for r in day_results], list(profile["scores"]), limit
-        )
+        features = count_sample(inputs(day_results), profile["features"], limit)
         if features is None:
             continue
-        values = compare(profile, features, scores)
+        scores = count_sample(outputs(day_results), profile["scores"], limit) or {}
+        values = compare_counts(profile, {"features": features, "scores": scores})
         for document in emf_documents(values, dimensions, int(time.time() * 1000)):
             sink(json.dumps(document, separators=(",", ":")))
         LOG.info(

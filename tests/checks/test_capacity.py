@@ -98,6 +98,19 @@ def test_a_cronjob_that_allows_concurrent_runs_counts_two() -> None:
     assert "GPU demand 4 exceeds" in finding["message"]
 
 
+def test_an_indexed_batch_job_counts_parallelism_pods() -> None:
+    # GIVEN dev (max 3 GPUs: 1 + 1 surge + 1 job) whose batch Job runs 2 indexes at once
+    doc = document("dev")
+    job = named(doc, "nightly-fraud-scores-cronjob")["inputs"]["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed" and job["parallelism"] == 1
+    job.update(completions=4, parallelism=2)
+    # WHEN checked THEN the job's demand is 2 pods x 1 GPU and the group cannot hold it
+    [finding] = findings(doc, CHECK)
+    assert is_blocking(finding)
+    assert "GPU demand 4 exceeds" in finding["message"]
+    assert "CronJob nightly-fraud-scores: 1 concurrent run(s) x 2 pod(s) x 1 GPU" in finding["message"]
+
+
 def test_pods_pinned_to_one_group_are_judged_against_that_group_alone() -> None:
     # GIVEN prod with a second, large GPU group that only churn-predictor may use (its own label)
     doc = document("prod")

@@ -123,6 +123,22 @@ BAD_CONFIG: dict[str, tuple[list[tuple[str, Any]], str]] = {
         _f((f"{JOB}.schedule", "@DAILY")),
         "batch_jobs[0].schedule: '@DAILY' is not a schedule macro",
     ),
+    "job parallelism above completions": (
+        _f((f"{JOB}.parallelism", 3), (f"{JOB}.completions", 2)),
+        "inference.batch_jobs[0].parallelism: 3 must not exceed completions (2)",
+    ),
+    "job completions 0": (
+        _f((f"{JOB}.completions", 0)),
+        "batch_jobs[0].completions: 0 should be greater than or equal to 1",
+    ),
+    "job parallelism 0": (
+        _f((f"{JOB}.parallelism", 0)),
+        "batch_jobs[0].parallelism: 0 should be greater than or equal to 1",
+    ),
+    "job parallelism beyond the gpu pool": (
+        _f((f"{JOB}.parallelism", 2), (f"{JOB}.completions", 4)),
+        "batch job nightly-fraud-scores: 2 pods x 1",
+    ),
     "nearest weekday out of range": (
         _f((f"{FN}.schedule", "cron(0 0 45W * ? *)")),
         "schedule: 'cron(0 0 45W * ? *)': day-of-month '45W': nW takes a day from 1 to 31",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from hybrid_ai_platform.components.config import ConfigError
 
-from hybrid_ai_platform.cli.synth import Plan, synthesize
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, Plan, synthesize
 from tests.plan_helpers import named, statements
 
 
@@ -136,3 +137,57 @@ def test_batch_job_for_an_unknown_model_is_refused() -> None:
     }
     with pytest.raises(ConfigError, match="missing-model"):
         synthesize("dev", overrides=overrides)
+
+
+def test_the_job_is_indexed_with_one_completion_by_default(prod_plan: Plan) -> None:
+    # GIVEN the shipped config (no completions/parallelism) THEN one indexed pod, today's retry budget
+    job = _job_spec(prod_plan)["jobTemplate"]["spec"]
+    assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", 1, 1)
+    assert job["backoffLimit"] == 2 and "backoffLimitPerIndex" not in job
+    assert {e["name"]: e["value"] for e in _container(prod_plan)["env"]}["BATCH_COMPLETIONS"] == "1"
+
+
+def test_completions_and_parallelism_from_config_make_an_indexed_job_with_retries_per_index() -> None:
+    # GIVEN a job split into 4 shares, 2 pods at a time, 3 retries, on dev with a GPU group that holds them
+    cluster = yaml.safe_load((PROJECT_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"][
+        "hybrid-ai-platform:cluster"
+    ]
+    cluster["gpu_node_groups"][0]["max_size"] = 4
+    job_entry = {"name": "nightly", "model": "fraud-scorer", "feature_set": "transactions"}
+    model = {"name": "fraud-scorer", "version": "3", "image_tag": "1.4.0", "min_replicas": 1}
+    overrides = {
+        "hybrid-ai-platform:cluster": cluster,
+        "hybrid-ai-platform:inference": {
+            "models": [model],
+            "batch_jobs": [{**job_entry, "completions": 4, "parallelism": 2, "backoff_limit": 3}],
+        },
+    }
+    plan = synthesize("dev", overrides=overrides)
+    job = named(plan, "nightly-cronjob").inputs["spec"]["jobTemplate"]["spec"]
+    # THEN the Job is Indexed with those counts, each index has its own 3 retries (no shared budget that
+    # one failing share could use up), and exit statuses 2 and 3 still fail the whole Job at once
+    assert (job["completionMode"], job["completions"], job["parallelism"]) == ("Indexed", 4, 2)
+    assert job["backoffLimitPerIndex"] == 3 and "backoffLimit" not in job
+    assert job["podFailurePolicy"]["rules"][0] == {
+        "action": "FailJob",
+        "onExitCodes": {"containerName": "batch", "operator": "In", "values": [2, 3]},
+    }
+    assert job["template"]["spec"]["restartPolicy"] == "Never"  # required by backoffLimitPerIndex
+    # AND the container learns the share count (Kubernetes sets JOB_COMPLETION_INDEX itself)
+    [container] = job["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["BATCH_COMPLETIONS"] == "4" and "JOB_COMPLETION_INDEX" not in env
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        ({"completions": 2, "parallelism": 3}, r"batch_jobs\[0\]\.parallelism: .*must not exceed completions \(2\)"),
+        ({"completions": 0}, r"batch_jobs\[0\]\.completions"),
+        ({"parallelism": 0}, r"batch_jobs\[0\]\.parallelism"),
+        ({"completions": 101}, r"batch_jobs\[0\]\.completions"),
+    ],
+)
+def test_bad_completions_or_parallelism_are_refused_naming_the_field(job: dict[str, int], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _dev_with_job(**job)

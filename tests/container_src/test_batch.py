@@ -786,6 +786,9 @@ def test_every_call_the_batch_and_the_server_make_is_declared_and_every_declarat
     calls = _record_calls(store.client)
     assert store.run() == 0
     assert store.run() == 0
+    # AND as the two indexes of an Indexed Job (share records: written, then read across indexes)
+    for index in ("0", "1"):
+        assert store.run(BATCH_COMPLETIONS="2", JOB_COMPLETION_INDEX=index) == 0
     # THEN every call is declared for the batch workload, and every batch declaration was made
     assert _undeclared_and_unused(WORKLOADS["batch"], calls, store.env()) == ([], [])
     assert any(o == "PutObject" and p.get("IfNoneMatch") == "*" for _, o, p in calls)
