@@ -355,5 +355,10 @@ FEATURE_SET = FeatureSet(
     build=build_features,
     output_schema=output_schema,
     description="Card-transaction features for fraud scoring, keyed by account_id.",
-    columnar=ColumnarCodec(validate=validate_columns, from_models=rows_to_table, build_table=build_table),
+    columnar=ColumnarCodec(
+        validate=validate_columns,
+        from_models=rows_to_table,
+        build_table=build_table,
+        sort_keys=("event_timestamp", "transaction_id"),
+    ),
 )

@@ -1,0 +1,124 @@
+"""The streaming pipeline (issue 15): an object larger than a batch, read in batches and built in buckets,
+gives exactly the outputs of the whole-object path and of the frozen row-wise reference."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import rowwise_reference
+from lambda_support import SAMPLES
+from preprocessing.feature_sets import get_feature_set
+from preprocessing.lineage import Lineage
+from preprocessing.pipeline import Transformed, stream_transform, transform
+from preprocessing.readers import ColumnBatch, RowBatch, iter_batches, read_rows
+from test_columnar_equivalence import _generated_csv
+
+FEATURE_SET = get_feature_set("transactions")
+LINEAGE = Lineage("landing", "raw/transactions/x.csv", "v1", "etag", "transactions", "1", "code")
+CREATED = datetime(2024, 5, 5, 12, tzinfo=UTC)
+SMALL_BATCH = 4096  # bytes: a 1,200-row CSV (~120 KB) takes about thirty batches
+
+
+def _outputs(result: Transformed) -> tuple[object, ...]:
+    return (
+        result.input_format,
+        result.rows_input,
+        result.quarantined,
+        [(p.partition, p.rows, p.body) for p in result.partitions],
+    )
+
+
+def _csv() -> bytes:
+    # invalid rows, duplicate ids (some in other batches than their first occurrence), 40 accounts, 2 days
+    return _generated_csv(1_200, 5, messy=0.2)
+
+
+@pytest.mark.parametrize(
+    ("key", "payload"),
+    [
+        pytest.param("x.csv", _csv(), id="plain-csv"),
+        pytest.param("x.csv.gz", gzip.compress(_csv(), mtime=0), id="gzip-csv"),
+        # a quote two thirds in: the columnar batches before it, the row reader from its batch on
+        pytest.param("x.csv", _csv()[:80_000] + _csv()[80_000:].replace(b",EUR,", b',"EUR",', 3), id="quote-late"),
+        pytest.param("x.csv", _csv().replace(b"\n", b"\r\n"), id="crlf"),
+        pytest.param("x.jsonl.gz", (SAMPLES / "transactions_sample.jsonl.gz").read_bytes(), id="jsonl"),
+    ],
+)
+def test_an_object_larger_than_a_batch_gives_the_whole_object_outputs(key: str, payload: bytes) -> None:
+    # GIVEN an object many batches long
+    _, _, batches = iter_batches(key, io.BytesIO(payload), batch_bytes=SMALL_BATCH)
+    assert len(list(batches)) > 3
+    # WHEN it is processed in small batches and 4 buckets, and as a whole (one batch, one bucket)
+    streamed = transform(key, payload, FEATURE_SET, LINEAGE, CREATED, batch_bytes=SMALL_BATCH, buckets=4)
+    whole = transform(key, payload, FEATURE_SET, LINEAGE, CREATED, batch_bytes=len(payload) * 20, buckets=1)
+    # THEN the Parquet bytes, the quarantine and the counts are identical, and those of the row-wise reference
+    assert _outputs(streamed) == _outputs(whole)
+    reference = rowwise_reference.transform(key, payload, FEATURE_SET, LINEAGE, CREATED)
+    assert _outputs(whole) == (
+        reference.input_format,
+        reference.rows_input,
+        reference.quarantined,
+        [(p.partition, p.rows, p.body) for p in reference.partitions],
+    )
+    assert any(r["errors"][0]["type"] == "duplicate" for r in streamed.quarantined) or key.endswith("jsonl.gz")
+
+
+def test_batches_hold_exactly_the_row_readers_records() -> None:
+    # GIVEN a CSV whose late part is not plain (quotes), read in small batches
+    payload = _csv()[:60_000] + _csv()[60_000:].replace(b",DE,", b',"DE",', 5)
+    _, _, batches = iter_batches("x.csv", io.BytesIO(payload), batch_bytes=SMALL_BATCH)
+    records = []
+    kinds = set()
+    for batch in batches:
+        kinds.add(type(batch))
+        if isinstance(batch, ColumnBatch):
+            records += [(batch.start + i + 1, batch.start + i + 2, d) for i, d in enumerate(batch.table.to_pylist())]
+        else:
+            records += [(r.row_number, r.line, r.data) for r in batch.rows]
+    # THEN both kinds occur and the records (numbers, lines, values) are the row reader's
+    assert kinds == {ColumnBatch, RowBatch}
+    assert records == [(r.row_number, r.line, r.data) for r in read_rows("x.csv", payload)[1]]
+
+
+def test_spilled_to_files_the_outputs_are_the_same_bytes(tmp_path: Path) -> None:
+    # GIVEN the object processed with buckets, runs and outputs as files in a work directory
+    payload = _csv()
+    spilled = stream_transform(
+        "x.csv", io.BytesIO(payload), FEATURE_SET, LINEAGE, CREATED, batch_bytes=SMALL_BATCH, buckets=3, workdir=tmp_path
+    )
+    whole = transform("x.csv", payload, FEATURE_SET, LINEAGE, CREATED)
+    # THEN the files hold the in-memory bytes, and the quarantine file is its JSON Lines body
+    assert [(p.partition, p.rows, p.path.read_bytes() if p.path else None) for p in spilled.partitions] == [
+        (p.partition, p.rows, p.body) for p in whole.partitions
+    ]
+    assert spilled.quarantine_path is not None
+    expected = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in whole.quarantined)
+    assert spilled.quarantine_path.read_text() == expected
+    assert spilled.rows_quarantined == len(whole.quarantined)
+    # AND nothing but the outputs is left in the work directory (buckets and runs are removed once read)
+    outputs = {p.path for p in spilled.partitions} | {spilled.quarantine_path}
+    assert set(tmp_path.iterdir()) == outputs
+
+
+def test_bounded_row_groups_keep_the_rows(tmp_path: Path) -> None:
+    # GIVEN row groups of at most 100 rows
+    payload = _csv()
+    bounded = stream_transform(
+        "x.csv", io.BytesIO(payload), FEATURE_SET, LINEAGE, CREATED, buckets=2, workdir=tmp_path, row_group_rows=100
+    )
+    whole = transform("x.csv", payload, FEATURE_SET, LINEAGE, CREATED)
+    assert max(p.rows for p in whole.partitions) > 200
+    for part, reference in zip(bounded.partitions, whole.partitions, strict=True):
+        assert part.path is not None and reference.body is not None
+        parquet = pq.ParquetFile(part.path)
+        # THEN each file has row groups of at most 100 rows, and the same rows and metadata
+        assert parquet.metadata.num_row_groups == -(-part.rows // 100)
+        expected = pq.read_table(io.BytesIO(reference.body))
+        assert parquet.read().equals(expected)
+        assert parquet.schema_arrow.metadata == expected.schema.metadata
