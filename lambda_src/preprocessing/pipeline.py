@@ -207,6 +207,22 @@ def partition_table(table: pa.Table, timestamp_column: str) -> list[tuple[str, p
     return result
 
 
+def _day_slices(table: pa.Table, timestamp_column: str) -> list[tuple[str, pa.Table]]:
+    """:func:`partition_table` for a table sorted by ``timestamp_column``: zero-copy slices."""
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return []
+    micros = table[timestamp_column].cast("int64")
+    days = pc.floor(pc.divide(pc.cast(micros, "float64"), float(_MICROS_PER_DAY))).cast("int64")
+    result = []
+    start = 0
+    for entry in pc.value_counts(days).to_pylist():  # in order of appearance: ascending
+        result.append(((_EPOCH + timedelta(days=int(entry["values"]))).isoformat(), table.slice(start, entry["counts"])))
+        start += entry["counts"]
+    return result
+
+
 def to_parquet(table: pa.Table, lineage: Lineage) -> bytes:
     """Serialise ``table`` as Parquet (zstd), embedding the lineage JSON under the ``lineage`` key."""
     import pyarrow as pa
@@ -460,7 +476,7 @@ class _PartitionWriter:
 
     def add(self, table: pa.Table) -> None:
         """Append rows sorted after every row added before."""
-        for day, part in partition_table(table, self._column):
+        for day, part in _day_slices(table, self._column):
             if day != self._day:
                 self._finish()
                 self._day = day
@@ -551,8 +567,9 @@ def stream_transform(
     codec = feature_set.columnar
     if codec is None:
         return _transform_rows(input_format, batches, feature_set, lineage, context)
-    if not codec.sort_keys:
-        buckets = 1
+    time_sorted = codec.sort_keys[:1] == (feature_set.event_timestamp,)
+    if not time_sorted:  # groups could not be merged partition by partition
+        buckets, workdir, row_group_rows = 1, None, None
     by_key = Buckets(buckets, workdir, "valid")
     raw = _RawStore(workdir)
     rejected = _Quarantine(workdir, "rejected")
@@ -603,7 +620,7 @@ def stream_transform(
     partitions: list[PartitionFile]
     if len(runs) == 1 and workdir is None and row_group_rows is None:
         (table,) = (next(run) for run in runs.iterators())
-        partitions = _encode_partitions(table, feature_set.event_timestamp, lineage)
+        partitions = _encode_partitions(table, feature_set.event_timestamp, lineage, time_sorted=time_sorted)
     else:
         writer = _PartitionWriter(lineage, feature_set.event_timestamp, workdir, row_group_rows)
         for piece in merge_sorted(runs.iterators(), codec.sort_keys):
@@ -687,9 +704,14 @@ def _quarantine_line(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=True, default=str) + "\n"
 
 
-def _encode_partitions(table: pa.Table, timestamp_column: str, lineage: Lineage) -> list[PartitionFile]:
-    """Every ``dt=`` partition of ``table`` as Parquet bytes (:func:`to_parquet`)."""
-    days = partition_table(table, timestamp_column)
+def _encode_partitions(
+    table: pa.Table, timestamp_column: str, lineage: Lineage, *, time_sorted: bool = False
+) -> list[PartitionFile]:
+    """Every ``dt=`` partition of ``table`` as Parquet bytes (:func:`to_parquet`).
+
+    ``time_sorted``: ``table`` is sorted by ``timestamp_column`` (partitions are then slices of it).
+    """
+    days = _day_slices(table, timestamp_column) if time_sorted else partition_table(table, timestamp_column)
     # Each partition is encoded on its own (Arrow releases the GIL), so several use the function's vCPUs.
     if len(days) > 1:
         from concurrent.futures import ThreadPoolExecutor

@@ -297,6 +297,13 @@ def _byte_chunks(stream: Any, is_gzip: bool, size: int) -> Iterator[bytes]:
         raise UnreadableObjectError(f"corrupt gzip stream: {exc}") from exc
 
 
+def _plain_chunks(head: bytes, stream: BinaryIO, size: int) -> Iterator[bytes]:
+    if head:
+        yield head
+    while chunk := stream.read(size):
+        yield chunk
+
+
 def _text_chunks(chunks: Iterator[bytes], *, at_start: bool) -> Iterator[str]:
     """Incrementally decoded UTF-8 (a BOM is stripped only at the start of the object), as ``decode_text``."""
     import codecs
@@ -358,9 +365,10 @@ def iter_batches(
     Raises (while iterating):
         UnreadableObjectError: corrupt gzip stream or invalid UTF-8 (as :func:`decode_text`).
     """
-    head = _read_head(stream, 4096)
+    head = _read_head(stream, max(4096, min(batch_bytes, _MAX_READ_BYTES)))  # detection looks at 4 KiB
     fmt, is_gzip = detect_format(key, head)
-    chunks = _byte_chunks(_Joined(head, stream), is_gzip, min(batch_bytes, _MAX_READ_BYTES))
+    size = min(batch_bytes, _MAX_READ_BYTES)
+    chunks = _byte_chunks(_Joined(head, stream), is_gzip, size) if is_gzip else _plain_chunks(head, stream, size)
     if fmt is InputFormat.JSONL:
         lines = _stream_lines(_text_chunks(chunks, at_start=True), universal=True)
         records = _jsonl_records(line.splitlines()[0] for line in lines)
@@ -381,72 +389,69 @@ def _row_batches(records: Iterator[RawRow], batch_bytes: int) -> Iterator[RowBat
 
 
 def _csv_batches(chunks: Iterator[bytes], batch_bytes: int) -> Iterator[ColumnBatch | RowBatch]:
-    pending = b""
+    pending = b""  # read, not yet consumed from ``pos`` on (offsets rather than slices: no copies)
+    pos = 0
     eof = False
 
     def fill(size: int) -> None:
-        nonlocal pending, eof
-        parts = [pending]
-        held = len(pending)
-        while not eof and held < size:
+        nonlocal pending, pos, eof
+        while not eof and len(pending) - pos < size:
             chunk = next(chunks, None)
             if chunk is None:
                 eof = True
+            elif pos == len(pending):
+                pending, pos = chunk, 0
             else:
-                parts.append(chunk)
-                held += len(chunk)
-        pending = parts[0] if len(parts) == 1 else b"".join(parts)
+                pending, pos = pending[pos:] + chunk, 0
 
     def rest(prefix: bytes) -> Iterator[bytes]:
         yield prefix
         yield from chunks
 
     fill(batch_bytes)
-    while not eof and b"\n" not in pending:
+    while not eof and pending.find(b"\n") < 0:
         fill(2 * len(pending) + 1)
-    data = pending[3:] if pending.startswith(b"\xef\xbb\xbf") else pending
-    names = _plain_header(data)
+    if pending.startswith(b"\xef\xbb\xbf"):
+        pos = 3
+    names = _plain_header(pending, pos)
     if names is None:  # not the plain shape from the first line: the row reader takes the whole object
         lines = _stream_lines(_text_chunks(rest(pending), at_start=True), universal=False)
         yield from _row_batches(_csv_records(lines), batch_bytes)
         return
-    end = data.find(b"\n")
-    pending = b"" if end < 0 else data[end + 1 :]
-    del data
+    end = pending.find(b"\n", pos)
+    pos = len(pending) if end < 0 else end + 1
     done = 0
     while True:
         fill(batch_bytes)
-        cut = pending.rfind(b"\n", 0, batch_bytes)
+        cut = pending.rfind(b"\n", pos, pos + batch_bytes)
         while cut < 0:  # a record longer than a batch, or the last record without a line end
-            cut = pending.find(b"\n")
+            cut = pending.find(b"\n", pos)
             if cut >= 0 or eof:
                 break
-            fill(2 * len(pending) + 1)
+            fill(2 * (len(pending) - pos) + 1)
         if cut < 0:
-            if not pending:
+            if pos == len(pending):
                 return
             cut = len(pending) - 1
-        piece, pending = pending[: cut + 1], pending[cut + 1 :]
-        table = _plain_table(piece, names)
+        table = _plain_table(pending, names, pos, cut + 1)
         if table is None:  # from here on the row reader (what came before had no quotes: a record boundary)
-            lines = _stream_lines(_text_chunks(rest(piece + pending), at_start=False), universal=False)
+            lines = _stream_lines(_text_chunks(rest(pending[pos:]), at_start=False), universal=False)
             yield from _row_batches(_csv_records(lines, header=names, row_number=done, line=done + 2), batch_bytes)
             return
+        pos = cut + 1
         yield ColumnBatch(done, table)
         done += table.num_rows
 
 
-def _plain_header(data: bytes) -> list[str] | None:
-    """The header names if the object starts in the plain shape (see :func:`read_csv_table`), else ``None``."""
-    if not data or data[:1] in (b"\n", b"\r"):
+def _plain_header(data: bytes, start: int) -> list[str] | None:
+    """The header names if ``data[start:]`` starts in the plain shape (see :func:`read_csv_table`), else ``None``."""
+    if len(data) <= start or data[start : start + 1] in (b"\n", b"\r"):
         return None
-    end = data.find(b"\n")
-    header_line = data if end < 0 else data[: end + 1]
-    if (
-        b'"' in header_line
-        or b"\x00" in header_line
-        or header_line.rstrip(b"\n").count(b"\r") != header_line.count(b"\r\n")
-    ):
+    end = data.find(b"\n", start)
+    header_line = data[start:] if end < 0 else data[start : end + 1]
+    if b'"' in header_line or b"\x00" in header_line:
+        return None
+    if header_line.rstrip(b"\n").count(b"\r") != header_line.count(b"\r\n"):
         return None
     try:
         names = [name.strip() for name in header_line.rstrip(b"\n").removesuffix(b"\r").decode("utf-8").split(",")]
@@ -457,18 +462,18 @@ def _plain_header(data: bytes) -> list[str] | None:
     return names
 
 
-def _plain_table(data: bytes, names: list[str]) -> pa.Table | None:
-    """``data`` (whole records, no header) as string columns if it is in the plain shape, else ``None``."""
+def _plain_table(data: bytes, names: list[str], start: int, end: int) -> pa.Table | None:
+    """``data[start:end]`` (whole records, no header) as string columns if it is in the plain shape, else ``None``."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if b'"' in data or b"\x00" in data:
+    if data.find(b'"', start, end) >= 0 or data.find(b"\x00", start, end) >= 0:
         return None
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+    if data.find(b"\r", start, end) >= 0 and data.count(b"\r", start, end) != data.count(b"\r\n", start, end):
         return None
     try:
         table = pacsv.read_csv(
-            pa.py_buffer(data),
+            pa.py_buffer(data).slice(start, end - start),
             read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(quote_char=False, double_quote=False, escape_char=False),
             convert_options=pacsv.ConvertOptions(
@@ -481,10 +486,10 @@ def _plain_table(data: bytes, names: list[str]) -> pa.Table | None:
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):  # a record not as wide as the header, invalid UTF-8, ...
         return None
-    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    lines = data.count(b"\n", start, end) + (data[end - 1 : end] != b"\n")
     if table.num_rows != lines:  # pyarrow skipped blank lines: line numbers would not follow row numbers
         return None
-    if len(data) > csv.field_size_limit():
+    if end - start > csv.field_size_limit():
         import pyarrow.compute as pc
 
         longest = max((pc.max(pc.binary_length(col)).as_py() or 0) for col in table.columns)

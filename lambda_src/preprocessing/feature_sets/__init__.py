@@ -57,9 +57,10 @@ class ColumnarCodec:
             ``FeatureSet.build(models, ctx)`` must equal ``build_table(from_models(models), ctx, None)``.
             A row's features may depend on the other rows of its entity (``FeatureSet.entity_key``) in the
             object, never on other entities' rows: the streaming pipeline builds entities in groups.
-        sort_keys: the columns ``build_table``'s output is sorted by, ascending, a key unique per row
-            (the streaming pipeline merges groups in this order). Defaults to ``()``: the object's rows are
-            built in one group (its memory is not bounded by the batch).
+        sort_keys: the columns ``build_table``'s output is sorted by, ascending, a key unique per row,
+            starting with ``FeatureSet.event_timestamp`` (the streaming pipeline merges groups in this
+            order and writes partitions as they complete). Defaults to ``()``: the object's rows are
+            built in one group, in memory.
     """
 
     validate: Callable[[pa.Table], tuple[pa.Table | None, pa.ChunkedArray | pa.Array]]
