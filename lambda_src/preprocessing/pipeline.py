@@ -14,19 +14,34 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from preprocessing.feature_sets import BuildContext, FeatureSet
 from preprocessing.lineage import Lineage
-from preprocessing.readers import DEFAULT_BATCH_BYTES, ColumnBatch, InputFormat, RawRow, RowBatch, iter_batches
+from preprocessing.readers import (
+    DEFAULT_BATCH_BYTES,
+    ByteStream,
+    ColumnBatch,
+    InputFormat,
+    RawRow,
+    RowBatch,
+    iter_batches,
+)
 from preprocessing.spill import Buckets, Runs, bucket_ids, merge_sorted, split_by
-from preprocessing.storage import fetch_source_object, object_exists, put_if_absent
+from preprocessing.storage import (
+    OpenedObject,
+    object_exists,
+    open_source_object,
+    put_file_if_absent,
+    put_if_absent,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,6 +52,16 @@ if TYPE_CHECKING:
 
 MANIFEST_VERSION = 1
 PARQUET_COMPRESSION = "zstd"
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+#: Objects whose decoded size is estimated at most this are processed in memory, in one batch (as before
+#: streaming). Defaults to 32 MiB; larger objects stream through buckets in a scratch directory.
+IN_MEMORY_BYTES = 32 * 2**20
+#: Decoded input bytes per bucket when streaming: what memory holds at once besides a batch (16 MiB).
+BUCKET_BYTES = 16 * 2**20
+#: Assumed expansion of a gzip object when estimating its decoded size (CSV/JSON text compresses 4-8x).
+GZIP_EXPANSION = 8
+#: Rows per Parquet row group when streaming (pyarrow's default, 1,048,576, would buffer ~150 MB).
+ROW_GROUP_ROWS = 131_072
 _EPOCH = date(1970, 1, 1)
 _MICROS_PER_DAY = 86_400_000_000
 
@@ -218,7 +243,9 @@ def _day_slices(table: pa.Table, timestamp_column: str) -> list[tuple[str, pa.Ta
     result = []
     start = 0
     for entry in pc.value_counts(days).to_pylist():  # in order of appearance: ascending
-        result.append(((_EPOCH + timedelta(days=int(entry["values"]))).isoformat(), table.slice(start, entry["counts"])))
+        result.append(
+            ((_EPOCH + timedelta(days=int(entry["values"]))).isoformat(), table.slice(start, entry["counts"]))
+        )
         start += entry["counts"]
     return result
 
@@ -264,7 +291,7 @@ _LINE = "__line"
 _JSON = "__json"
 
 
-def _rejection(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rejection(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in errors]
 
 
@@ -339,8 +366,8 @@ def _validate_row_batch(
     quarantined: list[dict[str, Any]] = []
     for row in batch.rows:
         if row.data is None:
-            errors = [{"loc": ["row"], "msg": row.decode_error or "undecodable", "type": "decode_error"}]
-            quarantined.append(_quarantine_record(row, errors, lineage))
+            decode = [{"loc": ["row"], "msg": row.decode_error or "undecodable", "type": "decode_error"}]
+            quarantined.append(_quarantine_record(row, decode, lineage))
             continue
         try:
             models.append(validate(row.data))
@@ -531,7 +558,7 @@ class _PartitionWriter:
 
 def stream_transform(
     key: str,
-    stream: BinaryIO,
+    stream: ByteStream,
     feature_set: FeatureSet,
     lineage: Lineage,
     created_timestamp: datetime,
@@ -787,52 +814,99 @@ def process_object(
         schema_version=feature_set.schema_version,
         code_version=settings.code_version,
     )
-    base_name = lineage.base_name
     manifest_key = manifest_key_for(settings, lineage)
     if object_exists(client, settings.feature_bucket, manifest_key):
         return ObjectResult(status="duplicate", source_uri=source.uri, manifest_key=manifest_key)
 
-    fetched = fetch_source_object(client, source)
-    if fetched.key != source.key:
-        lineage = replace(lineage, source_key=fetched.key)
-    lineage = replace(lineage, source_version_id=lineage.source_version_id or fetched.version_id)
-    result = transform(fetched.key, fetched.body, feature_set, lineage, fetched.last_modified)
+    opened = open_source_object(client, source)
+    if opened.key != source.key:
+        lineage = replace(lineage, source_key=opened.key)
+    lineage = replace(lineage, source_version_id=lineage.source_version_id or opened.version_id)
+    gzip_key = opened.key.lower().endswith((".gz", ".gzip"))
+    estimate = opened.content_length * (GZIP_EXPANSION if gzip_key else 1)
+    if estimate <= IN_MEMORY_BYTES:  # the common case: one batch, everything in memory
+        result = stream_transform(
+            opened.key,
+            opened.stream,
+            feature_set,
+            lineage,
+            opened.last_modified,
+            batch_bytes=max(estimate * 2, DEFAULT_BATCH_BYTES),
+        )
+        return _commit(client, settings, feature_set, source, opened, lineage, result, manifest_key)
+    with tempfile.TemporaryDirectory(prefix="preprocessing-") as workdir:
+        result = stream_transform(
+            opened.key,
+            opened.stream,
+            feature_set,
+            lineage,
+            opened.last_modified,
+            buckets=-(-estimate // BUCKET_BYTES),
+            workdir=Path(workdir),
+            row_group_rows=ROW_GROUP_ROWS,
+        )
+        return _commit(client, settings, feature_set, source, opened, lineage, result, manifest_key)
 
+
+def _commit(
+    client: S3Client,
+    settings: Settings,
+    feature_set: FeatureSet,
+    source: SourceObject,
+    opened: OpenedObject,
+    lineage: Lineage,
+    result: Transformed,
+    manifest_key: str,
+) -> ObjectResult:
+    """Write the outputs, then the quarantine, then the manifest (the commit marker), each write-once."""
+    base_name = lineage.base_name
     bucket = settings.feature_bucket
     written = 0
     outputs: list[dict[str, Any]] = []
     for part in result.partitions:
         out_key = f"{settings.feature_prefix}{part.partition}/{base_name}.parquet"
-        metadata = lineage.s3_metadata(**{"row-count": str(part.rows), "content-sha256": part.sha256})
-        written += put_if_absent(
-            client,
-            bucket,
-            out_key,
-            part.body,
-            content_type="application/vnd.apache.parquet",
-            metadata=metadata,
-        )
-        outputs.append({"key": out_key, "partition": part.partition, "rows": part.rows, "sha256": part.sha256})
+        sha256 = part.sha256
+        metadata = lineage.s3_metadata(**{"row-count": str(part.rows), "content-sha256": sha256})
+        if part.body is not None:
+            written += put_if_absent(
+                client, bucket, out_key, part.body, content_type=PARQUET_CONTENT_TYPE, metadata=metadata
+            )
+        else:
+            assert part.path is not None
+            written += put_file_if_absent(
+                client, bucket, out_key, part.path, content_type=PARQUET_CONTENT_TYPE, metadata=metadata
+            )
+        outputs.append({"key": out_key, "partition": part.partition, "rows": part.rows, "sha256": sha256})
 
     quarantine_key = None
-    if result.quarantined:
+    if result.rows_quarantined:
         quarantine_key = f"{settings.quarantine_prefix}{base_name}.jsonl"
-        body = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in result.quarantined).encode()
-        metadata = lineage.s3_metadata(**{"row-count": str(len(result.quarantined))})
-        written += put_if_absent(
-            client, bucket, quarantine_key, body, content_type="application/x-ndjson", metadata=metadata
-        )
+        metadata = lineage.s3_metadata(**{"row-count": str(result.rows_quarantined)})
+        if result.quarantine_path is None:
+            body = "".join(json.dumps(r, sort_keys=True, default=str) + "\n" for r in result.quarantined).encode()
+            written += put_if_absent(
+                client, bucket, quarantine_key, body, content_type="application/x-ndjson", metadata=metadata
+            )
+        else:
+            written += put_file_if_absent(
+                client,
+                bucket,
+                quarantine_key,
+                result.quarantine_path,
+                content_type="application/x-ndjson",
+                metadata=metadata,
+            )
 
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "lineage": lineage.as_dict(),
         "source": {
             "bucket": source.bucket,
-            "key": fetched.key,
+            "key": opened.key,
             "version_id": lineage.source_version_id,
             "etag": source.etag,
-            "size": fetched.content_length,
-            "last_modified": fetched.last_modified.astimezone(UTC).isoformat(),
+            "size": opened.content_length,
+            "last_modified": opened.last_modified.astimezone(UTC).isoformat(),
             "sequencer": source.sequencer,
         },
         "feature_set": {
@@ -846,10 +920,10 @@ def process_object(
         "rows": {
             "input": result.rows_input,
             "valid": result.rows_valid,
-            "quarantined": len(result.quarantined),
+            "quarantined": result.rows_quarantined,
         },
         "outputs": outputs,
-        "quarantine": None if quarantine_key is None else {"key": quarantine_key, "rows": len(result.quarantined)},
+        "quarantine": None if quarantine_key is None else {"key": quarantine_key, "rows": result.rows_quarantined},
     }
     committed = put_if_absent(
         client,
@@ -865,7 +939,7 @@ def process_object(
         manifest_key=manifest_key,
         rows_input=result.rows_input,
         rows_valid=result.rows_valid,
-        rows_quarantined=len(result.quarantined),
+        rows_quarantined=result.rows_quarantined,
         output_keys=[o["key"] for o in outputs],
         quarantine_key=quarantine_key,
         objects_written=written + committed,

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -251,6 +251,14 @@ DEFAULT_BATCH_BYTES = 4 * 2**20
 _MAX_READ_BYTES = 64 * 2**20
 
 
+class ByteStream(Protocol):
+    """What is read from: ``io.BytesIO``, an open file, botocore's ``StreamingBody``."""
+
+    def read(self, size: int | None = ..., /) -> bytes:
+        """Up to ``size`` bytes (all that is left when omitted); ``b""`` at the end."""
+        ...
+
+
 @dataclass(slots=True)
 class ColumnBatch:
     """Consecutive plain CSV records as string columns: row ``i`` is record ``start + i + 1`` on line
@@ -270,7 +278,7 @@ class RowBatch:
 class _Joined:
     """``head`` followed by the rest of ``stream`` (the format sniff consumes the first bytes)."""
 
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+    def __init__(self, head: bytes, stream: ByteStream) -> None:
         self._head = head
         self._stream = stream
 
@@ -297,7 +305,7 @@ def _byte_chunks(stream: Any, is_gzip: bool, size: int) -> Iterator[bytes]:
         raise UnreadableObjectError(f"corrupt gzip stream: {exc}") from exc
 
 
-def _plain_chunks(head: bytes, stream: BinaryIO, size: int) -> Iterator[bytes]:
+def _plain_chunks(head: bytes, stream: ByteStream, size: int) -> Iterator[bytes]:
     if head:
         yield head
     while chunk := stream.read(size):
@@ -345,7 +353,7 @@ def _stream_lines(chunks: Iterator[str], *, universal: bool) -> Iterator[str]:
 _CSV_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
-def _read_head(stream: BinaryIO, size: int) -> bytes:
+def _read_head(stream: ByteStream, size: int) -> bytes:
     head = b""
     while len(head) < size and (data := stream.read(size - len(head))):
         head += data
@@ -353,9 +361,11 @@ def _read_head(stream: BinaryIO, size: int) -> bytes:
 
 
 def iter_batches(
-    key: str, stream: BinaryIO, *, batch_bytes: int = DEFAULT_BATCH_BYTES
+    key: str, stream: ByteStream, *, batch_bytes: int = DEFAULT_BATCH_BYTES
 ) -> tuple[InputFormat, bool, Iterator[ColumnBatch | RowBatch]]:
-    """``(format, is_gzip, batches)``: the records of an object read from ``stream``, in batches of about ``batch_bytes`` decoded bytes.
+    """``(format, is_gzip, batches)``: the records of an object read from ``stream``, in batches.
+
+    A batch holds about ``batch_bytes`` decoded bytes (defaults to :data:`DEFAULT_BATCH_BYTES`).
 
     The batches hold exactly the records :func:`read_rows` returns, in order, with the same row and line
     numbers: plain CSV runs (the shape :func:`read_csv_table` takes) as :class:`ColumnBatch`; from the first
