@@ -203,9 +203,11 @@ def put_file_if_absent(
     *,
     content_type: str,
     metadata: dict[str, str],
-    part_bytes: int = PART_BYTES,
+    part_bytes: int | None = None,
 ) -> bool:
     """:func:`put_if_absent` for a file, read ``part_bytes`` at a time (a file larger than memory).
+
+    ``part_bytes`` defaults to :data:`PART_BYTES`.
 
     Up to ``part_bytes`` the file is one :func:`put_if_absent`. Larger, it is a multipart upload whose
     ``CompleteMultipartUpload`` carries ``If-None-Match: *``: S3 then creates the object only if the key
@@ -220,6 +222,7 @@ def put_file_if_absent(
     """
     from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+    part_bytes = part_bytes or PART_BYTES
     size = path.stat().st_size
     if size <= part_bytes:
         return put_if_absent(client, bucket, key, path.read_bytes(), content_type=content_type, metadata=metadata)

@@ -8,11 +8,12 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 import rowwise_reference
-from lambda_support import SAMPLES
+from lambda_support import FEATURE_BUCKET, LANDING_BUCKET, SAMPLES
 from preprocessing.feature_sets import get_feature_set
 from preprocessing.lineage import Lineage
 from preprocessing.pipeline import Transformed, stream_transform, transform
@@ -90,7 +91,14 @@ def test_spilled_to_files_the_outputs_are_the_same_bytes(tmp_path: Path) -> None
     # GIVEN the object processed with buckets, runs and outputs as files in a work directory
     payload = _csv()
     spilled = stream_transform(
-        "x.csv", io.BytesIO(payload), FEATURE_SET, LINEAGE, CREATED, batch_bytes=SMALL_BATCH, buckets=3, workdir=tmp_path
+        "x.csv",
+        io.BytesIO(payload),
+        FEATURE_SET,
+        LINEAGE,
+        CREATED,
+        batch_bytes=SMALL_BATCH,
+        buckets=3,
+        workdir=tmp_path,
     )
     whole = transform("x.csv", payload, FEATURE_SET, LINEAGE, CREATED)
     # THEN the files hold the in-memory bytes, and the quarantine file is its JSON Lines body
@@ -122,3 +130,84 @@ def test_bounded_row_groups_keep_the_rows(tmp_path: Path) -> None:
         expected = pq.read_table(io.BytesIO(reference.body))
         assert parquet.read().equals(expected)
         assert parquet.schema_arrow.metadata == expected.schema.metadata
+
+
+def _stored(s3: Any, bucket: str) -> dict[str, tuple[bytes, str, dict[str, str], bool]]:
+    """Every object in ``bucket``: body, content type, user metadata, and whether it was uploaded in parts."""
+    found = {}
+    for entry in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        got = s3.get_object(Bucket=bucket, Key=entry["Key"])
+        multipart = "-" in got["ETag"]  # a multipart upload's ETag ends in -<parts>
+        found[entry["Key"]] = (got["Body"].read(), got["ContentType"], got["Metadata"], multipart)
+    return found
+
+
+def test_a_large_object_streams_from_s3_and_commits_the_same_objects(
+    s3: Any, lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preprocessing import pipeline, storage
+    from preprocessing.config import get_settings
+    from preprocessing.events import SourceObject
+
+    # GIVEN a landing object (120 KB: invalid rows, duplicates, two days), processed the in-memory way
+    payload = _csv()
+    put = s3.put_object(Bucket=LANDING_BUCKET, Key="raw/transactions/big.csv", Body=payload)
+    source = SourceObject(
+        LANDING_BUCKET, "raw/transactions/big.csv", put["VersionId"], put["ETag"].strip('"'), None, None
+    )
+    settings = get_settings()
+
+    def run() -> pipeline.ObjectResult:
+        return pipeline.process_object(source, settings=settings, feature_set=FEATURE_SET, client=storage.s3_client())
+
+    assert run().status == "processed"
+    in_memory = _stored(s3, FEATURE_BUCKET)
+    assert not any(multipart for *_, multipart in in_memory.values())
+    for key in in_memory:
+        s3.delete_object(Bucket=FEATURE_BUCKET, Key=key)
+    # WHEN the limits make it a large object: 8 buckets spilled to disk, outputs uploaded in 4 KiB parts
+    monkeypatch.setattr(pipeline, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(pipeline, "BUCKET_BYTES", 16 * 1024)
+    monkeypatch.setattr(storage, "PART_BYTES", 4 * 1024)
+    monkeypatch.setattr("moto.s3.models.S3_UPLOAD_PART_MIN_SIZE", 1024)  # S3's 5 MiB, scaled down with the parts
+    result = run()
+    streamed = _stored(s3, FEATURE_BUCKET)
+    # THEN the same objects (bytes, content type, metadata) are committed, the large ones uploaded in parts
+    assert result.status == "processed"
+    assert {k: v[:3] for k, v in streamed.items()} == {k: v[:3] for k, v in in_memory.items()}
+    assert any(multipart for *_, multipart in streamed.values())
+    # AND a redelivery is a no-op; a retry after a crash before the manifest writes only the manifest
+    assert run().status == "duplicate"
+    s3.delete_object(Bucket=FEATURE_BUCKET, Key=result.manifest_key)
+    retried = run()
+    assert (retried.status, retried.objects_written) == ("processed", 1)
+    assert {k: v[:3] for k, v in _stored(s3, FEATURE_BUCKET).items()} == {k: v[:3] for k, v in in_memory.items()}
+
+
+def test_a_multipart_upload_loses_to_an_existing_key_and_leaves_no_parts(
+    s3: Any, lambda_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preprocessing import storage
+
+    monkeypatch.setattr("moto.s3.models.S3_UPLOAD_PART_MIN_SIZE", 1024)
+    path = tmp_path / "out.parquet"
+    path.write_bytes(b"x" * 10_000)
+    client = storage.s3_client()
+    key = "transactions/dt=2024-05-03/out.parquet"
+
+    # GIVEN a concurrent writer that creates the key while this upload's parts are in flight
+    def concurrent_writer(**_: Any) -> None:
+        s3.put_object(Bucket=FEATURE_BUCKET, Key=key, Body=b"first")
+
+    client.meta.events.register_first("before-call.s3.CompleteMultipartUpload", concurrent_writer)
+    try:
+        # WHEN the file is written put-if-absent in parts
+        created = storage.put_file_if_absent(
+            client, FEATURE_BUCKET, key, path, content_type="application/octet-stream", metadata={}, part_bytes=4096
+        )
+    finally:
+        client.meta.events.unregister("before-call.s3.CompleteMultipartUpload", concurrent_writer)
+    # THEN the conditional CompleteMultipartUpload loses (412): the first object stays and no upload is left
+    assert created is False
+    assert s3.get_object(Bucket=FEATURE_BUCKET, Key=key)["Body"].read() == b"first"
+    assert s3.list_multipart_uploads(Bucket=FEATURE_BUCKET).get("Uploads", []) == []
