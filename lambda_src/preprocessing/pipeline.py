@@ -34,7 +34,7 @@ from preprocessing.readers import (
     RowBatch,
     iter_batches,
 )
-from preprocessing.spill import Buckets, Runs, bucket_ids, merge_sorted, split_by
+from preprocessing.spill import Buckets, Runs, bucket_ids, split_by
 from preprocessing.storage import (
     OpenedObject,
     object_exists,
@@ -56,8 +56,8 @@ PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 #: Objects whose decoded size is estimated at most this are processed in memory, in one batch (as before
 #: streaming). Defaults to 32 MiB; larger objects stream through buckets in a scratch directory.
 IN_MEMORY_BYTES = 32 * 2**20
-#: Decoded input bytes per bucket when streaming: what memory holds at once besides a batch (16 MiB).
-BUCKET_BYTES = 16 * 2**20
+#: Decoded input bytes per bucket when streaming: what memory holds at once besides a batch (8 MiB).
+BUCKET_BYTES = 8 * 2**20
 #: Assumed expansion of a gzip object when estimating its decoded size (CSV/JSON text compresses 4-8x).
 GZIP_EXPANSION = 8
 #: Rows per Parquet row group when streaming (pyarrow's default, 1,048,576, would buffer ~150 MB).
@@ -650,7 +650,7 @@ def stream_transform(
         partitions = _encode_partitions(table, feature_set.event_timestamp, lineage, time_sorted=time_sorted)
     else:
         writer = _PartitionWriter(lineage, feature_set.event_timestamp, workdir, row_group_rows)
-        for piece in merge_sorted(runs.iterators(), codec.sort_keys):
+        for piece in runs.merged(codec.sort_keys):
             writer.add(piece)
         partitions = writer.close()
 

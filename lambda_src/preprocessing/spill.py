@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: Rows per record batch in a sorted run file (the merge holds one such batch per run).
-RUN_BATCH_ROWS = 8192
+#: Rows the merge holds across all runs (one record batch per run): 131,072 rows, ~20 MB of features.
+MERGE_ROWS = 131_072
+#: Runs merged at once. More runs are merged in rounds (runs of runs), so a merge step touches at most
+#: this many pieces: the work per row stays constant however many runs there are.
+FAN_IN = 8
 
 
 def bucket_ids(column: pa.ChunkedArray | pa.Array, buckets: int) -> pa.Array:
@@ -106,6 +109,7 @@ class Runs:
 
     def __init__(self, directory: Path | None) -> None:
         self._directory = directory
+        self._batch_rows = MERGE_ROWS // FAN_IN
         self._tables: list[pa.Table] = []
         self._paths: list[Path] = []
 
@@ -118,7 +122,7 @@ class Runs:
             return
         path = self._directory / f"run-{len(self._paths):04d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            for batch in table.to_batches(max_chunksize=RUN_BATCH_ROWS):
+            for batch in table.to_batches(max_chunksize=self._batch_rows):
                 writer.write_batch(batch)
         self._paths.append(path)
 
@@ -130,6 +134,31 @@ class Runs:
         if self._directory is None:
             return [iter([t]) for t in self._tables]
         return [_read_run(path) for path in self._paths]
+
+    def merged(self, keys: Sequence[str]) -> Iterator[pa.Table]:
+        """All runs merged ascending by ``keys`` (:func:`merge_sorted`), in rounds of :data:`FAN_IN` runs."""
+        import pyarrow as pa
+
+        if self._directory is not None:
+            round_number = 0
+            while len(self._paths) > FAN_IN:
+                round_number += 1
+                merged: list[Path] = []
+                for start in range(0, len(self._paths), FAN_IN):
+                    group = self._paths[start : start + FAN_IN]
+                    path = self._directory / f"run-{round_number}-{len(merged):04d}.arrow"
+                    writer = None
+                    with pa.OSFile(str(path), "wb") as sink:
+                        for piece in merge_sorted([_read_run(p) for p in group], keys):
+                            if writer is None:
+                                writer = pa.ipc.new_file(sink, piece.schema)
+                            for batch in piece.to_batches(max_chunksize=self._batch_rows):
+                                writer.write_batch(batch)
+                        if writer is not None:
+                            writer.close()
+                    merged.append(path)
+                self._paths = merged
+        return merge_sorted(self.iterators(), keys)
 
 
 def _read_run(path: Path) -> Iterator[pa.Table]:

@@ -88,7 +88,8 @@ def test_batches_hold_exactly_the_row_readers_records() -> None:
 
 
 def test_spilled_to_files_the_outputs_are_the_same_bytes(tmp_path: Path) -> None:
-    # GIVEN the object processed with buckets, runs and outputs as files in a work directory
+    # GIVEN the object processed with buckets, runs and outputs as files in a work directory (20 runs: merged
+    # in rounds)
     payload = _csv()
     spilled = stream_transform(
         "x.csv",
