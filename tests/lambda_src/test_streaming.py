@@ -98,7 +98,7 @@ def test_spilled_to_files_the_outputs_are_the_same_bytes(tmp_path: Path) -> None
         LINEAGE,
         CREATED,
         batch_bytes=SMALL_BATCH,
-        buckets=3,
+        buckets=20,
         workdir=tmp_path,
     )
     whole = transform("x.csv", payload, FEATURE_SET, LINEAGE, CREATED)
