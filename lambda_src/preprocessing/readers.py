@@ -245,9 +245,9 @@ def read_csv_table(payload: bytes, *, is_gzip: bool) -> pa.Table | None:
 
 # --- Streaming: the same records, read in batches from a byte stream ------------------------------------
 
-#: Bytes of (decompressed) input per batch. Defaults to 4 MiB: a batch's string columns and the
+#: Bytes of (decompressed) input per batch when streaming. Defaults to 1 MiB: a batch's string columns and the
 #: validation temporaries stay a few tens of MB whatever the object's size.
-DEFAULT_BATCH_BYTES = 4 * 2**20
+DEFAULT_BATCH_BYTES = 2**20
 _MAX_READ_BYTES = 64 * 2**20
 
 

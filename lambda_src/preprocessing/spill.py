@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: Rows the merge holds across all runs (one record batch per run): 131,072 rows, ~20 MB of features.
-MERGE_ROWS = 131_072
+#: Rows the merge holds across all runs (one record batch per run): 65,536 rows, ~10 MB of features.
+MERGE_ROWS = 65_536
 #: Runs merged at once. More runs are merged in rounds (runs of runs), so a merge step touches at most
 #: this many pieces: the work per row stays constant however many runs there are.
 FAN_IN = 8
