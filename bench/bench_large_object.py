@@ -150,9 +150,8 @@ def main() -> None:
     seconds = figures["seconds"]
     assert figures["rows"] == rows, (figures, rows)
     ratio = size / peak
-    print(
-        f"== large object, source {args.source}: {size / 2**20:,.0f} MiB CSV, {rows:,} rows (python {sys.version.split()[0]})"
-    )
+    python = sys.version.split()[0]
+    print(f"== large object, source {args.source}: {size / 2**20:,.0f} MiB CSV, {rows:,} rows (python {python})")
     print(f"rows valid {figures['valid']:,}, quarantined {figures['quarantined']:,}")
     print(f"peak RSS of the processing process: {peak / 2**20:,.0f} MiB")
     verdict = "meets" if ratio >= RATIO_GOAL else "MISSES"

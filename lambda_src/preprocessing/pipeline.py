@@ -10,6 +10,7 @@ retry finds its outputs already written (same deterministic keys, put-if-absent)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -696,10 +697,8 @@ def _releaser(active: bool) -> Callable[[], None]:
         return lambda: None
     import pyarrow as pa
 
-    try:
+    with contextlib.suppress(NotImplementedError):  # pyarrow built without jemalloc
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-    except NotImplementedError:  # pyarrow built without jemalloc
-        pass
     return pa.default_memory_pool().release_unused
 
 
