@@ -16,11 +16,11 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -57,13 +57,15 @@ PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 #: Objects whose decoded size is estimated at most this are processed in memory, in one batch (as before
 #: streaming). Defaults to 32 MiB; larger objects stream through buckets in a scratch directory.
 IN_MEMORY_BYTES = 32 * 2**20
-#: Decoded input bytes per bucket when streaming: what memory holds at once besides a batch (8 MiB).
-BUCKET_BYTES = 8 * 2**20
+#: Decoded input bytes per bucket when streaming: what memory holds at once besides a batch (4 MiB).
+BUCKET_BYTES = 4 * 2**20
 #: Assumed expansion of a gzip object when estimating its decoded size (CSV/JSON text compresses 4-8x).
 GZIP_EXPANSION = 8
 #: Rows per Parquet row group when streaming (65,536, ~10 MB buffered; pyarrow's default, 1,048,576, is ~150 MB).
 ROW_GROUP_ROWS = 65_536
 _EPOCH = date(1970, 1, 1)
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 _MICROS_PER_DAY = 86_400_000_000
 
 
@@ -281,7 +283,7 @@ def transform(
     Raises:
         preprocessing.readers.UnreadableObjectError: the object as a whole cannot be decoded.
     """
-    batch = batch_bytes or max(len(payload), 1) * 16  # gzip expands
+    batch = batch_bytes or max(len(payload) // 2 + 1, DEFAULT_BATCH_BYTES)  # two batches validate in parallel
     return stream_transform(
         key, io.BytesIO(payload), feature_set, lineage, created_timestamp, batch_bytes=batch, buckets=buckets
     )
@@ -604,15 +606,19 @@ def stream_transform(
     rows_input = 0
     key_column = feature_set.unique_key
     release = _releaser(workdir is not None)
-    for batch in batches:
+
+    def validate(batch: ColumnBatch | RowBatch) -> tuple[list[pa.Table], list[dict[str, Any]], Any]:
+        if isinstance(batch, ColumnBatch):
+            return (*_validate_column_batch(feature_set, batch, lineage), None)
+        return _validate_row_batch(feature_set, batch, lineage)
+
+    for batch, (parts, quarantined, raw_rows) in _overlapped(validate, batches):
         release()
         if isinstance(batch, ColumnBatch):
-            parts, quarantined = _validate_column_batch(feature_set, batch, lineage)
             rows_input += batch.table.num_rows
             if key_column:
                 raw.add_columns(batch)
         else:
-            parts, quarantined, raw_rows = _validate_row_batch(feature_set, batch, lineage)
             rows_input += len(batch.rows)
             if key_column:
                 raw.add_rows(raw_rows)
@@ -683,6 +689,27 @@ def stream_transform(
     if result.rows_valid + result.rows_quarantined != rows_input:  # pragma: no cover - invariant guard
         raise AssertionError(f"row accounting broken: {result.rows_valid} + {result.rows_quarantined} != {rows_input}")
     return result
+
+
+def _overlapped(fn: Callable[[_T], _R], items: Iterable[_T]) -> Iterator[tuple[_T, _R]]:
+    """``(item, fn(item))`` in order, with ``fn`` running on two threads while the next item is produced.
+
+    Arrow's kernels release the GIL, so reading one batch and validating two overlap on the function's
+    vCPUs; at most two batches are in flight (memory stays bounded by the batch).
+    """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        window: deque[tuple[_T, Future[_R]]] = deque()
+        for item in items:
+            window.append((item, pool.submit(fn, item)))
+            if len(window) >= 2:
+                done, future = window.popleft()
+                yield done, future.result()
+        while window:
+            done, future = window.popleft()
+            yield done, future.result()
 
 
 def _releaser(active: bool) -> Callable[[], None]:

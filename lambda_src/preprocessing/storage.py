@@ -190,9 +190,9 @@ def put_if_absent(
 
 
 #: Part size of multipart uploads, and the size up to which a file is written with one ``PutObject``.
-#: Defaults to 16 MiB: one part in memory at a time (S3 parts are 5 MiB to 5 GiB, at most 10,000 of them:
+#: Defaults to 8 MiB: one part in memory at a time (S3 parts are 5 MiB to 5 GiB, at most 10,000 of them:
 #: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html).
-PART_BYTES = 16 * 2**20
+PART_BYTES = 8 * 2**20
 
 
 def put_file_if_absent(
