@@ -79,7 +79,7 @@ class Buckets:
             return
         writer = self._writers.get(bucket)
         if writer is None:
-            writer = self._writers[bucket] = pa.ipc.new_stream(str(self._path(bucket)), self._schema)
+            writer = self._writers[bucket] = pa.ipc.new_stream(str(self._path(bucket)), self._schema, options=_ipc())
         writer.write_table(table)
 
     def close(self) -> None:
@@ -121,7 +121,7 @@ class Runs:
             self._tables.append(table)
             return
         path = self._directory / f"run-{len(self._paths):04d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=_ipc()) as writer:
             for batch in table.to_batches(max_chunksize=self._batch_rows):
                 writer.write_batch(batch)
         self._paths.append(path)
@@ -151,7 +151,7 @@ class Runs:
                     with pa.OSFile(str(path), "wb") as sink:
                         for piece in merge_sorted([_read_run(p) for p in group], keys):
                             if writer is None:
-                                writer = pa.ipc.new_file(sink, piece.schema)
+                                writer = pa.ipc.new_file(sink, piece.schema, options=_ipc())
                             for batch in piece.to_batches(max_chunksize=self._batch_rows):
                                 writer.write_batch(batch)
                         if writer is not None:
@@ -159,6 +159,13 @@ class Runs:
                     merged.append(path)
                 self._paths = merged
         return merge_sorted(self.iterators(), keys)
+
+
+def _ipc() -> pa.ipc.IpcWriteOptions:
+    """Spill files are LZ4-compressed Arrow IPC: about a quarter of the scratch space, at little CPU."""
+    import pyarrow as pa
+
+    return pa.ipc.IpcWriteOptions(compression="lz4")
 
 
 def _read_run(path: Path) -> Iterator[pa.Table]:
