@@ -1,6 +1,6 @@
 """Benchmark: one landing object several times larger than the memory it is processed in (issue 15).
 
-    .venv/bin/python bench/bench_large_object.py [--mb 1024] [--source s3|file]
+    .venv/bin/python bench/bench_large_object.py [--mb 1280] [--source s3|file]
 
 A ``--mb`` MB transactions CSV (7 days, 20,000 accounts, ~0.3% invalid rows) is processed by
 ``preprocessing.pipeline`` in a child process: with ``--source s3`` (the default) the real
@@ -116,7 +116,7 @@ def free_port() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--mb", type=int, default=1024, help="object size in MiB (1024)")
+    parser.add_argument("--mb", type=int, default=1280, help="object size in MiB (1280)")
     parser.add_argument("--source", choices=("s3", "file"), default="s3", help="read from moto S3 or a file (s3)")
     args = parser.parse_args()
 
