@@ -59,6 +59,10 @@ PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 IN_MEMORY_BYTES = 32 * 2**20
 #: Decoded input bytes per bucket when streaming: what memory holds at once besides a batch (4 MiB).
 BUCKET_BYTES = 4 * 2**20
+#: Most buckets (open files) one object is spread over: Lambda allows 1,024 file descriptors
+#: (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). Objects above
+#: ``MAX_BUCKETS * BUCKET_BYTES`` (2 GiB) get larger buckets, so their memory grows slowly with their size.
+MAX_BUCKETS = 512
 #: Assumed expansion of a gzip object when estimating its decoded size (CSV/JSON text compresses 4-8x).
 GZIP_EXPANSION = 8
 #: Rows per Parquet row group when streaming (65,536, ~10 MB buffered; pyarrow's default, 1,048,576, is ~150 MB).
@@ -891,7 +895,7 @@ def process_object(
             feature_set,
             lineage,
             opened.last_modified,
-            buckets=-(-estimate // BUCKET_BYTES),
+            buckets=min(-(-estimate // BUCKET_BYTES), MAX_BUCKETS),
             workdir=Path(workdir),
             row_group_rows=ROW_GROUP_ROWS,
         )
