@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -730,7 +731,14 @@ def _releaser(active: bool) -> Callable[[], None]:
 
     with contextlib.suppress(NotImplementedError):  # pyarrow built without jemalloc
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-    return pa.default_memory_pool().release_unused
+    pool = pa.default_memory_pool()
+    calls = itertools.count()
+
+    def release() -> None:  # purging is not free: every 16th call (batch, bucket or merge step)
+        if next(calls) % 16 == 0:
+            pool.release_unused()
+
+    return release
 
 
 class _Quarantine:
