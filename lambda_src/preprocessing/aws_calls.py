@@ -46,6 +46,30 @@ WORKLOADS: dict[str, tuple[dict[str, object], ...]] = {
             "why": "write features, quarantine and manifest once (storage.put_if_absent)",
         },
         {
+            "call": "s3:CreateMultipartUpload",
+            "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${FEATURE_PREFIX}*",
+            "kms": "encrypt",
+            "why": "an output larger than a part is uploaded in parts (storage.put_file_if_absent)",
+        },
+        {
+            "call": "s3:UploadPart",
+            "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${FEATURE_PREFIX}*",
+            "kms": "encrypt",
+            "why": "one part of a large output (storage.put_file_if_absent)",
+        },
+        {
+            "call": "s3:CompleteMultipartUpload",
+            "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${FEATURE_PREFIX}*",
+            "kms": "encrypt",
+            "conditional": "if-none-match",
+            "why": "assemble a large output only if its key does not exist (storage.put_file_if_absent)",
+        },
+        {
+            "call": "s3:AbortMultipartUpload",
+            "resource": "arn:aws:s3:::${FEATURE_BUCKET}/${FEATURE_PREFIX}*",
+            "why": "drop the parts of an upload that lost to an existing key (storage.put_file_if_absent)",
+        },
+        {
             "call": "s3:ListObjectVersions",
             "resource": "arn:aws:s3:::${LANDING_BUCKET}",
             "context": {"s3:prefix": "${LANDING_PREFIX}"},

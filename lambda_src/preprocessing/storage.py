@@ -7,15 +7,18 @@ prefix, ``PutObject``/``GetObject`` (``HeadObject``) on the feature set's prefix
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from preprocessing.events import SourceObject
+    from preprocessing.readers import ByteStream
 
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchVersion", "NotFound"})
 _ALREADY_EXISTS = frozenset({"PreconditionFailed", "412"})
@@ -27,6 +30,18 @@ class SourceObjectNotFoundError(LookupError):
 
 class SourceObjectChangedError(RuntimeError):
     """Unversioned bucket: the object was overwritten after the event, so its ETag no longer matches."""
+
+
+@dataclass(frozen=True)
+class OpenedObject:
+    """A landing object being read: its body as a stream, and the attributes used for lineage."""
+
+    key: str
+    stream: ByteStream
+    version_id: str | None
+    etag: str
+    last_modified: datetime
+    content_length: int
 
 
 @dataclass(frozen=True)
@@ -62,8 +77,8 @@ def _error_code(exc: Exception) -> str:
     return code or str(status or "")
 
 
-def fetch_source_object(client: S3Client, source: SourceObject) -> FetchedObject:
-    """Read exactly the object version the event names.
+def open_source_object(client: S3Client, source: SourceObject) -> OpenedObject:
+    """Start reading exactly the object version the event names; the body is streamed, never held whole.
 
     With a version id the read is ``GetObject(VersionId=...)``; without one (unversioned bucket) it is
     ``GetObject(IfMatch=<etag>)`` so that a later overwrite is detected instead of silently processed.
@@ -92,17 +107,34 @@ def fetch_source_object(client: S3Client, source: SourceObject) -> FetchedObject
                     f"{source.uri} no longer has ETag {source.etag} (overwritten after the event)"
                 ) from exc
             raise
-        body = response["Body"].read()
-        return FetchedObject(
+        return OpenedObject(
             key=key,
-            body=body,
+            stream=response["Body"],
             version_id=response.get("VersionId") or source.version_id,
             etag=str(response.get("ETag", source.etag)).strip('"'),
             last_modified=response["LastModified"],
-            content_length=len(body),
+            content_length=int(response.get("ContentLength", 0)),
         )
     version = f" version {source.version_id}" if source.version_id else ""
     raise SourceObjectNotFoundError(f"{source.uri}{version} does not exist")
+
+
+def fetch_source_object(client: S3Client, source: SourceObject) -> FetchedObject:
+    """:func:`open_source_object` with the whole body read into memory.
+
+    Raises:
+        The errors of :func:`open_source_object`.
+    """
+    opened = open_source_object(client, source)
+    body = opened.stream.read()
+    return FetchedObject(
+        key=opened.key,
+        body=body,
+        version_id=opened.version_id,
+        etag=opened.etag,
+        last_modified=opened.last_modified,
+        content_length=len(body),
+    )
 
 
 def object_exists(client: S3Client, bucket: str, key: str) -> bool:
@@ -155,3 +187,83 @@ def put_if_absent(
             return False
         raise
     return True
+
+
+#: Part size of multipart uploads, and the size up to which a file is written with one ``PutObject``.
+#: Defaults to 8 MiB: one part in memory at a time (S3 parts are 5 MiB to 5 GiB, at most 10,000 of them:
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html).
+PART_BYTES = 8 * 2**20
+
+
+def put_file_if_absent(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    path: Path,
+    *,
+    content_type: str,
+    metadata: dict[str, str],
+    part_bytes: int | None = None,
+) -> bool:
+    """:func:`put_if_absent` for a file, read ``part_bytes`` at a time (a file larger than memory).
+
+    ``part_bytes`` defaults to :data:`PART_BYTES`.
+
+    Up to ``part_bytes`` the file is one :func:`put_if_absent`. Larger, it is a multipart upload whose
+    ``CompleteMultipartUpload`` carries ``If-None-Match: *``: S3 then creates the object only if the key
+    does not exist (412 otherwise; 409 on a concurrent conditional write, which is raised so the message is
+    retried with a new upload). CreateMultipartUpload and UploadPart take no conditional headers; the
+    condition is checked when the parts are assembled
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html). boto3's
+    ``upload_file`` cannot pass ``IfNoneMatch`` (not in ``S3Transfer.ALLOWED_UPLOAD_ARGS``,
+    https://github.com/boto/boto3/issues/4366), hence the explicit calls. A failed upload is aborted (the
+    role has ``s3:AbortMultipartUpload``), so no parts are left behind.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    part_bytes = part_bytes or PART_BYTES
+    size = path.stat().st_size
+    if size <= part_bytes:
+        return put_if_absent(client, bucket, key, path.read_bytes(), content_type=content_type, metadata=metadata)
+    if object_exists(client, bucket, key):
+        return False
+    upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type, Metadata=metadata)[
+        "UploadId"
+    ]
+    try:
+        parts: list[dict[str, Any]] = []
+        with path.open("rb") as source:
+            while chunk := source.read(part_bytes):
+                number = len(parts) + 1
+                etag = client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk)[
+                    "ETag"
+                ]
+                parts.append({"PartNumber": number, "ETag": etag})
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "MultipartUpload": {"Parts": parts},
+        }
+        try:
+            client.complete_multipart_upload(**kwargs, IfNoneMatch="*")
+        except ParamValidationError:  # botocore predating conditional writes: the head check still holds
+            client.complete_multipart_upload(**kwargs)
+    except ClientError as exc:
+        _abort(client, bucket, key, upload_id)
+        if _error_code(exc) in _ALREADY_EXISTS:
+            return False
+        raise
+    except (BotoCoreError, OSError):
+        _abort(client, bucket, key, upload_id)
+        raise
+    return True
+
+
+def _abort(client: S3Client, bucket: str, key: str, upload_id: str) -> None:
+    """Best effort: a 409 may already have removed the upload (then AbortMultipartUpload answers 404)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    with contextlib.suppress(ClientError, BotoCoreError):
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)

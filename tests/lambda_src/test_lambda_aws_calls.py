@@ -54,8 +54,30 @@ def _invoke(handler_module: Any, *records: dict[str, Any]) -> dict[str, Any]:
     return handler_module.lambda_handler({"Records": list(records)}, FakeLambdaContext())
 
 
+def _large_object_with_a_concurrent_writer(handler_module: Any, s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A landing object processed as a large one (spilled, outputs uploaded in parts), while a concurrent
+    writer creates one of its outputs (that upload loses its conditional completion and is aborted)."""
+    from preprocessing import pipeline, storage
+
+    monkeypatch.setattr(pipeline, "IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(storage, "PART_BYTES", 4096)
+    monkeypatch.setattr("moto.s3.models.S3_UPLOAD_PART_MIN_SIZE", 1024)
+    put = s3.put_object(Bucket=LANDING_BUCKET, Key="raw/transactions/large.csv", Body=CSV * 4)
+    event = eventbridge_s3_object_created(
+        LANDING_BUCKET, "raw/transactions/large.csv", version_id=put["VersionId"], etag=put["ETag"], size=len(CSV) * 4
+    )
+    client = storage.s3_client()
+
+    def concurrent_writer(params: dict[str, Any], **_: Any) -> None:
+        client.meta.events.unregister("provide-client-params.s3.CompleteMultipartUpload", concurrent_writer)
+        s3.put_object(Bucket=params["Bucket"], Key=params["Key"], Body=b"written by another attempt")
+
+    client.meta.events.register_first("provide-client-params.s3.CompleteMultipartUpload", concurrent_writer)
+    assert _invoke(handler_module, record(body_of(event))) == {"batchItemFailures": []}
+
+
 def test_every_call_the_handler_makes_is_declared_and_every_declaration_is_made(
-    handler_module: Any, s3: Any, recorded: list[Call]
+    handler_module: Any, s3: Any, recorded: list[Call], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from preprocessing.aws_calls import WORKLOADS
 
@@ -72,6 +94,8 @@ def test_every_call_the_handler_makes_is_declared_and_every_declaration_is_made(
     assert _invoke(handler_module, record(body_of(scheduled_event(rule, landed + timedelta(days=1))))) == {
         "batchItemFailures": []
     }
+    # AND a large object is processed while another attempt writes one of its outputs
+    _large_object_with_a_concurrent_writer(handler_module, s3, monkeypatch)
     # THEN every call was declared ...
     env = dict(os.environ)
     declared = WORKLOADS["handler"]
@@ -90,6 +114,7 @@ def test_every_call_the_handler_makes_is_declared_and_every_declaration_is_made(
     # AND the recorder sees what the declaration says about the calls (a VersionId, a conditional write)
     assert any(o == "GetObject" and p.get("VersionId") for _, o, p in recorded)
     assert any(o == "PutObject" and p.get("IfNoneMatch") == "*" for _, o, p in recorded)
+    assert any(o == "CompleteMultipartUpload" and p.get("IfNoneMatch") == "*" for _, o, p in recorded)
 
 
 def test_an_undeclared_call_is_caught() -> None:

@@ -65,6 +65,11 @@ CALL_ACTIONS: dict[str, tuple[str, ...]] = {
     "s3:GetObject": ("s3:GetObject",),
     "s3:HeadObject": ("s3:GetObject",),
     "s3:PutObject": ("s3:PutObject",),
+    # Multipart upload permissions: https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions
+    "s3:CreateMultipartUpload": ("s3:PutObject",),
+    "s3:UploadPart": ("s3:PutObject",),
+    "s3:CompleteMultipartUpload": ("s3:PutObject",),
+    "s3:AbortMultipartUpload": ("s3:AbortMultipartUpload",),
     "s3:ListObjectsV2": ("s3:ListBucket",),
     "s3:ListObjects": ("s3:ListBucket",),
     "s3:ListObjectVersions": ("s3:ListBucketVersions",),

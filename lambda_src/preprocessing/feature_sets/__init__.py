@@ -55,11 +55,18 @@ class ColumnarCodec:
             ``normalized`` that ``rows`` (indices, or ``None`` for all) selects, exactly
             :attr:`FeatureSet.output_schema`, whatever the order of those rows;
             ``FeatureSet.build(models, ctx)`` must equal ``build_table(from_models(models), ctx, None)``.
+            A row's features may depend on the other rows of its entity (``FeatureSet.entity_key``) in the
+            object, never on other entities' rows: the streaming pipeline builds entities in groups.
+        sort_keys: the columns ``build_table``'s output is sorted by, ascending, a key unique per row,
+            starting with ``FeatureSet.event_timestamp`` (the streaming pipeline merges groups in this
+            order and writes partitions as they complete). Defaults to ``()``: the object's rows are
+            built in one group, in memory.
     """
 
     validate: Callable[[pa.Table], tuple[pa.Table | None, pa.ChunkedArray | pa.Array]]
     from_models: Callable[[Sequence[Any]], pa.Table]
     build_table: Callable[[pa.Table, BuildContext, pa.Array | None], pa.Table]
+    sort_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

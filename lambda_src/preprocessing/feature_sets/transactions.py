@@ -288,8 +288,9 @@ def _column_timestamp(values: pa.Array) -> tuple[pa.Array, pa.Array]:
     import pyarrow.compute as pc
 
     ok = pc.match_substring_regex(values, _TIMESTAMP)
+    parsed = values if pc.all(ok).as_py() else pc.if_else(ok, values, "2000-01-01T00:00:00Z")
     try:  # Arrow's ISO 8601 cast; it fails as a whole on a day the month lacks
-        micros = pc.cast(pc.if_else(ok, values, "2000-01-01T00:00:00Z"), pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        micros = pc.cast(parsed, pa.timestamp("us", tz="UTC")).cast(pa.int64())
     except pa.ArrowInvalid:
         micros = _calendar_micros(values, ok)
     ok = pc.and_(ok, pc.greater_equal(micros, _MIN_MICROS))
@@ -321,7 +322,8 @@ def validate_columns(table: pa.Table) -> tuple[pa.Table | None, pa.Array]:
     checks.append(pc.is_in(strings["channel"], value_set=pa.array(list(CHANNELS))))
 
     amount_ok = pc.match_substring_regex(raw["amount"], _AMOUNT)
-    amount = pc.cast(pc.if_else(amount_ok, raw["amount"], "0"), pa.float64())
+    amounts = raw["amount"] if pc.all(amount_ok).as_py() else pc.if_else(amount_ok, raw["amount"], "0")
+    amount = pc.cast(amounts, pa.float64())
     checks += [amount_ok, pc.greater(amount, 0.0), pc.less_equal(amount, 1_000_000.0)]
     micros, ts_ok = _column_timestamp(raw["timestamp"].combine_chunks())
     checks.append(ts_ok)
@@ -355,5 +357,10 @@ FEATURE_SET = FeatureSet(
     build=build_features,
     output_schema=output_schema,
     description="Card-transaction features for fraud scoring, keyed by account_id.",
-    columnar=ColumnarCodec(validate=validate_columns, from_models=rows_to_table, build_table=build_table),
+    columnar=ColumnarCodec(
+        validate=validate_columns,
+        from_models=rows_to_table,
+        build_table=build_table,
+        sort_keys=("event_timestamp", "transaction_id"),
+    ),
 )
