@@ -255,8 +255,10 @@ class ModelArtifacts:
     def model_publish_commands(self) -> list[str]:
         """Upload a model version: ``model.onnx`` and its input contract ``signature.json`` beside it
         (batch jobs refuse to score without the signature; docs/batch-scoring.md)."""
-        directory = self.model_uri.removesuffix("model.onnx")
-        return [f"aws s3 cp model.onnx {self.model_uri}", f"aws s3 cp signature.json {directory}signature.json"]
+        quote = '"' if self.model_uri.endswith('"') else ""  # a shell expression until the registry is known
+        directory = self.model_uri.removesuffix(quote).removesuffix("model.onnx")
+        signature_uri = f"{directory}signature.json{quote}"
+        return [f"aws s3 cp model.onnx {self.model_uri}", f"aws s3 cp signature.json {signature_uri}"]
 
 
 def _not_found(lookup: str, error: Exception) -> bool:

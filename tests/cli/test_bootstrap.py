@@ -90,3 +90,27 @@ def test_text_and_markdown_show_the_publish_commands(capsys: pytest.CaptureFixtu
 def test_plans_without_the_section_render_nothing_for_it() -> None:
     assert bootstrap.render_text({"resources": []}) == []
     assert bootstrap.render_markdown({"resources": []}) == ""
+
+
+@pytest.mark.parametrize(
+    ("model_uri", "signature_uri"),
+    [
+        ("s3://registry/models/m/3/model.onnx", "s3://registry/models/m/3/signature.json"),
+        (
+            '"$(pulumi stack output model_registry_uri)/m/3/model.onnx"',
+            '"$(pulumi stack output model_registry_uri)/m/3/signature.json"',
+        ),
+    ],
+)
+def test_the_signature_goes_beside_the_model_whether_the_registry_is_known_or_a_shell_expression(
+    model_uri: str, signature_uri: str
+) -> None:
+    from hybrid_ai_platform.components.inference_service import ModelArtifacts
+
+    # GIVEN a model version not published yet, in an account whose registry is known or not yet created
+    artifacts = ModelArtifacts(image="i", image_checked=True, model_uri=model_uri, missing=("model",))
+    # THEN the commands upload model.onnx to its URI and signature.json beside it (same directory, same quoting)
+    assert artifacts.model_publish_commands() == [
+        f"aws s3 cp model.onnx {model_uri}",
+        f"aws s3 cp signature.json {signature_uri}",
+    ]
