@@ -1161,6 +1161,9 @@ class UsageConfig(_Model):
     """GB through the NAT gateways per month. Defaults to 100."""
     cluster: ClusterUsage = Field(default_factory=ClusterUsage)
     """Cluster-side assumptions of the placement advisor. Defaults to the ``ClusterUsage`` defaults."""
+    placement_threshold_percent: float = Field(default=20, ge=0)
+    """``blueprint diff`` / ``pr-check`` and the ``placement-cost`` policy report a function the change touches
+    whose placement costs more than this percentage above the cheapest placement. Defaults to 20."""
 
 
 class PlatformConfig(_Model):
