@@ -319,10 +319,9 @@ def _comparable(entry: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _side(entry: Mapping[str, Any]) -> str:
-    be = entry["break_even_requests_per_month"]
-    if be is None:
-        return "lambda"
-    return "cluster" if entry["usage"]["requests_per_month"] >= be else "lambda"
+    """Which of Lambda on-demand and the cluster is cheaper at the entry's rate (the cluster's node steps can
+    make Lambda cheaper again just above the first break-even, so the costs decide, not the rate)."""
+    return "cluster" if entry["monthly"]["cluster"] < entry["monthly"]["lambda"] else "lambda"
 
 
 def markdown_changes(changes: Sequence[PlacementChange]) -> str:

@@ -242,10 +242,8 @@ class Advice:
         return (current - best) / best * 100
 
     def side_of_break_even(self) -> str:
-        """``lambda`` below the break-even rate, ``cluster`` at or above it (``lambda`` when there is none)."""
-        if self.break_even_requests is None:
-            return "lambda"
-        return "cluster" if self.function.requests_per_month >= self.break_even_requests else "lambda"
+        """``cluster`` when the cluster is cheaper than Lambda on-demand at the function's rate, else ``lambda``."""
+        return "cluster" if self.monthly["cluster"] < self.monthly["lambda"] else "lambda"
 
     def curve(self, points: int = 11, top: float | None = None) -> list[dict[str, float]]:
         """Monthly cost per placement at ``points`` request rates from 0 to ``top`` (defaults to twice the
