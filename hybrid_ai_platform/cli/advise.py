@@ -200,7 +200,7 @@ def render_svg(advice: Advice, width: int = 640, height: int = 400, points: int 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f'<title>{escape(advice.function.name)}: monthly cost by request rate</title>',
+        f"<title>{escape(advice.function.name)}: monthly cost by request rate</title>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
         f'<line x1="{left}" y1="{y(0):.1f}" x2="{width - right}" y2="{y(0):.1f}" stroke="black"/>',
         f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{y(0):.1f}" stroke="black"/>',
@@ -232,9 +232,7 @@ def render_svg(advice: Advice, width: int = 640, height: int = 400, points: int 
             'stroke="gray" stroke-dasharray="4 3"/>'
         )
         out.append(f'<circle cx="{x(be):.1f}" cy="{y(y_be):.1f}" r="4" fill="black"/>')
-        out.append(
-            f'<text x="{x(be) + 6:.1f}" y="{y(y_be) - 6:.1f}">break-even {be:,.0f} requests/month</text>'
-        )
+        out.append(f'<text x="{x(be) + 6:.1f}" y="{y(y_be) - 6:.1f}">break-even {be:,.0f} requests/month</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

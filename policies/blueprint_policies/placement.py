@@ -27,6 +27,7 @@ no step up to :data:`MAX_NODES` has one (Lambda stays cheaper).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -249,11 +250,15 @@ class Advice:
         """Monthly cost per placement at ``points`` request rates from 0 to ``top`` (defaults to twice the
         larger of the current rate and the break-even rate)."""
         top = top or 2 * max(self.function.requests_per_month, self.break_even_requests or 0, 1.0)
-        rows = []
+        rows: list[dict[str, float]] = []
         for i in range(points):
             requests = top * i / (points - 1)
-            fn = replace(self.function, requests_per_month=requests)
-            rows.append({"requests_per_month": requests, **costs(fn, self.cluster, self.prices)})
+            row: dict[str, float] = {"requests_per_month": requests}
+            for placement, monthly in costs(
+                replace(self.function, requests_per_month=requests), self.cluster, self.prices
+            ).items():
+                row[placement] = monthly
+            rows.append(row)
         return rows
 
     def to_json(self) -> dict[str, Any]:
@@ -448,7 +453,7 @@ def _calibrate_cloudwatch(fn: FunctionProfile, data: Mapping[str, Any], label: s
         times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t, _ in invocations]
     except ValueError:
         raise PlacementInputError(f"{label}: Timestamps must be ISO 8601 (as the AWS CLI prints them)") from None
-    period = min((b - a).total_seconds() for a, b in zip(times, times[1:], strict=False))
+    period = min((b - a).total_seconds() for a, b in itertools.pairwise(times))
     if period <= 0:
         raise PlacementInputError(f"{label}: Timestamps repeat; export one value per period")
     total = sum(v for _, v in invocations)

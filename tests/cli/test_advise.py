@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hybrid_ai_platform.policies.placement import ClusterAssumptions, FunctionProfile, advise_function
 
 from hybrid_ai_platform.cli import advise
 from hybrid_ai_platform.cli.diff import diff_plans
 from hybrid_ai_platform.cli.main import main
 from hybrid_ai_platform.cli.report import markdown, text
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT
-from hybrid_ai_platform.policies.placement import ClusterAssumptions, FunctionProfile, advise_function
 
 DATA = Path(__file__).parent / "data"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -37,7 +37,8 @@ def test_advise_dev_text_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_advise_json_and_measured_power_tuning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tuning = tmp_path / "tuning.json"
     tuning.write_text(json.dumps({"results": {"power": "512", "cost": 1e-7, "duration": 300.0}}), encoding="utf-8")
-    args = ["--root", str(PROJECT_ROOT), "advise", "--stack", "dev", "-f", "json", "--measured", f"transactions={tuning}"]
+    args = ["--root", str(PROJECT_ROOT), "advise", "--stack", "dev", "-f", "json"]
+    args += ["--measured", f"transactions={tuning}"]
     assert main(args) == 0
     entry = json.loads(capsys.readouterr().out)["functions"][0]
     # 50,000 x (0.2e-6 + 0.3 x 0.5 x 0.0000133334) = 50,000 x 0.00000220001 = $0.11

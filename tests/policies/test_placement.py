@@ -14,7 +14,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from hybrid_ai_platform.policies import placement
 from hybrid_ai_platform.policies.placement import (
     ClusterAssumptions,
@@ -121,7 +120,7 @@ def test_default_spot_price_is_the_table_fraction_of_on_demand() -> None:
     # eu-west-1 m7i.large $0.1120/h x 0.40 = $0.0448/h
     assert prices.spot_hour == pytest.approx(0.0448)
     assert prices.gb_second == 0.0000166667
-    with pytest.raises(PlacementInputError, match="usage.cluster.node_type: 'x9.huge'"):
+    with pytest.raises(PlacementInputError, match=r"usage\.cluster\.node_type: 'x9\.huge'"):
         placement.prices_for("eu-west-1", "arm64", ClusterAssumptions(node_type="x9.huge"))
 
 

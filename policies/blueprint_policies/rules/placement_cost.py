@@ -16,7 +16,6 @@ from hybrid_ai_platform.policies.placement import (
 from hybrid_ai_platform.policies.placement import _peak_to_mean as peak_to_mean
 from hybrid_ai_platform.policies.props import get
 from hybrid_ai_platform.policies.rules.budget_monthly_cost import USAGE_SCHEMA
-from hybrid_ai_platform.policies.stack import effective_region
 from pulumi_policy import ResourceValidationArgs, Severity
 
 META = Meta(
@@ -50,8 +49,10 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
         architecture="arm64" if "arm64" in architectures else "x86_64",
         peak_to_mean=peak_to_mean(entry, "usage.functions"),
     )
+    provider = getattr(args, "provider", None)
+    region = get(args.props, "region", None) or (get(provider.props, "region", None) if provider else None)
     try:
-        advice = advise_function(fn, cluster_assumptions(usage), effective_region(args) or "us-east-1")
+        advice = advise_function(fn, cluster_assumptions(usage), str(region or "us-east-1"))
     except PlacementInputError as exc:
         report(f"function '{args.name}' cannot be priced: {exc}")
         return
