@@ -1138,6 +1138,31 @@ class FunctionUsage(_Model):
     """Invocations per month. Defaults to 100,000."""
     average_duration_ms: int = Field(default=2_000, ge=1)
     """Average billed duration. Defaults to 2,000 ms."""
+    peak_to_mean: float = Field(default=1.0, ge=1, le=1000)
+    """Burst shape: the busiest moment's request rate over the month's mean rate (1 = flat). Sizes
+    provisioned concurrency and cluster pods for the placement advisor (docs/placement.md). Defaults to 1.0."""
+    hourly_profile: list[Annotated[float, Field(ge=0)]] | None = Field(default=None, min_length=24, max_length=24)
+    """Burst shape as 24 relative hourly request weights (any unit); when set it replaces ``peak_to_mean``
+    by max/mean of the 24 values. Defaults to none: ``peak_to_mean`` is used."""
+
+
+class ClusterUsage(_Model):
+    """Cluster-side assumptions of the placement advisor (docs/placement.md, ``## Cost model``)."""
+
+    node_type: str = Field(default="m7i.large", min_length=1)
+    """Spot CPU node type the pods run on (priced from the price table). Defaults to ``m7i.large``."""
+    pods_per_node: int = Field(default=2, ge=1, le=250)
+    """Worker pods that fit on one node. Defaults to 2."""
+    pod_concurrency: int = Field(default=1, ge=1, le=1000)
+    """Requests one pod serves at once. Defaults to 1 (the worker handles one message at a time)."""
+    utilisation_target: float = Field(default=0.7, gt=0, le=1)
+    """Share of pod capacity used at the peak (the autoscaler's target). Defaults to 0.7."""
+    fixed_node_share: float = Field(default=0.1, ge=0, le=100)
+    """On-demand nodes of ``node_type`` billed to each function all month whatever its traffic (its share
+    of the always-on system capacity). Defaults to 0.1."""
+    spot_price_per_hour: float | None = Field(default=None, gt=0)
+    """Measured spot price of ``node_type`` in USD per hour. Defaults to none: the price table's on-demand
+    price times its ``ec2_spot_fraction_of_on_demand`` assumption."""
 
 
 class UsageConfig(_Model):
@@ -1155,6 +1180,11 @@ class UsageConfig(_Model):
     """Node-hours per GPU node group name. Defaults to ``desired_size`` nodes all month."""
     nat_data_processed_gb: float = Field(default=100, ge=0)
     """GB through the NAT gateways per month. Defaults to 100."""
+    cluster: ClusterUsage = Field(default_factory=ClusterUsage)
+    """Cluster-side assumptions of the placement advisor. Defaults to the ``ClusterUsage`` defaults."""
+    placement_threshold_percent: float = Field(default=20, ge=0)
+    """``blueprint diff`` / ``pr-check`` and the ``placement-cost`` policy report a function the change touches
+    whose placement costs more than this percentage above the cheapest placement. Defaults to 20."""
 
 
 class PlatformConfig(_Model):

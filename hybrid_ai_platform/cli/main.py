@@ -11,6 +11,8 @@ Commands:
   policy-config --stack S
                       print (--write: write) policies/config/<S>.json, derived from the stack file and
                       policies/guardrails/<environment>.json (--check: exit 1 when the file is stale)
+  advise --stack S    price each preprocessing function on Lambda and on the cluster, its cheapest
+                      placement and break-even rate (--chart FILE.svg, --measured FUNCTION=FILE)
   stacks              list the shipped stacks
 
 Formats (``--format``): text (coloured on a terminal unless NO_COLOR is set), json, markdown
@@ -35,6 +37,7 @@ from typing import Any, TextIO
 from hybrid_ai_platform.components.config import ConfigError
 from hybrid_ai_platform.components.preprocessing import PackageError
 
+from .advise import AdviseInputError
 from .analyzer import PolicyConfigError
 from .checks import CheckInputError
 from .diff import DiffInputError, StackDiff, all_violations, diff_plans, is_blocking, load_plan
@@ -334,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--output", "-o", help="write to this file instead of standard output")
     policy.set_defaults(handler=_policy_config)
 
+    from .advise import add_parser as add_advise_parser
+
+    add_advise_parser(sub)
+
     stacks = sub.add_parser("stacks", help="list the shipped stacks")
     stacks.set_defaults(handler=_stacks)
     return parser
@@ -357,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         CheckInputError,
         PolicyConfigError,
         PreflightError,
+        AdviseInputError,
     ) as exc:
         print(f"blueprint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

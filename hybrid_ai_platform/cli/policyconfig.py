@@ -114,6 +114,7 @@ def derive_policy_config(stack: str, raw_config: dict[str, Any], root: Path) -> 
             **({"usage": usage} if usage else {}),
         },
         **{name: {"allowedRegions": list(config.allowed_regions)} for name in RESIDENCY_POLICIES},
+        "placement-cost": {**({"usage": usage} if usage else {})},
     }
     out: dict[str, Any] = {}
     for name, entry in guardrails.items():

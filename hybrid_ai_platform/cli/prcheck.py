@@ -108,6 +108,9 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack
         usage = config.get(f"{document.get('project')}:usage") or {}
         region = str(config.get("aws:region") or "us-east-1")
         document["cost"] = estimate(document["resources"], region, usage)
+        from .advise import add_placement
+
+        notes.extend(add_placement(document))
     return notes
 
 

@@ -559,6 +559,23 @@ CASES: dict[str, Case] = {
         "reads SQS without scalingConfig.maximumConcurrency",
         {},
     ),
+    "placement-cost": Case(
+        # the fail variant is tests/policies/test_placement.py's BIG case in eu-central-1 (the test provider's
+        # region): 50M requests of 1 s at 2048 MB arm64, $1,343.34 on Lambda; cluster 14 nodes x $0.05 x 730 = 511.00
+        # plus 0.1 x m7i.large $0.1210 x 730 = 8.83: $519.83, so (1343.34 - 519.83) / 519.83 = 158% more
+        _variants(
+            _res("aws:lambda/function:Function", _with(_FUNCTION, memorySize=512), name="small"),
+            _res("aws:lambda/function:Function", _with(_FUNCTION, memorySize=2048, architectures=["arm64"]), "big"),
+        ),
+        "function 'big' costs $1,343.34/month on Lambda, 158% more than cluster at $519.83/month (threshold 20%)",
+        {
+            "usage": {
+                "functions": {"big": {"requests_per_month": 50_000_000, "average_duration_ms": 1000}},
+                "cluster": {"spot_price_per_hour": 0.05},
+            }
+        },
+        has_na=False,
+    ),
     "budget-monthly-cost": Case(
         lambda variant, config: _stack(
             [policy_resource("aws:kms/key:Key", {}, "key")],

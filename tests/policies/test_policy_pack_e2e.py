@@ -60,11 +60,12 @@ def test_removed_public_access_block_names_the_bucket(pack_process: PolicyPackPr
     document = copy.deepcopy(shipped_plan("prod").to_json())
     document["resources"] = [r for r in document["resources"] if r["name"] != "landing-public-access"]
     section = run_policy_pack(document, "prod", PROJECT_ROOT, pack=pack_process)
-    # THEN exactly that bucket is a mandatory violation
-    (violation,) = section["violations"]
+    # THEN exactly that bucket is a mandatory violation (besides prod's advisory placement-cost finding: its
+    # transactions function costs more on Lambda than on the cluster, docs/placement.md)
+    (violation,) = [v for v in section["violations"] if v["policy"] != "placement-cost"]
     assert violation["policy"] == "s3-public-access-block" and violation["resource_name"] == "landing-bucket"
     assert violation["message"] == "bucket 'landing-bucket' has no public access block"
-    assert section["summary"] == {"mandatory": 1, "advisory": 0, "excepted": 0}
+    assert section["summary"] == {"mandatory": 1, "advisory": 1, "excepted": 0}
 
 
 def test_exception_waives_over_the_protocol(pack_process: PolicyPackProcess, tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ def test_exception_waives_over_the_protocol(pack_process: PolicyPackProcess, tmp
         pack_process, document, "prod", **{"s3-public-access-block": {"exceptionsFile": str(exceptions)}}
     )
     # THEN the violation is listed as excepted, with the exception, and nothing blocks
-    (violation,) = section["violations"]
+    (violation,) = [v for v in section["violations"] if v["policy"] != "placement-cost"]
     assert violation["exception"] == {
         "reason": "public dataset mirror",
         "owner": "data-eng",
@@ -88,7 +89,7 @@ def test_exception_waives_over_the_protocol(pack_process: PolicyPackProcess, tmp
         "expires": "2025-12-31",
     }
     assert violation["resource_name"] == "landing-bucket" and violation["enforcement"] == "mandatory"
-    assert section["summary"] == {"mandatory": 0, "advisory": 0, "excepted": 1}
+    assert section["summary"] == {"mandatory": 0, "advisory": 1, "excepted": 1}
 
 
 def test_secret_and_archive_inputs_reach_the_pack(pack_process: PolicyPackProcess) -> None:
@@ -123,7 +124,8 @@ def test_violations_are_stable_sorted(pack_process: PolicyPackProcess) -> None:
     second = run_policy_pack(document, "prod", PROJECT_ROOT, pack=pack_process)
     assert json.dumps(first) == json.dumps(second)
     keys = [(v["policy"], v["urn"] or "", v["message"]) for v in first["violations"]]
-    assert keys == sorted(keys) and len(keys) == 2
+    # the two untraced functions, and prod's advisory placement-cost finding
+    assert keys == sorted(keys) and len(keys) == 3
 
 
 def _careless(document: dict, change: str) -> None:

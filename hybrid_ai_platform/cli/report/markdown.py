@@ -145,7 +145,9 @@ def summary_table(diffs: Sequence[StackDiff]) -> str:
 
 
 def _stack_sections(d: StackDiff) -> list[Section]:
-    sections = [Section(f"\n### Stack {code(d.stack)}\n\n")]
+    from ..advise import markdown_changes, placement_changes
+
+    sections = [Section(f"\n### Stack {code(d.stack)}\n\n" + markdown_changes(placement_changes(d.base, d.head)))]
     status = diff_status(d.resources)
     mermaid = render_mermaid(d.base, d.head, status)
     if len(mermaid) > DIAGRAM_LIMIT and status:
@@ -302,6 +304,16 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
     quotas = quota_section(document.get("quotas"), str(document["stack"]))
     if quotas:
         sections.append(quotas)
+    if isinstance(document.get("placement"), dict) and document["placement"].get("functions"):
+        from ..advise import markdown_table
+
+        sections.append(
+            Section(
+                "<details><summary>Placement advice (docs/placement.md)</summary>\n\n",
+                [markdown_table(document["placement"])],
+                "\n</details>\n\n",
+            )
+        )
     if isinstance(cost, dict):
         rows = sorted(cost.get("resources") or [], key=lambda r: (-float(r.get("monthly") or 0), str(r.get("urn"))))
         sections.append(

@@ -126,6 +126,10 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
     else:
         lines.append(paint("System checks: not run", "yellow", color))
     cost = document.get("cost")
+    if isinstance(document.get("placement"), dict):
+        from ..advise import render_text as render_placement
+
+        lines.extend(render_placement(document["placement"]).splitlines())
     if isinstance(cost, dict):
         lines.append(f"Cost: {money(cost.get('total_monthly'))} per month ({cost.get('region')})")
         top = sorted(cost.get("resources") or [], key=lambda r: (-float(r.get("monthly") or 0), r.get("urn", "")))
@@ -191,6 +195,9 @@ def render_diff(diffs: Sequence[StackDiff], color: bool = False, notes: Sequence
                 f"      {money(line.delta, signed=True, currency=c.currency):>12}  {line.name} "
                 f"({money(line.before, currency=c.currency)} → {money(line.after, currency=c.currency)})"
             )
+        from ..advise import placement_changes
+
+        lines.extend(f"  Placement: {c.message}" for c in placement_changes(d.base, d.head))
         p = d.policies
         lines.append(
             f"  Policies and system checks: {len(p.new)} new violations, {len(p.fixed)} fixed, "

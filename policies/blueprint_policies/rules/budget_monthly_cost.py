@@ -24,6 +24,13 @@ USAGE_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "requests_per_month": {"type": "number", "minimum": 0},
                     "average_duration_ms": {"type": "number", "minimum": 1},
+                    "peak_to_mean": {"type": "number", "minimum": 1},
+                    "hourly_profile": {
+                        "type": "array",
+                        "items": {"type": "number", "minimum": 0},
+                        "minItems": 24,
+                        "maxItems": 24,
+                    },
                 },
                 "additionalProperties": False,
             },
@@ -36,6 +43,8 @@ USAGE_SCHEMA: dict[str, Any] = {
         },
         "gpu_node_hours_per_month": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
         "nat_data_processed_gb": {"type": "number", "minimum": 0},
+        "cluster": {"type": "object", "description": "Placement advisor's cluster assumptions (docs/placement.md)."},
+        "placement_threshold_percent": {"type": "number", "minimum": 0},
     },
     "additionalProperties": False,
 }
