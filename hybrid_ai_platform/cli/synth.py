@@ -449,6 +449,71 @@ def project_program(root: Path) -> Program:
     return run
 
 
+@dataclass
+class Recording:
+    """What a program registered under the mock runtime (:func:`record_program`)."""
+
+    monitor: RecordingMonitor
+    """The monitor: ``recorded`` (resources by URN), ``bootstrap`` (components' bootstrap outputs)."""
+    outputs: dict[str, Any]
+    """The stack outputs (``pulumi.export``), secrets shown as ``[secret]``."""
+    warnings: list[str]
+    """What the program logged with ``pulumi.log.warn``."""
+
+
+def record_program(
+    program: Program,
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, Any],
+    root: Path,
+    account: AccountState | None = None,
+) -> Recording:
+    """Run ``program`` under the mock runtime (:class:`PlanMocks`) in a thread of its own and record what it registers.
+
+    ``config`` is the raw stack config (``namespace:key`` → value) the program reads; its ``aws:region``
+    (default ``us-east-1``) is the region of the mocked answers. Exceptions the program raises are re-raised here.
+    """
+    region = str(config.get("aws:region") or "us-east-1")
+    result: dict[str, Any] = {}
+    warnings: list[str] = []
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            pulumi.runtime.set_all_config(_config_strings(config), [])
+            monitor = RecordingMonitor(PlanMocks(region, account), root)
+            pulumi.runtime.set_mocks(
+                monitor.mocks,
+                project=project,
+                stack=stack,
+                preview=True,
+                monitor=monitor,
+                logger=_program_logger(warnings),
+            )
+            from pulumi.runtime.stack import run_pulumi_func
+
+            _sync_await(run_pulumi_func(program))
+            outputs = _sync_await(_stack_outputs(root))
+            result["recording"] = Recording(
+                monitor=monitor, outputs=outputs or monitor.stack_outputs, warnings=warnings
+            )
+        except BaseException as exc:
+            result["error"] = exc
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name=f"synth-{stack}")
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    recording: Recording = result["recording"]
+    return recording
+
+
 def synthesize(
     stack: str,
     root: Path = PROJECT_ROOT,
@@ -465,57 +530,32 @@ def synthesize(
     ``hybrid_ai_platform.components.config.ConfigError`` for bad config; any other exception is a bug.
     """
     files = read_stack_files(stack, root, overrides)
-    region = str(files.config.get("aws:region") or "us-east-1")
-    result: dict[str, Any] = {}
-    warnings: list[str] = []
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            pulumi.runtime.set_all_config(_config_strings(files.config), [])
-            monitor = RecordingMonitor(PlanMocks(region, account), root)
-            pulumi.runtime.set_mocks(
-                monitor.mocks,
-                project=files.project,
-                stack=files.stack,
-                preview=True,
-                monitor=monitor,
-                logger=_program_logger(warnings),
+    recording = record_program(
+        program or project_program(root),
+        project=files.project,
+        stack=files.stack,
+        config=files.config,
+        root=root,
+        account=account,
+    )
+    monitor = recording.monitor
+    _default_providers(monitor, files)
+    stack_urn = f"urn:pulumi:{files.stack}::{files.project}::pulumi:pulumi:Stack::{files.project}-{files.stack}"
+    for record in monitor.recorded.values():
+        if record.parent is None and record.type != "pulumi:pulumi:Stack":
+            record.parent = stack_urn
+    return Plan(
+        project=files.project,
+        stack=files.stack,
+        config=files.config,
+        resources=list(monitor.recorded.values()),
+        outputs=recording.outputs,
+        warnings=recording.warnings,
+        extras={
+            "bootstrap": bootstrap_section(
+                monitor.bootstrap,
+                monitor.recorded.values(),
+                "fresh account" if account == FRESH_ACCOUNT else "published" if account is None else "custom",
             )
-            from pulumi.runtime.stack import run_pulumi_func
-
-            _sync_await(run_pulumi_func(program or project_program(root)))
-            outputs = _sync_await(_stack_outputs(root))
-            _default_providers(monitor, files)
-            stack_urn = f"urn:pulumi:{files.stack}::{files.project}::pulumi:pulumi:Stack::{files.project}-{files.stack}"
-            for record in monitor.recorded.values():
-                if record.parent is None and record.type != "pulumi:pulumi:Stack":
-                    record.parent = stack_urn
-            result["plan"] = Plan(
-                project=files.project,
-                stack=files.stack,
-                config=files.config,
-                resources=list(monitor.recorded.values()),
-                outputs=outputs or monitor.stack_outputs,
-                warnings=warnings,
-                extras={
-                    "bootstrap": bootstrap_section(
-                        monitor.bootstrap,
-                        monitor.recorded.values(),
-                        "fresh account" if account == FRESH_ACCOUNT else "published" if account is None else "custom",
-                    )
-                },
-            )
-        except BaseException as exc:
-            result["error"] = exc
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=run, name=f"synth-{stack}")
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    plan: Plan = result["plan"]
-    return plan
+        },
+    )

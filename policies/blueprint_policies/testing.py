@@ -3,7 +3,7 @@
 A policy test takes a few lines (``# GIVEN / # WHEN / # THEN``)::
 
     from hybrid_ai_platform.policies.testing import provider, resource_args, run
-    from hybrid_ai_platform.policies.rules.lambda_tracing import POLICY
+    from hybrid_ai_platform.policies.rules.lambda_tracing_active import POLICY
 
     def test_rejects_passthrough_tracing():
         args = resource_args("aws:lambda/function:Function", {"tracingConfig": {"mode": "PassThrough"}})

@@ -16,7 +16,12 @@ from hybrid_ai_platform.policies.framework import (
     check_unique,
     pack_policies,
 )
-from hybrid_ai_platform.policies.rules import budget_gpu_total, lambda_tracing, s3_public_access_block, tags_required
+from hybrid_ai_platform.policies.rules import (
+    budget_gpu_total,
+    lambda_tracing_active,
+    s3_public_access_block,
+    tags_required,
+)
 from hybrid_ai_platform.policies.testing import UNKNOWN, policy_resource, provider, resource_args, run, stack_args
 from pulumi_policy import Severity
 
@@ -154,7 +159,7 @@ def test_unknown_value_makes_a_resource_policy_not_applicable() -> None:
     # GIVEN a function whose tracing mode is unknown during preview
     args = resource_args("aws:lambda/function:Function", {"tracingConfig": {"mode": UNKNOWN}})
     # WHEN the policy runs THEN it is not applicable, not violated
-    outcome = run(lambda_tracing.POLICY, args)
+    outcome = run(lambda_tracing_active.POLICY, args)
     assert outcome.violations == [] and "preview" in (outcome.not_applicable or "")
 
 

@@ -10,7 +10,7 @@ from hybrid_ai_platform.policies.props import as_list, get, skip_unknown
 from hybrid_ai_platform.policies.stack import StackIndex
 from pulumi_policy import Severity, StackValidationArgs
 
-from .sqs_dead_letter_queue import redrive_target
+from ._sqs import redrive_target
 
 META = Meta(
     id="BP-LMB-002",

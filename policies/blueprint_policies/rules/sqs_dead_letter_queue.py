@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from hybrid_ai_platform.policies.framework import Equivalents, Meta, StackPolicy
-from hybrid_ai_platform.policies.props import get, skip_unknown
+from hybrid_ai_platform.policies.props import skip_unknown
 from hybrid_ai_platform.policies.stack import StackIndex
-from pulumi_policy import PolicyResource, Severity, StackValidationArgs
+from pulumi_policy import Severity, StackValidationArgs
+
+from ._sqs import redrive_target
 
 QUEUE = "aws:sqs/queue:Queue"
 
@@ -24,19 +25,6 @@ META = Meta(
     "creates the DLQ).",
     equivalents=Equivalents(cdk_nag=("AwsSolutions-SQS3",)),
 )
-
-
-def redrive_target(queue: PolicyResource) -> str | None:
-    """The ``deadLetterTargetArn`` of a queue's redrive policy."""
-    policy = get(queue.props, "redrivePolicy")
-    if isinstance(policy, str):
-        try:
-            policy = json.loads(policy)
-        except json.JSONDecodeError:
-            return None
-    if isinstance(policy, dict) and policy.get("deadLetterTargetArn"):
-        return str(policy["deadLetterTargetArn"])
-    return None
 
 
 def dead_letter_queues(index: StackIndex) -> set[str]:

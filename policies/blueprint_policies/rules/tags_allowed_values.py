@@ -11,7 +11,7 @@ from hybrid_ai_platform.policies.props import wildcard_match
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from ._shared import TAGGABLE_TYPES
-from .tags_required import effective_tags
+from ._tags import effective_tags
 
 META = Meta(
     id="BP-TAG-002",

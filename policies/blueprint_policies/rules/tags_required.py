@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hybrid_ai_platform.policies.framework import Meta, ResourcePolicy
-from hybrid_ai_platform.policies.props import get
 from pulumi_policy import ResourceValidationArgs, Severity
 
 from ._shared import TAGGABLE_TYPES
+from ._tags import effective_tags
 
 DEFAULT_KEYS = ["environment", "owner", "cost-center", "data-classification", "managed-by"]
 
@@ -32,15 +32,6 @@ META = Meta(
         }
     },
 )
-
-
-def effective_tags(args: ResourceValidationArgs) -> dict[str, Any]:
-    """The resource's ``tags`` merged over its provider's ``defaultTags.tags`` (as AWS applies them)."""
-    tags: dict[str, Any] = {}
-    if args.provider is not None:
-        tags.update(get(args.provider.props, "defaultTags.tags") or {})
-    tags.update(get(args.props, "tags") or {})
-    return tags
 
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
