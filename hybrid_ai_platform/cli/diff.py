@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import plandoc
+
 Action = Literal["create", "update", "replace", "delete"]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -159,8 +161,10 @@ class CostDiff:
 
 
 def is_blocking(violation: dict[str, Any]) -> bool:
-    """A mandatory violation without an exception: it blocks a deployment."""
-    return violation.get("enforcement") == "mandatory" and not violation.get("exception")
+    """A mandatory (or remediate) violation without an exception: it blocks a deployment.
+
+    The one definition is :func:`hybrid_ai_platform.cli.plandoc.is_blocking`; this name stays for callers."""
+    return plandoc.is_blocking(violation)
 
 
 RULE_SECTIONS = (("policies", "policies"), ("checks", "checks"))

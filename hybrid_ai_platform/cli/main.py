@@ -40,8 +40,9 @@ from hybrid_ai_platform.components.preprocessing import PackageError
 from .advise import AdviseInputError
 from .analyzer import PolicyConfigError
 from .checks import CheckInputError
-from .diff import DiffInputError, StackDiff, all_violations, diff_plans, is_blocking, load_plan
+from .diff import DiffInputError, StackDiff, diff_plans, load_plan
 from .mocks import FRESH_ACCOUNT
+from .plandoc import PlanDocument
 from .prcheck import PrCheckError, add_policies_and_cost, pr_check
 from .preflight import PreflightError
 from .quotas import add_quotas, stack_config
@@ -189,7 +190,7 @@ def _plan(args: argparse.Namespace) -> int:
     document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
     _warn_unless_shown(notes, "plan", args.format, args.output)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
-    blocking = [v for v in all_violations(document) if is_blocking(v)]
+    blocking = PlanDocument.from_json(document).blocking
     return EXIT_VIOLATIONS if blocking and args.fail_on_violations else EXIT_OK
 
 

@@ -35,22 +35,35 @@ def test_one_testcase_per_policy_and_resource_of_an_evaluated_type() -> None:
     assert int(suite.get("tests")) == len(cases) == int(root.get("tests"))
 
 
-def test_failures_are_the_unexcepted_violations_and_waived_ones_are_skipped() -> None:
+def test_failures_are_the_blocking_violations_advisory_ones_pass_and_waived_ones_are_skipped() -> None:
     head, _, suite = _suite()
     failures = [c for c in suite.findall("testcase") if c.find("failure") is not None]
-    active = [v for v in head["policies"]["violations"] + head["checks"]["violations"] if not v["exception"]]
-    assert int(suite.get("failures")) == len(failures) == len(active) == 4
+    everything = head["policies"]["violations"] + head["checks"]["violations"]
+    mandatory = [v for v in everything if v["enforcement"] == "mandatory" and not v["exception"]]
+    assert int(suite.get("failures")) == len(failures) == len(mandatory) == 3
     assert "prod.system-kubernetes-schema" in {c.get("classname") for c in failures}
-    assert {f.find("failure").get("type") for f in failures} == {"mandatory", "advisory"}
+    assert {f.find("failure").get("type") for f in failures} == {"mandatory"}
+    # the unwaived advisory violation (sqs-queue-dlq on the DLQ) passes, its message in system-out
+    dlq = next(
+        c
+        for c in suite.findall("testcase")
+        if c.get("classname") == "prod.sqs-queue-dlq" and c.get("name") == "transactions-dlq (aws:sqs/queue:Queue)"
+    )
+    assert dlq.find("failure") is None and dlq.find("skipped") is None
+    assert "[advisory/low]" in dlq.find("system-out").text
     skipped = [c for c in suite.findall("testcase") if c.find("skipped") is not None]
     assert [c.get("name") for c in skipped] == ["transactions-backfill-function (aws:lambda/function:Function)"]
     assert int(suite.get("skipped")) == 1
 
 
 def test_a_violation_outside_the_declared_types_is_still_a_failing_case() -> None:
-    # GIVEN a violation on a resource whose type the policy does not declare
+    # GIVEN a mandatory violation on a resource whose type the policy does not declare (and the
+    # policy's existing DLQ violation made mandatory too)
     _, head = plan_pair()
     role = by_name(head, "transactions-role")
+    for v in head["policies"]["violations"]:
+        if v["policy"] == "sqs-queue-dlq":
+            v["enforcement"] = "mandatory"
     head["policies"]["violations"].append(
         {**head["policies"]["violations"][1], "policy": "sqs-queue-dlq", "urn": role["urn"], "exception": None}
     )

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..plandoc import is_blocking
+
 Enforcement = Literal["mandatory", "advisory"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
 
@@ -196,7 +198,7 @@ def run_checks(document: Mapping[str, Any], root: Path, today: datetime.date | N
         "checks": [checks[name].metadata() for name in sorted(checks)],
         "violations": violations,
         "summary": {
-            "mandatory": sum(1 for v in violations if v["enforcement"] == "mandatory"),
+            "mandatory": sum(1 for v in violations if is_blocking(v)),  # findings are never waived
             "advisory": sum(1 for v in violations if v["enforcement"] == "advisory"),
         },
     }

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..diff import StackDiff
+from ..plandoc import PlanDocument
 
 FORMATS = ("text", "json", "markdown", "sarif", "junit")
 """Output formats of ``plan``, ``diff`` and ``pr-check``."""
@@ -34,9 +35,15 @@ def money(value: float | None, signed: bool = False, currency: str = "USD") -> s
     return f"{sign}{symbol}{abs(value):,.2f}"
 
 
-def render_plan(fmt: str, document: dict[str, Any], *, color: bool = False, notes: Sequence[str] = ()) -> str:
-    """Render one plan document (with its optional ``policies`` and ``cost`` sections)."""
+def render_plan(
+    fmt: str, document: dict[str, Any] | PlanDocument, *, color: bool = False, notes: Sequence[str] = ()
+) -> str:
+    """Render one plan document (with its optional ``policies`` and ``cost`` sections), typed
+    (:class:`~hybrid_ai_platform.cli.plandoc.PlanDocument`) or as its JSON."""
     from . import jsondoc, junit, markdown, sarif, text
+
+    if isinstance(document, PlanDocument):
+        document = document.to_json()
 
     if fmt == "text":
         return text.render_plan(document, color=color, notes=notes)

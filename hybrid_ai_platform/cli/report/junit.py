@@ -16,9 +16,12 @@ the evaluated ones, so no violation is lost. A policy with no case from either r
 or no resource of its types in the plan), or with a stack-level violation, gets one case named
 ``(stack)``, so every policy of the pack appears once at least.
 
-A case fails (``<failure type="mandatory|advisory">``) when the policy reported a violation for it
-(all its messages in the body), is skipped when every violation is waived by an exception, and
-passes otherwise. Stack-level violations fail the ``(stack)`` case. Suites are per stack
+A case fails (``<failure type="mandatory|remediate">``) exactly when a violation for it blocks
+(:func:`hybrid_ai_platform.cli.plandoc.is_blocking`: mandatory or remediate, not waived; all its
+unwaived messages in the body), is skipped when every violation is waived by an exception, and
+passes otherwise: a case with only advisory violations passes with them in its ``<system-out>``
+(an advisory violation warns, it never fails a build). Stack-level violations are judged on the
+``(stack)`` case the same way. Suites are per stack
 (``blueprint.<stack>``); classnames are ``<stack>.<policy>``.
 """
 
@@ -29,6 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..diff import all_rules, all_violations
+from ..plandoc import is_blocking
 
 NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
     "s3": ("aws:s3/bucket:Bucket",),
@@ -61,6 +65,13 @@ def evaluated_types(policy: dict[str, Any], violations: Sequence[dict[str, Any]]
     return sorted(types)
 
 
+def _describe(v: dict[str, Any]) -> str:
+    return (
+        f"[{v.get('enforcement')}/{v.get('severity')}] {v.get('message')}\n"
+        f"remediation: {v.get('remediation')}\nurn: {v.get('urn')}"
+    )
+
+
 def _suite(document: dict[str, Any]) -> ET.Element:
     stack = str(document["stack"])
     violations = all_violations(document)
@@ -89,16 +100,15 @@ def _suite(document: dict[str, Any]) -> ET.Element:
             case = ET.SubElement(suite, "testcase", classname=f"{stack}.{name}", name=case_name, time="0")
             counts["tests"] += 1
             found = by_urn.get(urn, [])
-            active = [v for v in found if not v.get("exception")]
-            if active:
-                enforcement = "mandatory" if any(v.get("enforcement") == "mandatory" for v in active) else "advisory"
-                failure = ET.SubElement(case, "failure", message=str(active[0].get("message")), type=enforcement)
-                failure.text = "\n".join(
-                    f"[{v.get('enforcement')}/{v.get('severity')}] {v.get('message')}\n"
-                    f"remediation: {v.get('remediation')}\nurn: {v.get('urn')}"
-                    for v in active
-                )
+            blocking = [v for v in found if is_blocking(v)]
+            advisory = [v for v in found if not v.get("exception") and not is_blocking(v)]
+            if blocking:
+                enforcement = str(blocking[0].get("enforcement"))
+                failure = ET.SubElement(case, "failure", message=str(blocking[0].get("message")), type=enforcement)
+                failure.text = "\n".join(_describe(v) for v in blocking + advisory)
                 counts["failures"] += 1
+            elif advisory:  # passes: an advisory violation warns, it never blocks
+                ET.SubElement(case, "system-out").text = "\n".join(_describe(v) for v in advisory)
             elif found:
                 reasons = "; ".join(str((v.get("exception") or {}).get("reason")) for v in found)
                 ET.SubElement(case, "skipped", message=f"waived by exception: {reasons}")

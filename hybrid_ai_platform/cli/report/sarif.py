@@ -4,10 +4,11 @@
   description, ``help`` (text and Markdown) = remediation plus the checkov / cdk-nag / trivy
   equivalents, ``properties``: ``severity``, ``enforcement``, ``tags`` (``security``,
   ``checkov:CKV_AWS_145``, ...) and ``security-severity`` (GitHub's 0-10 score).
-- ``results``: ``level`` from enforcement and severity (mandatory → ``error``, advisory high or
-  critical → ``warning``, other advisory → ``note``); waived violations carry an accepted
-  ``suppressions`` entry with the exception's reason; ``locations`` point at the stack file
-  ``stacks/Pulumi.<stack>.yaml`` and name the resource URN as a logical location;
+- ``results``: ``level`` ``error`` exactly for blocking results (mandatory or remediate, not waived:
+  :func:`hybrid_ai_platform.cli.plandoc.is_blocking`), else from severity (high or critical →
+  ``warning``, other → ``note``); waived violations carry an accepted ``suppressions`` entry
+  with the exception's reason; ``locations`` point at the stack file ``stacks/Pulumi.<stack>.yaml``
+  and name the resource URN as a logical location;
   ``partialFingerprints`` hash stack + policy + URN + message, so alerts are stable across runs.
 - For a diff, ``baselineState`` says whether a result is ``new`` or ``unchanged`` since base.
 - ``automationDetails.id`` is ``blueprint/<stack>/`` (a category per stack).
@@ -23,6 +24,7 @@ from importlib import metadata
 from typing import Any
 
 from ..diff import StackDiff, all_rules, all_violations, violation_key
+from ..plandoc import is_blocking
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
@@ -37,11 +39,14 @@ def _version() -> str:
 
 
 def level(violation_or_policy: dict[str, Any]) -> str:
-    """SARIF level from enforcement and severity."""
-    if violation_or_policy.get("enforcement") == "mandatory":
-        return "error"
+    """SARIF level: ``error`` exactly when it blocks (:func:`~hybrid_ai_platform.cli.plandoc.is_blocking`:
+    mandatory or remediate, not waived; a policy's metadata has no waiver), ``none`` when disabled,
+    else from severity: ``warning`` for critical or high, ``note`` otherwise (advisory, or waived:
+    a waived result also carries its accepted suppression)."""
     if violation_or_policy.get("enforcement") == "disabled":
         return "none"
+    if is_blocking(violation_or_policy):
+        return "error"
     return "warning" if violation_or_policy.get("severity") in ("critical", "high") else "note"
 
 

@@ -1,0 +1,198 @@
+"""Process management: start the pack as the language host does, read its port, speak the
+analyzer protocol's calls in order (``Handshake`` ... ``AnalyzeStack``), stop it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from ._common import RPC_TIMEOUT_SECONDS, STARTUP_TIMEOUT_SECONDS, PolicyPackError
+from .config import configure_request, reconcile_config
+from .encoding import _options, _provider, _stack_resource, to_struct
+from .result import build_section
+
+
+def _pack_settings(pack_dir: Path) -> dict[str, Any]:
+    manifest = pack_dir / "PulumiPolicy.yaml"
+    if not manifest.is_file():
+        raise PolicyPackError(f"{manifest} not found: the policy pack needs its PulumiPolicy.yaml")
+    settings: dict[str, Any] = yaml.safe_load(manifest.read_text()) or {}
+    return settings
+
+
+def _python_for(pack_dir: Path, settings: Mapping[str, Any]) -> str:
+    """The interpreter the language host would use: the ``virtualenv`` runtime option, else ours."""
+    runtime = settings.get("runtime")
+    options = runtime.get("options", {}) if isinstance(runtime, Mapping) else {}
+    virtualenv = options.get("virtualenv") if isinstance(options, Mapping) else None
+    if virtualenv:
+        venv = Path(virtualenv)
+        venv = venv if venv.is_absolute() else pack_dir / venv
+        for candidate in (venv / "bin" / "python", venv / "Scripts" / "python.exe"):
+            if candidate.exists():
+                return str(candidate)
+    return sys.executable
+
+
+class PolicyPackProcess:
+    """A running policy pack process and its analyzer client. Use as a context manager.
+
+    One process serves any number of sequential runs (tests start it once per session).
+    """
+
+    def __init__(self, pack_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.pack_dir = pack_dir.resolve()
+        self.settings = _pack_settings(self.pack_dir)
+        self.name = str(self.settings.get("name") or "policy-pack")
+        self.version = str(self.settings.get("version") or "0.0.0")
+        python = _python_for(self.pack_dir, self.settings)
+        process_env = dict(os.environ)
+        process_env.update(env or {})
+        process_env["PYTHONUNBUFFERED"] = "1"
+        self._stderr: list[str] = []
+        try:
+            self.process = subprocess.Popen(
+                [python, "-u", str(self.pack_dir)],
+                cwd=self.pack_dir,
+                env=process_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            raise PolicyPackError(f"could not start the policy pack with {python}: {exc}") from None
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self.port = self._read_port()
+        self.channel = grpc.insecure_channel(
+            f"127.0.0.1:{self.port}", options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)]
+        )
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+        self._lock = threading.Lock()
+
+    def _drain_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._stderr.append(line)
+            del self._stderr[:-200]
+
+    def stderr_tail(self, lines: int = 30) -> str:
+        """The last lines the pack wrote to stderr."""
+        return "".join(self._stderr[-lines:]).strip()
+
+    def _read_port(self) -> int:
+        assert self.process.stdout is not None
+        result: dict[str, str] = {}
+
+        def read() -> None:
+            assert self.process.stdout is not None
+            result["line"] = self.process.stdout.readline()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(STARTUP_TIMEOUT_SECONDS)
+        line = result.get("line", "").strip()
+        if not line.isdigit():
+            self.close()
+            time.sleep(0.05)
+            detail = self.stderr_tail() or "(no output)"
+            reason = "did not print its port" if reader.is_alive() else f"printed {line!r} instead of its port"
+            raise PolicyPackError(
+                f"policy pack {self.pack_dir} failed to start: it {reason} within {STARTUP_TIMEOUT_SECONDS:.0f} s.\n"
+                f"{detail}\nRun `{sys.executable} -u {self.pack_dir}` to see the error."
+            )
+        return int(line)
+
+    def close(self) -> None:
+        """Stop the pack process (and close the channel)."""
+        channel = getattr(self, "channel", None)
+        if channel is not None:
+            channel.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- protocol -----------------------------------------------------------------------------
+
+    def _call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self.stub, method)(request, timeout=RPC_TIMEOUT_SECONDS)
+        except grpc.RpcError as exc:
+            code = exc.code() if hasattr(exc, "code") else None
+            if method == "Handshake" and code == grpc.StatusCode.UNIMPLEMENTED:
+                return None
+            details = exc.details() if hasattr(exc, "details") else str(exc)
+            raise PolicyPackError(
+                f"policy pack {self.name} failed in {method}: {details}\n{self.stderr_tail()}"
+            ) from None
+
+    def analyze(
+        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
+    ) -> dict[str, Any]:
+        """Run the whole protocol for one plan; return the ``policies`` section."""
+        with self._lock:
+            return self._analyze(plan_document, stack, config, config_file)
+
+    def _analyze(
+        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
+    ) -> dict[str, Any]:
+        self._call(
+            "Handshake",
+            analyzer_pb2.AnalyzerHandshakeRequest(
+                engine_address="", root_directory=str(self.pack_dir), program_directory=str(self.pack_dir)
+            ),
+        )
+        self._call("GetPluginInfo", empty_pb2.Empty())
+        info = self._call("GetAnalyzerInfo", empty_pb2.Empty())
+        reconciled = reconcile_config(info, config)
+        self._call("Configure", configure_request(reconciled))
+        project = str(plan_document.get("project") or "project")
+        stack_config = {
+            k: v if isinstance(v, str) else json.dumps(v) for k, v in (plan_document.get("config") or {}).items()
+        }
+        self._call(
+            "ConfigureStack",
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=stack, project=project, organization="organization", dry_run=True, config=stack_config
+            ),
+        )
+        resources = list(plan_document.get("resources") or [])
+        by_urn = {r["urn"]: r for r in resources}
+        diagnostics: list[Any] = []
+        for resource in resources:
+            request = analyzer_pb2.AnalyzeRequest(
+                type=resource["type"],
+                properties=to_struct(resource.get("inputs") or {}),
+                urn=resource["urn"],
+                name=resource["name"],
+                options=_options(resource),
+            )
+            provider = _provider(resource, by_urn)
+            if provider is not None:
+                request.provider.CopyFrom(provider)
+            diagnostics.extend(self._call("Analyze", request).diagnostics)
+        stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
+        diagnostics.extend(self._call("AnalyzeStack", stack_request).diagnostics)
+        return build_section(self.name, self.version, config_file, info, reconciled, diagnostics, by_urn)
