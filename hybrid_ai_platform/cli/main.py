@@ -32,8 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from hybrid_ai_platform.components.config import ConfigError
 from hybrid_ai_platform.components.preprocessing import PackageError
+from hybrid_ai_platform.config import ConfigError
 
 from .analyzer import PolicyConfigError
 from .checks import CheckInputError

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hybrid_ai_platform.components.config import ConfigError
 
 from hybrid_ai_platform.cli.synth import Plan, synthesize
+from hybrid_ai_platform.config import ConfigError
 from tests.plan_helpers import named, statements
 
 

@@ -9,9 +9,11 @@ from hybrid_ai_platform.policies.framework import Meta, ResourcePolicy
 from hybrid_ai_platform.policies.props import get
 from pulumi_policy import ResourceValidationArgs, Severity
 
+from hybrid_ai_platform.contracts import REQUIRED_TAG_KEYS
+
 from ._shared import TAGGABLE_TYPES
 
-DEFAULT_KEYS = ["environment", "owner", "cost-center", "data-classification", "managed-by"]
+DEFAULT_KEYS = list(REQUIRED_TAG_KEYS)
 
 META = Meta(
     id="BP-TAG-001",
