@@ -107,14 +107,14 @@ GPUS_PER_INSTANCE: dict[str, int] = {
     "g6.12xlarge": 4, "g6.24xlarge": 4, "g6.48xlarge": 8,
     "g6e.xlarge": 1, "g6e.2xlarge": 1, "g6e.4xlarge": 1, "g6e.8xlarge": 1, "g6e.16xlarge": 1,
     "g6e.12xlarge": 4, "g6e.24xlarge": 4, "g6e.48xlarge": 8,
-    "p4d.24xlarge": 8, "p4de.24xlarge": 8,
-    "p5.48xlarge": 8, "p5e.48xlarge": 8,
+    "p4d.24xlarge": 8,
+    "p5.48xlarge": 8,
 }  # fmt: skip
 """NVIDIA GPUs per instance type (https://aws.amazon.com/ec2/instance-types/#Accelerated_Computing): the
 cluster autoscaler's scale-from-zero node template
 (``k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu``), the capacity check and the cost
-model's GPU totals all read it. ``p4de`` and ``p5e`` are here for the cost model (resources created outside
-the library); node groups are limited to :data:`GPU_FAMILIES`."""
+model's GPU totals all read it. Exactly the types of :data:`GPU_FAMILIES` (each also needs its vCPUs and
+memory in ``components/data/instance_types.json``)."""
 
 GPU_TYPE_BY_FAMILY: dict[str, str] = {
     "g4dn": "nvidia-tesla-t4",

@@ -63,7 +63,7 @@ def test_prices_json_has_no_gpu_count_table() -> None:
 
 def test_every_priced_gpu_instance_has_a_gpu_count() -> None:
     priced = {t for region in price_table()["regions"].values() for t in region["ec2_hour"]}
-    gpu_priced = {t for t in priced if t.split(".")[0] in contracts.GPU_FAMILIES or t.startswith(("p4de", "p5e"))}
+    gpu_priced = {t for t in priced if t.split(".")[0] in contracts.GPU_FAMILIES}
     assert gpu_priced, "the price table prices no GPU instance"
     assert gpu_priced <= set(contracts.GPUS_PER_INSTANCE)
 
@@ -77,7 +77,7 @@ def test_cost_model_and_catalogue_agree() -> None:
 def test_every_gpu_family_has_a_gpu_type_and_instances() -> None:
     assert set(contracts.GPU_TYPE_BY_FAMILY) == set(contracts.GPU_FAMILIES)
     families = {t.split(".")[0] for t in contracts.GPUS_PER_INSTANCE}
-    assert set(contracts.GPU_FAMILIES) <= families
+    assert families == set(contracts.GPU_FAMILIES)
 
 
 # Tags and bucket purposes ----------------------------------------------------------------------------------
