@@ -28,7 +28,7 @@ from hybrid_ai_platform.contracts import (
 
 EKS_TAINT_EFFECT = "NO_SCHEDULE"
 """The EKS API's spelling of :data:`~hybrid_ai_platform.contracts.GPU_TAINT_EFFECT`
-(https://docs.aws.amazon.com/eks/latest/APIReference/API_Taint.html)."""
+(https://docs.aws.amazon.com/eks/latest/userguide/node-taints-managed-node-groups.html)."""
 
 BOTTLEROCKET_OS_VOLUME_GB = 4
 """Bottlerocket's root (OS) volume; images and the model cache go to the data volume ``/dev/xvdb``."""

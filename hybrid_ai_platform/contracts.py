@@ -164,8 +164,7 @@ EMF_AGENT_PORT = 25888
 """The CloudWatch agent's default EMF listener (tcp:25888:
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_CloudWatch_Agent.html)."""
 POD_IDENTITY_AGENT_PORT = 80
-"""Port of the EKS Pod Identity agent (169.254.170.23) that serves credentials
-(https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html)."""
+"""Port of the EKS Pod Identity agent (169.254.170.23) that serves credentials."""
 
 # Workload environment variables ----------------------------------------------------------------------------
 
