@@ -14,6 +14,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from hybrid_ai_platform.contracts import PURPOSE_TAG, BucketPurpose
+
 from .iam import Statement, deny_insecure_transport, policy_document
 
 
@@ -39,7 +41,7 @@ class ArtifactBucketArgs:
     kms_key_arn: pulumi.Input[str] | None
     """Key for SSE-KMS with an S3 bucket key. Required unless ``access_log_target`` is on;
     server-access-log target buckets only support SSE-S3, so they must pass None."""
-    purpose: str
+    purpose: BucketPurpose
     """What the bucket holds (``landing``, ``features``, ``models``, ``access-logs``); recorded
     in the ``purpose`` tag. Required."""
     log_bucket: ArtifactBucket | None = None
@@ -79,7 +81,7 @@ class ArtifactBucket(pulumi.ComponentResource):
     Example::
 
         landing = ArtifactBucket("landing", ArtifactBucketArgs(tags=tags, region=region,
-                                 kms_key_arn=key.arn, purpose="landing", log_bucket=logs,
+                                 kms_key_arn=key.arn, purpose=BucketPurpose.LANDING, log_bucket=logs,
                                  eventbridge_notifications=True))
         statements = landing.read_statements("raw/transactions/")
     """
@@ -101,7 +103,7 @@ class ArtifactBucket(pulumi.ComponentResource):
             f"{name}-bucket",
             object_lock_enabled=args.object_lock is not None or None,
             force_destroy=args.force_destroy,
-            tags={**args.tags, "purpose": args.purpose},
+            tags={**args.tags, PURPOSE_TAG: str(args.purpose)},
             opts=child,
         )
         self.name = self.bucket.bucket

@@ -1,6 +1,6 @@
 """Rules AWS, Kubernetes and Pulumi enforce at deploy time, checked when the config is read.
 
-Each check returns the problem as text (or ``None``) so :mod:`hybrid_ai_platform.components.config` reports it on the
+Each check returns the problem as text (or ``None``) so :mod:`hybrid_ai_platform.config` reports it on the
 field's dotted path, citing the rule, minutes before ``pulumi up`` would fail on it:
 
 - EventBridge ``cron(...)``/``rate(...)`` schedules

@@ -21,8 +21,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from hybrid_ai_platform.config import BatchJobConfig, ModelServiceConfig
+
 from .artifact_bucket import ArtifactBucket
-from .config import BatchJobConfig, ModelServiceConfig
 from .inference_service import (
     EMF_AGENT_ENDPOINT,
     gpu_resources,

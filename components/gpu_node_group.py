@@ -14,25 +14,21 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from .config import GpuNodeGroupConfig
+from hybrid_ai_platform.config import GpuNodeGroupConfig
+from hybrid_ai_platform.contracts import (
+    ACCELERATOR_LABEL,
+    DEVICE_PLUGIN_LABEL,
+    GPU_PRESENT_LABEL,
+    GPU_RESOURCE,
+    GPU_TAINT_EFFECT,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    NODE_POOL_LABEL,
+)
 
-GPU_RESOURCE = "nvidia.com/gpu"
-"""The extended resource the NVIDIA device plugin advertises."""
-GPU_TAINT_KEY = "nvidia.com/gpu"
-"""Taint key on every GPU node: only pods tolerating it (inference, batch, device plugin) land there."""
-GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
-"""Label on every GPU node; inference pods and the device plugin select on it."""
-DEVICE_PLUGIN_LABEL = "hybrid-ai/gpu-device-plugin"
-"""``helm`` on AL2023 GPU nodes (the Helm device plugin runs there), ``bottlerocket`` on
-Bottlerocket nodes (the OS ships its own device plugin)."""
-NODE_POOL_LABEL = "hybrid-ai/node-pool"
-"""Name of the node group a node belongs to."""
-ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
-"""GPU type of the node (``nvidia-l4`` on g6, from ``GPU_TYPE_BY_FAMILY``). cluster-autoscaler's
-AWS provider (>= 1.15) treats nodes with this label as GPU nodes and waits for the device plugin
-to advertise their GPUs instead of scaling out again while they register
-(https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md,
-"Special note on GPU instances")."""
+EKS_TAINT_EFFECT = "NO_SCHEDULE"
+"""The EKS API's spelling of :data:`~hybrid_ai_platform.contracts.GPU_TAINT_EFFECT`
+(https://docs.aws.amazon.com/eks/latest/userguide/node-taints-managed-node-groups.html)."""
 
 BOTTLEROCKET_OS_VOLUME_GB = 4
 """Bottlerocket's root (OS) volume; images and the model cache go to the data volume ``/dev/xvdb``."""
@@ -98,7 +94,7 @@ def node_launch_template(
 def autoscaler_tags(cluster_name: str, group: GpuNodeGroupConfig) -> dict[str, str]:
     """Cluster-autoscaler auto-discovery and scale-from-zero node-template tags of a GPU group.
 
-    >>> from hybrid_ai_platform.components.config import GpuNodeGroupConfig
+    >>> from hybrid_ai_platform.config import GpuNodeGroupConfig
     >>> autoscaler_tags("c", GpuNodeGroupConfig(name="gpu", instance_types=["g5.12xlarge"]))[
     ...     "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"]
     '4'
@@ -110,7 +106,7 @@ def autoscaler_tags(cluster_name: str, group: GpuNodeGroupConfig) -> dict[str, s
         f"{prefix}/node-template/label/{GPU_PRESENT_LABEL}": "true",
         f"{prefix}/node-template/label/{ACCELERATOR_LABEL}": group.gpu_type,
         f"{prefix}/node-template/label/{NODE_POOL_LABEL}": group.name,
-        f"{prefix}/node-template/taint/{GPU_TAINT_KEY}": "true:NoSchedule",
+        f"{prefix}/node-template/taint/{GPU_TAINT_KEY}": f"{GPU_TAINT_VALUE}:{GPU_TAINT_EFFECT}",
         f"{prefix}/node-template/resources/{GPU_RESOURCE}": str(group.gpus_per_node),
     }
 
@@ -198,7 +194,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 NODE_POOL_LABEL: group.name,
                 DEVICE_PLUGIN_LABEL: plugin,
             },
-            taints=[{"key": GPU_TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}],
+            taints=[{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": EKS_TAINT_EFFECT}],
             tags={**tags, **autoscaler_tags(args.cluster_name, group)},
             opts=pulumi.ResourceOptions(
                 parent=self,

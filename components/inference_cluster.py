@@ -26,7 +26,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from .config import EksAddonName, SystemNodeGroupConfig
+from hybrid_ai_platform.config import EksAddonName, SystemNodeGroupConfig
+
 from .gpu_node_group import NODE_POOL_LABEL, node_launch_template
 from .iam import policy_document, service_assume_role_policy
 from .kubernetes import kubeconfig

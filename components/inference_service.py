@@ -20,9 +20,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from hybrid_ai_platform.config import ROLLOUT_MAX_SURGE, ModelServiceConfig
+from hybrid_ai_platform.contracts import EMF_AGENT_PORT, GPU_RESOURCE, LIVENESS_PATH, READINESS_PATH, SERVING_PORT
+
 from .artifact_bucket import ArtifactBucket
-from .config import ROLLOUT_MAX_SURGE, ModelServiceConfig
-from .gpu_node_group import GPU_RESOURCE
 from .iam import Statement
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
@@ -35,12 +36,10 @@ from .kubernetes import (
 from .observability import BurnRateSlo, DashboardRow, FailureMode, Metric, Widget
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
-PORT = 8080
-"""The server's HTTP port (image contract)."""
+PORT = SERVING_PORT
+"""The server's HTTP port (image contract: :data:`hybrid_ai_platform.contracts.SERVING_PORT`)."""
 MODEL_CACHE_DIR = "/var/cache/models"
 """Writable model-download cache (an emptyDir; the root filesystem is read-only)."""
-LIVENESS_PATH = "/v2/health/live"
-READINESS_PATH = "/v2/health/ready"
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
 """Excluded from the HTTPS egress rule: pods reach AWS public endpoints (S3 through the gateway
 endpoint, STS), never in-VPC or link-local addresses on 443."""
@@ -53,10 +52,6 @@ METRICS_SCRAPER_NAMESPACE = "amazon-cloudwatch"
 ``amazon-cloudwatch-observability`` EKS add-on installs runs in ``amazon-cloudwatch``
 (https://docs.aws.amazon.com/eks/latest/userguide/amazon-cloudwatch-observability.html). It may
 reach the serving port, where the server exposes ``/metrics``."""
-EMF_AGENT_PORT = 25888
-"""The CloudWatch agent's default EMF listener (tcp:25888:
-https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation_CloudWatch_Agent.html),
-enabled by the add-on's agent configuration (``components/inference_cluster.py``)."""
 EMF_AGENT_ENDPOINT = f"tcp://cloudwatch-agent.{METRICS_SCRAPER_NAMESPACE}:{EMF_AGENT_PORT}"
 """Where the server sends its EMF documents: the add-on's ``cloudwatch-agent`` Service."""
 REGISTRY_BUCKET_TAG = "model-registry-bucket"

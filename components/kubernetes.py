@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from hybrid_ai_platform.contracts import GPU_PRESENT_LABEL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE
+
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The exec-credential API version ``aws eks get-token`` answers with."""
 
@@ -88,8 +90,10 @@ def restricted_container_security_context() -> dict[str, Any]:
 def gpu_scheduling() -> dict[str, Any]:
     """Pod-spec fields that put a pod on GPU nodes: the taint toleration and the node selector."""
     return {
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
-        "nodeSelector": {"nvidia.com/gpu.present": "true"},
+        "tolerations": [
+            {"key": GPU_TAINT_KEY, "operator": "Equal", "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
+        ],
+        "nodeSelector": {GPU_PRESENT_LABEL: "true"},
     }
 
 

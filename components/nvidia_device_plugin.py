@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .gpu_node_group import DEVICE_PLUGIN_LABEL, GPU_PRESENT_LABEL, GPU_TAINT_KEY
+from hybrid_ai_platform.contracts import DEVICE_PLUGIN_LABEL, GPU_PRESENT_LABEL, GPU_TAINT_EFFECT, GPU_TAINT_KEY
 
 CHART = "nvidia-device-plugin"
 CHART_REPOSITORY = "https://nvidia.github.io/k8s-device-plugin"
@@ -49,7 +49,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
         super().__init__("hybrid-ai:compute:NvidiaDevicePlugin", name, None, opts)
         values = {
             "tolerations": [
-                {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
+                {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": GPU_TAINT_EFFECT},
                 {"key": "CriticalAddonsOnly", "operator": "Exists"},
             ],
             "nodeSelector": {GPU_PRESENT_LABEL: "true"},

@@ -16,8 +16,15 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from hybrid_ai_platform.config import (
+    DEFAULT_FRESHNESS_WINDOW_MINUTES,
+    AlarmsConfig,
+    PreprocessingConfig,
+    PreprocessingFunctionConfig,
+)
+from hybrid_ai_platform.contracts import PREPROCESSING_SWEEP_QUEUE_VAR
+
 from .artifact_bucket import ArtifactBucket
-from .config import DEFAULT_FRESHNESS_WINDOW_MINUTES, AlarmsConfig, PreprocessingConfig, PreprocessingFunctionConfig
 from .iam import Statement, deny_insecure_transport, policy_document, service_assume_role_policy
 from .observability import AlarmRule, DashboardRow, FailureMode, Metric, Widget
 
@@ -134,7 +141,7 @@ def function_environment(
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
     if fn.schedule is not None:
-        environment["SWEEP_QUEUE_URL"] = sweep_queue_url
+        environment[PREPROCESSING_SWEEP_QUEUE_VAR] = sweep_queue_url
     return environment
 
 

@@ -16,8 +16,9 @@ import importlib
 import inspect
 from collections.abc import Mapping
 
-REQUIRED_TAG_KEYS = ("environment", "owner", "cost-center", "data-classification", "managed-by")
-"""Tag keys every taggable resource carries (exact case, AWS tag-policy semantics)."""
+from hybrid_ai_platform.contracts import REQUIRED_TAG_KEYS
+
+__all__ = ["REQUIRED_TAG_KEYS", "is_taggable", "merge_tags"]
 
 
 def merge_tags(base: Mapping[str, str], *more: Mapping[str, str] | None) -> dict[str, str]:

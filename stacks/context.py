@@ -8,9 +8,10 @@ import pulumi
 import pulumi_aws as aws
 from hybrid_ai_platform.components.alarms import Alarms
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
-from hybrid_ai_platform.components.config import PlatformConfig
 from hybrid_ai_platform.components.encryption_key import EncryptionKey
 from hybrid_ai_platform.components.observability import DashboardRow, FailureMode
+
+from hybrid_ai_platform.config import PlatformConfig
 
 
 @dataclass

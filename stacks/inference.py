@@ -19,7 +19,6 @@ from hybrid_ai_platform.components.batch_job import (
     batch_job_failure_modes,
 )
 from hybrid_ai_platform.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from hybrid_ai_platform.components.config import GpuNodeGroupConfig
 from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
 from hybrid_ai_platform.components.inference_cluster import InferenceCluster, InferenceClusterArgs
 from hybrid_ai_platform.components.inference_service import (
@@ -32,6 +31,9 @@ from hybrid_ai_platform.components.keda import Keda, KedaArgs
 from hybrid_ai_platform.components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
 from hybrid_ai_platform.components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from hybrid_ai_platform.components.observability import DashboardRow, FailureMode, Metric, QueryRule
+
+from hybrid_ai_platform.config import GpuNodeGroupConfig
+from hybrid_ai_platform.contracts import SERVING_PORT
 
 from .context import StackContext
 
@@ -234,7 +236,8 @@ def build_inference_platform(ctx: StackContext) -> None:
             "ecr_repository_urls": {name: s.repository.repository_url for name, s in services.items()},
             "inference_namespaces": {name: s.namespace_name for name, s in services.items()},
             "inference_endpoints": {
-                name: f"http://{name}.{s.namespace_name}.svc.cluster.local:8080" for name, s in services.items()
+                name: f"http://{name}.{s.namespace_name}.svc.cluster.local:{SERVING_PORT}"
+                for name, s in services.items()
             },
         }
     )

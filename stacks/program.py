@@ -13,7 +13,6 @@ from hybrid_ai_platform.components.alarms import Alarms, AlarmsArgs
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
 from hybrid_ai_platform.components.aws_rules import bounded_name
 from hybrid_ai_platform.components.budget import Budget, BudgetArgs
-from hybrid_ai_platform.components.config import ConfigError, PlatformConfig, load_platform_config
 from hybrid_ai_platform.components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from hybrid_ai_platform.components.preprocessing import (
     LambdaPackage,
@@ -25,6 +24,9 @@ from hybrid_ai_platform.components.preprocessing import (
     pipeline_failure_modes,
     unknown_feature_sets,
 )
+
+from hybrid_ai_platform.config import ConfigError, PlatformConfig, load_platform_config
+from hybrid_ai_platform.contracts import BucketPurpose
 
 from .context import StackContext
 
@@ -89,7 +91,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
         "access-logs",
         ArtifactBucketArgs(
             kms_key_arn=None,
-            purpose="access-logs",
+            purpose=BucketPurpose.ACCESS_LOGS,
             access_log_target=True,
             account_id=account_id,
             current_version_expiration_days=storage.access_log_retention_days,
@@ -101,7 +103,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
         "landing",
         ArtifactBucketArgs(
             kms_key_arn=key.arn,
-            purpose="landing",
+            purpose=BucketPurpose.LANDING,
             log_bucket=log_bucket,
             eventbridge_notifications=True,
             **common,  # type: ignore[arg-type]
@@ -110,14 +112,14 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
     )
     feature_store = ArtifactBucket(
         "feature-store",
-        ArtifactBucketArgs(kms_key_arn=key.arn, purpose="features", log_bucket=log_bucket, **common),  # type: ignore[arg-type]
+        ArtifactBucketArgs(kms_key_arn=key.arn, purpose=BucketPurpose.FEATURES, log_bucket=log_bucket, **common),  # type: ignore[arg-type]
         opts=opts,
     )
     model_registry = ArtifactBucket(
         "model-registry",
         ArtifactBucketArgs(
             kms_key_arn=key.arn,
-            purpose="models",
+            purpose=BucketPurpose.MODELS,
             log_bucket=log_bucket,
             object_lock=ObjectLockArgs(mode=config.object_lock_mode, days=storage.model_registry.retention_days),
             **common,  # type: ignore[arg-type]

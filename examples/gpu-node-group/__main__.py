@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from hybrid_ai_platform.components import GpuNodeGroup, GpuNodeGroupArgs
 
 # The node group's shape is still a config model; the flat GpuNodeGroupArgs (issue 13, item 4) replace it.
-from hybrid_ai_platform.components.config import GpuNodeGroupConfig
+from hybrid_ai_platform.config import GpuNodeGroupConfig
 
 config = pulumi.Config()
 cluster_name = config.require("clusterName")

@@ -19,7 +19,7 @@ from hybrid_ai_platform.components import (
 
 # The function's settings are still a config model; the flat PreprocessingPipelineArgs (issue 13, item 4)
 # replace it, and then take an existing landing bucket instead of creating one here.
-from hybrid_ai_platform.components.config import PreprocessingFunctionConfig
+from hybrid_ai_platform.config import PreprocessingFunctionConfig
 
 config = pulumi.Config()
 kms_key_arn = config.require("kmsKeyArn")

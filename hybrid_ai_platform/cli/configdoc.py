@@ -1,6 +1,6 @@
 """Generate ``docs/configuration.md`` from the pydantic config models.
 
-The reference is derived from :class:`hybrid_ai_platform.components.config.PlatformConfig`: every section, field,
+The reference is derived from :class:`hybrid_ai_platform.config.PlatformConfig`: every section, field,
 type and default, with the field's docstring. A test fails when the committed file is stale;
 regenerate with ``python -m hybrid_ai_platform.cli.configdoc > docs/configuration.md``.
 """
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from hybrid_ai_platform.components.config import PROJECT_NAMESPACE, PlatformConfig
+from hybrid_ai_platform.config import PROJECT_NAMESPACE, PlatformConfig
 
 
 def _type_name(annotation: Any) -> str:

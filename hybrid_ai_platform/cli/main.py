@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from hybrid_ai_platform.components.config import ConfigError
 from hybrid_ai_platform.components.preprocessing import PackageError
+from hybrid_ai_platform.config import ConfigError
 
 from .advise import AdviseInputError
 from .analyzer import PolicyConfigError

@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hybrid_ai_platform.components.config import PROJECT_NAMESPACE
+from hybrid_ai_platform.config import PROJECT_NAMESPACE
 
 from .analyzer import PolicyConfigError
 
@@ -97,7 +97,7 @@ def derive_policy_config(stack: str, raw_config: dict[str, Any], root: Path) -> 
     """The policy pack config of ``stack`` from its raw config (``namespace:key`` → value, as in the
     plan document's ``config``) and its environment's guardrails.
 
-    Raises ``hybrid_ai_platform.components.config.ConfigError`` for invalid stack config and
+    Raises ``hybrid_ai_platform.config.ConfigError`` for invalid stack config and
     :class:`hybrid_ai_platform.cli.analyzer.PolicyConfigError` for a missing or malformed guardrails file.
     """
     from .quotas import config_from_stack_config

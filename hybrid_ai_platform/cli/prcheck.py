@@ -121,7 +121,7 @@ def _refuse_unpriced(document: dict[str, Any], stack: str) -> None:
     price_table = _optional("hybrid_ai_platform.policies.cost", "price_table")
     if isinstance(price_table, str):
         return
-    from hybrid_ai_platform.components.config import ConfigError
+    from hybrid_ai_platform.config import ConfigError
 
     from .quotas import config_from_stack_config
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hybrid_ai_platform.components.config import PlatformConfig
+from hybrid_ai_platform.config import PlatformConfig
 
 from .quotas import LAMBDA_CONCURRENCY, UNRESERVED_LAMBDA_MINIMUM, QuotaNeed, quota_needs
 

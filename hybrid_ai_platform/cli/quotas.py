@@ -30,7 +30,7 @@ against the same quotas (preflight subtracts them only where the API reports the
 
 Example::
 
-    >>> from hybrid_ai_platform.components.config import GpuNodeGroupConfig
+    >>> from hybrid_ai_platform.config import GpuNodeGroupConfig
     >>> group = GpuNodeGroupConfig(name="gpu", instance_types=["g6.2xlarge"], max_size=3)
     >>> [(n.quota_code, n.needed) for n in node_group_needs(f"GPU node group '{group.name}'",
     ...     group.instance_types, group.max_size, group.capacity_type)]
@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hybrid_ai_platform.components.config import PROJECT_NAMESPACE, PlatformConfig, parse_platform_config
 from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeError, vcpus
+from hybrid_ai_platform.config import PROJECT_NAMESPACE, PlatformConfig, parse_platform_config
 
 from .synth import PROJECT_ROOT, read_stack_files
 
@@ -256,7 +256,7 @@ def quota_needs(config: PlatformConfig) -> QuotaReport:
 def config_from_stack_config(stack: str, raw_config: dict[str, Any]) -> PlatformConfig:
     """Validate a stack's raw config (``namespace:key`` → value, as in the plan's ``config``).
 
-    Raises :class:`hybrid_ai_platform.components.config.ConfigError` naming every bad field.
+    Raises :class:`hybrid_ai_platform.config.ConfigError` naming every bad field.
     """
     raw: dict[str, Any] = {}
     for key, value in raw_config.items():

@@ -527,7 +527,7 @@ def synthesize(
     key), which tests use to change one field at a time. ``account`` is what the mocked account
     already holds; it defaults to the steady state (every model artifact published), and
     ``mocks.FRESH_ACCOUNT`` gives a first deploy. Raises :class:`PlanError` for an unknown stack and
-    ``hybrid_ai_platform.components.config.ConfigError`` for bad config; any other exception is a bug.
+    ``hybrid_ai_platform.config.ConfigError`` for bad config; any other exception is a bug.
     """
     files = read_stack_files(stack, root, overrides)
     recording = record_program(

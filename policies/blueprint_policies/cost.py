@@ -32,22 +32,27 @@ from functools import cache
 from importlib import resources as importlib_resources
 from typing import Any
 
-FUNCTION_DEFAULT_REQUESTS = 100_000
-FUNCTION_DEFAULT_DURATION_MS = 2_000
-SQS_DEFAULT_REQUESTS = 1_000_000
-S3_DEFAULT_GB = 100.0
-NAT_DEFAULT_GB = 100.0
+from hybrid_ai_platform.contracts import (
+    GPUS_PER_INSTANCE,
+    STORAGE_KEY_BY_PURPOSE,
+    USAGE_DEFAULT_FUNCTION_DURATION_MS,
+    USAGE_DEFAULT_FUNCTION_REQUESTS,
+    USAGE_DEFAULT_NAT_GB,
+    USAGE_DEFAULT_S3_GB,
+    USAGE_DEFAULT_SQS_REQUESTS,
+)
+
+FUNCTION_DEFAULT_REQUESTS = USAGE_DEFAULT_FUNCTION_REQUESTS
+FUNCTION_DEFAULT_DURATION_MS = USAGE_DEFAULT_FUNCTION_DURATION_MS
+SQS_DEFAULT_REQUESTS = USAGE_DEFAULT_SQS_REQUESTS
+S3_DEFAULT_GB = float(USAGE_DEFAULT_S3_GB)
+NAT_DEFAULT_GB = float(USAGE_DEFAULT_NAT_GB)
 NODE_DEFAULT_VOLUME_GB = 20
 """The EKS managed node group's default root volume size."""
 
-BUCKET_PURPOSES = {
-    "landing": "landing",
-    "features": "features",
-    "models": "models",
-    "access-logs": "logs",
-    "logs": "logs",
-}
-"""Bucket ``purpose`` tag → key of ``usage.s3_storage_gb``."""
+BUCKET_PURPOSES = STORAGE_KEY_BY_PURPOSE
+"""Bucket ``purpose`` tag → key of ``usage.s3_storage_gb``
+(:data:`hybrid_ai_platform.contracts.STORAGE_KEY_BY_PURPOSE`)."""
 
 
 @cache
@@ -60,7 +65,7 @@ def price_table() -> dict[str, Any]:
 
 def gpus_per_instance(instance_type: str) -> int:
     """NVIDIA GPUs in an instance type (0 for CPU types and types not in the table)."""
-    return int(price_table()["gpus_per_instance"].get(instance_type, 0))
+    return GPUS_PER_INSTANCE.get(instance_type, 0)
 
 
 def is_gpu_instance(instance_type: str) -> bool:

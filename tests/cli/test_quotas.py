@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hybrid_ai_platform.components.config import GPUS_PER_INSTANCE, PlatformConfig
 from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeError, table, vcpus
 
 from hybrid_ai_platform.cli.main import plan_document
@@ -29,6 +28,8 @@ from hybrid_ai_platform.cli.quotas import (
 )
 from hybrid_ai_platform.cli.report import markdown, text
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT
+from hybrid_ai_platform.config import PlatformConfig
+from hybrid_ai_platform.contracts import GPUS_PER_INSTANCE
 
 
 def needs_by_code(config: PlatformConfig) -> dict[str, int]:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 import yaml
-from hybrid_ai_platform.components.config import ConfigError
 
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT, Plan, synthesize
+from hybrid_ai_platform.config import ConfigError
 from tests.plan_helpers import named, statements
 
 

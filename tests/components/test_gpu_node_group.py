@@ -5,16 +5,11 @@ from __future__ import annotations
 import functools
 
 import pytest
-from hybrid_ai_platform.components.config import (
-    GPU_FAMILIES,
-    GPU_TYPE_BY_FAMILY,
-    GPUS_PER_INSTANCE,
-    ConfigError,
-    GpuNodeGroupConfig,
-)
 from hybrid_ai_platform.components.gpu_node_group import autoscaler_tags
 
 from hybrid_ai_platform.cli.synth import Plan, synthesize
+from hybrid_ai_platform.config import ConfigError, GpuNodeGroupConfig
+from hybrid_ai_platform.contracts import GPU_FAMILIES, GPU_TYPE_BY_FAMILY, GPUS_PER_INSTANCE
 from tests.plan_helpers import depends_via, named, of_type
 
 BOTTLEROCKET_SPOT = {

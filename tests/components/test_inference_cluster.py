@@ -7,12 +7,12 @@ import functools
 import json
 
 import pytest
-from hybrid_ai_platform.components.config import ConfigError
 from hybrid_ai_platform.components.eks_versions import EKS_VERSIONS, lookup
 from hybrid_ai_platform.components.kubernetes import kubeconfig_document
 from hybrid_ai_platform.components.tagging import REQUIRED_TAG_KEYS, is_taggable
 
 from hybrid_ai_platform.cli.synth import Plan, read_stack_files, synthesize
+from hybrid_ai_platform.config import ConfigError
 from tests.plan_helpers import depends_via, named, of_type, statements
 
 PUBLIC_CLUSTER = {

@@ -7,11 +7,11 @@ from typing import Any
 
 import hybrid_ai_platform.components.inference_service as inference_service
 import pytest
-from hybrid_ai_platform.components.config import ROLLOUT_MAX_SURGE
 from hybrid_ai_platform.components.inference_service import METRICS_SCRAPER_NAMESPACE, ArtifactCheckError
 
 from hybrid_ai_platform.cli.mocks import FRESH_ACCOUNT, AccountState
 from hybrid_ai_platform.cli.synth import Plan, synthesize
+from hybrid_ai_platform.config import ROLLOUT_MAX_SURGE
 from tests.conftest import shipped_plan
 from tests.plan_helpers import depends_via, named, of_type, statements
 
@@ -224,7 +224,7 @@ def test_the_model_scales_on_in_flight_requests_per_pod_not_cpu(prod_plan: Plan)
 
 
 def test_the_capacity_check_counts_the_scalers_min_and_max_replicas(prod_plan: Plan) -> None:
-    from hybrid_ai_platform.components.config import ROLLOUT_MAX_SURGE, parse_platform_config
+    from hybrid_ai_platform.config import ROLLOUT_MAX_SURGE, parse_platform_config
 
     raw = {k.split(":", 1)[1]: v for k, v in prod_plan.config.items() if k.startswith("hybrid-ai-platform:")}
     config = parse_platform_config({**raw, "region": prod_plan.config["aws:region"]}, "prod")

@@ -6,10 +6,10 @@ import functools
 import ipaddress
 
 import pytest
-from hybrid_ai_platform.components.config import ConfigError
 from hybrid_ai_platform.components.network import subnet_layout
 
 from hybrid_ai_platform.cli.synth import Plan, read_stack_files, synthesize
+from hybrid_ai_platform.config import ConfigError
 from tests.plan_helpers import depends_via, named, of_type, statements
 
 BYO_VPC = {

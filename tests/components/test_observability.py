@@ -9,10 +9,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from hybrid_ai_platform.components.config import ConfigError, parse_platform_config
 from hybrid_ai_platform.components.observability import BURN_WINDOWS
 
 from hybrid_ai_platform.cli.synth import Plan
+from hybrid_ai_platform.config import ConfigError, parse_platform_config
 from tests.plan_helpers import named, of_type
 
 SCHEMA = json.loads(

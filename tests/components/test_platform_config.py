@@ -7,16 +7,12 @@ from typing import Any
 
 import pytest
 from hybrid_ai_platform.components import instance_types
-from hybrid_ai_platform.components.config import (
-    GPUS_PER_INSTANCE,
-    ConfigError,
-    Environment,
-    parse_platform_config,
-)
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hybrid_ai_platform.cli.synth import read_stack_files, synthesize
+from hybrid_ai_platform.config import ConfigError, Environment, parse_platform_config
+from hybrid_ai_platform.contracts import GPUS_PER_INSTANCE
 from tests.conftest import shipped_plan
 
 BASE: dict[str, Any] = {

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from hybrid_ai_platform.components.config import parse_platform_config
 
 from hybrid_ai_platform.cli.synth import Plan, synthesize
+from hybrid_ai_platform.config import parse_platform_config
 from tests.plan_helpers import depends_via, link_stack_program, named, of_type, statements
 
 ACCOUNT = "123456789012"
@@ -226,7 +226,7 @@ def _functions_with(plan: Plan, index: int, **changes: object) -> list[dict]:
 
 
 def test_a_feature_set_the_package_does_not_contain_is_a_config_error(prod_plan: Plan) -> None:
-    from hybrid_ai_platform.components.config import ConfigError
+    from hybrid_ai_platform.config import ConfigError
 
     # GIVEN prod with the backfill asking for a feature set no module of lambda_src implements
     functions = _functions_with(prod_plan, 1, feature_set="transactions_daily")

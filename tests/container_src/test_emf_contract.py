@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from hybrid_ai_platform.components.config import SLO_LATENCY_TARGETS_MS
 from inference_helpers import RunningServer
 from inference_server.emf import DIMENSIONS, INFER_ENDPOINT, NAMESPACE, SLO_LATENCY_BOUNDS_MS, UNITS, EmfBridge
 from inference_server.metrics import Metrics
 
+from hybrid_ai_platform.config import SLO_LATENCY_TARGETS_MS
 from tests.conftest import SHIPPED_STACKS, shipped_plan
 from tests.plan_helpers import of_type
 

@@ -116,8 +116,9 @@ def test_each_batch_job_environment_satisfies_the_batch_settings(stack: str) -> 
 def test_each_batch_job_sets_only_variables_the_batch_code_reads(stack: str) -> None:
     import yaml
     from hybrid_ai_platform.components.batch_job import NON_RETRIABLE_EXIT_CODES
-    from hybrid_ai_platform.components.config import BatchJobConfig
     from inference_server import batch
+
+    from hybrid_ai_platform.config import BatchJobConfig
 
     plan = shipped_plan(stack)
     raw = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]

@@ -7,6 +7,7 @@ from hybrid_ai_platform.policies.cost import estimate, gpus_per_instance, price_
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hybrid_ai_platform.contracts import GPUS_PER_INSTANCE
 from tests.conftest import shipped_plan
 
 
@@ -99,7 +100,7 @@ def test_shipped_stacks_are_estimated_under_their_budgets(stack: str, low: float
     assert [r["urn"] for r in result["resources"]] == sorted(r["urn"] for r in result["resources"])
 
 
-@given(st.sampled_from(sorted(price_table()["gpus_per_instance"])), st.integers(min_value=0, max_value=50))
+@given(st.sampled_from(sorted(GPUS_PER_INSTANCE)), st.integers(min_value=0, max_value=50))
 def test_gpu_counts_are_positive_for_gpu_families(instance_type: str, nodes: int) -> None:
     assert gpus_per_instance(instance_type) >= 1
     assert nodes * gpus_per_instance(instance_type) >= nodes

@@ -1,12 +1,12 @@
 """Capacity: the GPU pods the plan creates fit the GPU node groups the plan creates.
 
-The config refuses GPU demand above supply (``components/config.py``, ``PlatformConfig``), but it
+The config refuses GPU demand above supply (``hybrid_ai_platform/config/``, ``PlatformConfig``), but it
 judges what the components *should* produce. This check judges what they *did* produce, from the
 plan alone, so a component bug (a Deployment that loses its toleration, an HPA floor above the
 configured ``min_replicas``, a node group whose ``maxSize`` is wired to the wrong value) is found:
 
 * **Supply**: each ``aws:eks/nodeGroup:NodeGroup`` whose instance types carry NVIDIA GPUs
-  (:data:`hybrid_ai_platform.components.config.GPUS_PER_INSTANCE`) offers ``scalingConfig.maxSize`` x GPUs per
+  (:data:`hybrid_ai_platform.contracts.GPUS_PER_INSTANCE`) offers ``scalingConfig.maxSize`` x GPUs per
   instance (the smallest, if the group mixes types).
 * **Demand**: every Deployment and CronJob pod that requests ``nvidia.com/gpu``: a Deployment runs
   its autoscaler's minimum (HPA ``minReplicas``, KEDA ``minReplicaCount``; else ``spec.replicas``,
@@ -21,7 +21,7 @@ configured ``min_replicas``, a node group whose ``maxSize`` is wired to the wron
   set of groups (the pods that may only use those groups must fit their combined GPUs: Hall's
   condition), so groups shared by several workloads are judged as the pool they are.
 * **Per pod**: the pod's CPU, memory and GPU requests fit one node of some instance type of a group
-  it may land on, after the node's reserved share (:func:`hybrid_ai_platform.components.config.node_allocatable`, the
+  it may land on, after the node's reserved share (:func:`hybrid_ai_platform.config.node_allocatable`, the
   same rule the config uses).
 """
 
@@ -33,8 +33,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hybrid_ai_platform.components.config import GPUS_PER_INSTANCE, cpu_milli, memory_mib, node_allocatable
 from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeError
+from hybrid_ai_platform.config import cpu_milli, memory_mib, node_allocatable
+from hybrid_ai_platform.contracts import GPU_RESOURCE, GPUS_PER_INSTANCE
 
 from . import CheckContext, Finding, check
 
@@ -45,7 +46,7 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 """A KEDA ScaledObject owns its target's replicas through an HPA it creates at run time
 (``minReplicaCount``, default 0: https://keda.sh/docs/2.19/reference/scaledobject-spec/)."""
-GPU = "nvidia.com/gpu"
+GPU = GPU_RESOURCE
 TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
 """EKS API taint effects and their Kubernetes spelling."""
 BATCH_JOB_LABEL = "hybrid-ai/batch-job"
@@ -126,7 +127,7 @@ _DECIMAL = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
 def _memory(quantity: str) -> float:
     """A Kubernetes memory quantity in MiB: binary suffixes through the config's
-    :func:`~hybrid_ai_platform.components.config.memory_mib` (one parser), decimal suffixes and plain bytes here."""
+    :func:`~hybrid_ai_platform.config.memory_mib` (one parser), decimal suffixes and plain bytes here."""
     if quantity[-2:] in ("Ki", "Mi", "Gi", "Ti"):
         return memory_mib(quantity)
     if quantity[-1:] in _DECIMAL:

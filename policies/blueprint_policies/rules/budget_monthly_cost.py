@@ -12,42 +12,7 @@ from hybrid_ai_platform.policies.props import plain
 from hybrid_ai_platform.policies.stack import provider_region
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-USAGE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "Usage assumptions, same shape as the stack config's `usage` block. Defaults to none "
-    "(the cost model's defaults).",
-    "properties": {
-        "functions": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {
-                    "requests_per_month": {"type": "number", "minimum": 0},
-                    "average_duration_ms": {"type": "number", "minimum": 1},
-                    "peak_to_mean": {"type": "number", "minimum": 1},
-                    "hourly_profile": {
-                        "type": "array",
-                        "items": {"type": "number", "minimum": 0},
-                        "minItems": 24,
-                        "maxItems": 24,
-                    },
-                },
-                "additionalProperties": False,
-            },
-        },
-        "sqs_requests_per_month": {"type": "number", "minimum": 0},
-        "s3_storage_gb": {
-            "type": "object",
-            "properties": {k: {"type": "number", "minimum": 0} for k in ("landing", "features", "models", "logs")},
-            "additionalProperties": False,
-        },
-        "gpu_node_hours_per_month": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
-        "nat_data_processed_gb": {"type": "number", "minimum": 0},
-        "cluster": {"type": "object", "description": "Placement advisor's cluster assumptions (docs/placement.md)."},
-        "placement_threshold_percent": {"type": "number", "minimum": 0},
-    },
-    "additionalProperties": False,
-}
+from hybrid_ai_platform.contracts import USAGE_SCHEMA
 
 META = Meta(
     id="BP-BUD-006",

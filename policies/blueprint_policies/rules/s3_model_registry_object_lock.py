@@ -10,6 +10,8 @@ from hybrid_ai_platform.policies.props import get, skip_unknown, truthy
 from hybrid_ai_platform.policies.stack import StackIndex
 from pulumi_policy import Severity, StackValidationArgs
 
+from hybrid_ai_platform.contracts import BucketPurpose
+
 from ._s3 import BUCKET_TYPES, OBJECT_LOCK, buckets, purpose
 
 META = Meta(
@@ -37,7 +39,7 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
     """Check the bucket's ``objectLockEnabled`` and its lock configuration sibling."""
     index = StackIndex(args.resources)
     required_mode = str(config.get("requiredMode", "ANY"))
-    registries = [b for b in buckets(index) if purpose(b) == "models"]
+    registries = [b for b in buckets(index) if purpose(b) == BucketPurpose.MODELS]
     if not registries:
         args.not_applicable("no bucket tagged purpose=models")
     for bucket in registries:

@@ -8,10 +8,12 @@ from typing import Any
 from hybrid_ai_platform.policies.framework import Meta, ResourcePolicy
 from pulumi_policy import ResourceValidationArgs, Severity
 
+from hybrid_ai_platform.contracts import REQUIRED_TAG_KEYS
+
 from ._shared import TAGGABLE_TYPES
 from ._tags import effective_tags
 
-DEFAULT_KEYS = ["environment", "owner", "cost-center", "data-classification", "managed-by"]
+DEFAULT_KEYS = list(REQUIRED_TAG_KEYS)
 
 META = Meta(
     id="BP-TAG-001",
