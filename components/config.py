@@ -29,6 +29,27 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core.core_schema import ValidationInfo
 
 from . import aws_rules, instance_types
+from .artifact_bucket import ArtifactBucketArgs
+from .batch_job import BatchScoringJobArgs
+from .budget import BudgetArgs
+from .catalogue import (
+    GPU_FAMILIES,
+    GPU_TYPE_BY_FAMILY,
+    GPUS_PER_INSTANCE,
+    LOG_RETENTION_DAYS,
+    MEMORY_QUANTITY,
+    ROLLOUT_MAX_SURGE,
+    SLO_LATENCY_TARGETS_MS,
+    EksAddonName,
+    cpu_milli,
+    gpu_instance_types_problem,
+    memory_mib,
+)
+from .encryption_key import EncryptionKeyArgs
+from .gpu_node_group import CapacityType, GpuAmiType, GpuNodeGroupArgs
+from .inference_cluster import InferenceClusterArgs
+from .inference_service import InferenceServiceArgs
+from .network import NatGateways, NetworkArgs
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -39,32 +60,6 @@ MANAGED_BY = "pulumi/hybrid-ai-platform-blueprints"
 AWS_REGION_PATTERN = (
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
 )
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-"""The retention periods CloudWatch Logs accepts."""
-
 _SECRET_NAME = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential)")
 _SECRET_VALUE = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[A-Za-z0-9]{36}|xox[abp]-")
 
@@ -257,9 +252,9 @@ class EncryptionConfig(_Model):
     key_arn: KmsKeyArn | None = None
     """Bring your own key: the ARN of an existing symmetric KMS key in the stack's region.
     Defaults to none, which creates a key for the stack with rotation on."""
-    deletion_window_days: int = Field(default=30, ge=7, le=30)
+    deletion_window_days: int = Field(default=EncryptionKeyArgs.deletion_window_days, ge=7, le=30)
     """Waiting period before a created key is deleted. Defaults to 30 days (the maximum)."""
-    rotation_period_days: int = Field(default=365, ge=90, le=2560)
+    rotation_period_days: int = Field(default=EncryptionKeyArgs.rotation_period_days, ge=90, le=2560)
     """Automatic rotation period of a created key. Defaults to 365 days."""
 
 
@@ -280,13 +275,17 @@ class ModelRegistryConfig(_Model):
 class StorageConfig(_Model):
     """Controls shared by the landing, feature-store and model-registry buckets."""
 
-    noncurrent_version_expiration_days: int = Field(default=90, ge=1, le=3650)
+    noncurrent_version_expiration_days: int = Field(
+        default=ArtifactBucketArgs.noncurrent_version_expiration_days, ge=1, le=3650
+    )
     """Days after which a noncurrent object version is expired. Defaults to 90."""
-    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1, le=365)
+    abort_incomplete_multipart_upload_days: int = Field(
+        default=ArtifactBucketArgs.abort_incomplete_multipart_upload_days, ge=1, le=365
+    )
     """Days after which an unfinished multipart upload is aborted. Defaults to 7."""
     access_log_retention_days: int = Field(default=365, ge=1, le=3650)
     """Days server-access-log objects are kept in the log bucket. Defaults to 365."""
-    force_destroy: bool = False
+    force_destroy: bool = ArtifactBucketArgs.force_destroy
     """Named opt-out: let ``pulumi destroy`` delete non-empty buckets. Defaults to false, so
     data is never deleted by an infrastructure change. Not allowed in prod."""
     model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig)
@@ -477,16 +476,16 @@ class PeeringConfig(_Model):
 class NetworkConfig(_Model):
     """The VPC: private subnets for nodes, public subnets only for NAT."""
 
-    cidr: str = "10.40.0.0/16"
+    cidr: str = NetworkArgs.cidr
     """VPC CIDR. Defaults to ``10.40.0.0/16``. Private subnets are the first ``az_count`` eighths
     of it (a /19 each in a /16, room for VPC-CNI pod IPs); public subnets are small blocks
     carved from the last eighth."""
     az_count: int | None = Field(default=None, ge=2, le=6)
     """Availability zones used. Defaults to 3 in prod and 2 elsewhere."""
-    nat_gateways: Literal["single", "one_per_az"] | None = None
+    nat_gateways: NatGateways | None = None
     """NAT layout. Defaults to ``one_per_az`` in prod (no single point of failure) and
     ``single`` elsewhere (cheaper)."""
-    flow_log_retention_days: LogRetentionDays = 90
+    flow_log_retention_days: LogRetentionDays = NetworkArgs.flow_log_retention_days
     """Retention of the KMS-encrypted VPC flow-log group. Defaults to 90 days."""
     existing: ExistingVpcConfig | None = None
     """Bring your own VPC instead of creating one. Defaults to none (a VPC is created)."""
@@ -541,51 +540,22 @@ def _ec2_instance_types() -> frozenset[str]:
 
 
 InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$"), AfterValidator(_check_instance_type)]
-GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p4d", "p5")
-"""Instance families with NVIDIA GPUs the EKS NVIDIA AMIs support."""
-GPUS_PER_INSTANCE: dict[str, int] = {
-    "g4dn.xlarge": 1, "g4dn.2xlarge": 1, "g4dn.4xlarge": 1, "g4dn.8xlarge": 1, "g4dn.16xlarge": 1,
-    "g4dn.12xlarge": 4, "g4dn.metal": 8,
-    "g5.xlarge": 1, "g5.2xlarge": 1, "g5.4xlarge": 1, "g5.8xlarge": 1, "g5.16xlarge": 1,
-    "g5.12xlarge": 4, "g5.24xlarge": 4, "g5.48xlarge": 8,
-    "g6.xlarge": 1, "g6.2xlarge": 1, "g6.4xlarge": 1, "g6.8xlarge": 1, "g6.16xlarge": 1,
-    "g6.12xlarge": 4, "g6.24xlarge": 4, "g6.48xlarge": 8,
-    "g6e.xlarge": 1, "g6e.2xlarge": 1, "g6e.4xlarge": 1, "g6e.8xlarge": 1, "g6e.16xlarge": 1,
-    "g6e.12xlarge": 4, "g6e.24xlarge": 4, "g6e.48xlarge": 8,
-    "p4d.24xlarge": 8,
-    "p5.48xlarge": 8,
-}  # fmt: skip
-"""NVIDIA GPUs per instance type: the cluster autoscaler's scale-from-zero node template
-(``k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu``) is built from it."""
-GPU_TYPE_BY_FAMILY: dict[str, str] = {
-    "g4dn": "nvidia-tesla-t4",
-    "g5": "nvidia-a10g",
-    "g6": "nvidia-l4",
-    "g6e": "nvidia-l40s",
-    "p4d": "nvidia-tesla-a100",
-    "p5": "nvidia-h100",
-}
-"""GPU type of each instance family, the value of the ``k8s.amazonaws.com/accelerator`` node
-label. cluster-autoscaler's AWS provider treats a node carrying that label as a GPU node and
-waits for the device plugin to advertise its GPUs instead of scaling out again
-(https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md,
-"Special note on GPU instances"). The names follow the provider's list of GPU types
-(``cloudprovider/aws/aws_cloud_provider.go``: T4, A10G, L4, L40S, A100); H100 is not in that
-list, which only matters for ``--gpu-total`` limits."""
 
 
 class SystemNodeGroupConfig(_Model):
     """On-demand CPU nodes for cluster add-ons."""
 
-    instance_types: list[InstanceType] = Field(default_factory=lambda: ["m7i.large"], min_length=1)
+    instance_types: list[InstanceType] = Field(
+        default_factory=lambda: list(InferenceClusterArgs.system_instance_types), min_length=1
+    )
     """Instance types. Defaults to ``m7i.large``."""
-    min_size: int = Field(default=2, ge=1, le=100)
+    min_size: int = Field(default=InferenceClusterArgs.system_min_size, ge=1, le=100)
     """Minimum nodes. Defaults to 2 (add-ons survive a node loss)."""
-    max_size: int = Field(default=4, ge=1, le=100)
+    max_size: int = Field(default=InferenceClusterArgs.system_max_size, ge=1, le=100)
     """Maximum nodes. Defaults to 4."""
-    desired_size: int = Field(default=2, ge=1, le=100)
+    desired_size: int = Field(default=InferenceClusterArgs.system_desired_size, ge=1, le=100)
     """Initial nodes. Defaults to 2; afterwards the autoscaler owns it."""
-    disk_size_gb: int = Field(default=50, ge=20, le=16384)
+    disk_size_gb: int = Field(default=InferenceClusterArgs.system_disk_size_gb, ge=20, le=16384)
     """Encrypted gp3 root volume size. Defaults to 50 GB."""
 
     @field_validator("instance_types")
@@ -610,46 +580,30 @@ class GpuNodeGroupConfig(_Model):
     instance_types: list[InstanceType] = Field(min_length=1)
     """GPU instance types, from the g4dn, g5, g6, g6e, p4d or p5 families, all with the same GPU
     count (the autoscaler's scale-from-zero template assumes one shape). Required."""
-    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
+    ami_type: GpuAmiType = GpuNodeGroupArgs.ami_type
     """EKS-optimised NVIDIA AMI. Defaults to ``AL2023_x86_64_NVIDIA``. Bottlerocket ships its own
     NVIDIA device plugin, so the Helm device plugin skips those nodes."""
-    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    capacity_type: CapacityType = GpuNodeGroupArgs.capacity_type
     """Purchase option. Defaults to ``ON_DEMAND``. With ``SPOT`` list several instance types
     so a capacity shortage of one type does not stop scaling."""
-    min_size: int = Field(default=0, ge=0, le=100)
+    min_size: int = Field(default=GpuNodeGroupArgs.min_size, ge=0, le=100)
     """Minimum nodes. Defaults to 0 (scale to zero when idle)."""
-    max_size: int = Field(default=2, ge=1, le=100)
+    max_size: int = Field(default=GpuNodeGroupArgs.max_size, ge=1, le=100)
     """Maximum nodes. Defaults to 2."""
-    desired_size: int = Field(default=0, ge=0, le=100)
+    desired_size: int = Field(default=GpuNodeGroupArgs.desired_size, ge=0, le=100)
     """Initial nodes. Defaults to 0; afterwards the cluster autoscaler owns it (drift ignored)."""
-    disk_size_gb: int = Field(default=200, ge=50, le=16384)
+    disk_size_gb: int = Field(default=GpuNodeGroupArgs.disk_size_gb, ge=50, le=16384)
     """Encrypted gp3 volume for images and model cache (AL2023: the root volume; Bottlerocket:
     the data volume). Defaults to 200 GB."""
-    max_unavailable: int = Field(default=1, ge=1, le=100)
+    max_unavailable: int = Field(default=GpuNodeGroupArgs.max_unavailable, ge=1, le=100)
     """Nodes replaced at once during an update. Defaults to 1."""
 
     @field_validator("instance_types")
     @classmethod
     def _gpu_types(cls, value: list[str]) -> list[str]:
-        bad = [t for t in value if t.split(".")[0] not in GPU_FAMILIES]
-        if bad:
-            raise ValueError(f"{bad} are not GPU instance types; use the families {', '.join(GPU_FAMILIES)}")
-        unknown = [t for t in value if t not in GPUS_PER_INSTANCE]
-        if unknown:
-            raise ValueError(
-                f"{unknown} have no GPU count in GPUS_PER_INSTANCE; use one of {sorted(GPUS_PER_INSTANCE)}"
-            )
-        counts = {GPUS_PER_INSTANCE[t] for t in value}
-        if len(counts) > 1:
-            raise ValueError(
-                f"{value} mix GPU counts {sorted(counts)}; put instance types with different counts in separate groups"
-            )
-        gpu_types = sorted({GPU_TYPE_BY_FAMILY[t.split(".")[0]] for t in value})
-        if len(gpu_types) > 1:
-            raise ValueError(
-                f"{value} mix GPU types {gpu_types}; the group's k8s.amazonaws.com/accelerator label has one "
-                "value, so put instance families with different GPUs in separate groups"
-            )
+        problem = gpu_instance_types_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -666,11 +620,6 @@ class GpuNodeGroupConfig(_Model):
     def gpu_type(self) -> str:
         """GPU type of the group's nodes (from :data:`GPU_TYPE_BY_FAMILY`), e.g. ``nvidia-l4``."""
         return GPU_TYPE_BY_FAMILY[self.instance_types[0].split(".")[0]]
-
-
-EksAddonName = Literal[
-    "vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server", "amazon-cloudwatch-observability"
-]
 
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
@@ -722,26 +671,26 @@ class ClusterConfig(_Model):
     """Kubernetes minor version, one of the versions in ``components/data/eks_versions.json``
     (the dated EKS version table). Defaults to ``1.36`` (standard support until 2027-08-02).
     The cluster autoscaler's image tag and chart version come from the same table."""
-    public_endpoint: bool = False
+    public_endpoint: bool = InferenceClusterArgs.public_endpoint
     """Named opt-out: also expose the API server publicly. Defaults to false (private only:
     ``pulumi up`` must then run from inside the VPC or over a VPN/peering)."""
-    public_access_cidrs: list[str] = Field(default_factory=list)
+    public_access_cidrs: list[str] = Field(default_factory=lambda: list(InferenceClusterArgs.public_access_cidrs))
     """CIDRs allowed to reach a public endpoint; required when ``public_endpoint`` is on, and
     ``0.0.0.0/0`` is refused. Defaults to none."""
-    admin_role_arns: list[RoleArn] = Field(default_factory=list)
+    admin_role_arns: list[RoleArn] = Field(default_factory=lambda: list(InferenceClusterArgs.admin_role_arns))
     """IAM roles given cluster-admin through EKS access entries. Defaults to none. The cluster
     creator gets no implicit admin: put the role that runs ``pulumi up`` in ``deployer``."""
     deployer: DeployerConfig | None = None
     """The role and network location ``pulumi up`` runs from (cluster-admin access entry, 443
     ingress on the cluster security group). Defaults to none; without it, the role running
     ``pulumi up`` must be in ``admin_role_arns`` and reach the API server some other way."""
-    create_autoscaling_service_linked_role: bool = False
+    create_autoscaling_service_linked_role: bool = InferenceClusterArgs.create_autoscaling_service_linked_role
     """Create the EC2 Auto Scaling service-linked role ``AWSServiceRoleForAutoScaling``, which
     the node-volume KMS grant names. Defaults to false: the role exists in any account that has
     used EC2 Auto Scaling, and creating it again fails, so it is a documented prerequisite
     (``blueprint preflight`` checks it). Turn it on for a fresh account that never used Auto
     Scaling."""
-    log_retention_days: LogRetentionDays = 90
+    log_retention_days: LogRetentionDays = InferenceClusterArgs.log_retention_days
     """Retention of the control-plane log group. Defaults to 90 days."""
     addon_versions: dict[EksAddonName, Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
         default_factory=dict
@@ -811,11 +760,6 @@ class ClusterConfig(_Model):
         return self
 
 
-ROLLOUT_MAX_SURGE = 1
-"""Extra pods a model's rolling update adds (``maxSurge`` of the Deployment's ``RollingUpdate``
-strategy, with ``maxUnavailable: 0``): the Deployment in ``components/inference_service.py``
-reads it from here, so the capacity check below counts the same surge the rollout uses."""
-
 NODE_RESERVED_MEMORY_MIB = 255 + 100
 """Memory a node never offers to pods, at the least: the EKS AMI's base ``kube-reserved`` memory
 (255 MiB, plus 11 MiB per schedulable pod, not counted here) and the kubelet's hard eviction
@@ -836,34 +780,6 @@ def _node_reserved_cpu_milli(vcpus: int) -> int:
     return reserved + math.ceil(left * 2.5)
 
 
-def cpu_milli(quantity: str) -> int:
-    """A Kubernetes CPU quantity (``2``, ``1.5``, ``500m``) in millicores."""
-    if quantity.endswith("m"):
-        return int(quantity[:-1])
-    return math.ceil(float(quantity) * 1000)
-
-
-MEMORY_QUANTITY = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|[eE]\d+)?$"
-"""A Kubernetes memory quantity: a number with a binary (``Ki``..``Ei``) or decimal (``k``..``E``)
-suffix, an exponent (``4e9``) or none (bytes)
-(https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-memory)."""
-
-
-def memory_mib(quantity: str) -> float:
-    """A Kubernetes memory quantity (``512Mi``, ``8Gi``, ``4G``, ``4e9``, ``1073741824``) in MiB."""
-    factors = {
-        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-        "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-    }  # fmt: skip
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(.*)", quantity)
-    if match is None:
-        raise ValueError(f"'{quantity}' is not a memory quantity")
-    number, suffix = float(match.group(1)), match.group(2)
-    exponent = suffix[:1] in ("e", "E") and suffix[1:].isdigit()
-    factor = 10 ** int(suffix[1:]) if exponent else factors.get(suffix, 1)
-    return number * factor / 2**20
-
-
 def node_allocatable(instance_type: str) -> tuple[int, float, int]:
     """Upper bound of what one node of ``instance_type`` offers pods: millicores, MiB, GPUs."""
     cores = instance_types.vcpus(instance_type)
@@ -877,11 +793,11 @@ def node_allocatable(instance_type: str) -> tuple[int, float, int]:
 class ResourcesConfig(_Model):
     """Container requests and limits (requests equal limits: Guaranteed QoS)."""
 
-    cpu: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$")
+    cpu: str = Field(default=InferenceServiceArgs.cpu, pattern=r"^\d+(\.\d+)?m?$")
     """CPU request and limit. Defaults to ``2``."""
-    memory: str = Field(default="8Gi", pattern=MEMORY_QUANTITY)
+    memory: str = Field(default=InferenceServiceArgs.memory, pattern=MEMORY_QUANTITY)
     """Memory request and limit, a Kubernetes quantity (``8Gi``, ``4G``, ``512Mi``). Defaults to ``8Gi``."""
-    gpus: int = Field(default=1, ge=1, le=8)
+    gpus: int = Field(default=InferenceServiceArgs.gpus, ge=1, le=8)
     """``nvidia.com/gpu`` limit. Defaults to 1."""
 
     @field_validator("cpu")
@@ -899,26 +815,21 @@ class ResourcesConfig(_Model):
         return value
 
 
-SLO_LATENCY_TARGETS_MS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
-"""Latency SLO thresholds the model server counts slow requests for exactly: the whole-millisecond bounds
-of its latency histogram (``container_src/inference_server/metrics.py`` ``LATENCY_BUCKETS``)."""
-
-
 class SloConfig(_Model):
     """A model's service-level objectives, alerted on by error-budget burn rate (docs/observability.md).
 
     They are also the model's rollback criteria (docs/rollback.md): a burn-rate alarm after a rollout
     means the new version or image spends the error budget too fast."""
 
-    availability_target: float = Field(default=0.999, ge=0.9, le=0.99999)
+    availability_target: float = Field(default=InferenceServiceArgs.availability_target, ge=0.9, le=0.99999)
     """Share of inference requests answered without a server error (5xx). Defaults to 0.999."""
-    latency_target_ms: int = 250
+    latency_target_ms: int = InferenceServiceArgs.latency_target_ms
     """Latency threshold of the latency SLO, in milliseconds: one of :data:`SLO_LATENCY_TARGETS_MS`, the
     server's latency histogram bounds, so it counts slow requests exactly. Defaults to 250 ms."""
-    latency_percentile: float = Field(default=99.0, ge=50.0, le=99.99)
+    latency_percentile: float = Field(default=InferenceServiceArgs.latency_percentile, ge=50.0, le=99.99)
     """Percentile of requests that must be answered within ``latency_target_ms``. Defaults to 99
     (p99 <= 250 ms)."""
-    window_days: int = Field(default=30, ge=7, le=90)
+    window_days: int = Field(default=InferenceServiceArgs.slo_window_days, ge=7, le=90)
     """The SLO's rolling window; burn-rate thresholds are computed from it (14.4 and 6 for 30 days).
     Defaults to 30 days."""
 
@@ -941,29 +852,30 @@ class ModelServiceConfig(_Model):
     image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
     """Pinned, immutable image tag in the model's ECR repository. Required."""
     image: str | None = Field(
-        default=None, pattern=r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$"
+        default=InferenceServiceArgs.image,
+        pattern=r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$",
     )
     """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to the
     created ECR repository at ``image_tag``."""
-    min_replicas: int = Field(default=2, ge=1, le=100)
+    min_replicas: int = Field(default=InferenceServiceArgs.min_replicas, ge=1, le=100)
     """Scaler minimum (KEDA ScaledObject). Defaults to 2 (with a PodDisruptionBudget of 1 unavailable)."""
-    max_replicas: int = Field(default=4, ge=1, le=100)
+    max_replicas: int = Field(default=InferenceServiceArgs.max_replicas, ge=1, le=100)
     """Scaler maximum (KEDA ScaledObject). Defaults to 4."""
-    target_in_flight_per_pod: int = Field(default=8, ge=1, le=1000)
+    target_in_flight_per_pod: int = Field(default=InferenceServiceArgs.target_in_flight_per_pod, ge=1, le=1000)
     """Scaling target: in-flight requests per pod (KEDA scales between ``min_replicas`` and ``max_replicas``
     on the servers' ``InFlight`` metric; CPU is not the load signal of GPU inference). Defaults to 8."""
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     """Requests and limits. Defaults as documented on its fields."""
-    allowed_namespaces: list[Name] = Field(default_factory=list)
+    allowed_namespaces: list[Name] = Field(default_factory=lambda: list(InferenceServiceArgs.allowed_namespaces))
     """Namespaces allowed to call the model on its serving port (NetworkPolicy). Defaults to
     none: default deny (the metrics scraper's namespace, ``amazon-cloudwatch``, is always admitted),
     which ``blueprint plan`` blocks as a model nobody may call (BP-SYS-008): list at least one.
     dev and staging list ``inference-clients`` for testing the endpoints."""
-    max_batch_size: int = Field(default=32, ge=1, le=1024)
+    max_batch_size: int = Field(default=InferenceServiceArgs.max_batch_size, ge=1, le=1024)
     """Server-side dynamic batching: largest batch. Defaults to 32."""
-    max_queue_delay_ms: int = Field(default=5, ge=0, le=1000)
+    max_queue_delay_ms: int = Field(default=InferenceServiceArgs.max_queue_delay_ms, ge=0, le=1000)
     """Server-side dynamic batching: longest wait to fill a batch. Defaults to 5 ms."""
-    model_load_timeout_seconds: int = Field(default=600, ge=30, le=3600)
+    model_load_timeout_seconds: int = Field(default=InferenceServiceArgs.model_load_timeout_seconds, ge=30, le=3600)
     """How long the startup probe waits for the model to download and load before the
     container is restarted. Defaults to 600 s (GPU nodes scaling from zero pull large images)."""
     signature_file: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_./-]*\.json$")
@@ -972,7 +884,7 @@ class ModelServiceConfig(_Model):
     model's input and key columns against its batch jobs' feature-set output schema (BP-SYS-006).
     Defaults to none: the signature is only known once published, the batch job checks it at run time,
     and the plan reports the contract as not checked (advisory)."""
-    images_to_keep: int = Field(default=30, ge=5, le=1000)
+    images_to_keep: int = Field(default=InferenceServiceArgs.images_to_keep, ge=5, le=1000)
     """Tagged images the ECR lifecycle policy keeps (older ones expire; untagged images expire
     after a day). Defaults to 30, so recent releases stay available for rollback."""
     slo: SloConfig = Field(default_factory=SloConfig)
@@ -996,25 +908,25 @@ class BatchJobConfig(_Model):
     """Job name. Required."""
     model: Name
     """Name of a model in ``inference.models`` whose image and version the job uses. Required."""
-    schedule: str = Field(default="0 2 * * *")
+    schedule: str = Field(default=BatchScoringJobArgs.schedule)
     """Cron schedule (UTC). Defaults to 02:00 every night."""
     feature_set: FeatureSetName
     """Feature set the job reads and writes under. Required."""
-    deadline_seconds: int = Field(default=7200, ge=60, le=86400)
+    deadline_seconds: int = Field(default=BatchScoringJobArgs.deadline_seconds, ge=60, le=86400)
     """``activeDeadlineSeconds`` of each run. Defaults to 2 hours."""
-    backoff_limit: int = Field(default=2, ge=0, le=10)
+    backoff_limit: int = Field(default=BatchScoringJobArgs.backoff_limit, ge=0, le=10)
     """Pod retries of a failed run before the Job fails (runtime failures only: configuration and
     contract errors, exit status 2 and 3, fail the Job at once). Defaults to 2."""
     external_input: bool = False
     """The job's input (``<feature_set>/`` in the feature store) is written by something outside this
     stack, not by a ``preprocessing.functions`` entry. Defaults to false: ``blueprint plan`` blocks a job
     whose input prefix no function of the stack writes (BP-SYS-006), since it would score nothing forever."""
-    drift_psi_threshold: float | None = Field(default=0.25, gt=0, le=10)
+    drift_psi_threshold: float | None = Field(default=BatchScoringJobArgs.drift_psi_threshold, gt=0, le=10)
     """Alarm when a scored day's population stability index, of any feature or of the scores, against the
     model version's training profile (``drift-profile.json``, docs/observability.md) exceeds this.
     Defaults to 0.25 (the usual "significant shift" line). ``null`` turns the alarms off, which the
     alarm-coverage system check reports as a blocking finding."""
-    lookback_days: int = Field(default=3, ge=1, le=31)
+    lookback_days: int = Field(default=BatchScoringJobArgs.lookback_days, ge=1, le=31)
     """Daily partitions each run scores, ending at yesterday (UTC): a file landing up to
     ``lookback_days - 1`` days late for its ``dt=`` partition is still scored, and files already scored are
     skipped without being read. Passed to the container as ``LOOKBACK_DAYS``. Defaults to 3."""
@@ -1087,9 +999,11 @@ class BudgetConfig(_Model):
 
     monthly_limit_usd: float = Field(gt=0, le=10_000_000)
     """Monthly cost budget in USD for resources tagged with this stack. Required."""
-    actual_thresholds_percent: list[float] = Field(default_factory=lambda: [80.0, 100.0])
+    actual_thresholds_percent: list[float] = Field(default_factory=lambda: list(BudgetArgs.actual_thresholds_percent))
     """Alert when actual spend passes these percentages. Defaults to 80 and 100."""
-    forecast_thresholds_percent: list[float] = Field(default_factory=lambda: [100.0])
+    forecast_thresholds_percent: list[float] = Field(
+        default_factory=lambda: list(BudgetArgs.forecast_thresholds_percent)
+    )
     """Alert when forecast spend passes these percentages. Defaults to 100."""
     emails: list[Email] = Field(default_factory=list, max_length=10)
     """Email recipients besides the alerts topic, at most 10 (AWS Budgets allows 10 e-mail subscribers
