@@ -86,7 +86,7 @@ def budget_args(config: PlatformConfig, tags: dict[str, str], alarms: Alarms) ->
         monthly_limit_usd=config.budget.monthly_limit_usd,
         filter_tags={"environment": tags["environment"], "cost-center": tags["cost-center"]},
         tags=tags,
-        topic_arn=alarms.topic.arn,
+        topic=alarms.topic,
         emails=config.budget.emails,
         actual_thresholds_percent=config.budget.actual_thresholds_percent,
         forecast_thresholds_percent=config.budget.forecast_thresholds_percent,

@@ -6,9 +6,10 @@ import dataclasses
 from typing import Any
 
 import pytest
-from hybrid_ai_platform.components.artifact_bucket import ArtifactBucketArgs
+from hybrid_ai_platform.components.artifact_bucket import ArtifactBucketArgs, ObjectLockArgs
 from hybrid_ai_platform.components.batch_job import BatchScoringJobArgs
 from hybrid_ai_platform.components.budget import BudgetArgs
+from hybrid_ai_platform.components.cluster_autoscaler import ClusterAutoscalerArgs
 from hybrid_ai_platform.components.config import (
     BatchJobConfig,
     BudgetConfig,
@@ -94,6 +95,43 @@ def job_args(**change: Any) -> BatchScoringJobArgs:
     return BatchScoringJobArgs(**{**fields, **change})
 
 
+def network_args(**change: Any) -> NetworkArgs:
+    fields: dict[str, Any] = {"tags": TAGS, "region": "eu-west-1", "account_id": "123456789012", "kms_key_arn": KEY}
+    return NetworkArgs(**{**fields, **change})
+
+
+def key_args(**change: Any) -> EncryptionKeyArgs:
+    return EncryptionKeyArgs(**{"account_id": "123456789012", "region": "eu-west-1", "tags": TAGS, **change})
+
+
+def bucket_args(**change: Any) -> ArtifactBucketArgs:
+    return ArtifactBucketArgs(
+        **{"tags": TAGS, "region": "eu-west-1", "kms_key_arn": KEY, "purpose": "features", **change}
+    )
+
+
+def lock_args(**change: Any) -> ObjectLockArgs:
+    return ObjectLockArgs(**{"mode": "COMPLIANCE", "days": 30, **change})
+
+
+def budget_args(**change: Any) -> BudgetArgs:
+    fields: dict[str, Any] = {"monthly_limit_usd": 100.0, "filter_tags": TAGS, "tags": TAGS, "emails": ["a@b.example"]}
+    return BudgetArgs(**{**fields, **change})
+
+
+def autoscaler_args(**change: Any) -> ClusterAutoscalerArgs:
+    fields: dict[str, Any] = {
+        "cluster": RESOURCE,
+        "cluster_name": "c",
+        "kubernetes_version": "1.36",
+        "region": "eu-west-1",
+        "account_id": "123456789012",
+        "tags": TAGS,
+        "provider": RESOURCE,
+    }
+    return ClusterAutoscalerArgs(**{**fields, **change})
+
+
 @pytest.mark.parametrize(
     ("build", "field", "value", "error", "says"),
     [
@@ -131,6 +169,20 @@ def job_args(**change: Any) -> BatchScoringJobArgs:
         (job_args, "backoff_limit", 11, ValueError, "above the maximum of 10"),
         (job_args, "drift_psi_threshold", 0, ValueError, "must be above 0"),
         (job_args, "service", RESOURCE, TypeError, "not a InferenceService"),
+        (network_args, "nat_gateways", "per_az", ValueError, "is not one of 'single', 'one_per_az'"),
+        (network_args, "cidr", "10.40.0.0/24", ValueError, "outside the supported VPC sizes"),
+        (network_args, "az_count", 7, ValueError, "above the maximum of 6"),
+        (network_args, "flow_log_retention_days", 45, ValueError, "is not one of 1, 3"),
+        (key_args, "deletion_window_days", 5, ValueError, "below the minimum of 7"),
+        (key_args, "key_arn", "alias/mine", ValueError, "a KMS key ARN"),
+        (key_args, "alias", "aws/mine", ValueError, "a KMS alias name"),
+        (bucket_args, "kms_key_arn", None, ValueError, "is required unless access_log_target is on"),
+        (bucket_args, "noncurrent_version_expiration_days", 0, ValueError, "below the minimum of 1"),
+        (lock_args, "mode", "governance", ValueError, "is not one of 'GOVERNANCE', 'COMPLIANCE'"),
+        (budget_args, "monthly_limit_usd", 0.0, ValueError, "must be above 0"),
+        (budget_args, "emails", (), ValueError, "give topic or emails"),
+        (budget_args, "actual_thresholds_percent", (80.0, 2000.0), ValueError, "outside 0.0 to 1000.0"),
+        (autoscaler_args, "kubernetes_version", "1.20", ValueError, "not in the EKS version table"),
     ],
 )
 def test_bad_args_raise_at_construction_naming_the_field(
@@ -142,7 +194,7 @@ def test_bad_args_raise_at_construction_naming_the_field(
         build(**{field: value})
     message = str(raised.value)
     owner = build.__annotations__["return"]
-    named_field = "public_access_cidrs" if field == "public_endpoint" else field
+    named_field = {"public_endpoint": "public_access_cidrs", "emails": "topic"}.get(field, field)
     assert message.startswith(f"{owner}.{named_field}: "), message
     assert says in message, message
 
