@@ -100,14 +100,15 @@ def model_metric(cluster_name: pulumi.Input[str], model: str, name: str) -> Metr
 
 
 def model_failure_modes(
-    model: InferenceServiceArgs, cluster_name: pulumi.Input[str], setting: str = "slo"
+    model: InferenceServiceArgs, cluster_name: pulumi.Input[str], setting: str = ""
 ) -> list[FailureMode]:
     """The model's SLOs as failure modes: availability and latency error budgets burning too fast.
 
-    ``setting`` is where the objectives are configured, named in each failure mode (the stack program
-    passes ``inference.models[<i>].slo``). Defaults to ``slo``."""
+    ``setting`` is where the objectives are configured, prefixed to the field each failure mode names (the
+    stack program passes ``inference.models[<i>].slo``). Defaults to none: the Args field names
+    (``availability_target``, ``latency_target_ms``)."""
     slo = model
-    at = setting
+    at = f"{setting}." if setting else ""
     component = f"model/{model.model_name}"
 
     def metric(name: str) -> Metric:
@@ -136,7 +137,7 @@ def model_failure_modes(
             f"the availability error budget ({availability.description}) burns too fast",
             "if a rollout is under way or just finished, roll back (docs/rollback.md); else check pod restarts, "
             "model load failures and GPU health",
-            f"{at}.availability_target",
+            f"{at}availability_target",
             availability,
         ),
         FailureMode(
@@ -144,7 +145,7 @@ def model_failure_modes(
             "slo-latency",
             f"the latency error budget ({latency.description}) burns too fast",
             "check queue depth, in-flight requests and replicas at max; roll back a rollout that brought it",
-            f"{at}.latency_target_ms",
+            f"{at}latency_target_ms",
             latency,
         ),
     ]

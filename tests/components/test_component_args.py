@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from hybrid_ai_platform.components.alarms import AlarmsArgs
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucketArgs, ObjectLockArgs
 from hybrid_ai_platform.components.batch_job import BatchScoringJobArgs
 from hybrid_ai_platform.components.budget import BudgetArgs
@@ -27,7 +28,9 @@ from hybrid_ai_platform.components.encryption_key import EncryptionKeyArgs
 from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroupArgs
 from hybrid_ai_platform.components.inference_cluster import InferenceClusterArgs
 from hybrid_ai_platform.components.inference_service import InferenceServiceArgs
+from hybrid_ai_platform.components.keda import KedaArgs
 from hybrid_ai_platform.components.network import NetworkArgs
+from hybrid_ai_platform.components.nvidia_device_plugin import NvidiaDevicePluginArgs
 from pydantic import BaseModel
 
 from hybrid_ai_platform.cli.synth import synthesize
@@ -132,6 +135,18 @@ def autoscaler_args(**change: Any) -> ClusterAutoscalerArgs:
     return ClusterAutoscalerArgs(**{**fields, **change})
 
 
+def alarms_args(**change: Any) -> AlarmsArgs:
+    return AlarmsArgs(**{"kms_key_arn": KEY, "account_id": "123456789012", "tags": TAGS, **change})
+
+
+def keda_args(**change: Any) -> KedaArgs:
+    return KedaArgs(**{"cluster": RESOURCE, "provider": RESOURCE, "tags": TAGS, **change})
+
+
+def plugin_args(**change: Any) -> NvidiaDevicePluginArgs:
+    return NvidiaDevicePluginArgs(**{"provider": RESOURCE, **change})
+
+
 @pytest.mark.parametrize(
     ("build", "field", "value", "error", "says"),
     [
@@ -183,6 +198,9 @@ def autoscaler_args(**change: Any) -> ClusterAutoscalerArgs:
         (budget_args, "emails", (), ValueError, "give topic or emails"),
         (budget_args, "actual_thresholds_percent", (80.0, 2000.0), ValueError, "outside 0.0 to 1000.0"),
         (autoscaler_args, "kubernetes_version", "1.20", ValueError, "not in the EKS version table"),
+        (alarms_args, "emails", ["ops"], ValueError, "an email address"),
+        (keda_args, "chart_version", "latest", ValueError, "a chart version"),
+        (plugin_args, "namespace", "GPU", ValueError, "a Kubernetes namespace name"),
     ],
 )
 def test_bad_args_raise_at_construction_naming_the_field(
@@ -194,7 +212,10 @@ def test_bad_args_raise_at_construction_naming_the_field(
         build(**{field: value})
     message = str(raised.value)
     owner = build.__annotations__["return"]
-    named_field = {"public_endpoint": "public_access_cidrs", "emails": "topic"}.get(field, field)
+    # (a field whose value conflicts with another is reported on the one to fix)
+    named_field = {(cluster_args, "public_endpoint"): "public_access_cidrs", (budget_args, "emails"): "topic"}.get(
+        (build, field), field
+    )
     assert message.startswith(f"{owner}.{named_field}: "), message
     assert says in message, message
 
@@ -336,7 +357,7 @@ def test_config_restates_no_component_default_outside_the_table() -> None:
 def test_the_inference_components_build_from_their_args_alone() -> None:
     # GIVEN a program that composes the components with hand-written Args and no stack config
     import pulumi
-    from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs
+    from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
     from hybrid_ai_platform.components.batch_job import BatchScoringJob
     from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroup
     from hybrid_ai_platform.components.inference_cluster import InferenceCluster
