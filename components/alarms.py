@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from . import validation as check
 from .iam import deny_insecure_transport, policy_document
 from .observability import BURN_WINDOWS, AlarmRule, BurnRateSlo, DashboardRow, FailureMode, Metric, QueryRule
 
@@ -34,6 +35,13 @@ class AlarmsArgs:
     """Email subscriptions (each must be confirmed by its owner). Defaults to none."""
     extra_publishers: Sequence[str] = field(default=("cloudwatch.amazonaws.com", "budgets.amazonaws.com"))
     """Service principals allowed to publish. Defaults to CloudWatch and Budgets."""
+
+    def __post_init__(self) -> None:
+        check.check_mapping(self, "tags", self.tags)
+        check.check_strings(self, "emails", self.emails)
+        for email in self.emails:
+            check.check_pattern(self, "emails", email, r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", "an email address")
+        check.check_strings(self, "extra_publishers", self.extra_publishers)
 
 
 class Alarms(pulumi.ComponentResource):

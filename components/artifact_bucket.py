@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from hybrid_ai_platform.contracts import PURPOSE_TAG, BucketPurpose
 
+from . import validation as check
 from .iam import Statement, deny_insecure_transport, policy_document
 
 
@@ -27,7 +28,11 @@ class ObjectLockArgs:
     """``COMPLIANCE``: nobody can delete a locked version before it expires; ``GOVERNANCE``:
     principals with ``s3:BypassGovernanceRetention`` can. Required."""
     days: int
-    """Retention in days. Required."""
+    """Retention in days, 1 to 36500. Required."""
+
+    def __post_init__(self) -> None:
+        check.check_choice(self, "mode", self.mode, ("GOVERNANCE", "COMPLIANCE"))
+        check.check_int(self, "days", self.days, 1, 36500)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,22 @@ class ArtifactBucketArgs:
     force_destroy: bool = False
     """Named opt-out: let ``pulumi destroy`` delete a non-empty bucket. Defaults to false."""
 
+    def __post_init__(self) -> None:
+        check.check_mapping(self, "tags", self.tags)
+        check.check_type(self, "region", self.region, str)
+        check.check_type(self, "purpose", self.purpose, str)
+        if self.purpose not in {p.value for p in BucketPurpose}:
+            check.fail(self, "purpose", f"{self.purpose!r} is not one of {', '.join(p.value for p in BucketPurpose)}")
+        if self.kms_key_arn is None and not self.access_log_target:
+            check.fail(self, "kms_key_arn", "is required unless access_log_target is on (SSE-KMS for data buckets)")
+        check.check_int(self, "noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, 1, 3650)
+        check.check_int(
+            self, "abort_incomplete_multipart_upload_days", self.abort_incomplete_multipart_upload_days, 1, 365
+        )
+        if self.current_version_expiration_days is not None:
+            check.check_int(self, "current_version_expiration_days", self.current_version_expiration_days, 1, 3650)
+        check.check_type(self, "force_destroy", self.force_destroy, bool)
+
 
 class ArtifactBucket(pulumi.ComponentResource):
     """A private, versioned, KMS-encrypted, TLS-only S3 bucket.
@@ -95,8 +116,6 @@ class ArtifactBucket(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:storage:ArtifactBucket", name, None, opts)
-        if args.kms_key_arn is None and not args.access_log_target:
-            raise ValueError(f"ArtifactBucket '{name}': kms_key_arn is required unless access_log_target is on")
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(

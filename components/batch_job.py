@@ -18,14 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from hybrid_ai_platform.config import BatchJobConfig, ModelServiceConfig
-
+from . import validation as check
 from .artifact_bucket import ArtifactBucket
+from .aws_rules import cron_schedule_problem
 from .inference_service import (
     EMF_AGENT_ENDPOINT,
+    InferenceService,
     gpu_resources,
     model_environment,
     scratch_volumes,
@@ -52,36 +52,76 @@ SCORES_SUBPREFIX = "_scores"
 """Scores go to ``<feature_set>/_scores/<model>/`` inside the feature set's own prefix."""
 
 
+FEATURE_SET_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
+"""Feature-set names: the top-level prefix of the feature store the job reads and writes under."""
+
+
 @dataclass(frozen=True)
 class BatchScoringJobArgs:
-    """Inputs of :class:`BatchScoringJob`."""
+    """Inputs of :class:`BatchScoringJob`. Checked at construction: a bad value raises naming the field."""
 
-    job: BatchJobConfig
-    """Schedule, feature set, deadline, retries. Required."""
-    model: ModelServiceConfig
-    """The model whose version and batching settings the job uses. Required."""
-    image: pulumi.Input[str]
-    """Image reference (the model's InferenceService image). Required."""
-    namespace: str
-    """Namespace to run in (the model's; its NetworkPolicies apply). Required."""
-    cluster: aws.eks.Cluster
-    """Cluster of the Pod Identity association. Required."""
-    provider: k8s.Provider
-    """Provider of the cluster. Required."""
-    account_id: pulumi.Input[str]
-    """Stack account. Required."""
-    region: str
-    """Stack region. Required."""
-    model_registry: ArtifactBucket
-    """Model registry (read ``<registry_prefix>/<model>/`` only). Required."""
-    registry_prefix: str
-    """Model-repository prefix. Required."""
+    name: str
+    """Job name: the CronJob and ServiceAccount name (3 to 32 lower-case letters, digits and dashes). Required."""
+    service: InferenceService
+    """The model's :class:`InferenceService`: the job runs its image, model version, batching settings and
+    resources, in its namespace (its NetworkPolicies apply), on its cluster, reading its registry prefix.
+    Required."""
+    feature_set: str
+    """Feature set the job reads (``<feature_set>/dt=YYYY-MM-DD/``) and writes scores under
+    (``<feature_set>/_scores/<model>/``). Required."""
     feature_store: ArtifactBucket
     """Feature store (read and write ``<feature_set>/`` only). Required."""
     tags: Mapping[str, str]
     """Required tags for the AWS children. Required."""
+    schedule: str = "0 2 * * *"
+    """Cron schedule (UTC), five fields. Defaults to 02:00 every night."""
+    deadline_seconds: int = 7200
+    """``activeDeadlineSeconds`` of each run, 60 to 86400. Defaults to 2 hours."""
+    backoff_limit: int = 2
+    """Pod retries of a failed run before the Job fails (runtime failures only: exit status 2 and 3 fail
+    the Job at once), 0 to 10. Defaults to 2."""
+    lookback_days: int = 3
+    """Daily partitions each run scores, ending at yesterday (UTC), 1 to 31; passed as ``LOOKBACK_DAYS``.
+    Defaults to 3."""
+    completions: int = 1
+    """Shares each run's files are split into (the Indexed Job's ``completions``, 1 to 100; the pod of index
+    ``i`` scores the files whose key hashes to ``i``; passed as ``BATCH_COMPLETIONS``). At least
+    ``parallelism``. Defaults to 1: one pod scores every file."""
+    parallelism: int = 1
+    """Pods of a run at once (the Job's ``parallelism``, 1 to ``completions``), each holding the model's GPUs.
+    Defaults to 1."""
+    drift_psi_threshold: float | None = 0.25
+    """Alarm when a scored day's population stability index, of any feature or of the scores, exceeds this
+    (above 0, at most 10). Defaults to 0.25 (the usual "significant shift" line); ``None`` turns the
+    drift alarms off."""
     depends_on: Sequence[pulumi.Resource] = ()
-    """What the CronJob waits for (the namespace). Defaults to none."""
+    """What the CronJob waits for besides the service's namespace. Defaults to none."""
+
+    def __post_init__(self) -> None:
+        check.check_name(self, "name", self.name)
+        check.check_pattern(
+            self, "feature_set", self.feature_set, FEATURE_SET_PATTERN, "a feature-set name (lower-case, digits, _)"
+        )
+        check.check_mapping(self, "tags", self.tags)
+        check.check_type(self, "schedule", self.schedule, str)
+        problem = cron_schedule_problem(self.schedule)
+        if problem:
+            check.fail(self, "schedule", problem)
+        check.check_int(self, "deadline_seconds", self.deadline_seconds, 60, 86400)
+        check.check_int(self, "backoff_limit", self.backoff_limit, 0, 10)
+        check.check_int(self, "lookback_days", self.lookback_days, 1, 31)
+        check.check_int(self, "completions", self.completions, 1, 100)
+        check.check_int(self, "parallelism", self.parallelism, 1, self.completions)
+        if self.drift_psi_threshold is not None:
+            check.check_number(self, "drift_psi_threshold", self.drift_psi_threshold, 0.0, 10.0)
+            if self.drift_psi_threshold <= 0:
+                check.fail(self, "drift_psi_threshold", f"{self.drift_psi_threshold} must be above 0")
+        check.check_type(self, "service", self.service, InferenceService)
+
+    @property
+    def model(self) -> str:
+        """Name of the model the job scores with (the service's)."""
+        return self.service.args.model_name
 
 
 class BatchScoringJob(pulumi.ComponentResource):
@@ -101,10 +141,8 @@ class BatchScoringJob(pulumi.ComponentResource):
 
     Example::
 
-        BatchScoringJob("nightly-fraud-scores", BatchScoringJobArgs(job=job_cfg, model=model_cfg,
-            image=svc.image, namespace=svc.namespace_name, cluster=c.cluster, provider=c.provider,
-            account_id=acct, region="eu-central-1", model_registry=registry,
-            registry_prefix="models", feature_store=features, tags=tags))
+        BatchScoringJob("nightly-fraud-scores", BatchScoringJobArgs(name="nightly-fraud-scores",
+            service=fraud_scorer, feature_set="transactions", feature_store=features, tags=tags))
     """
 
     cron_job: k8s.batch.v1.CronJob
@@ -112,12 +150,14 @@ class BatchScoringJob(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BatchScoringJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:inference:BatchScoringJob", name, None, opts)
-        job, model = args.job, args.model
-        ns = args.namespace
-        labels = {**selector_labels(model.name, component="batch-scoring"), "hybrid-ai/batch-job": job.name}
-        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=list(args.depends_on))
+        job, service = args, args.service
+        model = service.args
+        ns = service.namespace_name
+        labels = {**selector_labels(model.model_name, component="batch-scoring"), "hybrid-ai/batch-job": job.name}
+        depends_on = [service.namespace, *args.depends_on]
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=model.provider, depends_on=depends_on)
         feature_prefix = f"{job.feature_set}/"
-        output_prefix = f"{feature_prefix}{SCORES_SUBPREFIX}/{model.name}/"
+        output_prefix = f"{feature_prefix}{SCORES_SUBPREFIX}/{model.model_name}/"
 
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
@@ -125,9 +165,9 @@ class BatchScoringJob(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=k8s_child,
         )
-        model_prefix = f"{args.registry_prefix}/{model.name}/"
+        model_prefix = f"{model.registry_prefix}/{model.model_name}/"
         statements = [
-            *_sid("ReadOwnModel", args.model_registry.read_statements(model_prefix)),
+            *_sid("ReadOwnModel", model.model_registry.read_statements(model_prefix)),
             # The job HeadObjects output keys before writing them: it must see 404, not 403, for an absent key.
             *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix, head_missing_keys=True)),
             *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
@@ -135,19 +175,21 @@ class BatchScoringJob(pulumi.ComponentResource):
         self.identity = PodIdentityRole(
             f"{name}-identity",
             PodIdentityRoleArgs(
-                cluster_name=args.cluster.name,
-                cluster_arn=args.cluster.arn,
+                cluster_name=model.cluster.name,
+                cluster_arn=model.cluster.arn,
                 namespace=ns,
                 service_account=job.name,
                 statements=statements,
-                description=f"Batch job {job.name}: read model {model.name}, read/write features {feature_prefix}",
+                description=(
+                    f"Batch job {job.name}: read model {model.model_name}, read/write features {feature_prefix}"
+                ),
                 tags=args.tags,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         volumes, mounts = scratch_volumes()
         environment = [
-            *model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
+            *model_environment(model, model.model_registry.name, model.registry_prefix, model.region),
             {"name": "FEATURE_BUCKET", "value": args.feature_store.name},
             {"name": "FEATURE_SET", "value": job.feature_set},
             {"name": "INPUT_PREFIX", "value": feature_prefix},
@@ -157,7 +199,7 @@ class BatchScoringJob(pulumi.ComponentResource):
             {"name": "BATCH_COMPLETIONS", "value": str(job.completions)},
             {"name": "BATCH_JOB_NAME", "value": job.name},
             # Drift PSI metrics (inference_server/drift.py) as EMF to the CloudWatch agent.
-            {"name": "METRICS_CLUSTER_NAME", "value": args.cluster.name},
+            {"name": "METRICS_CLUSTER_NAME", "value": model.cluster.name},
             {"name": "AWS_EMF_AGENT_ENDPOINT", "value": EMF_AGENT_ENDPOINT},
         ]
         annotations = {"hybrid-ai/model-version": model.version}
@@ -190,7 +232,7 @@ class BatchScoringJob(pulumi.ComponentResource):
                                     "containers": [
                                         {
                                             "name": "batch",
-                                            "image": args.image,
+                                            "image": service.image,
                                             "imagePullPolicy": "IfNotPresent",
                                             "args": list(BATCH_ARGS),
                                             "env": environment,
@@ -208,19 +250,19 @@ class BatchScoringJob(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=args.provider,
+                provider=model.provider,
                 depends_on=[
                     service_account,
                     *([self.identity.association] if self.identity.association else []),
-                    *args.depends_on,
+                    *depends_on,
                 ],
             ),
         )
         self.register_outputs({"role_arn": self.identity.arn, "namespace": ns, "name": job.name})
 
 
-def indexed_job_fields(job: BatchJobConfig) -> dict[str, object]:
-    """``completionMode: Indexed`` with ``completions`` and ``parallelism`` from config, and the retry budget.
+def indexed_job_fields(job: BatchScoringJobArgs) -> dict[str, object]:
+    """``completionMode: Indexed`` with ``completions`` and ``parallelism`` from the Args, and the retry budget.
 
     Kubernetes gives each pod of an Indexed Job its index in ``JOB_COMPLETION_INDEX``
     (https://kubernetes.io/docs/tasks/job/indexed-parallel-processing-static/, stable since 1.24); the
@@ -273,20 +315,24 @@ def _sid(prefix: str, statements: Sequence[Mapping[str, object]]) -> list[Mappin
 # Observability: drift of the scored data against the model version's training profile ------------------
 
 
-def drift_metric(cluster_name: pulumi.Input[str], job: BatchJobConfig, name: str) -> Metric:
+def drift_metric(cluster_name: pulumi.Input[str], job: BatchScoringJobArgs, name: str) -> Metric:
     """A drift metric the job emits (``MaxFeaturePSI``, ``ScorePSI``) with its exact dimension set."""
     dimensions = {"ClusterName": cluster_name, "Model": job.model, "BatchJob": job.name}
     return Metric(DRIFT_METRICS_NAMESPACE, name, dimensions, "None")
 
 
-def batch_job_failure_modes(job: BatchJobConfig, index: int, cluster_name: pulumi.Input[str]) -> list[FailureMode]:
+def batch_job_failure_modes(
+    job: BatchScoringJobArgs, cluster_name: pulumi.Input[str], setting: str = "drift_psi_threshold"
+) -> list[FailureMode]:
     """The scored data drifts from the training data: features, or the scores themselves.
 
     The job emits each day's population stability index after scoring (``inference_server/drift.py``);
-    the alarms take the day's maximum and fire above ``drift_psi_threshold``.
+    the alarms take the day's maximum and fire above ``drift_psi_threshold``. ``setting`` is where the
+    threshold is configured, named in each failure mode (the stack program passes
+    ``inference.batch_jobs[<i>].drift_psi_threshold``). Defaults to ``drift_psi_threshold``.
     """
     component = f"batch-job/{job.name}"
-    field = f"inference.batch_jobs[{index}].drift_psi_threshold"
+    field = setting
     threshold = job.drift_psi_threshold
 
     def rule(name: str) -> AlarmRule | None:
@@ -316,7 +362,7 @@ def batch_job_failure_modes(job: BatchJobConfig, index: int, cluster_name: pulum
     ]
 
 
-def batch_job_dashboard_row(job: BatchJobConfig, cluster_name: str) -> DashboardRow:
+def batch_job_dashboard_row(job: BatchScoringJobArgs, cluster_name: str) -> DashboardRow:
     """Drift of one batch job: the day's maximum feature PSI and score PSI, and PSI per feature."""
     schema = f"{{{DRIFT_METRICS_NAMESPACE},BatchJob,ClusterName,Feature,Model}}"
     return DashboardRow(

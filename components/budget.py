@@ -8,36 +8,54 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from . import validation as check
+
 
 @dataclass(frozen=True)
 class BudgetArgs:
-    """Inputs of :class:`Budget`."""
+    """Inputs of :class:`Budget`. Checked at construction: a bad value raises naming the field."""
 
     monthly_limit_usd: float
-    """Monthly cost limit in USD. Required."""
+    """Monthly cost limit in USD, above 0 and at most 10,000,000. Required."""
     filter_tags: Mapping[str, str]
     """Cost-allocation tags identifying the stack's spend (``environment``, ``cost-center``).
     They must be activated as cost-allocation tags in the billing console. Required."""
     tags: Mapping[str, str]
     """Tags of the budget itself. Required."""
-    topic_arn: pulumi.Input[str] | None = None
-    """Alerts topic notified at every threshold. Defaults to none."""
+    topic: aws.sns.Topic | None = None
+    """Alerts topic notified at every threshold (``Alarms.topic``). Defaults to none; then ``emails``
+    must name someone."""
     emails: Sequence[str] = ()
     """Email recipients at every threshold. Defaults to none."""
     actual_thresholds_percent: Sequence[float] = (80.0, 100.0)
-    """Actual-spend thresholds. Defaults to 80% and 100%."""
+    """Actual-spend thresholds, each above 0 and at most 1000 percent. Defaults to 80% and 100%."""
     forecast_thresholds_percent: Sequence[float] = (100.0,)
-    """Forecast-spend thresholds. Defaults to 100%."""
+    """Forecast-spend thresholds, each above 0 and at most 1000 percent. Defaults to 100%."""
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources the budget is created after. Defaults to none. Pass the topic policy that lets
-    ``budgets.amazonaws.com`` publish to ``topic_arn``: AWS Budgets cannot notify a topic whose policy
+    ``budgets.amazonaws.com`` publish to ``topic``: AWS Budgets cannot notify a topic whose policy
     does not admit it yet."""
+
+    def __post_init__(self) -> None:
+        check.check_number(self, "monthly_limit_usd", self.monthly_limit_usd, 0.0, 10_000_000.0)
+        if self.monthly_limit_usd <= 0:
+            check.fail(self, "monthly_limit_usd", f"{self.monthly_limit_usd} must be above 0")
+        check.check_mapping(self, "filter_tags", self.filter_tags)
+        check.check_mapping(self, "tags", self.tags)
+        check.check_strings(self, "emails", self.emails)
+        if self.topic is None and not self.emails:
+            check.fail(self, "topic", "none given and no emails either; give topic or emails so alerts reach someone")
+        for name in ("actual_thresholds_percent", "forecast_thresholds_percent"):
+            for threshold in getattr(self, name):
+                check.check_number(self, name, threshold, 0.0, 1000.0)
+                if threshold <= 0:
+                    check.fail(self, name, f"{threshold} must be above 0")
 
 
 class Budget(pulumi.ComponentResource):
     """A monthly COST budget filtered by the stack's cost-allocation tags, with alerts.
 
-    Raises ``ValueError`` when neither a topic nor an email is given: a budget nobody hears is
+    Its Args raise ``ValueError`` when neither a topic nor an email is given: a budget nobody hears is
     no control.
     """
 
@@ -45,9 +63,7 @@ class Budget(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BudgetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:governance:Budget", name, None, opts)
-        if args.topic_arn is None and not args.emails:
-            raise ValueError(f"Budget '{name}': give topic_arn or emails so alerts reach someone")
-        topics: list[pulumi.Input[str]] = [args.topic_arn] if args.topic_arn is not None else []
+        topics: list[pulumi.Input[str]] = [args.topic.arn] if args.topic is not None else []
         notifications: list[aws.budgets.BudgetNotificationArgsDict] = []
         for kind, thresholds in (
             ("ACTUAL", args.actual_thresholds_percent),

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from . import validation as check
 from .eks_versions import lookup
 from .gpu_node_group import NODE_POOL_LABEL
 from .iam import Statement
@@ -68,7 +69,7 @@ def autoscaler_statements(cluster_name: str, region: str, account_id: pulumi.Inp
 
 @dataclass(frozen=True)
 class ClusterAutoscalerArgs:
-    """Inputs of :class:`ClusterAutoscaler`."""
+    """Inputs of :class:`ClusterAutoscaler`. Checked at construction: a bad value raises naming the field."""
 
     cluster: aws.eks.Cluster
     """The cluster. Required."""
@@ -88,6 +89,19 @@ class ClusterAutoscalerArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     """What the release waits for (the nodes it runs on). Defaults to none."""
 
+    def __post_init__(self) -> None:
+        check.check_type(self, "cluster_name", self.cluster_name, str)
+        check.check_type(self, "kubernetes_version", self.kubernetes_version, str)
+        if lookup(self.kubernetes_version) is None:
+            check.fail(
+                self,
+                "kubernetes_version",
+                f"{self.kubernetes_version!r} is not in the EKS version table (components/data/eks_versions.json); "
+                "it gives the autoscaler's image and chart",
+            )
+        check.check_type(self, "region", self.region, str)
+        check.check_mapping(self, "tags", self.tags)
+
 
 class ClusterAutoscaler(pulumi.ComponentResource):
     """The cluster autoscaler in ``kube-system``, discovering node groups by tag.
@@ -99,7 +113,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     to and from zero.
 
     The image tag and chart version come from the EKS version table for
-    ``kubernetes_version``; a version not in the table raises ``ValueError``.
+    ``kubernetes_version``; a version not in the table raises ``ValueError`` when the Args are built.
 
     Example::
 
@@ -114,11 +128,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:compute:ClusterAutoscaler", name, None, opts)
         version = lookup(args.kubernetes_version)
-        if version is None:
-            raise ValueError(
-                f"kubernetes_version {args.kubernetes_version!r} is not in the EKS version table "
-                "(components/data/eks_versions.json); it gives the autoscaler's image and chart"
-            )
+        assert version is not None  # checked by the Args
         self.identity = PodIdentityRole(
             f"{name}-identity",
             PodIdentityRoleArgs(

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from . import validation as check
 from .iam import Statement, policy_document
 
 
 @dataclass(frozen=True)
 class EncryptionKeyArgs:
-    """Inputs of :class:`EncryptionKey`."""
+    """Inputs of :class:`EncryptionKey`. Checked at construction: a bad value raises naming the field."""
 
     account_id: pulumi.Input[str]
     """Account that owns the key; its root principal administers it. Required."""
@@ -24,9 +25,9 @@ class EncryptionKeyArgs:
     key_arn: str | None = None
     """Bring your own key: use this key ARN and create nothing. Defaults to none (a key is created)."""
     deletion_window_days: int = 30
-    """Waiting period before a created key is deleted. Defaults to 30 days."""
+    """Waiting period before a created key is deleted, 7 to 30 days. Defaults to 30 days."""
     rotation_period_days: int = 365
-    """Rotation period of a created key (rotation is always on). Defaults to 365 days."""
+    """Rotation period of a created key (rotation is always on), 90 to 2560 days. Defaults to 365 days."""
     alias: str | None = None
     """Alias name without ``alias/``. Defaults to the component name."""
     service_principals: tuple[str, ...] = field(default=("cloudwatch.amazonaws.com", "budgets.amazonaws.com"))
@@ -37,6 +38,27 @@ class EncryptionKeyArgs:
     """Let EventBridge use the key for the SSE-KMS queues it delivers to (rule targets and their
     dead-letter queues): any queue of this account in the stack region, by ``aws:SourceArn``.
     Defaults to on."""
+
+    def __post_init__(self) -> None:
+        check.check_type(self, "region", self.region, str)
+        check.check_mapping(self, "tags", self.tags)
+        if self.key_arn is not None:
+            check.check_pattern(
+                self,
+                "key_arn",
+                self.key_arn,
+                r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}",
+                "a KMS key ARN",
+            )
+        # The ranges the stack config applies (KMS: deletion waiting period 7-30 days, rotation period 90-2560 days).
+        check.check_int(self, "deletion_window_days", self.deletion_window_days, 7, 30)
+        check.check_int(self, "rotation_period_days", self.rotation_period_days, 90, 2560)
+        # "alias/" + name is 1-256 of A-Za-z0-9/_- and may not start with alias/aws/
+        # (https://docs.aws.amazon.com/kms/latest/developerguide/alias-create.html).
+        if self.alias is not None:
+            check.check_pattern(self, "alias", self.alias, r"(?!aws/)[A-Za-z0-9/_-]{1,250}", "a KMS alias name")
+        check.check_strings(self, "service_principals", self.service_principals)
+        check.check_type(self, "eventbridge_to_sqs", self.eventbridge_to_sqs, bool)
 
 
 class EncryptionKey(pulumi.ComponentResource):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from hybrid_ai_platform.config import GpuNodeGroupConfig
 from hybrid_ai_platform.contracts import (
     ACCELERATOR_LABEL,
     DEVICE_PLUGIN_LABEL,
@@ -25,6 +25,9 @@ from hybrid_ai_platform.contracts import (
     GPU_TAINT_VALUE,
     NODE_POOL_LABEL,
 )
+
+from . import validation as check
+from .catalogue import gpu_instance_types_problem, gpu_type, gpus_per_node
 
 EKS_TAINT_EFFECT = "NO_SCHEDULE"
 """The EKS API's spelling of :data:`~hybrid_ai_platform.contracts.GPU_TAINT_EFFECT`
@@ -91,11 +94,10 @@ def node_launch_template(
     )
 
 
-def autoscaler_tags(cluster_name: str, group: GpuNodeGroupConfig) -> dict[str, str]:
-    """Cluster-autoscaler auto-discovery and scale-from-zero node-template tags of a GPU group.
+def autoscaler_tags(cluster_name: str, name: str, instance_types: Sequence[str]) -> dict[str, str]:
+    """Cluster-autoscaler auto-discovery and scale-from-zero node-template tags of GPU group ``name``.
 
-    >>> from hybrid_ai_platform.config import GpuNodeGroupConfig
-    >>> autoscaler_tags("c", GpuNodeGroupConfig(name="gpu", instance_types=["g5.12xlarge"]))[
+    >>> autoscaler_tags("c", "gpu", ["g5.12xlarge"])[
     ...     "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"]
     '4'
     """
@@ -104,45 +106,100 @@ def autoscaler_tags(cluster_name: str, group: GpuNodeGroupConfig) -> dict[str, s
         f"{prefix}/enabled": "true",
         f"{prefix}/{cluster_name}": "owned",
         f"{prefix}/node-template/label/{GPU_PRESENT_LABEL}": "true",
-        f"{prefix}/node-template/label/{ACCELERATOR_LABEL}": group.gpu_type,
-        f"{prefix}/node-template/label/{NODE_POOL_LABEL}": group.name,
+        f"{prefix}/node-template/label/{ACCELERATOR_LABEL}": gpu_type(instance_types[0]),
+        f"{prefix}/node-template/label/{NODE_POOL_LABEL}": name,
         f"{prefix}/node-template/taint/{GPU_TAINT_KEY}": f"{GPU_TAINT_VALUE}:{GPU_TAINT_EFFECT}",
-        f"{prefix}/node-template/resources/{GPU_RESOURCE}": str(group.gpus_per_node),
+        f"{prefix}/node-template/resources/{GPU_RESOURCE}": str(gpus_per_node(instance_types[0])),
     }
+
+
+GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
+"""EKS-optimised NVIDIA AMI types the group supports."""
+CapacityType = Literal["ON_DEMAND", "SPOT"]
+"""EC2 purchase options of a managed node group."""
 
 
 @dataclass(frozen=True)
 class GpuNodeGroupArgs:
-    """Inputs of :class:`GpuNodeGroup`."""
+    """Inputs of :class:`GpuNodeGroup`. Checked at construction: a bad value raises naming the field."""
 
-    group: GpuNodeGroupConfig
-    """Instance types, AMI, capacity type, sizes, disk. Required."""
+    name: str
+    """Short name of the group: the EKS node-group name and the ``hybrid-ai/node-pool`` label
+    (3 to 32 lower-case letters, digits and dashes). Required."""
+    instance_types: Sequence[str]
+    """GPU instance types, from the g4dn, g5, g6, g6e, p4d or p5 families, all with the same GPU
+    count and GPU type (the autoscaler's scale-from-zero template assumes one shape). Required."""
     cluster: aws.eks.Cluster
     """The cluster the group joins. Required."""
     cluster_name: str
     """Its (static) name, for the autoscaler tags. Required."""
-    node_role_arn: pulumi.Input[str]
-    """Node IAM role. Required."""
+    node_role: aws.iam.Role
+    """Node IAM role (``InferenceCluster.node_role``). Required."""
     subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets, one per AZ. Required."""
     kms_key_arn: pulumi.Input[str]
     """Stack key for the volumes. Required."""
     tags: Mapping[str, str]
     """Required tags. Required."""
+    ami_type: GpuAmiType = "AL2023_x86_64_NVIDIA"
+    """EKS-optimised NVIDIA AMI. Defaults to ``AL2023_x86_64_NVIDIA``. Bottlerocket ships its own
+    NVIDIA device plugin, so the Helm device plugin skips those nodes."""
+    capacity_type: CapacityType = "ON_DEMAND"
+    """Purchase option. Defaults to ``ON_DEMAND``. With ``SPOT`` list several instance types
+    so a capacity shortage of one type does not stop scaling."""
+    min_size: int = 0
+    """Minimum nodes, 0 to 100. Defaults to 0 (scale to zero when idle)."""
+    max_size: int = 2
+    """Maximum nodes, 1 to 100. Defaults to 2."""
+    desired_size: int = 0
+    """Initial nodes, between ``min_size`` and ``max_size``. Defaults to 0; afterwards the cluster
+    autoscaler owns it (drift ignored)."""
+    disk_size_gb: int = 200
+    """Encrypted gp3 volume for images and model cache (AL2023: the root volume; Bottlerocket:
+    the data volume), 50 to 16384 GB. Defaults to 200 GB."""
+    max_unavailable: int = 1
+    """Nodes replaced at once during an update, 1 to 100. Defaults to 1."""
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources the node group waits for (node-role policy attachments, the CNI add-on).
     Defaults to none."""
+
+    def __post_init__(self) -> None:
+        check.check_name(self, "name", self.name)
+        check.check_strings(self, "instance_types", self.instance_types, non_empty=True)
+        problem = gpu_instance_types_problem(tuple(self.instance_types))
+        if problem:
+            check.fail(self, "instance_types", problem)
+        check.check_type(self, "cluster_name", self.cluster_name, str)
+        check.check_mapping(self, "tags", self.tags)
+        check.check_choice(self, "ami_type", self.ami_type, GpuAmiType)
+        check.check_choice(self, "capacity_type", self.capacity_type, CapacityType)
+        check.check_int(self, "min_size", self.min_size, 0, 100)
+        check.check_int(self, "max_size", self.max_size, 1, 100)
+        check.check_int(self, "desired_size", self.desired_size, 0, 100)
+        check.check_sizes(self, self.min_size, self.desired_size, self.max_size)
+        check.check_int(self, "disk_size_gb", self.disk_size_gb, 50, 16384)
+        check.check_int(self, "max_unavailable", self.max_unavailable, 1, 100)
+
+    @property
+    def gpus_per_node(self) -> int:
+        """NVIDIA GPUs on each node of the group (from the GPU catalogue)."""
+        return gpus_per_node(self.instance_types[0])
+
+    @property
+    def gpu_type(self) -> str:
+        """GPU type of the group's nodes, e.g. ``nvidia-l4``."""
+        return gpu_type(self.instance_types[0])
 
 
 class GpuNodeGroup(pulumi.ComponentResource):
     """A managed node group of GPU instances that only GPU workloads are scheduled on.
 
-    - ``ami_type`` from config (AL2023 NVIDIA by default), instance types, capacity type, sizes.
+    - ``ami_type`` (AL2023 NVIDIA by default), instance types, capacity type, sizes.
     - Taint ``nvidia.com/gpu=true:NoSchedule``; labels ``nvidia.com/gpu.present=true``,
       ``k8s.amazonaws.com/accelerator=<gpu type>`` (so the cluster autoscaler waits for the
       GPUs of a new node instead of adding more), ``hybrid-ai/node-pool=<name>`` and
       ``hybrid-ai/gpu-device-plugin``.
-    - ``update_config.max_unavailable`` from config; ``scalingConfig.desiredSize`` drift is
+    - ``update_config.max_unavailable`` from the Args; ``scalingConfig.desiredSize`` drift is
       ignored because the cluster autoscaler owns it after creation.
     - The hardened launch template of :func:`node_launch_template`; no ``remote_access``.
     - Tags for cluster-autoscaler auto-discovery and scale-from-zero (:func:`autoscaler_tags`).
@@ -152,8 +209,8 @@ class GpuNodeGroup(pulumi.ComponentResource):
 
     Example::
 
-        GpuNodeGroup("gpu-l4", GpuNodeGroupArgs(group=cfg, cluster=cluster.cluster,
-            cluster_name="hybrid-ai-platform-prod", node_role_arn=role.arn,
+        GpuNodeGroup("gpu-l4", GpuNodeGroupArgs(name="gpu-l4", instance_types=["g6.xlarge"],
+            cluster=cluster.cluster, cluster_name="hybrid-ai-platform-prod", node_role=cluster.node_role,
             subnet_ids=net.private_subnet_ids, kms_key_arn=key.arn, tags=tags))
     """
 
@@ -162,7 +219,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuNodeGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:compute:GpuNodeGroup", name, None, opts)
-        group = args.group
+        group = args
         tags = dict(args.tags)
         self.launch_template = node_launch_template(
             name,
@@ -177,7 +234,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
             f"{name}-nodes",
             cluster_name=args.cluster.name,
             node_group_name=group.name,
-            node_role_arn=args.node_role_arn,
+            node_role_arn=args.node_role.arn,
             subnet_ids=args.subnet_ids,
             ami_type=group.ami_type,
             capacity_type=group.capacity_type,
@@ -195,7 +252,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 DEVICE_PLUGIN_LABEL: plugin,
             },
             taints=[{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": EKS_TAINT_EFFECT}],
-            tags={**tags, **autoscaler_tags(args.cluster_name, group)},
+            tags={**tags, **autoscaler_tags(args.cluster_name, group.name, group.instance_types)},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(args.depends_on),

@@ -26,8 +26,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from hybrid_ai_platform.config import EksAddonName, SystemNodeGroupConfig
-
+from . import eks_versions
+from . import validation as check
+from .catalogue import GPU_FAMILIES, LOG_RETENTION_DAYS, EksAddonName
 from .gpu_node_group import NODE_POOL_LABEL, node_launch_template
 from .iam import policy_document, service_assume_role_policy
 from .kubernetes import kubeconfig
@@ -126,8 +127,17 @@ class InferenceClusterArgs:
     """Stack key: Secrets envelope encryption, log group, node volumes. Required."""
     tags: Mapping[str, str]
     """Required tags. Required."""
-    system_node_group: SystemNodeGroupConfig = field(default_factory=SystemNodeGroupConfig)
-    """The add-on node group. Defaults as documented on :class:`SystemNodeGroupConfig`."""
+    system_instance_types: Sequence[str] = ("m7i.large",)
+    """Instance types of the on-demand system node group that runs the cluster add-ons (CPU types: GPU
+    families are refused). Defaults to ``m7i.large``."""
+    system_min_size: int = 2
+    """Minimum system nodes, 1 to 100. Defaults to 2 (add-ons survive a node loss)."""
+    system_max_size: int = 4
+    """Maximum system nodes, 1 to 100. Defaults to 4."""
+    system_desired_size: int = 2
+    """Initial system nodes, between the minimum and maximum. Defaults to 2; afterwards the autoscaler owns it."""
+    system_disk_size_gb: int = 50
+    """Encrypted gp3 root volume of each system node, 20 to 16384 GB. Defaults to 50 GB."""
     admin_role_arns: Sequence[str] = ()
     """Roles given ``AmazonEKSClusterAdminPolicy`` through access entries. Defaults to none."""
     public_endpoint: bool = False
@@ -135,9 +145,10 @@ class InferenceClusterArgs:
     public_access_cidrs: Sequence[str] = ()
     """CIDRs allowed to a public endpoint (ignored when private). Defaults to none."""
     log_retention_days: int = 90
-    """Control-plane log retention. Defaults to 90 days."""
-    addon_versions: Mapping[str, str] = field(default_factory=dict)
-    """Pinned add-on versions by add-on name. Defaults to none (EKS's default for the version)."""
+    """Control-plane log retention, one of the periods CloudWatch Logs accepts. Defaults to 90 days."""
+    addon_versions: Mapping[EksAddonName, str] = field(default_factory=dict)
+    """Pinned add-on versions (``v1.19.2-eksbuild.1``) by add-on name. Defaults to none: EKS installs its
+    default version for the cluster's Kubernetes version when the add-on is created."""
     deletion_protection: bool = False
     """Refuse to delete the cluster until this is turned off. Defaults to false; prod sets it."""
     deployer_role_arn: str | None = None
@@ -152,6 +163,62 @@ class InferenceClusterArgs:
     """Create ``AWSServiceRoleForAutoScaling`` before the node-volume key grant that names it
     (kept on destroy: other Auto Scaling groups of the account use it). Defaults to false: it is
     a prerequisite (creating it when it exists fails)."""
+
+    def __post_init__(self) -> None:
+        check.check_type(self, "cluster_name", self.cluster_name, str)
+        check.check_pattern(
+            self, "cluster_name", self.cluster_name, r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", "an EKS cluster name"
+        )
+        check.check_type(self, "kubernetes_version", self.kubernetes_version, str)
+        if eks_versions.lookup(self.kubernetes_version) is None:
+            check.fail(
+                self,
+                "kubernetes_version",
+                f"{self.kubernetes_version!r} is not an EKS version this library offers; use one of "
+                f"{', '.join(eks_versions.EKS_VERSIONS)}",
+            )
+        check.check_type(self, "region", self.region, str)
+        check.check_mapping(self, "tags", self.tags)
+        check.check_strings(self, "system_instance_types", self.system_instance_types, non_empty=True)
+        gpu = [t for t in self.system_instance_types if t.split(".")[0] in GPU_FAMILIES]
+        if gpu:
+            check.fail(self, "system_instance_types", f"{gpu} are GPU instance types; use CPU types such as m7i.large")
+        check.check_int(self, "system_min_size", self.system_min_size, 1, 100)
+        check.check_int(self, "system_max_size", self.system_max_size, 1, 100)
+        check.check_int(self, "system_desired_size", self.system_desired_size, 1, 100)
+        if not self.system_min_size <= self.system_desired_size <= self.system_max_size:
+            check.fail(
+                self,
+                "system_desired_size",
+                f"{self.system_desired_size} must lie between system_min_size {self.system_min_size} and "
+                f"system_max_size {self.system_max_size}",
+            )
+        check.check_int(self, "system_disk_size_gb", self.system_disk_size_gb, 20, 16384)
+        check.check_strings(self, "admin_role_arns", self.admin_role_arns)
+        check.check_type(self, "public_endpoint", self.public_endpoint, bool)
+        check.check_strings(self, "public_access_cidrs", self.public_access_cidrs)
+        if self.public_endpoint and not self.public_access_cidrs:
+            check.fail(self, "public_access_cidrs", "is empty but public_endpoint is on; list the CIDRs allowed")
+        check.check_type(self, "log_retention_days", self.log_retention_days, int)
+        check.check_choice(self, "log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+        check.check_mapping(self, "addon_versions", self.addon_versions)
+        for addon_name, version in self.addon_versions.items():
+            check.check_choice(self, "addon_versions", addon_name, EksAddonName)
+            check.check_pattern(
+                self,
+                "addon_versions",
+                version,
+                r"v\d+\.\d+\.\d+-eksbuild\.\d+",
+                "an add-on version (v1.19.2-eksbuild.1)",
+            )
+        check.check_type(self, "deletion_protection", self.deletion_protection, bool)
+        if self.deployer_role_arn is not None:
+            check.check_type(self, "deployer_role_arn", self.deployer_role_arn, str)
+        check.check_strings(self, "deployer_source_security_group_ids", self.deployer_source_security_group_ids)
+        check.check_strings(self, "deployer_cidrs", self.deployer_cidrs)
+        check.check_type(
+            self, "create_autoscaling_service_linked_role", self.create_autoscaling_service_linked_role, bool
+        )
 
 
 class InferenceCluster(pulumi.ComponentResource):
@@ -420,11 +487,10 @@ class InferenceCluster(pulumi.ComponentResource):
         self.node_ready = [*node_policies, pod_identity_agent, vpc_cni, kube_proxy]
 
         # System node group -------------------------------------------------------------------------
-        system = args.system_node_group
         system_lt = node_launch_template(
             f"{name}-system",
             ami_type="AL2023_x86_64_STANDARD",
-            disk_size_gb=system.disk_size_gb,
+            disk_size_gb=args.system_disk_size_gb,
             kms_key_arn=args.kms_key_arn,
             tags=tags,
             parent=self,
@@ -437,11 +503,11 @@ class InferenceCluster(pulumi.ComponentResource):
             subnet_ids=args.subnet_ids,
             ami_type="AL2023_x86_64_STANDARD",
             capacity_type="ON_DEMAND",
-            instance_types=list(system.instance_types),
+            instance_types=list(args.system_instance_types),
             scaling_config={
-                "min_size": system.min_size,
-                "max_size": system.max_size,
-                "desired_size": system.desired_size,
+                "min_size": args.system_min_size,
+                "max_size": args.system_max_size,
+                "desired_size": args.system_desired_size,
             },
             update_config={"max_unavailable": 1},
             launch_template={"id": system_lt.id, "version": system_lt.latest_version.apply(str)},

@@ -20,10 +20,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from hybrid_ai_platform.config import ROLLOUT_MAX_SURGE, ModelServiceConfig
 from hybrid_ai_platform.contracts import EMF_AGENT_PORT, GPU_RESOURCE, LIVENESS_PATH, READINESS_PATH, SERVING_PORT
 
+from . import validation as check
 from .artifact_bucket import ArtifactBucket
+from .catalogue import MEMORY_QUANTITY, ROLLOUT_MAX_SURGE, SLO_LATENCY_TARGETS_MS, cpu_milli, memory_mib
 from .iam import Statement
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
@@ -93,30 +94,36 @@ def model_metric(cluster_name: pulumi.Input[str], model: str, name: str) -> Metr
     return Metric(INFERENCE_METRICS_NAMESPACE, name, {"ClusterName": cluster_name, "Model": model}, MODEL_METRICS[name])
 
 
-def model_failure_modes(model: ModelServiceConfig, index: int, cluster_name: pulumi.Input[str]) -> list[FailureMode]:
-    """The model's SLOs as failure modes: availability and latency error budgets burning too fast."""
-    slo = model.slo
-    at = f"inference.models[{index}].slo"
-    component = f"model/{model.name}"
+def model_failure_modes(
+    model: InferenceServiceArgs, cluster_name: pulumi.Input[str], setting: str = ""
+) -> list[FailureMode]:
+    """The model's SLOs as failure modes: availability and latency error budgets burning too fast.
+
+    ``setting`` is where the objectives are configured, prefixed to the field each failure mode names (the
+    stack program passes ``inference.models[<i>].slo``). Defaults to none: the Args field names
+    (``availability_target``, ``latency_target_ms``)."""
+    slo = model
+    at = f"{setting}." if setting else ""
+    component = f"model/{model.model_name}"
 
     def metric(name: str) -> Metric:
-        return model_metric(cluster_name, model.name, name)
+        return model_metric(cluster_name, model.model_name, name)
 
     availability = BurnRateSlo(
         "availability",
         slo.availability_target,
-        slo.window_days,
+        slo.slo_window_days,
         metric("Requests"),
         metric("ServerErrors"),
-        f"{slo.availability_target:.3%} of requests answered without a server error over {slo.window_days} days",
+        f"{slo.availability_target:.3%} of requests answered without a server error over {slo.slo_window_days} days",
     )
     latency = BurnRateSlo(
         "latency",
         slo.latency_percentile / 100,
-        slo.window_days,
+        slo.slo_window_days,
         metric("Requests"),
         metric("SlowRequests"),
-        f"p{slo.latency_percentile:g} latency <= {slo.latency_target_ms} ms over {slo.window_days} days",
+        f"p{slo.latency_percentile:g} latency <= {slo.latency_target_ms} ms over {slo.slo_window_days} days",
     )
     return [
         FailureMode(
@@ -125,7 +132,7 @@ def model_failure_modes(model: ModelServiceConfig, index: int, cluster_name: pul
             f"the availability error budget ({availability.description}) burns too fast",
             "if a rollout is under way or just finished, roll back (docs/rollback.md); else check pod restarts, "
             "model load failures and GPU health",
-            f"{at}.availability_target",
+            f"{at}availability_target",
             availability,
         ),
         FailureMode(
@@ -133,28 +140,28 @@ def model_failure_modes(model: ModelServiceConfig, index: int, cluster_name: pul
             "slo-latency",
             f"the latency error budget ({latency.description}) burns too fast",
             "check queue depth, in-flight requests and replicas at max; roll back a rollout that brought it",
-            f"{at}.latency_target_ms",
+            f"{at}latency_target_ms",
             latency,
         ),
     ]
 
 
-def model_dashboard_row(model: ModelServiceConfig, cluster_name: pulumi.Input[str]) -> DashboardRow:
+def model_dashboard_row(model: InferenceServiceArgs, cluster_name: pulumi.Input[str]) -> DashboardRow:
     """Traffic, errors, latency, load and batching of one model."""
 
     def metric(name: str) -> Metric:
-        return model_metric(cluster_name, model.name, name)
+        return model_metric(cluster_name, model.model_name, name)
 
     return DashboardRow(
-        f"Model {model.name} (version {model.version}, image {model.image_tag})",
+        f"Model {model.model_name} (version {model.version}, image {model.image_tag})",
         widgets=(
             Widget(
                 "Requests and errors",
                 ((metric("Requests"), "Sum"), (metric("ServerErrors"), "Sum"), (metric("SlowRequests"), "Sum")),
             ),
             Widget(
-                f"Latency (target p{model.slo.latency_percentile:g} <= {model.slo.latency_target_ms} ms)",
-                ((metric("Latency"), "p50"), (metric("Latency"), f"p{model.slo.latency_percentile:g}")),
+                f"Latency (target p{model.latency_percentile:g} <= {model.latency_target_ms} ms)",
+                ((metric("Latency"), "p50"), (metric("Latency"), f"p{model.latency_percentile:g}")),
             ),
             Widget(
                 "Load and batching",
@@ -170,12 +177,12 @@ def selector_labels(model: str, component: str = "inference-server") -> dict[str
 
 
 def model_environment(
-    model: ModelServiceConfig, registry_bucket: pulumi.Input[str], registry_prefix: str, region: str
+    model: InferenceServiceArgs, registry_bucket: pulumi.Input[str], registry_prefix: str, region: str
 ) -> list[dict[str, Any]]:
     """The image's environment contract for ``model`` (shared by the server and batch jobs)."""
     return [
         {"name": "MODEL_REPOSITORY", "value": pulumi.Output.concat("s3://", registry_bucket, "/", registry_prefix)},
-        {"name": "MODEL_NAME", "value": model.name},
+        {"name": "MODEL_NAME", "value": model.model_name},
         {"name": "MODEL_VERSION", "value": model.version},
         {"name": "PORT", "value": str(PORT)},
         {"name": "MAX_BATCH_SIZE", "value": str(model.max_batch_size)},
@@ -187,9 +194,9 @@ def model_environment(
     ]
 
 
-def gpu_resources(model: ModelServiceConfig) -> dict[str, dict[str, str]]:
+def gpu_resources(model: InferenceServiceArgs) -> dict[str, dict[str, str]]:
     """Requests equal limits (Guaranteed QoS), with the GPU count."""
-    amounts = {"cpu": model.resources.cpu, "memory": model.resources.memory, GPU_RESOURCE: str(model.resources.gpus)}
+    amounts = {"cpu": model.cpu, "memory": model.memory, GPU_RESOURCE: str(model.gpus)}
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
@@ -262,7 +269,7 @@ def _not_found(lookup: str, error: Exception) -> bool:
 
 
 def check_model_artifacts(
-    model: ModelServiceConfig,
+    model: InferenceServiceArgs,
     repository_name: str,
     registry_prefix: str,
     region: str,
@@ -281,12 +288,14 @@ def check_model_artifacts(
     :class:`ArtifactCheckError`, as does a missing artifact of a model already serving
     (:data:`SERVING_TAG`): the update stops instead of deleting a running service.
     """
-    key = f"{registry_prefix}/{model.name}/{model.version}/model.onnx"
+    key = f"{registry_prefix}/{model.model_name}/{model.version}/model.onnx"
     try:
         repository = aws.ecr.get_repository(name=repository_name, opts=opts)
     except Exception as exc:
         if not _not_found("repository", exc):
-            raise ArtifactCheckError(f"{model.name}: cannot look up ECR repository {repository_name}: {exc}") from None
+            raise ArtifactCheckError(
+                f"{model.model_name}: cannot look up ECR repository {repository_name}: {exc}"
+            ) from None
         repository = None
     tags = dict((repository.tags if repository else None) or {})
     if repository is not None:
@@ -298,7 +307,7 @@ def check_model_artifacts(
     model_uri = (
         f"s3://{bucket}/{key}"
         if bucket
-        else f'"$(pulumi stack output model_registry_uri)/{model.name}/{model.version}/model.onnx"'
+        else f'"$(pulumi stack output model_registry_uri)/{model.model_name}/{model.version}/model.onnx"'
     )
     image = model.image or f"{repository_url}:{model.image_tag}"
     missing = []
@@ -310,7 +319,7 @@ def check_model_artifacts(
                 aws.ecr.get_image(repository_name=repository_name, image_tag=model.image_tag, opts=opts)
             except Exception as exc:
                 if not _not_found("image", exc):
-                    raise ArtifactCheckError(f"{model.name}: cannot look up image {image}: {exc}") from None
+                    raise ArtifactCheckError(f"{model.model_name}: cannot look up image {image}: {exc}") from None
                 missing.append("image")
     if not bucket:
         missing.append("model")
@@ -319,12 +328,13 @@ def check_model_artifacts(
             aws.s3.get_object(bucket=bucket, key=key, opts=opts)
         except Exception as exc:
             if not _not_found("object", exc):
-                raise ArtifactCheckError(f"{model.name}: cannot look up s3://{bucket}/{key}: {exc}") from None
+                raise ArtifactCheckError(f"{model.model_name}: cannot look up s3://{bucket}/{key}: {exc}") from None
             missing.append("model")
     artifacts = ModelArtifacts(image=image, image_checked=not model.image, model_uri=model_uri, missing=tuple(missing))
     if missing and tags.get(SERVING_TAG) == "true":
         raise ArtifactCheckError(
-            f"{model.name} is serving, but its {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+            f"{model.model_name} is serving, but its {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not "
             f"published; the update stops instead of deleting the running service. Publish first: "
             f"{'; '.join(artifacts.publish_commands())}; or pin a published image_tag/version."
         )
@@ -333,10 +343,16 @@ def check_model_artifacts(
 
 @dataclass(frozen=True)
 class InferenceServiceArgs:
-    """Inputs of :class:`InferenceService`."""
+    """Inputs of :class:`InferenceService`: one model and where it runs. Checked at construction: a bad
+    value raises naming the field."""
 
-    model: ModelServiceConfig
-    """The model's config (version, image tag, replicas, resources, callers). Required."""
+    model_name: str
+    """Model name: the registry's ``<model>`` path segment, the namespace, ServiceAccount and Deployment
+    name (3 to 32 lower-case letters, digits and dashes). Required."""
+    version: str
+    """Pinned model version (Triton layout: a number). Changing it rolls the Deployment. Required."""
+    image_tag: str
+    """Pinned, immutable image tag in the model's ECR repository. Required."""
     cluster: aws.eks.Cluster
     """Cluster of the Pod Identity association. Required."""
     provider: k8s.Provider
@@ -355,6 +371,48 @@ class InferenceServiceArgs:
     """ECR repository name, e.g. ``hybrid-ai-platform-prod/fraud-scorer``. Required."""
     tags: Mapping[str, str]
     """Required tags for the AWS children. Required."""
+    image: str | None = None
+    """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to none: the
+    created ECR repository at ``image_tag``."""
+    min_replicas: int = 2
+    """Scaler minimum (KEDA ScaledObject), 1 to 100. Defaults to 2 (with a PodDisruptionBudget of 1
+    unavailable)."""
+    max_replicas: int = 4
+    """Scaler maximum (KEDA ScaledObject), 1 to 100 and at least ``min_replicas``. Defaults to 4."""
+    target_in_flight_per_pod: int = 8
+    """Scaling target: in-flight requests per pod (KEDA scales on the servers' ``InFlight`` metric; CPU is
+    not the load signal of GPU inference), 1 to 1000. Defaults to 8."""
+    cpu: str = "2"
+    """CPU request and limit (requests equal limits: Guaranteed QoS), e.g. ``2`` or ``500m``. Defaults to ``2``."""
+    memory: str = "8Gi"
+    """Memory request and limit, a Kubernetes quantity (``8Gi``, ``4G``, ``512Mi``), at least 4Mi.
+    Defaults to ``8Gi``."""
+    gpus: int = 1
+    """``nvidia.com/gpu`` request and limit, 1 to 8. Defaults to 1."""
+    allowed_namespaces: Sequence[str] = ()
+    """Namespaces allowed to call the model on its serving port (NetworkPolicy). Defaults to none:
+    default deny (the metrics scraper's namespace is always admitted)."""
+    max_batch_size: int = 32
+    """Server-side dynamic batching: largest batch, 1 to 1024. Defaults to 32."""
+    max_queue_delay_ms: int = 5
+    """Server-side dynamic batching: longest wait to fill a batch, 0 to 1000 ms. Defaults to 5 ms."""
+    model_load_timeout_seconds: int = 600
+    """How long the startup probe waits for the model to download and load before the container is
+    restarted, 30 to 3600 s. Defaults to 600 s (GPU nodes scaling from zero pull large images)."""
+    images_to_keep: int = 30
+    """Tagged images the ECR lifecycle policy keeps (older ones expire; untagged images expire after a
+    day), 5 to 1000. Defaults to 30, so recent releases stay available for rollback."""
+    availability_target: float = 0.999
+    """Availability SLO: share of requests answered without a server error (5xx), 0.9 to 0.99999.
+    Defaults to 0.999."""
+    latency_target_ms: int = 250
+    """Latency SLO threshold in milliseconds, one of the server's latency histogram bounds
+    (:data:`~hybrid_ai_platform.components.catalogue.SLO_LATENCY_TARGETS_MS`). Defaults to 250 ms."""
+    latency_percentile: float = 99.0
+    """Percentile of requests that must be answered within ``latency_target_ms``, 50 to 99.99.
+    Defaults to 99 (p99 <= 250 ms)."""
+    slo_window_days: int = 30
+    """The SLOs' rolling window, 7 to 90 days; burn-rate thresholds are computed from it. Defaults to 30 days."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the workload waits for (GPU node groups, device plugin). Defaults to none."""
     batch_jobs: Sequence[str] = ()
@@ -368,6 +426,50 @@ class InferenceServiceArgs:
     SLO alarms and load-based scaling receive nothing (the stack program always sets it)."""
     scaler_depends_on: Sequence[pulumi.Resource] = ()
     """What the KEDA ScaledObject waits for (the KEDA release, which installs its CRDs). Defaults to none."""
+
+    def __post_init__(self) -> None:
+        check.check_name(self, "model_name", self.model_name)
+        check.check_pattern(self, "version", self.version, r"[0-9]+", "a model version number (Triton layout)")
+        check.check_pattern(
+            self, "image_tag", self.image_tag, r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "a Docker image tag"
+        )
+        if self.image is not None:
+            check.check_pattern(
+                self,
+                "image",
+                self.image,
+                r"[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})",
+                "a full image reference (registry/repository:tag or @sha256:<digest>)",
+            )
+        check.check_type(self, "region", self.region, str)
+        check.check_type(self, "registry_prefix", self.registry_prefix, str)
+        check.check_type(self, "repository_name", self.repository_name, str)
+        check.check_mapping(self, "tags", self.tags)
+        check.check_int(self, "min_replicas", self.min_replicas, 1, 100)
+        check.check_int(self, "max_replicas", self.max_replicas, 1, 100)
+        if self.min_replicas > self.max_replicas:
+            check.fail(self, "min_replicas", f"{self.min_replicas} is above max_replicas {self.max_replicas}")
+        check.check_int(self, "target_in_flight_per_pod", self.target_in_flight_per_pod, 1, 1000)
+        check.check_pattern(self, "cpu", self.cpu, r"\d+(\.\d+)?m?", "a CPU quantity such as 2 or 500m")
+        if cpu_milli(self.cpu) < 1:
+            check.fail(self, "cpu", f"{self.cpu!r} is no CPU; request at least 1m")
+        check.check_pattern(self, "memory", self.memory, MEMORY_QUANTITY, "a memory quantity such as 8Gi or 512Mi")
+        if memory_mib(self.memory) < 4:
+            check.fail(self, "memory", f"{self.memory!r} is under 4Mi, less than any container needs")
+        check.check_int(self, "gpus", self.gpus, 1, 8)
+        check.check_strings(self, "allowed_namespaces", self.allowed_namespaces)
+        for namespace in self.allowed_namespaces:
+            check.check_name(self, "allowed_namespaces", namespace)
+        check.check_int(self, "max_batch_size", self.max_batch_size, 1, 1024)
+        check.check_int(self, "max_queue_delay_ms", self.max_queue_delay_ms, 0, 1000)
+        check.check_int(self, "model_load_timeout_seconds", self.model_load_timeout_seconds, 30, 3600)
+        check.check_int(self, "images_to_keep", self.images_to_keep, 5, 1000)
+        check.check_number(self, "availability_target", self.availability_target, 0.9, 0.99999)
+        check.check_type(self, "latency_target_ms", self.latency_target_ms, int)
+        check.check_choice(self, "latency_target_ms", self.latency_target_ms, SLO_LATENCY_TARGETS_MS)
+        check.check_number(self, "latency_percentile", self.latency_percentile, 50.0, 99.99)
+        check.check_int(self, "slo_window_days", self.slo_window_days, 7, 90)
+        check.check_strings(self, "batch_jobs", self.batch_jobs)
 
 
 class InferenceService(pulumi.ComponentResource):
@@ -400,7 +502,8 @@ class InferenceService(pulumi.ComponentResource):
 
     Example::
 
-        InferenceService("fraud-scorer", InferenceServiceArgs(model=cfg, cluster=c.cluster,
+        InferenceService("fraud-scorer", InferenceServiceArgs(model_name="fraud-scorer", version="3",
+            image_tag="2026.11.1", cluster=c.cluster,
             provider=c.provider, account_id=acct, region="eu-central-1", model_registry=registry,
             registry_prefix="models", kms_key_arn=key.arn,
             repository_name="hybrid-ai-platform-prod/fraud-scorer", tags=tags))
@@ -420,16 +523,20 @@ class InferenceService(pulumi.ComponentResource):
     """The image reference the pods run."""
     namespace_name: str
     """The namespace (the model name)."""
+    args: InferenceServiceArgs
+    """The Args it was built from (a :class:`~hybrid_ai_platform.components.batch_job.BatchScoringJob` runs
+    the same model with them)."""
 
     def __init__(self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:inference:InferenceService", name, None, opts)
-        model = args.model
+        self.args = args
+        model = args
         tags = dict(args.tags)
-        ns = model.name
+        ns = model.model_name
         self.namespace_name = ns
         aws_child = pulumi.ResourceOptions(parent=self)
         k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        labels = {**selector_labels(model.name), "app.kubernetes.io/part-of": "hybrid-ai-platform"}
+        labels = {**selector_labels(model.model_name), "app.kubernetes.io/part-of": "hybrid-ai-platform"}
 
         # Artifacts: checked before anything is registered (the repository's tags record the result)
         self.artifacts = check_model_artifacts(
@@ -446,7 +553,7 @@ class InferenceService(pulumi.ComponentResource):
             force_delete=False,
             tags={
                 **tags,
-                "model": model.name,
+                "model": model.model_name,
                 REGISTRY_BUCKET_TAG: args.model_registry.name,
                 SERVING_TAG: "true" if self.artifacts.published else "false",
             },
@@ -504,26 +611,26 @@ class InferenceService(pulumi.ComponentResource):
         ns_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.namespace])
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
-            metadata=object_meta(model.name, ns, labels),
+            metadata=object_meta(model.model_name, ns, labels),
             automount_service_account_token=False,
             opts=ns_child,
         )
-        model_prefix = f"{args.registry_prefix}/{model.name}/"
+        model_prefix = f"{args.registry_prefix}/{model.model_name}/"
         self.identity = PodIdentityRole(
             f"{name}-identity",
             PodIdentityRoleArgs(
                 cluster_name=args.cluster.name,
                 cluster_arn=args.cluster.arn,
                 namespace=ns,
-                service_account=model.name,
+                service_account=model.model_name,
                 statements=_sid("ReadOwnModel", args.model_registry.read_statements(model_prefix)),
-                description=f"Inference server of {model.name}: read s3://<registry>/{model_prefix} only",
+                description=f"Inference server of {model.model_name}: read s3://<registry>/{model_prefix} only",
                 tags=tags,
             ),
             opts=aws_child,
         )
 
-        self._network_policies(name, model, ns, selector_labels(model.name), ns_child, args.node_cidr)
+        self._network_policies(name, model, ns, selector_labels(model.model_name), ns_child, args.node_cidr)
         deferred = [f"{name}-{suffix}" for suffix in ("deployment", "service", "scaledobject", "pdb")]
         self.deployment = None
         self.service = None
@@ -538,7 +645,7 @@ class InferenceService(pulumi.ComponentResource):
                 "repository_url": self.repository.repository_url,
                 "image": self.image,
                 "role_arn": self.identity.arn,
-                "service": pulumi.Output.concat(model.name, ".", ns, ".svc.cluster.local:", str(PORT)),
+                "service": pulumi.Output.concat(model.model_name, ".", ns, ".svc.cluster.local:", str(PORT)),
                 "bootstrap": self._bootstrap_record(deferred, args.batch_jobs),
             }
         )
@@ -550,7 +657,7 @@ class InferenceService(pulumi.ComponentResource):
         steps = [*artifacts.publish_commands(), "pulumi up   (again: it creates the deferred resources)"]
         numbered = " ".join(f"({i}) {step}" for i, step in enumerate(steps, start=1))
         return (
-            f"{args.model.name}: {' and '.join(artifacts.missing)} not published yet, so its Deployment, Service, "
+            f"{args.model_name}: {' and '.join(artifacts.missing)} not published yet, so its Deployment, Service, "
             f"ScaledObject, PodDisruptionBudget{jobs} wait (pods without them never become ready). Created now: ECR "
             f"repository {args.repository_name}, namespace, service account, Pod Identity role, network "
             f"policies. Publish, then deploy again: {numbered}"
@@ -586,10 +693,10 @@ class InferenceService(pulumi.ComponentResource):
         self, name: str, args: InferenceServiceArgs, labels: dict[str, str], ns_child: pulumi.ResourceOptions
     ) -> None:
         """Deployment, Service, ScaledObject and PDB: created once the image and model version are published."""
-        model = args.model
+        model = args
         ns = self.namespace_name
         volumes, mounts = scratch_volumes()
-        selector = selector_labels(model.name)
+        selector = selector_labels(model.model_name)
         probe_period = 10
         annotations = {"hybrid-ai/model-version": model.version, "hybrid-ai/image-tag": model.image_tag}
         container = {
@@ -601,7 +708,7 @@ class InferenceService(pulumi.ComponentResource):
                 *model_environment(model, args.model_registry.name, args.registry_prefix, args.region),
                 # EMF metrics (inference_server/emf.py): their ClusterName dimension and the SLO's slow-request line.
                 {"name": "METRICS_CLUSTER_NAME", "value": args.cluster.name},
-                {"name": "SLO_LATENCY_TARGET_MS", "value": str(model.slo.latency_target_ms)},
+                {"name": "SLO_LATENCY_TARGET_MS", "value": str(model.latency_target_ms)},
                 {"name": "AWS_EMF_AGENT_ENDPOINT", "value": EMF_AGENT_ENDPOINT},
             ],
             "resources": gpu_resources(model),
@@ -627,7 +734,7 @@ class InferenceService(pulumi.ComponentResource):
             },
         }
         pod_spec = {
-            "serviceAccountName": model.name,
+            "serviceAccountName": model.model_name,
             "automountServiceAccountToken": False,
             "securityContext": restricted_pod_security_context(),
             **gpu_scheduling(),
@@ -648,7 +755,7 @@ class InferenceService(pulumi.ComponentResource):
         rollout_timeout = f"{math.ceil((model.model_load_timeout_seconds + 900) / 60)}m"
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=object_meta(model.name, ns, labels, annotations),
+            metadata=object_meta(model.model_name, ns, labels, annotations),
             spec=api_fields(
                 {
                     "selector": {"matchLabels": selector},
@@ -675,7 +782,7 @@ class InferenceService(pulumi.ComponentResource):
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata=object_meta(model.name, ns, labels),
+            metadata=object_meta(model.model_name, ns, labels),
             spec=api_fields(
                 {
                     "type": "ClusterIP",
@@ -688,7 +795,7 @@ class InferenceService(pulumi.ComponentResource):
         self._scaler(name, args, labels)
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=object_meta(model.name, ns, labels),
+            metadata=object_meta(model.model_name, ns, labels),
             spec=api_fields({"maxUnavailable": 1, "selector": {"matchLabels": selector}}),
             opts=ns_child,
         )
@@ -697,9 +804,9 @@ class InferenceService(pulumi.ComponentResource):
         """A KEDA ScaledObject: in-flight requests per pod (the servers' ``InFlight`` EMF metric, summed over
         the pods each minute, divided by the replicas) against ``target_in_flight_per_pod``
         (components/keda.py). KEDA creates and owns the HPA (``min_replicas`` to ``max_replicas``)."""
-        model = args.model
+        model = args
         ns = self.namespace_name
-        in_flight = model_metric(args.cluster.name, model.name, "InFlight")
+        in_flight = model_metric(args.cluster.name, model.model_name, "InFlight")
         auth = k8s.apiextensions.CustomResource(
             f"{name}-trigger-auth",
             api_version=SCALED_OBJECT_API,
@@ -715,16 +822,16 @@ class InferenceService(pulumi.ComponentResource):
             f"{name}-scaledobject",
             api_version=SCALED_OBJECT_API,
             kind="ScaledObject",
-            metadata=object_meta(model.name, ns, labels),
+            metadata=object_meta(model.model_name, ns, labels),
             spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.model_name},
                 "minReplicaCount": model.min_replicas,
                 "maxReplicaCount": model.max_replicas,
                 "pollingInterval": 30,
                 "cooldownPeriod": 300,
                 "advanced": {
                     "horizontalPodAutoscalerConfig": {
-                        "name": model.name,
+                        "name": model.model_name,
                         "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
                     }
                 },
@@ -765,7 +872,7 @@ class InferenceService(pulumi.ComponentResource):
     @staticmethod
     def _network_policies(
         name: str,
-        model: ModelServiceConfig,
+        model: InferenceServiceArgs,
         ns: str,
         selector: dict[str, str],
         opts: pulumi.ResourceOptions,

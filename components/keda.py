@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from . import validation as check
 from .gpu_node_group import NODE_POOL_LABEL
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
 
@@ -55,6 +56,10 @@ class KedaArgs:
     """Chart version. Defaults to :data:`CHART_VERSION`."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the release waits for (the system nodes, the Pod Identity agent). Defaults to none."""
+
+    def __post_init__(self) -> None:
+        check.check_mapping(self, "tags", self.tags)
+        check.check_pattern(self, "chart_version", self.chart_version, r"\d+\.\d+\.\d+", "a chart version (2.16.0)")
 
 
 class Keda(pulumi.ComponentResource):

@@ -11,10 +11,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
+from . import validation as check
+from .catalogue import LOG_RETENTION_DAYS
 from .iam import policy_document, service_assume_role_policy
 
 MAX_AZS = 6
@@ -80,9 +83,13 @@ class VpcPeering:
         return self.peer_owner_id is None and self.peer_region is None
 
 
+NatGateways = Literal["single", "one_per_az"]
+"""NAT layouts: one NAT gateway in the first AZ, or one per AZ."""
+
+
 @dataclass(frozen=True)
 class NetworkArgs:
-    """Inputs of :class:`Network`."""
+    """Inputs of :class:`Network`. Checked at construction: a bad value raises naming the field."""
 
     tags: Mapping[str, str]
     """Required tags for every taggable child. Required."""
@@ -93,14 +100,14 @@ class NetworkArgs:
     kms_key_arn: pulumi.Input[str]
     """Stack key: encrypts the flow-log group. Required."""
     cidr: str = "10.40.0.0/16"
-    """VPC CIDR. Defaults to ``10.40.0.0/16``."""
+    """VPC CIDR, an IPv4 network of /16 to /20 (ignored with ``existing``). Defaults to ``10.40.0.0/16``."""
     az_count: int = 2
-    """Availability zones. Defaults to 2."""
-    nat_gateways: str = "single"
+    """Availability zones, 1 to 6. Defaults to 2."""
+    nat_gateways: NatGateways = "single"
     """``single`` (one NAT in the first AZ, cheaper) or ``one_per_az`` (each AZ egresses through
     its own NAT: no single point of failure). Defaults to ``single``."""
     flow_log_retention_days: int = 90
-    """Flow-log group retention. Defaults to 90 days."""
+    """Flow-log group retention, one of the periods CloudWatch Logs accepts. Defaults to 90 days."""
     cluster_name: str | None = None
     """EKS cluster that will use the subnets; tags them ``kubernetes.io/cluster/<name>=shared``.
     Defaults to none."""
@@ -112,6 +119,22 @@ class NetworkArgs:
     peerings: Sequence[VpcPeering] = ()
     """Peering connections to other networks (a CI runner's VPC), each with a route from every
     private route table. Defaults to none."""
+
+    def __post_init__(self) -> None:
+        check.check_mapping(self, "tags", self.tags)
+        check.check_type(self, "region", self.region, str)
+        check.check_type(self, "cidr", self.cidr, str)
+        try:
+            network = ipaddress.IPv4Network(self.cidr, strict=True)
+        except ValueError as exc:
+            check.fail(self, "cidr", f"{self.cidr!r} is not an IPv4 network ({exc})")
+        else:
+            if not 16 <= network.prefixlen <= 20:
+                check.fail(self, "cidr", f"/{network.prefixlen} is outside the supported VPC sizes /16 to /20")
+        check.check_int(self, "az_count", self.az_count, 1, MAX_AZS)
+        check.check_choice(self, "nat_gateways", self.nat_gateways, NatGateways)
+        check.check_type(self, "flow_log_retention_days", self.flow_log_retention_days, int)
+        check.check_choice(self, "flow_log_retention_days", self.flow_log_retention_days, LOG_RETENTION_DAYS)
 
 
 class Network(pulumi.ComponentResource):

@@ -10,6 +10,8 @@ import pulumi_kubernetes as k8s
 
 from hybrid_ai_platform.contracts import DEVICE_PLUGIN_LABEL, GPU_PRESENT_LABEL, GPU_TAINT_EFFECT, GPU_TAINT_KEY
 
+from . import validation as check
+
 CHART = "nvidia-device-plugin"
 CHART_REPOSITORY = "https://nvidia.github.io/k8s-device-plugin"
 CHART_VERSION = "0.17.1"
@@ -29,6 +31,12 @@ class NvidiaDevicePluginArgs:
     """What the release waits for (the nodes it runs on). Defaults to none."""
     namespace: str = NAMESPACE
     """Namespace, created by the release. Defaults to ``nvidia-device-plugin``."""
+
+    def __post_init__(self) -> None:
+        check.check_pattern(self, "chart_version", self.chart_version, r"\d+\.\d+\.\d+", "a chart version (0.17.0)")
+        check.check_pattern(
+            self, "namespace", self.namespace, r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a Kubernetes namespace name"
+        )
 
 
 class NvidiaDevicePlugin(pulumi.ComponentResource):

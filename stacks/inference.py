@@ -14,27 +14,25 @@ from __future__ import annotations
 import pulumi
 from hybrid_ai_platform.components.batch_job import (
     BatchScoringJob,
-    BatchScoringJobArgs,
     batch_job_dashboard_row,
     batch_job_failure_modes,
 )
-from hybrid_ai_platform.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from hybrid_ai_platform.components.cluster_autoscaler import ClusterAutoscaler
 from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
-from hybrid_ai_platform.components.inference_cluster import InferenceCluster, InferenceClusterArgs
+from hybrid_ai_platform.components.inference_cluster import InferenceCluster
 from hybrid_ai_platform.components.inference_service import (
     InferenceService,
-    InferenceServiceArgs,
     model_dashboard_row,
     model_failure_modes,
 )
 from hybrid_ai_platform.components.keda import Keda, KedaArgs
-from hybrid_ai_platform.components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
+from hybrid_ai_platform.components.network import Network
 from hybrid_ai_platform.components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from hybrid_ai_platform.components.observability import DashboardRow, FailureMode, Metric, QueryRule
 
-from hybrid_ai_platform.config import GpuNodeGroupConfig
 from hybrid_ai_platform.contracts import SERVING_PORT
 
+from . import args
 from .context import StackContext
 
 
@@ -43,88 +41,12 @@ def build_inference_platform(ctx: StackContext) -> None:
     config = ctx.config
     opts = pulumi.ResourceOptions(providers={"aws": ctx.provider})
     cluster_name = ctx.name
-    existing = config.network.existing
-
-    network = Network(
-        "network",
-        NetworkArgs(
-            tags=ctx.tags,
-            region=config.region,
-            account_id=ctx.account_id,
-            kms_key_arn=ctx.key.arn,
-            cidr=config.network.cidr,
-            az_count=config.az_count,
-            nat_gateways=config.nat_gateways,
-            flow_log_retention_days=config.network.flow_log_retention_days,
-            cluster_name=cluster_name,
-            existing=(
-                ExistingVpc(
-                    vpc_id=existing.vpc_id,
-                    private_subnet_ids=existing.private_subnet_ids,
-                    private_route_table_ids=existing.private_route_table_ids,
-                )
-                if existing
-                else None
-            ),
-            peerings=[
-                VpcPeering(
-                    name=p.name,
-                    peer_vpc_id=p.peer_vpc_id,
-                    peer_cidr=p.peer_cidr,
-                    peer_owner_id=p.peer_owner_id,
-                    peer_region=p.peer_region,
-                )
-                for p in config.network.peerings
-            ],
-        ),
-        opts=opts,
-    )
-
-    cluster_cfg = config.cluster
-    cluster = InferenceCluster(
-        "cluster",
-        InferenceClusterArgs(
-            cluster_name=cluster_name,
-            kubernetes_version=cluster_cfg.kubernetes_version,
-            region=config.region,
-            account_id=ctx.account_id,
-            subnet_ids=network.private_subnet_ids,
-            kms_key_arn=ctx.key.arn,
-            tags=ctx.tags,
-            system_node_group=cluster_cfg.system_node_group,
-            admin_role_arns=cluster_cfg.admin_role_arns,
-            public_endpoint=cluster_cfg.public_endpoint,
-            public_access_cidrs=cluster_cfg.public_access_cidrs,
-            log_retention_days=cluster_cfg.log_retention_days,
-            addon_versions={str(k): v for k, v in cluster_cfg.addon_versions.items()},
-            deletion_protection=config.is_prod,
-            deployer_role_arn=cluster_cfg.deployer.role_arn if cluster_cfg.deployer else None,
-            deployer_source_security_group_ids=(
-                cluster_cfg.deployer.source_security_group_ids if cluster_cfg.deployer else ()
-            ),
-            deployer_cidrs=cluster_cfg.deployer.cidrs if cluster_cfg.deployer else (),
-            create_autoscaling_service_linked_role=cluster_cfg.create_autoscaling_service_linked_role,
-        ),
-        opts=opts,
-    )
-
-    gpu_groups = [
-        GpuNodeGroup(
-            group.name,
-            GpuNodeGroupArgs(
-                group=group,
-                cluster=cluster.cluster,
-                cluster_name=cluster_name,
-                node_role_arn=cluster.node_role.arn,
-                subnet_ids=network.private_subnet_ids,
-                kms_key_arn=ctx.key.arn,
-                tags=ctx.tags,
-                depends_on=cluster.node_ready,
-            ),
-            opts=opts,
-        )
-        for group in cluster_cfg.gpu_node_groups
+    network = Network("network", args.network_args(config, ctx), opts=opts)
+    cluster = InferenceCluster("cluster", args.inference_cluster_args(config, ctx, network), opts=opts)
+    gpu_group_args = [
+        args.gpu_node_group_args(group, ctx, cluster, network) for group in config.cluster.gpu_node_groups
     ]
+    gpu_groups = [GpuNodeGroup(group.name, group, opts=opts) for group in gpu_group_args]
     gpu_node_groups: list[pulumi.Resource] = [g.node_group for g in gpu_groups]
 
     k8s_opts = pulumi.ResourceOptions(providers={"aws": ctx.provider, "kubernetes": cluster.provider})
@@ -133,20 +55,7 @@ def build_inference_platform(ctx: StackContext) -> None:
         NvidiaDevicePluginArgs(provider=cluster.provider, depends_on=[cluster.system_node_group]),
         opts=k8s_opts,
     )
-    ClusterAutoscaler(
-        "cluster-autoscaler",
-        ClusterAutoscalerArgs(
-            cluster=cluster.cluster,
-            cluster_name=cluster_name,
-            kubernetes_version=cluster_cfg.kubernetes_version,
-            region=config.region,
-            account_id=ctx.account_id,
-            tags=ctx.tags,
-            provider=cluster.provider,
-            depends_on=[cluster.system_node_group, cluster.addons["coredns"]],
-        ),
-        opts=k8s_opts,
-    )
+    ClusterAutoscaler("cluster-autoscaler", args.cluster_autoscaler_args(config, ctx, cluster), opts=k8s_opts)
 
     keda = Keda(
         "keda",
@@ -159,70 +68,44 @@ def build_inference_platform(ctx: StackContext) -> None:
         opts=k8s_opts,
     )
 
-    registry_prefix = config.storage.model_registry.prefix
     services: dict[str, InferenceService] = {}
     for model in config.inference.models:
-        services[model.name] = InferenceService(
-            model.name,
-            InferenceServiceArgs(
-                model=model,
-                cluster=cluster.cluster,
-                provider=cluster.provider,
-                account_id=ctx.account_id,
-                region=config.region,
-                model_registry=ctx.model_registry,
-                registry_prefix=registry_prefix,
-                kms_key_arn=ctx.key.arn,
-                repository_name=f"{ctx.name}/{model.name}",
-                tags=ctx.tags,
-                depends_on=[device_plugin.release, cluster.addons["coredns"], *gpu_node_groups],
-                batch_jobs=[job.name for job in config.inference.batch_jobs if job.model == model.name],
-                scaler_depends_on=[keda.release],
-                node_cidr=network.cidr_block,
-            ),
-            opts=k8s_opts,
+        service_args = args.inference_service_args(
+            model,
+            config,
+            ctx,
+            cluster,
+            network,
+            depends_on=[device_plugin.release, cluster.addons["coredns"], *gpu_node_groups],
+            scaler_depends_on=[keda.release],
         )
+        services[model.name] = InferenceService(model.name, service_args, opts=k8s_opts)
 
     for index, model in enumerate(config.inference.models):
-        ctx.failure_modes.extend(model_failure_modes(model, index, cluster.cluster.name))
-        ctx.dashboard_rows.append(model_dashboard_row(model, cluster.cluster.name))
-    for index, job in enumerate(config.inference.batch_jobs):
-        ctx.failure_modes.extend(batch_job_failure_modes(job, index, cluster.cluster.name))
+        service_args = services[model.name].args
+        ctx.failure_modes.extend(
+            model_failure_modes(service_args, cluster.cluster.name, f"inference.models[{index}].slo")
+        )
+        ctx.dashboard_rows.append(model_dashboard_row(service_args, cluster.cluster.name))
+    job_args = [args.batch_scoring_job_args(job, ctx, services[job.model]) for job in config.inference.batch_jobs]
+    for index, job in enumerate(job_args):
+        ctx.failure_modes.extend(
+            batch_job_failure_modes(job, cluster.cluster.name, f"inference.batch_jobs[{index}].drift_psi_threshold")
+        )
         ctx.dashboard_rows.append(batch_job_dashboard_row(job, cluster_name))
-    ctx.dashboard_rows.extend(gpu_dashboard_row(cluster_name, group) for group in cluster_cfg.gpu_node_groups)
+    ctx.dashboard_rows.extend(gpu_dashboard_row(cluster_name, group) for group in gpu_group_args)
     ctx.failure_modes.extend(
-        gpu_failure_mode(cluster_name, group, config.alarms.gpu_temperature_celsius)
-        for group in cluster_cfg.gpu_node_groups
+        gpu_failure_mode(cluster_name, group, config.alarms.gpu_temperature_celsius) for group in gpu_group_args
     )
 
     for warning in (config.gpu_peak_shortfall(), config.deployer_route_gaps()):
         if warning:
             pulumi.log.warn(warning)
 
-    models = {m.name: m for m in config.inference.models}
-    for job in config.inference.batch_jobs:
-        service = services[job.model]
-        if not service.artifacts.published:
+    for job in job_args:
+        if not job.service.artifacts.published:
             continue  # created with its model's workloads, once the image and model version exist
-        BatchScoringJob(
-            job.name,
-            BatchScoringJobArgs(
-                job=job,
-                model=models[job.model],
-                image=service.image,
-                namespace=service.namespace_name,
-                cluster=cluster.cluster,
-                provider=cluster.provider,
-                account_id=ctx.account_id,
-                region=config.region,
-                model_registry=ctx.model_registry,
-                registry_prefix=registry_prefix,
-                feature_store=ctx.feature_store,
-                tags=ctx.tags,
-                depends_on=[service.namespace],
-            ),
-            opts=k8s_opts,
-        )
+        BatchScoringJob(job.name, job, opts=k8s_opts)
 
     ctx.outputs.update(
         {
@@ -254,7 +137,7 @@ GPU_METRICS = ("node_gpu_utilization", "node_gpu_memory_utilization", "node_gpu_
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-enhanced-EKS.html)."""
 
 
-def gpu_dashboard_row(cluster_name: str, group: GpuNodeGroupConfig) -> DashboardRow:
+def gpu_dashboard_row(cluster_name: str, group: GpuNodeGroupArgs) -> DashboardRow:
     """GPU utilisation, memory and temperature of one GPU node group's nodes (selected by instance type:
     Container Insights has no node-group dimension)."""
     types = " OR ".join(f'"{t}"' for t in group.instance_types)
@@ -278,7 +161,7 @@ test expectations in aws/amazon-cloudwatch-agent-test:
 ``ClusterName-GpuDevice-InstanceId-InstanceType-NodeName``)."""
 
 
-def gpu_failure_mode(cluster_name: str, group: GpuNodeGroupConfig, threshold: int | None) -> FailureMode:
+def gpu_failure_mode(cluster_name: str, group: GpuNodeGroupArgs, threshold: int | None) -> FailureMode:
     """A GPU of the group runs hot: the hottest GPU's temperature over 15 minutes, by a Metrics Insights query
     on the group's instance types (node ids are only known at run time)."""
     types = " OR ".join(f"InstanceType = '{t}'" for t in group.instance_types)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 from hybrid_ai_platform.components.alarms import Alarms, AlarmsArgs
-from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
+from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
 from hybrid_ai_platform.components.aws_rules import bounded_name
-from hybrid_ai_platform.components.budget import Budget, BudgetArgs
-from hybrid_ai_platform.components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from hybrid_ai_platform.components.budget import Budget
+from hybrid_ai_platform.components.encryption_key import EncryptionKey
 from hybrid_ai_platform.components.preprocessing import (
     LambdaPackage,
     PreprocessingPipeline,
@@ -28,6 +28,7 @@ from hybrid_ai_platform.components.preprocessing import (
 from hybrid_ai_platform.config import ConfigError, PlatformConfig, load_platform_config
 from hybrid_ai_platform.contracts import BucketPurpose
 
+from . import args
 from .context import StackContext
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,66 +65,27 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
     provider = aws.Provider("aws", region=config.region)
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
-    stack = pulumi.get_stack()
 
-    key = EncryptionKey(
-        "stack-key",
-        EncryptionKeyArgs(
-            account_id=account_id,
-            region=config.region,
-            tags=tags,
-            key_arn=config.encryption.key_arn,
-            deletion_window_days=config.encryption.deletion_window_days,
-            rotation_period_days=config.encryption.rotation_period_days,
-            alias=f"{pulumi.get_project()}-{stack}",
-        ),
-        opts=opts,
-    )
+    key = EncryptionKey("stack-key", args.encryption_key_args(config, account_id, tags), opts=opts)
     storage = config.storage
-    common = {
-        "tags": tags,
-        "region": config.region,
-        "noncurrent_version_expiration_days": storage.noncurrent_version_expiration_days,
-        "abort_incomplete_multipart_upload_days": storage.abort_incomplete_multipart_upload_days,
-        "force_destroy": storage.force_destroy,
-    }
     log_bucket = ArtifactBucket(
         "access-logs",
-        ArtifactBucketArgs(
-            kms_key_arn=None,
-            purpose=BucketPurpose.ACCESS_LOGS,
-            access_log_target=True,
-            account_id=account_id,
-            current_version_expiration_days=storage.access_log_retention_days,
-            **common,  # type: ignore[arg-type]
-        ),
+        args.artifact_bucket_args(config, tags, account_id, BucketPurpose.ACCESS_LOGS, None, None),
         opts=opts,
     )
     landing = ArtifactBucket(
         "landing",
-        ArtifactBucketArgs(
-            kms_key_arn=key.arn,
-            purpose=BucketPurpose.LANDING,
-            log_bucket=log_bucket,
-            eventbridge_notifications=True,
-            **common,  # type: ignore[arg-type]
-        ),
+        args.artifact_bucket_args(config, tags, account_id, BucketPurpose.LANDING, key, log_bucket),
         opts=opts,
     )
     feature_store = ArtifactBucket(
         "feature-store",
-        ArtifactBucketArgs(kms_key_arn=key.arn, purpose=BucketPurpose.FEATURES, log_bucket=log_bucket, **common),  # type: ignore[arg-type]
+        args.artifact_bucket_args(config, tags, account_id, BucketPurpose.FEATURES, key, log_bucket),
         opts=opts,
     )
     model_registry = ArtifactBucket(
         "model-registry",
-        ArtifactBucketArgs(
-            kms_key_arn=key.arn,
-            purpose=BucketPurpose.MODELS,
-            log_bucket=log_bucket,
-            object_lock=ObjectLockArgs(mode=config.object_lock_mode, days=storage.model_registry.retention_days),
-            **common,  # type: ignore[arg-type]
-        ),
+        args.artifact_bucket_args(config, tags, account_id, BucketPurpose.MODELS, key, log_bucket),
         opts=opts,
     )
     ctx = StackContext(
@@ -166,20 +128,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
     )
     ctx.failure_modes.extend(feature_set_failure_modes(pipelines, config.preprocessing))
     ctx.dashboard_rows.extend(pipeline_dashboard_row(p) for p in pipelines)
-    Budget(
-        "budget",
-        BudgetArgs(
-            monthly_limit_usd=config.budget.monthly_limit_usd,
-            filter_tags={"environment": tags["environment"], "cost-center": tags["cost-center"]},
-            tags=tags,
-            topic_arn=ctx.alarms.topic.arn,
-            emails=config.budget.emails,
-            actual_thresholds_percent=config.budget.actual_thresholds_percent,
-            forecast_thresholds_percent=config.budget.forecast_thresholds_percent,
-            depends_on=[ctx.alarms.topic_policy],
-        ),
-        opts=opts,
-    )
+    Budget("budget", args.budget_args(config, tags, ctx.alarms), opts=opts)
     ctx.outputs.update(
         {
             "kms_key_arn": key.arn,

@@ -18,9 +18,18 @@ encryption, storage), :mod:`.preprocessing`, :mod:`.network`, :mod:`.cluster`, :
 
 from __future__ import annotations
 
+from hybrid_ai_platform.components.catalogue import (
+    LOG_RETENTION_DAYS,
+    MEMORY_QUANTITY,
+    ROLLOUT_MAX_SURGE,
+    SLO_LATENCY_TARGETS_MS,
+    EksAddonName,
+    cpu_milli,
+    memory_mib,
+)
+
 from .base import (
     AWS_REGION_PATTERN,
-    LOG_RETENTION_DAYS,
     PROJECT_NAMESPACE,
     ConfigError,
     Email,
@@ -34,7 +43,6 @@ from .base import (
 from .cluster import (
     ClusterConfig,
     DeployerConfig,
-    EksAddonName,
     GpuNodeGroupConfig,
     InstanceType,
     SecurityGroupId,
@@ -43,17 +51,12 @@ from .cluster import (
 from .data import EncryptionConfig, ModelRegistryConfig, StorageConfig, TagsConfig
 from .governance import AlarmsConfig, BudgetConfig, FunctionUsage, UsageConfig
 from .inference import (
-    MEMORY_QUANTITY,
     NODE_RESERVED_MEMORY_MIB,
-    ROLLOUT_MAX_SURGE,
-    SLO_LATENCY_TARGETS_MS,
     BatchJobConfig,
     InferenceConfig,
     ModelServiceConfig,
     ResourcesConfig,
     SloConfig,
-    cpu_milli,
-    memory_mib,
     node_allocatable,
 )
 from .network import ExistingVpcConfig, NetworkConfig, PeeringConfig

@@ -13,6 +13,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core.core_schema import ValidationInfo
 
+from hybrid_ai_platform.components.catalogue import LOG_RETENTION_DAYS
 from hybrid_ai_platform.contracts import world_open
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
@@ -21,31 +22,6 @@ PROJECT_NAMESPACE = "hybrid-ai-platform"
 AWS_REGION_PATTERN = (
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
 )
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
-"""The retention periods CloudWatch Logs accepts."""
 
 _SECRET_NAME = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential)")
 _SECRET_VALUE = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[A-Za-z0-9]{36}|xox[abp]-")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
+from hybrid_ai_platform.components.catalogue import EksAddonName
 from hybrid_ai_platform.contracts import GPU_FAMILIES, GPU_TYPE_BY_FAMILY, GPUS_PER_INSTANCE
 
 from .base import LogRetentionDays, Name, RoleArn, _check_cidr, _check_not_everywhere, _check_sizes, _Model, _unique_ci
@@ -127,11 +128,6 @@ class GpuNodeGroupConfig(_Model):
     def gpu_type(self) -> str:
         """GPU type of the group's nodes (from :data:`GPU_TYPE_BY_FAMILY`), e.g. ``nvidia-l4``."""
         return GPU_TYPE_BY_FAMILY[self.instance_types[0].split(".")[0]]
-
-
-EksAddonName = Literal[
-    "vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server", "amazon-cloudwatch-observability"
-]
 
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]

@@ -4,20 +4,20 @@ arithmetic the config and the capacity check share."""
 from __future__ import annotations
 
 import math
-import re
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
 from hybrid_ai_platform.components import aws_rules, instance_types
+from hybrid_ai_platform.components.catalogue import (
+    MEMORY_QUANTITY,
+    SLO_LATENCY_TARGETS_MS,
+    cpu_milli,
+    memory_mib,
+)
 from hybrid_ai_platform.contracts import GPUS_PER_INSTANCE
 
 from .base import FeatureSetName, Name, _Model
-
-ROLLOUT_MAX_SURGE = 1
-"""Extra pods a model's rolling update adds (``maxSurge`` of the Deployment's ``RollingUpdate``
-strategy, with ``maxUnavailable: 0``): the Deployment in ``components/inference_service.py``
-reads it from here, so the capacity check below counts the same surge the rollout uses."""
 
 NODE_RESERVED_MEMORY_MIB = 255 + 100
 """Memory a node never offers to pods, at the least: the EKS AMI's base ``kube-reserved`` memory
@@ -37,34 +37,6 @@ def _node_reserved_cpu_milli(vcpus: int) -> int:
         reserved += used * per_core
         left -= used
     return reserved + math.ceil(left * 2.5)
-
-
-def cpu_milli(quantity: str) -> int:
-    """A Kubernetes CPU quantity (``2``, ``1.5``, ``500m``) in millicores."""
-    if quantity.endswith("m"):
-        return int(quantity[:-1])
-    return math.ceil(float(quantity) * 1000)
-
-
-MEMORY_QUANTITY = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|[eE]\d+)?$"
-"""A Kubernetes memory quantity: a number with a binary (``Ki``..``Ei``) or decimal (``k``..``E``)
-suffix, an exponent (``4e9``) or none (bytes)
-(https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-memory)."""
-
-
-def memory_mib(quantity: str) -> float:
-    """A Kubernetes memory quantity (``512Mi``, ``8Gi``, ``4G``, ``4e9``, ``1073741824``) in MiB."""
-    factors = {
-        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-        "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-    }  # fmt: skip
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(.*)", quantity)
-    if match is None:
-        raise ValueError(f"'{quantity}' is not a memory quantity")
-    number, suffix = float(match.group(1)), match.group(2)
-    exponent = suffix[:1] in ("e", "E") and suffix[1:].isdigit()
-    factor = 10 ** int(suffix[1:]) if exponent else factors.get(suffix, 1)
-    return number * factor / 2**20
 
 
 def node_allocatable(instance_type: str) -> tuple[int, float, int]:
@@ -100,11 +72,6 @@ class ResourcesConfig(_Model):
         if memory_mib(value) < 4:
             raise ValueError(f"'{value}' is under 4Mi, less than any container needs; use Mi or Gi (e.g. 512Mi)")
         return value
-
-
-SLO_LATENCY_TARGETS_MS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
-"""Latency SLO thresholds the model server counts slow requests for exactly: the whole-millisecond bounds
-of its latency histogram (``container_src/inference_server/metrics.py`` ``LATENCY_BUCKETS``)."""
 
 
 class SloConfig(_Model):

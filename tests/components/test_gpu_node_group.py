@@ -123,8 +123,10 @@ def test_node_group_is_tagged_for_autoscaler_discovery_and_scale_from_zero(prod_
     [("g4dn.xlarge", "1"), ("g4dn.12xlarge", "4"), ("g5.48xlarge", "8"), ("p4d.24xlarge", "8"), ("p5.48xlarge", "8")],
 )
 def test_scale_from_zero_template_advertises_the_instance_types_gpu_count(instance_type: str, gpus: str) -> None:
-    group = GpuNodeGroupConfig(name="gpu", instance_types=[instance_type])
-    assert autoscaler_tags("c", group)["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == gpus
+    assert (
+        autoscaler_tags("c", "gpu", [instance_type])["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"]
+        == gpus
+    )
 
 
 def test_gpu_table_covers_only_gpu_families() -> None:
@@ -163,8 +165,7 @@ def test_prod_l4_group_is_labelled_nvidia_l4(prod_plan: Plan) -> None:
     ],
 )
 def test_accelerator_template_tag_follows_the_instance_family(instance_type: str, gpu_type: str) -> None:
-    group = GpuNodeGroupConfig(name="gpu", instance_types=[instance_type])
-    tags = autoscaler_tags("c", group)
+    tags = autoscaler_tags("c", "gpu", [instance_type])
     assert tags["k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator"] == gpu_type
 
 
