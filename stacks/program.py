@@ -154,6 +154,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
         )
         for fn in config.preprocessing.functions
     ]
+    ctx.pipelines = pipelines
     ctx.alarms = Alarms(
         "alerts",
         AlarmsArgs(kms_key_arn=key.arn, account_id=account_id, tags=tags, emails=config.alarms.emails),
