@@ -401,9 +401,23 @@ def worker_capacity(config: PreprocessingWorkerConfig) -> str:
 PREPROCESSING_INSTANCE_TYPES = ("m7g.large", "m6g.large", "c7g.xlarge")
 """Spot CPU instance types of the preprocessing node group: Graviton (the worker image is built for the
 function's ``arm64`` architecture by default), several types so a spot shortage in one pool does not stop the
-workers. Each has 2-4 vCPU and 4-8 GiB: a default worker (1 GiB, 0.58 vCPU) fits several per node."""
-PREPROCESSING_NODE_GROUP_MAX_SIZE = 3
-"""Most nodes of the preprocessing spot group (the cluster autoscaler scales it from zero)."""
+workers. Each has 2-4 vCPU and 8 GiB: a default worker (1 GiB, 0.58 vCPU) fits several per node."""
+PREPROCESSING_INSTANCE_TYPES_X86 = ("m7i.large", "m6i.large", "c7i.xlarge")
+"""The same for ``x86_64`` functions."""
+
+
+def node_group_max_size(functions: Sequence[PreprocessingFunctionConfig], architecture: str) -> int:
+    """Nodes the spot group needs for every spot worker at its ``max_replicas``: CPU and memory requests summed,
+    divided by what the group's smallest instance type offers pods (``node_allocatable``), rounded up; at least 1.
+    The node count bounds the cost: the group scales from zero and back with the queues."""
+    from .config import cpu_milli, memory_mib, node_allocatable
+
+    types = PREPROCESSING_INSTANCE_TYPES if architecture == "arm64" else PREPROCESSING_INSTANCE_TYPES_X86
+    cpu_node = min(node_allocatable(t)[0] for t in types)
+    memory_node = min(node_allocatable(t)[1] for t in types)
+    cpu = sum(fn.max_replicas * cpu_milli(worker_resources(fn)["requests"]["cpu"]) for fn in functions)
+    memory = sum(fn.max_replicas * memory_mib(worker_resources(fn)["requests"]["memory"]) for fn in functions)
+    return max(1, math.ceil(cpu / cpu_node), math.ceil(memory / memory_node))
 
 
 def preprocessing_node_group(
@@ -415,18 +429,20 @@ def preprocessing_node_group(
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
     kms_key_arn: pulumi.Input[str],
     architecture: str,
+    max_size: int,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> aws.eks.NodeGroup:
-    """The small spot CPU node group of the preprocessing workers: 0 to 3 nodes, tainted
+    """The small spot CPU node group of the preprocessing workers: 0 to ``max_size`` nodes
+    (:func:`node_group_max_size`), tainted
     ``hybrid-ai/node-pool=preprocessing:NoSchedule`` so only the workers (which tolerate it) land there,
     with the cluster autoscaler's discovery and scale-from-zero node-template tags."""
     from .gpu_node_group import node_launch_template
 
     arm = architecture == "arm64"
     ami_type = "AL2023_ARM_64_STANDARD" if arm else "AL2023_x86_64_STANDARD"
-    instance_types = list(PREPROCESSING_INSTANCE_TYPES) if arm else ["m7i.large", "m6i.large", "c7i.xlarge"]
+    instance_types = list(PREPROCESSING_INSTANCE_TYPES if arm else PREPROCESSING_INSTANCE_TYPES_X86)
     launch_template = node_launch_template(
         name, ami_type=ami_type, disk_size_gb=20, kms_key_arn=kms_key_arn, tags=tags, parent=parent
     )
@@ -440,7 +456,7 @@ def preprocessing_node_group(
         ami_type=ami_type,
         capacity_type="SPOT",
         instance_types=instance_types,
-        scaling_config={"min_size": 0, "max_size": PREPROCESSING_NODE_GROUP_MAX_SIZE, "desired_size": 0},
+        scaling_config={"min_size": 0, "max_size": max_size, "desired_size": 0},
         update_config={"max_unavailable": 1},
         launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
         labels={NODE_POOL_LABEL: PREPROCESSING_NODE_POOL},

@@ -37,6 +37,7 @@ from hybrid_ai_platform.components.observability import DashboardRow, FailureMod
 from hybrid_ai_platform.components.preprocessing_worker import (
     PreprocessingWorker,
     PreprocessingWorkerArgs,
+    node_group_max_size,
     preprocessing_node_group,
 )
 
@@ -330,6 +331,7 @@ def build_preprocessing_workers(
                 subnet_ids=subnet_ids,
                 kms_key_arn=ctx.key.arn,
                 architecture=spot[0].config.architecture,
+                max_size=node_group_max_size([p.config for p in spot], spot[0].config.architecture),
                 tags=ctx.tags,
                 parent=cluster,
                 depends_on=cluster.node_ready,

@@ -64,6 +64,19 @@ def test_auto_splits_objects_by_size_at_the_threshold_exactly_once(placed_plan: 
         assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
 
 
+def test_spot_workers_get_a_tainted_spot_node_group_sized_for_their_maximum(placed_plan: Plan) -> None:
+    group = named(placed_plan, "preprocessing-nodes").inputs
+    assert group["capacityType"] == "SPOT"
+    assert group["labels"] == {"hybrid-ai/node-pool": "preprocessing"}
+    assert group["taints"] == [{"key": "hybrid-ai/node-pool", "value": "preprocessing", "effect": "NO_SCHEDULE"}]
+    # transactions (3008 MB, 5 replicas): 5 x ceil(3008/1769 vCPU) = 5 x 1701m = 8505m; the smallest type
+    # (m7g.large, 2 vCPU) offers 2000m - 70m kube-reserved = 1930m: ceil(8505 / 1930) = 5 nodes
+    assert group["scalingConfig"] == {"minSize": 0, "maxSize": 5, "desiredSize": 0}
+    pod = named(placed_plan, "transactions-worker-deployment").inputs["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"hybrid-ai/node-pool": "preprocessing"}
+    assert pod["containers"][0]["resources"]["requests"] == {"cpu": "1701m", "memory": "3008Mi"}
+
+
 def test_auto_cluster_queue_has_the_lambda_queues_semantics_and_its_own_alarms(placed_plan: Plan) -> None:
     lambda_queue, cluster_queue = (
         named(placed_plan, "transactions-queue"),
@@ -76,7 +89,7 @@ def test_auto_cluster_queue_has_the_lambda_queues_semantics_and_its_own_alarms(p
         json.loads(cluster_queue.inputs["redrivePolicy"])["maxReceiveCount"]
         == (json.loads(lambda_queue.inputs["redrivePolicy"])["maxReceiveCount"])
     )
-    modes = {(m["component"], m["key"]) for m in placed_plan.outputs["failure_modes"]}
+    modes = {(m["component"], m["failure_mode"]) for m in placed_plan.outputs["failure_modes"] if m["alarm"]}
     for key in ("cluster-queue-age", "cluster-dlq-not-empty", "cluster-dlq-age"):
         assert ("pipeline/transactions", key) in modes
     # the Lambda path stays: its event source mapping consumes the Lambda queue
@@ -193,7 +206,7 @@ def test_partition_check_probes_every_region_of_the_bounds() -> None:
 
 
 def test_derived_threshold_is_a_quarter_of_what_fits_the_timeout_and_the_memory() -> None:
-    base = {"name": "fn", "feature_set": "transactions", "landing_prefix": "raw/", "placement": "auto"}
+    base = {"name": "fn-a", "feature_set": "transactions", "landing_prefix": "raw/", "placement": "auto"}
     worker = {"image_tag": "t1"}
     # 1024 MB, 120 s, 20 MB/s per vCPU: time allows 20e6 * 1024/1769 * 120 = 1.39e9 bytes, memory 2^30:
     # the memory bound wins, a quarter of it
@@ -220,7 +233,7 @@ def test_derived_threshold_is_a_quarter_of_what_fits_the_timeout_and_the_memory(
 def test_placement_config_errors_name_the_field_and_the_fix(changes: dict[str, Any], message: str) -> None:
     from pydantic import ValidationError
 
-    base = {"name": "fn", "feature_set": "transactions", "landing_prefix": "raw/"}
+    base = {"name": "fn-a", "feature_set": "transactions", "landing_prefix": "raw/"}
     with pytest.raises(ValidationError) as caught:
         PreprocessingFunctionConfig(**base, **changes)
     assert message in str(caught.value)
