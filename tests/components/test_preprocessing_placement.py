@@ -15,6 +15,7 @@ from hybrid_ai_platform.components.preprocessing import LAMBDA_PLATFORM_SIDS
 from hybrid_ai_platform.cli.checks import run_checks
 from hybrid_ai_platform.cli.checks.size_split import matching_rules, partition_problems
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT, Plan, synthesize
+from tests.conftest import shipped_plan
 from tests.plan_helpers import depends_via, named, statements
 
 ACCOUNT = "123456789012"
@@ -27,7 +28,7 @@ THRESHOLD = 50_000_000
 def placed_plan() -> Plan:
     """prod with ``transactions`` on ``auto`` (threshold 50 MB) and ``transactions-backfill`` on ``cluster``
     (on the system nodes): one synthesis covers both placements."""
-    base = synthesize("prod").config["hybrid-ai-platform:preprocessing"]
+    base = shipped_plan("prod").config["hybrid-ai-platform:preprocessing"]
     preprocessing = copy.deepcopy(base)
     functions = preprocessing["functions"]
     names = [f["name"] for f in functions]
@@ -171,7 +172,7 @@ def test_placed_plan_passes_the_system_checks(placed_plan: Plan) -> None:
     def blocking(doc: dict[str, Any]) -> set[tuple[str, str]]:
         return {(v["policy"], v["message"]) for v in run_checks(doc, PROJECT_ROOT, TODAY)["violations"]}
 
-    shipped = {policy for policy, _ in blocking(synthesize("prod").to_json())}
+    shipped = {policy for policy, _ in blocking(shipped_plan("prod").to_json())}
     new = {(p, m) for p, m in blocking(placed_plan.to_json()) if p not in shipped or "worker" in m}
     assert new == set()
 
@@ -237,3 +238,33 @@ def test_placement_config_errors_name_the_field_and_the_fix(changes: dict[str, A
     with pytest.raises(ValidationError) as caught:
         PreprocessingFunctionConfig(**base, **changes)
     assert message in str(caught.value)
+
+
+def test_checks_judge_the_worker_as_the_code_it_runs(placed_plan: Plan) -> None:
+    # GIVEN the backfill worker's role without its queue grant, and auto's large rule delivering another shape
+    doc = copy.deepcopy(placed_plan.to_json())
+    policy = next(r for r in doc["resources"] if r["name"] == "transactions-backfill-worker-identity-policy")
+    grants = json.loads(policy["inputs"]["policy"])
+    grants["Statement"] = [s for s in grants["Statement"] if s.get("Sid") != "ConsumeOwnQueue"]
+    policy["inputs"]["policy"] = json.dumps(grants)
+    large = next(r for r in doc["resources"] if r["name"] == "transactions-object-created-large")
+    pattern = json.loads(large["inputs"]["eventPattern"])
+    pattern["detail-type"] = ["Object Deleted"]
+    large["inputs"]["eventPattern"] = json.dumps(pattern)
+    # WHEN the system checks run
+    violations = run_checks(doc, PROJECT_ROOT, TODAY)["violations"]
+    # THEN the permission check evaluates the worker's declared calls (WORKLOADS["worker"]) against its role
+    denied = [v for v in violations if v["policy"] == "system-workload-permissions"]
+    assert denied and all(
+        "worker preprocessing-transactions-backfill/transactions-backfill" in v["message"] for v in denied
+    )
+    assert {v["message"].split(": ", 1)[1].split(" on ", 1)[0] for v in denied} >= {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    # AND the trigger check follows the cluster queue to the worker, which does not accept Object Deleted
+    # (and the two rules no longer split one event stream: each alone leaves a gap)
+    triggers = [v["message"] for v in violations if v["policy"] == "system-lambda-trigger-accepted"]
+    assert any("Object Deleted" in m and "worker preprocessing-transactions/transactions" in m for m in triggers)
+    assert any("a gap" in m for m in triggers)
