@@ -227,7 +227,8 @@ class PreprocessingPipeline(pulumi.ComponentResource):
     function: aws.lambda_.Function
     role: aws.iam.Role
     rule: aws.cloudwatch.EventRule
-    event_source_mapping: aws.lambda_.EventSourceMapping
+    event_source_mapping: aws.lambda_.EventSourceMapping | None
+    """The Lambda trigger on ``queue``; None with ``placement: cluster`` (the worker consumes it)."""
     log_group: aws.cloudwatch.LogGroup
     metrics_namespace: str
     """CloudWatch namespace of the handler's EMF metrics (``POWERTOOLS_METRICS_NAMESPACE``)."""
@@ -440,7 +441,7 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, self.log_group]),
         )
         # With ``placement: cluster`` the queue goes to the worker: no event source mapping.
-        self.event_source_mapping: aws.lambda_.EventSourceMapping | None = None
+        self.event_source_mapping = None
         if fn.placement != "cluster":
             self.event_source_mapping = aws.lambda_.EventSourceMapping(
                 f"{name}-queue-trigger",
@@ -542,7 +543,7 @@ def pipeline_role_statements(
                     "Resource": pulumi.Output.concat(log_group, ":log-stream:*"),
                 }
             ]
-            if platform
+            if log_group is not None
             else []
         ),
         {

@@ -272,8 +272,10 @@ def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
             continue
         if not isinstance(pattern, Mapping):
             continue
-        detail = pattern.get("detail") if isinstance(pattern.get("detail"), Mapping) else {}
-        obj = dict(detail.get("object") or {}) if isinstance(detail.get("object"), Mapping) else {}
+        raw_detail = pattern.get("detail")
+        detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, Mapping) else {}
+        raw_object = detail.get("object")
+        obj = dict(raw_object) if isinstance(raw_object, Mapping) else {}
         obj.pop("size", None)
         key = (
             str(rule.get("parent") or ""),
