@@ -484,16 +484,6 @@ class PreprocessingConfig(_Model):
     turns the alarm off, which the alarm-coverage system check reports as a blocking finding."""
 
     @model_validator(mode="after")
-    def _one_spot_architecture(self) -> PreprocessingConfig:
-        spot = sorted({f.architecture for f in self.functions if f.worker is not None and f.worker.capacity == "spot"})
-        if len(spot) > 1:
-            raise ValueError(
-                f"functions with worker.capacity spot use architectures {', '.join(spot)}; the preprocessing spot node "
-                "group has one: give them one architecture, or run some on worker.capacity: system"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _unique(self) -> PreprocessingConfig:
         names = [f.name for f in self.functions]
         duplicates = sorted({n for n in names if names.count(n) > 1})

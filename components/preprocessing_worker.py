@@ -398,23 +398,21 @@ def worker_capacity(config: PreprocessingWorkerConfig) -> str:
     return PREPROCESSING_NODE_POOL if config.capacity == "spot" else "system"
 
 
-PREPROCESSING_INSTANCE_TYPES = ("m7g.large", "m6g.large", "c7g.xlarge")
-"""Spot CPU instance types of the preprocessing node group: Graviton (the worker image is built for the
-function's ``arm64`` architecture by default), several types so a spot shortage in one pool does not stop the
-workers. Each has 2-4 vCPU and 8 GiB: a default worker (1 GiB, 0.58 vCPU) fits several per node."""
-PREPROCESSING_INSTANCE_TYPES_X86 = ("m7i.large", "m6i.large", "c7i.xlarge")
-"""The same for ``x86_64`` functions."""
+PREPROCESSING_INSTANCE_TYPES = ("m7i.large", "m7i.xlarge", "c7i.xlarge")
+"""Spot CPU instance types of the preprocessing node group: x86_64 (build the worker image for
+``linux/amd64``, whatever the Lambda's architecture), types the shipped stacks' instance-type policy allows,
+several so a spot shortage in one pool does not stop the workers. 2-4 vCPU and 8-16 GiB each: a default
+worker (1 GiB, 0.58 vCPU) fits several per node."""
 
 
-def node_group_max_size(functions: Sequence[PreprocessingFunctionConfig], architecture: str) -> int:
+def node_group_max_size(functions: Sequence[PreprocessingFunctionConfig]) -> int:
     """Nodes the spot group needs for every spot worker at its ``max_replicas``: CPU and memory requests summed,
     divided by what the group's smallest instance type offers pods (``node_allocatable``), rounded up; at least 1.
     The node count bounds the cost: the group scales from zero and back with the queues."""
     from .config import cpu_milli, memory_mib, node_allocatable
 
-    types = PREPROCESSING_INSTANCE_TYPES if architecture == "arm64" else PREPROCESSING_INSTANCE_TYPES_X86
-    cpu_node = min(node_allocatable(t)[0] for t in types)
-    memory_node = min(node_allocatable(t)[1] for t in types)
+    cpu_node = min(node_allocatable(t)[0] for t in PREPROCESSING_INSTANCE_TYPES)
+    memory_node = min(node_allocatable(t)[1] for t in PREPROCESSING_INSTANCE_TYPES)
     cpu = sum(fn.max_replicas * cpu_milli(worker_resources(fn)["requests"]["cpu"]) for fn in functions)
     memory = sum(fn.max_replicas * memory_mib(worker_resources(fn)["requests"]["memory"]) for fn in functions)
     return max(1, math.ceil(cpu / cpu_node), math.ceil(memory / memory_node))
@@ -428,7 +426,6 @@ def preprocessing_node_group(
     node_role_arn: pulumi.Input[str],
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
     kms_key_arn: pulumi.Input[str],
-    architecture: str,
     max_size: int,
     tags: Mapping[str, str],
     parent: pulumi.Resource,
@@ -440,9 +437,8 @@ def preprocessing_node_group(
     with the cluster autoscaler's discovery and scale-from-zero node-template tags."""
     from .gpu_node_group import node_launch_template
 
-    arm = architecture == "arm64"
-    ami_type = "AL2023_ARM_64_STANDARD" if arm else "AL2023_x86_64_STANDARD"
-    instance_types = list(PREPROCESSING_INSTANCE_TYPES if arm else PREPROCESSING_INSTANCE_TYPES_X86)
+    ami_type = "AL2023_x86_64_STANDARD"
+    instance_types = list(PREPROCESSING_INSTANCE_TYPES)
     launch_template = node_launch_template(
         name, ami_type=ami_type, disk_size_gb=20, kms_key_arn=kms_key_arn, tags=tags, parent=parent
     )

@@ -71,7 +71,7 @@ def test_spot_workers_get_a_tainted_spot_node_group_sized_for_their_maximum(plac
     assert group["labels"] == {"hybrid-ai/node-pool": "preprocessing"}
     assert group["taints"] == [{"key": "hybrid-ai/node-pool", "value": "preprocessing", "effect": "NO_SCHEDULE"}]
     # transactions (3008 MB, 5 replicas): 5 x ceil(3008/1769 vCPU) = 5 x 1701m = 8505m; the smallest type
-    # (m7g.large, 2 vCPU) offers 2000m - 70m kube-reserved = 1930m: ceil(8505 / 1930) = 5 nodes
+    # (m7i.large, 2 vCPU) offers 2000m - 70m kube-reserved = 1930m: ceil(8505 / 1930) = 5 nodes
     assert group["scalingConfig"] == {"minSize": 0, "maxSize": 5, "desiredSize": 0}
     pod = named(placed_plan, "transactions-worker-deployment").inputs["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"hybrid-ai/node-pool": "preprocessing"}
