@@ -224,12 +224,14 @@ class PreprocessingPipeline(pulumi.ComponentResource):
 
     queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
-    function: aws.lambda_.Function
-    role: aws.iam.Role
+    function: aws.lambda_.Function | None
+    """The Lambda function; None with ``placement: cluster``."""
+    role: aws.iam.Role | None
+    """The function's role; None with ``placement: cluster``."""
     rule: aws.cloudwatch.EventRule
     event_source_mapping: aws.lambda_.EventSourceMapping | None
     """The Lambda trigger on ``queue``; None with ``placement: cluster`` (the worker consumes it)."""
-    log_group: aws.cloudwatch.LogGroup
+    log_group: aws.cloudwatch.LogGroup | None
     metrics_namespace: str
     """CloudWatch namespace of the handler's EMF metrics (``POWERTOOLS_METRICS_NAMESPACE``)."""
     metric_dimensions: dict[str, str]
@@ -362,6 +364,33 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.worker_statements: list[Statement] = (
+            pipeline_role_statements(args, self.worker_queue.arn, self.queue.arn, log_group=None)
+            if self.worker_queue is not None
+            else []
+        )
+        """The cluster worker's grants: the Lambda role's (same builder) on the worker's queue, without the
+        Lambda platform's own (its log group, X-Ray); none with ``placement: lambda``."""
+        environment = function_environment(
+            fn,
+            landing_bucket=args.landing.name,
+            feature_bucket=args.feature_store.name,
+            code_version=args.package.function_sha256,
+            metrics_namespace=self.metrics_namespace,
+            sweep_queue_url=self.queue.url,
+        )
+        self.environment = environment
+        """The function's environment (the worker gets the same)."""
+        self.function: aws.lambda_.Function | None = None
+        self.role: aws.iam.Role | None = None
+        self.log_group: aws.cloudwatch.LogGroup | None = None
+        self.event_source_mapping: aws.lambda_.EventSourceMapping | None = None
+        if fn.placement == "cluster":
+            # The queue goes to the worker: no function, role, log group or event source mapping (a function
+            # nobody invokes would only be an unguarded asynchronous entry point).
+            self.register_outputs({"queue_url": self.queue.url, "dead_letter_queue_url": self.dead_letter_queue.url})
+            return
+
         # Function ------------------------------------------------------------------------------
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -385,13 +414,6 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             policy=policy_document(self._role_statements(args, feature_prefix)),
             opts=pulumi.ResourceOptions(parent=self.role),
         )
-        self.worker_statements: list[Statement] = (
-            pipeline_role_statements(args, self.worker_queue.arn, self.queue.arn, log_group=None)
-            if self.worker_queue is not None
-            else []
-        )
-        """The cluster worker's grants: the Lambda role's (same builder) on the worker's queue, without the
-        Lambda platform's own (its log group, X-Ray); none with ``placement: lambda``."""
         layers: list[pulumi.Input[str]] = []
         if args.package.layer_zip is not None:
             layer = aws.lambda_.LayerVersion(
@@ -404,16 +426,6 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 opts=child,
             )
             layers.append(layer.arn)
-        environment = function_environment(
-            fn,
-            landing_bucket=args.landing.name,
-            feature_bucket=args.feature_store.name,
-            code_version=args.package.function_sha256,
-            metrics_namespace=self.metrics_namespace,
-            sweep_queue_url=self.queue.url,
-        )
-        self.environment = environment
-        """The function's environment (the worker gets the same)."""
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -440,21 +452,18 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, self.log_group]),
         )
-        # With ``placement: cluster`` the queue goes to the worker: no event source mapping.
-        self.event_source_mapping = None
-        if fn.placement != "cluster":
-            self.event_source_mapping = aws.lambda_.EventSourceMapping(
-                f"{name}-queue-trigger",
-                event_source_arn=self.queue.arn,
-                function_name=self.function.arn,
-                enabled=True,
-                batch_size=fn.batch_size,
-                maximum_batching_window_in_seconds=fn.batching_window_seconds,
-                function_response_types=["ReportBatchItemFailures"],
-                scaling_config={"maximum_concurrency": fn.maximum_concurrency},
-                tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
-            )
+        self.event_source_mapping = aws.lambda_.EventSourceMapping(
+            f"{name}-queue-trigger",
+            event_source_arn=self.queue.arn,
+            function_name=self.function.arn,
+            enabled=True,
+            batch_size=fn.batch_size,
+            maximum_batching_window_in_seconds=fn.batching_window_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config={"maximum_concurrency": fn.maximum_concurrency},
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
 
         self.register_outputs(
             {
@@ -632,7 +641,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
     fn = pipeline.config
     component = f"pipeline/{pipeline._name}"
     at = f"preprocessing.functions[{index}]"
-    function = {"FunctionName": pipeline.function.name}
+    function = {"FunctionName": pipeline.function.name if pipeline.function is not None else ""}
     queue = {"QueueName": pipeline.queue.name}
     dlq = {"QueueName": pipeline.dead_letter_queue.name}
 
@@ -726,6 +735,10 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
             ),
         ),
     ]
+    if pipeline.function is None:
+        # ``cluster``: no Lambda function, so none of its own failure modes (the queue's and the records' stay).
+        lambda_only = {"errors", "throttles", "duration-near-timeout", "concurrency-at-limit"}
+        modes = [m for m in modes if m.key not in lambda_only]
     if pipeline.cluster_queue is not None and pipeline.cluster_dead_letter_queue is not None:
         # ``auto``: the cluster path's queue and DLQ fail the same ways (the worker's failed records share the
         # handler's RecordsFailed metric and dimensions, so "records-failed" covers both paths).
@@ -820,8 +833,8 @@ def feature_set_failure_modes(
 
 def pipeline_dashboard_row(pipeline: PreprocessingPipeline) -> DashboardRow:
     """Throughput, failures, lag, duration and queues of one pipeline."""
-    function = {"FunctionName": pipeline.function.name}
-    return DashboardRow(
+    function = {"FunctionName": pipeline.function.name if pipeline.function is not None else ""}
+    row = DashboardRow(
         f"Pipeline {pipeline._name} ({pipeline.config.feature_set})",
         widgets=(
             Widget(
@@ -871,3 +884,7 @@ def pipeline_dashboard_row(pipeline: PreprocessingPipeline) -> DashboardRow:
             ),
         ),
     )
+    if pipeline.function is None:
+        # ``cluster``: no Lambda function to plot.
+        return DashboardRow(row.title, tuple(w for w in row.widgets if w.title != "Function"), row.search_widgets)
+    return row

@@ -190,7 +190,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
             ),
             "access_log_bucket": log_bucket.name,
             "alerts_topic_arn": ctx.alarms.topic.arn,
-            "preprocessing_functions": {p._name: p.function.name for p in pipelines},
+            "preprocessing_functions": {p._name: p.function.name for p in pipelines if p.function is not None},
         }
     )
     return ctx

@@ -100,8 +100,11 @@ def test_auto_cluster_queue_has_the_lambda_queues_semantics_and_its_own_alarms(p
 def test_cluster_placement_hands_the_queue_to_a_keda_scaled_worker(placed_plan: Plan) -> None:
     # GIVEN the backfill on placement: cluster
     names = {r.name for r in placed_plan.resources}
-    # THEN no event source mapping consumes its queue, a worker Deployment does, scaled from zero on depth
-    assert "transactions-backfill-queue-trigger" not in names
+    # THEN no Lambda function, role, log group or event source mapping; a worker Deployment consumes the
+    # queue, scaled from zero on its depth
+    for lambda_part in ("queue-trigger", "function", "role", "role-policy", "logs"):
+        assert f"transactions-backfill-{lambda_part}" not in names
+    assert "transactions-backfill" not in placed_plan.outputs["preprocessing_functions"]
     deployment = named(placed_plan, "transactions-backfill-worker-deployment")
     pod = deployment.inputs["spec"]["template"]["spec"]
     [container] = pod["containers"]
@@ -137,16 +140,9 @@ def test_cluster_placement_hands_the_queue_to_a_keda_scaled_worker(placed_plan: 
     assert set(depth["Resource"]) == queue_arns
 
 
-@pytest.mark.parametrize(
-    ("fn", "worker_queue", "lambda_queue"),
-    [
-        ("transactions", "transactions-cluster-queue", "transactions-queue"),
-        ("transactions-backfill", "transactions-backfill-queue", "transactions-backfill-queue"),
-    ],
-)
-def test_worker_role_has_the_lambda_roles_grants_on_its_own_queue(
-    placed_plan: Plan, fn: str, worker_queue: str, lambda_queue: str
-) -> None:
+def test_worker_role_has_the_lambda_roles_grants_on_its_own_queue(placed_plan: Plan) -> None:
+    fn, worker_queue, lambda_queue = "transactions", "transactions-cluster-queue", "transactions-queue"
+
     def arn(queue: str) -> str:
         return f"arn:aws:sqs:eu-central-1:{ACCOUNT}:{named(placed_plan, queue).id.rsplit('/', 1)[1]}"
 

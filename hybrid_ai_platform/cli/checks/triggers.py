@@ -26,7 +26,7 @@ from typing import Any
 
 from . import CheckContext, Finding, check
 from .size_split import partition_problems, size_condition
-from .workload_code import DeclarationError, attribute, lambda_archive, load_from_archive
+from .workload_code import DeclarationError, attribute, lambda_archive, load_from_archive, load_from_source
 
 FUNCTION = "aws:lambda/function:Function"
 ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -41,6 +41,9 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 WORKER_COMPONENT = "preprocessing-worker"
 """``app.kubernetes.io/component`` of a preprocessing worker (``placement: cluster | auto``): it runs the
 function's code from the same ``lambda_src/`` and consumes a queue like an event source mapping does."""
+WORKER_ACCEPTS = "lambda_src/preprocessing/accepts.py"
+"""Where a worker's ``ACCEPTS`` lives when no Lambda function of the same code is planned (the image's source)."""
+WORKER_HANDLER = "preprocessing.worker"
 DECLARATION = "accepts.py"
 """Module of the handler's package that declares ``ACCEPTS``."""
 SCHEDULED = ("aws.events", "Scheduled Event")
@@ -73,7 +76,10 @@ def _accepts(context: CheckContext, function: Mapping[str, Any]) -> list[dict[st
     archive = lambda_archive(context.root, function)
     if not package or archive is None:
         raise DeclarationError("the function has no handler package or code archive to read ACCEPTS from")
-    module = load_from_archive(archive, f"{package}/{DECLARATION}")
+    return _declared(load_from_archive(archive, f"{package}/{DECLARATION}"))
+
+
+def _declared(module: Any) -> list[dict[str, Any]]:
     declared = attribute(module, "ACCEPTS")
     if not isinstance(declared, tuple | list) or not all(
         isinstance(entry, Mapping) and isinstance(entry.get("via"), str) for entry in declared
@@ -221,7 +227,11 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
     # The cluster workers run the same handler code on a queue: what feeds that queue must be accepted too.
     for function, label, mapping in _worker_invokers(context, functions):
         try:
-            accepts = _accepts(context, function)
+            accepts = (
+                _accepts(context, function)
+                if function.get("type") == FUNCTION
+                else _declared(load_from_source(context.root / WORKER_ACCEPTS))
+            )
         except DeclarationError as exc:
             yield Finding(f"{label} has invokers but declares no accepted events: {exc}", resource=function)
             continue
@@ -251,10 +261,15 @@ def _worker_invokers(
             continue
         containers = (((inputs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
         env = {str(e.get("name")): str(e.get("value")) for e in (containers[0].get("env") or [])} if containers else {}
-        function = by_service.get(env.get("POWERTOOLS_SERVICE_NAME"))
         arn = queue_arn(env.get("QUEUE_URL", ""))
-        if function is None or arn is None:
+        if arn is None:
             continue
+        # The function record of the same code (auto), or (cluster: no function) one naming the worker's
+        # environment; ACCEPTS then comes from the source tree the worker image is built from.
+        function = by_service.get(env.get("POWERTOOLS_SERVICE_NAME")) or {
+            "name": str((inputs.get("metadata") or {}).get("name")),
+            "inputs": {"environment": {"variables": env}, "handler": WORKER_HANDLER},
+        }
         name = f"{(inputs.get('metadata') or {}).get('namespace')}/{(inputs.get('metadata') or {}).get('name')}"
         yield function, f"worker {name}", {"name": f"worker {name}", "inputs": {"eventSourceArn": arn}}
 
