@@ -370,8 +370,8 @@ class PreprocessingFunctionConfig(_Model):
     values are rejected: use Secrets Manager or SSM Parameter Store instead."""
     placement: Literal["lambda", "cluster", "auto"] = "lambda"
     """Where the function's code runs. Defaults to ``lambda``. ``cluster`` runs the same code as a worker
-    Deployment on the EKS cluster consuming the function's queue, scaled from zero on queue depth by KEDA (no
-    event source mapping); ``auto`` keeps both paths and splits the landing events by object size:
+    Deployment on the EKS cluster consuming the function's queue, scaled from zero on queue depth by KEDA (no Lambda
+    function or event source mapping); ``auto`` keeps both paths and splits the landing events by object size:
     objects up to ``size_threshold_bytes`` go to Lambda, larger ones to the cluster (docs/placement.md).
     ``cluster`` and ``auto`` need ``worker``."""
     size_threshold_bytes: int | None = Field(default=None, ge=1, lt=EVENTBRIDGE_NUMERIC_MAX)
