@@ -56,6 +56,9 @@ class KedaArgs:
     """Chart version. Defaults to :data:`CHART_VERSION`."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the release waits for (the system nodes, the Pod Identity agent). Defaults to none."""
+    sqs_queue_arns: Sequence[pulumi.Input[str]] = ()
+    """Queues an ``aws-sqs-queue`` trigger reads (the preprocessing workers' queues): the operator may call
+    ``sqs:GetQueueAttributes`` on exactly these. Defaults to none (no SQS permission)."""
 
     def __post_init__(self) -> None:
         check.check_mapping(self, "tags", self.tags)
@@ -88,7 +91,21 @@ class Keda(pulumi.ComponentResource):
                         "Effect": "Allow",
                         "Action": "cloudwatch:GetMetricData",
                         "Resource": "*",
-                    }
+                    },
+                    # The aws-sqs-queue scaler reads ApproximateNumberOfMessages(+NotVisible) with
+                    # GetQueueAttributes (https://keda.sh/docs/2.21/scalers/aws-sqs/).
+                    *(
+                        [
+                            {
+                                "Sid": "ReadQueueDepth",
+                                "Effect": "Allow",
+                                "Action": "sqs:GetQueueAttributes",
+                                "Resource": list(args.sqs_queue_arns),
+                            }
+                        ]
+                        if args.sqs_queue_arns
+                        else []
+                    ),
                 ],
                 description="KEDA operator: read the CloudWatch metrics the models scale on",
                 tags=dict(args.tags),

@@ -27,6 +27,7 @@ from hybrid_ai_platform.contracts import PREPROCESSING_SWEEP_QUEUE_VAR
 from .artifact_bucket import ArtifactBucket
 from .iam import Statement, deny_insecure_transport, policy_document, service_assume_role_policy
 from .observability import AlarmRule, DashboardRow, FailureMode, Metric, Widget
+from .preprocessing_worker import size_split_patterns
 
 HANDLER = "preprocessing.handler.lambda_handler"
 """Handler of the packaged ``lambda_src/`` code."""
@@ -230,11 +231,14 @@ class PreprocessingPipeline(pulumi.ComponentResource):
 
     queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
-    function: aws.lambda_.Function
-    role: aws.iam.Role
+    function: aws.lambda_.Function | None
+    """The Lambda function; None with ``placement: cluster``."""
+    role: aws.iam.Role | None
+    """The function's role; None with ``placement: cluster``."""
     rule: aws.cloudwatch.EventRule
-    event_source_mapping: aws.lambda_.EventSourceMapping
-    log_group: aws.cloudwatch.LogGroup
+    event_source_mapping: aws.lambda_.EventSourceMapping | None
+    """The Lambda trigger on ``queue``; None with ``placement: cluster`` (the worker consumes it)."""
+    log_group: aws.cloudwatch.LogGroup | None
     metrics_namespace: str
     """CloudWatch namespace of the handler's EMF metrics (``POWERTOOLS_METRICS_NAMESPACE``)."""
     metric_dimensions: dict[str, str]
@@ -253,50 +257,47 @@ class PreprocessingPipeline(pulumi.ComponentResource):
         self.function_name = args.function_name
 
         # Queues ------------------------------------------------------------------------------
-        self.dead_letter_queue = aws.sqs.Queue(
-            f"{name}-dlq",
-            kms_master_key_id=args.kms_key_arn,
-            kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=DLQ_RETENTION_SECONDS,
-            tags=tags,
-            opts=child,
+        # ``queue`` is the function's queue: Lambda's, or with ``placement: cluster`` the worker's. ``auto``
+        # adds a second queue and DLQ with the same settings for the cluster path.
+        self.queue, self.dead_letter_queue = self._queue_pair(name, fn, args, child)
+        self.cluster_queue: aws.sqs.Queue | None = None
+        self.cluster_dead_letter_queue: aws.sqs.Queue | None = None
+        if fn.placement == "auto":
+            self.cluster_queue, self.cluster_dead_letter_queue = self._queue_pair(f"{name}-cluster", fn, args, child)
+        self.worker_queue: aws.sqs.Queue | None = {"lambda": None, "cluster": self.queue}.get(
+            fn.placement, self.cluster_queue
         )
-        self.queue = aws.sqs.Queue(
-            f"{name}-queue",
-            kms_master_key_id=args.kms_key_arn,
-            kms_data_key_reuse_period_seconds=300,
-            visibility_timeout_seconds=6 * fn.timeout_seconds,
-            message_retention_seconds=fn.message_retention_seconds,
-            receive_wait_time_seconds=20,
-            redrive_policy=pulumi.Output.json_dumps(
-                {"deadLetterTargetArn": self.dead_letter_queue.arn, "maxReceiveCount": fn.max_receive_count}
-            ),
-            tags=tags,
-            opts=child,
-        )
-        aws.sqs.RedriveAllowPolicy(
-            f"{name}-dlq-redrive-allow",
-            queue_url=self.dead_letter_queue.url,
-            redrive_allow_policy=pulumi.Output.json_dumps(
-                {"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}
-            ),
-            opts=child,
-        )
+        """The queue the cluster worker consumes; None with ``placement: lambda``."""
 
         # Rules → queue -------------------------------------------------------------------------
+        object_created: dict[str, object] = {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [args.landing.name]},
+                "object": {"key": [{"prefix": fn.landing_prefix}]},
+            },
+        }
+        self.large_object_rule: aws.cloudwatch.EventRule | None = None
+        if fn.placement == "auto":
+            threshold = fn.effective_size_threshold_bytes()
+            object_created, large = size_split_patterns(args.landing.name, fn.landing_prefix, threshold)
+            self.large_object_rule = aws.cloudwatch.EventRule(
+                f"{name}-object-created-large",
+                description=(
+                    f"S3 Object Created under s3://<landing>/{fn.landing_prefix} above {threshold} bytes for "
+                    f"{fn.name}: the cluster worker"
+                ),
+                event_pattern=pulumi.Output.json_dumps(large),
+                state="ENABLED",
+                tags=tags,
+                opts=child,
+            )
         self.rule = aws.cloudwatch.EventRule(
             f"{name}-object-created",
-            description=f"S3 Object Created under s3://<landing>/{fn.landing_prefix} for {fn.name}",
-            event_pattern=pulumi.Output.json_dumps(
-                {
-                    "source": ["aws.s3"],
-                    "detail-type": ["Object Created"],
-                    "detail": {
-                        "bucket": {"name": [args.landing.name]},
-                        "object": {"key": [{"prefix": fn.landing_prefix}]},
-                    },
-                }
-            ),
+            description=f"S3 Object Created under s3://<landing>/{fn.landing_prefix} for {fn.name}"
+            + (f" up to {fn.effective_size_threshold_bytes()} bytes: Lambda" if fn.placement == "auto" else ""),
+            event_pattern=pulumi.Output.json_dumps(object_created),
             state="ENABLED",
             tags=tags,
             opts=child,
@@ -316,23 +317,40 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             )
         rules = [self.rule, *([self.schedule_rule] if self.schedule_rule is not None else [])]
         # Both queues admit exactly the rules that target them (deliveries) or dead-letter into them.
-        for queue, policy_name in ((self.queue, "queue-policy"), (self.dead_letter_queue, "dlq-policy")):
-            aws.sqs.QueuePolicy(
-                f"{name}-{policy_name}",
-                queue_url=queue.url,
-                policy=policy_document(
-                    [
-                        deny_insecure_transport([queue.arn], "sqs:*"),
-                        {
-                            "Sid": "OnlyTheRulesSend",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "events.amazonaws.com"},
-                            "Action": "sqs:SendMessage",
-                            "Resource": queue.arn,
-                            "Condition": {"ArnEquals": {"aws:SourceArn": [rule.arn for rule in rules]}},
-                        },
-                    ]
-                ),
+        queue_rules = [(self.queue, self.dead_letter_queue, rules, name)]
+        if self.cluster_queue is not None and self.cluster_dead_letter_queue is not None:
+            assert self.large_object_rule is not None
+            queue_rules.append(
+                (self.cluster_queue, self.cluster_dead_letter_queue, [self.large_object_rule], f"{name}-cluster")
+            )
+        for main_queue, dlq, senders, prefix in queue_rules:
+            for queue, policy_name in ((main_queue, "queue-policy"), (dlq, "dlq-policy")):
+                aws.sqs.QueuePolicy(
+                    f"{prefix}-{policy_name}",
+                    queue_url=queue.url,
+                    policy=policy_document(
+                        [
+                            deny_insecure_transport([queue.arn], "sqs:*"),
+                            {
+                                "Sid": "OnlyTheRulesSend",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": queue.arn,
+                                "Condition": {"ArnEquals": {"aws:SourceArn": [rule.arn for rule in senders]}},
+                            },
+                        ]
+                    ),
+                    opts=child,
+                )
+        if self.large_object_rule is not None and self.cluster_queue is not None:
+            assert self.cluster_dead_letter_queue is not None
+            aws.cloudwatch.EventTarget(
+                f"{name}-large-to-cluster-queue",
+                rule=self.large_object_rule.name,
+                arn=self.cluster_queue.arn,
+                retry_policy={"maximum_event_age_in_seconds": 86400, "maximum_retry_attempts": 185},
+                dead_letter_config={"arn": self.cluster_dead_letter_queue.arn},
                 opts=child,
             )
         aws.cloudwatch.EventTarget(
@@ -352,6 +370,33 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 dead_letter_config={"arn": self.dead_letter_queue.arn},
                 opts=child,
             )
+
+        self.worker_statements: list[Statement] = (
+            pipeline_role_statements(args, self.worker_queue.arn, self.queue.arn, log_group=None)
+            if self.worker_queue is not None
+            else []
+        )
+        """The cluster worker's grants: the Lambda role's (same builder) on the worker's queue, without the
+        Lambda platform's own (its log group, X-Ray); none with ``placement: lambda``."""
+        environment = function_environment(
+            fn,
+            landing_bucket=args.landing.name,
+            feature_bucket=args.feature_store.name,
+            code_version=args.package.function_sha256,
+            metrics_namespace=self.metrics_namespace,
+            sweep_queue_url=self.queue.url,
+        )
+        self.environment = environment
+        """The function's environment (the worker gets the same)."""
+        self.function: aws.lambda_.Function | None = None
+        self.role: aws.iam.Role | None = None
+        self.log_group: aws.cloudwatch.LogGroup | None = None
+        self.event_source_mapping: aws.lambda_.EventSourceMapping | None = None
+        if fn.placement == "cluster":
+            # The queue goes to the worker: no function, role, log group or event source mapping (a function
+            # nobody invokes would only be an unguarded asynchronous entry point).
+            self.register_outputs({"queue_url": self.queue.url, "dead_letter_queue_url": self.dead_letter_queue.url})
+            return
 
         # Function ------------------------------------------------------------------------------
         self.log_group = aws.cloudwatch.LogGroup(
@@ -388,14 +433,6 @@ class PreprocessingPipeline(pulumi.ComponentResource):
                 opts=child,
             )
             layers.append(layer.arn)
-        environment = function_environment(
-            fn,
-            landing_bucket=args.landing.name,
-            feature_bucket=args.feature_store.name,
-            code_version=args.package.function_sha256,
-            metrics_namespace=self.metrics_namespace,
-            sweep_queue_url=self.queue.url,
-        )
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -445,72 +482,147 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             }
         )
 
+    def _queue_pair(
+        self,
+        prefix: str,
+        fn: PreprocessingFunctionConfig,
+        args: PreprocessingPipelineArgs,
+        child: pulumi.ResourceOptions,
+    ) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
+        """A queue and its DLQ: KMS, visibility six times the timeout, redrive after ``max_receive_count``."""
+        dead_letter_queue = aws.sqs.Queue(
+            f"{prefix}-dlq",
+            kms_master_key_id=args.kms_key_arn,
+            kms_data_key_reuse_period_seconds=300,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        queue = aws.sqs.Queue(
+            f"{prefix}-queue",
+            kms_master_key_id=args.kms_key_arn,
+            kms_data_key_reuse_period_seconds=300,
+            visibility_timeout_seconds=6 * fn.timeout_seconds,
+            message_retention_seconds=fn.message_retention_seconds,
+            receive_wait_time_seconds=20,
+            redrive_policy=pulumi.Output.json_dumps(
+                {"deadLetterTargetArn": dead_letter_queue.arn, "maxReceiveCount": fn.max_receive_count}
+            ),
+            tags=dict(args.tags),
+            opts=child,
+        )
+        aws.sqs.RedriveAllowPolicy(
+            f"{prefix}-dlq-redrive-allow",
+            queue_url=dead_letter_queue.url,
+            redrive_allow_policy=pulumi.Output.json_dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [queue.arn]}
+            ),
+            opts=child,
+        )
+        return queue, dead_letter_queue
+
     def _role_statements(self, args: PreprocessingPipelineArgs, feature_prefix: str) -> list[Statement]:
-        fn = args.function
         log_group_arn = pulumi.Output.concat(
             "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:/aws/lambda/", args.function_name
         )
-        return [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
-            },
-            {
-                "Sid": "ConsumeOwnQueue",
-                "Effect": "Allow",
-                "Action": [
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                ],
-                "Resource": self.queue.arn,
-            },
-            {
-                "Sid": "UseStackKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": args.kms_key_arn,
-            },
-            {
-                "Sid": "XRayTraces",
-                "Effect": "Allow",
-                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                "Resource": "*",
-            },
-            # Both reads must tell an absent key from a forbidden one (404, not 403): the landing read falls
-            # back to the URL-decoded key, the feature-store read is the write-once/manifest check.
-            *_sid("ReadLanding", args.landing.read_statements(fn.landing_prefix, head_missing_keys=True)),
-            *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix, head_missing_keys=True)),
-            *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
-            *(self._sweep_statements(args) if fn.schedule is not None else []),
-        ]
+        return pipeline_role_statements(args, self.queue.arn, self.queue.arn, log_group=log_group_arn)
 
-    def _sweep_statements(self, args: PreprocessingPipelineArgs) -> list[Statement]:
-        """What the scheduled sweep calls: ListObjectVersions on the landing prefix, SendMessage to its queue.
 
-        ``s3:ListBucketVersions`` supports the ``s3:prefix`` condition key
-        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html), and the sweep
-        always passes ``Prefix=LANDING_PREFIX``. The queue is SSE-KMS: ``UseStackKey`` covers the
-        ``kms:GenerateDataKey``/``kms:Decrypt`` a producer needs.
-        """
-        return [
-            {
-                "Sid": "SweepListsLandingVersions",
-                "Effect": "Allow",
-                "Action": "s3:ListBucketVersions",
-                "Resource": args.landing.arn,
-                "Condition": {"StringLike": {"s3:prefix": [f"{args.function.landing_prefix}*"]}},
-            },
-            {
-                "Sid": "SweepEnqueuesOnOwnQueue",
-                "Effect": "Allow",
-                "Action": "sqs:SendMessage",
-                "Resource": self.queue.arn,
-            },
-        ]
+LAMBDA_PLATFORM_SIDS = ("WriteOwnLogs", "XRayTraces")
+"""Statements only the Lambda role has: its log group (a pod logs to stdout) and X-Ray (Lambda's active
+tracing; no X-Ray daemon runs for the worker)."""
+
+
+def pipeline_role_statements(
+    args: PreprocessingPipelineArgs,
+    consumed_queue_arn: pulumi.Input[str],
+    sweep_queue_arn: pulumi.Input[str],
+    *,
+    log_group: pulumi.Input[str] | None,
+) -> list[Statement]:
+    """The grants of a function's code, for the Lambda role and the cluster worker's Pod Identity role alike.
+
+    ``consumed_queue_arn`` is the queue the runtime consumes (Lambda's poller, or the worker);
+    ``sweep_queue_arn`` the queue the scheduled sweep enqueues on (``SWEEP_QUEUE_URL``). With ``log_group``
+    (the Lambda role) the Lambda platform's statements (:data:`LAMBDA_PLATFORM_SIDS`) are included.
+    """
+    fn = args.function
+    feature_prefix = f"{fn.feature_set}/"
+    platform = log_group is not None
+    return [
+        *(
+            [
+                {
+                    "Sid": "WriteOwnLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": pulumi.Output.concat(log_group, ":log-stream:*"),
+                }
+            ]
+            if log_group is not None
+            else []
+        ),
+        {
+            "Sid": "ConsumeOwnQueue",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            "Resource": consumed_queue_arn,
+        },
+        {
+            "Sid": "UseStackKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": args.kms_key_arn,
+        },
+        *(
+            [
+                {
+                    "Sid": "XRayTraces",
+                    "Effect": "Allow",
+                    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                    "Resource": "*",
+                }
+            ]
+            if platform
+            else []
+        ),
+        # Both reads must tell an absent key from a forbidden one (404, not 403): the landing read falls
+        # back to the URL-decoded key, the feature-store read is the write-once/manifest check.
+        *_sid("ReadLanding", args.landing.read_statements(fn.landing_prefix, head_missing_keys=True)),
+        *_sid("ReadOwnFeatures", args.feature_store.read_statements(feature_prefix, head_missing_keys=True)),
+        *_sid("WriteOwnFeatures", args.feature_store.write_statements(feature_prefix)),
+        *(_sweep_statements(args, sweep_queue_arn) if fn.schedule is not None else []),
+    ]
+
+
+def _sweep_statements(args: PreprocessingPipelineArgs, queue_arn: pulumi.Input[str]) -> list[Statement]:
+    """What the scheduled sweep calls: ListObjectVersions on the landing prefix, SendMessage to its queue.
+
+    ``s3:ListBucketVersions`` supports the ``s3:prefix`` condition key
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html), and the sweep
+    always passes ``Prefix=LANDING_PREFIX``. The queue is SSE-KMS: ``UseStackKey`` covers the
+    ``kms:GenerateDataKey``/``kms:Decrypt`` a producer needs.
+    """
+    return [
+        {
+            "Sid": "SweepListsLandingVersions",
+            "Effect": "Allow",
+            "Action": "s3:ListBucketVersions",
+            "Resource": args.landing.arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{args.function.landing_prefix}*"]}},
+        },
+        {
+            "Sid": "SweepEnqueuesOnOwnQueue",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+        },
+    ]
 
 
 def _sid(prefix: str, statements: list[Statement]) -> list[Statement]:
@@ -536,7 +648,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
     fn = pipeline.config
     component = f"pipeline/{pipeline._name}"
     at = f"preprocessing.functions[{index}]"
-    function = {"FunctionName": pipeline.function.name}
+    function = {"FunctionName": pipeline.function.name if pipeline.function is not None else ""}
     queue = {"QueueName": pipeline.queue.name}
     dlq = {"QueueName": pipeline.dead_letter_queue.name}
 
@@ -550,7 +662,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
         return FailureMode(component, key, meaning, response, field, rule)
 
     timeout_ms = fn.timeout_seconds * 1000
-    return [
+    modes = [
         mode(
             "records-failed",
             "records failed and were returned for retry (the function reports partial batch failures, so "
@@ -630,6 +742,56 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
             ),
         ),
     ]
+    if pipeline.function is None:
+        # ``cluster``: no Lambda function, so none of its own failure modes (the queue's and the records' stay).
+        lambda_only = {"errors", "throttles", "duration-near-timeout", "concurrency-at-limit"}
+        modes = [m for m in modes if m.key not in lambda_only]
+    if pipeline.cluster_queue is not None and pipeline.cluster_dead_letter_queue is not None:
+        # ``auto``: the cluster path's queue and DLQ fail the same ways (the worker's failed records share the
+        # handler's RecordsFailed metric and dimensions, so "records-failed" covers both paths).
+        cluster_queue = {"QueueName": pipeline.cluster_queue.name}
+        cluster_dlq = {"QueueName": pipeline.cluster_dead_letter_queue.name}
+        modes += [
+            mode(
+                "cluster-queue-age",
+                f"oldest cluster-path message older than {alarms.oldest_message_age_seconds}s (the worker is "
+                "falling behind)",
+                "check the worker pods (kubectl -n preprocessing-<name> get pods), their node group and KEDA",
+                "alarms.oldest_message_age_seconds",
+                AlarmRule(
+                    sqs("ApproximateAgeOfOldestMessage", cluster_queue, "Seconds"),
+                    "Maximum",
+                    "GreaterThanThreshold",
+                    alarms.oldest_message_age_seconds,
+                ),
+            ),
+            mode(
+                "cluster-dlq-not-empty",
+                "messages in the cluster path's dead-letter queue need attention (redrive after fixing)",
+                "read why the records failed (worker log), fix, then start a DLQ redrive to the cluster queue",
+                f"{at}.max_receive_count",
+                AlarmRule(
+                    sqs("ApproximateNumberOfMessagesVisible", cluster_dlq, "Count"),
+                    "Maximum",
+                    "GreaterThanThreshold",
+                    0,
+                ),
+            ),
+            mode(
+                "cluster-dlq-age",
+                f"a dead-lettered cluster-path message is older than {alarms.dlq_oldest_message_age_seconds}s; the "
+                "DLQ drops messages after 14 days",
+                "redrive or archive the dead-lettered messages before they expire",
+                "alarms.dlq_oldest_message_age_seconds",
+                AlarmRule(
+                    sqs("ApproximateAgeOfOldestMessage", cluster_dlq, "Seconds"),
+                    "Maximum",
+                    "GreaterThanThreshold",
+                    alarms.dlq_oldest_message_age_seconds,
+                ),
+            ),
+        ]
+    return modes
 
 
 def feature_set_failure_modes(
@@ -678,8 +840,8 @@ def feature_set_failure_modes(
 
 def pipeline_dashboard_row(pipeline: PreprocessingPipeline) -> DashboardRow:
     """Throughput, failures, lag, duration and queues of one pipeline."""
-    function = {"FunctionName": pipeline.function.name}
-    return DashboardRow(
+    function = {"FunctionName": pipeline.function.name if pipeline.function is not None else ""}
+    row = DashboardRow(
         f"Pipeline {pipeline._name} ({pipeline.config.feature_set})",
         widgets=(
             Widget(
@@ -729,3 +891,7 @@ def pipeline_dashboard_row(pipeline: PreprocessingPipeline) -> DashboardRow:
             ),
         ),
     )
+    if pipeline.function is None:
+        # ``cluster``: no Lambda function to plot.
+        return DashboardRow(row.title, tuple(w for w in row.widgets if w.title != "Function"), row.search_widgets)
+    return row

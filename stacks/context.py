@@ -10,6 +10,7 @@ from hybrid_ai_platform.components.alarms import Alarms
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
 from hybrid_ai_platform.components.encryption_key import EncryptionKey
 from hybrid_ai_platform.components.observability import DashboardRow, FailureMode
+from hybrid_ai_platform.components.preprocessing import PreprocessingPipeline
 
 from hybrid_ai_platform.config import PlatformConfig
 
@@ -33,6 +34,8 @@ class StackContext:
     """Every component's declared failure modes, in build order (the observability plane alarms on each)."""
     dashboard_rows: list[DashboardRow] = field(default_factory=list)
     """Every component's dashboard row, in build order."""
+    pipelines: list[PreprocessingPipeline] = field(default_factory=list)
+    """The preprocessing pipelines, in config order (the cluster half adds their workers)."""
 
     @property
     def name(self) -> str:

@@ -11,6 +11,8 @@ creates everything else and logs what to publish where, and the next one creates
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 from hybrid_ai_platform.components.batch_job import (
     BatchScoringJob,
@@ -29,6 +31,12 @@ from hybrid_ai_platform.components.keda import Keda, KedaArgs
 from hybrid_ai_platform.components.network import Network
 from hybrid_ai_platform.components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from hybrid_ai_platform.components.observability import DashboardRow, FailureMode, Metric, QueryRule
+from hybrid_ai_platform.components.preprocessing_worker import (
+    PreprocessingWorker,
+    PreprocessingWorkerArgs,
+    node_group_max_size,
+    preprocessing_node_group,
+)
 
 from hybrid_ai_platform.contracts import SERVING_PORT
 
@@ -64,9 +72,11 @@ def build_inference_platform(ctx: StackContext) -> None:
             provider=cluster.provider,
             tags=ctx.tags,
             depends_on=[cluster.system_node_group, cluster.addons["coredns"], cluster.addons["eks-pod-identity-agent"]],
+            sqs_queue_arns=[p.worker_queue.arn for p in ctx.pipelines if p.worker_queue is not None],
         ),
         opts=k8s_opts,
     )
+    build_preprocessing_workers(ctx, cluster, keda, network.private_subnet_ids, network.cidr_block, k8s_opts)
 
     services: dict[str, InferenceService] = {}
     for model in config.inference.models:
@@ -180,3 +190,60 @@ def gpu_failure_mode(cluster_name: str, group: GpuNodeGroupArgs, threshold: int 
         "alarms.gpu_temperature_celsius",
         QueryRule(query, "GreaterThanOrEqualToThreshold", threshold, metric, 300, 3) if threshold is not None else None,
     )
+
+
+def build_preprocessing_workers(
+    ctx: StackContext,
+    cluster: InferenceCluster,
+    keda: Keda,
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+    node_cidr: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """The cluster path of every function with ``placement: cluster | auto`` (docs/placement.md): its worker,
+    and the spot CPU node group once if any worker uses ``capacity: spot``."""
+    placed = [p for p in ctx.pipelines if p.worker_queue is not None]
+    if not placed:
+        return
+    node_group: list[pulumi.Resource] = []
+    spot = [p for p in placed if p.config.worker is not None and p.config.worker.capacity == "spot"]
+    if spot:
+        node_group.append(
+            preprocessing_node_group(
+                "preprocessing",
+                cluster_name=cluster.cluster.name,
+                autoscaler_cluster_name=ctx.name,
+                node_role_arn=cluster.node_role.arn,
+                subnet_ids=subnet_ids,
+                kms_key_arn=ctx.key.arn,
+                max_size=node_group_max_size([p.config for p in spot]),
+                tags=ctx.tags,
+                parent=cluster,
+                depends_on=cluster.node_ready,
+            )
+        )
+    for pipeline in placed:
+        fn = pipeline.config
+        assert pipeline.worker_queue is not None
+        PreprocessingWorker(
+            f"{fn.name}-worker",
+            PreprocessingWorkerArgs(
+                function=fn,
+                queue=pipeline.worker_queue,
+                statements=pipeline.worker_statements,
+                environment=pipeline.environment,
+                cluster=cluster.cluster,
+                provider=cluster.provider,
+                region=ctx.config.region,
+                repository_name=f"{ctx.name}/{fn.name}-worker",
+                kms_key_arn=ctx.key.arn,
+                tags=ctx.tags,
+                node_cidr=node_cidr,
+                depends_on=[
+                    cluster.addons["coredns"],
+                    *(node_group if fn.worker and fn.worker.capacity == "spot" else []),
+                ],
+                scaler_depends_on=[keda.release],
+            ),
+            opts=opts,
+        )

@@ -118,6 +118,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
         )
         for fn in config.preprocessing.functions
     ]
+    ctx.pipelines = pipelines
     ctx.alarms = Alarms(
         "alerts",
         AlarmsArgs(kms_key_arn=key.arn, account_id=account_id, tags=tags, emails=config.alarms.emails),
@@ -140,7 +141,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
             ),
             "access_log_bucket": log_bucket.name,
             "alerts_topic_arn": ctx.alarms.topic.arn,
-            "preprocessing_functions": {p._name: p.function.name for p in pipelines},
+            "preprocessing_functions": {p._name: p.function.name for p in pipelines if p.function is not None},
         }
     )
     return ctx

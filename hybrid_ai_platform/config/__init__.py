@@ -70,20 +70,29 @@ from .platform import (
 )
 from .preprocessing import (
     DEFAULT_FRESHNESS_WINDOW_MINUTES,
+    EVENTBRIDGE_NUMERIC_MAX,
+    LAMBDA_MB_PER_VCPU,
+    PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND,
+    SIZE_THRESHOLD_SAFETY_FACTOR,
     FreshnessWindow,
     PreprocessingConfig,
     PreprocessingFunctionConfig,
+    PreprocessingWorkerConfig,
 )
 
 __all__ = [
     "AWS_REGION_PATTERN",
     "DEFAULT_FRESHNESS_WINDOW_MINUTES",
+    "EVENTBRIDGE_NUMERIC_MAX",
+    "LAMBDA_MB_PER_VCPU",
     "LOG_RETENTION_DAYS",
     "MEMORY_QUANTITY",
     "NODE_RESERVED_MEMORY_MIB",
+    "PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND",
     "PROJECT_NAMESPACE",
     "PROVIDER_NAMESPACES",
     "ROLLOUT_MAX_SURGE",
+    "SIZE_THRESHOLD_SAFETY_FACTOR",
     "SLO_LATENCY_TARGETS_MS",
     "AlarmsConfig",
     "BatchJobConfig",
@@ -112,6 +121,7 @@ __all__ = [
     "PlatformConfig",
     "PreprocessingConfig",
     "PreprocessingFunctionConfig",
+    "PreprocessingWorkerConfig",
     "ResourcesConfig",
     "RoleArn",
     "SecurityGroupId",

@@ -45,7 +45,7 @@ def node_allocatable(instance_type: str) -> tuple[int, float, int]:
     return (
         cores * 1000 - _node_reserved_cpu_milli(cores),
         instance_types.memory_gib(instance_type) * 1024 - NODE_RESERVED_MEMORY_MIB,
-        GPUS_PER_INSTANCE[instance_type],
+        GPUS_PER_INSTANCE.get(instance_type, 0),
     )
 
 

@@ -12,6 +12,35 @@ from hybrid_ai_platform.components import aws_rules
 
 from .base import _SECRET_NAME, _SECRET_VALUE, FeatureSetName, LogRetentionDays, Name, _Model
 
+PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND = 20_000_000
+"""Default measured throughput of the preprocessing code: landing bytes processed per second on one vCPU.
+Measure yours with ``bench/bench_lambda.py`` (rows per second times bytes per row)."""
+SIZE_THRESHOLD_SAFETY_FACTOR = 4
+"""``placement: auto`` sends an object to Lambda only if it would take at most a quarter of the timeout and a
+quarter of the memory."""
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda allocates one vCPU per 1,769 MB of memory
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
+EVENTBRIDGE_NUMERIC_MAX = 5_000_000_000
+"""EventBridge numeric matching compares numbers up to 5.0e9; a size threshold must stay below it."""
+
+
+class PreprocessingWorkerConfig(_Model):
+    """The cluster path of a preprocessing function: the worker image and where its pods run."""
+
+    image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    """Pinned, immutable tag of the worker image (``lambda_src/Dockerfile.worker``) in the function's ECR
+    repository ``<project>-<stack>/<name>-worker``. Required."""
+    image: str | None = Field(
+        default=None, pattern=r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$"
+    )
+    """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to the created ECR
+    repository at ``image_tag``."""
+    capacity: Literal["spot", "system"] = "spot"
+    """Where the worker pods run. Defaults to ``spot``: a small spot CPU node group created for the
+    preprocessing workers (scaled from zero by the cluster autoscaler). ``system`` runs them on the system
+    node group instead (no extra node group; they then compete with the add-ons for its capacity)."""
+
 
 class PreprocessingFunctionConfig(_Model):
     """One preprocessing function: its trigger, queue, limits and feature set."""
@@ -58,6 +87,36 @@ class PreprocessingFunctionConfig(_Model):
     environment: dict[str, str] = Field(default_factory=dict)
     """Extra, non-secret environment variables. Defaults to none. Secret-looking names or
     values are rejected: use Secrets Manager or SSM Parameter Store instead."""
+    placement: Literal["lambda", "cluster", "auto"] = "lambda"
+    """Where the function's code runs. Defaults to ``lambda``. ``cluster`` runs the same code as a worker
+    Deployment on the EKS cluster consuming the function's queue, scaled from zero on queue depth by KEDA (no Lambda
+    function or event source mapping); ``auto`` keeps both paths and splits the landing events by object size:
+    objects up to ``size_threshold_bytes`` go to Lambda, larger ones to the cluster (docs/placement.md).
+    ``cluster`` and ``auto`` need ``worker``."""
+    size_threshold_bytes: int | None = Field(default=None, ge=1, lt=EVENTBRIDGE_NUMERIC_MAX)
+    """``placement: auto`` only: the largest object (in bytes, S3's ``detail.object.size``) sent to Lambda.
+    Defaults to the derived threshold: the bytes the function processes in a quarter of its timeout at
+    ``throughput_bytes_per_vcpu_second`` on its share of vCPU (``memory_mb`` / 1769), and at most a quarter
+    of its memory (:meth:`effective_size_threshold_bytes`)."""
+    throughput_bytes_per_vcpu_second: int = Field(default=PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND, ge=1)
+    """Measured throughput of the function's code, landing bytes per second on one vCPU, used to derive
+    the default ``size_threshold_bytes``. Defaults to 20,000,000 (20 MB/s); measure with
+    ``bench/bench_lambda.py``."""
+    max_replicas: int = Field(default=5, ge=1, le=100)
+    """Cluster path: the most worker pods KEDA scales to (the counterpart of ``maximum_concurrency``).
+    Defaults to 5."""
+    worker: PreprocessingWorkerConfig | None = None
+    """The cluster worker's image and capacity. Defaults to none; required with ``placement`` ``cluster``
+    or ``auto``."""
+
+    def effective_size_threshold_bytes(self) -> int:
+        """``size_threshold_bytes``, or the derived default: ``min(throughput x vCPU x timeout, memory) / 4``,
+        with vCPU = ``memory_mb`` / 1769 (Lambda's CPU share), memory in bytes (MiB x 2^20)."""
+        if self.size_threshold_bytes is not None:
+            return self.size_threshold_bytes
+        by_time = self.throughput_bytes_per_vcpu_second * self.memory_mb / LAMBDA_MB_PER_VCPU * self.timeout_seconds
+        by_memory = self.memory_mb * 2**20
+        return max(1, min(int(min(by_time, by_memory) / SIZE_THRESHOLD_SAFETY_FACTOR), EVENTBRIDGE_NUMERIC_MAX - 1))
 
     @field_validator("timeout_seconds")
     @classmethod
@@ -99,6 +158,20 @@ class PreprocessingFunctionConfig(_Model):
         if self.timeout_seconds * 6 > 43200:
             raise ValueError(
                 f"timeout_seconds {self.timeout_seconds} gives a visibility timeout above the SQS maximum of 43200"
+            )
+        if self.placement != "lambda" and self.worker is None:
+            raise ValueError(
+                f"placement '{self.placement}' needs worker (at least worker.image_tag: the pinned tag of the "
+                "lambda_src/Dockerfile.worker image); set it, or use placement: lambda"
+            )
+        if self.size_threshold_bytes is not None and self.placement != "auto":
+            raise ValueError(
+                f"size_threshold_bytes only applies to placement: auto (placement is '{self.placement}'); remove it"
+            )
+        if self.placement == "auto" and self.schedule is not None:
+            raise ValueError(
+                "schedule cannot be combined with placement: auto (the sweep enqueues on one queue, it cannot split "
+                "by size); use placement: cluster or lambda, or remove schedule"
             )
         return self
 

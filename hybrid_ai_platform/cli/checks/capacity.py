@@ -333,3 +333,110 @@ def gpu_capacity(context: CheckContext) -> Iterator[Finding]:
                     field=_group_field(context, group, "max_size"),
                     resource=group.record,
                 )
+
+
+WORKER_COMPONENT = "preprocessing-worker"
+"""``app.kubernetes.io/component`` of the preprocessing workers' pods (components/preprocessing_worker.py)."""
+
+
+def _all_groups(context: CheckContext) -> list[Group]:
+    """Every node group of the plan (CPU and GPU), as :class:`Group` records."""
+    groups = []
+    for record in context.resources(NODE_GROUP):
+        inputs = record.get("inputs") or {}
+        taints = tuple(
+            (
+                str(t.get("key")),
+                str(t.get("value") or ""),
+                TAINT_EFFECTS.get(str(t.get("effect")), str(t.get("effect"))),
+            )
+            for t in inputs.get("taints") or []
+        )
+        groups.append(
+            Group(
+                record=record,
+                name=str(inputs.get("nodeGroupName") or record.get("name")),
+                instance_types=tuple(inputs.get("instanceTypes") or ()),
+                max_size=int((inputs.get("scalingConfig") or {}).get("maxSize") or 0),
+                labels={str(k): str(v) for k, v in (inputs.get("labels") or {}).items()},
+                taints=taints,
+            )
+        )
+    return groups
+
+
+@check(
+    name="system-worker-capacity",
+    id="BP-SYS-011",
+    description=(
+        "The preprocessing workers' pods (placement: cluster | auto) may land on a node group the plan creates, "
+        "one pod fits one node of it, and their CPU and memory at the scaler's maximum fit the group(s) at maxSize; "
+        "otherwise queued objects wait for pods that stay Pending."
+    ),
+    remediation=(
+        "Lower preprocessing.functions[].max_replicas or memory_mb, or run the worker on other capacity "
+        "(preprocessing.functions[].worker.capacity: spot | system; raise cluster.system_node_group.max_size)."
+    ),
+    severity="high",
+    resource_types=(NODE_GROUP, DEPLOYMENT, SCALED_OBJECT),
+)
+def worker_capacity(context: CheckContext) -> Iterator[Finding]:
+    """Place each worker Deployment on the node groups it may use; compare its demand at the scaler's maximum."""
+    groups = _all_groups(context)
+    maxima = {}
+    for scaled in context.resources(SCALED_OBJECT):
+        inputs = scaled.get("inputs") or {}
+        target = ((inputs.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+        maxima[((inputs.get("metadata") or {}).get("namespace"), target)] = int(
+            (inputs.get("spec") or {}).get("maxReplicaCount", 100)
+        )
+    functions = (context.config("preprocessing") or {}).get("functions") or []
+    for record in context.resources(DEPLOYMENT):
+        inputs = record.get("inputs") or {}
+        meta, spec = inputs.get("metadata") or {}, inputs.get("spec") or {}
+        if (meta.get("labels") or {}).get("app.kubernetes.io/component") != WORKER_COMPONENT:
+            continue
+        name = str(meta.get("name"))
+        index = next((i for i, f in enumerate(functions) if isinstance(f, Mapping) and f.get("name") == name), "")
+        entry = f"preprocessing.functions[{index}]"
+        pod_spec = (spec.get("template") or {}).get("spec") or {}
+        _, cpu, memory = _requests(pod_spec)
+        allowed = [g for g in groups if may_land_on(pod_spec, g)]
+        if not allowed:
+            yield Finding(
+                f"preprocessing worker {name} may land on no node group (groups: "
+                f"{', '.join(g.name for g in groups) or 'none'}): its nodeSelector or tolerations match none",
+                field=f"{entry}.worker.capacity",
+                resource=record,
+            )
+            continue
+        nodes = [(g, node_allocatable(t)) for g in allowed for t in g.instance_types if _known(t)]
+        if not any(cpu <= c and memory <= m for _, (c, m, _) in nodes):
+            yield Finding(
+                f"preprocessing worker {name} requests {cpu}m CPU and {memory:g} MiB per pod, more than one node of "
+                f"{', '.join(sorted({t for g in allowed for t in g.instance_types}))} offers after its reserved share",
+                field=f"{entry}.memory_mb",
+                resource=record,
+            )
+            continue
+        pods = maxima.get((meta.get("namespace"), name), 1)
+        # A group's smallest instance type at maxSize is what it can be sure to offer.
+        known = [(g, [node_allocatable(t) for t in g.instance_types if _known(t)]) for g in allowed]
+        supply_cpu = sum(g.max_size * min(n[0] for n in shapes) for g, shapes in known if shapes)
+        supply_memory = sum(g.max_size * min(n[1] for n in shapes) for g, shapes in known if shapes)
+        if pods * cpu > supply_cpu or pods * memory > supply_memory:
+            yield Finding(
+                f"preprocessing worker {name} at its maximum of {pods} pods needs {pods * cpu}m CPU and "
+                f"{pods * memory:g} MiB; node group(s) {', '.join(g.name for g in allowed)} offer at most "
+                f"{supply_cpu}m and {supply_memory:g} MiB at maxSize",
+                field=f"{entry}.max_replicas",
+                resource=record,
+            )
+
+
+def _known(instance_type: str) -> bool:
+    try:
+        node_allocatable(instance_type)
+    except UnknownInstanceTypeError:
+        return False
+    return True

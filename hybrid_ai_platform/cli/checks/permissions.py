@@ -58,8 +58,12 @@ KMS_KEY = "aws:kms/key:Key"
 KMS_ALIAS = "aws:kms/alias:Alias"
 CONTAINER_DECLARATION = "container_src/inference_server/aws_calls.py"
 """Where the inference image's declaration lives in the source tree (the image is built from it)."""
-POD_MODES = {"inference-server": "server", "batch-scoring": "batch"}
+POD_MODES = {"inference-server": "server", "batch-scoring": "batch", "preprocessing-worker": "worker"}
 """``app.kubernetes.io/component`` label of a pod template → workload in the image's declaration."""
+WORKER_DECLARATION = "lambda_src/preprocessing/aws_calls.py"
+"""Where the preprocessing worker image's declaration lives (``lambda_src/Dockerfile.worker`` copies it)."""
+POD_DECLARATIONS = {"server": CONTAINER_DECLARATION, "batch": CONTAINER_DECLARATION, "worker": WORKER_DECLARATION}
+"""Pod workload → the source file of its image's ``WORKLOADS``."""
 
 CALL_ACTIONS: dict[str, tuple[str, ...]] = {
     "s3:GetObject": ("s3:GetObject",),
@@ -225,7 +229,7 @@ def _pod_spec(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str
 def _pod_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
     records = [*context.resources(DEPLOYMENT), *context.resources(CRONJOB)]
     associations = list(context.resources(POD_IDENTITY))
-    module: types.ModuleType | None = None
+    modules: dict[str, types.ModuleType] = {}
     for record in records:
         metadata = (record.get("inputs") or {}).get("metadata") or {}
         template_meta, pod = _pod_spec(record)
@@ -236,9 +240,11 @@ def _pod_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
         if mode is None:
             continue
         name, namespace = str(metadata.get("name")), str(metadata.get("namespace") or "default")
-        field = _inference_field(context, mode, name)
+        field = _worker_field(context, name) if mode == "worker" else _inference_field(context, mode, name)
         try:
-            module = module or load_from_source(context.root / CONTAINER_DECLARATION)
+            source = POD_DECLARATIONS[mode]
+            module = modules.get(source) or load_from_source(context.root / source)
+            modules[source] = module
             calls = _declaration(module, mode)
         except DeclarationError as exc:
             yield Finding(f"{mode} {namespace}/{name}: {exc}", field["default"], record)
@@ -260,6 +266,13 @@ def _pod_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
             None,
         )
         yield Workload(f"{mode} {namespace}/{name} (service account {account})", record, env, role, calls, field)
+
+
+def _worker_field(context: CheckContext, name: str) -> dict[str, str]:
+    """``preprocessing.functions[<i>]`` of the function a worker Deployment (named after it) runs."""
+    entries = (context.config("preprocessing") or {}).get("functions") or []
+    index = next((i for i, e in enumerate(entries) if isinstance(e, Mapping) and e.get("name") == name), "")
+    return {"default": f"preprocessing.functions[{index}]"}
 
 
 def _inference_field(context: CheckContext, mode: str, name: str) -> dict[str, str]:

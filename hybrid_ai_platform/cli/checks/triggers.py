@@ -25,7 +25,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import CheckContext, Finding, check
-from .workload_code import DeclarationError, attribute, lambda_archive, load_from_archive
+from .size_split import partition_problems, size_condition
+from .workload_code import DeclarationError, attribute, lambda_archive, load_from_archive, load_from_source
 
 FUNCTION = "aws:lambda/function:Function"
 ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -36,6 +37,13 @@ NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 SCHEDULER = "aws:scheduler/schedule:Schedule"
 """EventBridge Scheduler: delivers its target's ``input`` (not an EventBridge event) to the queue or function."""
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+WORKER_COMPONENT = "preprocessing-worker"
+"""``app.kubernetes.io/component`` of a preprocessing worker (``placement: cluster | auto``): it runs the
+function's code from the same ``lambda_src/`` and consumes a queue like an event source mapping does."""
+WORKER_ACCEPTS = "lambda_src/preprocessing/accepts.py"
+"""Where a worker's ``ACCEPTS`` lives when no Lambda function of the same code is planned (the image's source)."""
+WORKER_HANDLER = "preprocessing.worker"
 DECLARATION = "accepts.py"
 """Module of the handler's package that declares ``ACCEPTS``."""
 SCHEDULED = ("aws.events", "Scheduled Event")
@@ -68,7 +76,10 @@ def _accepts(context: CheckContext, function: Mapping[str, Any]) -> list[dict[st
     archive = lambda_archive(context.root, function)
     if not package or archive is None:
         raise DeclarationError("the function has no handler package or code archive to read ACCEPTS from")
-    module = load_from_archive(archive, f"{package}/{DECLARATION}")
+    return _declared(load_from_archive(archive, f"{package}/{DECLARATION}"))
+
+
+def _declared(module: Any) -> list[dict[str, Any]]:
     declared = attribute(module, "ACCEPTS")
     if not isinstance(declared, tuple | list) or not all(
         isinstance(entry, Mapping) and isinstance(entry.get("via"), str) for entry in declared
@@ -142,9 +153,10 @@ def _by_physical_name(records: list[Mapping[str, Any]]) -> dict[str, Mapping[str
     name="system-lambda-trigger-accepted",
     id="BP-SYS-004",
     description=(
-        "Every invoker of a function (event source mapping and what feeds its queue, EventBridge target, "
-        "lambda.Permission) delivers an event shape the handler declares in its package's accepts.py; "
-        "any other shape fails every record it delivers."
+        "Every invoker of a function (event source mapping or cluster worker and what feeds its queue, "
+        "EventBridge target, lambda.Permission) delivers an event shape the handler declares in its package's "
+        "accepts.py; any other shape fails every record it delivers. Rules splitting a prefix by object size "
+        "match every size exactly once."
     ),
     remediation=(
         "Pin the rule's event pattern to the declared source and detail-type, deliver through the function's "
@@ -152,10 +164,12 @@ def _by_physical_name(records: list[Mapping[str, Any]]) -> dict[str, Mapping[str
         "(preprocessing.functions[].schedule), or teach the handler the shape and declare it in ACCEPTS."
     ),
     severity="critical",
-    resource_types=(FUNCTION, ESM, RULE, TARGET, PERMISSION, NOTIFICATION, SUBSCRIPTION, SCHEDULER),
+    resource_types=(FUNCTION, ESM, RULE, TARGET, PERMISSION, NOTIFICATION, SUBSCRIPTION, SCHEDULER, DEPLOYMENT),
 )
 def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
-    """Walk each function's invokers and compare what they deliver with the handler's ``ACCEPTS``."""
+    """Walk each function's invokers and compare what they deliver with the handler's ``ACCEPTS``; rules that
+    split a prefix by object size must cover every size exactly once."""
+    yield from _size_split_findings(context)
     functions = list(context.resources(FUNCTION))
     rules = _by_physical_name(list(context.resources(RULE)))
     targets = list(context.resources(TARGET))
@@ -210,6 +224,89 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
                     field=config_field(context, function, None),
                     resource=permission,
                 )
+    # The cluster workers run the same handler code on a queue: what feeds that queue must be accepted too.
+    for function, label, mapping in _worker_invokers(context, functions):
+        try:
+            accepts = (
+                _accepts(context, function)
+                if function.get("type") == FUNCTION
+                else _declared(load_from_source(context.root / WORKER_ACCEPTS))
+            )
+        except DeclarationError as exc:
+            yield Finding(f"{label} has invokers but declares no accepted events: {exc}", resource=function)
+            continue
+        yield from _mapping(context, function, label, mapping, accepts, _describe(accepts), rules, targets)
+
+
+def queue_arn(url: str) -> str | None:
+    """``arn:aws:sqs:<region>:<account>:<name>`` of an SQS queue URL (``https://sqs.<region>.amazonaws.com/...``)."""
+    parts = url.split("/")
+    host = parts[2].split(".") if len(parts) > 4 else []
+    if len(host) < 3 or host[0] != "sqs":
+        return None
+    return f"arn:aws:sqs:{host[1]}:{parts[3]}:{parts[4]}"
+
+
+def _worker_invokers(
+    context: CheckContext, functions: list[Mapping[str, Any]]
+) -> Iterator[tuple[Mapping[str, Any], str, dict[str, Any]]]:
+    """(the function whose code a worker runs, a label, a mapping-like record of the queue it consumes)."""
+    by_service = {
+        (((f.get("inputs") or {}).get("environment") or {}).get("variables") or {}).get("POWERTOOLS_SERVICE_NAME"): f
+        for f in functions
+    }
+    for deployment in context.resources(DEPLOYMENT):
+        inputs = deployment.get("inputs") or {}
+        if ((inputs.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component") != WORKER_COMPONENT:
+            continue
+        containers = (((inputs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+        env = {str(e.get("name")): str(e.get("value")) for e in (containers[0].get("env") or [])} if containers else {}
+        arn = queue_arn(env.get("QUEUE_URL", ""))
+        if arn is None:
+            continue
+        # The function record of the same code (auto), or (cluster: no function) one naming the worker's
+        # environment; ACCEPTS then comes from the source tree the worker image is built from.
+        function = by_service.get(env.get("POWERTOOLS_SERVICE_NAME")) or {
+            "name": str((inputs.get("metadata") or {}).get("name")),
+            "inputs": {"environment": {"variables": env}, "handler": WORKER_HANDLER},
+        }
+        name = f"{(inputs.get('metadata') or {}).get('namespace')}/{(inputs.get('metadata') or {}).get('name')}"
+        yield function, f"worker {name}", {"name": f"worker {name}", "inputs": {"eventSourceArn": arn}}
+
+
+def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
+    """Rules of one component that split the same bucket and key by ``detail.object.size`` (``placement: auto``)
+    must together match every size exactly once (:mod:`.size_split`)."""
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    records: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for rule in context.resources(RULE):
+        raw = (rule.get("inputs") or {}).get("eventPattern")
+        try:
+            pattern = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            continue
+        if not isinstance(pattern, Mapping):
+            continue
+        raw_detail = pattern.get("detail")
+        detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, Mapping) else {}
+        raw_object = detail.get("object")
+        obj = dict(raw_object) if isinstance(raw_object, Mapping) else {}
+        obj.pop("size", None)
+        key = (
+            str(rule.get("parent") or ""),
+            json.dumps({**pattern, "detail": {**detail, "object": obj}}, sort_keys=True),
+        )
+        groups.setdefault(key, {})[str(rule.get("name"))] = dict(pattern)
+        records.setdefault(key, rule)
+    for key, patterns in groups.items():
+        if not any(size_condition(p) is not None for p in patterns.values()):
+            continue
+        for problem in partition_problems(patterns):
+            yield Finding(
+                f"size-split rules {', '.join(sorted(patterns))}: {problem}",
+                field="preprocessing.functions[].size_threshold_bytes",
+                resource=records[key],
+            )
 
 
 def _scheduler_target(schedule: Mapping[str, Any]) -> str:

@@ -1,0 +1,471 @@
+"""The cluster path of a preprocessing function (``placement: cluster | auto``, docs/placement.md).
+
+The same preprocessing code (``lambda_src/``, ``python -m preprocessing.worker``, image
+``lambda_src/Dockerfile.worker``) runs as a Deployment on EKS CPU capacity and consumes the function's
+SQS queue, so visibility timeout, redrive, dead-letter queue and alarms are those of the Lambda path.
+KEDA's ``aws-sqs-queue`` scaler scales it from zero on the queue's depth
+(https://keda.sh/docs/2.21/scalers/aws-sqs/): with ``queueLength`` equal to the messages one pod takes
+per receive, and in-flight messages counted (the scaler's default), ``ceil(visible + in flight /
+queueLength)`` pods run. The scaler authenticates with the KEDA operator's Pod Identity
+(``TriggerAuthentication`` ``podIdentity.provider: aws``,
+https://keda.sh/docs/2.21/authentication-providers/aws/), which :class:`~.keda.Keda` grants
+``sqs:GetQueueAttributes`` on exactly these queues.
+
+``placement: auto`` splits the landing bucket's ``Object Created`` events by size with EventBridge numeric
+matching on ``detail.object.size`` (bytes): ``{"numeric": ["<=", T]}`` to the Lambda queue,
+``{"numeric": [">", T]}`` to the cluster queue, so every size matches exactly one rule
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html for the event's ``object.size``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from hybrid_ai_platform.config import LAMBDA_MB_PER_VCPU, PreprocessingFunctionConfig, PreprocessingWorkerConfig
+
+from .gpu_node_group import NODE_POOL_LABEL
+from .iam import Statement
+from .inference_service import EMF_AGENT_ENDPOINT, EMF_AGENT_PORT, POD_IDENTITY_AGENT, PRIVATE_RANGES
+from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
+from .kubernetes import (
+    NON_ROOT_UID,
+    api_fields,
+    object_meta,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+)
+from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
+
+WORKER_COMPONENT = "preprocessing-worker"
+"""``app.kubernetes.io/component`` of worker pods: the permission check (BP-SYS-005) maps it to
+``WORKLOADS["worker"]`` of ``lambda_src/preprocessing/aws_calls.py``."""
+WORKER_MAX_MESSAGES = 10
+"""Messages per receive (SQS maximum); also the scaler's ``queueLength``: one pod per full receive."""
+WORKER_WAIT_SECONDS = 20
+"""Long-poll wait of a receive (SQS maximum)."""
+WORKER_HEARTBEAT_FILE = "/tmp/preprocessing-worker.heartbeat"  # noqa: S108 - an emptyDir, private to the pod
+PREPROCESSING_NODE_POOL = "preprocessing"
+"""``hybrid-ai/node-pool`` label (and taint) of the spot CPU node group the workers run on by default."""
+SIZE_FIELD = "detail.object.size"
+
+
+def worker_namespace(fn: PreprocessingFunctionConfig) -> str:
+    """Namespace of a function's worker: ``preprocessing-<name>`` (one per function)."""
+    return f"preprocessing-{fn.name}"
+
+
+def worker_resources(fn: PreprocessingFunctionConfig) -> dict[str, dict[str, str]]:
+    """Requests = limits: the function's memory, and its Lambda CPU share (``memory_mb`` / 1769 vCPU, at least
+    0.5 vCPU), in millicores."""
+    cpu = max(500, math.ceil(fn.memory_mb * 1000 / LAMBDA_MB_PER_VCPU))
+    values = {"cpu": f"{cpu}m", "memory": f"{fn.memory_mb}Mi"}
+    return {"requests": dict(values), "limits": dict(values)}
+
+
+def termination_grace_seconds(fn: PreprocessingFunctionConfig) -> int:
+    """Long-poll wait + a batch's time limit (the function's timeout) + 10 s to delete and exit."""
+    return WORKER_WAIT_SECONDS + fn.timeout_seconds + 10
+
+
+def size_split_patterns(
+    bucket: pulumi.Input[str], landing_prefix: str, threshold: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Event patterns of ``auto``'s two rules: (objects of at most ``threshold`` bytes, larger objects).
+
+    ``detail.object.size`` is a JSON number of bytes in S3's ``Object Created`` event; the two numeric
+    conditions ``<= T`` and ``> T`` partition the sizes: each object matches exactly one rule.
+    """
+
+    def pattern(condition: list[Any]) -> dict[str, Any]:
+        return {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [bucket]},
+                "object": {"key": [{"prefix": landing_prefix}], "size": [{"numeric": condition}]},
+            },
+        }
+
+    return pattern(["<=", threshold]), pattern([">", threshold])
+
+
+@dataclass(frozen=True)
+class PreprocessingWorkerArgs:
+    """Inputs of :class:`PreprocessingWorker`."""
+
+    function: PreprocessingFunctionConfig
+    """The function's config; ``function.worker`` must be set. Required."""
+    queue: aws.sqs.Queue
+    """The queue the worker consumes (the cluster queue). Required."""
+    statements: Sequence[Statement]
+    """The worker role's grants: the Lambda role's, from the same builder
+    (:func:`~.preprocessing.pipeline_role_statements`). Required."""
+    environment: Mapping[str, pulumi.Input[str]]
+    """The function's own environment (:func:`~.preprocessing.function_environment`). Required."""
+    cluster: aws.eks.Cluster
+    """Cluster of the Pod Identity association. Required."""
+    provider: k8s.Provider
+    """Kubernetes provider of the cluster. Required."""
+    region: str
+    """Stack region. Required."""
+    repository_name: str
+    """ECR repository of the worker image. Required."""
+    kms_key_arn: pulumi.Input[str]
+    """Stack key (the repository's encryption). Required."""
+    tags: Mapping[str, str]
+    """Required tags. Required."""
+    node_cidr: pulumi.Input[str] | None = None
+    """VPC CIDR: egress to the CloudWatch agent (host network) on 25888. Defaults to none (no EMF egress)."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What the Deployment waits for (node group, CoreDNS). Defaults to none."""
+    scaler_depends_on: Sequence[pulumi.Resource] = ()
+    """What the ScaledObject waits for (the KEDA release: its CRDs). Defaults to none."""
+
+
+class PreprocessingWorker(pulumi.ComponentResource):
+    """ECR repository, namespace, Pod Identity role, Deployment, KEDA scaler and network policies of a worker.
+
+    Example::
+
+        PreprocessingWorker("transactions-worker", PreprocessingWorkerArgs(function=cfg, queue=q,
+            statements=stmts, environment=env, cluster=c.cluster, provider=c.provider, region="eu-west-1",
+            repository_name="hybrid-ai-platform-prod/transactions-worker", kms_key_arn=key.arn, tags=tags))
+    """
+
+    repository: aws.ecr.Repository
+    identity: PodIdentityRole
+    deployment: k8s.apps.v1.Deployment
+    image: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PreprocessingWorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybrid-ai:preprocessing:PreprocessingWorker", name, None, opts)
+        fn = args.function
+        worker = fn.worker
+        if worker is None:
+            raise ValueError(f"preprocessing function {fn.name}: placement {fn.placement} needs worker")
+        tags = dict(args.tags)
+        ns = worker_namespace(fn)
+        selector = {"app.kubernetes.io/name": fn.name, "app.kubernetes.io/component": WORKER_COMPONENT}
+        labels = {**selector, "app.kubernetes.io/part-of": "hybrid-ai-platform"}
+        aws_child = pulumi.ResourceOptions(parent=self)
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+
+        self.repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=args.repository_name,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
+            force_delete=False,
+            tags={**tags, "preprocessing-function": fn.name},
+            opts=aws_child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repository-lifecycle",
+            repository=self.repository.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": "Expire untagged images after 1 day",
+                            "selection": {
+                                "tagStatus": "untagged",
+                                "countType": "sinceImagePushed",
+                                "countUnit": "days",
+                                "countNumber": 1,
+                            },
+                            "action": {"type": "expire"},
+                        },
+                        {
+                            "rulePriority": 2,
+                            "description": "Keep the last 10 images for rollback",
+                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+                            "action": {"type": "expire"},
+                        },
+                    ]
+                },
+                sort_keys=True,
+            ),
+            opts=aws_child,
+        )
+        self.image = (
+            pulumi.Output.from_input(worker.image)
+            if worker.image
+            else pulumi.Output.concat(self.repository.repository_url, ":", worker.image_tag)
+        )
+
+        restricted = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": ns,
+                "labels": {**restricted, "pod-security.kubernetes.io/enforce-version": "latest", **labels},
+            },
+            opts=k8s_child,
+        )
+        ns_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.namespace])
+        service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata=object_meta(fn.name, ns, labels),
+            automount_service_account_token=False,
+            opts=ns_child,
+        )
+        self.identity = PodIdentityRole(
+            f"{name}-identity",
+            PodIdentityRoleArgs(
+                cluster_name=args.cluster.name,
+                cluster_arn=args.cluster.arn,
+                namespace=ns,
+                service_account=fn.name,
+                statements=list(args.statements),
+                description=f"Preprocessing worker {fn.name}: the grants of its Lambda role",
+                tags=tags,
+            ),
+            opts=aws_child,
+        )
+        self._network_policies(name, ns, args.node_cidr, ns_child)
+
+        env = {
+            **args.environment,
+            "QUEUE_URL": args.queue.url,
+            "WORKER_MAX_MESSAGES": str(WORKER_MAX_MESSAGES),
+            "WORKER_WAIT_SECONDS": str(WORKER_WAIT_SECONDS),
+            "WORKER_TIMEOUT_SECONDS": str(fn.timeout_seconds),
+            "WORKER_HEARTBEAT_FILE": WORKER_HEARTBEAT_FILE,
+            "AWS_EMF_AGENT_ENDPOINT": EMF_AGENT_ENDPOINT,
+            "AWS_REGION": args.region,
+        }
+        probe = ["python", "-m", "preprocessing.worker", "--probe"]
+        container = {
+            "name": "worker",
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "env": [{"name": key, "value": value} for key, value in sorted(env.items())],
+            "resources": worker_resources(fn),
+            "securityContext": restricted_container_security_context(),
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+            "startupProbe": {"exec": {"command": probe}, "periodSeconds": 5, "failureThreshold": 24},
+            "livenessProbe": {"exec": {"command": probe}, "periodSeconds": 30, "failureThreshold": 2},
+        }
+        pod_security = {**restricted_pod_security_context(), "runAsUser": NON_ROOT_UID, "runAsGroup": NON_ROOT_UID}
+        pool = PREPROCESSING_NODE_POOL if worker.capacity == "spot" else "system"
+        scheduling: dict[str, Any] = {"nodeSelector": {NODE_POOL_LABEL: pool}}
+        if worker.capacity == "spot":
+            scheduling["tolerations"] = [
+                {"key": NODE_POOL_LABEL, "operator": "Equal", "value": PREPROCESSING_NODE_POOL, "effect": "NoSchedule"}
+            ]
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=object_meta(fn.name, ns, labels),
+            spec=api_fields(
+                {
+                    "selector": {"matchLabels": selector},
+                    "revisionHistoryLimit": 10,
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "serviceAccountName": fn.name,
+                            "automountServiceAccountToken": False,
+                            "securityContext": pod_security,
+                            **scheduling,
+                            "terminationGracePeriodSeconds": termination_grace_seconds(fn),
+                            "containers": [container],
+                            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+                        },
+                    },
+                }
+            ),
+            # Scaled from zero: Pulumi must not wait for ready pods that only a queued message brings.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=[
+                    self.namespace,
+                    service_account,
+                    *([self.identity.association] if self.identity.association else []),
+                    *args.depends_on,
+                ],
+            ),
+        )
+        self._scaler(name, fn, ns, labels, args)
+        self.register_outputs(
+            {"namespace": ns, "repository_url": self.repository.repository_url, "role_arn": self.identity.arn}
+        )
+
+    def _scaler(
+        self, name: str, fn: PreprocessingFunctionConfig, ns: str, labels: dict[str, str], args: PreprocessingWorkerArgs
+    ) -> None:
+        auth = k8s.apiextensions.CustomResource(
+            f"{name}-trigger-auth",
+            api_version=SCALED_OBJECT_API,
+            kind="TriggerAuthentication",
+            metadata=object_meta(TRIGGER_AUTHENTICATION, ns, labels),
+            spec={"podIdentity": {"provider": "aws"}},
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[self.namespace, *args.scaler_depends_on]
+            ),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-scaledobject",
+            api_version=SCALED_OBJECT_API,
+            kind="ScaledObject",
+            metadata=object_meta(fn.name, ns, labels),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": fn.name},
+                "minReplicaCount": 0,
+                "maxReplicaCount": fn.max_replicas,
+                "pollingInterval": 15,
+                # Scale to zero only after a full visibility timeout without messages: a batch in flight is
+                # counted (in-flight messages), so no pod is removed mid-batch.
+                "cooldownPeriod": 6 * fn.timeout_seconds,
+                "triggers": [
+                    {
+                        "type": "aws-sqs-queue",
+                        "authenticationRef": {"name": TRIGGER_AUTHENTICATION},
+                        "metadata": {
+                            "queueURLFromEnv": "QUEUE_URL",
+                            "queueLength": str(WORKER_MAX_MESSAGES),
+                            "awsRegion": args.region,
+                        },
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.provider, depends_on=[self.deployment, auth, *args.scaler_depends_on]
+            ),
+        )
+
+    @staticmethod
+    def _network_policies(
+        name: str, ns: str, node_cidr: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
+    ) -> None:
+        """Default deny; egress only to DNS, the Pod Identity agent, the CloudWatch agent and AWS APIs on 443."""
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata={"name": "default-deny-all", "namespace": ns},
+            spec=api_fields({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+            opts=opts,
+        )
+        emf = (
+            [{"to": [{"ipBlock": {"cidr": node_cidr}}], "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}]}]
+            if node_cidr is not None
+            else []
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow-egress",
+            metadata={"name": "allow-dns-aws-apis", "namespace": ns},
+            spec=api_fields(
+                {
+                    "podSelector": {},
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                                    },
+                                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                                }
+                            ],
+                            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                        },
+                        {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                        *emf,
+                        {
+                            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
+                            "ports": [{"protocol": "TCP", "port": 443}],
+                        },
+                    ],
+                }
+            ),
+            opts=opts,
+        )
+
+
+def worker_capacity(config: PreprocessingWorkerConfig) -> str:
+    """The ``hybrid-ai/node-pool`` a worker's pods are scheduled on."""
+    return PREPROCESSING_NODE_POOL if config.capacity == "spot" else "system"
+
+
+PREPROCESSING_INSTANCE_TYPES = ("m7i.large", "m7i.xlarge", "c7i.xlarge")
+"""Spot CPU instance types of the preprocessing node group: x86_64 (build the worker image for
+``linux/amd64``, whatever the Lambda's architecture), types the shipped stacks' instance-type policy allows,
+several so a spot shortage in one pool does not stop the workers. 2-4 vCPU and 8-16 GiB each: a default
+worker (1 GiB, 0.58 vCPU) fits several per node."""
+
+
+def node_group_max_size(functions: Sequence[PreprocessingFunctionConfig]) -> int:
+    """Nodes the spot group needs for every spot worker at its ``max_replicas``: CPU and memory requests summed,
+    divided by what the group's smallest instance type offers pods (``node_allocatable``), rounded up; at least 1.
+    The node count bounds the cost: the group scales from zero and back with the queues."""
+    from hybrid_ai_platform.config import cpu_milli, memory_mib, node_allocatable
+
+    cpu_node = min(node_allocatable(t)[0] for t in PREPROCESSING_INSTANCE_TYPES)
+    memory_node = min(node_allocatable(t)[1] for t in PREPROCESSING_INSTANCE_TYPES)
+    cpu = sum(fn.max_replicas * cpu_milli(worker_resources(fn)["requests"]["cpu"]) for fn in functions)
+    memory = sum(fn.max_replicas * memory_mib(worker_resources(fn)["requests"]["memory"]) for fn in functions)
+    return max(1, math.ceil(cpu / cpu_node), math.ceil(memory / memory_node))
+
+
+def preprocessing_node_group(
+    name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    autoscaler_cluster_name: str,
+    node_role_arn: pulumi.Input[str],
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+    kms_key_arn: pulumi.Input[str],
+    max_size: int,
+    tags: Mapping[str, str],
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> aws.eks.NodeGroup:
+    """The small spot CPU node group of the preprocessing workers: 0 to ``max_size`` nodes
+    (:func:`node_group_max_size`), tainted
+    ``hybrid-ai/node-pool=preprocessing:NoSchedule`` so only the workers (which tolerate it) land there,
+    with the cluster autoscaler's discovery and scale-from-zero node-template tags."""
+    from .gpu_node_group import node_launch_template
+
+    ami_type = "AL2023_x86_64_STANDARD"
+    instance_types = list(PREPROCESSING_INSTANCE_TYPES)
+    launch_template = node_launch_template(
+        name, ami_type=ami_type, disk_size_gb=20, kms_key_arn=kms_key_arn, tags=tags, parent=parent
+    )
+    prefix = "k8s.io/cluster-autoscaler"
+    return aws.eks.NodeGroup(
+        f"{name}-nodes",
+        cluster_name=cluster_name,
+        node_group_name=PREPROCESSING_NODE_POOL,
+        node_role_arn=node_role_arn,
+        subnet_ids=subnet_ids,
+        ami_type=ami_type,
+        capacity_type="SPOT",
+        instance_types=instance_types,
+        scaling_config={"min_size": 0, "max_size": max_size, "desired_size": 0},
+        update_config={"max_unavailable": 1},
+        launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
+        labels={NODE_POOL_LABEL: PREPROCESSING_NODE_POOL},
+        taints=[{"key": NODE_POOL_LABEL, "value": PREPROCESSING_NODE_POOL, "effect": "NO_SCHEDULE"}],
+        tags={
+            **tags,
+            f"{prefix}/enabled": "true",
+            f"{prefix}/{autoscaler_cluster_name}": "owned",
+            f"{prefix}/node-template/label/{NODE_POOL_LABEL}": PREPROCESSING_NODE_POOL,
+            f"{prefix}/node-template/taint/{NODE_POOL_LABEL}": f"{PREPROCESSING_NODE_POOL}:NoSchedule",
+        },
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=list(depends_on), ignore_changes=["scalingConfig.desiredSize"]
+        ),
+    )
