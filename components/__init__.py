@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
     from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
     from .preprocessing import LambdaPackage, PackageError, PreprocessingPipeline, PreprocessingPipelineArgs
+    from .preprocessing_worker import PreprocessingWorker, PreprocessingWorkerArgs
 
 _EXPORTS: dict[str, str] = {
     # component, its Args, then the value types and errors of that module
@@ -73,6 +74,8 @@ _EXPORTS: dict[str, str] = {
     "PreprocessingPipelineArgs": "preprocessing",
     "LambdaPackage": "preprocessing",
     "PackageError": "preprocessing",
+    "PreprocessingWorker": "preprocessing_worker",
+    "PreprocessingWorkerArgs": "preprocessing_worker",
 }
 
 __all__ = [
@@ -109,6 +112,8 @@ __all__ = [
     "PodIdentityRoleArgs",
     "PreprocessingPipeline",
     "PreprocessingPipelineArgs",
+    "PreprocessingWorker",
+    "PreprocessingWorkerArgs",
     "VpcPeering",
 ]
 

@@ -10,22 +10,23 @@ import pulumi
 import pulumi_aws as aws
 from hybrid_ai_platform.components import GpuNodeGroup, GpuNodeGroupArgs
 
-# The node group's shape is still a config model; the flat GpuNodeGroupArgs (issue 13, item 4) replace it.
-from hybrid_ai_platform.config import GpuNodeGroupConfig
-
 config = pulumi.Config()
 cluster_name = config.require("clusterName")
 
 # Read the existing cluster (no change to it): the node group joins it by name.
 cluster = aws.eks.Cluster.get("existing-cluster", cluster_name, name=cluster_name)
+# And its node role (an IAM role's ID is its name, the last part of its ARN).
+node_role = aws.iam.Role.get("existing-node-role", config.require("nodeRoleArn").rsplit("/", 1)[-1])
 
 gpu = GpuNodeGroup(
     "gpu-l4",
     GpuNodeGroupArgs(
-        group=GpuNodeGroupConfig(name="gpu-l4", instance_types=["g6.xlarge", "g6.2xlarge"], max_size=4),
+        name="gpu-l4",
+        instance_types=["g6.xlarge", "g6.2xlarge"],
+        max_size=4,
         cluster=cluster,
         cluster_name=cluster_name,
-        node_role_arn=config.require("nodeRoleArn"),
+        node_role=node_role,
         subnet_ids=config.require_object("subnetIds"),
         kms_key_arn=config.require("kmsKeyArn"),
         tags={

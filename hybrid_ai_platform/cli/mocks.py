@@ -83,6 +83,11 @@ class PlanMocks(pulumi.runtime.Mocks):
         """Return a realistic physical id and output state for a resource."""
         inputs = dict(args.inputs)
         urn_key = f"{args.typ}::{args.name}"
+        read_id = getattr(args, "resource_id", None)
+        if read_id and args.typ.startswith("aws:"):
+            # `Resource.get(name, id)` reads an existing resource: AWS names it by that id (a role's name, a
+            # cluster's name), so its physical name and ARN come from the id, not from the logical name.
+            inputs.setdefault("name", read_id)
         if args.typ.startswith("pulumi:providers:"):
             return str(uuid.UUID(hex=hashlib.md5(urn_key.encode()).hexdigest())), inputs  # noqa: S324 - id only
         handler = _HANDLERS.get(args.typ)

@@ -27,7 +27,7 @@ def test_reference_documents_every_public_name_and_every_args_field() -> None:
         assert documented == [f.name for f in dataclasses.fields(getattr(public, name))], name
     # a field with a default shows it; a required field says so; the docstring follows
     assert "| `noncurrent_version_expiration_days` | `int` | `90` | Expire noncurrent versions" in text
-    assert "| `purpose` | `str` | **required** |" in text
+    assert "| `purpose` | `BucketPurpose` | **required** |" in text
     # a component shows its constructor and Pulumi type token
     assert "`GpuNodeGroup(name: str, args: GpuNodeGroupArgs, opts: pulumi.ResourceOptions | None = None)`" in text
     assert "Pulumi type: `hybrid-ai:compute:GpuNodeGroup`" in text

@@ -283,7 +283,18 @@ SAME_DEFAULTS: list[tuple[type[BaseModel], type, dict[str, str]]] = [
     (
         BatchJobConfig,
         BatchScoringJobArgs,
-        {f: f for f in ("schedule", "deadline_seconds", "backoff_limit", "drift_psi_threshold", "lookback_days")},
+        {
+            f: f
+            for f in (
+                "schedule",
+                "deadline_seconds",
+                "backoff_limit",
+                "drift_psi_threshold",
+                "lookback_days",
+                "completions",
+                "parallelism",
+            )
+        },
     ),
     (
         NetworkConfig,

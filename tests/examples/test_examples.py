@@ -57,7 +57,7 @@ def test_examples_use_only_public_component_names(name: str) -> None:
     }
     # THEN every name comes from hybrid_ai_platform.components and is in its __all__, except the config
     # models the current Args still take (replaced by flat Args in issue 13, item 4)
-    transitional = {("hybrid_ai_platform.config", n) for n in ("GpuNodeGroupConfig", "PreprocessingFunctionConfig")}
+    transitional = {("hybrid_ai_platform.config", "PreprocessingFunctionConfig")}
     for module, symbol in imported - transitional:
         assert module == "hybrid_ai_platform.components", f"{name} imports {symbol} from {module}"
         assert symbol in public.__all__, f"{name} imports {symbol}, which is not public"

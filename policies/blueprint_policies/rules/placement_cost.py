@@ -15,8 +15,9 @@ from hybrid_ai_platform.policies.placement import (
 )
 from hybrid_ai_platform.policies.placement import _peak_to_mean as peak_to_mean
 from hybrid_ai_platform.policies.props import get
-from hybrid_ai_platform.policies.rules.budget_monthly_cost import USAGE_SCHEMA
 from pulumi_policy import ResourceValidationArgs, Severity
+
+from hybrid_ai_platform.contracts import USAGE_SCHEMA
 
 META = Meta(
     id="BP-BUD-008",
