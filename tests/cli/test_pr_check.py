@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hybrid_ai_platform.cli.prcheck import PrCheckError, pr_check
+from hybrid_ai_platform.cli.prcheck import PrCheckError, PrCheckResult, pr_check
 from hybrid_ai_platform.cli.report import render_diff
+
+# one module-scoped setup for all its tests: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("pr-check")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,9 +34,17 @@ def changed_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clone
 
 
-def test_pr_check_shows_exactly_the_changed_setting_its_cost_violations_and_the_diagram(changed_clone: Path) -> None:
+@pytest.fixture(scope="module")
+def prod_check(changed_clone: Path) -> PrCheckResult:
+    """The working tree (one GPU instance type changed in prod) checked against HEAD, once per module."""
+    return pr_check("HEAD", None, ["prod"], root=changed_clone)
+
+
+def test_pr_check_shows_exactly_the_changed_setting_its_cost_violations_and_the_diagram(
+    prod_check: PrCheckResult,
+) -> None:
     # WHEN the working tree (one GPU instance type changed in prod) is checked against HEAD
-    result = pr_check("HEAD", None, ["prod"], root=changed_clone)
+    result = prod_check
     # THEN exactly one resource changes: the GPU node group, replaced because instanceTypes forces it
     [diff] = result.diffs
     # (and the dashboard's GPU row and the group's GPU temperature alarm, which select the group's nodes by
@@ -79,8 +90,8 @@ def test_pr_check_shows_exactly_the_changed_setting_its_cost_violations_and_the_
     assert "budget-instance-types" in comment and "cannot deploy" in comment
 
 
-def test_pr_check_leaves_no_worktree_behind(changed_clone: Path) -> None:
-    pr_check("HEAD", "HEAD", ["dev"], root=changed_clone)
+def test_pr_check_leaves_no_worktree_behind(changed_clone: Path, prod_check: PrCheckResult) -> None:
+    # GIVEN a finished check (it planned HEAD in a worktree of its own) THEN only the main worktree is left
     listing = subprocess.run(
         ["git", "-C", str(changed_clone), "worktree", "list"], capture_output=True, text=True, check=True
     ).stdout

@@ -32,6 +32,9 @@ from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.policies.rules.support import restricted_pod, with_container, with_pod, workload, workload_props
 
+# one module-scoped setup for all its tests: keep them on one xdist worker
+pytestmark = pytest.mark.xdist_group("checkov")
+
 CHECKOV = Path(os.environ.get("BLUEPRINT_CHECKOV") or PROJECT_ROOT / ".venv-checkov" / "bin" / "checkov")
 POLICIES = {p.meta.name: p for p in pack_policies()}
 
