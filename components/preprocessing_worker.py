@@ -264,9 +264,12 @@ class PreprocessingWorker(pulumi.ComponentResource):
             scheduling["tolerations"] = [
                 {"key": NODE_POOL_LABEL, "operator": "Equal", "value": PREPROCESSING_NODE_POOL, "effect": "NoSchedule"}
             ]
+        # Scaled from zero by KEDA: `replicas` is left out (server-side apply then leaves it to KEDA, no drift),
+        # and `pulumi.com/skipAwait` stops Pulumi waiting for a ready pod, which only a queued message and a
+        # pushed worker image bring (https://www.pulumi.com/registry/packages/kubernetes/api-docs/apps/v1/deployment/).
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=object_meta(fn.name, ns, labels),
+            metadata=object_meta(fn.name, ns, labels, {"pulumi.com/skipAwait": "true"}),
             spec=api_fields(
                 {
                     "selector": {"matchLabels": selector},

@@ -208,8 +208,17 @@ METRICS_ENV_VARS = ("METRICS_CLUSTER_NAME", "AWS_EMF_AGENT_ENDPOINT")
 """Where the server and batch mode send EMF metrics (``container_src/inference_server/drift.py``)."""
 SLO_LATENCY_VAR = "SLO_LATENCY_TARGET_MS"
 """The serving latency target the server counts slow requests against."""
-BATCH_ENV_VARS = ("FEATURE_BUCKET", "FEATURE_SET", "INPUT_PREFIX", "OUTPUT_PREFIX", "LOOKBACK_DAYS", "BATCH_JOB_NAME")
-"""Batch-scoring variables the CronJob sets (``container_src/inference_server/batch.py``)."""
+BATCH_ENV_VARS = (
+    "FEATURE_BUCKET",
+    "FEATURE_SET",
+    "INPUT_PREFIX",
+    "OUTPUT_PREFIX",
+    "LOOKBACK_DAYS",
+    "BATCH_COMPLETIONS",
+    "BATCH_JOB_NAME",
+)
+"""Batch-scoring variables the CronJob sets (``container_src/inference_server/batch/``; Kubernetes adds
+``JOB_COMPLETION_INDEX`` to each pod of the Indexed Job)."""
 
 # Model repository ------------------------------------------------------------------------------------------
 

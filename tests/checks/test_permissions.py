@@ -130,12 +130,23 @@ def test_a_wrong_prefix_blocks_naming_the_write() -> None:
         )
 
     _edit_policy(document, "transactions-role-policy", other_prefix)
-    [finding] = _findings(document)
-    assert finding["urn"] == _record(document, "transactions-role")["urn"]
-    assert finding["field"] == f"preprocessing.functions[{_function_index(document, 'transactions')}].feature_set"
-    assert "s3:PutObject on arn:aws:s3:::feature-store-bucket-" in finding["message"]
-    assert "is not allowed by role transactions-role: no statement matches" in finding["message"]
-    assert "/transactions/* (for s3:PutObject: write features, quarantine and manifest once" in finding["message"]
+    findings = _findings(document)
+    # THEN every write call the code makes under the prefix is reported: the single put, the three calls of a
+    # multipart upload (large outputs; authorized as s3:PutObject) and its abort, each on the role and naming
+    # the function's feature set
+    calls = {f["message"].split("(for ", 1)[1].split(":", 2)[1] for f in findings}
+    multipart = {"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "AbortMultipartUpload"}
+    assert calls == {"PutObject", *multipart}
+    for finding in findings:
+        assert finding["urn"] == _record(document, "transactions-role")["urn"]
+        assert finding["field"] == f"preprocessing.functions[{_function_index(document, 'transactions')}].feature_set"
+        action = "s3:AbortMultipartUpload" if "(for s3:AbortMultipartUpload" in finding["message"] else "s3:PutObject"
+        assert f"{action} on arn:aws:s3:::feature-store-bucket-" in finding["message"]
+        assert "is not allowed by role transactions-role: no statement matches" in finding["message"]
+    assert any(
+        "/transactions/* (for s3:PutObject: write features, quarantine and manifest once" in f["message"]
+        for f in findings
+    )
 
 
 def test_a_bucket_policy_deny_wins_over_the_role() -> None:

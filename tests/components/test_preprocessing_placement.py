@@ -120,6 +120,9 @@ def test_cluster_placement_hands_the_queue_to_a_keda_scaled_worker(placed_plan: 
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["livenessProbe"]["exec"]["command"][-1] == "--probe"
     assert "readinessProbe" not in container
+    # AND Pulumi neither waits for a ready pod (only a queued message brings one) nor owns the replica count
+    assert deployment.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    assert "replicas" not in deployment.inputs["spec"]
     scaled = named(placed_plan, "transactions-backfill-worker-scaledobject").inputs["spec"]
     assert scaled["minReplicaCount"] == 0
     [trigger] = scaled["triggers"]
