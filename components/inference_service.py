@@ -10,7 +10,6 @@ readiness probe says the model is loaded. Rolling back is setting the previous v
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,12 +25,14 @@ from . import validation as check
 from .artifact_bucket import ArtifactBucket
 from .catalogue import MEMORY_QUANTITY, ROLLOUT_MAX_SURGE, SLO_LATENCY_TARGETS_MS, cpu_milli, memory_mib
 from .iam import Statement
+from .image_repository import image_repository
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
     api_fields,
     gpu_scheduling,
     object_meta,
     restricted_container_security_context,
+    restricted_namespace,
     restricted_pod_security_context,
 )
 from .observability import BurnRateSlo, DashboardRow, FailureMode, Metric, Widget
@@ -544,52 +545,17 @@ class InferenceService(pulumi.ComponentResource):
         )
 
         # Image repository -----------------------------------------------------------------------
-        self.repository = aws.ecr.Repository(
-            f"{name}-repository",
-            name=args.repository_name,
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
-            force_delete=False,
-            tags={
+        self.repository = image_repository(
+            name,
+            args.repository_name,
+            args.kms_key_arn,
+            {
                 **tags,
                 "model": model.model_name,
                 REGISTRY_BUCKET_TAG: args.model_registry.name,
                 SERVING_TAG: "true" if self.artifacts.published else "false",
             },
-            opts=aws_child,
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-repository-lifecycle",
-            repository=self.repository.name,
-            policy=json.dumps(
-                {
-                    "rules": [
-                        {
-                            "rulePriority": 1,
-                            "description": "Expire untagged images after 1 day",
-                            "selection": {
-                                "tagStatus": "untagged",
-                                "countType": "sinceImagePushed",
-                                "countUnit": "days",
-                                "countNumber": 1,
-                            },
-                            "action": {"type": "expire"},
-                        },
-                        {
-                            "rulePriority": 2,
-                            "description": f"Keep the last {model.images_to_keep} images for rollback",
-                            "selection": {
-                                "tagStatus": "any",
-                                "countType": "imageCountMoreThan",
-                                "countNumber": model.images_to_keep,
-                            },
-                            "action": {"type": "expire"},
-                        },
-                    ]
-                },
-                sort_keys=True,
-            ),
+            images_to_keep=model.images_to_keep,
             opts=aws_child,
         )
         self.image = (
@@ -599,15 +565,7 @@ class InferenceService(pulumi.ComponentResource):
         )
 
         # Namespace and identity --------------------------------------------------------------------
-        restricted = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata={
-                "name": ns,
-                "labels": {**restricted, "pod-security.kubernetes.io/enforce-version": "latest", **labels},
-            },
-            opts=k8s_child,
-        )
+        self.namespace = restricted_namespace(name, ns, labels, k8s_child)
         ns_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.namespace])
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",

@@ -97,6 +97,22 @@ def gpu_scheduling() -> dict[str, Any]:
     }
 
 
+def restricted_namespace(
+    name: str, namespace: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Namespace:
+    """``<name>-namespace``: the namespace ``namespace`` enforcing, auditing and warning on the ``restricted`` Pod
+    Security Standard at the cluster's latest version, with ``labels``."""
+    restricted = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+    return k8s.core.v1.Namespace(
+        f"{name}-namespace",
+        metadata={
+            "name": namespace,
+            "labels": {**restricted, "pod-security.kubernetes.io/enforce-version": "latest", **labels},
+        },
+        opts=opts,
+    )
+
+
 def object_meta(
     name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None
 ) -> k8s.meta.v1.ObjectMetaArgsDict:

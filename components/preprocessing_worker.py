@@ -20,7 +20,6 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html for the eve
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from hybrid_ai_platform.config import LAMBDA_MB_PER_VCPU, PreprocessingFunctionC
 
 from .gpu_node_group import NODE_POOL_LABEL
 from .iam import Statement
+from .image_repository import image_repository
 from .inference_service import EMF_AGENT_ENDPOINT, EMF_AGENT_PORT, POD_IDENTITY_AGENT, PRIVATE_RANGES
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
@@ -41,6 +41,7 @@ from .kubernetes import (
     api_fields,
     object_meta,
     restricted_container_security_context,
+    restricted_namespace,
     restricted_pod_security_context,
 )
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
@@ -159,43 +160,12 @@ class PreprocessingWorker(pulumi.ComponentResource):
         aws_child = pulumi.ResourceOptions(parent=self)
         k8s_child = pulumi.ResourceOptions(parent=self, provider=args.provider)
 
-        self.repository = aws.ecr.Repository(
-            f"{name}-repository",
-            name=args.repository_name,
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.kms_key_arn}],
-            force_delete=False,
-            tags={**tags, "preprocessing-function": fn.name},
-            opts=aws_child,
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-repository-lifecycle",
-            repository=self.repository.name,
-            policy=json.dumps(
-                {
-                    "rules": [
-                        {
-                            "rulePriority": 1,
-                            "description": "Expire untagged images after 1 day",
-                            "selection": {
-                                "tagStatus": "untagged",
-                                "countType": "sinceImagePushed",
-                                "countUnit": "days",
-                                "countNumber": 1,
-                            },
-                            "action": {"type": "expire"},
-                        },
-                        {
-                            "rulePriority": 2,
-                            "description": "Keep the last 10 images for rollback",
-                            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
-                            "action": {"type": "expire"},
-                        },
-                    ]
-                },
-                sort_keys=True,
-            ),
+        self.repository = image_repository(
+            name,
+            args.repository_name,
+            args.kms_key_arn,
+            {**tags, "preprocessing-function": fn.name},
+            images_to_keep=10,
             opts=aws_child,
         )
         self.image = (
@@ -204,15 +174,7 @@ class PreprocessingWorker(pulumi.ComponentResource):
             else pulumi.Output.concat(self.repository.repository_url, ":", worker.image_tag)
         )
 
-        restricted = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata={
-                "name": ns,
-                "labels": {**restricted, "pod-security.kubernetes.io/enforce-version": "latest", **labels},
-            },
-            opts=k8s_child,
-        )
+        self.namespace = restricted_namespace(name, ns, labels, k8s_child)
         ns_child = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.namespace])
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
