@@ -87,31 +87,10 @@ class Workload:
 
 
 def _groups(context: CheckContext) -> list[Group]:
-    groups = []
-    for record in context.resources(NODE_GROUP):
-        inputs = record.get("inputs") or {}
-        types = tuple(inputs.get("instanceTypes") or ())
-        if not types or not all(t in GPUS_PER_INSTANCE for t in types):
-            continue
-        taints = tuple(
-            (
-                str(t.get("key")),
-                str(t.get("value") or ""),
-                TAINT_EFFECTS.get(str(t.get("effect")), str(t.get("effect"))),
-            )
-            for t in inputs.get("taints") or []
-        )
-        groups.append(
-            Group(
-                record=record,
-                name=str(inputs.get("nodeGroupName") or record.get("name")),
-                instance_types=types,
-                max_size=int((inputs.get("scalingConfig") or {}).get("maxSize") or 0),
-                labels={str(k): str(v) for k, v in (inputs.get("labels") or {}).items()},
-                taints=taints,
-            )
-        )
-    return groups
+    """The GPU node groups: those whose every instance type has a known GPU count."""
+    return [
+        g for g in _all_groups(context) if g.instance_types and all(t in GPUS_PER_INSTANCE for t in g.instance_types)
+    ]
 
 
 def _group_field(context: CheckContext, group: Group, key: str) -> str:
