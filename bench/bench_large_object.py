@@ -28,25 +28,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench_lambda import ENV as LAMBDA_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SRC = ROOT / "lambda_src"
 RATIO_GOAL = 4.0
 HEADER = (
     b"transaction_id,account_id,amount,currency,merchant_category,merchant_country,card_country,channel,timestamp\n"
 )
-ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "LANDING_BUCKET": "landing",
-    "LANDING_PREFIX": "raw/transactions/",
-    "FEATURE_BUCKET": "features",
-    "FEATURE_SET": "transactions",
-    "FEATURE_PREFIX": "transactions/",
-    "QUARANTINE_PREFIX": "transactions/_quarantine/",
-    "MANIFEST_PREFIX": "transactions/_manifests/",
-    "CODE_VERSION": "bench",
-}
+ENV = LAMBDA_ENV
+"""The function's environment, as the Lambda benchmark sets it (one definition)."""
 
 
 def write_object(path: Path, size: int) -> int:
