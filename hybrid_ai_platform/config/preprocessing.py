@@ -22,7 +22,9 @@ LAMBDA_MB_PER_VCPU = 1769
 """Lambda allocates one vCPU per 1,769 MB of memory
 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
 EVENTBRIDGE_NUMERIC_MAX = 5_000_000_000
-"""EventBridge numeric matching compares numbers up to 5.0e9; a size threshold must stay below it."""
+"""EventBridge documents numeric matching for values between -5.0e9 and +5.0e9 inclusive
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html#filtering-numeric-matching):
+a size threshold must stay below it (objects above it are outside the documented range; docs/placement.md)."""
 
 
 class PreprocessingWorkerConfig(_Model):
