@@ -135,8 +135,8 @@ class PreprocessingWorkerArgs:
     repository_name: str
     """ECR repository of the worker image. Required."""
     kms_key: KmsKey
-    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring) (the
-    repository's encryption). Required."""
+    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring):
+    encrypts the worker's image repository. Required."""
     tags: Mapping[str, str]
     """Required tags. Required."""
     image: str | None = None

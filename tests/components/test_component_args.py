@@ -50,7 +50,7 @@ def gpu_args(**change: Any) -> GpuNodeGroupArgs:
         "cluster_name": "c",
         "node_role": RESOURCE,
         "subnet_ids": ["subnet-1"],
-        "kms_key_arn": KEY,
+        "kms_key": KEY,
         "tags": TAGS,
     }
     return GpuNodeGroupArgs(**{**fields, **change})
@@ -67,7 +67,7 @@ def service_args(**change: Any) -> InferenceServiceArgs:
         "region": "eu-west-1",
         "model_registry": RESOURCE,
         "registry_prefix": "models",
-        "kms_key_arn": KEY,
+        "kms_key": KEY,
         "repository_name": "p-dev/fraud-scorer",
         "tags": TAGS,
     }
@@ -81,7 +81,7 @@ def cluster_args(**change: Any) -> InferenceClusterArgs:
         "region": "eu-west-1",
         "account_id": "123456789012",
         "subnet_ids": ["subnet-1"],
-        "kms_key_arn": KEY,
+        "kms_key": KEY,
         "tags": TAGS,
     }
     return InferenceClusterArgs(**{**fields, **change})
@@ -99,7 +99,7 @@ def job_args(**change: Any) -> BatchScoringJobArgs:
 
 
 def network_args(**change: Any) -> NetworkArgs:
-    fields: dict[str, Any] = {"tags": TAGS, "region": "eu-west-1", "account_id": "123456789012", "kms_key_arn": KEY}
+    fields: dict[str, Any] = {"tags": TAGS, "region": "eu-west-1", "account_id": "123456789012", "kms_key": KEY}
     return NetworkArgs(**{**fields, **change})
 
 
@@ -109,7 +109,7 @@ def key_args(**change: Any) -> EncryptionKeyArgs:
 
 def bucket_args(**change: Any) -> ArtifactBucketArgs:
     return ArtifactBucketArgs(
-        **{"tags": TAGS, "region": "eu-west-1", "kms_key_arn": KEY, "purpose": "features", **change}
+        **{"tags": TAGS, "region": "eu-west-1", "kms_key": KEY, "purpose": "features", **change}
     )
 
 
@@ -136,7 +136,7 @@ def autoscaler_args(**change: Any) -> ClusterAutoscalerArgs:
 
 
 def alarms_args(**change: Any) -> AlarmsArgs:
-    return AlarmsArgs(**{"kms_key_arn": KEY, "account_id": "123456789012", "tags": TAGS, **change})
+    return AlarmsArgs(**{"kms_key": KEY, "account_id": "123456789012", "tags": TAGS, **change})
 
 
 def keda_args(**change: Any) -> KedaArgs:
@@ -191,7 +191,7 @@ def plugin_args(**change: Any) -> NvidiaDevicePluginArgs:
         (key_args, "deletion_window_days", 5, ValueError, "below the minimum of 7"),
         (key_args, "key_arn", "alias/mine", ValueError, "a KMS key ARN"),
         (key_args, "alias", "aws/mine", ValueError, "a KMS alias name"),
-        (bucket_args, "kms_key_arn", None, ValueError, "is required unless access_log_target is on"),
+        (bucket_args, "kms_key", None, ValueError, "is required unless access_log_target is on"),
         (bucket_args, "noncurrent_version_expiration_days", 0, ValueError, "below the minimum of 1"),
         (lock_args, "mode", "governance", ValueError, "is not one of 'GOVERNANCE', 'COMPLIANCE'"),
         (budget_args, "monthly_limit_usd", 0.0, ValueError, "must be above 0"),
@@ -376,7 +376,7 @@ def test_the_inference_components_build_from_their_args_alone() -> None:
 
     def program() -> None:
         account = "123456789012"
-        bucket = {"tags": TAGS, "region": "eu-west-1", "kms_key_arn": KEY}
+        bucket = {"tags": TAGS, "region": "eu-west-1", "kms_key": KEY}
         registry = ArtifactBucket("registry", ArtifactBucketArgs(purpose="models", **bucket))  # type: ignore[arg-type]
         features = ArtifactBucket("features", ArtifactBucketArgs(purpose="features", **bucket))  # type: ignore[arg-type]
         cluster = InferenceCluster("cluster", cluster_args(subnet_ids=["subnet-1", "subnet-2"]))
