@@ -170,7 +170,5 @@ def test_kms_key_is_required_for_data_buckets() -> None:
     def program() -> None:
         ArtifactBucket("data", ArtifactBucketArgs(tags={}, region="eu-west-1", kms_key=None, purpose="features"))
 
-    with pytest.raises(
-        ValueError, match=r"ArtifactBucketArgs\.kms_key: is required unless access_log_target is on"
-    ):
+    with pytest.raises(ValueError, match=r"ArtifactBucketArgs\.kms_key: is required unless access_log_target is on"):
         synthesize("dev", program=program)

@@ -25,7 +25,7 @@ def test_importing_every_component_module_imports_no_stack_config() -> None:
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('hybrid_ai_platform.config'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    count, config_modules = (out.splitlines() + [""])[:2]
+    count, config_modules = [*out.splitlines(), ""][:2]
     # THEN all of them loaded and none of the config modules did
     assert int(count) >= 20
     assert config_modules == "", f"importing the components imported {config_modules}"

@@ -40,7 +40,6 @@ def test_importing_contracts_imports_only_the_standard_library() -> None:
 def test_the_config_and_the_components_read_the_shared_facts_from_contracts() -> None:
     # GIVEN the facts both the stack config and the components need (quantities, node reservations, Lambda's
     # CPU share, the size-threshold model, retention periods, SLO bounds, add-on names, GPU catalogue)
-    from hybrid_ai_platform import config
     from hybrid_ai_platform.components import (
         gpu_node_group,
         inference_cluster,
@@ -50,6 +49,8 @@ def test_the_config_and_the_components_read_the_shared_facts_from_contracts() ->
         preprocessing,
         preprocessing_worker,
     )
+
+    from hybrid_ai_platform import config
     from hybrid_ai_platform.config import base, cluster
 
     # THEN each name the config and the components use is the contracts object itself, not a copy
@@ -63,7 +64,9 @@ def test_the_config_and_the_components_read_the_shared_facts_from_contracts() ->
         cluster: ("gpu_instance_types_problem", "gpu_type", "gpus_per_node", "EksAddonName"),
         gpu_node_group: ("gpu_instance_types_problem", "gpu_type", "gpus_per_node"),
         inference_cluster: ("LOG_RETENTION_DAYS", "EksAddonName", "GPU_FAMILIES"),
-        inference_service: ("cpu_milli", "memory_mib", "MEMORY_QUANTITY", "SLO_LATENCY_TARGETS_MS", "ROLLOUT_MAX_SURGE"),
+        inference_service: (
+            "cpu_milli", "memory_mib", "MEMORY_QUANTITY", "SLO_LATENCY_TARGETS_MS", "ROLLOUT_MAX_SURGE",
+        ),
         instance_types: ("NODE_RESERVED_MEMORY_MIB", "node_reserved_cpu_milli"),
         network: ("LOG_RETENTION_DAYS",),
         preprocessing: ("LOG_RETENTION_DAYS", "EVENTBRIDGE_NUMERIC_MAX", "derived_size_threshold_bytes"),
@@ -82,6 +85,7 @@ def test_the_size_threshold_model_is_one_function() -> None:
     from pathlib import Path
 
     from hybrid_ai_platform.components.preprocessing import LambdaPackage, PreprocessingPipelineArgs
+
     from hybrid_ai_platform.config import PreprocessingFunctionConfig
 
     settings = {
