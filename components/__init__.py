@@ -35,7 +35,13 @@ if TYPE_CHECKING:
     from .network import ExistingVpc, Network, NetworkArgs, VpcPeering
     from .nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
     from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
-    from .preprocessing import LambdaPackage, PackageError, PreprocessingPipeline, PreprocessingPipelineArgs
+    from .preprocessing import (
+        LambdaPackage,
+        PackageError,
+        PipelineAlarmsArgs,
+        PreprocessingPipeline,
+        PreprocessingPipelineArgs,
+    )
     from .preprocessing_worker import PreprocessingWorker, PreprocessingWorkerArgs
 
 _EXPORTS: dict[str, str] = {
@@ -73,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "PreprocessingPipeline": "preprocessing",
     "PreprocessingPipelineArgs": "preprocessing",
     "LambdaPackage": "preprocessing",
+    "PipelineAlarmsArgs": "preprocessing",
     "PackageError": "preprocessing",
     "PreprocessingWorker": "preprocessing_worker",
     "PreprocessingWorkerArgs": "preprocessing_worker",
@@ -108,6 +115,7 @@ __all__ = [
     "NvidiaDevicePluginArgs",
     "ObjectLockArgs",
     "PackageError",
+    "PipelineAlarmsArgs",
     "PodIdentityRole",
     "PodIdentityRoleArgs",
     "PreprocessingPipeline",

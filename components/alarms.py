@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import validation as check
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .iam import deny_insecure_transport, policy_document
 from .observability import BURN_WINDOWS, AlarmRule, BurnRateSlo, DashboardRow, FailureMode, Metric, QueryRule
 
@@ -25,8 +26,9 @@ from .observability import BURN_WINDOWS, AlarmRule, BurnRateSlo, DashboardRow, F
 class AlarmsArgs:
     """Inputs of :class:`Alarms`."""
 
-    kms_key_arn: pulumi.Input[str]
-    """Key encrypting the topic. Required."""
+    kms_key: KmsKey
+    """Key encrypting the topic: an :class:`~.encryption_key.EncryptionKey` (or ``aws.kms.Key``), or the ARN of a
+    key you bring. Required."""
     account_id: pulumi.Input[str]
     """Only CloudWatch and Budgets on behalf of this account may publish. Required."""
     tags: Mapping[str, str]
@@ -37,11 +39,17 @@ class AlarmsArgs:
     """Service principals allowed to publish. Defaults to CloudWatch and Budgets."""
 
     def __post_init__(self) -> None:
+        check_kms_key(self, "kms_key", self.kms_key)
         check.check_mapping(self, "tags", self.tags)
         check.check_strings(self, "emails", self.emails)
         for email in self.emails:
             check.check_pattern(self, "emails", email, r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", "an email address")
         check.check_strings(self, "extra_publishers", self.extra_publishers)
+
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]:
+        """The ARN of ``kms_key``."""
+        return kms_key_arn(self.kms_key)
 
 
 class Alarms(pulumi.ComponentResource):

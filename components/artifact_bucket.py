@@ -17,6 +17,7 @@ import pulumi_aws as aws
 from hybrid_ai_platform.contracts import PURPOSE_TAG, BucketPurpose
 
 from . import validation as check
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .iam import Statement, deny_insecure_transport, policy_document
 
 
@@ -43,9 +44,10 @@ class ArtifactBucketArgs:
     """Tags for the bucket. Required (the stack's required tags)."""
     region: str
     """The stack's region (scopes ``kms:ViaService`` in grants). Required."""
-    kms_key_arn: pulumi.Input[str] | None
-    """Key for SSE-KMS with an S3 bucket key. Required unless ``access_log_target`` is on;
-    server-access-log target buckets only support SSE-S3, so they must pass None."""
+    kms_key: KmsKey | None
+    """Key for SSE-KMS with an S3 bucket key: an :class:`~.encryption_key.EncryptionKey` (or ``aws.kms.Key``), or
+    the ARN of a key you bring. Required unless ``access_log_target`` is on; server-access-log target buckets
+    only support SSE-S3, so they must pass None."""
     purpose: BucketPurpose
     """What the bucket holds (``landing``, ``features``, ``models``, ``access-logs``); recorded
     in the ``purpose`` tag. Required."""
@@ -79,8 +81,10 @@ class ArtifactBucketArgs:
         check.check_type(self, "purpose", self.purpose, str)
         if self.purpose not in {p.value for p in BucketPurpose}:
             check.fail(self, "purpose", f"{self.purpose!r} is not one of {', '.join(p.value for p in BucketPurpose)}")
-        if self.kms_key_arn is None and not self.access_log_target:
-            check.fail(self, "kms_key_arn", "is required unless access_log_target is on (SSE-KMS for data buckets)")
+        if self.kms_key is None and not self.access_log_target:
+            check.fail(self, "kms_key", "is required unless access_log_target is on (SSE-KMS for data buckets)")
+        if self.kms_key is not None:
+            check_kms_key(self, "kms_key", self.kms_key)
         check.check_int(self, "noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, 1, 3650)
         check.check_int(
             self, "abort_incomplete_multipart_upload_days", self.abort_incomplete_multipart_upload_days, 1, 365
@@ -88,6 +92,11 @@ class ArtifactBucketArgs:
         if self.current_version_expiration_days is not None:
             check.check_int(self, "current_version_expiration_days", self.current_version_expiration_days, 1, 3650)
         check.check_type(self, "force_destroy", self.force_destroy, bool)
+
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str] | None:
+        """The ARN of ``kms_key``; None without one."""
+        return kms_key_arn(self.kms_key) if self.kms_key is not None else None
 
 
 class ArtifactBucket(pulumi.ComponentResource):
@@ -102,7 +111,7 @@ class ArtifactBucket(pulumi.ComponentResource):
     Example::
 
         landing = ArtifactBucket("landing", ArtifactBucketArgs(tags=tags, region=region,
-                                 kms_key_arn=key.arn, purpose=BucketPurpose.LANDING, log_bucket=logs,
+                                 kms_key=key, purpose=BucketPurpose.LANDING, log_bucket=logs,
                                  eventbridge_notifications=True))
         statements = landing.read_statements("raw/transactions/")
     """

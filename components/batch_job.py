@@ -52,7 +52,7 @@ SCORES_SUBPREFIX = "_scores"
 """Scores go to ``<feature_set>/_scores/<model>/`` inside the feature set's own prefix."""
 
 
-FEATURE_SET_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
+FEATURE_SET_PATTERN = check.FEATURE_SET_PATTERN
 """Feature-set names: the top-level prefix of the feature store the job reads and writes under."""
 
 

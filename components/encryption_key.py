@@ -1,9 +1,15 @@
-"""EncryptionKey: the stack's customer-managed KMS key, or a key you bring."""
+"""EncryptionKey: the stack's customer-managed KMS key, or a key you bring.
+
+Every component that encrypts takes its key as a reference, ``kms_key``: the :class:`EncryptionKey` you
+built (or a ``pulumi_aws.kms.Key``), or the ARN of a key you bring (a string or an Output). The Args
+resolve it to an ARN (:func:`kms_key_arn`), so the component depends on the key resource either way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Union
 
 import pulumi
 import pulumi_aws as aws
@@ -171,3 +177,34 @@ class EncryptionKey(pulumi.ComponentResource):
                 }
             )
         return policy_document(statements)
+
+
+KMS_KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})"
+"""A KMS key ARN: a single-Region key id (a UUID) or a multi-Region one (``mrk-`` and 32 hex digits,
+https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/kms/aws.sdk.kotlin.services.kms.model/-replicate-key-request/key-id.html).
+Lambda's ``KMSKeyArn`` and CloudWatch Logs' ``kmsKeyId`` take the ARN, not an alias or a bare key id."""
+
+KmsKey = Union[EncryptionKey, aws.kms.Key, pulumi.Input[str]]  # noqa: UP007 - evaluated at runtime
+"""What a ``kms_key`` Args field takes: a key the program created (:class:`EncryptionKey`, ``aws.kms.Key``)
+or the ARN of a key you bring."""
+
+
+def kms_key_arn(key: KmsKey) -> pulumi.Input[str]:
+    """The ARN of ``key`` (a created key's ``arn`` output, so whatever uses it depends on the key)."""
+    if isinstance(key, (EncryptionKey, aws.kms.Key)):
+        return key.arn
+    return key
+
+
+def check_kms_key(owner: object, field: str, value: object) -> None:
+    """``value`` is a key reference, an Output (known at deployment) or a KMS key ARN string."""
+    if isinstance(value, (EncryptionKey, aws.kms.Key, pulumi.Output)):
+        return
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{type(owner).__name__}.{field}: {value!r} is a {type(value).__name__}, not an EncryptionKey, an "
+            "aws.kms.Key or a key ARN"
+        )
+    check.check_pattern(
+        owner, field, value, KMS_KEY_ARN_PATTERN, "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)"
+    )

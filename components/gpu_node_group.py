@@ -24,10 +24,13 @@ from hybrid_ai_platform.contracts import (
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     NODE_POOL_LABEL,
+    gpu_instance_types_problem,
+    gpu_type,
+    gpus_per_node,
 )
 
 from . import validation as check
-from .catalogue import gpu_instance_types_problem, gpu_type, gpus_per_node
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 
 EKS_TAINT_EFFECT = "NO_SCHEDULE"
 """The EKS API's spelling of :data:`~hybrid_ai_platform.contracts.GPU_TAINT_EFFECT`
@@ -137,8 +140,9 @@ class GpuNodeGroupArgs:
     """Node IAM role (``InferenceCluster.node_role``). Required."""
     subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets, one per AZ. Required."""
-    kms_key_arn: pulumi.Input[str]
-    """Stack key for the volumes. Required."""
+    kms_key: KmsKey
+    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring) for
+    the volumes. Required."""
     tags: Mapping[str, str]
     """Required tags. Required."""
     ami_type: GpuAmiType = "AL2023_x86_64_NVIDIA"
@@ -164,6 +168,7 @@ class GpuNodeGroupArgs:
     Defaults to none."""
 
     def __post_init__(self) -> None:
+        check_kms_key(self, "kms_key", self.kms_key)
         check.check_name(self, "name", self.name)
         check.check_strings(self, "instance_types", self.instance_types, non_empty=True)
         problem = gpu_instance_types_problem(tuple(self.instance_types))
@@ -190,6 +195,11 @@ class GpuNodeGroupArgs:
         """GPU type of the group's nodes, e.g. ``nvidia-l4``."""
         return gpu_type(self.instance_types[0])
 
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]:
+        """The ARN of ``kms_key``."""
+        return kms_key_arn(self.kms_key)
+
 
 class GpuNodeGroup(pulumi.ComponentResource):
     """A managed node group of GPU instances that only GPU workloads are scheduled on.
@@ -211,7 +221,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
 
         GpuNodeGroup("gpu-l4", GpuNodeGroupArgs(name="gpu-l4", instance_types=["g6.xlarge"],
             cluster=cluster.cluster, cluster_name="hybrid-ai-platform-prod", node_role=cluster.node_role,
-            subnet_ids=net.private_subnet_ids, kms_key_arn=key.arn, tags=tags))
+            subnet_ids=net.private_subnet_ids, kms_key=key, tags=tags))
     """
 
     node_group: aws.eks.NodeGroup

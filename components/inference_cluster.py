@@ -26,9 +26,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from hybrid_ai_platform.contracts import GPU_FAMILIES, LOG_RETENTION_DAYS, EksAddonName
+
 from . import eks_versions
 from . import validation as check
-from .catalogue import GPU_FAMILIES, LOG_RETENTION_DAYS, EksAddonName
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .gpu_node_group import NODE_POOL_LABEL, node_launch_template
 from .iam import policy_document, service_assume_role_policy
 from .kubernetes import kubeconfig
@@ -123,8 +125,9 @@ class InferenceClusterArgs:
     """Stack account. Required."""
     subnet_ids: pulumi.Input[Sequence[str]]
     """Private subnets (control-plane ENIs and nodes). Required."""
-    kms_key_arn: pulumi.Input[str]
-    """Stack key: Secrets envelope encryption, log group, node volumes. Required."""
+    kms_key: KmsKey
+    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring):
+    Secrets envelope encryption, log group, node volumes. Required."""
     tags: Mapping[str, str]
     """Required tags. Required."""
     system_instance_types: Sequence[str] = ("m7i.large",)
@@ -165,6 +168,7 @@ class InferenceClusterArgs:
     a prerequisite (creating it when it exists fails)."""
 
     def __post_init__(self) -> None:
+        check_kms_key(self, "kms_key", self.kms_key)
         check.check_type(self, "cluster_name", self.cluster_name, str)
         check.check_pattern(
             self, "cluster_name", self.cluster_name, r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", "an EKS cluster name"
@@ -220,6 +224,11 @@ class InferenceClusterArgs:
             self, "create_autoscaling_service_linked_role", self.create_autoscaling_service_linked_role, bool
         )
 
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]:
+        """The ARN of ``kms_key``."""
+        return kms_key_arn(self.kms_key)
+
 
 class InferenceCluster(pulumi.ComponentResource):
     """An EKS cluster ready for GPU node groups and Kubernetes workloads.
@@ -241,7 +250,7 @@ class InferenceCluster(pulumi.ComponentResource):
 
         cluster = InferenceCluster("cluster", InferenceClusterArgs(cluster_name="ai-prod",
             kubernetes_version="1.36", region="eu-central-1", account_id=acct,
-            subnet_ids=net.private_subnet_ids, kms_key_arn=key.arn, tags=tags,
+            subnet_ids=net.private_subnet_ids, kms_key=key, tags=tags,
             admin_role_arns=["arn:aws:iam::123456789012:role/platform-admins"]))
     """
 

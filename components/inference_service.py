@@ -19,11 +19,22 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from hybrid_ai_platform.contracts import EMF_AGENT_PORT, GPU_RESOURCE, LIVENESS_PATH, READINESS_PATH, SERVING_PORT
+from hybrid_ai_platform.contracts import (
+    EMF_AGENT_PORT,
+    GPU_RESOURCE,
+    LIVENESS_PATH,
+    MEMORY_QUANTITY,
+    READINESS_PATH,
+    ROLLOUT_MAX_SURGE,
+    SERVING_PORT,
+    SLO_LATENCY_TARGETS_MS,
+    cpu_milli,
+    memory_mib,
+)
 
 from . import validation as check
 from .artifact_bucket import ArtifactBucket
-from .catalogue import MEMORY_QUANTITY, ROLLOUT_MAX_SURGE, SLO_LATENCY_TARGETS_MS, cpu_milli, memory_mib
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .iam import Statement
 from .image_repository import image_repository
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
@@ -366,8 +377,9 @@ class InferenceServiceArgs:
     """The model registry; the pod may read only ``<registry_prefix>/<model>/``. Required."""
     registry_prefix: str
     """Model-repository prefix in the registry (``models``). Required."""
-    kms_key_arn: pulumi.Input[str]
-    """Stack key: encrypts the ECR repository. Required."""
+    kms_key: KmsKey
+    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring):
+    encrypts the ECR repository. Required."""
     repository_name: str
     """ECR repository name, e.g. ``hybrid-ai-platform-prod/fraud-scorer``. Required."""
     tags: Mapping[str, str]
@@ -408,7 +420,7 @@ class InferenceServiceArgs:
     Defaults to 0.999."""
     latency_target_ms: int = 250
     """Latency SLO threshold in milliseconds, one of the server's latency histogram bounds
-    (:data:`~hybrid_ai_platform.components.catalogue.SLO_LATENCY_TARGETS_MS`). Defaults to 250 ms."""
+    (:data:`~hybrid_ai_platform.contracts.SLO_LATENCY_TARGETS_MS`). Defaults to 250 ms."""
     latency_percentile: float = 99.0
     """Percentile of requests that must be answered within ``latency_target_ms``, 50 to 99.99.
     Defaults to 99 (p99 <= 250 ms)."""
@@ -429,6 +441,7 @@ class InferenceServiceArgs:
     """What the KEDA ScaledObject waits for (the KEDA release, which installs its CRDs). Defaults to none."""
 
     def __post_init__(self) -> None:
+        check_kms_key(self, "kms_key", self.kms_key)
         check.check_name(self, "model_name", self.model_name)
         check.check_pattern(self, "version", self.version, r"[0-9]+", "a model version number (Triton layout)")
         check.check_pattern(
@@ -472,6 +485,11 @@ class InferenceServiceArgs:
         check.check_int(self, "slo_window_days", self.slo_window_days, 7, 90)
         check.check_strings(self, "batch_jobs", self.batch_jobs)
 
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]:
+        """The ARN of ``kms_key``."""
+        return kms_key_arn(self.kms_key)
+
 
 class InferenceService(pulumi.ComponentResource):
     """A model server: namespace, identity, image repository, Deployment, Service, scaler, PDB, NetworkPolicies.
@@ -506,7 +524,7 @@ class InferenceService(pulumi.ComponentResource):
         InferenceService("fraud-scorer", InferenceServiceArgs(model_name="fraud-scorer", version="3",
             image_tag="2026.11.1", cluster=c.cluster,
             provider=c.provider, account_id=acct, region="eu-central-1", model_registry=registry,
-            registry_prefix="models", kms_key_arn=key.arn,
+            registry_prefix="models", kms_key=key,
             repository_name="hybrid-ai-platform-prod/fraud-scorer", tags=tags))
     """
 

@@ -19,6 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from hybrid_ai_platform.contracts import GPUS_PER_INSTANCE, NODE_RESERVED_MEMORY_MIB, node_reserved_cpu_milli
+
 DATA_FILE = Path(__file__).resolve().parent / "data" / "instance_types.json"
 """The table: ``{"source", "date", "notes", "vcpus": {type: default vCPUs}, "memory_gib": {type: GiB}}``."""
 
@@ -60,3 +62,20 @@ def memory_gib(instance_type: str) -> int:
         return int(table()["memory_gib"][instance_type])
     except KeyError:
         raise UnknownInstanceTypeError(instance_type) from None
+
+
+def node_allocatable(instance_type: str) -> tuple[int, float, int]:
+    """Upper bound of what one node of ``instance_type`` offers pods: millicores, MiB, GPUs (its vCPUs and
+    memory from the table, less the EKS AMI's reserved share:
+    :func:`~hybrid_ai_platform.contracts.node_reserved_cpu_milli`,
+    :data:`~hybrid_ai_platform.contracts.NODE_RESERVED_MEMORY_MIB`).
+
+    >>> node_allocatable("m7i.large")
+    (1930, 7837, 0)
+    """
+    cores = vcpus(instance_type)
+    return (
+        cores * 1000 - node_reserved_cpu_milli(cores),
+        memory_gib(instance_type) * 1024 - NODE_RESERVED_MEMORY_MIB,
+        GPUS_PER_INSTANCE.get(instance_type, 0),
+    )

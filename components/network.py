@@ -16,8 +16,10 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from hybrid_ai_platform.contracts import LOG_RETENTION_DAYS
+
 from . import validation as check
-from .catalogue import LOG_RETENTION_DAYS
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .iam import policy_document, service_assume_role_policy
 
 MAX_AZS = 6
@@ -97,8 +99,9 @@ class NetworkArgs:
     """The stack's region (S3 endpoint service name). Required."""
     account_id: pulumi.Input[str]
     """Stack account (flow-log role trust condition). Required."""
-    kms_key_arn: pulumi.Input[str]
-    """Stack key: encrypts the flow-log group. Required."""
+    kms_key: KmsKey
+    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring):
+    encrypts the flow-log group. Required."""
     cidr: str = "10.40.0.0/16"
     """VPC CIDR, an IPv4 network of /16 to /20 (ignored with ``existing``). Defaults to ``10.40.0.0/16``."""
     az_count: int = 2
@@ -121,6 +124,7 @@ class NetworkArgs:
     private route table. Defaults to none."""
 
     def __post_init__(self) -> None:
+        check_kms_key(self, "kms_key", self.kms_key)
         check.check_mapping(self, "tags", self.tags)
         check.check_type(self, "region", self.region, str)
         check.check_type(self, "cidr", self.cidr, str)
@@ -135,6 +139,11 @@ class NetworkArgs:
         check.check_choice(self, "nat_gateways", self.nat_gateways, NatGateways)
         check.check_type(self, "flow_log_retention_days", self.flow_log_retention_days, int)
         check.check_choice(self, "flow_log_retention_days", self.flow_log_retention_days, LOG_RETENTION_DAYS)
+
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]:
+        """The ARN of ``kms_key``."""
+        return kms_key_arn(self.kms_key)
 
 
 class Network(pulumi.ComponentResource):
@@ -156,7 +165,7 @@ class Network(pulumi.ComponentResource):
     Example::
 
         net = Network("network", NetworkArgs(tags=tags, region="eu-west-1", account_id=acct,
-                      kms_key_arn=key.arn, cidr="10.40.0.0/16", az_count=3, nat_gateways="one_per_az"))
+                      kms_key=key, cidr="10.40.0.0/16", az_count=3, nat_gateways="one_per_az"))
     """
 
     vpc_id: pulumi.Output[str]

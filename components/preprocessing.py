@@ -9,22 +9,29 @@ maximum concurrency), a failed record is retried and then parked in a dead-lette
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from hybrid_ai_platform.config import (
-    DEFAULT_FRESHNESS_WINDOW_MINUTES,
-    AlarmsConfig,
-    PreprocessingConfig,
-    PreprocessingFunctionConfig,
+from hybrid_ai_platform.contracts import (
+    EVENTBRIDGE_NUMERIC_MAX,
+    LOG_RETENTION_DAYS,
+    PREPROCESSING_SWEEP_QUEUE_VAR,
+    PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND,
+    SECRET_NAME,
+    SECRET_VALUE,
+    derived_size_threshold_bytes,
 )
-from hybrid_ai_platform.contracts import PREPROCESSING_SWEEP_QUEUE_VAR
 
+from . import validation as check
 from .artifact_bucket import ArtifactBucket
+from .aws_rules import eventbridge_schedule_problem
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .iam import Statement, deny_insecure_transport, policy_document, service_assume_role_policy
 from .observability import AlarmRule, DashboardRow, FailureMode, Metric, Widget
 from .preprocessing_worker import size_split_patterns
@@ -92,58 +99,56 @@ class LambdaPackage:
             ) from None
 
 
-def unknown_feature_sets(
-    functions: Sequence[PreprocessingFunctionConfig], packages: Mapping[str, LambdaPackage], build_dir: str
-) -> list[str]:
-    """One problem line per function whose ``feature_set`` is not in the package it deploys.
+DEFAULT_METRICS_NAMESPACE = "HybridAiPlatform/Preprocessing"
+"""CloudWatch namespace of the handler's Powertools metrics unless the Args name another."""
+DEFAULT_FRESHNESS_WINDOW_MINUTES = 1440
+"""Freshness window of a feature set given no window of its own: one day."""
+LANDING_PREFIX_PATTERN = r"^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$"
+"""A landing key prefix: S3's safe key characters, ending with ``/``."""
+ENVIRONMENT_NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
+"""An environment variable name Lambda accepts."""
 
-    Lines are ``preprocessing.functions[<i>].feature_set: ...`` (the project's ConfigError format), naming
-    the value, the available feature sets and the two fixes. Functions whose architecture has no package are
-    skipped (the package loader reports those).
-    """
-    problems = []
-    for index, fn in enumerate(functions):
-        package = packages.get(fn.architecture)
-        if package is None or fn.feature_set in package.feature_sets:
-            continue
-        available = ", ".join(package.feature_sets) or "none"
-        problems.append(
-            f"preprocessing.functions[{index}].feature_set: '{fn.feature_set}' is not a feature set of the "
-            f"Lambda package {build_dir}/{fn.architecture} (available: {available}); use one of those, or add "
-            f"lambda_src/preprocessing/feature_sets/{fn.feature_set}.py and run `make package`"
-        )
-    return problems
+Architecture = Literal["arm64", "x86_64"]
+"""Lambda instruction sets."""
+Runtime = Literal["python3.12", "python3.13"]
+"""Lambda runtimes the packaged wheels support."""
+Placement = Literal["lambda", "cluster", "auto"]
+"""Where a function's code runs (docs/placement.md)."""
 
 
 def function_environment(
-    fn: PreprocessingFunctionConfig,
     *,
+    name: str,
+    feature_set: str,
+    landing_prefix: str,
+    environment: Mapping[str, str],
+    scheduled: bool,
     landing_bucket: pulumi.Input[str],
     feature_bucket: pulumi.Input[str],
     code_version: str,
     metrics_namespace: str,
     sweep_queue_url: pulumi.Input[str],
 ) -> dict[str, pulumi.Input[str]]:
-    """The function's environment: ``fn.environment`` plus the variables the handler reads
-    (``SWEEP_QUEUE_URL`` only with a schedule). :func:`environment_size_problems` sizes the same dict."""
-    feature_prefix = f"{fn.feature_set}/"
-    environment: dict[str, pulumi.Input[str]] = {
-        **fn.environment,
+    """The function's environment: ``environment`` plus the variables the handler reads
+    (``SWEEP_QUEUE_URL`` only when ``scheduled``). :func:`environment_size_problem` sizes the same dict."""
+    feature_prefix = f"{feature_set}/"
+    result: dict[str, pulumi.Input[str]] = {
+        **environment,
         "LANDING_BUCKET": landing_bucket,
-        "LANDING_PREFIX": fn.landing_prefix,
+        "LANDING_PREFIX": landing_prefix,
         "FEATURE_BUCKET": feature_bucket,
-        "FEATURE_SET": fn.feature_set,
+        "FEATURE_SET": feature_set,
         "FEATURE_PREFIX": feature_prefix,
         "QUARANTINE_PREFIX": f"{feature_prefix}_quarantine/",
         "MANIFEST_PREFIX": f"{feature_prefix}_manifests/",
         "CODE_VERSION": code_version,
-        "POWERTOOLS_SERVICE_NAME": fn.name,
+        "POWERTOOLS_SERVICE_NAME": name,
         "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
-    if fn.schedule is not None:
-        environment[PREPROCESSING_SWEEP_QUEUE_VAR] = sweep_queue_url
-    return environment
+    if scheduled:
+        result[PREPROCESSING_SWEEP_QUEUE_VAR] = sweep_queue_url
+    return result
 
 
 LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096
@@ -151,48 +156,109 @@ LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096
 (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
 
 
-def environment_size_problems(
-    functions: Sequence[PreprocessingFunctionConfig],
+def environment_size_problem(
+    *,
+    name: str,
+    feature_set: str,
+    landing_prefix: str,
+    environment: Mapping[str, str],
+    scheduled: bool,
     region: str,
-    metrics_namespace: str = "HybridAiPlatform/Preprocessing",
-) -> list[str]:
-    """One ``preprocessing.functions[<i>].environment`` problem per function whose environment, with the
-    variables :func:`function_environment` adds at their longest (bucket names of 63 characters, a queue
-    URL with an 80-character queue name, a SHA-256 code version), would exceed
-    :data:`LAMBDA_ENVIRONMENT_LIMIT_BYTES`."""
-    problems = []
-    for index, fn in enumerate(functions):
-        environment = function_environment(
-            fn,
-            landing_bucket="b" * 63,
-            feature_bucket="b" * 63,
-            code_version="0" * 64,
-            metrics_namespace=metrics_namespace,
-            sweep_queue_url=f"https://sqs.{region}.amazonaws.com/123456789012/{'q' * 80}",
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE,
+) -> str | None:
+    """Why the function's environment, with the variables :func:`function_environment` adds at their longest
+    (bucket names of 63 characters, a queue URL with an 80-character queue name, a SHA-256 code version),
+    would exceed :data:`LAMBDA_ENVIRONMENT_LIMIT_BYTES`; ``None`` when it fits."""
+    full = function_environment(
+        name=name,
+        feature_set=feature_set,
+        landing_prefix=landing_prefix,
+        environment=environment,
+        scheduled=scheduled,
+        landing_bucket="b" * 63,
+        feature_bucket="b" * 63,
+        code_version="0" * 64,
+        metrics_namespace=metrics_namespace,
+        sweep_queue_url=f"https://sqs.{region}.amazonaws.com/123456789012/{'q' * 80}",
+    )
+    size = sum(len(k.encode()) + len(str(v).encode()) for k, v in full.items())
+    if size <= LAMBDA_ENVIRONMENT_LIMIT_BYTES:
+        return None
+    added = size - sum(len(k.encode()) + len(v.encode()) for k, v in environment.items())
+    return (
+        f"the function's environment would take up to {size} bytes ({added} of them the variables the library "
+        f"adds); Lambda allows {LAMBDA_ENVIRONMENT_LIMIT_BYTES} "
+        "(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)"
+    )
+
+
+def environment_variable_problem(key: str, value: str) -> str | None:
+    """Why ``key=value`` may not be one of a function's own environment variables, or ``None``: the name must
+    be valid, not reserved (``AWS_...``) and neither name nor value may look like a secret."""
+    if not re.fullmatch(ENVIRONMENT_NAME_PATTERN, key):
+        return f"'{key}' is not a valid environment variable name"
+    if key.startswith("AWS_") or SECRET_NAME.search(key) or SECRET_VALUE.search(value):
+        return (
+            f"'{key}' looks like a secret or a reserved AWS variable; keep secrets in Secrets Manager "
+            "and pass the secret's name instead"
         )
-        size = sum(len(k.encode()) + len(str(v).encode()) for k, v in environment.items())
-        if size > LAMBDA_ENVIRONMENT_LIMIT_BYTES:
-            added = size - sum(len(k.encode()) + len(v.encode()) for k, v in fn.environment.items())
-            problems.append(
-                f"preprocessing.functions[{index}].environment: the function's environment would take up to {size} "
-                f"bytes ({added} of them the variables the library adds); Lambda allows "
-                f"{LAMBDA_ENVIRONMENT_LIMIT_BYTES} (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)"
-            )
-    return problems
+    return None
+
+
+@dataclass(frozen=True)
+class PipelineAlarmsArgs:
+    """Thresholds of a pipeline's alarms (:func:`pipeline_failure_modes`). Checked at construction."""
+
+    records_failed_threshold: int = 1
+    """Alarm when the function's failed records (its ``RecordsFailed`` metric) in five minutes reach this, at
+    least 1. Defaults to 1: every failed record alerts."""
+    lambda_errors_threshold: int = 1
+    """Alarm when the function's errors in five minutes reach this, at least 1. Defaults to 1."""
+    lambda_throttles_threshold: int = 1
+    """Alarm when the function's throttles in five minutes reach this, at least 1. Defaults to 1."""
+    duration_timeout_ratio: float = 0.9
+    """Alarm when the function's longest invocation in five minutes reaches this share of its timeout (above 0,
+    at most 1). Defaults to 0.9: an invocation near the timeout is about to be cut off."""
+    oldest_message_age_seconds: int = 900
+    """Alarm when a queue's oldest message is older than this, at least 60 s. Defaults to 900 s."""
+    dlq_oldest_message_age_seconds: int = 259_200
+    """Alarm when a dead-letter queue's oldest message is older than this, 60 s to 14 days (the DLQ keeps
+    messages 14 days; redrive them before they expire). Defaults to 3 days."""
+
+    def __post_init__(self) -> None:
+        top = 2**31 - 1
+        check.check_int(self, "records_failed_threshold", self.records_failed_threshold, 1, top)
+        check.check_int(self, "lambda_errors_threshold", self.lambda_errors_threshold, 1, top)
+        check.check_int(self, "lambda_throttles_threshold", self.lambda_throttles_threshold, 1, top)
+        check.check_number(self, "duration_timeout_ratio", self.duration_timeout_ratio, 0.0, 1.0)
+        if self.duration_timeout_ratio <= 0:
+            check.fail(self, "duration_timeout_ratio", f"{self.duration_timeout_ratio} must be above 0")
+        check.check_int(self, "oldest_message_age_seconds", self.oldest_message_age_seconds, 60, top)
+        check.check_int(
+            self, "dlq_oldest_message_age_seconds", self.dlq_oldest_message_age_seconds, 60, DLQ_RETENTION_SECONDS
+        )
 
 
 @dataclass(frozen=True)
 class PreprocessingPipelineArgs:
-    """Inputs of :class:`PreprocessingPipeline`."""
+    """Inputs of :class:`PreprocessingPipeline`. Checked at construction: a bad value raises naming the field."""
 
-    function: PreprocessingFunctionConfig
-    """The function's config (limits, prefixes, feature set). Required."""
+    name: str
+    """Short name of the function (3 to 32 lower-case letters, digits and dashes): Powertools' ``service``
+    (a dimension of every handler metric) and the name in descriptions. Required."""
+    feature_set: str
+    """Feature set the function computes (lower-case letters, digits and ``_``; the package must contain it);
+    outputs go to ``s3://<feature-store>/<feature_set>/``. Required."""
+    landing_prefix: str
+    """Landing-bucket key prefix whose new objects trigger the function; ends with ``/``. Required."""
     landing: ArtifactBucket
-    """Landing bucket whose ``Object Created`` events trigger the function. Required."""
+    """Landing bucket whose ``Object Created`` events trigger the function (its EventBridge notifications on).
+    Required."""
     feature_store: ArtifactBucket
     """Feature-store bucket the function writes to. Required."""
-    kms_key_arn: pulumi.Input[str]
-    """Stack key: queues, logs and environment are encrypted with it. Required."""
+    kms_key: KmsKey
+    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring):
+    queues, logs and environment are encrypted with it. Required."""
     package: LambdaPackage
     """Built deployment package. Required."""
     account_id: pulumi.Input[str]
@@ -202,9 +268,155 @@ class PreprocessingPipelineArgs:
     tags: Mapping[str, str]
     """Required tags for every taggable child. Required."""
     function_name: str
-    """Physical function name (the log group is ``/aws/lambda/<function_name>``). Required."""
-    metrics_namespace: str = "HybridAiPlatform/Preprocessing"
-    """CloudWatch namespace of the function's Powertools metrics. Defaults to that value."""
+    """Physical function name, 1 to 64 letters, digits, ``-`` and ``_`` (the log group is
+    ``/aws/lambda/<function_name>``). Required."""
+    architecture: Architecture = "arm64"
+    """Lambda instruction set (the package's). Defaults to ``arm64``: Graviton, about 20% cheaper per
+    GB-second."""
+    runtime: Runtime = "python3.12"
+    """Lambda runtime. Defaults to ``python3.12``, which the packaged wheels target."""
+    memory_mb: int = 1024
+    """Memory in MB, 128 to 10240 (Lambda also scales CPU with it). Defaults to 1024."""
+    timeout_seconds: int = 120
+    """Function timeout, 1 to 900 s. Defaults to 120 s. The queue's visibility timeout is six times this."""
+    reserved_concurrency: int = 10
+    """Reserved concurrency, 1 to 1000: the most instances that run at once, reserved out of the account's
+    pool. Defaults to 10."""
+    maximum_concurrency: int = 5
+    """The event source mapping's maximum concurrency, 2 to ``reserved_concurrency``, so a burst cannot
+    starve other functions. Defaults to 5."""
+    batch_size: int = 10
+    """SQS messages per invocation, 1 to 10000 (above 10 needs ``batching_window_seconds``). Defaults to 10."""
+    batching_window_seconds: int = 0
+    """Maximum batching window, 0 to 300 s. Defaults to 0: invoke as soon as messages arrive."""
+    max_receive_count: int = 5
+    """Receives before a message moves to the dead-letter queue, 1 to 1000. Defaults to 5."""
+    message_retention_seconds: int = 345_600
+    """Queue retention, 60 s to 14 days. Defaults to 4 days; the dead-letter queue keeps messages 14 days."""
+    log_retention_days: int = 30
+    """CloudWatch Logs retention of the function's log group (a period CloudWatch accepts). Defaults to 30
+    days."""
+    schedule: str | None = None
+    """EventBridge schedule (``rate(...)`` or ``cron(...)``, UTC): each time it fires, the function sweeps the
+    previous UTC day's landing objects under ``landing_prefix`` onto its queue (objects already processed are
+    skipped). Defaults to none: only S3 events trigger the function."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Extra, non-secret environment variables (secret-looking names or values and ``AWS_...`` names are
+    refused). Defaults to none."""
+    placement: Placement = "lambda"
+    """Where the function's code runs (docs/placement.md). Defaults to ``lambda``. ``cluster`` creates no
+    function: its queue is for a :class:`~.preprocessing_worker.PreprocessingWorker`; ``auto`` keeps both paths
+    and splits the landing events by object size (up to :meth:`effective_size_threshold_bytes` to Lambda,
+    larger ones to a second queue for the worker)."""
+    size_threshold_bytes: int | None = None
+    """``placement: auto`` only: the largest object (bytes, S3's ``detail.object.size``) sent to Lambda, below
+    5e9 (EventBridge's numeric range). Defaults to none: derived from ``throughput_bytes_per_vcpu_second``
+    (:meth:`effective_size_threshold_bytes`)."""
+    throughput_bytes_per_vcpu_second: int = PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND
+    """Measured throughput of the function's code, landing bytes per second on one vCPU, for the derived
+    size threshold. Defaults to 20,000,000 (20 MB/s); measure with ``bench/bench_lambda.py``."""
+    alarms: PipelineAlarmsArgs = PipelineAlarmsArgs()
+    """Thresholds of the pipeline's alarms. Defaults to :class:`PipelineAlarmsArgs`' defaults."""
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    """CloudWatch namespace of the function's Powertools metrics. Defaults to
+    ``HybridAiPlatform/Preprocessing``."""
+
+    def __post_init__(self) -> None:
+        check_kms_key(self, "kms_key", self.kms_key)
+        check.check_name(self, "name", self.name)
+        check.check_pattern(
+            self,
+            "feature_set",
+            self.feature_set,
+            check.FEATURE_SET_PATTERN,
+            "a feature-set name (lower-case, digits, _)",
+        )
+        check.check_pattern(
+            self, "landing_prefix", self.landing_prefix, LANDING_PREFIX_PATTERN, "a key prefix ending with '/'"
+        )
+        check.check_type(self, "package", self.package, LambdaPackage)
+        check.check_type(self, "region", self.region, str)
+        check.check_mapping(self, "tags", self.tags)
+        check.check_pattern(
+            self,
+            "function_name",
+            self.function_name,
+            r"[A-Za-z0-9_-]{1,64}",
+            "a Lambda function name (1-64 characters)",
+        )
+        check.check_choice(self, "architecture", self.architecture, Architecture)
+        check.check_choice(self, "runtime", self.runtime, Runtime)
+        check.check_int(self, "memory_mb", self.memory_mb, 128, 10240)
+        check.check_int(self, "timeout_seconds", self.timeout_seconds, 1, 900)
+        check.check_int(self, "reserved_concurrency", self.reserved_concurrency, 1, 1000)
+        check.check_int(self, "maximum_concurrency", self.maximum_concurrency, 2, 1000)
+        if self.maximum_concurrency > self.reserved_concurrency:
+            check.fail(
+                self,
+                "maximum_concurrency",
+                f"{self.maximum_concurrency} is above reserved_concurrency {self.reserved_concurrency}; the event "
+                "source would be throttled",
+            )
+        check.check_int(self, "batch_size", self.batch_size, 1, 10000)
+        check.check_int(self, "batching_window_seconds", self.batching_window_seconds, 0, 300)
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            check.fail(self, "batching_window_seconds", f"batch_size {self.batch_size} above 10 needs at least 1")
+        check.check_int(self, "max_receive_count", self.max_receive_count, 1, 1000)
+        check.check_int(self, "message_retention_seconds", self.message_retention_seconds, 60, DLQ_RETENTION_SECONDS)
+        check.check_choice(self, "log_retention_days", self.log_retention_days, LOG_RETENTION_DAYS)
+        if self.schedule is not None:
+            check.check_type(self, "schedule", self.schedule, str)
+            problem = eventbridge_schedule_problem(self.schedule)
+            if problem:
+                check.fail(self, "schedule", problem)
+        check.check_mapping(self, "environment", self.environment)
+        for key, value in self.environment.items():
+            problem = environment_variable_problem(key, value)
+            if problem:
+                check.fail(self, "environment", problem)
+        check.check_type(self, "metrics_namespace", self.metrics_namespace, str)
+        problem = environment_size_problem(
+            name=self.name,
+            feature_set=self.feature_set,
+            landing_prefix=self.landing_prefix,
+            environment=self.environment,
+            scheduled=self.schedule is not None,
+            region=self.region,
+            metrics_namespace=self.metrics_namespace,
+        )
+        if problem:
+            check.fail(self, "environment", problem)
+        check.check_choice(self, "placement", self.placement, Placement)
+        if self.size_threshold_bytes is not None:
+            check.check_int(self, "size_threshold_bytes", self.size_threshold_bytes, 1, EVENTBRIDGE_NUMERIC_MAX - 1)
+            if self.placement != "auto":
+                check.fail(
+                    self,
+                    "size_threshold_bytes",
+                    f"only applies to placement 'auto' (placement is '{self.placement}'); leave it None",
+                )
+        if self.placement == "auto" and self.schedule is not None:
+            check.fail(
+                self,
+                "schedule",
+                "cannot be combined with placement 'auto' (the sweep enqueues on one queue, it cannot split by "
+                "size); use placement 'cluster' or 'lambda', or no schedule",
+            )
+        check.check_int(self, "throughput_bytes_per_vcpu_second", self.throughput_bytes_per_vcpu_second, 1, 10**15)
+        check.check_type(self, "alarms", self.alarms, PipelineAlarmsArgs)
+
+    def effective_size_threshold_bytes(self) -> int:
+        """``size_threshold_bytes``, or the derived default: the bytes the function processes in a quarter of
+        its timeout at ``throughput_bytes_per_vcpu_second`` on its vCPU share (``memory_mb`` / 1769), and at
+        most a quarter of its memory (:func:`~hybrid_ai_platform.contracts.derived_size_threshold_bytes`)."""
+        if self.size_threshold_bytes is not None:
+            return self.size_threshold_bytes
+        return derived_size_threshold_bytes(self.memory_mb, self.timeout_seconds, self.throughput_bytes_per_vcpu_second)
+
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]:
+        """The ARN of ``kms_key``."""
+        return kms_key_arn(self.kms_key)
 
 
 class PreprocessingPipeline(pulumi.ComponentResource):
@@ -224,8 +436,9 @@ class PreprocessingPipeline(pulumi.ComponentResource):
 
     Example::
 
-        PreprocessingPipeline("transactions", PreprocessingPipelineArgs(function=cfg, landing=landing,
-            feature_store=features, kms_key_arn=key.arn, package=pkg, account_id=acct,
+        PreprocessingPipeline("transactions", PreprocessingPipelineArgs(name="transactions",
+            feature_set="transactions", landing_prefix="raw/transactions/", landing=landing,
+            feature_store=features, kms_key=key, package=pkg, account_id=acct,
             region="eu-west-1", tags=tags, function_name="prod-transactions"))
     """
 
@@ -247,13 +460,14 @@ class PreprocessingPipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PreprocessingPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:preprocessing:PreprocessingPipeline", name, None, opts)
-        fn = args.function
+        fn = args
         tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
         feature_prefix = f"{fn.feature_set}/"
         self.metrics_namespace = args.metrics_namespace
         self.metric_dimensions = {"service": fn.name, "FeatureSet": fn.feature_set}
-        self.config = fn
+        self.args = args
+        """The Args the pipeline was built from."""
         self.function_name = args.function_name
 
         # Queues ------------------------------------------------------------------------------
@@ -379,7 +593,11 @@ class PreprocessingPipeline(pulumi.ComponentResource):
         """The cluster worker's grants: the Lambda role's (same builder) on the worker's queue, without the
         Lambda platform's own (its log group, X-Ray); none with ``placement: lambda``."""
         environment = function_environment(
-            fn,
+            name=fn.name,
+            feature_set=fn.feature_set,
+            landing_prefix=fn.landing_prefix,
+            environment=fn.environment,
+            scheduled=fn.schedule is not None,
             landing_bucket=args.landing.name,
             feature_bucket=args.feature_store.name,
             code_version=args.package.function_sha256,
@@ -485,7 +703,7 @@ class PreprocessingPipeline(pulumi.ComponentResource):
     def _queue_pair(
         self,
         prefix: str,
-        fn: PreprocessingFunctionConfig,
+        fn: PreprocessingPipelineArgs,
         args: PreprocessingPipelineArgs,
         child: pulumi.ResourceOptions,
     ) -> tuple[aws.sqs.Queue, aws.sqs.Queue]:
@@ -546,7 +764,7 @@ def pipeline_role_statements(
     ``sweep_queue_arn`` the queue the scheduled sweep enqueues on (``SWEEP_QUEUE_URL``). With ``log_group``
     (the Lambda role) the Lambda platform's statements (:data:`LAMBDA_PLATFORM_SIDS`) are included.
     """
-    fn = args.function
+    fn = args
     feature_prefix = f"{fn.feature_set}/"
     platform = log_group is not None
     return [
@@ -614,7 +832,7 @@ def _sweep_statements(args: PreprocessingPipelineArgs, queue_arn: pulumi.Input[s
             "Effect": "Allow",
             "Action": "s3:ListBucketVersions",
             "Resource": args.landing.arn,
-            "Condition": {"StringLike": {"s3:prefix": [f"{args.function.landing_prefix}*"]}},
+            "Condition": {"StringLike": {"s3:prefix": [f"{args.landing_prefix}*"]}},
         },
         {
             "Sid": "SweepEnqueuesOnOwnQueue",
@@ -637,17 +855,24 @@ def handler_metric(pipeline: PreprocessingPipeline, name: str, unit: str = "Coun
     return Metric(pipeline.metrics_namespace, name, dict(pipeline.metric_dimensions), unit)
 
 
-def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: AlarmsConfig) -> list[FailureMode]:
+def pipeline_failure_modes(
+    pipeline: PreprocessingPipeline, setting: str = "", alarms_setting: str = "alarms"
+) -> list[FailureMode]:
     """The pipeline's failure modes: failed records, errors, throttles, duration near the timeout,
-    concurrency at the reserved limit, queue age, DLQ depth and DLQ age.
+    concurrency at the reserved limit, queue age, DLQ depth and DLQ age, with the thresholds of its
+    ``alarms`` Args.
 
-    ``index`` is the function's position in ``preprocessing.functions`` (the config field paths).
+    Each failure mode names the setting that tunes it: ``setting`` is where the function's Args fields are
+    configured, ``alarms_setting`` where its alarm thresholds are (the stack program passes
+    ``preprocessing.functions[<i>]`` and ``alarms``). They default to the Args field paths (``max_receive_count``,
+    ``alarms.records_failed_threshold``).
     Lambda publishes ``ConcurrentExecutions`` per function for functions with reserved concurrency
     (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html), which every pipeline has.
     """
-    fn = pipeline.config
+    fn = pipeline.args
+    alarms = fn.alarms
     component = f"pipeline/{pipeline._name}"
-    at = f"preprocessing.functions[{index}]"
+    at = f"{setting}." if setting else ""
     function = {"FunctionName": pipeline.function.name if pipeline.function is not None else ""}
     queue = {"QueueName": pipeline.queue.name}
     dlq = {"QueueName": pipeline.dead_letter_queue.name}
@@ -668,7 +893,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
             "records failed and were returned for retry (the function reports partial batch failures, so "
             "Lambda Errors stay at zero)",
             "read the function's log for each record's error_type and source_key; fix the data or the code",
-            "alarms.records_failed_threshold",
+            f"{alarms_setting}.records_failed_threshold",
             AlarmRule(
                 handler_metric(pipeline, FAILED_RECORDS_METRIC),
                 "Sum",
@@ -680,21 +905,21 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
             "errors",
             "function errors (the whole batch failed: configuration, timeout or crash)",
             "open the function's log group; a ConfigurationError names the bad environment variable",
-            "alarms.lambda_errors_threshold",
+            f"{alarms_setting}.lambda_errors_threshold",
             AlarmRule(lam("Errors"), "Sum", "GreaterThanOrEqualToThreshold", alarms.lambda_errors_threshold),
         ),
         mode(
             "throttles",
             "function throttles (reserved concurrency reached)",
             "check the queue age; raise reserved_concurrency or lower maximum_concurrency",
-            "alarms.lambda_throttles_threshold",
+            f"{alarms_setting}.lambda_throttles_threshold",
             AlarmRule(lam("Throttles"), "Sum", "GreaterThanOrEqualToThreshold", alarms.lambda_throttles_threshold),
         ),
         mode(
             "duration-near-timeout",
             f"an invocation took {alarms.duration_timeout_ratio:.0%} of the {fn.timeout_seconds}s timeout or more",
             "look for large landing objects in the log; raise timeout_seconds or memory_mb, or lower batch_size",
-            "alarms.duration_timeout_ratio",
+            f"{alarms_setting}.duration_timeout_ratio",
             AlarmRule(
                 lam("Duration", "Milliseconds"),
                 "Maximum",
@@ -706,14 +931,14 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
             "concurrency-at-limit",
             f"the function ran at its reserved concurrency of {fn.reserved_concurrency}",
             "check throttles and queue age; raise reserved_concurrency if the backlog grows",
-            f"{at}.reserved_concurrency",
+            f"{at}reserved_concurrency",
             AlarmRule(lam("ConcurrentExecutions"), "Maximum", "GreaterThanOrEqualToThreshold", fn.reserved_concurrency),
         ),
         mode(
             "queue-age",
             f"oldest message older than {alarms.oldest_message_age_seconds}s (processing is falling behind)",
             "check throttles, errors and concurrency; the backlog drains once the function keeps up",
-            "alarms.oldest_message_age_seconds",
+            f"{alarms_setting}.oldest_message_age_seconds",
             AlarmRule(
                 sqs("ApproximateAgeOfOldestMessage", queue, "Seconds"),
                 "Maximum",
@@ -725,7 +950,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
             "dlq-not-empty",
             "messages in the dead-letter queue need attention (redrive after fixing)",
             "read why the records failed (function log), fix, then start a DLQ redrive to the source queue",
-            f"{at}.max_receive_count",
+            f"{at}max_receive_count",
             AlarmRule(sqs("ApproximateNumberOfMessagesVisible", dlq, "Count"), "Maximum", "GreaterThanThreshold", 0),
         ),
         mode(
@@ -733,7 +958,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
             f"a dead-lettered message is older than {alarms.dlq_oldest_message_age_seconds}s; the DLQ drops "
             "messages after 14 days",
             "redrive or archive the dead-lettered messages before they expire",
-            "alarms.dlq_oldest_message_age_seconds",
+            f"{alarms_setting}.dlq_oldest_message_age_seconds",
             AlarmRule(
                 sqs("ApproximateAgeOfOldestMessage", dlq, "Seconds"),
                 "Maximum",
@@ -757,7 +982,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
                 f"oldest cluster-path message older than {alarms.oldest_message_age_seconds}s (the worker is "
                 "falling behind)",
                 "check the worker pods (kubectl -n preprocessing-<name> get pods), their node group and KEDA",
-                "alarms.oldest_message_age_seconds",
+                f"{alarms_setting}.oldest_message_age_seconds",
                 AlarmRule(
                     sqs("ApproximateAgeOfOldestMessage", cluster_queue, "Seconds"),
                     "Maximum",
@@ -769,7 +994,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
                 "cluster-dlq-not-empty",
                 "messages in the cluster path's dead-letter queue need attention (redrive after fixing)",
                 "read why the records failed (worker log), fix, then start a DLQ redrive to the cluster queue",
-                f"{at}.max_receive_count",
+                f"{at}max_receive_count",
                 AlarmRule(
                     sqs("ApproximateNumberOfMessagesVisible", cluster_dlq, "Count"),
                     "Maximum",
@@ -782,7 +1007,7 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
                 f"a dead-lettered cluster-path message is older than {alarms.dlq_oldest_message_age_seconds}s; the "
                 "DLQ drops messages after 14 days",
                 "redrive or archive the dead-lettered messages before they expire",
-                "alarms.dlq_oldest_message_age_seconds",
+                f"{alarms_setting}.dlq_oldest_message_age_seconds",
                 AlarmRule(
                     sqs("ApproximateAgeOfOldestMessage", cluster_dlq, "Seconds"),
                     "Maximum",
@@ -795,9 +1020,16 @@ def pipeline_failure_modes(pipeline: PreprocessingPipeline, index: int, alarms: 
 
 
 def feature_set_failure_modes(
-    pipelines: Sequence[PreprocessingPipeline], preprocessing: PreprocessingConfig
+    pipelines: Sequence[PreprocessingPipeline],
+    freshness_window_minutes: Mapping[str, int | None] | None = None,
+    setting: str = "freshness_window_minutes",
 ) -> list[FailureMode]:
     """Per feature set: nothing new written for its freshness window (by any function writing it).
+
+    ``freshness_window_minutes`` maps a feature set to its window (a multiple of 5 minutes, at most 1440) or
+    to ``None`` (no alarm); a feature set it does not list gets :data:`DEFAULT_FRESHNESS_WINDOW_MINUTES`.
+    ``setting`` is where the windows are configured, named in each failure mode (the stack program passes
+    ``preprocessing.freshness_window_minutes``).
 
     The alarm sums ``ObjectsProcessed`` of every function of the feature set over 5-minute periods
     and fires when all periods of the window are below one. Missing data is breaching: silence is
@@ -805,10 +1037,10 @@ def feature_set_failure_modes(
     """
     by_set: dict[str, list[PreprocessingPipeline]] = {}
     for pipeline in pipelines:
-        by_set.setdefault(pipeline.config.feature_set, []).append(pipeline)
+        by_set.setdefault(pipeline.args.feature_set, []).append(pipeline)
     modes = []
     for feature_set, members in sorted(by_set.items()):
-        window = preprocessing.freshness_window_minutes.get(feature_set, DEFAULT_FRESHNESS_WINDOW_MINUTES)
+        window = (freshness_window_minutes or {}).get(feature_set, DEFAULT_FRESHNESS_WINDOW_MINUTES)
         metrics = [handler_metric(p, OBJECTS_PROCESSED_METRIC) for p in members]
         rule = (
             AlarmRule(
@@ -831,7 +1063,7 @@ def feature_set_failure_modes(
                 f"no new {feature_set} features for {window} minutes (functions: "
                 f"{', '.join(p._name for p in members)})",
                 "check the landing prefix for new uploads, then each function's queue, DLQ and errors",
-                f"preprocessing.freshness_window_minutes.{feature_set}",
+                f"{setting}.{feature_set}",
                 rule,
             )
         )
@@ -842,7 +1074,7 @@ def pipeline_dashboard_row(pipeline: PreprocessingPipeline) -> DashboardRow:
     """Throughput, failures, lag, duration and queues of one pipeline."""
     function = {"FunctionName": pipeline.function.name if pipeline.function is not None else ""}
     row = DashboardRow(
-        f"Pipeline {pipeline._name} ({pipeline.config.feature_set})",
+        f"Pipeline {pipeline._name} ({pipeline.args.feature_set})",
         widgets=(
             Widget(
                 "Objects and records",

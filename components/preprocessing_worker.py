@@ -23,18 +23,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from hybrid_ai_platform.config import LAMBDA_MB_PER_VCPU, PreprocessingFunctionConfig, PreprocessingWorkerConfig
+from hybrid_ai_platform.contracts import LAMBDA_MB_PER_VCPU, cpu_milli, memory_mib
 
+from . import validation as check
+from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .gpu_node_group import NODE_POOL_LABEL
-from .iam import Statement
 from .image_repository import image_repository
 from .inference_service import EMF_AGENT_ENDPOINT, EMF_AGENT_PORT, POD_IDENTITY_AGENT, PRIVATE_RANGES
+from .instance_types import node_allocatable
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
     NON_ROOT_UID,
@@ -45,6 +47,9 @@ from .kubernetes import (
     restricted_pod_security_context,
 )
 from .pod_identity import PodIdentityRole, PodIdentityRoleArgs
+
+if TYPE_CHECKING:
+    from .preprocessing import PreprocessingPipeline
 
 WORKER_COMPONENT = "preprocessing-worker"
 """``app.kubernetes.io/component`` of worker pods: the permission check (BP-SYS-005) maps it to
@@ -57,24 +62,35 @@ WORKER_HEARTBEAT_FILE = "/tmp/preprocessing-worker.heartbeat"  # noqa: S108 - an
 PREPROCESSING_NODE_POOL = "preprocessing"
 """``hybrid-ai/node-pool`` label (and taint) of the spot CPU node group the workers run on by default."""
 SIZE_FIELD = "detail.object.size"
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+"""An image tag (Docker's rule: 1 to 128 word characters, dots and dashes, not starting with either)."""
+IMAGE_PATTERN = r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$"
+"""A full image reference: ``registry[:port]/repository`` and a tag or a ``@sha256:`` digest."""
+WorkerCapacity = Literal["spot", "system"]
+"""Where worker pods run: the spot CPU node group of the workers, or the system node group."""
 
 
-def worker_namespace(fn: PreprocessingFunctionConfig) -> str:
+def worker_namespace(name: str) -> str:
     """Namespace of a function's worker: ``preprocessing-<name>`` (one per function)."""
-    return f"preprocessing-{fn.name}"
+    return f"preprocessing-{name}"
 
 
-def worker_resources(fn: PreprocessingFunctionConfig) -> dict[str, dict[str, str]]:
+def worker_resources(memory_mb: int) -> dict[str, dict[str, str]]:
     """Requests = limits: the function's memory, and its Lambda CPU share (``memory_mb`` / 1769 vCPU, at least
     0.5 vCPU), in millicores."""
-    cpu = max(500, math.ceil(fn.memory_mb * 1000 / LAMBDA_MB_PER_VCPU))
-    values = {"cpu": f"{cpu}m", "memory": f"{fn.memory_mb}Mi"}
+    cpu = max(500, math.ceil(memory_mb * 1000 / LAMBDA_MB_PER_VCPU))
+    values = {"cpu": f"{cpu}m", "memory": f"{memory_mb}Mi"}
     return {"requests": dict(values), "limits": dict(values)}
 
 
-def termination_grace_seconds(fn: PreprocessingFunctionConfig) -> int:
+def termination_grace_seconds(timeout_seconds: int) -> int:
     """Long-poll wait + a batch's time limit (the function's timeout) + 10 s to delete and exit."""
-    return WORKER_WAIT_SECONDS + fn.timeout_seconds + 10
+    return WORKER_WAIT_SECONDS + timeout_seconds + 10
+
+
+def worker_node_pool(capacity: WorkerCapacity) -> str:
+    """The ``hybrid-ai/node-pool`` a worker's pods are scheduled on."""
+    return PREPROCESSING_NODE_POOL if capacity == "spot" else "system"
 
 
 def size_split_patterns(
@@ -101,17 +117,15 @@ def size_split_patterns(
 
 @dataclass(frozen=True)
 class PreprocessingWorkerArgs:
-    """Inputs of :class:`PreprocessingWorker`."""
+    """Inputs of :class:`PreprocessingWorker`. Checked at construction: a bad value raises naming the field."""
 
-    function: PreprocessingFunctionConfig
-    """The function's config; ``function.worker`` must be set. Required."""
-    queue: aws.sqs.Queue
-    """The queue the worker consumes (the cluster queue). Required."""
-    statements: Sequence[Statement]
-    """The worker role's grants: the Lambda role's, from the same builder
-    (:func:`~.preprocessing.pipeline_role_statements`). Required."""
-    environment: Mapping[str, pulumi.Input[str]]
-    """The function's own environment (:func:`~.preprocessing.function_environment`). Required."""
+    pipeline: PreprocessingPipeline
+    """The pipeline whose code the worker runs, built with ``placement`` ``cluster`` or ``auto``: the worker
+    consumes its worker queue with its function's environment, memory, timeout and role grants (the Lambda
+    role's, from the same builder, :func:`~.preprocessing.pipeline_role_statements`). Required."""
+    image_tag: str
+    """Pinned, immutable tag of the worker image (``lambda_src/Dockerfile.worker``) in the created ECR
+    repository. Required."""
     cluster: aws.eks.Cluster
     """Cluster of the Pod Identity association. Required."""
     provider: k8s.Provider
@@ -120,10 +134,21 @@ class PreprocessingWorkerArgs:
     """Stack region. Required."""
     repository_name: str
     """ECR repository of the worker image. Required."""
-    kms_key_arn: pulumi.Input[str]
-    """Stack key (the repository's encryption). Required."""
+    kms_key: KmsKey
+    """Stack key (an :class:`~.encryption_key.EncryptionKey` or ``aws.kms.Key``, or the ARN of a key you bring):
+    encrypts the worker's image repository. Required."""
     tags: Mapping[str, str]
     """Required tags. Required."""
+    image: str | None = None
+    """Full image reference (``registry/repo:tag`` or ``@sha256:``) to run instead. Defaults to none: the
+    created ECR repository at ``image_tag``."""
+    capacity: WorkerCapacity = "spot"
+    """Where the worker pods run. Defaults to ``spot``: the spot CPU node group of the workers
+    (:func:`preprocessing_node_group`, node pool ``preprocessing``), which the pods tolerate. ``system`` runs
+    them on the system node group instead (no extra node group; they then compete with the add-ons)."""
+    max_replicas: int = 5
+    """The most worker pods KEDA scales to, 1 to 100 (the counterpart of the function's maximum concurrency).
+    Defaults to 5."""
     node_cidr: pulumi.Input[str] | None = None
     """VPC CIDR: egress to the CloudWatch agent (host network) on 25888. Defaults to none (no EMF egress)."""
     depends_on: Sequence[pulumi.Resource] = ()
@@ -131,15 +156,41 @@ class PreprocessingWorkerArgs:
     scaler_depends_on: Sequence[pulumi.Resource] = ()
     """What the ScaledObject waits for (the KEDA release: its CRDs). Defaults to none."""
 
+    def __post_init__(self) -> None:
+        check_kms_key(self, "kms_key", self.kms_key)
+        from .preprocessing import PreprocessingPipeline
+
+        check.check_type(self, "pipeline", self.pipeline, PreprocessingPipeline)
+        if self.pipeline.worker_queue is None:
+            check.fail(
+                self,
+                "pipeline",
+                f"pipeline {self.pipeline.args.name} has placement '{self.pipeline.args.placement}', which leaves "
+                "no queue to a worker; build it with placement 'cluster' or 'auto'",
+            )
+        check.check_pattern(self, "image_tag", self.image_tag, IMAGE_TAG_PATTERN, "an image tag")
+        if self.image is not None:
+            check.check_pattern(self, "image", self.image, IMAGE_PATTERN, "a full image reference")
+        check.check_type(self, "region", self.region, str)
+        check.check_type(self, "repository_name", self.repository_name, str)
+        check.check_mapping(self, "tags", self.tags)
+        check.check_choice(self, "capacity", self.capacity, WorkerCapacity)
+        check.check_int(self, "max_replicas", self.max_replicas, 1, 100)
+
+    @property
+    def kms_key_arn(self) -> pulumi.Input[str]:
+        """The ARN of ``kms_key``."""
+        return kms_key_arn(self.kms_key)
+
 
 class PreprocessingWorker(pulumi.ComponentResource):
     """ECR repository, namespace, Pod Identity role, Deployment, KEDA scaler and network policies of a worker.
 
     Example::
 
-        PreprocessingWorker("transactions-worker", PreprocessingWorkerArgs(function=cfg, queue=q,
-            statements=stmts, environment=env, cluster=c.cluster, provider=c.provider, region="eu-west-1",
-            repository_name="hybrid-ai-platform-prod/transactions-worker", kms_key_arn=key.arn, tags=tags))
+        PreprocessingWorker("transactions-worker", PreprocessingWorkerArgs(pipeline=transactions,
+            image_tag="2026.11.1", cluster=c.cluster, provider=c.provider, region="eu-west-1",
+            repository_name="hybrid-ai-platform-prod/transactions-worker", kms_key=key, tags=tags))
     """
 
     repository: aws.ecr.Repository
@@ -149,12 +200,12 @@ class PreprocessingWorker(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PreprocessingWorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hybrid-ai:preprocessing:PreprocessingWorker", name, None, opts)
-        fn = args.function
-        worker = fn.worker
-        if worker is None:
-            raise ValueError(f"preprocessing function {fn.name}: placement {fn.placement} needs worker")
+        fn = args.pipeline.args
+        worker = args
+        queue = args.pipeline.worker_queue
+        assert queue is not None  # PreprocessingWorkerArgs refuses a pipeline without one
         tags = dict(args.tags)
-        ns = worker_namespace(fn)
+        ns = worker_namespace(fn.name)
         selector = {"app.kubernetes.io/name": fn.name, "app.kubernetes.io/component": WORKER_COMPONENT}
         labels = {**selector, "app.kubernetes.io/part-of": "hybrid-ai-platform"}
         aws_child = pulumi.ResourceOptions(parent=self)
@@ -189,7 +240,7 @@ class PreprocessingWorker(pulumi.ComponentResource):
                 cluster_arn=args.cluster.arn,
                 namespace=ns,
                 service_account=fn.name,
-                statements=list(args.statements),
+                statements=list(args.pipeline.worker_statements),
                 description=f"Preprocessing worker {fn.name}: the grants of its Lambda role",
                 tags=tags,
             ),
@@ -198,8 +249,8 @@ class PreprocessingWorker(pulumi.ComponentResource):
         self._network_policies(name, ns, args.node_cidr, ns_child)
 
         env = {
-            **args.environment,
-            "QUEUE_URL": args.queue.url,
+            **args.pipeline.environment,
+            "QUEUE_URL": queue.url,
             "WORKER_MAX_MESSAGES": str(WORKER_MAX_MESSAGES),
             "WORKER_WAIT_SECONDS": str(WORKER_WAIT_SECONDS),
             "WORKER_TIMEOUT_SECONDS": str(fn.timeout_seconds),
@@ -213,14 +264,14 @@ class PreprocessingWorker(pulumi.ComponentResource):
             "image": self.image,
             "imagePullPolicy": "IfNotPresent",
             "env": [{"name": key, "value": value} for key, value in sorted(env.items())],
-            "resources": worker_resources(fn),
+            "resources": worker_resources(fn.memory_mb),
             "securityContext": restricted_container_security_context(),
             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
             "startupProbe": {"exec": {"command": probe}, "periodSeconds": 5, "failureThreshold": 24},
             "livenessProbe": {"exec": {"command": probe}, "periodSeconds": 30, "failureThreshold": 2},
         }
         pod_security = {**restricted_pod_security_context(), "runAsUser": NON_ROOT_UID, "runAsGroup": NON_ROOT_UID}
-        pool = PREPROCESSING_NODE_POOL if worker.capacity == "spot" else "system"
+        pool = worker_node_pool(worker.capacity)
         scheduling: dict[str, Any] = {"nodeSelector": {NODE_POOL_LABEL: pool}}
         if worker.capacity == "spot":
             scheduling["tolerations"] = [
@@ -244,7 +295,7 @@ class PreprocessingWorker(pulumi.ComponentResource):
                             "automountServiceAccountToken": False,
                             "securityContext": pod_security,
                             **scheduling,
-                            "terminationGracePeriodSeconds": termination_grace_seconds(fn),
+                            "terminationGracePeriodSeconds": termination_grace_seconds(fn.timeout_seconds),
                             "containers": [container],
                             "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
                         },
@@ -263,14 +314,13 @@ class PreprocessingWorker(pulumi.ComponentResource):
                 ],
             ),
         )
-        self._scaler(name, fn, ns, labels, args)
+        self._scaler(name, ns, labels, args)
         self.register_outputs(
             {"namespace": ns, "repository_url": self.repository.repository_url, "role_arn": self.identity.arn}
         )
 
-    def _scaler(
-        self, name: str, fn: PreprocessingFunctionConfig, ns: str, labels: dict[str, str], args: PreprocessingWorkerArgs
-    ) -> None:
+    def _scaler(self, name: str, ns: str, labels: dict[str, str], args: PreprocessingWorkerArgs) -> None:
+        fn = args.pipeline.args
         auth = k8s.apiextensions.CustomResource(
             f"{name}-trigger-auth",
             api_version=SCALED_OBJECT_API,
@@ -289,7 +339,7 @@ class PreprocessingWorker(pulumi.ComponentResource):
             spec={
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": fn.name},
                 "minReplicaCount": 0,
-                "maxReplicaCount": fn.max_replicas,
+                "maxReplicaCount": args.max_replicas,
                 "pollingInterval": 15,
                 # Scale to zero only after a full visibility timeout without messages: a batch in flight is
                 # counted (in-flight messages), so no pod is removed mid-batch.
@@ -359,11 +409,6 @@ class PreprocessingWorker(pulumi.ComponentResource):
         )
 
 
-def worker_capacity(config: PreprocessingWorkerConfig) -> str:
-    """The ``hybrid-ai/node-pool`` a worker's pods are scheduled on."""
-    return PREPROCESSING_NODE_POOL if config.capacity == "spot" else "system"
-
-
 PREPROCESSING_INSTANCE_TYPES = ("m7i.large", "m7i.xlarge", "c7i.xlarge")
 """Spot CPU instance types of the preprocessing node group: x86_64 (build the worker image for
 ``linux/amd64``, whatever the Lambda's architecture), types the shipped stacks' instance-type policy allows,
@@ -371,16 +416,16 @@ several so a spot shortage in one pool does not stop the workers. 2-4 vCPU and 8
 worker (1 GiB, 0.58 vCPU) fits several per node."""
 
 
-def node_group_max_size(functions: Sequence[PreprocessingFunctionConfig]) -> int:
-    """Nodes the spot group needs for every spot worker at its ``max_replicas``: CPU and memory requests summed,
-    divided by what the group's smallest instance type offers pods (``node_allocatable``), rounded up; at least 1.
-    The node count bounds the cost: the group scales from zero and back with the queues."""
-    from hybrid_ai_platform.config import cpu_milli, memory_mib, node_allocatable
-
+def node_group_max_size(workers: Sequence[PreprocessingWorkerArgs]) -> int:
+    """Nodes the spot group needs for ``workers`` (the spot ones) at their ``max_replicas``: CPU and memory
+    requests summed, divided by what the group's smallest instance type offers pods (``node_allocatable``),
+    rounded up; at least 1. The node count bounds the cost: the group scales from zero and back with the
+    queues."""
     cpu_node = min(node_allocatable(t)[0] for t in PREPROCESSING_INSTANCE_TYPES)
     memory_node = min(node_allocatable(t)[1] for t in PREPROCESSING_INSTANCE_TYPES)
-    cpu = sum(fn.max_replicas * cpu_milli(worker_resources(fn)["requests"]["cpu"]) for fn in functions)
-    memory = sum(fn.max_replicas * memory_mib(worker_resources(fn)["requests"]["memory"]) for fn in functions)
+    requests = [(w.max_replicas, worker_resources(w.pipeline.args.memory_mb)["requests"]) for w in workers]
+    cpu = sum(replicas * cpu_milli(request["cpu"]) for replicas, request in requests)
+    memory = sum(replicas * memory_mib(request["memory"]) for replicas, request in requests)
     return max(1, math.ceil(cpu / cpu_node), math.ceil(memory / memory_node))
 
 

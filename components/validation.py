@@ -16,6 +16,9 @@ from typing import Any, get_args
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$"
 """Short names (models, node groups, batch jobs): lower-case DNS labels of 3 to 32 characters, usable as a
 Kubernetes namespace, EKS node-group name and part of IAM role names."""
+FEATURE_SET_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
+"""Feature-set names: lower-case letters, digits and ``_``, 2 to 63 characters (an S3 key prefix and a
+Python module name of ``lambda_src/preprocessing/feature_sets/``)."""
 
 
 class ArgsError(ValueError):

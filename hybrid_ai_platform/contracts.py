@@ -9,9 +9,11 @@ imports the components) and any consumer can read it cheaply. The workload code 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import math
+import re
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 # Tags ------------------------------------------------------------------------------------------------------
 
@@ -141,6 +143,50 @@ waits for the device plugin to advertise its GPUs instead of scaling out again
 (``cloudprovider/aws/aws_cloud_provider.go``: T4, A10G, L4, L40S, A100); H100 is not in that
 list, which only matters for ``--gpu-total`` limits."""
 
+
+def gpus_per_node(instance_type: str) -> int:
+    """NVIDIA GPUs on one node of ``instance_type`` (from :data:`GPUS_PER_INSTANCE`).
+
+    >>> gpus_per_node("g6.12xlarge")
+    4
+    """
+    return GPUS_PER_INSTANCE[instance_type]
+
+
+def gpu_type(instance_type: str) -> str:
+    """GPU type of ``instance_type``'s family (from :data:`GPU_TYPE_BY_FAMILY`), e.g. ``nvidia-l4``.
+
+    >>> gpu_type("g6.xlarge")
+    'nvidia-l4'
+    """
+    return GPU_TYPE_BY_FAMILY[instance_type.split(".")[0]]
+
+
+def gpu_instance_types_problem(instance_types: Sequence[str]) -> str | None:
+    """Why ``instance_types`` cannot form one GPU node group, or ``None``: each must be a known GPU type of
+    :data:`GPU_FAMILIES`, and all must have the same GPU count and GPU type (the autoscaler's scale-from-zero
+    template and the ``k8s.amazonaws.com/accelerator`` label describe one shape)."""
+    value = list(instance_types)
+    if not value:
+        return "lists no instance type; list at least one GPU instance type"
+    bad = [t for t in value if t.split(".")[0] not in GPU_FAMILIES]
+    if bad:
+        return f"{bad} are not GPU instance types; use the families {', '.join(GPU_FAMILIES)}"
+    unknown = [t for t in value if t not in GPUS_PER_INSTANCE]
+    if unknown:
+        return f"{unknown} have no GPU count in GPUS_PER_INSTANCE; use one of {sorted(GPUS_PER_INSTANCE)}"
+    counts = {GPUS_PER_INSTANCE[t] for t in value}
+    if len(counts) > 1:
+        return f"{value} mix GPU counts {sorted(counts)}; put instance types with different counts in separate groups"
+    gpu_types = sorted({gpu_type(t) for t in value})
+    if len(gpu_types) > 1:
+        return (
+            f"{value} mix GPU types {gpu_types}; the group's k8s.amazonaws.com/accelerator label has one "
+            "value, so put instance families with different GPUs in separate groups"
+        )
+    return None
+
+
 # GPU scheduling --------------------------------------------------------------------------------------------
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -160,6 +206,127 @@ NODE_POOL_LABEL = "hybrid-ai/node-pool"
 """Name of the node group a node belongs to."""
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 """GPU type of the node (:data:`GPU_TYPE_BY_FAMILY`)."""
+
+# Kubernetes quantities and nodes ---------------------------------------------------------------------------
+
+
+def cpu_milli(quantity: str) -> int:
+    """A Kubernetes CPU quantity (``2``, ``1.5``, ``500m``) in millicores.
+
+    >>> cpu_milli("1.5"), cpu_milli("500m")
+    (1500, 500)
+    """
+    if quantity.endswith("m"):
+        return int(quantity[:-1])
+    return math.ceil(float(quantity) * 1000)
+
+
+MEMORY_QUANTITY = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|[eE]\d+)?$"
+"""A Kubernetes memory quantity: a number with a binary (``Ki``..``Ei``) or decimal (``k``..``E``)
+suffix, an exponent (``4e9``) or none (bytes)
+(https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-memory)."""
+
+
+def memory_mib(quantity: str) -> float:
+    """A Kubernetes memory quantity (``512Mi``, ``8Gi``, ``4G``, ``4e9``, ``1073741824``) in MiB.
+
+    >>> memory_mib("8Gi"), memory_mib("1048576")
+    (8192.0, 1.0)
+    """
+    factors = {
+        "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+        "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    }  # fmt: skip
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(.*)", quantity)
+    if match is None:
+        raise ValueError(f"'{quantity}' is not a memory quantity")
+    number, suffix = float(match.group(1)), match.group(2)
+    exponent = suffix[:1] in ("e", "E") and suffix[1:].isdigit()
+    factor = 10 ** int(suffix[1:]) if exponent else factors.get(suffix, 1)
+    return number * factor / 2**20
+
+
+NODE_RESERVED_MEMORY_MIB = 255 + 100
+"""Memory a node never offers to pods, at the least: the EKS AMI's base ``kube-reserved`` memory
+(255 MiB, plus 11 MiB per schedulable pod, not counted here) and the kubelet's hard eviction
+threshold (``memory.available<100Mi``). A lower bound, so the fit checks only refuse what
+can never fit; DaemonSets (VPC CNI, kube-proxy, Pod Identity agent, device plugin) need a little
+more, so leave headroom."""
+
+
+def node_reserved_cpu_milli(vcpus: int) -> int:
+    """The EKS AMI's ``kube-reserved`` CPU: 6% of the first core, 1% of the second, 0.5% of the
+    third and fourth, 0.25% of every further core (in millicores).
+
+    >>> node_reserved_cpu_milli(2), node_reserved_cpu_milli(8)
+    (70, 90)
+    """
+    tiers = ((1, 60), (1, 10), (2, 5))
+    reserved, left = 0, vcpus
+    for cores, per_core in tiers:
+        used = min(left, cores)
+        reserved += used * per_core
+        left -= used
+    return reserved + math.ceil(left * 2.5)
+
+
+ROLLOUT_MAX_SURGE = 1
+"""Extra pods a model's rolling update adds (``maxSurge`` of the Deployment's ``RollingUpdate``
+strategy, with ``maxUnavailable: 0``): the Deployment in ``components/inference_service.py``
+reads it from here, so the capacity check (``PlatformConfig.gpu_demand``) counts the same surge the rollout uses."""
+
+# EKS and CloudWatch ----------------------------------------------------------------------------------------
+
+EksAddonName = Literal[
+    "vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics-server", "amazon-cloudwatch-observability"
+]
+"""EKS managed add-ons the platform installs (the ``addon_name`` of ``aws.eks.Addon``)."""
+
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+"""The retention periods CloudWatch Logs accepts."""
+
+SLO_LATENCY_TARGETS_MS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+"""Latency SLO thresholds the model server counts slow requests for exactly: the whole-millisecond bounds
+of its latency histogram (``container_src/inference_server/metrics.py`` ``LATENCY_BUCKETS``)."""
+
+# Preprocessing placement -----------------------------------------------------------------------------------
+
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda allocates one vCPU per 1,769 MB of memory
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
+PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND = 20_000_000
+"""Default measured throughput of the preprocessing code: landing bytes processed per second on one vCPU.
+Measure yours with ``bench/bench_lambda.py`` (rows per second times bytes per row)."""
+SIZE_THRESHOLD_SAFETY_FACTOR = 4
+"""``placement: auto`` sends an object to Lambda only if it would take at most a quarter of the timeout and a
+quarter of the memory."""
+EVENTBRIDGE_NUMERIC_MAX = 5_000_000_000
+"""EventBridge documents numeric matching for values between -5.0e9 and +5.0e9 inclusive
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html#filtering-numeric-matching):
+a size threshold must stay below it (objects above it are outside the documented range; docs/placement.md)."""
+
+
+def derived_size_threshold_bytes(memory_mb: int, timeout_seconds: int, throughput_bytes_per_vcpu_second: int) -> int:
+    """``placement: auto``'s default size threshold: ``min(throughput x vCPU x timeout, memory) / 4``, with
+    vCPU = ``memory_mb`` / :data:`LAMBDA_MB_PER_VCPU` (Lambda's CPU share) and memory in bytes (MiB x 2^20),
+    kept below :data:`EVENTBRIDGE_NUMERIC_MAX`.
+
+    >>> derived_size_threshold_bytes(1024, 120, 20_000_000) == 2**30 // 4
+    True
+    """
+    by_time = throughput_bytes_per_vcpu_second * memory_mb / LAMBDA_MB_PER_VCPU * timeout_seconds
+    by_memory = memory_mb * 2**20
+    return max(1, min(int(min(by_time, by_memory) / SIZE_THRESHOLD_SAFETY_FACTOR), EVENTBRIDGE_NUMERIC_MAX - 1))
+
+
+# Secrets ---------------------------------------------------------------------------------------------------
+
+SECRET_NAME = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential)")
+"""Names that look like they hold a secret (refused for plain environment variables and tags)."""
+SECRET_VALUE = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[A-Za-z0-9]{36}|xox[abp]-")
+"""Values that look like credentials: AWS access key ids, PEM private keys, GitHub and Slack tokens."""
 
 # Ports -----------------------------------------------------------------------------------------------------
 

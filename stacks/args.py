@@ -8,11 +8,12 @@ components. Resources the program created (cluster, node role, buckets, services
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 from hybrid_ai_platform.components.alarms import Alarms
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
+from hybrid_ai_platform.components.aws_rules import bounded_name
 from hybrid_ai_platform.components.batch_job import BatchScoringJobArgs
 from hybrid_ai_platform.components.budget import BudgetArgs
 from hybrid_ai_platform.components.cluster_autoscaler import ClusterAutoscalerArgs
@@ -21,12 +22,21 @@ from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroupArgs
 from hybrid_ai_platform.components.inference_cluster import InferenceCluster, InferenceClusterArgs
 from hybrid_ai_platform.components.inference_service import InferenceService, InferenceServiceArgs
 from hybrid_ai_platform.components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
+from hybrid_ai_platform.components.preprocessing import (
+    LambdaPackage,
+    PipelineAlarmsArgs,
+    PreprocessingPipeline,
+    PreprocessingPipelineArgs,
+    environment_size_problem,
+)
+from hybrid_ai_platform.components.preprocessing_worker import PreprocessingWorkerArgs
 
 from hybrid_ai_platform.config import (
     BatchJobConfig,
     GpuNodeGroupConfig,
     ModelServiceConfig,
     PlatformConfig,
+    PreprocessingFunctionConfig,
 )
 from hybrid_ai_platform.contracts import BucketPurpose
 
@@ -63,7 +73,7 @@ def artifact_bucket_args(
     return ArtifactBucketArgs(
         tags=tags,
         region=config.region,
-        kms_key_arn=key.arn if key is not None else None,
+        kms_key=key,
         purpose=purpose,
         log_bucket=log_bucket,
         eventbridge_notifications=purpose == BucketPurpose.LANDING,
@@ -103,7 +113,7 @@ def network_args(config: PlatformConfig, ctx: StackContext) -> NetworkArgs:
         tags=ctx.tags,
         region=config.region,
         account_id=ctx.account_id,
-        kms_key_arn=ctx.key.arn,
+        kms_key=ctx.key,
         cidr=config.network.cidr,
         az_count=config.az_count,
         nat_gateways=config.nat_gateways,
@@ -142,7 +152,7 @@ def inference_cluster_args(config: PlatformConfig, ctx: StackContext, network: N
         region=config.region,
         account_id=ctx.account_id,
         subnet_ids=network.private_subnet_ids,
-        kms_key_arn=ctx.key.arn,
+        kms_key=ctx.key,
         tags=ctx.tags,
         system_instance_types=tuple(system.instance_types),
         system_min_size=system.min_size,
@@ -173,7 +183,7 @@ def gpu_node_group_args(
         cluster_name=ctx.name,
         node_role=cluster.node_role,
         subnet_ids=network.private_subnet_ids,
-        kms_key_arn=ctx.key.arn,
+        kms_key=ctx.key,
         tags=ctx.tags,
         ami_type=group.ami_type,
         capacity_type=group.capacity_type,
@@ -223,7 +233,7 @@ def inference_service_args(
         region=config.region,
         model_registry=ctx.model_registry,
         registry_prefix=config.storage.model_registry.prefix,
-        kms_key_arn=ctx.key.arn,
+        kms_key=ctx.key,
         repository_name=f"{ctx.name}/{model.name}",
         tags=ctx.tags,
         image=model.image,
@@ -264,4 +274,118 @@ def batch_scoring_job_args(job: BatchJobConfig, ctx: StackContext, service: Infe
         completions=job.completions,
         parallelism=job.parallelism,
         drift_psi_threshold=job.drift_psi_threshold,
+    )
+
+
+def preprocessing_problems(config: PlatformConfig, packages: Mapping[str, LambdaPackage], build_dir: str) -> list[str]:
+    """What the Lambda packages and Lambda itself would refuse in ``preprocessing.functions``, one
+    ``preprocessing.functions[<i>].<field>: ...`` line each (the ConfigError format), before any resource:
+
+    - a ``feature_set`` the function's package does not contain (naming the available ones and both fixes;
+      functions whose architecture has no package are skipped: the package loader reports those);
+    - an ``environment`` that, with the variables the library adds, exceeds Lambda's 4 KB.
+    """
+    problems = []
+    for index, fn in enumerate(config.preprocessing.functions):
+        at = f"preprocessing.functions[{index}]"
+        package = packages.get(fn.architecture)
+        if package is not None and fn.feature_set not in package.feature_sets:
+            available = ", ".join(package.feature_sets) or "none"
+            problems.append(
+                f"{at}.feature_set: '{fn.feature_set}' is not a feature set of the Lambda package "
+                f"{build_dir}/{fn.architecture} (available: {available}); use one of those, or add "
+                f"lambda_src/preprocessing/feature_sets/{fn.feature_set}.py and run `make package`"
+            )
+    for index, fn in enumerate(config.preprocessing.functions):
+        problem = environment_size_problem(
+            name=fn.name,
+            feature_set=fn.feature_set,
+            landing_prefix=fn.landing_prefix,
+            environment=fn.environment,
+            scheduled=fn.schedule is not None,
+            region=config.region,
+        )
+        if problem:
+            problems.append(f"preprocessing.functions[{index}].environment: {problem}")
+    return problems
+
+
+def pipeline_alarms_args(config: PlatformConfig) -> PipelineAlarmsArgs:
+    """The ``alarms`` thresholds every preprocessing pipeline alarms on."""
+    alarms = config.alarms
+    return PipelineAlarmsArgs(
+        records_failed_threshold=alarms.records_failed_threshold,
+        lambda_errors_threshold=alarms.lambda_errors_threshold,
+        lambda_throttles_threshold=alarms.lambda_throttles_threshold,
+        duration_timeout_ratio=alarms.duration_timeout_ratio,
+        oldest_message_age_seconds=alarms.oldest_message_age_seconds,
+        dlq_oldest_message_age_seconds=alarms.dlq_oldest_message_age_seconds,
+    )
+
+
+def preprocessing_pipeline_args(
+    fn: PreprocessingFunctionConfig, ctx: StackContext, package: LambdaPackage
+) -> PreprocessingPipelineArgs:
+    """One entry of ``preprocessing.functions``, between the stack's landing bucket and feature store; the
+    function is ``<project>-<stack>-<name>`` (bounded to Lambda's 64 characters)."""
+    return PreprocessingPipelineArgs(
+        name=fn.name,
+        feature_set=fn.feature_set,
+        landing_prefix=fn.landing_prefix,
+        landing=ctx.landing,
+        feature_store=ctx.feature_store,
+        kms_key=ctx.key,
+        package=package,
+        account_id=ctx.account_id,
+        region=ctx.config.region,
+        tags=ctx.tags,
+        function_name=bounded_name(f"{ctx.name}-{fn.name}", 64),
+        architecture=fn.architecture,
+        runtime=fn.runtime,
+        memory_mb=fn.memory_mb,
+        timeout_seconds=fn.timeout_seconds,
+        reserved_concurrency=fn.reserved_concurrency,
+        maximum_concurrency=fn.maximum_concurrency,
+        batch_size=fn.batch_size,
+        batching_window_seconds=fn.batching_window_seconds,
+        max_receive_count=fn.max_receive_count,
+        message_retention_seconds=fn.message_retention_seconds,
+        log_retention_days=fn.log_retention_days,
+        schedule=fn.schedule,
+        environment=dict(fn.environment),
+        placement=fn.placement,
+        size_threshold_bytes=fn.size_threshold_bytes,
+        throughput_bytes_per_vcpu_second=fn.throughput_bytes_per_vcpu_second,
+        alarms=pipeline_alarms_args(ctx.config),
+    )
+
+
+def preprocessing_worker_args(
+    fn: PreprocessingFunctionConfig,
+    pipeline: PreprocessingPipeline,
+    ctx: StackContext,
+    cluster: InferenceCluster,
+    node_cidr: pulumi.Input[str],
+    depends_on: Sequence[pulumi.Resource],
+    scaler_depends_on: Sequence[pulumi.Resource],
+) -> PreprocessingWorkerArgs:
+    """The cluster worker of a function with ``placement: cluster | auto`` (its ``worker`` block); the ECR
+    repository is ``<project>-<stack>/<name>-worker``."""
+    worker = fn.worker
+    assert worker is not None  # the config requires it with these placements
+    return PreprocessingWorkerArgs(
+        pipeline=pipeline,
+        image_tag=worker.image_tag,
+        cluster=cluster.cluster,
+        provider=cluster.provider,
+        region=ctx.config.region,
+        repository_name=f"{ctx.name}/{fn.name}-worker",
+        kms_key=ctx.key,
+        tags=ctx.tags,
+        image=worker.image,
+        capacity=worker.capacity,
+        max_replicas=fn.max_replicas,
+        node_cidr=node_cidr,
+        depends_on=depends_on,
+        scaler_depends_on=scaler_depends_on,
     )

@@ -12,6 +12,7 @@ creates everything else and logs what to publish where, and the next one creates
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pulumi
 from hybrid_ai_platform.components.batch_job import (
@@ -33,7 +34,6 @@ from hybrid_ai_platform.components.nvidia_device_plugin import NvidiaDevicePlugi
 from hybrid_ai_platform.components.observability import DashboardRow, FailureMode, Metric, QueryRule
 from hybrid_ai_platform.components.preprocessing_worker import (
     PreprocessingWorker,
-    PreprocessingWorkerArgs,
     node_group_max_size,
     preprocessing_node_group,
 )
@@ -202,48 +202,37 @@ def build_preprocessing_workers(
 ) -> None:
     """The cluster path of every function with ``placement: cluster | auto`` (docs/placement.md): its worker,
     and the spot CPU node group once if any worker uses ``capacity: spot``."""
-    placed = [p for p in ctx.pipelines if p.worker_queue is not None]
-    if not placed:
+    functions = {fn.name: fn for fn in ctx.config.preprocessing.functions}
+    workers = [
+        args.preprocessing_worker_args(
+            functions[p.args.name],
+            p,
+            ctx,
+            cluster,
+            node_cidr,
+            depends_on=[cluster.addons["coredns"]],
+            scaler_depends_on=[keda.release],
+        )
+        for p in ctx.pipelines
+        if p.worker_queue is not None
+    ]
+    if not workers:
         return
-    node_group: list[pulumi.Resource] = []
-    spot = [p for p in placed if p.config.worker is not None and p.config.worker.capacity == "spot"]
+    spot = [w for w in workers if w.capacity == "spot"]
     if spot:
-        node_group.append(
-            preprocessing_node_group(
-                "preprocessing",
-                cluster_name=cluster.cluster.name,
-                autoscaler_cluster_name=ctx.name,
-                node_role_arn=cluster.node_role.arn,
-                subnet_ids=subnet_ids,
-                kms_key_arn=ctx.key.arn,
-                max_size=node_group_max_size([p.config for p in spot]),
-                tags=ctx.tags,
-                parent=cluster,
-                depends_on=cluster.node_ready,
-            )
+        node_group = preprocessing_node_group(
+            "preprocessing",
+            cluster_name=cluster.cluster.name,
+            autoscaler_cluster_name=ctx.name,
+            node_role_arn=cluster.node_role.arn,
+            subnet_ids=subnet_ids,
+            kms_key_arn=ctx.key.arn,
+            max_size=node_group_max_size(spot),
+            tags=ctx.tags,
+            parent=cluster,
+            depends_on=cluster.node_ready,
         )
-    for pipeline in placed:
-        fn = pipeline.config
-        assert pipeline.worker_queue is not None
-        PreprocessingWorker(
-            f"{fn.name}-worker",
-            PreprocessingWorkerArgs(
-                function=fn,
-                queue=pipeline.worker_queue,
-                statements=pipeline.worker_statements,
-                environment=pipeline.environment,
-                cluster=cluster.cluster,
-                provider=cluster.provider,
-                region=ctx.config.region,
-                repository_name=f"{ctx.name}/{fn.name}-worker",
-                kms_key_arn=ctx.key.arn,
-                tags=ctx.tags,
-                node_cidr=node_cidr,
-                depends_on=[
-                    cluster.addons["coredns"],
-                    *(node_group if fn.worker and fn.worker.capacity == "spot" else []),
-                ],
-                scaler_depends_on=[keda.release],
-            ),
-            opts=opts,
-        )
+        # Spot workers wait for their node group too.
+        workers = [replace(w, depends_on=[*w.depends_on, node_group]) if w.capacity == "spot" else w for w in workers]
+    for worker in workers:
+        PreprocessingWorker(f"{worker.pipeline.args.name}-worker", worker, opts=opts)

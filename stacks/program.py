@@ -11,18 +11,14 @@ import pulumi
 import pulumi_aws as aws
 from hybrid_ai_platform.components.alarms import Alarms, AlarmsArgs
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
-from hybrid_ai_platform.components.aws_rules import bounded_name
 from hybrid_ai_platform.components.budget import Budget
 from hybrid_ai_platform.components.encryption_key import EncryptionKey
 from hybrid_ai_platform.components.preprocessing import (
     LambdaPackage,
     PreprocessingPipeline,
-    PreprocessingPipelineArgs,
-    environment_size_problems,
     feature_set_failure_modes,
     pipeline_dashboard_row,
     pipeline_failure_modes,
-    unknown_feature_sets,
 )
 
 from hybrid_ai_platform.config import ConfigError, PlatformConfig, load_platform_config
@@ -43,11 +39,9 @@ def main() -> None:
         arch: LambdaPackage.from_manifest(LAMBDA_BUILD_DIR / arch / "manifest.json")
         for arch in sorted({fn.architecture for fn in config.preprocessing.functions})
     }
-    # A feature set the deployed code does not contain would fail every record: reject it before any resource.
-    problems = unknown_feature_sets(
-        config.preprocessing.functions, packages, LAMBDA_BUILD_DIR.relative_to(REPO_ROOT).as_posix()
-    )
-    problems += environment_size_problems(config.preprocessing.functions, config.region)
+    # A feature set the deployed code does not contain would fail every record, an environment above Lambda's
+    # limit every deployment: reject them before any resource.
+    problems = args.preprocessing_problems(config, packages, LAMBDA_BUILD_DIR.relative_to(REPO_ROOT).as_posix())
     if problems:
         raise ConfigError(pulumi.get_stack(), problems)
     ctx = build_data_plane(config, packages)
@@ -101,33 +95,25 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
     )
 
     pipelines = [
-        PreprocessingPipeline(
-            fn.name,
-            PreprocessingPipelineArgs(
-                function=fn,
-                landing=landing,
-                feature_store=feature_store,
-                kms_key_arn=key.arn,
-                package=packages[fn.architecture],
-                account_id=account_id,
-                region=config.region,
-                tags=tags,
-                function_name=bounded_name(f"{ctx.name}-{fn.name}", 64),
-            ),
-            opts=opts,
-        )
+        PreprocessingPipeline(fn.name, args.preprocessing_pipeline_args(fn, ctx, packages[fn.architecture]), opts=opts)
         for fn in config.preprocessing.functions
     ]
     ctx.pipelines = pipelines
     ctx.alarms = Alarms(
         "alerts",
-        AlarmsArgs(kms_key_arn=key.arn, account_id=account_id, tags=tags, emails=config.alarms.emails),
+        AlarmsArgs(kms_key=key, account_id=account_id, tags=tags, emails=config.alarms.emails),
         opts=opts,
     )
     ctx.failure_modes.extend(
-        mode for index, p in enumerate(pipelines) for mode in pipeline_failure_modes(p, index, config.alarms)
+        mode
+        for index, p in enumerate(pipelines)
+        for mode in pipeline_failure_modes(p, f"preprocessing.functions[{index}]", "alarms")
     )
-    ctx.failure_modes.extend(feature_set_failure_modes(pipelines, config.preprocessing))
+    ctx.failure_modes.extend(
+        feature_set_failure_modes(
+            pipelines, config.preprocessing.freshness_window_minutes, "preprocessing.freshness_window_minutes"
+        )
+    )
     ctx.dashboard_rows.extend(pipeline_dashboard_row(p) for p in pipelines)
     Budget("budget", args.budget_args(config, tags, ctx.alarms), opts=opts)
     ctx.outputs.update(

@@ -28,7 +28,7 @@ gpu = GpuNodeGroup(
         cluster_name=cluster_name,
         node_role=node_role,
         subnet_ids=config.require_object("subnetIds"),
-        kms_key_arn=config.require("kmsKeyArn"),
+        kms_key=config.require("kmsKeyArn"),
         tags={
             "environment": pulumi.get_stack(),
             "owner": "ml-platform",

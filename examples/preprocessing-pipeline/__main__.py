@@ -17,10 +17,6 @@ from hybrid_ai_platform.components import (
     PreprocessingPipelineArgs,
 )
 
-# The function's settings are still a config model; the flat PreprocessingPipelineArgs (issue 13, item 4)
-# replace it, and then take an existing landing bucket instead of creating one here.
-from hybrid_ai_platform.config import PreprocessingFunctionConfig
-
 config = pulumi.Config()
 kms_key_arn = config.require("kmsKeyArn")
 region = aws.config.region or "us-east-1"
@@ -36,22 +32,22 @@ tags = {
 landing = ArtifactBucket(
     "landing",
     ArtifactBucketArgs(
-        tags=tags, region=region, kms_key_arn=kms_key_arn, purpose="landing", eventbridge_notifications=True
+        tags=tags, region=region, kms_key=kms_key_arn, purpose="landing", eventbridge_notifications=True
     ),
 )
 features = ArtifactBucket(
-    "features", ArtifactBucketArgs(tags=tags, region=region, kms_key_arn=kms_key_arn, purpose="features")
+    "features", ArtifactBucketArgs(tags=tags, region=region, kms_key=kms_key_arn, purpose="features")
 )
 
 pipeline = PreprocessingPipeline(
     "transactions",
     PreprocessingPipelineArgs(
-        function=PreprocessingFunctionConfig(
-            name="transactions", feature_set="transactions", landing_prefix="raw/transactions/"
-        ),
+        name="transactions",
+        feature_set="transactions",
+        landing_prefix="raw/transactions/",
         landing=landing,
         feature_store=features,
-        kms_key_arn=kms_key_arn,
+        kms_key=kms_key_arn,
         package=LambdaPackage.from_manifest(Path(config.require("lambdaManifest"))),
         account_id=account_id,
         region=region,

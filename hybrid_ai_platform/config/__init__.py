@@ -18,10 +18,17 @@ encryption, storage), :mod:`.preprocessing`, :mod:`.network`, :mod:`.cluster`, :
 
 from __future__ import annotations
 
-from hybrid_ai_platform.components.catalogue import (
+from hybrid_ai_platform.components.instance_types import node_allocatable
+from hybrid_ai_platform.components.preprocessing import DEFAULT_FRESHNESS_WINDOW_MINUTES
+from hybrid_ai_platform.contracts import (
+    EVENTBRIDGE_NUMERIC_MAX,
+    LAMBDA_MB_PER_VCPU,
     LOG_RETENTION_DAYS,
     MEMORY_QUANTITY,
+    NODE_RESERVED_MEMORY_MIB,
+    PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND,
     ROLLOUT_MAX_SURGE,
+    SIZE_THRESHOLD_SAFETY_FACTOR,
     SLO_LATENCY_TARGETS_MS,
     EksAddonName,
     cpu_milli,
@@ -51,13 +58,11 @@ from .cluster import (
 from .data import EncryptionConfig, ModelRegistryConfig, StorageConfig, TagsConfig
 from .governance import AlarmsConfig, BudgetConfig, FunctionUsage, UsageConfig
 from .inference import (
-    NODE_RESERVED_MEMORY_MIB,
     BatchJobConfig,
     InferenceConfig,
     ModelServiceConfig,
     ResourcesConfig,
     SloConfig,
-    node_allocatable,
 )
 from .network import ExistingVpcConfig, NetworkConfig, PeeringConfig
 from .platform import (
@@ -69,11 +74,6 @@ from .platform import (
     parse_platform_config,
 )
 from .preprocessing import (
-    DEFAULT_FRESHNESS_WINDOW_MINUTES,
-    EVENTBRIDGE_NUMERIC_MAX,
-    LAMBDA_MB_PER_VCPU,
-    PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND,
-    SIZE_THRESHOLD_SAFETY_FACTOR,
     FreshnessWindow,
     PreprocessingConfig,
     PreprocessingFunctionConfig,

@@ -3,9 +3,9 @@ field types and checks several sections use."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
-import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -13,8 +13,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core.core_schema import ValidationInfo
 
-from hybrid_ai_platform.components.catalogue import LOG_RETENTION_DAYS
-from hybrid_ai_platform.contracts import world_open
+from hybrid_ai_platform.contracts import LOG_RETENTION_DAYS, SECRET_NAME, SECRET_VALUE, world_open
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -23,8 +22,21 @@ AWS_REGION_PATTERN = (
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
 )
 
-_SECRET_NAME = re.compile(r"(?i)(secret|password|passwd|token|api[_-]?key|private[_-]?key|credential)")
-_SECRET_VALUE = re.compile(r"(AKIA|ASIA)[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[A-Za-z0-9]{36}|xox[abp]-")
+_SECRET_NAME = SECRET_NAME
+_SECRET_VALUE = SECRET_VALUE
+
+
+def args_default(args: type, name: str) -> Any:
+    """The default of field ``name`` of the component Args dataclass ``args``: a config field that mirrors a
+    component Arg reads its default from there, so the two cannot drift (one source)."""
+    for field in dataclasses.fields(args):
+        if field.name != name:
+            continue
+        if field.default_factory is not dataclasses.MISSING:
+            return field.default_factory()
+        if field.default is not dataclasses.MISSING:
+            return field.default
+    raise TypeError(f"{args.__name__} has no defaulted field {name!r}")
 
 
 class Environment(StrEnum):

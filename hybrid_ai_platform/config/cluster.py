@@ -9,10 +9,27 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core.core_schema import ValidationInfo
 
-from hybrid_ai_platform.components.catalogue import EksAddonName
-from hybrid_ai_platform.contracts import GPU_FAMILIES, GPU_TYPE_BY_FAMILY, GPUS_PER_INSTANCE
+from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroupArgs
+from hybrid_ai_platform.components.inference_cluster import InferenceClusterArgs
+from hybrid_ai_platform.contracts import (
+    GPU_FAMILIES,
+    EksAddonName,
+    gpu_instance_types_problem,
+    gpu_type,
+    gpus_per_node,
+)
 
-from .base import LogRetentionDays, Name, RoleArn, _check_cidr, _check_not_everywhere, _check_sizes, _Model, _unique_ci
+from .base import (
+    LogRetentionDays,
+    Name,
+    RoleArn,
+    _check_cidr,
+    _check_not_everywhere,
+    _check_sizes,
+    _Model,
+    _unique_ci,
+    args_default,
+)
 
 
 def _check_instance_type(value: str) -> str:
@@ -39,15 +56,17 @@ InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[0-9a-z]+$"), Af
 class SystemNodeGroupConfig(_Model):
     """On-demand CPU nodes for cluster add-ons."""
 
-    instance_types: list[InstanceType] = Field(default_factory=lambda: ["m7i.large"], min_length=1)
+    instance_types: list[InstanceType] = Field(
+        default_factory=lambda: list(args_default(InferenceClusterArgs, "system_instance_types")), min_length=1
+    )
     """Instance types. Defaults to ``m7i.large``."""
-    min_size: int = Field(default=2, ge=1, le=100)
+    min_size: int = Field(default=args_default(InferenceClusterArgs, "system_min_size"), ge=1, le=100)
     """Minimum nodes. Defaults to 2 (add-ons survive a node loss)."""
-    max_size: int = Field(default=4, ge=1, le=100)
+    max_size: int = Field(default=args_default(InferenceClusterArgs, "system_max_size"), ge=1, le=100)
     """Maximum nodes. Defaults to 4."""
-    desired_size: int = Field(default=2, ge=1, le=100)
+    desired_size: int = Field(default=args_default(InferenceClusterArgs, "system_desired_size"), ge=1, le=100)
     """Initial nodes. Defaults to 2; afterwards the autoscaler owns it."""
-    disk_size_gb: int = Field(default=50, ge=20, le=16384)
+    disk_size_gb: int = Field(default=args_default(InferenceClusterArgs, "system_disk_size_gb"), ge=20, le=16384)
     """Encrypted gp3 root volume size. Defaults to 50 GB."""
 
     @field_validator("instance_types")
@@ -72,46 +91,30 @@ class GpuNodeGroupConfig(_Model):
     instance_types: list[InstanceType] = Field(min_length=1)
     """GPU instance types, from the g4dn, g5, g6, g6e, p4d or p5 families, all with the same GPU
     count (the autoscaler's scale-from-zero template assumes one shape). Required."""
-    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
+    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = args_default(GpuNodeGroupArgs, "ami_type")
     """EKS-optimised NVIDIA AMI. Defaults to ``AL2023_x86_64_NVIDIA``. Bottlerocket ships its own
     NVIDIA device plugin, so the Helm device plugin skips those nodes."""
-    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = args_default(GpuNodeGroupArgs, "capacity_type")
     """Purchase option. Defaults to ``ON_DEMAND``. With ``SPOT`` list several instance types
     so a capacity shortage of one type does not stop scaling."""
-    min_size: int = Field(default=0, ge=0, le=100)
+    min_size: int = Field(default=args_default(GpuNodeGroupArgs, "min_size"), ge=0, le=100)
     """Minimum nodes. Defaults to 0 (scale to zero when idle)."""
-    max_size: int = Field(default=2, ge=1, le=100)
+    max_size: int = Field(default=args_default(GpuNodeGroupArgs, "max_size"), ge=1, le=100)
     """Maximum nodes. Defaults to 2."""
-    desired_size: int = Field(default=0, ge=0, le=100)
+    desired_size: int = Field(default=args_default(GpuNodeGroupArgs, "desired_size"), ge=0, le=100)
     """Initial nodes. Defaults to 0; afterwards the cluster autoscaler owns it (drift ignored)."""
-    disk_size_gb: int = Field(default=200, ge=50, le=16384)
+    disk_size_gb: int = Field(default=args_default(GpuNodeGroupArgs, "disk_size_gb"), ge=50, le=16384)
     """Encrypted gp3 volume for images and model cache (AL2023: the root volume; Bottlerocket:
     the data volume). Defaults to 200 GB."""
-    max_unavailable: int = Field(default=1, ge=1, le=100)
+    max_unavailable: int = Field(default=args_default(GpuNodeGroupArgs, "max_unavailable"), ge=1, le=100)
     """Nodes replaced at once during an update. Defaults to 1."""
 
     @field_validator("instance_types")
     @classmethod
     def _gpu_types(cls, value: list[str]) -> list[str]:
-        bad = [t for t in value if t.split(".")[0] not in GPU_FAMILIES]
-        if bad:
-            raise ValueError(f"{bad} are not GPU instance types; use the families {', '.join(GPU_FAMILIES)}")
-        unknown = [t for t in value if t not in GPUS_PER_INSTANCE]
-        if unknown:
-            raise ValueError(
-                f"{unknown} have no GPU count in GPUS_PER_INSTANCE; use one of {sorted(GPUS_PER_INSTANCE)}"
-            )
-        counts = {GPUS_PER_INSTANCE[t] for t in value}
-        if len(counts) > 1:
-            raise ValueError(
-                f"{value} mix GPU counts {sorted(counts)}; put instance types with different counts in separate groups"
-            )
-        gpu_types = sorted({GPU_TYPE_BY_FAMILY[t.split(".")[0]] for t in value})
-        if len(gpu_types) > 1:
-            raise ValueError(
-                f"{value} mix GPU types {gpu_types}; the group's k8s.amazonaws.com/accelerator label has one "
-                "value, so put instance families with different GPUs in separate groups"
-            )
+        problem = gpu_instance_types_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -122,12 +125,12 @@ class GpuNodeGroupConfig(_Model):
     @property
     def gpus_per_node(self) -> int:
         """NVIDIA GPUs on each node of the group (from :data:`GPUS_PER_INSTANCE`)."""
-        return GPUS_PER_INSTANCE[self.instance_types[0]]
+        return gpus_per_node(self.instance_types[0])
 
     @property
     def gpu_type(self) -> str:
         """GPU type of the group's nodes (from :data:`GPU_TYPE_BY_FAMILY`), e.g. ``nvidia-l4``."""
-        return GPU_TYPE_BY_FAMILY[self.instance_types[0].split(".")[0]]
+        return gpu_type(self.instance_types[0])
 
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]
@@ -179,29 +182,35 @@ class ClusterConfig(_Model):
     """Kubernetes minor version, one of the versions in ``components/data/eks_versions.json``
     (the dated EKS version table). Defaults to ``1.36`` (standard support until 2027-08-02).
     The cluster autoscaler's image tag and chart version come from the same table."""
-    public_endpoint: bool = False
+    public_endpoint: bool = args_default(InferenceClusterArgs, "public_endpoint")
     """Named opt-out: also expose the API server publicly. Defaults to false (private only:
     ``pulumi up`` must then run from inside the VPC or over a VPN/peering)."""
-    public_access_cidrs: list[str] = Field(default_factory=list)
+    public_access_cidrs: list[str] = Field(
+        default_factory=lambda: list(args_default(InferenceClusterArgs, "public_access_cidrs"))
+    )
     """CIDRs allowed to reach a public endpoint; required when ``public_endpoint`` is on, and
     ``0.0.0.0/0`` is refused. Defaults to none."""
-    admin_role_arns: list[RoleArn] = Field(default_factory=list)
+    admin_role_arns: list[RoleArn] = Field(
+        default_factory=lambda: list(args_default(InferenceClusterArgs, "admin_role_arns"))
+    )
     """IAM roles given cluster-admin through EKS access entries. Defaults to none. The cluster
     creator gets no implicit admin: put the role that runs ``pulumi up`` in ``deployer``."""
     deployer: DeployerConfig | None = None
     """The role and network location ``pulumi up`` runs from (cluster-admin access entry, 443
     ingress on the cluster security group). Defaults to none; without it, the role running
     ``pulumi up`` must be in ``admin_role_arns`` and reach the API server some other way."""
-    create_autoscaling_service_linked_role: bool = False
+    create_autoscaling_service_linked_role: bool = args_default(
+        InferenceClusterArgs, "create_autoscaling_service_linked_role"
+    )
     """Create the EC2 Auto Scaling service-linked role ``AWSServiceRoleForAutoScaling``, which
     the node-volume KMS grant names. Defaults to false: the role exists in any account that has
     used EC2 Auto Scaling, and creating it again fails, so it is a documented prerequisite
     (``blueprint preflight`` checks it). Turn it on for a fresh account that never used Auto
     Scaling."""
-    log_retention_days: LogRetentionDays = 90
+    log_retention_days: LogRetentionDays = args_default(InferenceClusterArgs, "log_retention_days")
     """Retention of the control-plane log group. Defaults to 90 days."""
     addon_versions: dict[EksAddonName, Annotated[str, Field(pattern=r"^v\d+\.\d+\.\d+-eksbuild\.\d+$")]] = Field(
-        default_factory=dict
+        default_factory=lambda: dict(args_default(InferenceClusterArgs, "addon_versions"))
     )
     """Pinned managed add-on versions (``v1.19.2-eksbuild.1``). Defaults to none: EKS installs
     its default version for the cluster's Kubernetes version when the add-on is created and

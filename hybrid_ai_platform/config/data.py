@@ -7,9 +7,11 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from hybrid_ai_platform.components import aws_rules
+from hybrid_ai_platform.components.artifact_bucket import ArtifactBucketArgs
+from hybrid_ai_platform.components.encryption_key import EncryptionKeyArgs
 from hybrid_ai_platform.contracts import REQUIRED_TAG_KEYS
 
-from .base import KmsKeyArn, _Model
+from .base import KmsKeyArn, _Model, args_default
 
 
 class TagsConfig(_Model):
@@ -59,12 +61,12 @@ class TagsConfig(_Model):
 class EncryptionConfig(_Model):
     """The stack's customer-managed KMS key."""
 
-    key_arn: KmsKeyArn | None = None
+    key_arn: KmsKeyArn | None = args_default(EncryptionKeyArgs, "key_arn")
     """Bring your own key: the ARN of an existing symmetric KMS key in the stack's region.
     Defaults to none, which creates a key for the stack with rotation on."""
-    deletion_window_days: int = Field(default=30, ge=7, le=30)
+    deletion_window_days: int = Field(default=args_default(EncryptionKeyArgs, "deletion_window_days"), ge=7, le=30)
     """Waiting period before a created key is deleted. Defaults to 30 days (the maximum)."""
-    rotation_period_days: int = Field(default=365, ge=90, le=2560)
+    rotation_period_days: int = Field(default=args_default(EncryptionKeyArgs, "rotation_period_days"), ge=90, le=2560)
     """Automatic rotation period of a created key. Defaults to 365 days."""
 
 
@@ -85,13 +87,17 @@ class ModelRegistryConfig(_Model):
 class StorageConfig(_Model):
     """Controls shared by the landing, feature-store and model-registry buckets."""
 
-    noncurrent_version_expiration_days: int = Field(default=90, ge=1, le=3650)
+    noncurrent_version_expiration_days: int = Field(
+        default=args_default(ArtifactBucketArgs, "noncurrent_version_expiration_days"), ge=1, le=3650
+    )
     """Days after which a noncurrent object version is expired. Defaults to 90."""
-    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1, le=365)
+    abort_incomplete_multipart_upload_days: int = Field(
+        default=args_default(ArtifactBucketArgs, "abort_incomplete_multipart_upload_days"), ge=1, le=365
+    )
     """Days after which an unfinished multipart upload is aborted. Defaults to 7."""
     access_log_retention_days: int = Field(default=365, ge=1, le=3650)
     """Days server-access-log objects are kept in the log bucket. Defaults to 365."""
-    force_destroy: bool = False
+    force_destroy: bool = args_default(ArtifactBucketArgs, "force_destroy")
     """Named opt-out: let ``pulumi destroy`` delete non-empty buckets. Defaults to false, so
     data is never deleted by an infrastructure change. Not allowed in prod."""
     model_registry: ModelRegistryConfig = Field(default_factory=ModelRegistryConfig)

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from hybrid_ai_platform.components.budget import BudgetArgs
+from hybrid_ai_platform.components.preprocessing import PipelineAlarmsArgs
 from hybrid_ai_platform.contracts import (
     USAGE_DEFAULT_FUNCTION_DURATION_MS,
     USAGE_DEFAULT_FUNCTION_REQUESTS,
@@ -14,7 +16,7 @@ from hybrid_ai_platform.contracts import (
     USAGE_MAX_NODE_HOURS,
 )
 
-from .base import Email, _Model, _unique_ci
+from .base import Email, _Model, _unique_ci, args_default
 
 
 class AlarmsConfig(_Model):
@@ -28,23 +30,31 @@ class AlarmsConfig(_Model):
     def _unique_emails(cls, value: list[str]) -> list[str]:
         return _unique_ci(value)
 
-    oldest_message_age_seconds: int = Field(default=900, ge=60)
+    oldest_message_age_seconds: int = Field(
+        default=args_default(PipelineAlarmsArgs, "oldest_message_age_seconds"), ge=60
+    )
     """Alarm when a queue's oldest message is older than this. Defaults to 900 s."""
-    lambda_errors_threshold: int = Field(default=1, ge=1)
+    lambda_errors_threshold: int = Field(default=args_default(PipelineAlarmsArgs, "lambda_errors_threshold"), ge=1)
     """Alarm when a function's errors in five minutes reach this. Defaults to 1."""
-    lambda_throttles_threshold: int = Field(default=1, ge=1)
+    lambda_throttles_threshold: int = Field(
+        default=args_default(PipelineAlarmsArgs, "lambda_throttles_threshold"), ge=1
+    )
     """Alarm when a function's throttles in five minutes reach this. Defaults to 1."""
-    records_failed_threshold: int = Field(default=1, ge=1)
+    records_failed_threshold: int = Field(default=args_default(PipelineAlarmsArgs, "records_failed_threshold"), ge=1)
     """Alarm when a function's failed records (its ``RecordsFailed`` metric) in five minutes reach
     this. Defaults to 1."""
-    duration_timeout_ratio: float = Field(default=0.9, gt=0, le=1)
+    duration_timeout_ratio: float = Field(
+        default=args_default(PipelineAlarmsArgs, "duration_timeout_ratio"), gt=0, le=1
+    )
     """Alarm when a function's longest invocation in five minutes reaches this share of its timeout.
     Defaults to 0.9 (an invocation near the timeout is about to be cut off)."""
     gpu_temperature_celsius: int | None = Field(default=85, ge=40, le=110)
     """Alarm when the hottest GPU of a GPU node group reaches this temperature (Container Insights'
     ``node_gpu_temperature``) for 15 minutes: data-centre GPUs throttle their clocks near 90 °C. Defaults to
     85. ``null`` turns the alarms off, which the alarm-coverage system check reports as blocking."""
-    dlq_oldest_message_age_seconds: int = Field(default=259_200, ge=60, le=1_209_600)
+    dlq_oldest_message_age_seconds: int = Field(
+        default=args_default(PipelineAlarmsArgs, "dlq_oldest_message_age_seconds"), ge=60, le=1_209_600
+    )
     """Alarm when a dead-letter queue's oldest message is older than this (the DLQ keeps messages 14
     days; redrive them before they expire). Defaults to 3 days."""
 
@@ -54,11 +64,15 @@ class BudgetConfig(_Model):
 
     monthly_limit_usd: float = Field(gt=0, le=10_000_000)
     """Monthly cost budget in USD for resources tagged with this stack. Required."""
-    actual_thresholds_percent: list[float] = Field(default_factory=lambda: [80.0, 100.0])
+    actual_thresholds_percent: list[float] = Field(
+        default_factory=lambda: list(args_default(BudgetArgs, "actual_thresholds_percent"))
+    )
     """Alert when actual spend passes these percentages. Defaults to 80 and 100."""
-    forecast_thresholds_percent: list[float] = Field(default_factory=lambda: [100.0])
+    forecast_thresholds_percent: list[float] = Field(
+        default_factory=lambda: list(args_default(BudgetArgs, "forecast_thresholds_percent"))
+    )
     """Alert when forecast spend passes these percentages. Defaults to 100."""
-    emails: list[Email] = Field(default_factory=list, max_length=10)
+    emails: list[Email] = Field(default_factory=lambda: list(args_default(BudgetArgs, "emails")), max_length=10)
     """Email recipients besides the alerts topic, at most 10 (AWS Budgets allows 10 e-mail subscribers
     per notification: https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-limits.html).
     Defaults to none."""

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import AWS_REGION_PATTERN, LogRetentionDays, Name, _check_cidr, _Model
+from hybrid_ai_platform.components.network import NetworkArgs
+
+from .base import AWS_REGION_PATTERN, LogRetentionDays, Name, _check_cidr, _Model, args_default
 
 
 class ExistingVpcConfig(_Model):
@@ -60,7 +62,7 @@ class PeeringConfig(_Model):
 class NetworkConfig(_Model):
     """The VPC: private subnets for nodes, public subnets only for NAT."""
 
-    cidr: str = "10.40.0.0/16"
+    cidr: str = args_default(NetworkArgs, "cidr")
     """VPC CIDR. Defaults to ``10.40.0.0/16``. Private subnets are the first ``az_count`` eighths
     of it (a /19 each in a /16, room for VPC-CNI pod IPs); public subnets are small blocks
     carved from the last eighth."""
@@ -69,11 +71,11 @@ class NetworkConfig(_Model):
     nat_gateways: Literal["single", "one_per_az"] | None = None
     """NAT layout. Defaults to ``one_per_az`` in prod (no single point of failure) and
     ``single`` elsewhere (cheaper)."""
-    flow_log_retention_days: LogRetentionDays = 90
+    flow_log_retention_days: LogRetentionDays = args_default(NetworkArgs, "flow_log_retention_days")
     """Retention of the KMS-encrypted VPC flow-log group. Defaults to 90 days."""
-    existing: ExistingVpcConfig | None = None
+    existing: ExistingVpcConfig | None = args_default(NetworkArgs, "existing")
     """Bring your own VPC instead of creating one. Defaults to none (a VPC is created)."""
-    peerings: list[PeeringConfig] = Field(default_factory=list)
+    peerings: list[PeeringConfig] = Field(default_factory=lambda: list(args_default(NetworkArgs, "peerings")))
     """VPC peering connections to other networks, with routes from the private route tables (a
     brought VPC's ``private_route_table_ids``). Defaults to none. The other side needs a route back
     to this VPC's CIDR (``network.cidr``, stack output ``vpc_cidr``) and, across accounts or regions,

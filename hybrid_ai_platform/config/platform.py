@@ -13,14 +13,14 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from hybrid_ai_platform.components import aws_rules, instance_types
-from hybrid_ai_platform.components.catalogue import ROLLOUT_MAX_SURGE, cpu_milli, memory_mib
-from hybrid_ai_platform.contracts import GPUS_PER_INSTANCE, MANAGED_BY
+from hybrid_ai_platform.components.instance_types import node_allocatable
+from hybrid_ai_platform.contracts import GPUS_PER_INSTANCE, MANAGED_BY, ROLLOUT_MAX_SURGE, cpu_milli, memory_mib
 
 from .base import AWS_REGION_PATTERN, PROJECT_NAMESPACE, ConfigError, Environment, _Model
 from .cluster import ClusterConfig
 from .data import EncryptionConfig, StorageConfig, TagsConfig
 from .governance import AlarmsConfig, BudgetConfig, UsageConfig
-from .inference import InferenceConfig, node_allocatable
+from .inference import InferenceConfig
 from .network import NetworkConfig
 from .preprocessing import PreprocessingConfig
 

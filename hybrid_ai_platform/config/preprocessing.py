@@ -3,42 +3,36 @@
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from hybrid_ai_platform.components import aws_rules
+from hybrid_ai_platform.components.preprocessing import (
+    LANDING_PREFIX_PATTERN,
+    PreprocessingPipelineArgs,
+    environment_variable_problem,
+)
+from hybrid_ai_platform.components.preprocessing_worker import IMAGE_PATTERN, IMAGE_TAG_PATTERN, PreprocessingWorkerArgs
+from hybrid_ai_platform.contracts import EVENTBRIDGE_NUMERIC_MAX, derived_size_threshold_bytes
 
-from .base import _SECRET_NAME, _SECRET_VALUE, FeatureSetName, LogRetentionDays, Name, _Model
+from .base import FeatureSetName, LogRetentionDays, Name, _Model, args_default
 
-PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND = 20_000_000
-"""Default measured throughput of the preprocessing code: landing bytes processed per second on one vCPU.
-Measure yours with ``bench/bench_lambda.py`` (rows per second times bytes per row)."""
-SIZE_THRESHOLD_SAFETY_FACTOR = 4
-"""``placement: auto`` sends an object to Lambda only if it would take at most a quarter of the timeout and a
-quarter of the memory."""
-LAMBDA_MB_PER_VCPU = 1769
-"""Lambda allocates one vCPU per 1,769 MB of memory
-(https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
-EVENTBRIDGE_NUMERIC_MAX = 5_000_000_000
-"""EventBridge documents numeric matching for values between -5.0e9 and +5.0e9 inclusive
-(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html#filtering-numeric-matching):
-a size threshold must stay below it (objects above it are outside the documented range; docs/placement.md)."""
+_FUNCTION = PreprocessingPipelineArgs
+"""The component Args a function's settings feed: the defaults below are read from it."""
+_WORKER = PreprocessingWorkerArgs
 
 
 class PreprocessingWorkerConfig(_Model):
     """The cluster path of a preprocessing function: the worker image and where its pods run."""
 
-    image_tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+    image_tag: str = Field(pattern=IMAGE_TAG_PATTERN)
     """Pinned, immutable tag of the worker image (``lambda_src/Dockerfile.worker``) in the function's ECR
     repository ``<project>-<stack>/<name>-worker``. Required."""
-    image: str | None = Field(
-        default=None, pattern=r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$"
-    )
+    image: str | None = Field(default=args_default(_WORKER, "image"), pattern=IMAGE_PATTERN)
     """Full image reference override (``registry/repo:tag`` or ``@sha256:``). Defaults to the created ECR
     repository at ``image_tag``."""
-    capacity: Literal["spot", "system"] = "spot"
+    capacity: Literal["spot", "system"] = args_default(_WORKER, "capacity")
     """Where the worker pods run. Defaults to ``spot``: a small spot CPU node group created for the
     preprocessing workers (scaled from zero by the cluster autoscaler). ``system`` runs them on the system
     node group instead (no extra node group; they then compete with the add-ons for its capacity)."""
@@ -51,33 +45,35 @@ class PreprocessingFunctionConfig(_Model):
     """Short name; children are named ``<stack>-<name>-...``. Required."""
     feature_set: FeatureSetName
     """Feature set the function computes; outputs go to ``s3://<feature-store>/<feature_set>/``. Required."""
-    landing_prefix: str = Field(pattern=r"^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$")
+    landing_prefix: str = Field(pattern=LANDING_PREFIX_PATTERN)
     """Landing-bucket key prefix that triggers the function; must end with ``/``. Required."""
-    architecture: Literal["arm64", "x86_64"] = "arm64"
+    architecture: Literal["arm64", "x86_64"] = args_default(_FUNCTION, "architecture")
     """Lambda instruction set. Defaults to ``arm64`` (Graviton, about 20% cheaper per GB-second)."""
-    runtime: Literal["python3.12", "python3.13"] = "python3.12"
+    runtime: Literal["python3.12", "python3.13"] = args_default(_FUNCTION, "runtime")
     """Lambda runtime. Defaults to ``python3.12``, which the packaged wheels target."""
-    memory_mb: int = Field(default=1024, ge=128, le=10240)
+    memory_mb: int = Field(default=args_default(_FUNCTION, "memory_mb"), ge=128, le=10240)
     """Memory in MB (also scales CPU). Defaults to 1024."""
-    timeout_seconds: int = Field(default=120, ge=1)
+    timeout_seconds: int = Field(default=args_default(_FUNCTION, "timeout_seconds"), ge=1)
     """Function timeout. Defaults to 120 s. The queue's visibility timeout is set to six times this."""
-    reserved_concurrency: int = Field(default=10, ge=1, le=1000)
+    reserved_concurrency: int = Field(default=args_default(_FUNCTION, "reserved_concurrency"), ge=1, le=1000)
     """Reserved concurrency: the most instances that can run at once, reserved out of the
     account's pool. Defaults to 10."""
-    maximum_concurrency: int = Field(default=5, ge=2, le=1000)
+    maximum_concurrency: int = Field(default=args_default(_FUNCTION, "maximum_concurrency"), ge=2, le=1000)
     """Event-source-mapping maximum concurrency, so a burst cannot starve other functions.
     Defaults to 5; must not exceed ``reserved_concurrency``."""
-    batch_size: int = Field(default=10, ge=1, le=10000)
+    batch_size: int = Field(default=args_default(_FUNCTION, "batch_size"), ge=1, le=10000)
     """SQS messages per invocation. Defaults to 10; above 10 needs a batching window."""
-    batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    batching_window_seconds: int = Field(default=args_default(_FUNCTION, "batching_window_seconds"), ge=0, le=300)
     """Maximum batching window. Defaults to 0 (invoke as soon as messages arrive)."""
-    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    max_receive_count: int = Field(default=args_default(_FUNCTION, "max_receive_count"), ge=1, le=1000)
     """Receives before a message moves to the dead-letter queue. Defaults to 5."""
-    message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
+    message_retention_seconds: int = Field(
+        default=args_default(_FUNCTION, "message_retention_seconds"), ge=60, le=1209600
+    )
     """Queue retention. Defaults to 4 days; the dead-letter queue keeps messages 14 days."""
-    log_retention_days: LogRetentionDays = 30
+    log_retention_days: LogRetentionDays = args_default(_FUNCTION, "log_retention_days")
     """CloudWatch Logs retention of the function's log group. Defaults to 30 days."""
-    schedule: str | None = None
+    schedule: str | None = args_default(_FUNCTION, "schedule")
     """Optional EventBridge schedule (``rate(...)`` or ``cron(...)``, UTC). Each time it fires, the
     function sweeps: it enqueues every landing object under ``landing_prefix`` last modified on the
     previous UTC day, and processes each like an S3 event (objects already processed are skipped).
@@ -86,25 +82,29 @@ class PreprocessingFunctionConfig(_Model):
     """The feature set is consumed outside this stack (Athena, a feature store, another account), so
     no batch job here needs to read it. Defaults to false: ``blueprint plan`` reports a feature set
     that no ``inference.batch_jobs`` entry reads as an advisory finding (BP-SYS-006); true silences it."""
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(default_factory=lambda: dict(args_default(_FUNCTION, "environment")))
     """Extra, non-secret environment variables. Defaults to none. Secret-looking names or
     values are rejected: use Secrets Manager or SSM Parameter Store instead."""
-    placement: Literal["lambda", "cluster", "auto"] = "lambda"
+    placement: Literal["lambda", "cluster", "auto"] = args_default(_FUNCTION, "placement")
     """Where the function's code runs. Defaults to ``lambda``. ``cluster`` runs the same code as a worker
     Deployment on the EKS cluster consuming the function's queue, scaled from zero on queue depth by KEDA (no Lambda
     function or event source mapping); ``auto`` keeps both paths and splits the landing events by object size:
     objects up to ``size_threshold_bytes`` go to Lambda, larger ones to the cluster (docs/placement.md).
     ``cluster`` and ``auto`` need ``worker``."""
-    size_threshold_bytes: int | None = Field(default=None, ge=1, lt=EVENTBRIDGE_NUMERIC_MAX)
+    size_threshold_bytes: int | None = Field(
+        default=args_default(_FUNCTION, "size_threshold_bytes"), ge=1, lt=EVENTBRIDGE_NUMERIC_MAX
+    )
     """``placement: auto`` only: the largest object (in bytes, S3's ``detail.object.size``) sent to Lambda.
     Defaults to the derived threshold: the bytes the function processes in a quarter of its timeout at
     ``throughput_bytes_per_vcpu_second`` on its share of vCPU (``memory_mb`` / 1769), and at most a quarter
     of its memory (:meth:`effective_size_threshold_bytes`)."""
-    throughput_bytes_per_vcpu_second: int = Field(default=PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND, ge=1)
+    throughput_bytes_per_vcpu_second: int = Field(
+        default=args_default(_FUNCTION, "throughput_bytes_per_vcpu_second"), ge=1
+    )
     """Measured throughput of the function's code, landing bytes per second on one vCPU, used to derive
     the default ``size_threshold_bytes``. Defaults to 20,000,000 (20 MB/s); measure with
     ``bench/bench_lambda.py``."""
-    max_replicas: int = Field(default=5, ge=1, le=100)
+    max_replicas: int = Field(default=args_default(_WORKER, "max_replicas"), ge=1, le=100)
     """Cluster path: the most worker pods KEDA scales to (the counterpart of ``maximum_concurrency``).
     Defaults to 5."""
     worker: PreprocessingWorkerConfig | None = None
@@ -116,9 +116,7 @@ class PreprocessingFunctionConfig(_Model):
         with vCPU = ``memory_mb`` / 1769 (Lambda's CPU share), memory in bytes (MiB x 2^20)."""
         if self.size_threshold_bytes is not None:
             return self.size_threshold_bytes
-        by_time = self.throughput_bytes_per_vcpu_second * self.memory_mb / LAMBDA_MB_PER_VCPU * self.timeout_seconds
-        by_memory = self.memory_mb * 2**20
-        return max(1, min(int(min(by_time, by_memory) / SIZE_THRESHOLD_SAFETY_FACTOR), EVENTBRIDGE_NUMERIC_MAX - 1))
+        return derived_size_threshold_bytes(self.memory_mb, self.timeout_seconds, self.throughput_bytes_per_vcpu_second)
 
     @field_validator("timeout_seconds")
     @classmethod
@@ -139,13 +137,9 @@ class PreprocessingFunctionConfig(_Model):
     @classmethod
     def _environment(cls, value: dict[str, str]) -> dict[str, str]:
         for key, env_value in value.items():
-            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
-                raise ValueError(f"'{key}' is not a valid environment variable name")
-            if key.startswith("AWS_") or _SECRET_NAME.search(key) or _SECRET_VALUE.search(env_value):
-                raise ValueError(
-                    f"'{key}' looks like a secret or a reserved AWS variable; keep secrets in Secrets Manager "
-                    "and pass the secret's name instead"
-                )
+            problem = environment_variable_problem(key, env_value)
+            if problem:
+                raise ValueError(problem)
         return value
 
     @model_validator(mode="after")
@@ -176,10 +170,6 @@ class PreprocessingFunctionConfig(_Model):
                 "by size); use placement: cluster or lambda, or remove schedule"
             )
         return self
-
-
-DEFAULT_FRESHNESS_WINDOW_MINUTES = 1440
-"""Freshness window of a feature set the config does not list: one day."""
 
 
 def _check_freshness_window(value: int | None) -> int | None:

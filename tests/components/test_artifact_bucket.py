@@ -121,7 +121,7 @@ def test_grants_are_least_privilege_on_a_prefix() -> None:
             ArtifactBucketArgs(
                 tags=tags,
                 region="eu-west-1",
-                kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+                kms_key="arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
                 purpose="features",
             ),
         )
@@ -168,9 +168,7 @@ def test_kms_key_is_required_for_data_buckets() -> None:
     from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs
 
     def program() -> None:
-        ArtifactBucket("data", ArtifactBucketArgs(tags={}, region="eu-west-1", kms_key_arn=None, purpose="features"))
+        ArtifactBucket("data", ArtifactBucketArgs(tags={}, region="eu-west-1", kms_key=None, purpose="features"))
 
-    with pytest.raises(
-        ValueError, match=r"ArtifactBucketArgs\.kms_key_arn: is required unless access_log_target is on"
-    ):
+    with pytest.raises(ValueError, match=r"ArtifactBucketArgs\.kms_key: is required unless access_log_target is on"):
         synthesize("dev", program=program)

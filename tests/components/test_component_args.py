@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import importlib
+import inspect
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +23,13 @@ from hybrid_ai_platform.components.inference_service import InferenceServiceArgs
 from hybrid_ai_platform.components.keda import KedaArgs
 from hybrid_ai_platform.components.network import NetworkArgs
 from hybrid_ai_platform.components.nvidia_device_plugin import NvidiaDevicePluginArgs
+from hybrid_ai_platform.components.preprocessing import LambdaPackage, PipelineAlarmsArgs, PreprocessingPipelineArgs
+from hybrid_ai_platform.components.preprocessing_worker import PreprocessingWorkerArgs
 from pydantic import BaseModel
 
 from hybrid_ai_platform.cli.synth import synthesize
 from hybrid_ai_platform.config import (
+    AlarmsConfig,
     BatchJobConfig,
     BudgetConfig,
     ClusterConfig,
@@ -29,12 +37,14 @@ from hybrid_ai_platform.config import (
     GpuNodeGroupConfig,
     ModelServiceConfig,
     NetworkConfig,
+    PreprocessingFunctionConfig,
+    PreprocessingWorkerConfig,
     ResourcesConfig,
     SloConfig,
     StorageConfig,
     SystemNodeGroupConfig,
 )
-from tests.plan_helpers import named, of_type
+from tests.plan_helpers import depends_via, named, of_type
 
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 TAGS = {"environment": "dev"}
@@ -50,7 +60,7 @@ def gpu_args(**change: Any) -> GpuNodeGroupArgs:
         "cluster_name": "c",
         "node_role": RESOURCE,
         "subnet_ids": ["subnet-1"],
-        "kms_key_arn": KEY,
+        "kms_key": KEY,
         "tags": TAGS,
     }
     return GpuNodeGroupArgs(**{**fields, **change})
@@ -67,7 +77,7 @@ def service_args(**change: Any) -> InferenceServiceArgs:
         "region": "eu-west-1",
         "model_registry": RESOURCE,
         "registry_prefix": "models",
-        "kms_key_arn": KEY,
+        "kms_key": KEY,
         "repository_name": "p-dev/fraud-scorer",
         "tags": TAGS,
     }
@@ -81,7 +91,7 @@ def cluster_args(**change: Any) -> InferenceClusterArgs:
         "region": "eu-west-1",
         "account_id": "123456789012",
         "subnet_ids": ["subnet-1"],
-        "kms_key_arn": KEY,
+        "kms_key": KEY,
         "tags": TAGS,
     }
     return InferenceClusterArgs(**{**fields, **change})
@@ -99,7 +109,7 @@ def job_args(**change: Any) -> BatchScoringJobArgs:
 
 
 def network_args(**change: Any) -> NetworkArgs:
-    fields: dict[str, Any] = {"tags": TAGS, "region": "eu-west-1", "account_id": "123456789012", "kms_key_arn": KEY}
+    fields: dict[str, Any] = {"tags": TAGS, "region": "eu-west-1", "account_id": "123456789012", "kms_key": KEY}
     return NetworkArgs(**{**fields, **change})
 
 
@@ -108,9 +118,7 @@ def key_args(**change: Any) -> EncryptionKeyArgs:
 
 
 def bucket_args(**change: Any) -> ArtifactBucketArgs:
-    return ArtifactBucketArgs(
-        **{"tags": TAGS, "region": "eu-west-1", "kms_key_arn": KEY, "purpose": "features", **change}
-    )
+    return ArtifactBucketArgs(**{"tags": TAGS, "region": "eu-west-1", "kms_key": KEY, "purpose": "features", **change})
 
 
 def lock_args(**change: Any) -> ObjectLockArgs:
@@ -136,7 +144,7 @@ def autoscaler_args(**change: Any) -> ClusterAutoscalerArgs:
 
 
 def alarms_args(**change: Any) -> AlarmsArgs:
-    return AlarmsArgs(**{"kms_key_arn": KEY, "account_id": "123456789012", "tags": TAGS, **change})
+    return AlarmsArgs(**{"kms_key": KEY, "account_id": "123456789012", "tags": TAGS, **change})
 
 
 def keda_args(**change: Any) -> KedaArgs:
@@ -145,6 +153,30 @@ def keda_args(**change: Any) -> KedaArgs:
 
 def plugin_args(**change: Any) -> NvidiaDevicePluginArgs:
     return NvidiaDevicePluginArgs(**{"provider": RESOURCE, **change})
+
+
+PACKAGE = LambdaPackage(function_zip=Path("function.zip"), function_base64sha256="h", function_sha256="h")
+
+
+def pipeline_args(**change: Any) -> PreprocessingPipelineArgs:
+    fields: dict[str, Any] = {
+        "name": "transactions",
+        "feature_set": "transactions",
+        "landing_prefix": "raw/transactions/",
+        "landing": RESOURCE,
+        "feature_store": RESOURCE,
+        "kms_key": KEY,
+        "package": PACKAGE,
+        "account_id": "123456789012",
+        "region": "eu-west-1",
+        "tags": TAGS,
+        "function_name": "p-dev-transactions",
+    }
+    return PreprocessingPipelineArgs(**{**fields, **change})
+
+
+def pipeline_alarms_args(**change: Any) -> PipelineAlarmsArgs:
+    return PipelineAlarmsArgs(**change)
 
 
 @pytest.mark.parametrize(
@@ -191,7 +223,7 @@ def plugin_args(**change: Any) -> NvidiaDevicePluginArgs:
         (key_args, "deletion_window_days", 5, ValueError, "below the minimum of 7"),
         (key_args, "key_arn", "alias/mine", ValueError, "a KMS key ARN"),
         (key_args, "alias", "aws/mine", ValueError, "a KMS alias name"),
-        (bucket_args, "kms_key_arn", None, ValueError, "is required unless access_log_target is on"),
+        (bucket_args, "kms_key", None, ValueError, "is required unless access_log_target is on"),
         (bucket_args, "noncurrent_version_expiration_days", 0, ValueError, "below the minimum of 1"),
         (lock_args, "mode", "governance", ValueError, "is not one of 'GOVERNANCE', 'COMPLIANCE'"),
         (budget_args, "monthly_limit_usd", 0.0, ValueError, "must be above 0"),
@@ -201,6 +233,25 @@ def plugin_args(**change: Any) -> NvidiaDevicePluginArgs:
         (alarms_args, "emails", ["ops"], ValueError, "an email address"),
         (keda_args, "chart_version", "latest", ValueError, "a chart version"),
         (plugin_args, "namespace", "GPU", ValueError, "a Kubernetes namespace name"),
+        (gpu_args, "kms_key", "alias/stack", ValueError, "a KMS key ARN"),
+        (network_args, "kms_key", 42, TypeError, "not an EncryptionKey, an aws.kms.Key or a key ARN"),
+        (pipeline_args, "name", "Transactions", ValueError, "a lower-case name"),
+        (pipeline_args, "feature_set", "Tx-1", ValueError, "a feature-set name"),
+        (pipeline_args, "landing_prefix", "raw", ValueError, "a key prefix ending with '/'"),
+        (pipeline_args, "function_name", "x" * 65, ValueError, "a Lambda function name"),
+        (pipeline_args, "architecture", "arm", ValueError, "is not one of 'arm64', 'x86_64'"),
+        (pipeline_args, "memory_mb", 64, ValueError, "below the minimum of 128"),
+        (pipeline_args, "timeout_seconds", 1200, ValueError, "above the maximum of 900"),
+        (pipeline_args, "maximum_concurrency", 20, ValueError, "above reserved_concurrency 10"),
+        (pipeline_args, "batch_size", 100, ValueError, "batch_size 100 above 10 needs at least 1"),
+        (pipeline_args, "log_retention_days", 45, ValueError, "is not one of 1, 3"),
+        (pipeline_args, "schedule", "rate(1 hours)", ValueError, "takes the singular unit"),
+        (pipeline_args, "environment", {"DB_PASSWORD": "x"}, ValueError, "looks like a secret"),
+        (pipeline_args, "environment", {"PAD": "x" * 4000}, ValueError, "Lambda allows 4096"),
+        (pipeline_args, "size_threshold_bytes", 1000, ValueError, "only applies to placement 'auto'"),
+        (pipeline_args, "package", "build/lambda", TypeError, "not a LambdaPackage"),
+        (pipeline_alarms_args, "duration_timeout_ratio", 0.0, ValueError, "must be above 0"),
+        (pipeline_alarms_args, "oldest_message_age_seconds", 30, ValueError, "below the minimum of 60"),
     ],
 )
 def test_bad_args_raise_at_construction_naming_the_field(
@@ -213,9 +264,11 @@ def test_bad_args_raise_at_construction_naming_the_field(
     message = str(raised.value)
     owner = build.__annotations__["return"]
     # (a field whose value conflicts with another is reported on the one to fix)
-    named_field = {(cluster_args, "public_endpoint"): "public_access_cidrs", (budget_args, "emails"): "topic"}.get(
-        (build, field), field
-    )
+    named_field = {
+        (cluster_args, "public_endpoint"): "public_access_cidrs",
+        (budget_args, "emails"): "topic",
+        (pipeline_args, "batch_size"): "batching_window_seconds",
+    }.get((build, field), field)
     assert message.startswith(f"{owner}.{named_field}: "), message
     assert says in message, message
 
@@ -319,6 +372,48 @@ SAME_DEFAULTS: list[tuple[type[BaseModel], type, dict[str, str]]] = [
         BudgetArgs,
         {f: f for f in ("actual_thresholds_percent", "forecast_thresholds_percent", "emails")},
     ),
+    (
+        PreprocessingFunctionConfig,
+        PreprocessingPipelineArgs,
+        {
+            f: f
+            for f in (
+                "architecture",
+                "runtime",
+                "memory_mb",
+                "timeout_seconds",
+                "reserved_concurrency",
+                "maximum_concurrency",
+                "batch_size",
+                "batching_window_seconds",
+                "max_receive_count",
+                "message_retention_seconds",
+                "log_retention_days",
+                "schedule",
+                "environment",
+                "placement",
+                "size_threshold_bytes",
+                "throughput_bytes_per_vcpu_second",
+            )
+        },
+    ),
+    (PreprocessingFunctionConfig, PreprocessingWorkerArgs, {"max_replicas": "max_replicas"}),
+    (PreprocessingWorkerConfig, PreprocessingWorkerArgs, {"image": "image", "capacity": "capacity"}),
+    (
+        AlarmsConfig,
+        PipelineAlarmsArgs,
+        {
+            f: f
+            for f in (
+                "records_failed_threshold",
+                "lambda_errors_threshold",
+                "lambda_throttles_threshold",
+                "duration_timeout_ratio",
+                "oldest_message_age_seconds",
+                "dlq_oldest_message_age_seconds",
+            )
+        },
+    ),
 ]
 
 
@@ -350,6 +445,37 @@ def test_config_defaults_are_the_component_defaults(model: type[BaseModel], args
         assert actual == expected, f"{model.__name__}.{config_field} {actual!r} != {args.__name__}.{args_field}"
 
 
+def _default_expression(model: type[BaseModel], name: str) -> ast.expr:
+    """The expression a config field's default is written as (the value, or ``Field``'s default/default_factory)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(model)))
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    [value] = [
+        n.value
+        for n in cls.body
+        if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.target.id == name and n.value
+    ]
+    if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "Field":
+        [value] = [k.value for k in value.keywords if k.arg in ("default", "default_factory")]
+    return value
+
+
+@pytest.mark.parametrize(("model", "args", "pairs"), SAME_DEFAULTS, ids=lambda v: getattr(v, "__name__", ""))
+def test_config_defaults_are_read_from_the_args(model: type[BaseModel], args: type, pairs: dict[str, str]) -> None:
+    # GIVEN each config field that mirrors an Args field, and the names its module sees
+    namespace = vars(importlib.import_module(model.__module__))
+    for config_field, args_field in pairs.items():
+        calls = [
+            node
+            for node in ast.walk(_default_expression(model, config_field))
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "args_default"
+        ]
+        # THEN its default is args_default(<that Args class>, "<that field>"): written once, in the component
+        assert len(calls) == 1, f"{model.__name__}.{config_field} restates its default instead of reading it"
+        owner, field = calls[0].args
+        assert eval(ast.unparse(owner), namespace) is args, f"{model.__name__}.{config_field}"
+        assert ast.literal_eval(field) == args_field, f"{model.__name__}.{config_field}"
+
+
 def test_config_restates_no_component_default_outside_the_table() -> None:
     # GIVEN the config sections that feed one component each
     for model, args, pairs in SAME_DEFAULTS:
@@ -370,13 +496,19 @@ def test_the_inference_components_build_from_their_args_alone() -> None:
     import pulumi
     from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
     from hybrid_ai_platform.components.batch_job import BatchScoringJob
+    from hybrid_ai_platform.components.encryption_key import EncryptionKey
     from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroup
     from hybrid_ai_platform.components.inference_cluster import InferenceCluster
     from hybrid_ai_platform.components.inference_service import InferenceService
+    from hybrid_ai_platform.components.preprocessing import PreprocessingPipeline
+    from hybrid_ai_platform.components.preprocessing_worker import PreprocessingWorker
+    from hybrid_ai_platform.components.validation import ArgsError
+
+    from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 
     def program() -> None:
         account = "123456789012"
-        bucket = {"tags": TAGS, "region": "eu-west-1", "kms_key_arn": KEY}
+        bucket = {"tags": TAGS, "region": "eu-west-1", "kms_key": KEY}
         registry = ArtifactBucket("registry", ArtifactBucketArgs(purpose="models", **bucket))  # type: ignore[arg-type]
         features = ArtifactBucket("features", ArtifactBucketArgs(purpose="features", **bucket))  # type: ignore[arg-type]
         cluster = InferenceCluster("cluster", cluster_args(subnet_ids=["subnet-1", "subnet-2"]))
@@ -397,6 +529,41 @@ def test_the_inference_components_build_from_their_args_alone() -> None:
         BatchScoringJob("nightly", job_args(service=service, feature_store=features))
         pulumi.export("namespace", service.namespace_name)
 
+        # A preprocessing function on the cluster (its worker) and one on Lambda, with the stack key as a reference
+        key = EncryptionKey("key", key_args())
+        landing = ArtifactBucket("landing", bucket_args(purpose="landing", kms_key=key, eventbridge_notifications=True))
+        on_cluster = PreprocessingPipeline(
+            "transactions", pipeline_args(landing=landing, feature_store=features, kms_key=key, placement="cluster")
+        )
+        on_lambda = PreprocessingPipeline(
+            "scores",
+            pipeline_args(
+                name="scores",
+                function_name="p-dev-scores",
+                landing_prefix="raw/scores/",
+                landing=landing,
+                feature_store=features,
+                kms_key=key,
+                package=LambdaPackage.from_manifest(PROJECT_ROOT / "build/lambda/arm64/manifest.json"),
+            ),
+        )
+        worker = {
+            "image_tag": "2026.11.1",
+            "cluster": cluster.cluster,
+            "provider": cluster.provider,
+            "region": "eu-west-1",
+            "repository_name": "p-dev/transactions-worker",
+            "kms_key": key,
+            "tags": TAGS,
+        }
+        PreprocessingWorker(
+            "transactions-worker", PreprocessingWorkerArgs(pipeline=on_cluster, max_replicas=3, **worker)
+        )
+        with pytest.raises(
+            ArgsError, match=r"^PreprocessingWorkerArgs\.pipeline: pipeline scores has placement 'lambda'"
+        ):
+            PreprocessingWorkerArgs(pipeline=on_lambda, **worker)
+
     # WHEN synthesized under the mock runtime
     plan = synthesize("dev", program=program)
     # THEN each component registered its resources from its Args
@@ -416,3 +583,20 @@ def test_the_inference_components_build_from_their_args_alone() -> None:
     batch = cron.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert batch["image"] == container["image"]
     assert {"name": "MODEL_NAME", "value": "fraud-scorer"} in batch["env"]
+    # AND only the Lambda function has a function; the cluster one a worker scaled up to its max_replicas
+    [function] = of_type(plan, "aws:lambda/function:Function")
+    assert (
+        function.inputs["name"] == "p-dev-scores"
+        and function.inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"] == "scores"
+    )
+    [scaled] = [
+        r
+        for r in of_type(plan, "kubernetes:keda.sh/v1alpha1:ScaledObject")
+        if r.inputs["metadata"]["namespace"] == "preprocessing-transactions"
+    ]
+    assert scaled.inputs["spec"]["maxReplicaCount"] == 3
+    # AND every key reference became the key's ARN, with the key as a dependency
+    created_key = named(plan, "key-key")
+    for queue in ("transactions-queue", "scores-queue", "scores-dlq"):
+        assert depends_via(named(plan, queue), "kmsMasterKeyId", created_key), queue
+    assert depends_via(function, "kmsKeyArn", created_key)

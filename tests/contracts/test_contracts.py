@@ -37,6 +37,85 @@ def test_importing_contracts_imports_only_the_standard_library() -> None:
     assert foreign == [], f"contracts imported non-stdlib modules: {foreign}"
 
 
+def test_the_config_and_the_components_read_the_shared_facts_from_contracts() -> None:
+    # GIVEN the facts both the stack config and the components need (quantities, node reservations, Lambda's
+    # CPU share, the size-threshold model, retention periods, SLO bounds, add-on names, GPU catalogue)
+    from hybrid_ai_platform.components import (
+        gpu_node_group,
+        inference_cluster,
+        inference_service,
+        instance_types,
+        network,
+        preprocessing,
+        preprocessing_worker,
+    )
+
+    from hybrid_ai_platform import config
+    from hybrid_ai_platform.config import base, cluster
+
+    # THEN each name the config and the components use is the contracts object itself, not a copy
+    shared = {
+        config: (
+            "cpu_milli", "memory_mib", "MEMORY_QUANTITY", "NODE_RESERVED_MEMORY_MIB", "LAMBDA_MB_PER_VCPU",
+            "EVENTBRIDGE_NUMERIC_MAX", "SIZE_THRESHOLD_SAFETY_FACTOR", "PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND",
+            "LOG_RETENTION_DAYS", "SLO_LATENCY_TARGETS_MS", "ROLLOUT_MAX_SURGE", "EksAddonName",
+        ),
+        base: ("LOG_RETENTION_DAYS",),
+        cluster: ("gpu_instance_types_problem", "gpu_type", "gpus_per_node", "EksAddonName"),
+        gpu_node_group: ("gpu_instance_types_problem", "gpu_type", "gpus_per_node"),
+        inference_cluster: ("LOG_RETENTION_DAYS", "EksAddonName", "GPU_FAMILIES"),
+        inference_service: (
+            "cpu_milli", "memory_mib", "MEMORY_QUANTITY", "SLO_LATENCY_TARGETS_MS", "ROLLOUT_MAX_SURGE",
+        ),
+        instance_types: ("NODE_RESERVED_MEMORY_MIB", "node_reserved_cpu_milli"),
+        network: ("LOG_RETENTION_DAYS",),
+        preprocessing: ("LOG_RETENTION_DAYS", "EVENTBRIDGE_NUMERIC_MAX", "derived_size_threshold_bytes"),
+        preprocessing_worker: ("LAMBDA_MB_PER_VCPU", "cpu_milli", "memory_mib"),
+    }  # fmt: skip
+    for module, names in shared.items():
+        for name in names:
+            assert getattr(module, name) is getattr(contracts, name), f"{module.__name__}.{name}"
+    # AND the config's node arithmetic is the components' (one function over the instance-type table)
+    assert config.node_allocatable is instance_types.node_allocatable
+    assert config.DEFAULT_FRESHNESS_WINDOW_MINUTES == preprocessing.DEFAULT_FRESHNESS_WINDOW_MINUTES
+
+
+def test_the_size_threshold_model_is_one_function() -> None:
+    # GIVEN a function config and the pipeline Args built from the same settings
+    from pathlib import Path
+
+    from hybrid_ai_platform.components.preprocessing import LambdaPackage, PreprocessingPipelineArgs
+
+    from hybrid_ai_platform.config import PreprocessingFunctionConfig
+
+    settings = {
+        "name": "txn",
+        "feature_set": "txn",
+        "landing_prefix": "raw/",
+        "placement": "auto",
+        "timeout_seconds": 10,
+    }
+    fn = PreprocessingFunctionConfig(**settings, worker={"image_tag": "2026.11.1"})
+    package = LambdaPackage(function_zip=Path("f.zip"), function_base64sha256="h", function_sha256="h")
+    bucket = object()  # stands in for the buckets: validation never reads them
+    args = PreprocessingPipelineArgs(
+        **settings,  # type: ignore[arg-type]
+        landing=bucket,  # type: ignore[arg-type]
+        feature_store=bucket,  # type: ignore[arg-type]
+        kms_key="arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+        package=package,
+        account_id="123456789012",
+        region="eu-west-1",
+        tags={},
+        function_name="dev-txn",
+    )
+    # THEN both derive the contracts model: a quarter of what 10 s on 1024/1769 vCPU process
+    expected = int(contracts.PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND * 1024 / 1769 * 10 / 4)
+    assert fn.effective_size_threshold_bytes() == args.effective_size_threshold_bytes() == expected
+    # AND however fast the code, an object above a quarter of the function's memory goes to the cluster
+    assert contracts.derived_size_threshold_bytes(10240, 900, 10**12) == 10240 * 2**20 // 4
+
+
 # GPU catalogue ---------------------------------------------------------------------------------------------
 
 

@@ -55,10 +55,9 @@ def test_examples_use_only_public_component_names(name: str) -> None:
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hybrid_ai_platform")
         for alias in node.names
     }
-    # THEN every name comes from hybrid_ai_platform.components and is in its __all__, except the config
-    # models the current Args still take (replaced by flat Args in issue 13, item 4)
-    transitional = {("hybrid_ai_platform.config", "PreprocessingFunctionConfig")}
-    for module, symbol in imported - transitional:
+    # THEN every name comes from hybrid_ai_platform.components and is in its __all__ (no stack config)
+    assert imported, f"{name} imports nothing from the library"
+    for module, symbol in imported:
         assert module == "hybrid_ai_platform.components", f"{name} imports {symbol} from {module}"
         assert symbol in public.__all__, f"{name} imports {symbol}, which is not public"
 

@@ -11,14 +11,17 @@ from hybrid_ai_platform.components.preprocessing import function_environment
 from preprocessing.config import REQUIRED_VARIABLES, ConfigurationError, Settings
 
 from hybrid_ai_platform import contracts
-from hybrid_ai_platform.config import PreprocessingFunctionConfig
 
-FUNCTION = PreprocessingFunctionConfig(name="transactions", feature_set="transactions", landing_prefix="raw/tx/")
+FEATURE_SET = "transactions"
 
 
-def _environment(sweep_queue_url: str, fn: PreprocessingFunctionConfig = FUNCTION) -> dict[str, str]:
+def _environment(sweep_queue_url: str, scheduled: bool = False) -> dict[str, str]:
     env = function_environment(
-        fn,
+        name="transactions",
+        feature_set=FEATURE_SET,
+        landing_prefix="raw/tx/",
+        environment={},
+        scheduled=scheduled,
         landing_bucket="acme-landing",
         feature_bucket="acme-features",
         code_version="abc123",
@@ -47,8 +50,8 @@ def test_the_function_refuses_an_environment_without_a_contract_variable(missing
 
 def test_the_function_accepts_the_component_environment_and_reads_the_sweep_queue() -> None:
     url = "https://sqs.eu-central-1.amazonaws.com/123456789012/dev-transactions"
-    env = _environment(url, FUNCTION.model_copy(update={"schedule": "rate(1 hour)"}))
+    env = _environment(url, scheduled=True)
     assert env[contracts.PREPROCESSING_SWEEP_QUEUE_VAR] == url
     settings = Settings.from_environ(env)
     assert settings.sweep_queue_url == url
-    assert settings.feature_set == FUNCTION.feature_set
+    assert settings.feature_set == FEATURE_SET
