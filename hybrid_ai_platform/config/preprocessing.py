@@ -12,9 +12,13 @@ from hybrid_ai_platform.components import aws_rules
 
 from .base import _SECRET_NAME, _SECRET_VALUE, FeatureSetName, LogRetentionDays, Name, _Model
 
-PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND = 20_000_000
-"""Default measured throughput of the preprocessing code: landing bytes processed per second on one vCPU.
-Measure yours with ``bench/bench_lambda.py`` (rows per second times bytes per row)."""
+PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND = 10_000_000
+"""Default throughput of the preprocessing code: landing bytes processed per second on one vCPU (10 MB/s).
+Measured by ``bench/bench_large_object.py`` (its "per CPU-second" line: object bytes over the user + system CPU
+time of the processing process, the real ``process_object`` streaming a transactions CSV from S3 and writing
+Parquet back): 12.3 MB per CPU-second for a 257 MiB CSV on 2026-11-28 (AMD EPYC, 2 vCPUs shared with other
+jobs, Python 3.11, moto S3), rounded down to 10 MB/s; the threshold derivation then applies its own safety
+factor (:data:`SIZE_THRESHOLD_SAFETY_FACTOR`). Measure yours with the same benchmark."""
 SIZE_THRESHOLD_SAFETY_FACTOR = 4
 """``placement: auto`` sends an object to Lambda only if it would take at most a quarter of the timeout and a
 quarter of the memory."""
@@ -102,8 +106,8 @@ class PreprocessingFunctionConfig(_Model):
     of its memory (:meth:`effective_size_threshold_bytes`)."""
     throughput_bytes_per_vcpu_second: int = Field(default=PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND, ge=1)
     """Measured throughput of the function's code, landing bytes per second on one vCPU, used to derive
-    the default ``size_threshold_bytes``. Defaults to 20,000,000 (20 MB/s); measure with
-    ``bench/bench_lambda.py``."""
+    the default ``size_threshold_bytes``. Defaults to 10,000,000 (10 MB/s, measured for the shipped feature
+    sets by ``bench/bench_large_object.py``, rounded down); measure yours with it (its "per CPU-second" line)."""
     max_replicas: int = Field(default=5, ge=1, le=100)
     """Cluster path: the most worker pods KEDA scales to (the counterpart of ``maximum_concurrency``).
     Defaults to 5."""

@@ -271,12 +271,16 @@ def test_partition_check_probes_every_region_of_the_bounds() -> None:
 def test_derived_threshold_is_a_quarter_of_what_fits_the_timeout_and_the_memory() -> None:
     base = {"name": "fn-a", "feature_set": "transactions", "landing_prefix": "raw/", "placement": "auto"}
     worker = {"image_tag": "t1"}
-    # 1024 MB, 120 s, 20 MB/s per vCPU: time allows 20e6 * 1024/1769 * 120 = 1.39e9 bytes, memory 2^30:
-    # the memory bound wins, a quarter of it
-    assert PreprocessingFunctionConfig(**base, worker=worker).effective_size_threshold_bytes() == 2**30 // 4
-    # 10 s: the time bound wins: 20e6 * 1024/1769 * 10 / 4
-    short = PreprocessingFunctionConfig(**base, worker=worker, timeout_seconds=10)
-    assert short.effective_size_threshold_bytes() == int(20_000_000 * 1024 / 1769 * 10 / 4)
+    # 1024 MB, 120 s, 10 MB/s per vCPU (the measured default): time allows 10e6 * 1024/1769 * 120 = 0.69e9
+    # bytes, memory 2^30: the time bound wins, a quarter of it
+    default = PreprocessingFunctionConfig(**base, worker=worker)
+    assert default.effective_size_threshold_bytes() == int(10_000_000 * 1024 / 1769 * 120 / 4) == 173_657_433
+    # 900 s: time allows 5.2e9 bytes, the memory bound wins: a quarter of 2^30
+    long = PreprocessingFunctionConfig(**base, worker=worker, timeout_seconds=900)
+    assert long.effective_size_threshold_bytes() == 2**30 // 4
+    # a measured 40 MB/s at 120 s: 2.78e9 bytes, the memory bound again
+    fast = PreprocessingFunctionConfig(**base, worker=worker, throughput_bytes_per_vcpu_second=40_000_000)
+    assert fast.effective_size_threshold_bytes() == 2**30 // 4
     assert (
         PreprocessingFunctionConfig(**base, worker=worker, size_threshold_bytes=7).effective_size_threshold_bytes() == 7
     )
