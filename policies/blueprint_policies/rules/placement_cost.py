@@ -33,8 +33,9 @@ WORKER_COMPONENT = "preprocessing-worker"
 META = Meta(
     id="BP-BUD-008",
     name="placement-cost",
-    description="A preprocessing Lambda function costs at most the threshold above its cheapest placement "
-    "(Lambda on-demand, provisioned concurrency, or pods on the cluster's spot CPU nodes).",
+    description="A preprocessing function (its Lambda function, or its cluster worker) costs at most the threshold "
+    "above its cheapest placement (Lambda on-demand, provisioned concurrency, or pods on the cluster's spot CPU "
+    "nodes).",
     severity=Severity.LOW,
     category="budget",
     resource_types=("aws:lambda/function:Function", WORKER_TYPE),
