@@ -8,7 +8,8 @@ A ``--mb`` MB transactions CSV (7 days, 20,000 accounts, ~0.3% invalid rows) is 
 quarantine and manifest back (multipart uploads); with ``--source file`` the same streaming transform reads
 a local file. The parent reads the child's peak RSS (``getrusage(RUSAGE_CHILDREN).ru_maxrss``, the child
 being its only waited-for child at that point) and prints the ratio object size / peak RSS (goal >= 4),
-and the throughput (MB/s, rows/s), from which the size up to which an object is sent to the Lambda rather
+and the throughput (MB/s, rows/s, and bytes per CPU-second of the processing process: the measurement behind
+``throughput_bytes_per_vcpu_second``), from which the size up to which an object is sent to the Lambda rather
 than a cluster worker is derived (the function's memory must exceed the peak; its vCPU share grows with it).
 """
 
@@ -131,8 +132,11 @@ def main() -> None:
                 version, etag = _upload(env, path)
             code = CHILD.format(src=str(LAMBDA_SRC), source=args.source, path=str(path), version=version, etag=etag)
             out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
-            # The child is the only child waited for so far (the server still runs): its peak RSS alone.
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+            # The child is the only child waited for so far (the server still runs): its peak RSS and its CPU
+            # time alone (user + system, every thread of it).
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            peak = usage.ru_maxrss * 1024
+            cpu_seconds = usage.ru_utime + usage.ru_stime
         finally:
             if server is not None:
                 server.terminate()
@@ -150,6 +154,12 @@ def main() -> None:
     print(
         f"throughput: {seconds:.1f} s, {size / 2**20 / seconds:,.1f} MiB/s, {rows / seconds:,.0f} rows/s "
         f"(one process, {os.cpu_count()} CPUs visible, shared machine)"
+    )
+    # Per CPU-second of the processing process (its user + system time): what one vCPU processes, independent
+    # of how much of the machine other processes took; the config's throughput_bytes_per_vcpu_second.
+    print(
+        f"per CPU-second: {cpu_seconds:.1f} CPU-s, {size / cpu_seconds / 1e6:,.1f} MB/s "
+        f"(throughput_bytes_per_vcpu_second {size / cpu_seconds:,.0f})"
     )
 
 

@@ -128,7 +128,7 @@ class Alarms(pulumi.ComponentResource):
             "tags": self._tags,
             "opts": pulumi.ResourceOptions(parent=self),
         }
-        if not rule.summed_with:
+        if not rule.summed_with and not rule.subtracted:
             single: dict[str, Any] = {
                 "period": rule.period,
                 "namespace": rule.metric.namespace,
@@ -142,11 +142,14 @@ class Alarms(pulumi.ComponentResource):
             _metric_query(query_id, metric, rule.statistic, rule.period)
             for query_id, metric in zip(ids, rule.metrics, strict=True)
         ]
+        added = ids[: len(ids) - len(rule.subtracted)]
+        expression = " + ".join(f"FILL({query_id}, 0)" for query_id in added)
+        expression += "".join(f" - FILL({query_id}, 0)" for query_id in ids[len(added) :])
         queries.append(
             {
                 "id": "total",
-                "expression": " + ".join(f"FILL({query_id}, 0)" for query_id in ids),
-                "label": f"{rule.metric.name} ({rule.statistic}, summed)",
+                "expression": expression,
+                "label": f"{rule.metric.name} ({rule.statistic}, {'difference' if rule.subtracted else 'summed'})",
                 "return_data": True,
             }
         )

@@ -71,11 +71,14 @@ class AlarmRule:
     summed_with: tuple[Metric, ...] = ()
     """Further metrics added to ``metric`` before the comparison (metric math ``FILL(m, 0)`` summed),
     e.g. every function that writes one feature set. Defaults to none."""
+    subtracted: tuple[Metric, ...] = ()
+    """Metrics subtracted from that sum before the comparison (``FILL(m, 0)`` each), e.g. the events two
+    rules matched taken from the events a third matched. Defaults to none."""
 
     @property
     def metrics(self) -> tuple[Metric, ...]:
-        """Every metric the rule reads."""
-        return (self.metric, *self.summed_with)
+        """Every metric the rule reads (the added ones first, then :attr:`subtracted`)."""
+        return (self.metric, *self.summed_with, *self.subtracted)
 
 
 @dataclass(frozen=True)

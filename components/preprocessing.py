@@ -314,7 +314,7 @@ class PreprocessingPipelineArgs:
     (:meth:`effective_size_threshold_bytes`)."""
     throughput_bytes_per_vcpu_second: int = PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND
     """Measured throughput of the function's code, landing bytes per second on one vCPU, for the derived
-    size threshold. Defaults to 20,000,000 (20 MB/s); measure with ``bench/bench_lambda.py``."""
+    size threshold. Defaults to 10,000,000 (10 MB/s, measured by ``bench/bench_large_object.py``, rounded down)."""
     alarms: PipelineAlarmsArgs = PipelineAlarmsArgs()
     """Thresholds of the pipeline's alarms. Defaults to :class:`PipelineAlarmsArgs`' defaults."""
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
@@ -493,7 +493,21 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             },
         }
         self.large_object_rule: aws.cloudwatch.EventRule | None = None
+        self.any_object_rule: aws.cloudwatch.EventRule | None = None
+        """``auto``: the unsplit pattern, without a target; its matches minus the size rules' are objects no
+        size rule matched (the ``unrouted-objects`` alarm; docs/placement.md, "Objects above 5.0e9 bytes")."""
         if fn.placement == "auto":
+            self.any_object_rule = aws.cloudwatch.EventRule(
+                f"{name}-object-created-any",
+                description=(
+                    f"S3 Object Created under s3://<landing>/{fn.landing_prefix} for {fn.name}, any size, no target: "
+                    "counted against the size rules to detect objects neither matched"
+                ),
+                event_pattern=pulumi.Output.json_dumps(object_created),
+                state="ENABLED",
+                tags=tags,
+                opts=child,
+            )
             threshold = fn.effective_size_threshold_bytes()
             object_created, large = size_split_patterns(args.landing.name, fn.landing_prefix, threshold)
             self.large_object_rule = aws.cloudwatch.EventRule(
@@ -971,6 +985,34 @@ def pipeline_failure_modes(
         # ``cluster``: no Lambda function, so none of its own failure modes (the queue's and the records' stay).
         lambda_only = {"errors", "throttles", "duration-near-timeout", "concurrency-at-limit"}
         modes = [m for m in modes if m.key not in lambda_only]
+    if pipeline.any_object_rule is not None and pipeline.large_object_rule is not None:
+        # ``auto``: objects neither size rule matched. EventBridge documents numeric matching only within
+        # +-5.0e9 (eb-event-patterns-content-based-filtering.html, "Numeric matching"); aws/event-ruler, its
+        # open-source matcher, matched no numeric condition for a larger value until 1.8.0 (2024-09), so an
+        # object above 5,000,000,000 bytes may match neither rule. No pattern can catch exactly those objects
+        # (docs/placement.md), so the loss is made visible: every object counts once on the unsplit rule, and once
+        # on a size rule when it was routed (MatchedEvents per rule, AWS/Events,
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+        def matched(rule: aws.cloudwatch.EventRule) -> Metric:
+            return Metric("AWS/Events", "MatchedEvents", {"RuleName": rule.name}, "Count")
+
+        modes.append(
+            mode(
+                "unrouted-objects",
+                "an object landed that neither size rule matched (above 5,000,000,000 bytes EventBridge may match "
+                "no numeric condition): it is not processed",
+                "list the landing objects above 5000000000 bytes from the alarm's period and send each one's "
+                "Object Created event to the cluster queue (docs/placement.md, 'Objects above 5.0e9 bytes')",
+                f"{at}.placement",
+                AlarmRule(
+                    matched(pipeline.any_object_rule),
+                    "Sum",
+                    "GreaterThanThreshold",
+                    0,
+                    subtracted=(matched(pipeline.rule), matched(pipeline.large_object_rule)),
+                ),
+            )
+        )
     if pipeline.cluster_queue is not None and pipeline.cluster_dead_letter_queue is not None:
         # ``auto``: the cluster path's queue and DLQ fail the same ways (the worker's failed records share the
         # handler's RecordsFailed metric and dimensions, so "records-failed" covers both paths).

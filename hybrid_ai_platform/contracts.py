@@ -296,9 +296,13 @@ of its latency histogram (``container_src/inference_server/metrics.py`` ``LATENC
 LAMBDA_MB_PER_VCPU = 1769
 """Lambda allocates one vCPU per 1,769 MB of memory
 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
-PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND = 20_000_000
-"""Default measured throughput of the preprocessing code: landing bytes processed per second on one vCPU.
-Measure yours with ``bench/bench_lambda.py`` (rows per second times bytes per row)."""
+PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND = 10_000_000
+"""Default throughput of the preprocessing code: landing bytes processed per second on one vCPU (10 MB/s).
+Measured by ``bench/bench_large_object.py`` (its "per CPU-second" line: object bytes over the user + system CPU
+time of the processing process, the real ``process_object`` streaming a transactions CSV from S3 and writing
+Parquet back): 12.3 MB per CPU-second for a 257 MiB CSV on 2026-11-28 (AMD EPYC, 2 vCPUs shared with other
+jobs, Python 3.11, moto S3), rounded down to 10 MB/s; the threshold derivation then applies its own safety
+factor (:data:`SIZE_THRESHOLD_SAFETY_FACTOR`). Measure yours with the same benchmark."""
 SIZE_THRESHOLD_SAFETY_FACTOR = 4
 """``placement: auto`` sends an object to Lambda only if it would take at most a quarter of the timeout and a
 quarter of the memory."""

@@ -33,3 +33,26 @@ def prod_plan() -> Plan:
 def dev_plan() -> Plan:
     """The dev stack's plan."""
     return shipped_plan("dev")
+
+
+PLACED_THRESHOLD = 10_000
+"""``transactions``' size threshold in :func:`placed_prod_plan` (set, so tests do not restate the derivation;
+the shipped samples, 2,829 and 21,523 bytes, fall on both sides of it)."""
+
+
+@functools.cache
+def placed_prod_plan() -> Plan:
+    """prod with ``transactions`` on ``auto`` (threshold :data:`PLACED_THRESHOLD`) and ``transactions-backfill``
+    on ``cluster`` (on the system nodes): one synthesis covers both placements, shared by the component tests
+    and the system test of ``auto`` (cached per process)."""
+    import copy
+
+    preprocessing = copy.deepcopy(shipped_plan("prod").config["hybrid-ai-platform:preprocessing"])
+    functions = {f["name"]: f for f in preprocessing["functions"]}
+    functions["transactions"].update(
+        placement="auto", size_threshold_bytes=PLACED_THRESHOLD, worker={"image_tag": "2026-11-28.1"}
+    )
+    functions["transactions-backfill"].update(
+        placement="cluster", worker={"image_tag": "2026-11-28.1", "capacity": "system"}
+    )
+    return synthesize("prod", overrides={"hybrid-ai-platform:preprocessing": preprocessing})

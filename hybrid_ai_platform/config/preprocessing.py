@@ -102,8 +102,8 @@ class PreprocessingFunctionConfig(_Model):
         default=args_default(_FUNCTION, "throughput_bytes_per_vcpu_second"), ge=1
     )
     """Measured throughput of the function's code, landing bytes per second on one vCPU, used to derive
-    the default ``size_threshold_bytes``. Defaults to 20,000,000 (20 MB/s); measure with
-    ``bench/bench_lambda.py``."""
+    the default ``size_threshold_bytes``. Defaults to 10,000,000 (10 MB/s, measured for the shipped feature
+    sets by ``bench/bench_large_object.py``, rounded down); measure yours with it (its "per CPU-second" line)."""
     max_replicas: int = Field(default=args_default(_WORKER, "max_replicas"), ge=1, le=100)
     """Cluster path: the most worker pods KEDA scales to (the counterpart of ``maximum_concurrency``).
     Defaults to 5."""

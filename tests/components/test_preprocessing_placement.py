@@ -13,32 +13,21 @@ from hybrid_ai_platform.components.preprocessing import LAMBDA_PLATFORM_SIDS
 
 from hybrid_ai_platform.cli.checks import run_checks
 from hybrid_ai_platform.cli.checks.size_split import matching_rules, partition_problems
-from hybrid_ai_platform.cli.synth import PROJECT_ROOT, Plan, synthesize
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT, Plan
 from hybrid_ai_platform.config import PreprocessingFunctionConfig
-from tests.conftest import shipped_plan
+from tests.conftest import PLACED_THRESHOLD, placed_prod_plan, shipped_plan
 from tests.plan_helpers import depends_via, named, statements
 
 ACCOUNT = "123456789012"
 TODAY = datetime.date(2026, 11, 28)
-THRESHOLD = 50_000_000
-"""``transactions``' size threshold in the placed plan (set, so the test does not restate the derivation)."""
+THRESHOLD = PLACED_THRESHOLD
 
 
 @pytest.fixture(scope="module")
 def placed_plan() -> Plan:
-    """prod with ``transactions`` on ``auto`` (threshold 50 MB) and ``transactions-backfill`` on ``cluster``
-    (on the system nodes): one synthesis covers both placements."""
-    base = shipped_plan("prod").config["hybrid-ai-platform:preprocessing"]
-    preprocessing = copy.deepcopy(base)
-    functions = preprocessing["functions"]
-    names = [f["name"] for f in functions]
-    functions[names.index("transactions")].update(
-        placement="auto", size_threshold_bytes=THRESHOLD, worker={"image_tag": "2026-11-28.1"}
-    )
-    functions[names.index("transactions-backfill")].update(
-        placement="cluster", worker={"image_tag": "2026-11-28.1", "capacity": "system"}
-    )
-    return synthesize("prod", overrides={"hybrid-ai-platform:preprocessing": preprocessing})
+    """prod with ``transactions`` on ``auto`` and ``transactions-backfill`` on ``cluster`` (on the system nodes):
+    one synthesis covers both placements (tests/conftest.py)."""
+    return placed_prod_plan()
 
 
 def _pattern(plan: Plan, name: str) -> dict[str, Any]:
@@ -177,7 +166,7 @@ def test_placed_plan_passes_the_system_checks(placed_plan: Plan) -> None:
 
 
 def test_a_gap_or_an_overlap_between_size_rules_is_a_finding(placed_plan: Plan) -> None:
-    doc = placed_plan.to_json()
+    doc = copy.deepcopy(placed_plan.to_json())
     large = next(r for r in doc["resources"] if r["name"] == "transactions-object-created-large" and r["custom"])
     pattern = json.loads(large["inputs"]["eventPattern"])
     for condition, problem in (([">", THRESHOLD + 1], "a gap"), ([">=", THRESHOLD], "processed twice")):
@@ -189,6 +178,80 @@ def test_a_gap_or_an_overlap_between_size_rules_is_a_finding(placed_plan: Plan) 
             if v["policy"] == "system-lambda-trigger-accepted"
         ]
         assert len(found) == 1 and problem in found[0]["message"], found
+
+
+def _alarm_value(alarm: dict[str, Any], matched: dict[str, int]) -> int:
+    """The alarm's metric-math value when each rule (by physical name) matched ``matched[name]`` events."""
+    queries = alarm["inputs"]["metricQueries"]
+    values = {q["id"]: matched[q["metric"]["dimensions"]["RuleName"]] for q in queries if "metric" in q}
+    [expression] = [q["expression"] for q in queries if q.get("returnData")]
+    total, sign = 0, 1
+    for token in expression.replace("FILL(", "").replace(", 0)", "").split():
+        if token in ("+", "-"):
+            sign = 1 if token == "+" else -1
+        else:
+            total += sign * values[token]
+    return total
+
+
+def test_an_object_beyond_the_documented_numeric_range_routed_nowhere_raises_the_unrouted_alarm(
+    placed_plan: Plan,
+) -> None:
+    doc = placed_plan.to_json()
+    by_name = {r["name"]: r for r in doc["resources"] if r["custom"]}
+    small, large, every = (
+        by_name[f"transactions-object-created{suffix}"] for suffix in ("", "-large", "-any")
+    )  # fmt: skip
+    routes = {small["name"]: json.loads(small["inputs"]["eventPattern"])}
+    routes[large["name"]] = json.loads(large["inputs"]["eventPattern"])
+    # GIVEN the unsplit rule: the size rules' pattern without the size, and no target (it delivers nothing)
+    unsplit = copy.deepcopy(routes[small["name"]])
+    del unsplit["detail"]["object"]["size"]
+    assert json.loads(every["inputs"]["eventPattern"]) == unsplit
+    targeted = {r["inputs"]["rule"] for r in doc["resources"] if r["type"] == "aws:cloudwatch/eventTarget:EventTarget"}
+    assert every["id"] not in targeted and {small["id"], large["id"]} <= targeted
+    # AND the unrouted-objects alarm on the three rules' MatchedEvents
+    [alarm] = [
+        r
+        for r in doc["resources"]
+        if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm" and "unrouted-objects" in r["name"]
+    ]
+    assert alarm["inputs"]["comparisonOperator"] == "GreaterThanThreshold" and alarm["inputs"]["threshold"] == 0
+    for size, legacy, routed_to, alarmed in (
+        (1_000, True, [small["name"]], False),
+        (THRESHOLD + 1, True, [large["name"]], False),
+        # event-ruler 1.8.0+: every float64 compares, the large rule matches
+        (5_500_000_000, False, [large["name"]], False),
+        # event-ruler up to 1.7.4 (EventBridge's documented range): no numeric condition matches 5.5e9
+        (5_500_000_000, True, [], True),
+    ):
+        # WHEN an object of that size lands, matched as that matcher does
+        matched = matching_rules(routes, size, legacy=legacy)
+        assert matched == routed_to, (size, legacy)
+        counts = {
+            every["id"]: 1,
+            small["id"]: int(small["name"] in matched),
+            large["id"]: int(large["name"] in matched),
+        }
+        # THEN the alarm fires exactly when no size rule routed it
+        assert (_alarm_value(alarm, counts) > alarm["inputs"]["threshold"]) is alarmed, (size, legacy)
+
+
+def test_size_rules_that_may_route_large_objects_nowhere_need_the_counting_rule(placed_plan: Plan) -> None:
+    def findings(doc: dict[str, Any]) -> list[str]:
+        return [
+            v["message"]
+            for v in run_checks(doc, PROJECT_ROOT, TODAY)["violations"]
+            if v["policy"] == "system-lambda-trigger-accepted" and "size-split" in v["message"]
+        ]
+
+    # GIVEN the placed plan (with the unsplit counting rule) THEN no finding
+    assert findings(copy.deepcopy(placed_plan.to_json())) == []
+    # WHEN the counting rule is gone THEN objects above 5.0e9 may be lost silently: a finding
+    doc = copy.deepcopy(placed_plan.to_json())
+    doc["resources"] = [r for r in doc["resources"] if r["name"] != "transactions-object-created-any"]
+    [message] = findings(doc)
+    assert "5000000001 bytes may match none of them" in message and "unrouted-objects" in message
 
 
 def test_partition_check_probes_every_region_of_the_bounds() -> None:
@@ -208,12 +271,16 @@ def test_partition_check_probes_every_region_of_the_bounds() -> None:
 def test_derived_threshold_is_a_quarter_of_what_fits_the_timeout_and_the_memory() -> None:
     base = {"name": "fn-a", "feature_set": "transactions", "landing_prefix": "raw/", "placement": "auto"}
     worker = {"image_tag": "t1"}
-    # 1024 MB, 120 s, 20 MB/s per vCPU: time allows 20e6 * 1024/1769 * 120 = 1.39e9 bytes, memory 2^30:
-    # the memory bound wins, a quarter of it
-    assert PreprocessingFunctionConfig(**base, worker=worker).effective_size_threshold_bytes() == 2**30 // 4
-    # 10 s: the time bound wins: 20e6 * 1024/1769 * 10 / 4
-    short = PreprocessingFunctionConfig(**base, worker=worker, timeout_seconds=10)
-    assert short.effective_size_threshold_bytes() == int(20_000_000 * 1024 / 1769 * 10 / 4)
+    # 1024 MB, 120 s, 10 MB/s per vCPU (the measured default): time allows 10e6 * 1024/1769 * 120 = 0.69e9
+    # bytes, memory 2^30: the time bound wins, a quarter of it
+    default = PreprocessingFunctionConfig(**base, worker=worker)
+    assert default.effective_size_threshold_bytes() == int(10_000_000 * 1024 / 1769 * 120 / 4) == 173_657_433
+    # 900 s: time allows 5.2e9 bytes, the memory bound wins: a quarter of 2^30
+    long = PreprocessingFunctionConfig(**base, worker=worker, timeout_seconds=900)
+    assert long.effective_size_threshold_bytes() == 2**30 // 4
+    # a measured 40 MB/s at 120 s: 2.78e9 bytes, the memory bound again
+    fast = PreprocessingFunctionConfig(**base, worker=worker, throughput_bytes_per_vcpu_second=40_000_000)
+    assert fast.effective_size_threshold_bytes() == 2**30 // 4
     assert (
         PreprocessingFunctionConfig(**base, worker=worker, size_threshold_bytes=7).effective_size_threshold_bytes() == 7
     )

@@ -188,3 +188,37 @@ def test_worked_example_in_docs_matches_the_model() -> None:
     ):
         assert figure in section, figure
     assert not math.isnan(json.loads(json.dumps(advice.to_json()))["monthly"]["lambda"])
+
+
+def _worker(name: str, memory: str, component: str = "preprocessing-worker") -> dict[str, object]:
+    """A worker Deployment's properties as components/preprocessing_worker.py writes them (the parts judged)."""
+    labels = {"app.kubernetes.io/component": component, "app.kubernetes.io/name": name}
+    container = {"name": "worker", "resources": {"requests": {"cpu": "500m", "memory": memory}}}
+    return {"metadata": {"name": name, "labels": labels}, "spec": {"template": {"spec": {"containers": [container]}}}}
+
+
+def test_placement_cost_policy_judges_a_cluster_worker_against_lambda() -> None:
+    from hybrid_ai_platform.policies.rules.placement_cost import POLICY, WORKER_TYPE
+    from hybrid_ai_platform.policies.testing import resource_args, run
+
+    config = {
+        "usage": {
+            "functions": {
+                "small": {"requests_per_month": 100_000, "average_duration_ms": 200},
+                "big": {"requests_per_month": 50_000_000, "average_duration_ms": 1000},
+            },
+            "cluster": {"spot_price_per_hour": 0.05},
+        }
+    }
+    # GIVEN SMALL on the cluster (eu-central-1, the test provider's region): one pod, one node, $0.05 x 730 =
+    # 36.50 plus 0.1 x m7i.large $0.1210 x 730 = 8.833: $45.33; on Lambda (x86_64, the Deployment does not name
+    # the architecture) 100,000 x 0.2 s x 0.5 GB x $0.0000166667 = 0.1667 plus 0.1 M x $0.20: $0.19
+    outcome = run(POLICY, resource_args(WORKER_TYPE, _worker("small", "512Mi"), name="small", config=config))
+    # THEN the advisory names both figures
+    [message] = outcome.messages
+    assert "function 'small' costs $45.33/month on the cluster" in message
+    assert "more than lambda at $0.19/month (threshold 20%)" in message
+    # AND BIG on the cluster (cheapest there) passes, and a Deployment that is not a worker is not judged
+    assert run(POLICY, resource_args(WORKER_TYPE, _worker("big", "2Gi"), name="big", config=config)).passed
+    other = run(POLICY, resource_args(WORKER_TYPE, _worker("web", "512Mi", "inference"), name="web", config=config))
+    assert other.not_applicable is not None and not other.violations

@@ -27,16 +27,30 @@ OPERATORS = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
 }
-MAX_OBJECT_BYTES = 5 * 2**40
-"""S3's largest object (5 TiB)."""
+MAX_OBJECT_BYTES = 10_000 * 5 * 2**30
+"""S3's largest object: 10,000 parts of at most 5 GiB, "48.8 TiB" (it was 5 TiB;
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html)."""
+DOCUMENTED_NUMERIC_MAX = 5_000_000_000
+"""EventBridge documents numeric matching for values between -5.0e9 and +5.0e9 inclusive
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html,
+"Numeric matching"). Its open-source matcher, aws/event-ruler, refused such numbers until 1.8.0
+(2024-09, "Improve Numeric matching to support full range of float64"; 1.7.5 widened it to +-5.0e11): an
+event value outside the range was matched as a string, so no ``numeric`` condition matched it
+(``ByteMachine.transitionOn``). Which matcher EventBridge runs is not documented, so beyond this value a
+size rule may match nothing (``legacy=True`` below)."""
 
 SizeCondition = list[Any] | None
 """A rule's ``detail.object.size`` array (alternatives), or None when the rule does not constrain the size."""
 
 
-def numeric_matches(condition: Sequence[Any], value: Any) -> bool:
-    """Whether an EventBridge ``numeric`` condition (``[op, n]`` or ``[op, n, op, n]``) matches ``value``."""
+def numeric_matches(condition: Sequence[Any], value: Any, *, legacy: bool = False) -> bool:
+    """Whether an EventBridge ``numeric`` condition (``[op, n]`` or ``[op, n, op, n]``) matches ``value``.
+
+    ``legacy`` (defaults to False: any float64 compares): a value outside +-:data:`DOCUMENTED_NUMERIC_MAX`
+    matches no condition, as in event-ruler before 1.8.0."""
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if legacy and not -DOCUMENTED_NUMERIC_MAX <= value <= DOCUMENTED_NUMERIC_MAX:
         return False
     if len(condition) not in (2, 4):
         raise ValueError(f"numeric condition {list(condition)} must be [op, n] or [op, n, op, n]")
@@ -48,8 +62,9 @@ def numeric_matches(condition: Sequence[Any], value: Any) -> bool:
     return True
 
 
-def size_matches(size_condition: SizeCondition, size: int) -> bool:
-    """Whether a rule's ``detail.object.size`` array matches an object of ``size`` bytes.
+def size_matches(size_condition: SizeCondition, size: int, *, legacy: bool = False) -> bool:
+    """Whether a rule's ``detail.object.size`` array matches an object of ``size`` bytes (``legacy``: see
+    :func:`numeric_matches`).
 
     None (the rule names no size) matches every size; an entry other than ``{"numeric": [...]}`` or an exact
     number is not understood and raises ``ValueError``."""
@@ -57,10 +72,10 @@ def size_matches(size_condition: SizeCondition, size: int) -> bool:
         return True
     for entry in size_condition:
         if isinstance(entry, Mapping) and set(entry) == {"numeric"}:
-            if numeric_matches(entry["numeric"], size):
+            if numeric_matches(entry["numeric"], size, legacy=legacy):
                 return True
         elif isinstance(entry, int | float) and not isinstance(entry, bool):
-            if entry == size:
+            if entry == size and not (legacy and size > DOCUMENTED_NUMERIC_MAX):
                 return True
         else:
             raise ValueError(f"detail.object.size entry {entry!r} is not a numeric condition")
@@ -75,9 +90,17 @@ def size_condition(pattern: Mapping[str, Any]) -> SizeCondition:
     return list(size) if isinstance(size, list) else None
 
 
-def matching_rules(patterns: Mapping[str, Mapping[str, Any]], size: int) -> list[str]:
-    """Names of the rules (name → event pattern) whose size condition matches an object of ``size`` bytes."""
-    return [name for name, pattern in patterns.items() if size_matches(size_condition(pattern), size)]
+def matching_rules(patterns: Mapping[str, Mapping[str, Any]], size: int, *, legacy: bool = False) -> list[str]:
+    """Names of the rules (name → event pattern) whose size condition matches an object of ``size`` bytes
+    (``legacy``: see :func:`numeric_matches`)."""
+    return [name for name, pattern in patterns.items() if size_matches(size_condition(pattern), size, legacy=legacy)]
+
+
+def undocumented_gaps(patterns: Mapping[str, Mapping[str, Any]]) -> list[int]:
+    """Probe sizes above :data:`DOCUMENTED_NUMERIC_MAX` that no rule matches when EventBridge matches numbers only
+    within the documented range (``legacy``): objects that may be routed nowhere."""
+    sizes = [s for s in probe_sizes(patterns) if s > DOCUMENTED_NUMERIC_MAX] + [DOCUMENTED_NUMERIC_MAX + 1]
+    return sorted({s for s in sizes if not matching_rules(patterns, s, legacy=True)})
 
 
 def _bounds(condition: SizeCondition) -> list[float]:

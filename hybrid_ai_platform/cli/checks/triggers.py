@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import CheckContext, Finding, check
-from .size_split import partition_problems, size_condition
+from .size_split import DOCUMENTED_NUMERIC_MAX, partition_problems, size_condition, undocumented_gaps
 from .workload_code import DeclarationError, attribute, lambda_archive, load_from_archive, load_from_source
 
 FUNCTION = "aws:lambda/function:Function"
@@ -276,9 +276,13 @@ def _worker_invokers(
 
 def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
     """Rules of one component that split the same bucket and key by ``detail.object.size`` (``placement: auto``)
-    must together match every size exactly once (:mod:`.size_split`)."""
+    must together match every size exactly once (:mod:`.size_split`); where sizes above EventBridge's documented
+    numeric range may match none of them, a rule of the same pattern without a size condition and without a
+    target must count them (the ``unrouted-objects`` alarm compares its matches with the split rules')."""
     groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     records: dict[tuple[str, str], Mapping[str, Any]] = {}
+    counted: set[tuple[str, str]] = set()
+    routes = {str((t.get("inputs") or {}).get("rule")) for t in context.resources(TARGET)}
     for rule in context.resources(RULE):
         raw = (rule.get("inputs") or {}).get("eventPattern")
         try:
@@ -296,6 +300,12 @@ def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
             str(rule.get("parent") or ""),
             json.dumps({**pattern, "detail": {**detail, "object": obj}}, sort_keys=True),
         )
+        names = {rule.get("id"), (rule.get("inputs") or {}).get("name"), rule.get("name")}
+        if not names & routes:
+            # no target: not a route (it delivers nothing); without a size condition it counts the objects
+            if size_condition(pattern) is None:
+                counted.add(key)
+            continue
         groups.setdefault(key, {})[str(rule.get("name"))] = dict(pattern)
         records.setdefault(key, rule)
     for key, patterns in groups.items():
@@ -305,6 +315,16 @@ def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 f"size-split rules {', '.join(sorted(patterns))}: {problem}",
                 field="preprocessing.functions[].size_threshold_bytes",
+                resource=records[key],
+            )
+        gaps = undocumented_gaps(patterns)
+        if gaps and key not in counted:
+            yield Finding(
+                f"size-split rules {', '.join(sorted(patterns))}: objects of {gaps[0]} bytes may match none of them "
+                f"(EventBridge documents numeric matching only up to {DOCUMENTED_NUMERIC_MAX}) and no rule without a "
+                "target counts such objects: they would be lost silently; add the unsplit rule and its "
+                "unrouted-objects alarm (components/preprocessing.py)",
+                field="preprocessing.functions[].placement",
                 resource=records[key],
             )
 
