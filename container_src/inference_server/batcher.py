@@ -11,8 +11,9 @@ The policy needs no tuning for either load:
   another execution slot is free (``instances``, ``SESSION_WORKERS``, default 2), a partial batch is
   held open until it fills or its oldest request has waited ``max_queue_delay`` (``MAX_QUEUE_DELAY_MS``):
   the delay is an upper bound that only applies while the model is busy.
-* **Small models run inline.** When the recent session runs took at most ``INLINE_RUN_S`` and no other run
-  is in flight, the batch runs on the event loop itself: a thread hand-off costs more than such a run.
+* **Small models run inline.** When the session runs cost at most ``INLINE_RUN_S`` (an estimate that follows
+  the fastest recent runs, :attr:`Batcher.run_seconds`, so a busy machine does not inflate it) and no other
+  run is in flight, the batch runs on the event loop itself: a thread hand-off costs more than such a run.
   Slower models run in the thread pool, so the event loop keeps accepting and parsing requests meanwhile.
 
 A batch's inputs are concatenated along dim 0 and each request receives its own slice of every output.
@@ -41,9 +42,10 @@ from inference_server.protocol import InferRequest
 LOG = logging.getLogger(__name__)
 
 INLINE_RUN_S = 0.0005
-"""Session runs averaging at most this long (0.5 ms) run on the event loop when no other run is in flight;
-about what handing a run to a thread and back costs in latency."""
-_EWMA_WEIGHT = 0.2
+"""Models whose recent session runs took at most this long (0.5 ms) run on the event loop when no other run
+is in flight; about what handing a run to a thread and back costs in latency."""
+_RISE = 1.25
+"""How fast the run-time estimate may rise per run (see :attr:`Batcher.run_seconds`)."""
 
 
 @dataclass
@@ -95,7 +97,11 @@ class Batcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self.run_seconds: float | None = None
-        """Moving average of recent session runs (seconds); None until the first run finishes."""
+        """What a session run costs (seconds; None until the first run finishes): falls at once to a faster
+        run, rises at most 25% a run towards a slower one. A run is only ever slowed by the machine
+        (preemption, or a GIL wait when it returns on a worker thread), never sped up, so load on a busy
+        machine does not push a small model onto the thread pool (where GIL waits would keep it), while a
+        model that is really slower gets there within a few runs (100x in 21)."""
         self._observe_compute = metrics.compute.observe
         self._observe_rows = metrics.batch_size.observe
         self._observe_requests = metrics.batch_requests.observe
@@ -152,7 +158,7 @@ class Batcher:
         results = self.model.run(feeds, outputs)
         seconds = time.perf_counter() - started
         previous = self.run_seconds
-        self.run_seconds = seconds if previous is None else previous + _EWMA_WEIGHT * (seconds - previous)
+        self.run_seconds = seconds if previous is None or seconds < previous else min(seconds, previous * _RISE)
         self._observe_compute(seconds)
         self._observe_rows(rows)
         self._observe_requests(requests)
