@@ -6,15 +6,12 @@ wake-ups of the client, which first gets the status line and headers alone. For 
 that is most of the server's time per request (``bench/bench_server_floor.py``).
 
 :class:`CoalescingHttpToolsProtocol` hands uvicorn's request cycle a transport that gathers the writes made
-during one event-loop turn and sends them together at the start of the next turn (``loop.call_soon``; no
-timer, no delay beyond the turn). A response whose body is sent right after its start line - every
-response of this server - leaves in one ``send``. When a batch finishes, the responses its requests
-complete in that turn leave back to back at the start of the next: on a machine where the client shares
-the cores, each ``send`` that wakes it tends to hand it the core, so sending as each response is encoded
-interleaves the two (profile: about 0.8 involuntary context switches per request under 32 clients on
-2 cores, against 0.5 when the turn's responses leave together). Closing, ``write_eof`` and ``abort``
-flush or drop what is gathered first, so bytes are never reordered or lost; flow control (``pause_writing``)
-still comes from the real transport, which the protocol's ``FlowControl`` watches.
+until the response is complete (uvicorn's ``on_response_complete``) and sends them together; anything else
+gathered during an event-loop turn (a ``100 Continue``, an unfinished response) is sent at the start of
+the next turn (``loop.call_soon``; no timer). So every response leaves in one ``send``, with no delay.
+Closing, ``write_eof`` and ``abort`` flush or drop what is gathered first, so bytes are never reordered or
+lost; flow control (``pause_writing``) still comes from the real transport, which the protocol's
+``FlowControl`` watches.
 
 Used by ``python -m inference_server`` when httptools is installed (a server dependency); uvicorn selects
 the protocol class through ``uvicorn.Config(http=...)``.
@@ -81,4 +78,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Set the connection up as uvicorn does, then route the cycle's writes through the proxy."""
         super().connection_made(transport)
-        self.transport = CoalescingTransport(transport, self.loop)  # type: ignore[assignment]
+        self._coalescing = CoalescingTransport(transport, self.loop)
+        self.transport = self._coalescing  # type: ignore[assignment]
+
+    def on_response_complete(self) -> None:
+        """A response is complete: send it now (one write), then carry on as uvicorn does."""
+        self._coalescing.flush()
+        super().on_response_complete()
