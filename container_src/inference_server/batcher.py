@@ -68,6 +68,8 @@ class Batcher:
         max_queue_delay_s: longest a partial batch is held open while a run is in flight and a slot is free
             (default 0.005); 0 disables batching. A request never waits while the model is idle.
         instances: concurrent session runs (default 2).
+        run_seconds: what a session run is known to cost (seconds), e.g. :meth:`LoadedModel.calibrate`'s
+            load-time measurement; defaults to None: learnt from the first runs (the first in the pool).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class Batcher:
         max_batch_size: int = 32,
         max_queue_delay_s: float = 0.005,
         instances: int = 2,
+        run_seconds: float | None = None,
     ) -> None:
         self.model = model
         self.executor = executor
@@ -96,7 +99,7 @@ class Batcher:
         self._running: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self.run_seconds: float | None = None
+        self.run_seconds: float | None = run_seconds
         """What a session run costs (seconds; None until the first run finishes): falls at once to a faster
         run, rises at most 25% a run towards a slower one. A run is only ever slowed by the machine
         (preemption, or a GIL wait when it returns on a worker thread), never sped up, so load on a busy

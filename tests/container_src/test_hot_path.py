@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import json
 import math
+import time
+import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from inference_server import batcher, protocol
+from inference_server.app import create_app
 from inference_server.batcher import INLINE_RUN_S
+from inference_server.config import Settings
 from inference_server.datatypes import BY_V2
 from inference_server.metrics import Metrics
-from inference_server.model import TensorSpec
+from inference_server.model import LoadedModel, TensorSpec
 from inference_server.protocol import ApiError, InferRequest, _json_array, encode_infer_response, parse_infer_request
+
+with warnings.catch_warnings():  # starlette 1.x deprecates its httpx-based test client; it still works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 X = TensorSpec("X", BY_V2["FP32"], (-1, 3))
 Y = TensorSpec("Y", BY_V2["INT64"], (-1,))
@@ -203,3 +212,51 @@ def test_a_model_that_really_is_slow_moves_to_the_thread_pool_within_a_few_dozen
     # THEN the estimate passes INLINE_RUN_S after about 21 runs (1.25**21 > 100) and reaches the real cost
     assert crossed == 1 + math.ceil(math.log(INLINE_RUN_S / 5e-6, 1.25))
     assert _estimate(runs) == pytest.approx(5e-3)
+
+
+class _LocalRepository:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fetch(self, model: str, version: str) -> Path:
+        return self.path
+
+
+def test_the_server_measures_a_run_at_load_time_so_a_small_model_runs_inline_from_the_first_request(
+    tmp_path: Path, classifier_bytes: bytes
+) -> None:
+    # GIVEN the server loading a small model (the 4-feature classifier)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(classifier_bytes)
+    settings = Settings.from_env({"MODEL_REPOSITORY": "s3://acme-models/m", "MODEL_NAME": "c", "MODEL_VERSION": "1"})
+    app = create_app(settings, repository=_LocalRepository(path))  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/v2/health/ready").status_code != 200:
+            assert time.monotonic() < deadline, "model did not load"
+            time.sleep(0.01)
+        # WHEN it is ready, before any inference request
+        state = app.state.server
+        # THEN its batcher already knows what a run costs, well under INLINE_RUN_S, and no request was counted
+        assert state.batcher.run_seconds is not None and 0 < state.batcher.run_seconds <= INLINE_RUN_S
+        assert state.inference_count == 0 and state.batcher._inline()
+
+
+def test_a_model_that_rejects_zeros_is_left_to_learn_its_cost_from_requests(
+    tmp_path: Path, classifier_bytes: bytes
+) -> None:
+    # GIVEN a loaded model whose session rejects the load-time input
+    path = tmp_path / "model.onnx"
+    path.write_bytes(classifier_bytes)
+    model = LoadedModel.load(path, "c", "1")
+    calls: list[dict[str, np.ndarray]] = []
+
+    class Rejecting:
+        def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> None:
+            calls.append(feeds)
+            raise ValueError("indices out of range")
+
+    model.session = Rejecting()  # type: ignore[assignment]
+    # WHEN it is calibrated THEN there is no estimate, after one try on one row of zeros
+    assert model.calibrate() is None
+    assert len(calls) == 1 and calls[0]["INPUT0"].shape == (1, 4) and not calls[0]["INPUT0"].any()
