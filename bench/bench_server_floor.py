@@ -136,8 +136,22 @@ def start_server(endpoint: str, cache: str, name: str) -> tuple[subprocess.Popen
     return proc, port
 
 
-def measure(port: int, path: str, body: bytes, clients: int, seconds: float, work: Path) -> dict[str, float]:
-    """One closed-loop run: ``clients`` keep-alive connections for ``seconds``; JSON summary."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    port: int, path: str, body: bytes, clients: int, seconds: float, work: Path, pid: int = 0
+) -> dict[str, float]:
+    """One closed-loop run: ``clients`` keep-alive connections for ``seconds``; JSON summary, with the CPU
+    time the server process ``pid`` spent per request (``cpu_us``): unlike req/s, it does not depend on
+    the share of the cores the server got on a machine shared with other jobs."""
+    cpu_before = cpu_seconds(pid)
     if WRK:
         script = work / "post.lua"
         script.write_text(WRK_SCRIPT.format(body=body.decode()))
@@ -160,6 +174,7 @@ def measure(port: int, path: str, body: bytes, clients: int, seconds: float, wor
     if summary["errors"]:
         raise RuntimeError(f"{summary['errors']} failed requests against port {port}")
     summary["rps"] = summary["requests"] / summary["seconds"]
+    summary["cpu_us"] = (cpu_seconds(pid) - cpu_before) * 1e6 / max(summary["requests"], 1)
     return summary
 
 
@@ -192,6 +207,7 @@ def bench_model(
     nospin, nospin_port = start_floor(model_file, name, spin=False)
     server, server_port = start_server(endpoint, str(work / f"cache-{name}"), name)
     ports = {"floor": floor_port, "floor_nospin": nospin_port, "server": server_port}
+    pids = {"floor": floor.pid, "floor_nospin": nospin.pid, "server": server.pid}
     rows = []
     try:
         for proc, port in zip((floor, nospin, server), ports.values(), strict=True):
@@ -202,7 +218,7 @@ def bench_model(
             for round_ in range(args.rounds):
                 order = list(ports.items())
                 for label, port in order if round_ % 2 == 0 else order[::-1]:
-                    getattr(row, label).append(measure(port, path, body, clients, args.seconds, work))
+                    getattr(row, label).append(measure(port, path, body, clients, args.seconds, work, pids[label]))
             rows.append(row)
     finally:
         for proc in (floor, nospin, server):
@@ -218,14 +234,17 @@ def verdict(ok: bool) -> str:
 def report(rows: list[Row]) -> None:
     print(f"\nserver (default configuration) vs floor; CPU ({os.cpu_count()} cores), loopback, 1-row V2 JSON requests")
     print(f"load generator: {'wrk -t1 (keep-alive, closed loop)' if WRK else 'bench/loadgen.py (asyncio)'}")
-    print(f"{'model':<6}{'clients':>8}   {'':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   (median of rounds)")
+    print(f"load average (1 min) at the start: {os.getloadavg()[0]:.1f}")
+    header = f"{'model':<6}{'clients':>8}   {'':<14}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}"
+    print(f"{header}   (median of rounds)")
     for row in rows:
         for label in ("floor", "floor_nospin", "server"):
             runs = getattr(row, label)
             rps = statistics.median(r["rps"] for r in runs)
             p50 = statistics.median(r["p50_us"] for r in runs) / 1000
             p99 = statistics.median(r["p99_us"] for r in runs) / 1000
-            print(f"{row.model:<6}{row.clients:>8}   {label:<14}{rps:>9.0f}{p50:>9.3f}{p99:>9.3f}")
+            cpu = statistics.median(r["cpu_us"] for r in runs)
+            print(f"{row.model:<6}{row.clients:>8}   {label:<14}{rps:>9.0f}{p50:>9.3f}{p99:>9.3f}{cpu:>12.1f}")
     print("(floor: ONNX Runtime defaults; floor_nospin: idle-thread spinning off as in the server; each ratio")
     print(" is against the better of the two in the same round)")
     for row in rows:
@@ -240,6 +259,13 @@ def report(rows: list[Row]) -> None:
             f"ratio {row.model} {what}: {statistics.median(ratios):.2f}x the floor's "
             f"(rounds {min(ratios):.2f}-{max(ratios):.2f}; goal {goal}: {verdict(ok)})"
         )
+        if row.clients > 1:  # the same comparison in CPU per request, which the machine's load does not skew
+            cpu = [f["cpu_us"] / s["cpu_us"] for f, s in zip(floors, row.server, strict=True) if s["cpu_us"]]
+            if cpu:
+                print(
+                    f"      {row.model} floor CPU per request / server's: {statistics.median(cpu):.2f}x "
+                    f"(rounds {min(cpu):.2f}-{max(cpu):.2f})"
+                )
 
 
 def main() -> None:

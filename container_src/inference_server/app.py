@@ -76,6 +76,7 @@ class ServerState:
         self.executor: ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.loader: asyncio.Task[None] | None = None
+        self.run_seconds: float | None = None
         self.shutting_down = False
         self.inference_count = 0
         self.request_success = 0
@@ -129,6 +130,9 @@ class ServerState:
                     settings.model_version,
                     settings.execution_providers,
                 )
+                # What a run costs, measured before any request (no GIL contention), so the batcher knows
+                # from the first request whether the model runs inline (inference_server/batcher.py).
+                self.run_seconds = await asyncio.to_thread(model.calibrate)
             except Exception as exc:
                 reason = {
                     ModelNotFoundError: "not_found",
@@ -164,6 +168,7 @@ class ServerState:
             max_batch_size=self.settings.max_batch_size,
             max_queue_delay_s=self.settings.max_queue_delay_ms / 1000.0,
             instances=self.settings.session_workers,
+            run_seconds=self.run_seconds,
         )
         batcher.start()
         if self.shutting_down:

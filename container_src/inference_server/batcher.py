@@ -11,8 +11,9 @@ The policy needs no tuning for either load:
   another execution slot is free (``instances``, ``SESSION_WORKERS``, default 2), a partial batch is
   held open until it fills or its oldest request has waited ``max_queue_delay`` (``MAX_QUEUE_DELAY_MS``):
   the delay is an upper bound that only applies while the model is busy.
-* **Small models run inline.** When the recent session runs took at most ``INLINE_RUN_S`` and no other run
-  is in flight, the batch runs on the event loop itself: a thread hand-off costs more than such a run.
+* **Small models run inline.** When the session runs cost at most ``INLINE_RUN_S`` (an estimate that follows
+  the fastest recent runs, :attr:`Batcher.run_seconds`, so a busy machine does not inflate it) and no other
+  run is in flight, the batch runs on the event loop itself: a thread hand-off costs more than such a run.
   Slower models run in the thread pool, so the event loop keeps accepting and parsing requests meanwhile.
 
 A batch's inputs are concatenated along dim 0 and each request receives its own slice of every output.
@@ -41,9 +42,10 @@ from inference_server.protocol import InferRequest
 LOG = logging.getLogger(__name__)
 
 INLINE_RUN_S = 0.0005
-"""Session runs averaging at most this long (0.5 ms) run on the event loop when no other run is in flight;
-about what handing a run to a thread and back costs in latency."""
-_EWMA_WEIGHT = 0.2
+"""Models whose recent session runs took at most this long (0.5 ms) run on the event loop when no other run
+is in flight; about what handing a run to a thread and back costs in latency."""
+_RISE = 1.25
+"""How fast the run-time estimate may rise per run (see :attr:`Batcher.run_seconds`)."""
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Batcher:
         max_queue_delay_s: longest a partial batch is held open while a run is in flight and a slot is free
             (default 0.005); 0 disables batching. A request never waits while the model is idle.
         instances: concurrent session runs (default 2).
+        run_seconds: what a session run is known to cost (seconds), e.g. :meth:`LoadedModel.calibrate`'s
+            load-time measurement; defaults to None: learnt from the first runs (the first in the pool).
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Batcher:
         max_batch_size: int = 32,
         max_queue_delay_s: float = 0.005,
         instances: int = 2,
+        run_seconds: float | None = None,
     ) -> None:
         self.model = model
         self.executor = executor
@@ -94,8 +99,12 @@ class Batcher:
         self._running: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self.run_seconds: float | None = None
-        """Moving average of recent session runs (seconds); None until the first run finishes."""
+        self.run_seconds: float | None = run_seconds
+        """What a session run costs (seconds; None until the first run finishes): falls at once to a faster
+        run, rises at most 25% a run towards a slower one. A run is only ever slowed by the machine
+        (preemption, or a GIL wait when it returns on a worker thread), never sped up, so load on a busy
+        machine does not push a small model onto the thread pool (where GIL waits would keep it), while a
+        model that is really slower gets there within a few runs (100x in 21)."""
         self._observe_compute = metrics.compute.observe
         self._observe_rows = metrics.batch_size.observe
         self._observe_requests = metrics.batch_requests.observe
@@ -152,7 +161,7 @@ class Batcher:
         results = self.model.run(feeds, outputs)
         seconds = time.perf_counter() - started
         previous = self.run_seconds
-        self.run_seconds = seconds if previous is None else previous + _EWMA_WEIGHT * (seconds - previous)
+        self.run_seconds = seconds if previous is None or seconds < previous else min(seconds, previous * _RISE)
         self._observe_compute(seconds)
         self._observe_rows(rows)
         self._observe_requests(requests)

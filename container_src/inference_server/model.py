@@ -127,6 +127,38 @@ class LoadedModel:
             )
         return model
 
+    def calibrate(self, runs: int = 3) -> float | None:
+        """Seconds one 1-row session run takes, measured at load time; None when it cannot be measured.
+
+        Runs the session ``runs`` times on zeros (empty strings for BYTES) shaped like one row of every
+        input (dynamic dimensions 1) and returns the fastest run after the first (which warms the session
+        up). Called by the server in its loader thread before the model serves anything, so no request
+        competes for the GIL; the batcher starts from this cost instead of learning it from the first
+        requests (:attr:`inference_server.batcher.Batcher.run_seconds`). A model that rejects such input
+        returns None and the batcher learns from real requests.
+        """
+        feeds = {
+            spec.name: np.full(
+                tuple(1 if d < 0 else d for d in spec.shape),
+                "" if spec.datatype.is_bytes else 0,
+                dtype=spec.datatype.numpy,
+            )
+            for spec in self.inputs
+        }
+        outputs = [spec.name for spec in self.outputs]
+        seconds: list[float] = []
+        try:
+            for _ in range(max(runs, 2)):
+                started = time.perf_counter()
+                self.session.run(outputs, feeds)
+                seconds.append(time.perf_counter() - started)
+        except Exception as exc:  # ORT raises several pybind exception types
+            LOG.info(
+                "model %r: no load-time run on zeros (%s); the batcher learns its cost from requests", self.name, exc
+            )
+            return None
+        return min(seconds[1:])
+
     def run(self, feeds: dict[str, np.ndarray], output_names: list[str]) -> list[np.ndarray]:
         """Run the session; returns the outputs in ``output_names`` order."""
         results = self.session.run(output_names, feeds)

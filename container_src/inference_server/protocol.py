@@ -57,6 +57,9 @@ class InferRequest:
 
     def group_key(self) -> tuple[object, ...]:
         """Requests with equal keys can be stacked along dim 0: same non-batch shapes and outputs."""
+        if len(self.inputs) == 1:
+            ((name, array),) = self.inputs.items()
+            return (((name, array.shape[1:]),), tuple(self.outputs))
         return (
             tuple((n, a.shape[1:]) for n, a in sorted(self.inputs.items())),
             tuple(self.outputs),
@@ -101,6 +104,10 @@ def _loads(data: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     return json.loads(data)
+
+
+# Largest finite value of each float width by itemsize (FP16, FP32; a float64 cast cannot overflow).
+_FLOAT_MAX = {2: float(np.finfo(np.float16).max), 4: float(np.finfo(np.float32).max), 8: math.inf}
 
 
 def _flatten(data: Any, out: list[Any]) -> None:
@@ -148,6 +155,12 @@ def _json_array(name: str, data: Any, dtype: DataType, count: int) -> np.ndarray
         wide = np.array(flat, dtype=np.float64)
     except OverflowError:
         raise ApiError(f"input {name!r}: value out of range for {dtype.v2}") from None
+    limit = _FLOAT_MAX[dtype.numpy.itemsize]
+    if -limit < min(flat) and max(flat) < limit:
+        # Every number is strictly inside the target's finite range, so the cast cannot overflow (no
+        # errstate, no check afterwards). NaN never passes here unseen: min/max skip a NaN unless it
+        # comes first, and then the comparison is False; Infinity fails it.
+        return wide.astype(dtype.numpy)
     with np.errstate(over="ignore"):
         converted = wide.astype(dtype.numpy)
     if not np.isfinite(converted).all() and (np.isinf(converted) & np.isfinite(wide)).any():
@@ -199,6 +212,50 @@ def _params(obj: Mapping[str, Any], where: str) -> Mapping[str, Any]:
     return params
 
 
+_PLAIN_INPUT_KEYS = frozenset({"name", "shape", "datatype", "data"})
+
+
+def _plain_request(
+    payload: dict[str, Any], inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec]
+) -> InferRequest | None:
+    """The request in its most common shape, with the checks :func:`parse_infer_request` makes, else ``None``.
+
+    The shape: ``{"inputs": [...]}`` (plus a string ``id``), every model input given once as
+    ``{"name", "shape", "datatype", "data"}`` with the model's datatype and a matching shape; no
+    parameters, no ``outputs``. A request of any other shape, or one that fails a check here, returns
+    ``None``, and the general path validates it and words the error; only a JSON data error is raised
+    here, the one the general path raises for the same input (``_json_array``).
+    """
+    if len(payload) == 1:
+        request_id = None
+    elif len(payload) == 2 and type(request_id := payload.get("id")) is str:
+        pass
+    else:
+        return None
+    raw_inputs = payload.get("inputs")
+    if type(raw_inputs) is not list or len(raw_inputs) != len(inputs):
+        return None
+    specs = {s.name: s for s in inputs}
+    arrays: dict[str, np.ndarray] = {}
+    for item in raw_inputs:
+        if type(item) is not dict or item.keys() != _PLAIN_INPUT_KEYS:
+            return None
+        name, shape = item["name"], item["shape"]
+        if type(name) is not str or name in arrays or type(shape) is not list:
+            return None
+        spec = specs.get(name)
+        if spec is None or item["datatype"] != spec.datatype.v2 or len(shape) != len(spec.shape):
+            return None
+        for want, got in zip(spec.shape, shape, strict=True):
+            if type(got) is not int or got < 0 or want not in (-1, got):
+                return None
+        arrays[name] = _json_array(name, item["data"], spec.datatype, math.prod(shape)).reshape(shape)
+    if len(inputs) > 1 and len({a.shape[0] for a in arrays.values() if a.ndim}) > 1:
+        return None
+    names = [s.name for s in outputs]
+    return InferRequest(id=request_id, inputs=arrays, outputs=names, binary_outputs=dict.fromkeys(names, False))
+
+
 def parse_infer_request(
     body: bytes,
     header_length: str | None,
@@ -207,6 +264,10 @@ def parse_infer_request(
 ) -> InferRequest:
     """Validate a V2 inference request body against the model's inputs and outputs."""
     payload, binary = _split_body(body, header_length)
+    if header_length is None:
+        plain = _plain_request(payload, inputs, outputs)
+        if plain is not None:
+            return plain
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise ApiError("'id' must be a string")
@@ -321,6 +382,14 @@ def _json_data(name: str, array: np.ndarray, dtype: DataType) -> list[Any]:
     return data
 
 
+def _all_finite(data: list[Any], array: np.ndarray) -> bool:
+    """True when every number is finite. A finite sum of the floats proves it (an Infinity or NaN makes the
+    sum one), in one C-speed pass over the list already built; otherwise numpy checks element-wise."""
+    if array.dtype.kind == "f" and math.isfinite(sum(data)):
+        return True
+    return bool(np.isfinite(array).all())
+
+
 def _raw_bytes(array: np.ndarray, dtype: DataType) -> bytes:
     if dtype.is_bytes:
         return serialize_bytes(array)
@@ -348,9 +417,9 @@ def encode_infer_response(
             entry["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:
-            if dtype.is_bytes or (array.dtype.kind in "fc" and not bool(np.isfinite(array).all())):
+            data = entry["data"] = _json_data(name, array, dtype)
+            if dtype.is_bytes or (array.dtype.kind in "fc" and not _all_finite(data, array)):
                 fast_json = False
-            entry["data"] = _json_data(name, array, dtype)
         outputs.append(entry)
     response: dict[str, Any] = {"model_name": model_name, "model_version": model_version, "outputs": outputs}
     if request.id is not None:

