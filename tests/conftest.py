@@ -5,10 +5,16 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hypothesis import settings
 
 from hybrid_ai_platform.cli.synth import Plan, synthesize
 
 SHIPPED_STACKS = ("dev", "staging", "prod")
+
+# Property tests assert what holds for every generated input, never how fast one example runs: Hypothesis's
+# default 200 ms deadline per example turns a loaded CI machine into a failure (seen at load average 14).
+settings.register_profile("blueprint", deadline=None)
+settings.load_profile("blueprint")
 
 
 @functools.cache
