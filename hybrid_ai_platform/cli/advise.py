@@ -273,10 +273,11 @@ def write_charts(path: Path, advices: Sequence[Advice]) -> list[Path]:
 
 @dataclass(frozen=True)
 class PlacementChange:
-    """A function the PR moves across its break-even point, or whose placement is too costly."""
+    """A function the PR moves to another placement or across its break-even point, or whose placement
+    is too costly."""
 
     kind: str
-    """``crossing`` or ``costlier``."""
+    """``moved``, ``crossing`` or ``costlier``."""
     function: str
     message: str
 
@@ -381,6 +382,18 @@ def placement_diff(
                 )
         if old is not None and _comparable(old) == _comparable(e):
             continue  # unchanged by this PR: not the PR's to report
+        if old is not None and old.current.placement != e.current.placement:
+            delta = e.current.monthly - old.current.monthly
+            changes.append(
+                PlacementChange(
+                    "moved",
+                    name,
+                    f"`{name}` moves from {old.current.placement} to {e.current.placement}: "
+                    f"{_money(old.current.monthly)} → {_money(e.current.monthly)} per month "
+                    f"({'+' if delta >= 0 else '-'}{_money(abs(delta))}); the cheapest is {e.cheapest.placement} at "
+                    f"{_money(e.cheapest.monthly)}/month",
+                )
+            )
         functions.append(
             FunctionPlacementDiff(
                 function=name,
@@ -433,7 +446,7 @@ def markdown_changes(changes: Sequence[PlacementChange]) -> str:
         return ""
     lines = ["**Placement advice** (docs/placement.md):\n"]
     for c in changes:
-        icon = "🔀" if c.kind == "crossing" else "💸"
+        icon = {"moved": "🚚", "crossing": "🔀"}.get(c.kind, "💸")
         lines.append(f"- {icon} {c.message}")
     return "\n".join(lines) + "\n\n"
 

@@ -11,7 +11,13 @@
   ``hybrid_ai_platform/cli/data/replace_properties.json`` (the provider schema's replace-on-change inputs)
   plus ``options.replace_on_changes`` recorded in the plan;
 - the monthly cost before, after and delta, per resource and in total (``cost`` sections);
-- policy violations that are new and that are fixed, identified by policy + URN + message.
+- policy violations that are new and that are fixed, identified by policy + URN + message;
+- the placement facts of the preprocessing functions the change touches: placement and monthly cost
+  on both sides, break-even crossings, placements costlier than the threshold
+  (:func:`hybrid_ai_platform.cli.advise.placement_diff`, the PR comment's "Placement advice").
+
+Both sides are typed (:class:`~hybrid_ai_platform.cli.plandoc.PlanDocument`; a JSON side is validated
+against ``data/plan.schema.json`` first, then typed).
 
 Example::
 

@@ -160,7 +160,13 @@ def test_json_diff_reports_a_function_moved_to_the_cluster_and_nothing_for_an_un
     assert entry["placement"] == {"before": "lambda", "after": "cluster"}
     assert entry["monthly"] == {"before": 94.73, "after": 79.5}
     assert entry["crossed_break_even"] is False and entry["overspend_percent"] == 0
-    assert section["changes"] == []
+    # 79.50 - 94.73 = -15.23 a month; the comment says the same, in the same words
+    message = (
+        "`orders` moves from lambda to cluster: $94.73 → $79.50 per month (-$15.23); "
+        "the cheapest is cluster at $79.50/month"
+    )
+    assert section["changes"] == [{"kind": "moved", "function": "orders", "message": message}]
+    assert f"🚚 {message}" in markdown.render_diff([diff_plans(base, head)])
     # an unchanged function is not the change's to report
     assert diff_plans(head, head).to_json()["placement"] == {"threshold_percent": 20, "functions": [], "changes": []}
 

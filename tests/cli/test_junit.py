@@ -7,6 +7,7 @@ from collections import Counter
 
 from cli_helpers import by_name, plan_pair
 
+from hybrid_ai_platform.cli.plandoc import Violation
 from hybrid_ai_platform.cli.report import render_plan
 from hybrid_ai_platform.cli.report.junit import evaluated_types
 
@@ -81,6 +82,6 @@ def test_evaluated_types_prefer_metadata_then_violations_and_the_name() -> None:
     # declared but empty: a stack-level policy, no guessing from the name
     assert evaluated_types({"name": "s3-tls", "resource_types": []}, []) == []
     assert evaluated_types({"name": "s3-tls"}, []) == ["aws:s3/bucket:Bucket"]
-    violation = {"urn": "urn:x", "resource_type": "aws:iam/role:Role"}
+    violation = Violation(policy="custom-check", urn="urn:x", resource_type="aws:iam/role:Role")
     assert evaluated_types({"name": "custom-check"}, [violation]) == ["aws:iam/role:Role"]
     assert evaluated_types({"name": "custom-check"}, []) == []
