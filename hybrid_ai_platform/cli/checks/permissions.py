@@ -371,7 +371,7 @@ class _Plan:
             alias = self._by_input(KMS_ALIAS, "name", key.rsplit(":", 1)[-1])
             key = str((alias.inputs if alias else {}).get("targetKeyId") or key)
         if key.startswith("arn:"):
-            return key
+            return str(key)
         return f"arn:aws:kms:{self.region}:{account}:key/{key}"
 
     def key_policy(self, arn: str) -> Mapping[str, Any] | None:
