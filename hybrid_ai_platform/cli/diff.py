@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import plandoc
-from .plandoc import STACK_TYPE, PlanDocument, Resource, Violation
+from .plandoc import STACK_TYPE, PlanDocument, Resource, Rule, Violation
 
 if TYPE_CHECKING:
     from .advise import PlacementDiff
@@ -191,7 +191,7 @@ class PolicyDiff:
     new: list[Violation]
     fixed: list[Violation]
     unchanged: list[Violation]
-    policies: list[dict[str, Any]]
+    policies: list[Rule]
     """Policy and system-check metadata (head's, else base's)."""
 
     @property

@@ -164,6 +164,32 @@ class Violation(Record):
 
 
 @dataclass
+class Rule(Record):
+    """A policy's (or system check's) metadata: one entry of ``policies.policies`` or ``checks.checks``
+    (``category``, ``waivable``, ... in ``extras``). Every key but ``name`` is written only when present."""
+
+    name: str
+    id: str | None = None
+    description: str | None = None
+    severity: str | None = None
+    enforcement: str | None = None
+    remediation: str | None = None
+    equivalents: dict[str, list[str]] | None = None
+    """Equivalent checks of other tools (``checkov``, ``cdk_nag``, ``trivy``) by tool."""
+    resource_types: list[str] | None = None
+    """The resource types the rule evaluates: ``[]`` the stack as a whole, ``None`` not declared (an older pack)."""
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset(
+        {"id", "description", "severity", "enforcement", "remediation", "equivalents", "resource_types"}
+    )
+
+    @property
+    def blocking(self) -> bool:
+        """Its violations block a deployment unless waived (metadata has no waiver of its own)."""
+        return self.enforcement in BLOCKING_ENFORCEMENTS
+
+
+@dataclass
 class RuleSection(Record):
     """The ``policies`` section (the pack's) or the ``checks`` section (the system checks')."""
 
@@ -178,9 +204,9 @@ class RuleSection(Record):
         return value
 
     @property
-    def rules(self) -> list[dict[str, Any]]:
-        """Metadata of every policy (or check) of the section."""
-        return list(self.extras.get(self.rules_key) or [])
+    def rules(self) -> list[Rule]:
+        """Metadata of every policy (or check) of the section (read from its ``policies`` or ``checks`` key)."""
+        return [Rule.from_json(r) for r in self.extras.get(self.rules_key) or []]
 
     @property
     def blocking(self) -> list[Violation]:
@@ -190,16 +216,27 @@ class RuleSection(Record):
 
 @dataclass
 class PoliciesSection(RuleSection):
-    """The policy pack's results: ``pack``, ``version``, ``config_file``, ``policies`` metadata."""
+    """The policy pack's results (its ``policies`` metadata: :attr:`rules`)."""
+
+    pack: str | None = None
+    version: str | None = None
+    config_file: str | None = None
+    """The policy config the pack ran with (``policies/config/<stack>.json``)."""
 
     rules_key: ClassVar[str] = "policies"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"pack", "version", "config_file"})
 
 
 @dataclass
 class ChecksSection(RuleSection):
-    """The system checks' results: ``engine``, ``as_of``, ``checks`` metadata."""
+    """The system checks' results (their ``checks`` metadata: :attr:`rules`)."""
+
+    engine: str | None = None
+    as_of: str | None = None
+    """The date date-dependent checks judged against (``YYYY-MM-DD``)."""
 
     rules_key: ClassVar[str] = "checks"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"engine", "as_of"})
 
 
 @dataclass
@@ -450,7 +487,7 @@ class PlanDocument(Record):
         }
 
     @property
-    def rules(self) -> list[dict[str, Any]]:
+    def rules(self) -> list[Rule]:
         """Metadata of every policy and system check the plan was judged by (policies first)."""
         return [rule for section in self.rule_sections for rule in section.rules]
 
@@ -485,6 +522,7 @@ __all__ = [
     "Record",
     "Resource",
     "ResourceCost",
+    "Rule",
     "RuleSection",
     "Violation",
     "is_blocking",

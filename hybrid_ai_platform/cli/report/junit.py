@@ -31,7 +31,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
-from ..plandoc import PlanDocument, Violation
+from ..plandoc import PlanDocument, Rule, Violation
 
 NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
     "s3": ("aws:s3/bucket:Bucket",),
@@ -54,12 +54,12 @@ NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
 STACK_CASE = "(stack)"
 
 
-def evaluated_types(policy: dict[str, Any], violations: Sequence[Violation]) -> list[str]:
+def evaluated_types(policy: Rule, violations: Sequence[Violation]) -> list[str]:
     """Resource types a policy evaluated (see the module docstring)."""
-    if "resource_types" in policy:
-        return sorted({str(t) for t in policy.get("resource_types") or []})
+    if policy.resource_types is not None:
+        return sorted(set(policy.resource_types))
     types = {v.resource_type for v in violations if v.urn and v.resource_type}
-    first = str(policy.get("name", "")).split("-")[0].lower()
+    first = policy.name.split("-")[0].lower()
     types.update(NAME_PREFIX_TYPES.get(first, ()))
     return sorted(types)
 
@@ -71,9 +71,9 @@ def _describe(v: Violation) -> str:
 def _suite(document: PlanDocument) -> ET.Element:
     stack = document.stack
     violations = document.violations
-    policies = {str(p.get("name")): p for p in document.rules}
+    policies = {p.name: p for p in document.rules}
     for v in violations:
-        policies.setdefault(v.policy, {"name": v.policy})
+        policies.setdefault(v.policy, Rule(name=v.policy))
     resources = sorted((r for r in document.resources if r.custom), key=lambda r: r.urn)
     suite = ET.Element("testsuite", name=f"blueprint.{stack}")
     counts = {"tests": 0, "failures": 0, "skipped": 0}

@@ -24,7 +24,7 @@ from importlib import metadata
 from typing import Any
 
 from ..diff import StackDiff
-from ..plandoc import PlanDocument, Violation, is_blocking
+from ..plandoc import PlanDocument, Rule, Violation
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
@@ -38,32 +38,28 @@ def _version() -> str:
         return "0.0.0"
 
 
-def level(violation_or_policy: dict[str, Any] | Violation) -> str:
-    """SARIF level: ``error`` exactly when it blocks (:func:`~hybrid_ai_platform.cli.plandoc.is_blocking`:
+def level(violation_or_policy: Violation | Rule) -> str:
+    """SARIF level: ``error`` exactly when it blocks (:attr:`~hybrid_ai_platform.cli.plandoc.Violation.blocking`:
     mandatory or remediate, not waived; a policy's metadata has no waiver), ``none`` when disabled,
     else from severity: ``warning`` for critical or high, ``note`` otherwise (advisory, or waived:
     a waived result also carries its accepted suppression)."""
-    enforcement: Any = getattr(violation_or_policy, "enforcement", None)
-    severity: Any = getattr(violation_or_policy, "severity", None)
-    if isinstance(violation_or_policy, dict):
-        enforcement, severity = violation_or_policy.get("enforcement"), violation_or_policy.get("severity")
-    if enforcement == "disabled":
+    if violation_or_policy.enforcement == "disabled":
         return "none"
-    if is_blocking(violation_or_policy):
+    if violation_or_policy.blocking:
         return "error"
-    return "warning" if severity in ("critical", "high") else "note"
+    return "warning" if violation_or_policy.severity in ("critical", "high") else "note"
 
 
 def _rule_name(policy: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", policy) if part)
 
 
-def rule(policy: dict[str, Any]) -> dict[str, Any]:
+def rule(policy: Rule) -> dict[str, Any]:
     """A ``reportingDescriptor`` for one policy's metadata."""
-    name = str(policy.get("name"))
-    description = str(policy.get("description") or name)
-    remediation = str(policy.get("remediation") or "See the policy's documentation.")
-    equivalents = policy.get("equivalents") or {}
+    name = policy.name
+    description = policy.description or name
+    remediation = policy.remediation or "See the policy's documentation."
+    equivalents = policy.equivalents or {}
     tags = ["security", "pulumi", "infrastructure"]
     lines = []
     for key, label in TAG_PREFIX.items():
@@ -74,7 +70,7 @@ def rule(policy: dict[str, Any]) -> dict[str, Any]:
     markdown = f"**Remediation:** {remediation}"
     if lines:
         markdown += "\n\n**Equivalent checks:**\n" + "\n".join(lines)
-    severity = str(policy.get("severity") or "medium")
+    severity = policy.severity or "medium"
     return {
         "id": name,
         "name": _rule_name(name),
@@ -84,7 +80,7 @@ def rule(policy: dict[str, Any]) -> dict[str, Any]:
         "defaultConfiguration": {"level": level(policy)},
         "properties": {
             "severity": severity,
-            "enforcement": policy.get("enforcement", "advisory"),
+            "enforcement": policy.enforcement or "advisory",
             "tags": tags,
             "security-severity": SECURITY_SEVERITY.get(severity, "5.5"),
         },
@@ -101,13 +97,12 @@ def run(document: PlanDocument | dict[str, Any], diff: StackDiff | None = None) 
     """One SARIF run for a plan document (its ``policies`` and ``checks`` sections)."""
     document = PlanDocument.coerce(document)
     stack = document.stack
-    pack = document.policies.extras.get("pack", "") if document.policies else ""
-    policies = {str(p.get("name")): p for p in document.rules}
+    pack = (document.policies.pack or "") if document.policies else ""
+    policies = {p.name: p for p in document.rules}
     violations = sorted(document.violations, key=lambda v: v.key)
     for v in violations:  # a violation of a policy without metadata still needs a rule
         policies.setdefault(
-            v.policy,
-            {"name": v.policy, "severity": v.severity, "enforcement": v.enforcement, "remediation": v.remediation},
+            v.policy, Rule(name=v.policy, severity=v.severity, enforcement=v.enforcement, remediation=v.remediation)
         )
     rules = [rule(policies[name]) for name in sorted(policies)]
     index = {r["id"]: i for i, r in enumerate(rules)}

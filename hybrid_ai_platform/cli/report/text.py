@@ -114,7 +114,7 @@ def render_plan(document: PlanDocument | dict[str, Any], color: bool = False, no
     policies = document.policies
     if policies is not None:
         lines.append(
-            f"Policies ({policies.extras.get('pack')} {policies.extras.get('version')}, {len(policies.rules)} "
+            f"Policies ({policies.pack} {policies.version}, {len(policies.rules)} "
             f"policies): {len(policies.violations)} violations, {len(policies.blocking)} blocking"
         )
         lines.extend(_rule_lines(policies, color, "dim"))
@@ -123,7 +123,7 @@ def render_plan(document: PlanDocument | dict[str, Any], color: bool = False, no
     checks = document.checks
     if checks is not None:
         lines.append(
-            f"System checks ({len(checks.rules)} checks, as of {checks.extras.get('as_of')}): "
+            f"System checks ({len(checks.rules)} checks, as of {checks.as_of}): "
             f"{len(checks.violations)} findings, {len(checks.blocking)} blocking"
         )
         lines.extend(_rule_lines(checks, color, "yellow"))
