@@ -21,13 +21,14 @@ from xml.sax.saxutils import escape
 
 from hybrid_ai_platform.policies.placement import (
     PLACEMENTS,
-    SECTION,
     Advice,
     PlacementInputError,
     advice_objects,
     advise,
     lambda_cost_per_request,
 )
+
+from .plandoc import PlacementAdvice, PlacementSection, PlanDocument
 
 DEFAULT_THRESHOLD_PERCENT = 20.0
 """A placement more than this much costlier than the cheapest is reported. Defaults to 20%."""
@@ -81,22 +82,35 @@ def section(document: Mapping[str, Any], measured: Mapping[str, Sequence[tuple[s
         raise AdviseInputError(str(exc)) from None
 
 
-def add_placement(document: dict[str, Any]) -> list[str]:
+def _advisor_input(document: PlanDocument) -> dict[str, Any]:
+    """What the advisor reads of a plan (it lives in the policy pack, which reads JSON)."""
+    return {"stack": document.stack, "project": document.project, "config": document.config or {}}
+
+
+def placement_section(document: PlanDocument) -> PlacementSection:
+    """The ``placement`` section of a plan (:class:`PlacementInputError` when its usage cannot be priced)."""
+    return PlacementSection.from_json(advise(_advisor_input(document)))
+
+
+def add_placement(document: PlanDocument) -> list[str]:
     """Add the ``placement`` section to a plan document in place (the ``plan`` hook); return notes.
 
     Usage the advisor cannot price (a ``usage.cluster.node_type`` without a price) leaves the section out
     with a note: the plan itself is still valid."""
     try:
-        document[SECTION] = advise(document)
+        document.placement = placement_section(document)
     except PlacementInputError as exc:
         return [f"placement not advised: {exc}"]
     return []
 
 
-def threshold_percent_of(document: Mapping[str, Any]) -> float:
+def threshold_percent_of(document: PlanDocument | Mapping[str, Any]) -> float:
     """``usage.placement_threshold_percent`` of the plan's config. Defaults to :data:`DEFAULT_THRESHOLD_PERCENT`."""
-    config = document.get("config") or {}
-    usage = config.get(f"{document.get('project') or 'hybrid-ai-platform'}:usage") or {}
+    if isinstance(document, PlanDocument):
+        config, project = document.config or {}, document.project
+    else:
+        config, project = document.get("config") or {}, document.get("project")
+    usage = config.get(f"{project or 'hybrid-ai-platform'}:usage") or {}
     try:
         return float(usage.get("placement_threshold_percent", DEFAULT_THRESHOLD_PERCENT))
     except (TypeError, ValueError):
@@ -106,45 +120,47 @@ def threshold_percent_of(document: Mapping[str, Any]) -> float:
 # --------------------------------------------------------------------------- renderers
 
 
-def render_text(data: Mapping[str, Any]) -> str:
+def render_text(data: PlacementSection | Mapping[str, Any]) -> str:
     """A table: function, current placement and cost, cheapest placement and cost, break-even rate."""
+    section = data if isinstance(data, PlacementSection) else PlacementSection.from_json(data)
     header = ("Function", "Requests/month", "Current", "Monthly", "Cheapest", "Monthly", "Break-even (requests/month)")
     rows = [header]
-    for e in data["functions"]:
-        be = e["break_even_requests_per_month"]
+    for e in section.functions:
+        be = e.break_even_requests_per_month
         rows.append(
             (
-                e["function"],
-                f"{e['usage']['requests_per_month']:,.0f}",
-                e["current"]["placement"],
-                _money(e["current"]["monthly"]),
-                e["cheapest"]["placement"],
-                _money(e["cheapest"]["monthly"]),
+                e.function,
+                f"{e.usage.requests_per_month:,.0f}",
+                e.current.placement,
+                _money(e.current.monthly),
+                e.cheapest.placement,
+                _money(e.cheapest.monthly),
                 "none" if be is None else f"{be:,.0f}",
             )
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
-    lines = [f"Placement advice ({data['region']}, {data['currency']} per month)"]
+    lines = [f"Placement advice ({section.region}, {section.currency} per month)"]
     for i, row in enumerate(rows):
         lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
-    if not data["functions"]:
+    if not section.functions:
         lines.append("(no preprocessing functions)")
     return "\n".join(lines) + "\n"
 
 
-def markdown_table(data: Mapping[str, Any]) -> str:
+def markdown_table(data: PlacementSection | Mapping[str, Any]) -> str:
     """The Markdown table of the section."""
+    section = data if isinstance(data, PlacementSection) else PlacementSection.from_json(data)
     lines = [
         "| Function | Requests/month | Current | Monthly | Cheapest | Monthly | Break-even (requests/month) |",
         "|---|---:|---|---:|---|---:|---:|",
     ]
-    for e in data["functions"]:
-        be = e["break_even_requests_per_month"]
+    for e in section.functions:
+        be = e.break_even_requests_per_month
         lines.append(
-            f"| `{e['function']}` | {e['usage']['requests_per_month']:,.0f} | {e['current']['placement']} "
-            f"| {_money(e['current']['monthly'])} | {e['cheapest']['placement']} | {_money(e['cheapest']['monthly'])} "
+            f"| `{e.function}` | {e.usage.requests_per_month:,.0f} | {e.current.placement} "
+            f"| {_money(e.current.monthly)} | {e.cheapest.placement} | {_money(e.cheapest.monthly)} "
             f"| {'none' if be is None else f'{be:,.0f}'} |"
         )
     return "\n".join(lines) + "\n"
@@ -174,9 +190,10 @@ def mermaid_chart(advice: Advice, points: int = 11) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(data: Mapping[str, Any], advices: Sequence[Advice]) -> str:
+def render_markdown(data: PlacementSection | Mapping[str, Any], advices: Sequence[Advice]) -> str:
     """The table and one chart per function (series order: Lambda on-demand, provisioned, cluster)."""
-    parts = [f"## Placement advice ({data['region']})\n", markdown_table(data)]
+    region = data.region if isinstance(data, PlacementSection) else data["region"]
+    parts = [f"## Placement advice ({region})\n", markdown_table(data)]
     legend = ", ".join(f"{i + 1}. {LABELS[p]}" for i, p in enumerate(PLACEMENTS))
     for advice in advices:
         parts.append(f"\n<details><summary>Cost against request rate: {advice.function.name}</summary>\n")
@@ -256,70 +273,171 @@ def write_charts(path: Path, advices: Sequence[Advice]) -> list[Path]:
 
 @dataclass(frozen=True)
 class PlacementChange:
-    """A function the PR moves across its break-even point, or whose placement is too costly."""
+    """A function the PR moves to another placement or across its break-even point, or whose placement
+    is too costly."""
 
     kind: str
-    """``crossing`` or ``costlier``."""
+    """``moved``, ``crossing`` or ``costlier``."""
     function: str
     message: str
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (the ``changes`` of a diff's ``placement`` section)."""
+        return {"kind": self.kind, "function": self.function, "message": self.message}
 
-def placement_changes(
-    base: Mapping[str, Any], head: Mapping[str, Any], threshold: float | None = None
-) -> list[PlacementChange]:
-    """Crossings of the break-even point between two plan documents, and functions the change touches
-    (new, or with other usage, memory or placement) whose head placement is more than ``threshold``
-    percent costlier than the cheapest, with both figures. ``threshold`` defaults to the head config's
-    ``usage.placement_threshold_percent`` (20 when unset). Empty when either side cannot be priced."""
-    threshold_percent = threshold_percent_of(head) if threshold is None else threshold
+
+@dataclass(frozen=True)
+class FunctionPlacementDiff:
+    """One preprocessing function the change touches (new, or with other usage, memory or placement):
+    its current placement and monthly cost on both sides, and whether it crossed its break-even point."""
+
+    function: str
+    placement_before: str | None
+    """The priced current placement at base (``auto`` prices as ``lambda``); ``None``: new in head."""
+    placement_after: str
+    monthly_before: float | None
+    """The monthly cost of the current placement at base; ``None``: new in head."""
+    monthly_after: float
+    requests_before: float | None
+    requests_after: float
+    cheapest: str
+    cheapest_monthly: float
+    overspend_percent: float | None
+    """How much costlier head's placement is than the cheapest (``None``: infinitely)."""
+    break_even_requests_per_month: float | None
+    """At head's figures (``None``: the cluster never gets cheaper)."""
+    cheaper_side_before: str | None
+    cheaper_side_after: str
+    """Which of Lambda on-demand and the cluster is cheaper at each side's rate."""
+
+    @property
+    def crossed_break_even(self) -> bool:
+        """The cheaper side of Lambda on-demand and the cluster differs between base and head."""
+        return self.cheaper_side_before is not None and self.cheaper_side_before != self.cheaper_side_after
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (one entry of a diff's ``placement.functions``)."""
+        return {
+            "function": self.function,
+            "placement": {"before": self.placement_before, "after": self.placement_after},
+            "monthly": {"before": self.monthly_before, "after": self.monthly_after},
+            "requests_per_month": {"before": self.requests_before, "after": self.requests_after},
+            "cheapest": {"placement": self.cheapest, "monthly": self.cheapest_monthly},
+            "overspend_percent": self.overspend_percent,
+            "break_even_requests_per_month": self.break_even_requests_per_month,
+            "cheaper_side": {"before": self.cheaper_side_before, "after": self.cheaper_side_after},
+            "crossed_break_even": self.crossed_break_even,
+        }
+
+
+@dataclass(frozen=True)
+class PlacementDiff:
+    """The placement facts of a change: the functions it touches and what the PR comment says about them."""
+
+    threshold_percent: float
+    """A placement this much costlier than the cheapest is reported (head's ``usage.placement_threshold_percent``)."""
+    functions: list[FunctionPlacementDiff]
+    changes: list[PlacementChange]
+    """Crossings of the break-even point and placements over the threshold, as the PR comment words them."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (the ``placement`` section of a ``blueprint diff --format json`` stack)."""
+        return {
+            "threshold_percent": self.threshold_percent,
+            "functions": [f.to_json() for f in self.functions],
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+
+def placement_diff(
+    base: PlanDocument | Mapping[str, Any], head: PlanDocument | Mapping[str, Any], threshold: float | None = None
+) -> PlacementDiff | None:
+    """The placement facts between two plan documents (see :func:`placement_changes`); ``None`` when
+    either side cannot be priced."""
+    base_doc, head_doc = PlanDocument.coerce(base), PlanDocument.coerce(head)
+    threshold_percent = threshold_percent_of(head_doc) if threshold is None else threshold
     try:
-        before = {e["function"]: e for e in advise(base)["functions"]}
-        after = advise(head)["functions"]
+        before = {e.function: e for e in placement_section(base_doc).functions}
+        after = placement_section(head_doc).functions
     except (PlacementInputError, KeyError, TypeError, ValueError):
-        return []
-    changes = []
+        return None
+    functions: list[FunctionPlacementDiff] = []
+    changes: list[PlacementChange] = []
     for e in after:
-        name = e["function"]
+        name = e.function
         old = before.get(name)
         if old is not None:
-            old_side, new_side = _side(old), _side(e)
+            old_side, new_side = old.cheaper_side, e.cheaper_side
             if old_side != new_side:
-                be = e["break_even_requests_per_month"]
                 changes.append(
                     PlacementChange(
                         "crossing",
                         name,
-                        f"`{name}` crosses its break-even point ({_rate(be)}): "
-                        f"{old['usage']['requests_per_month']:,.0f} → {e['usage']['requests_per_month']:,.0f} "
+                        f"`{name}` crosses its break-even point ({_rate(e.break_even_requests_per_month)}): "
+                        f"{old.usage.requests_per_month:,.0f} → {e.usage.requests_per_month:,.0f} "
                         f"requests/month; the cheaper side moves from {old_side} to {new_side} "
-                        f"(Lambda on-demand {_money(e['monthly']['lambda'])} vs cluster "
-                        f"{_money(e['monthly']['cluster'])} per month at the new rate)",
+                        f"(Lambda on-demand {_money(e.monthly['lambda'])} vs cluster "
+                        f"{_money(e.monthly['cluster'])} per month at the new rate)",
                     )
                 )
         if old is not None and _comparable(old) == _comparable(e):
             continue  # unchanged by this PR: not the PR's to report
-        over = e["overspend_percent"]
+        if old is not None and old.current.placement != e.current.placement:
+            delta = e.current.monthly - old.current.monthly
+            changes.append(
+                PlacementChange(
+                    "moved",
+                    name,
+                    f"`{name}` moves from {old.current.placement} to {e.current.placement}: "
+                    f"{_money(old.current.monthly)} → {_money(e.current.monthly)} per month "
+                    f"({'+' if delta >= 0 else '-'}{_money(abs(delta))}); the cheapest is {e.cheapest.placement} at "
+                    f"{_money(e.cheapest.monthly)}/month",
+                )
+            )
+        functions.append(
+            FunctionPlacementDiff(
+                function=name,
+                placement_before=None if old is None else old.current.placement,
+                placement_after=e.current.placement,
+                monthly_before=None if old is None else old.current.monthly,
+                monthly_after=e.current.monthly,
+                requests_before=None if old is None else old.usage.requests_per_month,
+                requests_after=e.usage.requests_per_month,
+                cheapest=e.cheapest.placement,
+                cheapest_monthly=e.cheapest.monthly,
+                overspend_percent=e.overspend_percent,
+                break_even_requests_per_month=e.break_even_requests_per_month,
+                cheaper_side_before=None if old is None else old.cheaper_side,
+                cheaper_side_after=e.cheaper_side,
+            )
+        )
+        over = e.overspend_percent
         if over is None or over > threshold_percent:
             changes.append(
                 PlacementChange(
                     "costlier",
                     name,
-                    f"`{name}` on {e['current']['placement']} costs {_money(e['current']['monthly'])}/month, "
-                    f"{'∞' if over is None else f'{over:.0f}%'} more than {e['cheapest']['placement']} at "
-                    f"{_money(e['cheapest']['monthly'])}/month (threshold {threshold_percent:g}%)",
+                    f"`{name}` on {e.current.placement} costs {_money(e.current.monthly)}/month, "
+                    f"{'∞' if over is None else f'{over:.0f}%'} more than {e.cheapest.placement} at "
+                    f"{_money(e.cheapest.monthly)}/month (threshold {threshold_percent:g}%)",
                 )
             )
-    return changes
+    return PlacementDiff(threshold_percent, functions, changes)
 
 
-def _comparable(entry: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (entry["usage"], entry["current"], entry["monthly"])
+def placement_changes(
+    base: PlanDocument | Mapping[str, Any], head: PlanDocument | Mapping[str, Any], threshold: float | None = None
+) -> list[PlacementChange]:
+    """Crossings of the break-even point between two plan documents, and functions the change touches
+    (new, or with other usage, memory or placement) whose head placement is more than ``threshold``
+    percent costlier than the cheapest, with both figures. ``threshold`` defaults to the head config's
+    ``usage.placement_threshold_percent`` (20 when unset). Empty when either side cannot be priced."""
+    diff = placement_diff(base, head, threshold)
+    return [] if diff is None else diff.changes
 
 
-def _side(entry: Mapping[str, Any]) -> str:
-    """Which of Lambda on-demand and the cluster is cheaper at the entry's rate (the cluster's node steps can
-    make Lambda cheaper again just above the first break-even, so the costs decide, not the rate)."""
-    return "cluster" if entry["monthly"]["cluster"] < entry["monthly"]["lambda"] else "lambda"
+def _comparable(entry: PlacementAdvice) -> tuple[Any, ...]:
+    return (entry.usage.to_json(), entry.current.to_json(), entry.monthly)
 
 
 def markdown_changes(changes: Sequence[PlacementChange]) -> str:
@@ -328,7 +446,7 @@ def markdown_changes(changes: Sequence[PlacementChange]) -> str:
         return ""
     lines = ["**Placement advice** (docs/placement.md):\n"]
     for c in changes:
-        icon = "🔀" if c.kind == "crossing" else "💸"
+        icon = {"moved": "🚚", "crossing": "🔀"}.get(c.kind, "💸")
         lines.append(f"- {icon} {c.message}")
     return "\n".join(lines) + "\n\n"
 

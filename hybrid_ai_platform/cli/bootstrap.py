@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from .plandoc import PlanDocument
+
 
 class _Recorded(Protocol):
     urn: str
@@ -64,9 +66,13 @@ def _missing(model: Mapping[str, Any]) -> list[str]:
     return [a["kind"] for a in model.get("artifacts") or [] if not a.get("published")]
 
 
-def render_text(document: Mapping[str, Any]) -> list[str]:
+def _section(document: Mapping[str, Any] | PlanDocument) -> Any:
+    return document.bootstrap if isinstance(document, PlanDocument) else document.get("bootstrap")
+
+
+def render_text(document: Mapping[str, Any] | PlanDocument) -> list[str]:
     """Text lines of the section (none when the plan has no ``bootstrap`` section or no model)."""
-    boot = document.get("bootstrap")
+    boot = _section(document)
     if not isinstance(boot, Mapping) or not boot.get("models"):
         return []
     models = boot["models"]
@@ -87,9 +93,9 @@ def render_text(document: Mapping[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def render_markdown(document: Mapping[str, Any]) -> str:
+def render_markdown(document: Mapping[str, Any] | PlanDocument) -> str:
     """A ``<details>`` block with one row per model (empty when there is nothing to show)."""
-    boot = document.get("bootstrap")
+    boot = _section(document)
     if not isinstance(boot, Mapping) or not boot.get("models"):
         return ""
 

@@ -25,9 +25,11 @@ For a diff, the union of both plans is drawn and nodes get the classes ``added``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .plandoc import PlanDocument, Resource
 
 HIDDEN_TYPES = (
     "pulumi:",
@@ -157,23 +159,24 @@ def _kind(type_token: str) -> tuple[str, str, str]:
     return type_token.split(":")[-1], "[", "]"
 
 
-def _top_component(resource: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> str | None:
+def _top_component(resource: Resource, by_urn: dict[str, Resource]) -> str | None:
     label = None
-    urn = resource.get("parent")
+    urn = resource.parent
     while urn and urn in by_urn:
         parent = by_urn[urn]
-        if not parent.get("custom") and parent["type"] != "pulumi:pulumi:Stack":
-            label = f"{parent['name']} ({parent['type'].split(':')[-1]})"
-        urn = parent.get("parent")
+        if parent.is_component:
+            label = f"{parent.name} ({parent.type.split(':')[-1]})"
+        urn = parent.parent
     return label
 
 
-def build_graph(document: dict[str, Any]) -> Graph:
+def build_graph(document: PlanDocument | Mapping[str, Any]) -> Graph:
     """The collapsed resource graph of one plan document."""
-    resources = [r for r in document.get("resources", []) if r.get("custom")]
-    by_urn = {r["urn"]: r for r in document.get("resources", [])}
+    document = PlanDocument.coerce(document)
+    resources = [r for r in document.resources if r.custom]
+    by_urn = {r.urn: r for r in document.resources}
     graph = Graph()
-    deps = {r["urn"]: r.get("property_dependencies") or {} for r in resources}
+    deps = {r.urn: r.property_dependencies or {} for r in resources}
 
     def prop_targets(urn: str, props: Iterable[str]) -> list[str]:
         out: list[str] = []
@@ -184,38 +187,36 @@ def build_graph(document: dict[str, Any]) -> Graph:
     # 1. owner of each resource: itself (node), another node (collapsed), or none (hidden/connector)
     parent_of: dict[str, str] = {}
     for r in resources:
-        t = r["type"]
+        t = r.type
         if _starts(t, HIDDEN_TYPES) or _starts(t, CONNECTORS):
             continue
         collapse = next((props for prefix, props in COLLAPSE_INTO.items() if t.startswith(prefix)), None)
         if collapse and t != "aws:s3/bucket:Bucket":
-            targets = prop_targets(r["urn"], collapse)
+            targets = prop_targets(r.urn, collapse)
             if targets:
-                parent_of[r["urn"]] = targets[0]
+                parent_of[r.urn] = targets[0]
             continue
         used_by = next((users for prefix, users in USED_BY.items() if t.startswith(prefix)), None)
         if used_by is not None:
             users = sorted(
-                u["urn"]
+                u.urn
                 for u in resources
                 for user_type, prop in used_by
-                if u["type"].startswith(user_type) and r["urn"] in deps[u["urn"]].get(prop, [])
+                if u.type.startswith(user_type) and r.urn in deps[u.urn].get(prop, [])
             )
             if users:
-                parent_of[r["urn"]] = users[0]
+                parent_of[r.urn] = users[0]
             continue
         if t.startswith("kubernetes:") and t not in SHOWN_KUBERNETES:
-            workloads = sorted(
-                w["urn"] for w in resources if w["type"] in SHOWN_KUBERNETES and w.get("parent") == r.get("parent")
-            )
+            workloads = sorted(w.urn for w in resources if w.type in SHOWN_KUBERNETES and w.parent == r.parent)
             if workloads:
-                parent_of[r["urn"]] = workloads[0]
+                parent_of[r.urn] = workloads[0]
             continue
-        graph.nodes[r["urn"]] = r["name"]
-        graph.types[r["urn"]] = t
+        graph.nodes[r.urn] = r.name
+        graph.types[r.urn] = t
         group = _top_component(r, by_urn)
         if group:
-            graph.groups[r["urn"]] = group
+            graph.groups[r.urn] = group
 
     def owner(urn: str, seen: frozenset[str] = frozenset()) -> str | None:
         if urn in graph.nodes:
@@ -225,9 +226,9 @@ def build_graph(document: dict[str, Any]) -> Graph:
         return None
 
     for r in resources:
-        node = owner(r["urn"])
+        node = owner(r.urn)
         if node:
-            graph.members[r["urn"]] = node
+            graph.members[r.urn] = node
 
     def add(source: str | None, target: str | None, label: str = "") -> None:
         if source and target and source != target:
@@ -235,7 +236,7 @@ def build_graph(document: dict[str, Any]) -> Graph:
 
     # 2. edges
     for r in resources:
-        t, urn = r["type"], r["urn"]
+        t, urn = r.type, r.urn
         connector = next((spec for prefix, spec in CONNECTORS.items() if t.startswith(prefix)), None)
         if connector:
             source_props, target_props, label = connector
@@ -253,8 +254,8 @@ def build_graph(document: dict[str, Any]) -> Graph:
                     add(me, owner(dep))
                 else:
                     add(owner(dep), me)
-        for dep in (r.get("options") or {}).get("depends_on") or []:
-            dep_type = by_urn.get(dep, {}).get("type", "")
+        for dep in (r.options or {}).get("depends_on") or []:
+            dep_type = by_urn[dep].type if dep in by_urn else ""
             if not _starts(dep_type, CONNECTORS):
                 add(owner(dep), me)
     plain = {(s, t) for s, t, label in graph.edges if not label}
@@ -282,8 +283,8 @@ def _label(text: str) -> str:
 
 
 def render_mermaid(
-    base: dict[str, Any] | None,
-    head: dict[str, Any],
+    base: PlanDocument | Mapping[str, Any] | None,
+    head: PlanDocument | Mapping[str, Any],
     status: dict[str, str] | None = None,
     focus: bool = False,
 ) -> str:

@@ -11,7 +11,13 @@
   ``hybrid_ai_platform/cli/data/replace_properties.json`` (the provider schema's replace-on-change inputs)
   plus ``options.replace_on_changes`` recorded in the plan;
 - the monthly cost before, after and delta, per resource and in total (``cost`` sections);
-- policy violations that are new and that are fixed, identified by policy + URN + message.
+- policy violations that are new and that are fixed, identified by policy + URN + message;
+- the placement facts of the preprocessing functions the change touches: placement and monthly cost
+  on both sides, break-even crossings, placements costlier than the threshold
+  (:func:`hybrid_ai_platform.cli.advise.placement_diff`, the PR comment's "Placement advice").
+
+Both sides are typed (:class:`~hybrid_ai_platform.cli.plandoc.PlanDocument`; a JSON side is validated
+against ``data/plan.schema.json`` first, then typed).
 
 Example::
 
@@ -32,9 +38,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import plandoc
+from .plandoc import STACK_TYPE, PlanDocument, Resource, Rule, Violation
+
+if TYPE_CHECKING:
+    from .advise import PlacementDiff
 
 Action = Literal["create", "update", "replace", "delete"]
 
@@ -160,48 +170,16 @@ class CostDiff:
         }
 
 
-def is_blocking(violation: dict[str, Any]) -> bool:
+def is_blocking(violation: dict[str, Any] | Violation) -> bool:
     """A mandatory (or remediate) violation without an exception: it blocks a deployment.
 
     The one definition is :func:`hybrid_ai_platform.cli.plandoc.is_blocking`; this name stays for callers."""
     return plandoc.is_blocking(violation)
 
 
-RULE_SECTIONS = (("policies", "policies"), ("checks", "checks"))
-"""Plan sections holding rule results: (section key, key of its metadata list). ``policies`` is the
-policy pack's, ``checks`` the system checks' (:mod:`hybrid_ai_platform.cli.checks`); both list ``violations``."""
-
-
-def all_rules(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Metadata of every policy and system check the plan was judged by."""
-    return [rule for key, meta in RULE_SECTIONS for rule in ((document.get(key) or {}).get(meta) or [])]
-
-
-def is_cloud_resource(resource: dict[str, Any]) -> bool:
-    """A resource the deploy creates in AWS or Kubernetes: custom, and not a provider. The one
-    definition behind every "resources" count of every report (components and providers are
-    counted separately, the stack itself never)."""
-    return bool(resource.get("custom")) and not str(resource.get("type", "")).startswith("pulumi:")
-
-
-def resource_counts(document: dict[str, Any]) -> dict[str, int]:
-    """``cloud`` resources (:func:`is_cloud_resource`), ``components`` and ``providers`` of a plan."""
-    resources = document.get("resources") or []
-    return {
-        "cloud": sum(1 for r in resources if is_cloud_resource(r)),
-        "components": sum(1 for r in resources if not r.get("custom") and r.get("type") != "pulumi:pulumi:Stack"),
-        "providers": sum(1 for r in resources if str(r.get("type", "")).startswith("pulumi:providers:")),
-    }
-
-
-def all_violations(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Policy violations and system-check findings of a plan, in one list (one definition of blocking)."""
-    return [v for key, _ in RULE_SECTIONS for v in ((document.get(key) or {}).get("violations") or [])]
-
-
-def violation_key(violation: dict[str, Any]) -> tuple[str, str, str]:
-    """Identity of a violation across plans: policy + URN + message."""
-    return (str(violation.get("policy")), str(violation.get("urn") or ""), str(violation.get("message")))
+def violation_key(violation: Violation) -> tuple[str, str, str]:
+    """Identity of a violation across plans: policy + URN + message (:attr:`Violation.key`)."""
+    return violation.key
 
 
 @dataclass
@@ -210,29 +188,29 @@ class PolicyDiff:
 
     evaluated_base: bool
     evaluated_head: bool
-    new: list[dict[str, Any]]
-    fixed: list[dict[str, Any]]
-    unchanged: list[dict[str, Any]]
-    policies: list[dict[str, Any]]
+    new: list[Violation]
+    fixed: list[Violation]
+    unchanged: list[Violation]
+    policies: list[Rule]
     """Policy and system-check metadata (head's, else base's)."""
 
     @property
-    def head_violations(self) -> list[dict[str, Any]]:
+    def head_violations(self) -> list[Violation]:
         """Every violation in head (new and unchanged), in a stable order."""
         return sorted(self.new + self.unchanged, key=violation_key)
 
     @property
-    def blocking(self) -> list[dict[str, Any]]:
+    def blocking(self) -> list[Violation]:
         """Head's unexcepted mandatory violations."""
-        return [v for v in self.head_violations if is_blocking(v)]
+        return [v for v in self.head_violations if v.blocking]
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
         return {
             "evaluated": {"base": self.evaluated_base, "head": self.evaluated_head},
-            "new": self.new,
-            "fixed": self.fixed,
-            "unchanged": self.unchanged,
+            "new": [v.to_json() for v in self.new],
+            "fixed": [v.to_json() for v in self.fixed],
+            "unchanged": [v.to_json() for v in self.unchanged],
             "blocking": len(self.blocking),
         }
 
@@ -249,10 +227,13 @@ class StackDiff:
     unchanged: int
     cost: CostDiff
     policies: PolicyDiff
-    base: dict[str, Any]
-    head: dict[str, Any]
+    base: PlanDocument
+    head: PlanDocument
     notes: list[str] = field(default_factory=list)
     """Things the reader must know (e.g. a side without policies or cost)."""
+    placement: PlacementDiff | None = None
+    """Preprocessing functions the change touches, their placement and cost on both sides, break-even
+    crossings (:func:`hybrid_ai_platform.cli.advise.placement_diff`); ``None`` when a side cannot be priced."""
 
     def count(self, action: Action) -> int:
         """How many resources have this action."""
@@ -275,6 +256,7 @@ class StackDiff:
             "resources": [r.to_json() for r in self.resources],
             "cost": self.cost.to_json(),
             "policies": self.policies.to_json(),
+            "placement": None if self.placement is None else self.placement.to_json(),
             "notes": self.notes,
         }
 
@@ -309,9 +291,10 @@ def _depth(text: str) -> int:
     return deepest
 
 
-def load_plan(path: Path | str) -> dict[str, Any]:
-    """Read a plan document; raise :class:`DiffInputError` naming the file (and, for a document of
-    the wrong shape, the JSON path of the first problem) when it is unusable."""
+def load_plan(path: Path | str) -> PlanDocument:
+    """Read a plan document: validated against ``data/plan.schema.json``, then typed. Raise
+    :class:`DiffInputError` naming the file (and, for a document of the wrong shape, the JSON path of
+    the first problem) when it is unusable."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -332,7 +315,7 @@ def load_plan(path: Path | str) -> dict[str, Any]:
     problem = plan_document_problem(document)
     if problem:
         raise DiffInputError(f"{path}: not a plan document ({problem}); make one with `blueprint plan --format json`")
-    return dict(document)
+    return PlanDocument.from_json(document)
 
 
 @functools.cache
@@ -473,98 +456,107 @@ def property_changes(before: Any, after: Any, path: str = "") -> list[tuple[str,
 # --------------------------------------------------------------------------- whole diff
 
 
-def _cost_by_urn(document: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
-    cost = document.get("cost")
-    if not isinstance(cost, dict):
-        return None
-    return {str(r.get("urn")): r for r in cost.get("resources") or []}
+def _name(resource: Resource) -> str:
+    return resource.name or resource.urn.split("::")[-1]
 
 
-def _cost_total(document: dict[str, Any]) -> float | None:
-    cost = document.get("cost")
-    if not isinstance(cost, dict) or cost.get("total_monthly") is None:
-        return None
-    return round(float(cost["total_monthly"]), 2)
-
-
-def _resource_changes(base: dict[str, Any], head: dict[str, Any]) -> tuple[list[ResourceChange], int]:
-    old = {r["urn"]: r for r in base["resources"] if r["type"] != "pulumi:pulumi:Stack"}
-    new = {r["urn"]: r for r in head["resources"] if r["type"] != "pulumi:pulumi:Stack"}
+def _resource_changes(base: PlanDocument, head: PlanDocument) -> tuple[list[ResourceChange], int]:
+    old = {r.urn: r for r in base.resources if r.type != STACK_TYPE}
+    new = {r.urn: r for r in head.resources if r.type != STACK_TYPE}
     changes: list[ResourceChange] = []
     unchanged = 0
     for urn in sorted(set(old) | set(new)):
         before, after = old.get(urn), new.get(urn)
         if before is None and after is not None:
-            changes.append(ResourceChange(urn, after["type"], after.get("name", urn.split("::")[-1]), "create"))
+            changes.append(ResourceChange(urn, after.type, _name(after), "create"))
             continue
         if after is None and before is not None:
-            changes.append(ResourceChange(urn, before["type"], before.get("name", urn.split("::")[-1]), "delete"))
+            changes.append(ResourceChange(urn, before.type, _name(before), "delete"))
             continue
         assert before is not None and after is not None
-        raw = property_changes(before.get("inputs") or {}, after.get("inputs") or {})
-        replace_on = list((after.get("options") or {}).get("replace_on_changes") or [])
+        raw = property_changes(before.inputs or {}, after.inputs or {})
+        replace_on = list((after.options or {}).get("replace_on_changes") or [])
         props = []
         for path, b, a in raw:
-            reason = replacement_reason(after["type"], path, replace_on)
+            reason = replacement_reason(after.type, path, replace_on)
             props.append(PropertyChange(path, b, a, reason is not None, reason))
         for option in ("protect", "delete_before_replace", "retain_on_delete", "ignore_changes", "replace_on_changes"):
-            b = (before.get("options") or {}).get(option, _MISSING)
-            a = (after.get("options") or {}).get(option, _MISSING)
+            b = (before.options or {}).get(option, _MISSING)
+            a = (after.options or {}).get(option, _MISSING)
             if b != a:
                 props.append(PropertyChange(f"options.{option}", b, a))
         if not props:
             unchanged += 1
             continue
         action: Action = "replace" if any(p.replaces for p in props) else "update"
-        changes.append(ResourceChange(urn, after["type"], after.get("name", urn.split("::")[-1]), action, props))
+        changes.append(ResourceChange(urn, after.type, _name(after), action, props))
     return changes, unchanged
 
 
-def _cost_diff(base: dict[str, Any], head: dict[str, Any], changes: list[ResourceChange]) -> CostDiff:
-    old, new = _cost_by_urn(base) or {}, _cost_by_urn(head) or {}
-    currency = str((head.get("cost") or base.get("cost") or {}).get("currency", "USD"))
+def _cost_total(document: PlanDocument) -> float | None:
+    if document.cost is None or document.cost.total_monthly is None:
+        return None
+    return round(float(document.cost.total_monthly), 2)
+
+
+def _cost_diff(base: PlanDocument, head: PlanDocument, changes: list[ResourceChange]) -> CostDiff:
+    old = base.cost.by_urn() if base.cost else {}
+    new = head.cost.by_urn() if head.cost else {}
+    section = head.cost or base.cost
+    currency = section.currency if section else "USD"
     lines = []
     for urn in sorted(set(old) | set(new)):
-        b = round(float((old.get(urn) or {}).get("monthly") or 0.0), 2)
-        a = round(float((new.get(urn) or {}).get("monthly") or 0.0), 2)
+        b = round(float(old[urn].monthly or 0.0), 2) if urn in old else 0.0
+        a = round(float(new[urn].monthly or 0.0), 2) if urn in new else 0.0
         if b != a:
-            record = new.get(urn) or old.get(urn) or {}
-            lines.append(CostLine(urn, str(record.get("name", urn.split("::")[-1])), str(record.get("type", "")), b, a))
+            record = new.get(urn) or old[urn]
+            lines.append(CostLine(urn, record.name or urn.split("::")[-1], record.type, b, a))
     lines.sort(key=lambda x: (-abs(x.delta), x.urn))
     for change in changes:
         if urn_cost := old.get(change.urn):
-            change.cost_before = round(float(urn_cost.get("monthly") or 0.0), 2)
+            change.cost_before = round(float(urn_cost.monthly or 0.0), 2)
         if urn_cost := new.get(change.urn):
-            change.cost_after = round(float(urn_cost.get("monthly") or 0.0), 2)
-    return CostDiff(currency, _cost_total(base), _cost_total(head), lines)
+            change.cost_after = round(float(urn_cost.monthly or 0.0), 2)
+    return CostDiff(str(currency), _cost_total(base), _cost_total(head), lines)
 
 
-def _policy_diff(base: dict[str, Any], head: dict[str, Any]) -> PolicyDiff:
-    base_section, head_section = base.get("policies"), head.get("policies")
-    old = {violation_key(v): v for v in all_violations(base)}
-    new = {violation_key(v): v for v in all_violations(head)}
-    meta = all_rules(head) or all_rules(base)
+def _policy_diff(base: PlanDocument, head: PlanDocument) -> PolicyDiff:
+    old = {v.key: v for v in base.violations}
+    new = {v.key: v for v in head.violations}
     return PolicyDiff(
-        evaluated_base=isinstance(base_section, dict),
-        evaluated_head=isinstance(head_section, dict),
+        evaluated_base=base.policies is not None,
+        evaluated_head=head.policies is not None,
         new=[new[k] for k in sorted(set(new) - set(old))],
         fixed=[old[k] for k in sorted(set(old) - set(new))],
         unchanged=[new[k] for k in sorted(set(new) & set(old))],
-        policies=list(meta),
+        policies=list(head.rules or base.rules),
     )
 
 
+def _typed(document: PlanDocument | dict[str, Any], label: str) -> PlanDocument:
+    """A side of the diff, typed; a JSON side is validated first (its problem names ``label``)."""
+    if isinstance(document, PlanDocument):
+        return document
+    problem = plan_document_problem(document)
+    if problem:
+        raise DiffInputError(f"{label}: not a plan document ({problem})")
+    return PlanDocument.from_json(document)
+
+
 def diff_plans(
-    base: dict[str, Any], head: dict[str, Any], base_label: str = "base", head_label: str = "head"
+    base: PlanDocument | dict[str, Any],
+    head: PlanDocument | dict[str, Any],
+    base_label: str = "base",
+    head_label: str = "head",
 ) -> StackDiff:
-    """Compare two plan documents of the same stack (see the module docstring)."""
-    for label, document in ((base_label, base), (head_label, head)):
-        problem = plan_document_problem(document)
-        if problem:
-            raise DiffInputError(f"{label}: not a plan document ({problem})")
-    if base["stack"] != head["stack"]:
+    """Compare two plan documents of the same stack (see the module docstring): typed, or their JSON
+    (validated against ``data/plan.schema.json``, then typed)."""
+    from .advise import placement_diff
+
+    base, head = _typed(base, base_label), _typed(head, head_label)
+    if base.stack != head.stack:
         raise DiffInputError(
-            f"{base_label} is stack '{base['stack']}' but {head_label} is stack '{head['stack']}'; "
+            f"{base_label} is stack '{base.stack}' but {head_label} is stack '{head.stack}'; "
             "diff plans of the same stack"
         )
     changes, unchanged = _resource_changes(base, head)
@@ -572,15 +564,15 @@ def diff_plans(
     policies = _policy_diff(base, head)
     notes = []
     for label, document in ((base_label, base), (head_label, head)):
-        if "policies" not in document:
+        if document.policies is None:
             notes.append(f"{label} has no `policies` section: its violations are unknown")
-        if "cost" not in document:
+        if document.cost is None:
             notes.append(f"{label} has no `cost` section: its cost is unknown")
-        if "checks" not in document:
+        if document.checks is None:
             notes.append(f"{label} has no `checks` section: its system-check findings are unknown")
     return StackDiff(
-        stack=str(head["stack"]),
-        project=str(head.get("project", "")),
+        stack=head.stack,
+        project=head.project or "",
         base_label=base_label,
         head_label=head_label,
         resources=changes,
@@ -590,4 +582,5 @@ def diff_plans(
         base=base,
         head=head,
         notes=notes,
+        placement=placement_diff(base, head),
     )

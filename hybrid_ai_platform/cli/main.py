@@ -97,8 +97,9 @@ def _progress(message: str) -> None:
         print(f"blueprint: {message}...", file=sys.stderr, flush=True)
 
 
-def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[dict[str, Any], list[str]]:
-    """The enriched plan document of a stack and the notes about missing stages.
+def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[PlanDocument, list[str]]:
+    """The enriched plan document of a stack (typed; ``to_json()`` is ``plan --format json``) and the
+    notes about missing stages.
 
     ``fresh_account`` plans the first deploy: no model artifact is published yet, so the
     workloads that wait for them are absent (defaults to false: the steady state).
@@ -108,7 +109,7 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
     try:
         plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
         _warn([f"program: {w}" for w in plan.warnings])
-        document = plan.to_json()
+        document = PlanDocument.from_json(plan.to_json())  # typed from here to the renderers
         _progress(f"{len(plan.resources)} resources; evaluating the policy pack and system checks, estimating the cost")
         notes = add_policies_and_cost(document, stack, root, pack=pack if pack.available else None)
     finally:
@@ -190,8 +191,7 @@ def _plan(args: argparse.Namespace) -> int:
     document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
     _warn_unless_shown(notes, "plan", args.format, args.output)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
-    blocking = PlanDocument.from_json(document).blocking
-    return EXIT_VIOLATIONS if blocking and args.fail_on_violations else EXIT_OK
+    return EXIT_VIOLATIONS if document.blocking and args.fail_on_violations else EXIT_OK
 
 
 def _exit_for(diffs: Sequence[StackDiff], fail_on_violations: bool) -> int:

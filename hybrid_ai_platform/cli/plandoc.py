@@ -49,6 +49,7 @@ def outcome(violation: Mapping[str, Any] | Violation) -> str:
 
 
 R = TypeVar("R", bound="Record")
+STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 @dataclass
@@ -64,6 +65,21 @@ class Record:
 
     OPTIONAL: ClassVar[frozenset[str]] = frozenset()
     """Named keys written only when present (absent on read: ``None`` and not written)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ready", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Assigning a named key of a record read from JSON (a stage adding its section) writes the
+        key after the keys read, in the order of assignment, as a ``dict`` would."""
+        object.__setattr__(self, name, value)
+        if (
+            self.__dict__.get("_ready")
+            and self.present is not None
+            and name not in self.key_order
+            and name in self._named()
+        ):
+            object.__setattr__(self, "key_order", (*self.key_order, name))
 
     @classmethod
     def _named(cls) -> list[str]:
@@ -93,11 +109,13 @@ class Record:
             return value.to_json()
         if isinstance(value, list) and value and isinstance(value[0], Record):
             return [item.to_json() for item in value]
+        if isinstance(value, dict) and value and isinstance(next(iter(value.values())), Record):
+            return {key: item.to_json() for key, item in value.items()}
         return value
 
     def _written(self, name: str) -> bool:
         if self.present is not None:
-            return name in self.present
+            return name in self.present or (name in self.key_order and getattr(self, name) is not None)
         return name not in self.OPTIONAL or getattr(self, name) is not None
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +148,11 @@ class Violation(Record):
     OPTIONAL: ClassVar[frozenset[str]] = frozenset({"id", "field"})
 
     @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity across plans: policy + URN + message."""
+        return (self.policy, self.urn or "", self.message)
+
+    @property
     def waived(self) -> bool:
         """An exception waives this violation."""
         return bool(self.exception)
@@ -138,6 +161,32 @@ class Violation(Record):
     def blocking(self) -> bool:
         """Blocks a deployment (see :func:`is_blocking`)."""
         return self.enforcement in BLOCKING_ENFORCEMENTS and not self.waived
+
+
+@dataclass
+class Rule(Record):
+    """A policy's (or system check's) metadata: one entry of ``policies.policies`` or ``checks.checks``
+    (``category``, ``waivable``, ... in ``extras``). Every key but ``name`` is written only when present."""
+
+    name: str
+    id: str | None = None
+    description: str | None = None
+    severity: str | None = None
+    enforcement: str | None = None
+    remediation: str | None = None
+    equivalents: dict[str, list[str]] | None = None
+    """Equivalent checks of other tools (``checkov``, ``cdk_nag``, ``trivy``) by tool."""
+    resource_types: list[str] | None = None
+    """The resource types the rule evaluates: ``[]`` the stack as a whole, ``None`` not declared (an older pack)."""
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset(
+        {"id", "description", "severity", "enforcement", "remediation", "equivalents", "resource_types"}
+    )
+
+    @property
+    def blocking(self) -> bool:
+        """Its violations block a deployment unless waived (metadata has no waiver of its own)."""
+        return self.enforcement in BLOCKING_ENFORCEMENTS
 
 
 @dataclass
@@ -155,9 +204,9 @@ class RuleSection(Record):
         return value
 
     @property
-    def rules(self) -> list[dict[str, Any]]:
-        """Metadata of every policy (or check) of the section."""
-        return list(self.extras.get(self.rules_key) or [])
+    def rules(self) -> list[Rule]:
+        """Metadata of every policy (or check) of the section (read from its ``policies`` or ``checks`` key)."""
+        return [Rule.from_json(r) for r in self.extras.get(self.rules_key) or []]
 
     @property
     def blocking(self) -> list[Violation]:
@@ -167,59 +216,230 @@ class RuleSection(Record):
 
 @dataclass
 class PoliciesSection(RuleSection):
-    """The policy pack's results: ``pack``, ``version``, ``config_file``, ``policies`` metadata."""
+    """The policy pack's results (its ``policies`` metadata: :attr:`rules`)."""
+
+    pack: str | None = None
+    version: str | None = None
+    config_file: str | None = None
+    """The policy config the pack ran with (``policies/config/<stack>.json``)."""
 
     rules_key: ClassVar[str] = "policies"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"pack", "version", "config_file"})
 
 
 @dataclass
 class ChecksSection(RuleSection):
-    """The system checks' results: ``engine``, ``as_of``, ``checks`` metadata."""
+    """The system checks' results (their ``checks`` metadata: :attr:`rules`)."""
+
+    engine: str | None = None
+    as_of: str | None = None
+    """The date date-dependent checks judged against (``YYYY-MM-DD``)."""
 
     rules_key: ClassVar[str] = "checks"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"engine", "as_of"})
 
 
 @dataclass
 class Resource(Record):
-    """One resource of the program (``urn``, ``type``, ``name``, ``custom``; inputs and options in ``extras``)."""
+    """One resource of the program, as registered with the (mock) engine."""
 
     urn: str
     type: str
-    name: str
+    name: str = ""
+    """The logical name (the URN's last part)."""
     custom: bool = True
+    id: str | None = None
+    """The mock's physical id (custom resources only)."""
+    parent: str | None = None
+    """The URN of the parent (a component, or the stack)."""
+    provider: str | None = None
+    """The provider reference (``urn::id``) of a custom resource, when not the default."""
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Resource options that change the deploy (``protect``, ``replace_on_changes``, ...)."""
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The resource's inputs (camelCase, as the engine receives them)."""
+    dependencies: list[str] = dataclasses.field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"id", "parent", "provider"})
 
     @property
     def is_cloud_resource(self) -> bool:
-        """Created in AWS or Kubernetes by the deploy: custom and not a provider."""
+        """Created in AWS or Kubernetes by the deploy: custom and not a provider (the one definition
+        behind every "resources" count of every report; components and providers are counted apart)."""
         return self.custom and not self.type.startswith("pulumi:")
+
+    @property
+    def is_component(self) -> bool:
+        """A ComponentResource (not custom, not the stack itself)."""
+        return not self.custom and self.type != STACK_TYPE
+
+    @property
+    def is_provider(self) -> bool:
+        """An explicit provider resource."""
+        return self.type.startswith("pulumi:providers:")
+
+
+@dataclass
+class ResourceCost(Record):
+    """One priced resource of the ``cost`` section (its line ``items`` in ``extras``)."""
+
+    urn: str
+    name: str = ""
+    type: str = ""
+    monthly: float | None = None
+    """Monthly cost in the section's currency (``None``: not priced)."""
 
 
 @dataclass
 class CostSection(Record):
-    """The monthly cost estimate: ``currency``, ``total_monthly``; per-resource lines in ``extras``."""
+    """The monthly cost estimate (``price_table`` provenance in ``extras``)."""
 
     currency: str = "USD"
+    region: str | None = None
     total_monthly: float | None = None
+    resources: list[ResourceCost] = dataclasses.field(default_factory=list)
+
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"region"})
+
+    @classmethod
+    def _convert(cls, name: str, value: Any) -> Any:
+        if name == "resources":
+            return [ResourceCost.from_json(r) for r in value]
+        return value
+
+    def by_urn(self) -> dict[str, ResourceCost]:
+        """The priced resources by URN."""
+        return {r.urn: r for r in self.resources}
+
+
+@dataclass
+class PlacementUsage(Record):
+    """The usage profile a placement entry was priced for (``architecture``, ... in ``extras``)."""
+
+    requests_per_month: float = 0.0
+    duration_ms: float = 0.0
+    memory_mb: float = 0.0
+    peak_to_mean: float = 1.0
+
+
+@dataclass
+class PlacementCost(Record):
+    """A placement and its monthly cost (the ``current`` and ``cheapest`` of an entry)."""
+
+    placement: str
+    monthly: float
+
+
+@dataclass
+class PlacementAdvice(Record):
+    """One preprocessing function's entry of the ``placement`` section (docs/placement.md): its
+    monthly cost per placement, the current and the cheapest one, and the break-even rate between
+    Lambda on-demand and the cluster (``cluster`` sizing, ``calibrated_from``, ... in ``extras``)."""
+
+    function: str
+    usage: PlacementUsage
+    current: PlacementCost
+    cheapest: PlacementCost
+    monthly: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Monthly cost per placement (``lambda``, ``lambda-provisioned``, ``cluster``)."""
+    overspend_percent: float | None = None
+    """How much costlier the current placement is than the cheapest (``None``: infinitely)."""
+    break_even_requests_per_month: float | None = None
+    """Requests per month above which the cluster is cheaper than Lambda on-demand (``None``: never)."""
+
+    @classmethod
+    def _convert(cls, name: str, value: Any) -> Any:
+        if name == "usage":
+            return PlacementUsage.from_json(value)
+        if name in ("current", "cheapest"):
+            return PlacementCost.from_json(value)
+        return value
+
+    @property
+    def cheaper_side(self) -> str:
+        """Which of Lambda on-demand and the cluster is cheaper at the entry's rate (the cluster's node
+        steps can make Lambda cheaper again just above the first break-even, so the costs decide)."""
+        return "cluster" if self.monthly["cluster"] < self.monthly["lambda"] else "lambda"
+
+
+@dataclass
+class PlacementSection(Record):
+    """The break-even advisor's ``placement`` section: one entry per preprocessing function."""
+
+    region: str = ""
+    currency: str = "USD"
+    functions: list[PlacementAdvice] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def _convert(cls, name: str, value: Any) -> Any:
+        if name == "functions":
+            return [PlacementAdvice.from_json(f) for f in value]
+        return value
+
+
+@dataclass
+class QuotaNeed(Record):
+    """One service quota the stack needs, with the value and the reasons."""
+
+    service_code: str
+    quota_code: str
+    quota_name: str = ""
+    unit: str = ""
+    needed: float = 0
+    reasons: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class QuotasSection(Record):
+    """The ``quotas`` section: what ``blueprint preflight`` compares with the account."""
+
+    region: str = ""
+    required: list[QuotaNeed] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def _convert(cls, name: str, value: Any) -> Any:
+        if name == "required":
+            return [QuotaNeed.from_json(q) for q in value]
+        return value
 
 
 @dataclass
 class PlanDocument(Record):
-    """The whole plan. ``policies``, ``checks``, ``cost``, ``quotas``, ``bootstrap`` are ``None`` when
-    the stage did not run (the key is then absent from the JSON); other sections (a newer writer's,
-    or an optional extra one) travel in ``extras``."""
+    """The whole plan. ``policies``, ``checks``, ``cost``, ``placement``, ``quotas``, ``bootstrap`` are
+    ``None`` when the stage did not run (the key is then absent from the JSON); a stage that runs on a
+    document read from JSON assigns its section, which is then written after the keys read, where the
+    stage put it. Other sections (a newer writer's) travel in ``extras``."""
 
     stack: str
     project: str | None = None
     format_version: int | None = None
+    config: dict[str, Any] | None = None
+    """The stack config as the program saw it (``aws:region``, ``<project>:<section>``, ...)."""
     resources: list[Resource] = dataclasses.field(default_factory=list)
+    outputs: dict[str, Any] | None = None
     policies: PoliciesSection | None = None
     checks: ChecksSection | None = None
     cost: CostSection | None = None
-    quotas: Any = None
+    placement: PlacementSection | None = None
+    quotas: QuotasSection | None = None
     bootstrap: Any = None
+    """The fresh-account bootstrap section (:mod:`hybrid_ai_platform.cli.bootstrap`), as JSON."""
 
     OPTIONAL: ClassVar[frozenset[str]] = frozenset(
-        {"project", "format_version", "policies", "checks", "cost", "quotas", "bootstrap"}
+        {
+            "project",
+            "format_version",
+            "config",
+            "outputs",
+            "policies",
+            "checks",
+            "cost",
+            "placement",
+            "quotas",
+            "bootstrap",
+        }
     )
 
     @classmethod
@@ -232,7 +452,44 @@ class PlanDocument(Record):
             return ChecksSection.from_json(value)
         if name == "cost" and isinstance(value, Mapping):
             return CostSection.from_json(value)
+        if name == "placement" and isinstance(value, Mapping):
+            return PlacementSection.from_json(value)
+        if name == "quotas" and isinstance(value, Mapping):
+            return QuotasSection.from_json(value)
         return value
+
+    @classmethod
+    def coerce(cls, document: PlanDocument | Mapping[str, Any]) -> PlanDocument:
+        """``document`` itself when typed, else its model (:meth:`from_json`)."""
+        return document if isinstance(document, PlanDocument) else cls.from_json(document)
+
+    def stack_config(self, section: str) -> Any:
+        """The stack-config value ``<project>:<section>`` as the plan recorded it (``None`` when absent)."""
+        return (self.config or {}).get(f"{self.project}:{section}")
+
+    @property
+    def region(self) -> str | None:
+        """``aws:region`` of the plan's config (``None`` when unset)."""
+        value = (self.config or {}).get("aws:region")
+        return None if value is None else str(value)
+
+    @property
+    def cloud_resources(self) -> list[Resource]:
+        """The resources the deploy creates (:attr:`Resource.is_cloud_resource`)."""
+        return [r for r in self.resources if r.is_cloud_resource]
+
+    def resource_counts(self) -> dict[str, int]:
+        """``cloud`` resources, ``components`` and ``providers`` (the stack itself is never counted)."""
+        return {
+            "cloud": sum(1 for r in self.resources if r.is_cloud_resource),
+            "components": sum(1 for r in self.resources if r.is_component),
+            "providers": sum(1 for r in self.resources if r.is_provider),
+        }
+
+    @property
+    def rules(self) -> list[Rule]:
+        """Metadata of every policy and system check the plan was judged by (policies first)."""
+        return [rule for section in self.rule_sections for rule in section.rules]
 
     @property
     def rule_sections(self) -> list[RuleSection]:
@@ -254,10 +511,18 @@ __all__ = [
     "BLOCKING_ENFORCEMENTS",
     "ChecksSection",
     "CostSection",
+    "PlacementAdvice",
+    "PlacementCost",
+    "PlacementSection",
+    "PlacementUsage",
     "PlanDocument",
     "PoliciesSection",
+    "QuotaNeed",
+    "QuotasSection",
     "Record",
     "Resource",
+    "ResourceCost",
+    "Rule",
     "RuleSection",
     "Violation",
     "is_blocking",

@@ -34,6 +34,7 @@ from typing import Any
 
 from .diff import StackDiff, diff_plans
 from .layout import link_import_tree
+from .plandoc import ChecksSection, CostSection, PlanDocument, PoliciesSection
 from .synth import available_stacks
 
 WORKING_TREE = "working tree"
@@ -78,8 +79,9 @@ def _optional(module: str, attribute: str) -> Callable[..., Any] | str:
     return function
 
 
-def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack: Any = None) -> list[str]:
-    """Add the ``policies``, ``checks`` and ``cost`` sections to a plan document in place; return notes.
+def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: Any = None) -> list[str]:
+    """Add the ``policies``, ``checks``, ``cost`` and ``placement`` sections to a plan document in
+    place; return notes.
 
     Policies: ``hybrid_ai_platform.cli.analyzer.run_policy_pack(document, stack, root)``. System checks:
     ``hybrid_ai_platform.cli.checks.run_checks(document, root)``. Cost:
@@ -88,7 +90,6 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack
     process already started for this stack (anything with ``analyze``); defaults to ``None``: one is
     started for the run.
     """
-    from .checks import SECTION as CHECKS_SECTION
     from .checks import run_checks
 
     notes: list[str] = []
@@ -97,24 +98,25 @@ def add_policies_and_cost(document: dict[str, Any], stack: str, root: Path, pack
     if isinstance(run_policy_pack, str):
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
     else:
-        document["policies"] = run_policy_pack(document, stack, root, pack=pack)
+        # the pack (a separate process, or another revision's) reads the plan as JSON
+        document.policies = PoliciesSection.from_json(run_policy_pack(document.to_json(), stack, root, pack=pack))
         notes.extend(_guardrails_notes(document, root))
-    document[CHECKS_SECTION] = run_checks(document, root)
+    document.checks = ChecksSection.from_json(run_checks(document, root))
     estimate = _optional("hybrid_ai_platform.policies.cost", "estimate")
     if isinstance(estimate, str):
         notes.append(f"cost not estimated: the cost model is absent ({estimate})")
     else:
-        config = document.get("config") or {}
-        usage = config.get(f"{document.get('project')}:usage") or {}
-        region = str(config.get("aws:region") or "us-east-1")
-        document["cost"] = estimate(document["resources"], region, usage)
+        usage = document.stack_config("usage") or {}
+        region = document.region or "us-east-1"
+        resources = [r.to_json() for r in document.resources]  # the cost model lives in the pack: JSON
+        document.cost = CostSection.from_json(estimate(resources, region, usage))
         from .advise import add_placement
 
         notes.extend(add_placement(document))
     return notes
 
 
-def _refuse_unpriced(document: dict[str, Any], stack: str) -> None:
+def _refuse_unpriced(document: PlanDocument, stack: str) -> None:
     """Raise ``ConfigError`` naming the field when the stack's region or an instance type it runs has no
     price in the cost model's table: an estimate that prices it at $0 (or at another region's prices)
     would be silently wrong, and the budget policy would judge a wrong number."""
@@ -125,7 +127,7 @@ def _refuse_unpriced(document: dict[str, Any], stack: str) -> None:
 
     from .quotas import config_from_stack_config
 
-    config = config_from_stack_config(stack, dict(document.get("config") or {}))
+    config = config_from_stack_config(stack, dict(document.config or {}))
     table = price_table()
     where = "policies/blueprint_policies/data/prices.json"
     prices = table["regions"].get(config.region)
@@ -152,11 +154,11 @@ def _refuse_unpriced(document: dict[str, Any], stack: str) -> None:
         raise ConfigError(stack, problems)
 
 
-def _guardrails_notes(document: dict[str, Any], root: Path) -> list[str]:
+def _guardrails_notes(document: PlanDocument, root: Path) -> list[str]:
     """A note when the stack's environment has no guardrails of its own and borrows dev's."""
     from .policyconfig import DEFAULT_GUARDRAILS, guardrails_file, has_guardrails
 
-    environment = str((document.get("config") or {}).get(f"{document.get('project')}:environment") or "")
+    environment = str(document.stack_config("environment") or "")
     if not has_guardrails(root) or not environment or guardrails_file(environment, root).stem == environment:
         return []
     return [
@@ -225,8 +227,9 @@ def ensure_build(side_root: Path, build_source: Path) -> str | None:
 # --------------------------------------------------------------------------- synthesis
 
 
-def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.executable) -> dict[str, Any]:
-    """Synthesize ``stack`` with the code and files of ``side_root`` in a subprocess."""
+def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.executable) -> PlanDocument:
+    """Synthesize ``stack`` with the code and files of ``side_root`` in a subprocess (its plan JSON is
+    the exchange format across revisions), typed."""
     env = dict(os.environ)
     # the side's own import layout first (its components and policies, linked as installed), then the side itself
     imports = output.parent / f"{output.stem}-imports"
@@ -247,13 +250,14 @@ def synthesize_in(side_root: Path, stack: str, output: Path, python: str = sys.e
         lines = result.stderr.strip().splitlines()
         detail = "\n".join(lines) if result.returncode == 2 else (lines[-1] if lines else "?")
         raise PrCheckError(f"plan of stack '{stack}' at {side_root.name} failed: {detail}")
-    document: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
-    return document
+    return PlanDocument.from_json(json.loads(output.read_text(encoding="utf-8")))
 
 
-def empty_plan(project: str, stack: str) -> dict[str, Any]:
+def empty_plan(project: str, stack: str) -> PlanDocument:
     """The plan of a stack that does not exist on one side (created or deleted by the change)."""
-    return {"format_version": 1, "project": project, "stack": stack, "config": {}, "resources": [], "outputs": {}}
+    return PlanDocument.from_json(
+        {"format_version": 1, "project": project, "stack": stack, "config": {}, "resources": [], "outputs": {}}
+    )
 
 
 @dataclass
@@ -303,7 +307,7 @@ def pr_check(
                 jobs = [(side, name) for name in names for side in ("base", "head")]
                 sides = {"base": base_root, "head": head_root}
 
-                def run(job: tuple[str, str]) -> dict[str, Any] | None:
+                def run(job: tuple[str, str]) -> PlanDocument | None:
                     side, name = job
                     side_root = sides[side]
                     if not (side_root / "stacks" / f"Pulumi.{name}.yaml").is_file():
@@ -312,10 +316,10 @@ def pr_check(
 
                 with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2, 6)) as pool:
                     plans = dict(zip(jobs, pool.map(run, jobs), strict=True))
-                project = next((p["project"] for p in plans.values() if p), "")
+                project = next((p.project or "" for p in plans.values() if p), "")
                 diffs = []
                 for name in names:
-                    documents = {}
+                    documents: dict[str, PlanDocument] = {}
                     for side in ("base", "head"):
                         document = plans[(side, name)]
                         if document is None:
@@ -333,7 +337,9 @@ def pr_check(
                         for side, document in documents.items():
                             target = plans_dir / side / f"{name}.json"
                             target.parent.mkdir(parents=True, exist_ok=True)
-                            target.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
+                            target.write_text(
+                                json.dumps(document.to_json(), indent=2, ensure_ascii=False) + "\n", "utf-8"
+                            )
                     base_label = f"{base} ({base_commit[:10]})"
                     head_label = f"{head} ({head_commit[:10]})" if head and head_commit else WORKING_TREE
                     diffs.append(diff_plans(documents["base"], documents["head"], base_label, head_label))

@@ -48,6 +48,7 @@ from typing import Any, Literal
 from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeError, vcpus
 from hybrid_ai_platform.config import PROJECT_NAMESPACE, PlatformConfig, parse_platform_config
 
+from .plandoc import PlanDocument, QuotasSection
 from .synth import PROJECT_ROOT, read_stack_files
 
 UNRESERVED_LAMBDA_MINIMUM = 100
@@ -277,7 +278,7 @@ def stack_config(stack: str, root: Path = PROJECT_ROOT) -> PlatformConfig:
     return config_from_stack_config(stack, files.config)
 
 
-def add_quotas(document: dict[str, Any]) -> None:
+def add_quotas(document: PlanDocument) -> None:
     """Add the ``quotas`` section to a plan document in place (from the plan's own ``config``)."""
-    config = config_from_stack_config(str(document["stack"]), dict(document.get("config") or {}))
-    document["quotas"] = quota_needs(config).to_json()
+    config = config_from_stack_config(document.stack, dict(document.config or {}))
+    document.quotas = QuotasSection.from_json(quota_needs(config).to_json())

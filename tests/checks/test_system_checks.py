@@ -174,7 +174,7 @@ def test_findings_reach_every_format_and_the_diff() -> None:
     # WHEN rendered and diffed
     diff = diff_plans(base, head)
     # THEN the finding is new and blocking in the diff, and every format names it
-    assert [v["policy"] for v in diff.policies.new] == ["system-eks-version-support"]
+    assert [v.policy for v in diff.policies.new] == ["system-eks-version-support"]
     assert len(diff.policies.blocking) == 1
     for fmt in ("text", "json", "markdown", "sarif", "junit"):
         assert "system-eks-version-support" in render_plan(fmt, head), fmt
@@ -182,7 +182,7 @@ def test_findings_reach_every_format_and_the_diff() -> None:
     assert "cluster.kubernetes_version" in render_plan("markdown", head)
     # AND fixing it shows it as fixed
     fixed = diff_plans(head, base)
-    assert [v["policy"] for v in fixed.policies.fixed] == ["system-eks-version-support"]
+    assert [v.policy for v in fixed.policies.fixed] == ["system-eks-version-support"]
 
 
 # --------------------------------------------------------------------------- Kubernetes schema

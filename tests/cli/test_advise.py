@@ -15,7 +15,7 @@ from hybrid_ai_platform.policies.placement import ClusterAssumptions, FunctionPr
 from hybrid_ai_platform.cli import advise
 from hybrid_ai_platform.cli.diff import diff_plans
 from hybrid_ai_platform.cli.main import main
-from hybrid_ai_platform.cli.report import markdown, text
+from hybrid_ai_platform.cli.report import jsondoc, markdown, text
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 
 DATA = Path(__file__).parent / "data"
@@ -128,6 +128,53 @@ def test_pr_comment_shows_a_break_even_crossing() -> None:
     # Lambda $47.37 is (47.37 - 44.17) / 44.17 = 7% over the cluster: under the 20% threshold, not reported
     assert "💸" not in comment
     assert "Placement: `orders` crosses" in text.render_diff([diff])
+
+
+def test_json_diff_carries_the_placement_facts_the_comment_states() -> None:
+    # the crossing of test_pr_comment_shows_a_break_even_crossing: 1,000,000 -> 3,500,000 requests/month,
+    # Lambda $13.53 -> $47.37 (3.5M x 0.0000135334), cluster $44.16 at the head rate, break-even 3,263,408
+    diff = diff_plans(_plan_with(1_000_000), _plan_with(3_500_000))
+    section = json.loads(jsondoc.render_diff([diff]))["stacks"][0]["placement"]
+    assert section["threshold_percent"] == 20
+    [entry] = section["functions"]
+    assert entry["function"] == "orders"
+    assert entry["placement"] == {"before": "lambda", "after": "lambda"}
+    assert entry["monthly"] == {"before": 13.53, "after": 47.37}
+    assert entry["requests_per_month"] == {"before": 1_000_000, "after": 3_500_000}
+    assert entry["cheapest"] == {"placement": "cluster", "monthly": 44.16}
+    assert entry["break_even_requests_per_month"] == 3_263_408
+    assert entry["cheaper_side"] == {"before": "lambda", "after": "cluster"} and entry["crossed_break_even"] is True
+    # unrounded (47.3669 - 44.165) / 44.165 = 7.25%, 7.2 to one decimal: under the 20% threshold, so the only
+    # message is the crossing, as in the comment
+    assert entry["overspend_percent"] == 7.2
+    assert [(c["kind"], c["function"]) for c in section["changes"]] == [("crossing", "orders")]
+    assert section["changes"][0]["message"] in markdown.render_diff([diff])
+
+
+def test_json_diff_reports_a_function_moved_to_the_cluster_and_nothing_for_an_untouched_one() -> None:
+    # 7,000,000 requests: Lambda $94.73, cluster 2 nodes $79.50 (see the costlier test below); moving the
+    # function to the cluster makes its placement the cheapest: a placement change without a crossing
+    base, head = _plan_with(7_000_000), _plan_with(7_000_000, placement="cluster")
+    section = diff_plans(base, head).to_json()["placement"]
+    [entry] = section["functions"]
+    assert entry["placement"] == {"before": "lambda", "after": "cluster"}
+    assert entry["monthly"] == {"before": 94.73, "after": 79.5}
+    assert entry["crossed_break_even"] is False and entry["overspend_percent"] == 0
+    # 79.50 - 94.73 = -15.23 a month; the comment says the same, in the same words
+    message = (
+        "`orders` moves from lambda to cluster: $94.73 → $79.50 per month (-$15.23); "
+        "the cheapest is cluster at $79.50/month"
+    )
+    assert section["changes"] == [{"kind": "moved", "function": "orders", "message": message}]
+    assert f"🚚 {message}" in markdown.render_diff([diff_plans(base, head)])
+    # an unchanged function is not the change's to report
+    assert diff_plans(head, head).to_json()["placement"] == {"threshold_percent": 20, "functions": [], "changes": []}
+
+
+def test_json_diff_placement_is_null_when_a_side_cannot_be_priced() -> None:
+    head = _plan_with(1_000_000)
+    head["config"]["hybrid-ai-platform:usage"]["cluster"] = {"node_type": "m9z.huge"}  # no price for it
+    assert diff_plans(_plan_with(1_000_000), head).to_json()["placement"] is None
 
 
 def test_pr_comment_reports_a_costlier_placement_over_the_threshold() -> None:

@@ -106,12 +106,12 @@ def test_cost_before_after_and_delta_per_resource_and_in_total() -> None:
 
 def test_new_and_fixed_violations_are_compared_by_policy_urn_and_message() -> None:
     result = diff_plans(*plan_pair())
-    assert sorted(v["policy"] for v in result.policies.new) == [
+    assert sorted(v.policy for v in result.policies.new) == [
         "ecr-image-scanning",
         "s3-bucket-versioning",
         "system-kubernetes-schema",  # system-check findings are diffed like violations
     ]
-    assert [v["policy"] for v in result.policies.fixed] == ["budget-configured"]
+    assert [v.policy for v in result.policies.fixed] == ["budget-configured"]
     # the excepted mandatory-looking advisory and the unchanged advisory do not block
     assert len(result.policies.blocking) == 3
 

@@ -14,6 +14,7 @@ import pytest
 
 import hybrid_ai_platform.cli.analyzer as analyzer
 import hybrid_ai_platform.cli.main as cli
+from hybrid_ai_platform.cli.plandoc import PlanDocument
 from hybrid_ai_platform.cli.prcheck import add_policies_and_cost
 from hybrid_ai_platform.cli.quotas import add_quotas
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
@@ -37,7 +38,7 @@ class _Recorder:
 
 def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the stack's plan the sequential way (synthesis, then a pack started for the analysis)
-    expected = synthesize("dev").to_json()
+    expected = PlanDocument.from_json(synthesize("dev").to_json())
     add_policies_and_cost(expected, "dev", PROJECT_ROOT)
     add_quotas(expected)
     recorder = _Recorder(monkeypatch)

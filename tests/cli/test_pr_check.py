@@ -80,7 +80,7 @@ def test_pr_check_shows_exactly_the_changed_setting_its_cost_violations_and_the_
     assert diff.cost.delta is not None and diff.cost.delta > 0
     assert [line.name for line in diff.cost.lines] == ["gpu-l4-nodes"]
     # the change introduces blocking violations: a type outside prod's allow-list and too many GPUs
-    new = {(v["policy"], v.get("resource_name")) for v in diff.policies.new}
+    new = {(v.policy, v.resource_name) for v in diff.policies.new}
     assert ("budget-instance-types", "gpu-l4-nodes") in new
     assert any(policy == "budget-gpu-total" for policy, _ in new)
     assert diff.policies.blocking

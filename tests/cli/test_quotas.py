@@ -180,17 +180,18 @@ def test_the_plan_lists_the_quotas_its_own_resources_use() -> None:
     # GIVEN the prod plan as `blueprint plan` builds it
     document, _ = plan_document("prod", PROJECT_ROOT)
     # WHEN its quotas section is read
-    section = document["quotas"]
-    listed = {q["quota_code"]: q["needed"] for q in section["required"]}
+    section = document.quotas
+    assert section is not None
+    listed = {q.quota_code: q.needed for q in section.required}
     # THEN every quota the synthesized node groups, functions, EIPs and VPC use is listed with that value
-    for code, total in _plan_totals(document).items():
+    for code, total in _plan_totals(document.to_json()).items():
         assert listed[code] == total, code
     # AND the section is sorted and complete (service code, quota code, name, value, why)
-    keys = [(q["service_code"], q["quota_code"]) for q in section["required"]]
+    keys = [(q.service_code, q.quota_code) for q in section.required]
     assert keys == sorted(keys)
-    assert section["region"] == "eu-central-1"
-    assert section["problems"] == []
-    assert all(q["quota_name"] and q["reasons"] for q in section["required"])
+    assert section.region == "eu-central-1"
+    assert section.problems == []
+    assert all(q.quota_name and q.reasons for q in section.required)
 
 
 def test_text_and_markdown_show_each_quota_with_its_code_and_value() -> None:

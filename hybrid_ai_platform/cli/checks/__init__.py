@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..plandoc import is_blocking
+from ..plandoc import PlanDocument, Resource, is_blocking
 
 Enforcement = Literal["mandatory", "advisory"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -51,33 +51,33 @@ class Finding:
     """What is wrong, with the values that make it wrong."""
     field: str | None = None
     """The stack-config field (dotted path, e.g. ``cluster.kubernetes_version``) that decides it."""
-    resource: Mapping[str, Any] | None = None
-    """The plan record the finding is about; None for the stack as a whole."""
+    resource: Resource | None = None
+    """The plan resource the finding is about; None for the stack as a whole."""
     enforcement: Enforcement | None = None
     """Overrides the check's enforcement for this finding (a warning before a deadline, say)."""
 
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What a check judges: the plan document, the project directory and the date."""
+    """What a check judges: the plan document (typed), the project directory and the date."""
 
-    document: Mapping[str, Any]
+    document: PlanDocument
     root: Path
     today: datetime.date
 
     @property
     def project(self) -> str:
         """The Pulumi project name (the stack config namespace)."""
-        return str(self.document.get("project") or "")
+        return self.document.project or ""
 
     def config(self, section: str) -> Any:
         """The stack-config value ``<project>:<section>`` as the plan recorded it (None when absent)."""
-        return (self.document.get("config") or {}).get(f"{self.project}:{section}")
+        return self.document.stack_config(section)
 
-    def resources(self, *types: str) -> Iterator[Mapping[str, Any]]:
+    def resources(self, *types: str) -> Iterator[Resource]:
         """The plan's custom resources of the given Pulumi types, in plan order."""
-        for record in self.document.get("resources") or []:
-            if record.get("custom") and record.get("type") in types:
+        for record in self.document.resources:
+            if record.custom and record.type in types:
                 yield record
 
 
@@ -170,13 +170,13 @@ def today_from_env() -> datetime.date:
 
 
 def _violation(chk: Check, finding: Finding) -> dict[str, Any]:
-    resource = finding.resource or {}
+    resource = finding.resource
     return {
         "policy": chk.name,
         "id": chk.id,
-        "urn": resource.get("urn"),
-        "resource_name": resource.get("name"),
-        "resource_type": resource.get("type"),
+        "urn": (resource.urn or None) if resource else None,
+        "resource_name": (resource.name or None) if resource else None,
+        "resource_type": (resource.type or None) if resource else None,
         "field": finding.field,
         "message": finding.message,
         "severity": chk.severity,
@@ -186,9 +186,12 @@ def _violation(chk: Check, finding: Finding) -> dict[str, Any]:
     }
 
 
-def run_checks(document: Mapping[str, Any], root: Path, today: datetime.date | None = None) -> dict[str, Any]:
-    """Run every registered check over a plan document; return its ``checks`` section."""
-    context = CheckContext(document=document, root=root, today=today or today_from_env())
+def run_checks(
+    document: PlanDocument | Mapping[str, Any], root: Path, today: datetime.date | None = None
+) -> dict[str, Any]:
+    """Run every registered check over a plan document (typed, or its JSON); return its ``checks``
+    section as JSON (:class:`~hybrid_ai_platform.cli.plandoc.ChecksSection` reads it)."""
+    context = CheckContext(document=PlanDocument.coerce(document), root=root, today=today or today_from_env())
     checks = load_checks()
     violations = [_violation(chk, f) for chk in checks.values() for f in chk.function(context)]
     violations.sort(key=lambda v: (v["policy"], v["urn"] or "", v["message"]))

@@ -10,9 +10,9 @@ blocking finding naming the component and the config field. So a stack opts out 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -27,11 +27,11 @@ DECLARING_COMPONENTS = (
 its declarations."""
 
 
-def _component_record(context: CheckContext, component: str) -> Mapping[str, Any] | None:
+def _component_record(context: CheckContext, component: str) -> Resource | None:
     """The plan record of the declaring component (``pipeline/transactions`` → the pipeline named so)."""
     name = component.split("/", 1)[-1]
-    for record in context.document.get("resources") or []:
-        if not record.get("custom") and record.get("name") == name and record.get("type") in DECLARING_COMPONENTS:
+    for record in context.document.resources:
+        if not record.custom and record.name == name and record.type in DECLARING_COMPONENTS:
             return record
     return None
 
@@ -52,10 +52,10 @@ def _component_record(context: CheckContext, component: str) -> Mapping[str, Any
 )
 def alarm_coverage(context: CheckContext) -> Iterator[Finding]:
     """Mandatory for a missing, absent or unrouted alarm of a declared failure mode."""
-    outputs = context.document.get("outputs") or {}
+    outputs = context.document.outputs or {}
     modes = outputs.get("failure_modes")
     if modes is None:
-        declaring = [r for r in context.document.get("resources") or [] if r.get("type") in DECLARING_COMPONENTS]
+        declaring = [r for r in context.document.resources if r.type in DECLARING_COMPONENTS]
         if declaring:
             yield Finding(
                 "the plan has components that declare failure modes but no failure_modes stack output, so no "
@@ -64,7 +64,7 @@ def alarm_coverage(context: CheckContext) -> Iterator[Finding]:
             )
         return
     topic = outputs.get("alerts_topic_arn")
-    alarms = {r.get("name"): r for r in context.resources(METRIC_ALARM, COMPOSITE_ALARM)}
+    alarms = {r.name: r for r in context.resources(METRIC_ALARM, COMPOSITE_ALARM)}
     for mode in modes:
         component, key, config_field = mode.get("component"), mode.get("failure_mode"), mode.get("field")
         alarm_name = mode.get("alarm")
@@ -83,7 +83,7 @@ def alarm_coverage(context: CheckContext) -> Iterator[Finding]:
                 resource=_component_record(context, str(component)),
             )
             continue
-        actions = (alarm.get("inputs") or {}).get("alarmActions") or []
+        actions = alarm.inputs.get("alarmActions") or []
         if topic is None or topic not in actions:
             yield Finding(
                 f"{component}: the alarm {alarm_name} of failure mode '{key}' does not notify the stack's alerts "

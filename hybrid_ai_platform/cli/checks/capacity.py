@@ -37,6 +37,7 @@ from hybrid_ai_platform.components.instance_types import UnknownInstanceTypeErro
 from hybrid_ai_platform.config import cpu_milli, memory_mib, node_allocatable
 from hybrid_ai_platform.contracts import GPU_RESOURCE, GPUS_PER_INSTANCE
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -56,7 +57,7 @@ BATCH_JOB_LABEL = "hybrid-ai/batch-job"
 class Group:
     """A GPU node group as planned."""
 
-    record: Mapping[str, Any]
+    record: Resource
     name: str
     instance_types: tuple[str, ...]
     max_size: int
@@ -73,7 +74,7 @@ class Group:
 class Workload:
     """A GPU-requesting pod template and how many of its pods run at once."""
 
-    record: Mapping[str, Any]
+    record: Resource
     kind: str
     name: str
     pods: int
@@ -148,19 +149,19 @@ def _entry(context: CheckContext, section: str, name: str) -> str:
 def _workloads(context: CheckContext) -> Iterator[Workload]:
     hpas: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
     for hpa in context.resources(HPA):
-        inputs = hpa.get("inputs") or {}
+        inputs = hpa.inputs
         target = (inputs.get("spec") or {}).get("scaleTargetRef") or {}
         namespace = (inputs.get("metadata") or {}).get("namespace")
         hpas[(namespace, target.get("kind"), target.get("name"))] = inputs.get("spec") or {}
     for scaled in context.resources(SCALED_OBJECT):
-        inputs = scaled.get("inputs") or {}
+        inputs = scaled.inputs
         spec = inputs.get("spec") or {}
         target = spec.get("scaleTargetRef") or {}
         namespace = (inputs.get("metadata") or {}).get("namespace")
         floor = {"minReplicas": int(spec.get("minReplicaCount", 0))}
         hpas[(namespace, target.get("kind", "Deployment"), target.get("name"))] = floor
     for record in context.resources(DEPLOYMENT):
-        inputs = record.get("inputs") or {}
+        inputs = record.inputs
         meta, spec = inputs.get("metadata") or {}, inputs.get("spec") or {}
         pod_spec = (spec.get("template") or {}).get("spec") or {}
         gpus, cpu, memory = _requests(pod_spec)
@@ -175,7 +176,7 @@ def _workloads(context: CheckContext) -> Iterator[Workload]:
             pod_spec, gpus, cpu, memory, _entry(context, "models", str(meta.get("name"))),
         )  # fmt: skip
     for record in context.resources(CRONJOB):
-        inputs = record.get("inputs") or {}
+        inputs = record.inputs
         meta, spec = inputs.get("metadata") or {}, inputs.get("spec") or {}
         job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         pod_spec = (job_spec.get("template") or {}).get("spec") or {}
@@ -322,7 +323,7 @@ def _all_groups(context: CheckContext) -> list[Group]:
     """Every node group of the plan (CPU and GPU), as :class:`Group` records."""
     groups = []
     for record in context.resources(NODE_GROUP):
-        inputs = record.get("inputs") or {}
+        inputs = record.inputs
         taints = tuple(
             (
                 str(t.get("key")),
@@ -334,7 +335,7 @@ def _all_groups(context: CheckContext) -> list[Group]:
         groups.append(
             Group(
                 record=record,
-                name=str(inputs.get("nodeGroupName") or record.get("name")),
+                name=str(inputs.get("nodeGroupName") or record.name),
                 instance_types=tuple(inputs.get("instanceTypes") or ()),
                 max_size=int((inputs.get("scalingConfig") or {}).get("maxSize") or 0),
                 labels={str(k): str(v) for k, v in (inputs.get("labels") or {}).items()},
@@ -364,14 +365,14 @@ def worker_capacity(context: CheckContext) -> Iterator[Finding]:
     groups = _all_groups(context)
     maxima = {}
     for scaled in context.resources(SCALED_OBJECT):
-        inputs = scaled.get("inputs") or {}
+        inputs = scaled.inputs
         target = ((inputs.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
         maxima[((inputs.get("metadata") or {}).get("namespace"), target)] = int(
             (inputs.get("spec") or {}).get("maxReplicaCount", 100)
         )
     functions = (context.config("preprocessing") or {}).get("functions") or []
     for record in context.resources(DEPLOYMENT):
-        inputs = record.get("inputs") or {}
+        inputs = record.inputs
         meta, spec = inputs.get("metadata") or {}, inputs.get("spec") or {}
         if (meta.get("labels") or {}).get("app.kubernetes.io/component") != WORKER_COMPONENT:
             continue

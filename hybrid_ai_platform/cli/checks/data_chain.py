@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 from .packages import FUNCTION, function_config_field
 
@@ -88,12 +89,12 @@ def _env(container: Mapping[str, Any]) -> dict[str, str]:
     return {str(e.get("name")): str(e.get("value")) for e in container.get("env") or [] if "value" in e}
 
 
-def _jobs(context: CheckContext) -> Iterator[tuple[Mapping[str, Any], int | None, Mapping[str, Any], dict[str, str]]]:
+def _jobs(context: CheckContext) -> Iterator[tuple[Resource, int | None, Mapping[str, Any], dict[str, str]]]:
     """Batch CronJobs with the index of their ``inference.batch_jobs`` entry, its config and the
     environment of the container that reads the feature store."""
     configured = (context.config("inference") or {}).get("batch_jobs") or []
     for cronjob in context.resources(CRONJOB):
-        inputs = cronjob.get("inputs") or {}
+        inputs = cronjob.inputs
         name = ((inputs.get("metadata") or {}).get("labels") or {}).get(BATCH_JOB_LABEL)
         pod = (((inputs.get("spec") or {}).get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
         for container in (pod.get("spec") or {}).get("containers") or []:
@@ -105,11 +106,11 @@ def _jobs(context: CheckContext) -> Iterator[tuple[Mapping[str, Any], int | None
                 yield cronjob, index, (configured[index] if index is not None else {}), env
 
 
-def _writers(context: CheckContext) -> list[tuple[Mapping[str, Any], dict[str, str]]]:
+def _writers(context: CheckContext) -> list[tuple[Resource, dict[str, str]]]:
     """Preprocessing functions with their environment (those that write a feature prefix)."""
     result = []
     for function in context.resources(FUNCTION):
-        variables = ((function.get("inputs") or {}).get("environment") or {}).get("variables") or {}
+        variables = (function.inputs.get("environment") or {}).get("variables") or {}
         if variables.get("FEATURE_BUCKET") and variables.get("FEATURE_PREFIX"):
             result.append((function, {str(k): str(v) for k, v in variables.items()}))
     return result
@@ -186,11 +187,11 @@ def _function_config(context: CheckContext, variables: Mapping[str, str]) -> Map
 
 def _columns(
     context: CheckContext,
-    cronjob: Mapping[str, Any],
+    cronjob: Resource,
     index: int | None,
     job: Mapping[str, Any],
     env: Mapping[str, str],
-    writer: tuple[Mapping[str, Any], Mapping[str, str]],
+    writer: tuple[Resource, Mapping[str, str]],
     models: Mapping[Any, tuple[int, Mapping[str, Any]]],
 ) -> Iterator[Finding]:
     """The model's signature columns against the producing feature set's output schema."""
@@ -208,7 +209,7 @@ def _columns(
             enforcement="advisory",
         )
         return
-    archive = ((function.get("inputs") or {}).get("code") or {}).get("archive") or {}
+    archive = (function.inputs.get("code") or {}).get("archive") or {}
     archive_path = context.root / str(archive.get("path") or "")
     if not archive_path.is_file():
         yield Finding(

@@ -154,7 +154,7 @@ def unknown_keys(values: Mapping[str, Any], defaults: Mapping[str, Any], path: s
 def helm_values(context: CheckContext) -> Iterator[Finding]:
     """Validate every release's values against its pinned chart's archive."""
     for release in context.resources(RELEASE):
-        inputs = release.get("inputs") or {}
+        inputs = release.inputs
         chart, version = str(inputs.get("chart")), str(inputs.get("version"))
         values = inputs.get("values") or {}
         field = CONFIG_FIELD.get(chart)

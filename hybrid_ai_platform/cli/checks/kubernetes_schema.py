@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 
 PREFIX = "kubernetes:"
@@ -27,15 +28,15 @@ CLUSTER = "aws:eks/cluster:Cluster"
 
 
 def _cluster_version(context: CheckContext) -> str | None:
-    versions = {str((c.get("inputs") or {}).get("version")) for c in context.resources(CLUSTER)}
+    versions = {str(c.inputs.get("version")) for c in context.resources(CLUSTER)}
     return versions.pop() if len(versions) == 1 else None
 
 
-def _objects(context: CheckContext) -> Iterator[Mapping[str, Any]]:
-    for record in context.document.get("resources") or []:
-        type_ = str(record.get("type") or "")
+def _objects(context: CheckContext) -> Iterator[Resource]:
+    for record in context.document.resources:
+        type_ = record.type
         if (
-            record.get("custom")
+            record.custom
             and type_.startswith(PREFIX)
             and not type_.startswith("kubernetes:pulumi")
             and type_ not in SKIPPED_TYPES
@@ -114,10 +115,10 @@ def kubernetes_schema(context: CheckContext) -> Iterator[Finding]:
     from kubernetes_validate import utils as kv
 
     for record in objects:
-        inputs = dict(record.get("inputs") or {})
+        inputs = dict(record.inputs)
         kind, api_version = inputs.get("kind"), inputs.get("apiVersion")
         if not isinstance(kind, str) or not isinstance(api_version, str):
-            yield Finding(f"{record.get('type')} has no kind or apiVersion", resource=record)
+            yield Finding(f"{record.type} has no kind or apiVersion", resource=record)
             continue
         try:
             validator = _crd_validator(api_version, kind) or _validator(version, api_version, kind)

@@ -41,7 +41,7 @@ def eks_version_support(context: CheckContext) -> Iterator[Finding]:
     from hybrid_ai_platform.components.eks_versions import EKS_VERSIONS, lookup
 
     for cluster in context.resources(CLUSTER):
-        version = str((cluster.get("inputs") or {}).get("version") or "")
+        version = str(cluster.inputs.get("version") or "")
         entry = lookup(version)
         if entry is None:
             yield Finding(

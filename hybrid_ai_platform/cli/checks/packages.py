@@ -12,8 +12,8 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
-from typing import Any
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 
 FUNCTION = "aws:lambda/function:Function"
@@ -21,9 +21,9 @@ FEATURE_SET_DIR = PurePosixPath("preprocessing/feature_sets")
 """Where the packaged code keeps its feature-set modules (one module per feature set)."""
 
 
-def function_config_field(context: CheckContext, function: Mapping[str, Any], key: str) -> str:
+def function_config_field(context: CheckContext, function: Resource, key: str) -> str:
     """``preprocessing.functions[<i>].<key>`` for the configured function a Lambda belongs to."""
-    variables = ((function.get("inputs") or {}).get("environment") or {}).get("variables") or {}
+    variables = (function.inputs.get("environment") or {}).get("variables") or {}
     name = variables.get("POWERTOOLS_SERVICE_NAME")
     functions = (context.config("preprocessing") or {}).get("functions") or []
     for index, entry in enumerate(functions):
@@ -59,7 +59,7 @@ def packaged_feature_sets(archive: zipfile.ZipFile) -> set[str]:
 def feature_set_packaged(context: CheckContext) -> Iterator[Finding]:
     """Open each function's code archive and look for its feature-set module."""
     for function in context.resources(FUNCTION):
-        inputs = function.get("inputs") or {}
+        inputs = function.inputs
         feature_set = ((inputs.get("environment") or {}).get("variables") or {}).get("FEATURE_SET")
         archive_path = ((inputs.get("code") or {}).get("archive") or {}).get("path")
         if not feature_set or not archive_path:

@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 from .iam import ANY, Policy, Request, account_trusts_iam, display, evaluate, parse
 from .triggers import config_field
@@ -103,7 +104,7 @@ class Workload:
     """A workload of the plan: its record, environment, role ARN and declared calls."""
 
     label: str
-    record: Mapping[str, Any]
+    record: Resource
     env: Mapping[str, str]
     role_arn: str | None
     calls: tuple[Mapping[str, Any], ...]
@@ -170,7 +171,7 @@ def _declaration(module: types.ModuleType, name: str) -> tuple[Mapping[str, Any]
 
 def _lambda_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
     for function in context.resources(FUNCTION):
-        inputs = function.get("inputs") or {}
+        inputs = function.inputs
         package = str(inputs.get("handler") or "").split(".", 1)[0]
         archive = lambda_archive(context.root, function)
         if not package or archive is None:
@@ -202,7 +203,7 @@ def _poller_calls(context: CheckContext, function_inputs: Mapping[str, Any]) -> 
     name = str(function_inputs.get("name") or "")
     calls: list[Mapping[str, Any]] = []
     for mapping in context.resources(ESM):
-        inputs = mapping.get("inputs") or {}
+        inputs = mapping.inputs
         target = str(inputs.get("functionName") or "")
         source = str(inputs.get("eventSourceArn") or "")
         if source.startswith("arn:aws:sqs:") and name and (target == name or target.endswith(f":function:{name}")):
@@ -212,15 +213,15 @@ def _poller_calls(context: CheckContext, function_inputs: Mapping[str, Any]) -> 
                         "call": action,
                         "resource": source,
                         "kms": "decrypt" if index == 0 else None,
-                        "why": f"Lambda's poller for event source mapping {mapping.get('name')}",
+                        "why": f"Lambda's poller for event source mapping {mapping.name}",
                     }
                 )
     return tuple(calls)
 
 
-def _pod_spec(record: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-    spec = (record.get("inputs") or {}).get("spec") or {}
-    if record.get("type") == CRONJOB:
+def _pod_spec(record: Resource) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    spec = record.inputs.get("spec") or {}
+    if record.type == CRONJOB:
         spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
     template = spec.get("template") or {}
     return template.get("metadata") or {}, template.get("spec") or {}
@@ -231,7 +232,7 @@ def _pod_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
     associations = list(context.resources(POD_IDENTITY))
     modules: dict[str, types.ModuleType] = {}
     for record in records:
-        metadata = (record.get("inputs") or {}).get("metadata") or {}
+        metadata = record.inputs.get("metadata") or {}
         template_meta, pod = _pod_spec(record)
         component = ((template_meta.get("labels") or {}) | (metadata.get("labels") or {})).get(
             "app.kubernetes.io/component"
@@ -258,10 +259,9 @@ def _pod_workloads(context: CheckContext) -> Iterator[Workload | Finding]:
         account = str(pod.get("serviceAccountName") or "default")
         role = next(
             (
-                str((a.get("inputs") or {}).get("roleArn"))
+                str(a.inputs.get("roleArn"))
                 for a in associations
-                if (a.get("inputs") or {}).get("namespace") == namespace
-                and (a.get("inputs") or {}).get("serviceAccount") == account
+                if a.inputs.get("namespace") == namespace and a.inputs.get("serviceAccount") == account
             ),
             None,
         )
@@ -300,70 +300,66 @@ class _Plan:
     context: CheckContext
     region: str
 
-    def role(self, arn: str) -> Mapping[str, Any] | None:
+    def role(self, arn: str) -> Resource | None:
         name = arn.rsplit("/", 1)[-1]
         return next(
-            (r for r in self.context.resources(ROLE) if name in (r.get("id"), (r.get("inputs") or {}).get("name"))),
+            (r for r in self.context.resources(ROLE) if name in (r.id, r.inputs.get("name"))),
             None,
         )
 
-    def role_policies(self, role: Mapping[str, Any]) -> tuple[list[Policy], list[str]]:
+    def role_policies(self, role: Resource) -> tuple[list[Policy], list[str]]:
         """The role's inline and customer-managed policies; AWS-managed ARNs it cannot read are listed."""
-        name = str(role.get("id") or (role.get("inputs") or {}).get("name"))
+        name = str(role.id or role.inputs.get("name"))
         policies = [
-            Policy(str(p.get("name")), parse((p.get("inputs") or {}).get("policy") or "{}"))
+            Policy(str(p.name), parse(p.inputs.get("policy") or "{}"))
             for p in self.context.resources(ROLE_POLICY)
-            if (p.get("inputs") or {}).get("role") == name
+            if p.inputs.get("role") == name
         ]
-        for inline in (role.get("inputs") or {}).get("inlinePolicies") or []:
+        for inline in role.inputs.get("inlinePolicies") or []:
             if isinstance(inline, Mapping) and inline.get("policy"):
-                policies.append(Policy(f"{role.get('name')}#{inline.get('name')}", parse(inline["policy"])))
+                policies.append(Policy(f"{role.name}#{inline.get('name')}", parse(inline["policy"])))
         arns = [
-            str((a.get("inputs") or {}).get("policyArn"))
-            for a in self.context.resources(ATTACHMENT)
-            if (a.get("inputs") or {}).get("role") == name
-        ] + [str(a) for a in (role.get("inputs") or {}).get("managedPolicyArns") or []]
+            str(a.inputs.get("policyArn")) for a in self.context.resources(ATTACHMENT) if a.inputs.get("role") == name
+        ] + [str(a) for a in role.inputs.get("managedPolicyArns") or []]
         unread = []
         for arn in arns:
             managed = next(
                 (
                     m
                     for m in self.context.resources(MANAGED_POLICY)
-                    if arn.rsplit("/", 1)[-1] in (m.get("id"), (m.get("inputs") or {}).get("name"))
+                    if arn.rsplit("/", 1)[-1] in (m.id, m.inputs.get("name"))
                 ),
                 None,
             )
             if managed is not None:
-                policies.append(
-                    Policy(str(managed.get("name")), parse((managed.get("inputs") or {}).get("policy") or "{}"))
-                )
+                policies.append(Policy(str(managed.name), parse(managed.inputs.get("policy") or "{}")))
             else:
                 unread.append(arn)
         return policies, unread
 
-    def _by_input(self, type_: str, key: str, value: str) -> Mapping[str, Any] | None:
-        return next((r for r in self.context.resources(type_) if (r.get("inputs") or {}).get(key) == value), None)
+    def _by_input(self, type_: str, key: str, value: str) -> Resource | None:
+        return next((r for r in self.context.resources(type_) if r.inputs.get(key) == value), None)
 
     def bucket_policy(self, bucket: str) -> list[Policy]:
         record = self._by_input(BUCKET_POLICY, "bucket", bucket)
-        return [Policy(str(record.get("name")), parse(record["inputs"]["policy"]), True)] if record else []
+        return [Policy(str(record.name), parse(record.inputs["policy"]), True)] if record else []
 
     def bucket_key(self, bucket: str, account: str) -> tuple[str | None, bool]:
         """The KMS key ARN a bucket encrypts new objects with (None: not SSE-KMS) and whether a Bucket Key is on."""
         record = self._by_input(BUCKET_SSE, "bucket", bucket)
-        for rule in ((record or {}).get("inputs") or {}).get("rules") or []:
+        for rule in (record.inputs if record else {}).get("rules") or []:
             default = rule.get("applyServerSideEncryptionByDefault") or {}
             if str(default.get("sseAlgorithm", "")).startswith("aws:kms"):
                 return self.key_arn(default.get("kmsMasterKeyId"), account), bool(rule.get("bucketKeyEnabled"))
         return None, False
 
-    def queue(self, arn: str) -> Mapping[str, Any] | None:
+    def queue(self, arn: str) -> Resource | None:
         name = arn.rsplit(":", 1)[-1]
-        return next((q for q in self.context.resources(QUEUE) if str(q.get("id") or "").endswith(f"/{name}")), None)
+        return next((q for q in self.context.resources(QUEUE) if str(q.id or "").endswith(f"/{name}")), None)
 
-    def queue_policy(self, queue: Mapping[str, Any]) -> list[Policy]:
-        record = self._by_input(QUEUE_POLICY, "queueUrl", str(queue.get("id")))
-        return [Policy(str(record.get("name")), parse(record["inputs"]["policy"]), True)] if record else []
+    def queue_policy(self, queue: Resource) -> list[Policy]:
+        record = self._by_input(QUEUE_POLICY, "queueUrl", str(queue.id))
+        return [Policy(str(record.name), parse(record.inputs["policy"]), True)] if record else []
 
     def key_arn(self, key: Any, account: str) -> str | None:
         if not key:
@@ -373,15 +369,15 @@ class _Plan:
             return None
         if key.startswith("alias/") or ":alias/" in key:
             alias = self._by_input(KMS_ALIAS, "name", key.rsplit(":", 1)[-1])
-            key = str(((alias or {}).get("inputs") or {}).get("targetKeyId") or key)
+            key = str((alias.inputs if alias else {}).get("targetKeyId") or key)
         if key.startswith("arn:"):
-            return key
+            return str(key)
         return f"arn:aws:kms:{self.region}:{account}:key/{key}"
 
     def key_policy(self, arn: str) -> Mapping[str, Any] | None:
         key_id = arn.rsplit("/", 1)[-1]
-        record = next((k for k in self.context.resources(KMS_KEY) if k.get("id") == key_id), None)
-        raw = ((record or {}).get("inputs") or {}).get("policy")
+        record = next((k for k in self.context.resources(KMS_KEY) if k.id == key_id), None)
+        raw = (record.inputs if record else {}).get("policy")
         return parse(raw) if raw else None
 
 
@@ -448,7 +444,7 @@ def _needs(plan: _Plan, call: Mapping[str, Any], env: Mapping[str, str], base: M
             why = f"{operation} of {display(resource)}, SSE-KMS with this key"
             needs.append(_Need(Request(action, key, context), (), why, plan.key_policy(key)))
     if kms and queue is not None:
-        key = plan.key_arn((queue.get("inputs") or {}).get("kmsMasterKeyId"), str(base.get("aws:PrincipalAccount")))
+        key = plan.key_arn(queue.inputs.get("kmsMasterKeyId"), str(base.get("aws:PrincipalAccount")))
         if key:
             context = dict(base) | {
                 "kms:ViaService": f"sqs.{plan.region}.amazonaws.com",
@@ -487,7 +483,7 @@ def _field(workload: Workload, call: Mapping[str, Any]) -> str:
 )
 def workload_permissions(context: CheckContext) -> Iterator[Finding]:
     """Evaluate each declared call of each workload against its role."""
-    region = str((context.document.get("config") or {}).get("aws:region") or "")
+    region = context.document.region or ""
     plan = _Plan(context, region)
     for item in [*_lambda_workloads(context), *_pod_workloads(context)]:
         if isinstance(item, Finding):
@@ -555,7 +551,7 @@ def _judge(plan: _Plan, workload: Workload) -> Iterator[Finding]:
             unread_note = f" (attached policies not in the plan, not evaluated: {', '.join(unread)})" if unread else ""
             yield Finding(
                 f"{workload.label}: {request.action} on {display(request.resource)} (for {need.why}) is not allowed "
-                f"by role {role.get('name')}: {decision.reason}{unread_note}",
+                f"by role {role.name}: {decision.reason}{unread_note}",
                 _field(workload, call),
                 role,
             )

@@ -44,6 +44,7 @@ from typing import Any
 
 from hybrid_ai_platform.components.inference_service import METRICS_SCRAPER_NAMESPACE, POD_IDENTITY_AGENT
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 from .netpol import Endpoint, Policy, address, allowed, pod
 
@@ -64,7 +65,7 @@ EMF_ENV = "AWS_EMF_AGENT_ENDPOINT"
 class Workload:
     """A pod template of the plan, as an endpoint."""
 
-    record: Mapping[str, Any]
+    record: Resource
     kind: str
     name: str
     namespace: str
@@ -77,9 +78,9 @@ class Workload:
 
 def _workloads(context: CheckContext, namespace_labels: Mapping[str, Mapping[str, str]]) -> Iterator[Workload]:
     for record in context.resources(DEPLOYMENT, CRONJOB):
-        inputs = record.get("inputs") or {}
+        inputs = record.inputs
         meta, spec = inputs.get("metadata") or {}, inputs.get("spec") or {}
-        if record.get("type") == CRONJOB:
+        if record.type == CRONJOB:
             spec = (spec.get("jobTemplate") or {}).get("spec") or {}
         template = spec.get("template") or {}
         pod_spec = template.get("spec") or {}
@@ -112,7 +113,7 @@ def _workloads(context: CheckContext, namespace_labels: Mapping[str, Mapping[str
 def _node(context: CheckContext) -> Endpoint | None:
     """A node address of the plan's VPC (nodes take addresses from its subnets), or None for a brought VPC."""
     for vpc in context.resources(VPC):
-        cidr = (vpc.get("inputs") or {}).get("cidrBlock")
+        cidr = vpc.inputs.get("cidrBlock")
         if isinstance(cidr, str):
             return address(str(ipaddress.ip_network(cidr)[10]))
     return None
@@ -150,21 +151,18 @@ def network_reachability(context: CheckContext) -> Iterator[Finding]:
     """Evaluate the planned policies for the connections each workload needs."""
     policies = [
         Policy(
-            str((r.get("inputs") or {}).get("metadata", {}).get("namespace") or "default"),
-            r["inputs"].get("spec") or {},
+            str(r.inputs.get("metadata", {}).get("namespace") or "default"),
+            r.inputs.get("spec") or {},
         )
         for r in context.resources(NETWORK_POLICY)
     ]
     governed = {p.namespace for p in policies}
     namespace_labels = {
-        str((r.get("inputs") or {}).get("metadata", {}).get("name")): (r.get("inputs") or {})
-        .get("metadata", {})
-        .get("labels")
-        or {}
+        str(r.inputs.get("metadata", {}).get("name")): r.inputs.get("metadata", {}).get("labels") or {}
         for r in context.resources(NAMESPACE)
     }
     identities = {
-        (str((r.get("inputs") or {}).get("namespace")), str((r.get("inputs") or {}).get("serviceAccount")))
+        (str(r.inputs.get("namespace")), str(r.inputs.get("serviceAccount")))
         for r in context.resources(POD_IDENTITY_ASSOCIATION)
     }
     node = _node(context)

@@ -24,6 +24,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..plandoc import Resource
 from . import CheckContext, Finding, check
 from .size_split import DOCUMENTED_NUMERIC_MAX, partition_problems, size_condition, undocumented_gaps
 from .workload_code import DeclarationError, attribute, lambda_archive, load_from_archive, load_from_source
@@ -58,9 +59,9 @@ def function_name(reference: str) -> str:
     return reference
 
 
-def config_field(context: CheckContext, function: Mapping[str, Any], key: str | None) -> str:
+def config_field(context: CheckContext, function: Resource, key: str | None) -> str:
     """``preprocessing.functions[<i>]`` (``.<key>``) of the configured function a Lambda belongs to."""
-    variables = ((function.get("inputs") or {}).get("environment") or {}).get("variables") or {}
+    variables = (function.inputs.get("environment") or {}).get("variables") or {}
     name = variables.get("POWERTOOLS_SERVICE_NAME")
     functions = (context.config("preprocessing") or {}).get("functions") or []
     index = next(
@@ -70,8 +71,8 @@ def config_field(context: CheckContext, function: Mapping[str, Any], key: str | 
     return f"{base}.{key}" if key else base
 
 
-def _accepts(context: CheckContext, function: Mapping[str, Any]) -> list[dict[str, Any]]:
-    inputs = function.get("inputs") or {}
+def _accepts(context: CheckContext, function: Resource) -> list[dict[str, Any]]:
+    inputs = function.inputs
     package = str(inputs.get("handler") or "").split(".", 1)[0]
     archive = lambda_archive(context.root, function)
     if not package or archive is None:
@@ -105,9 +106,9 @@ def _exact_strings(value: Any) -> list[str] | None:
     return None
 
 
-def _rule_shapes(rule: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str | None]:
+def _rule_shapes(rule: Resource) -> tuple[list[tuple[str, str]], str | None]:
     """``(source, detail-type)`` pairs a rule delivers, or a reason why they are not pinned down."""
-    inputs = rule.get("inputs") or {}
+    inputs = rule.inputs
     raw = inputs.get("eventPattern")
     if raw:
         try:
@@ -133,17 +134,17 @@ def _rule_shapes(rule: Mapping[str, Any]) -> tuple[list[tuple[str, str]], str | 
     return [], "it has neither an event pattern nor a schedule (it matches nothing the check can judge)"
 
 
-def _rule_field(context: CheckContext, function: Mapping[str, Any], rule: Mapping[str, Any]) -> str:
-    inputs = rule.get("inputs") or {}
+def _rule_field(context: CheckContext, function: Resource, rule: Resource) -> str:
+    inputs = rule.inputs
     if inputs.get("scheduleExpression") and not inputs.get("eventPattern"):
         return config_field(context, function, "schedule")
     return config_field(context, function, "landing_prefix")
 
 
-def _by_physical_name(records: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    index: dict[str, Mapping[str, Any]] = {}
+def _by_physical_name(records: list[Resource]) -> dict[str, Resource]:
+    index: dict[str, Resource] = {}
     for record in records:
-        for key in (record.get("id"), (record.get("inputs") or {}).get("name"), record.get("name")):
+        for key in (record.id, record.inputs.get("name"), record.name):
             if isinstance(key, str) and key:
                 index.setdefault(key, record)
     return index
@@ -174,8 +175,8 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
     rules = _by_physical_name(list(context.resources(RULE)))
     targets = list(context.resources(TARGET))
     for function in functions:
-        inputs = function.get("inputs") or {}
-        name = str(inputs.get("name") or function.get("id") or function.get("name"))
+        inputs = function.inputs
+        name = str(inputs.get("name") or function.id or function.name)
         mappings = [m for m in context.resources(ESM) if _targets(m, "functionName", name)]
         direct = [t for t in targets if _targets(t, "arn", name)]
         permissions = [p for p in context.resources(PERMISSION) if _targets(p, "function", name)]
@@ -195,12 +196,12 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
         for mapping in mappings:
             yield from _mapping(context, function, name, mapping, accepts, declared, rules, targets)
         for target in direct:
-            rule = rules.get(str((target.get("inputs") or {}).get("rule")))
+            rule = rules.get(str(target.inputs.get("rule")))
             shapes, _ = _rule_shapes(rule) if rule else ([], None)
             if not shapes or not all(_accepted(accepts, "eventbridge", s, d) for s, d in shapes):
-                via_rule = f" (rule {rule.get('name')})" if rule else ""
+                via_rule = f" (rule {rule.name})" if rule else ""
                 yield Finding(
-                    f"EventBridge target {target.get('name')} invokes function {name} directly{via_rule}; "
+                    f"EventBridge target {target.name} invokes function {name} directly{via_rule}; "
                     f"the handler accepts {declared}",
                     field=config_field(context, function, None),
                     resource=target,
@@ -208,18 +209,18 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
         for schedule in schedules:
             if not any(e["via"] == "scheduler" for e in accepts):
                 yield Finding(
-                    f"EventBridge Scheduler schedule {schedule.get('name')} delivers its target input (not an "
+                    f"EventBridge Scheduler schedule {schedule.name} delivers its target input (not an "
                     f"EventBridge event) to function {name}; the handler accepts {declared}",
                     field=config_field(context, function, "schedule"),
                     resource=schedule,
                 )
         for permission in permissions:
-            principal = str((permission.get("inputs") or {}).get("principal") or "")
+            principal = str(permission.inputs.get("principal") or "")
             via = principal.split(".", 1)[0] if principal.endswith(".amazonaws.com") else principal
             via = "eventbridge" if via == "events" else via
             if not any(e["via"] == via for e in accepts):
                 yield Finding(
-                    f"lambda.Permission {permission.get('name')} lets {principal or 'an unnamed principal'} "
+                    f"lambda.Permission {permission.name} lets {principal or 'an unnamed principal'} "
                     f"invoke function {name} directly; the handler accepts {declared}",
                     field=config_field(context, function, None),
                     resource=permission,
@@ -229,7 +230,7 @@ def triggers_accepted(context: CheckContext) -> Iterator[Finding]:
         try:
             accepts = (
                 _accepts(context, function)
-                if function.get("type") == FUNCTION
+                if function.type == FUNCTION
                 else _declared(load_from_source(context.root / WORKER_ACCEPTS))
             )
         except DeclarationError as exc:
@@ -247,16 +248,14 @@ def queue_arn(url: str) -> str | None:
     return f"arn:aws:sqs:{host[1]}:{parts[3]}:{parts[4]}"
 
 
-def _worker_invokers(
-    context: CheckContext, functions: list[Mapping[str, Any]]
-) -> Iterator[tuple[Mapping[str, Any], str, dict[str, Any]]]:
+def _worker_invokers(context: CheckContext, functions: list[Resource]) -> Iterator[tuple[Resource, str, Resource]]:
     """(the function whose code a worker runs, a label, a mapping-like record of the queue it consumes)."""
     by_service = {
-        (((f.get("inputs") or {}).get("environment") or {}).get("variables") or {}).get("POWERTOOLS_SERVICE_NAME"): f
+        ((f.inputs.get("environment") or {}).get("variables") or {}).get("POWERTOOLS_SERVICE_NAME"): f
         for f in functions
     }
     for deployment in context.resources(DEPLOYMENT):
-        inputs = deployment.get("inputs") or {}
+        inputs = deployment.inputs
         if ((inputs.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component") != WORKER_COMPONENT:
             continue
         containers = (((inputs.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
@@ -266,12 +265,18 @@ def _worker_invokers(
             continue
         # The function record of the same code (auto), or (cluster: no function) one naming the worker's
         # environment; ACCEPTS then comes from the source tree the worker image is built from.
-        function = by_service.get(env.get("POWERTOOLS_SERVICE_NAME")) or {
-            "name": str((inputs.get("metadata") or {}).get("name")),
-            "inputs": {"environment": {"variables": env}, "handler": WORKER_HANDLER},
-        }
+        function = by_service.get(env.get("POWERTOOLS_SERVICE_NAME")) or Resource(
+            urn="",
+            type="",
+            name=str((inputs.get("metadata") or {}).get("name")),
+            inputs={"environment": {"variables": env}, "handler": WORKER_HANDLER},
+        )
         name = f"{(inputs.get('metadata') or {}).get('namespace')}/{(inputs.get('metadata') or {}).get('name')}"
-        yield function, f"worker {name}", {"name": f"worker {name}", "inputs": {"eventSourceArn": arn}}
+        yield (
+            function,
+            f"worker {name}",
+            Resource(urn="", type="", name=f"worker {name}", inputs={"eventSourceArn": arn}),
+        )
 
 
 def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
@@ -280,11 +285,11 @@ def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
     numeric range may match none of them, a rule of the same pattern without a size condition and without a
     target must count them (the ``unrouted-objects`` alarm compares its matches with the split rules')."""
     groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    records: dict[tuple[str, str], Mapping[str, Any]] = {}
+    records: dict[tuple[str, str], Resource] = {}
     counted: set[tuple[str, str]] = set()
-    routes = {str((t.get("inputs") or {}).get("rule")) for t in context.resources(TARGET)}
+    routes = {str(t.inputs.get("rule")) for t in context.resources(TARGET)}
     for rule in context.resources(RULE):
-        raw = (rule.get("inputs") or {}).get("eventPattern")
+        raw = rule.inputs.get("eventPattern")
         try:
             pattern = json.loads(raw) if isinstance(raw, str) else raw
         except ValueError:
@@ -297,16 +302,16 @@ def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
         obj = dict(raw_object) if isinstance(raw_object, Mapping) else {}
         obj.pop("size", None)
         key = (
-            str(rule.get("parent") or ""),
+            str(rule.parent or ""),
             json.dumps({**pattern, "detail": {**detail, "object": obj}}, sort_keys=True),
         )
-        names = {rule.get("id"), (rule.get("inputs") or {}).get("name"), rule.get("name")}
+        names = {rule.id, rule.inputs.get("name"), rule.name}
         if not names & routes:
             # no target: not a route (it delivers nothing); without a size condition it counts the objects
             if size_condition(pattern) is None:
                 counted.add(key)
             continue
-        groups.setdefault(key, {})[str(rule.get("name"))] = dict(pattern)
+        groups.setdefault(key, {})[str(rule.name)] = dict(pattern)
         records.setdefault(key, rule)
     for key, patterns in groups.items():
         if not any(size_condition(p) is not None for p in patterns.values()):
@@ -329,40 +334,40 @@ def _size_split_findings(context: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _scheduler_target(schedule: Mapping[str, Any]) -> str:
-    return str(((schedule.get("inputs") or {}).get("target") or {}).get("arn") or "")
+def _scheduler_target(schedule: Resource) -> str:
+    return str((schedule.inputs.get("target") or {}).get("arn") or "")
 
 
-def _function_target(schedule: Mapping[str, Any], name: str) -> bool:
+def _function_target(schedule: Resource, name: str) -> bool:
     arn = _scheduler_target(schedule)
     return ":function:" in arn and function_name(arn) == name
 
 
-def _queue_target(schedule: Mapping[str, Any], mappings: list[Mapping[str, Any]]) -> bool:
+def _queue_target(schedule: Resource, mappings: list[Resource]) -> bool:
     arn = _scheduler_target(schedule)
-    return bool(arn) and any((m.get("inputs") or {}).get("eventSourceArn") == arn for m in mappings)
+    return bool(arn) and any(m.inputs.get("eventSourceArn") == arn for m in mappings)
 
 
-def _targets(record: Mapping[str, Any], key: str, name: str) -> bool:
-    value = (record.get("inputs") or {}).get(key)
+def _targets(record: Resource, key: str, name: str) -> bool:
+    value = record.inputs.get(key)
     return isinstance(value, str) and (value == name or (":function:" in value and function_name(value) == name))
 
 
 def _mapping(
     context: CheckContext,
-    function: Mapping[str, Any],
+    function: Resource,
     name: str,
-    mapping: Mapping[str, Any],
+    mapping: Resource,
     accepts: list[dict[str, Any]],
     declared: str,
-    rules: Mapping[str, Mapping[str, Any]],
-    targets: list[Mapping[str, Any]],
+    rules: Mapping[str, Resource],
+    targets: list[Resource],
 ) -> Iterator[Finding]:
-    source_arn = str((mapping.get("inputs") or {}).get("eventSourceArn") or "")
+    source_arn = str(mapping.inputs.get("eventSourceArn") or "")
     service = source_arn.split(":")[2] if source_arn.count(":") >= 2 else "unknown"
     if not any(e["via"] == service for e in accepts):
         yield Finding(
-            f"event source mapping {mapping.get('name')} invokes function {name} with {service} records; "
+            f"event source mapping {mapping.name} invokes function {name} with {service} records; "
             f"the handler accepts {declared}",
             field=config_field(context, function, None),
             resource=mapping,
@@ -371,15 +376,15 @@ def _mapping(
     if service != "sqs":
         return
     for target in targets:
-        target_inputs = target.get("inputs") or {}
+        target_inputs = target.inputs
         if target_inputs.get("arn") != source_arn:
             continue
         rule = rules.get(str(target_inputs.get("rule")))
-        where = f"rule {rule.get('name')} → target {target.get('name')} → queue → function {name}" if rule else ""
+        where = f"rule {rule.name} → target {target.name} → queue → function {name}" if rule else ""
         rewrites = [k for k in _REWRITES if target_inputs.get(k)]
         if rewrites:
             yield Finding(
-                f"EventBridge target {target.get('name')} rewrites the event ({', '.join(rewrites)}) before it "
+                f"EventBridge target {target.name} rewrites the event ({', '.join(rewrites)}) before it "
                 f"reaches function {name} through its queue; the handler accepts {declared}",
                 field=_rule_field(context, function, rule) if rule else config_field(context, function, None),
                 resource=target,
@@ -405,7 +410,7 @@ def _mapping(
 
 def _other_senders(
     context: CheckContext,
-    function: Mapping[str, Any],
+    function: Resource,
     name: str,
     queue_arn: str,
     accepts: list[dict[str, Any]],
@@ -415,19 +420,19 @@ def _other_senders(
     native_s3 = _accepted(accepts, "sqs", "s3-notification", None)
     native_sns = _accepted(accepts, "sqs", "sns", None)
     for notification in context.resources(NOTIFICATION):
-        for queue in (notification.get("inputs") or {}).get("queues") or []:
+        for queue in notification.inputs.get("queues") or []:
             if isinstance(queue, Mapping) and queue.get("queueArn") == queue_arn and not native_s3:
                 yield Finding(
-                    f"S3 notification {notification.get('name')} sends S3 event notifications (Records[]) to "
+                    f"S3 notification {notification.name} sends S3 event notifications (Records[]) to "
                     f"the queue of function {name}; the handler accepts {declared}",
                     field=config_field(context, function, None),
                     resource=notification,
                 )
     for subscription in context.resources(SUBSCRIPTION):
-        sub = subscription.get("inputs") or {}
+        sub = subscription.inputs
         if sub.get("protocol") == "sqs" and sub.get("endpoint") == queue_arn and not native_sns:
             yield Finding(
-                f"SNS subscription {subscription.get('name')} delivers SNS messages to the queue of function "
+                f"SNS subscription {subscription.name} delivers SNS messages to the queue of function "
                 f"{name}; the handler accepts {declared}",
                 field=config_field(context, function, None),
                 resource=subscription,

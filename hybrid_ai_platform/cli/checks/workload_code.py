@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import types
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ..plandoc import Resource
 
 
 class DeclarationError(ValueError):
@@ -53,9 +54,9 @@ def load_from_source(path: Path) -> types.ModuleType:
     return _module(source, str(path))
 
 
-def lambda_archive(root: Path, function: Mapping[str, Any]) -> Path | None:
+def lambda_archive(root: Path, function: Resource) -> Path | None:
     """The code archive an ``aws:lambda/function:Function`` record deploys (None when it has none)."""
-    path = (((function.get("inputs") or {}).get("code") or {}).get("archive") or {}).get("path")
+    path = ((function.inputs.get("code") or {}).get("archive") or {}).get("path")
     return root / path if path else None
 
 

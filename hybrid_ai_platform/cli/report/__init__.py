@@ -12,7 +12,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..diff import StackDiff
@@ -36,15 +36,13 @@ def money(value: float | None, signed: bool = False, currency: str = "USD") -> s
 
 
 def render_plan(
-    fmt: str, document: dict[str, Any] | PlanDocument, *, color: bool = False, notes: Sequence[str] = ()
+    fmt: str, document: PlanDocument | Mapping[str, Any], *, color: bool = False, notes: Sequence[str] = ()
 ) -> str:
     """Render one plan document (with its optional ``policies`` and ``cost`` sections), typed
     (:class:`~hybrid_ai_platform.cli.plandoc.PlanDocument`) or as its JSON."""
     from . import jsondoc, junit, markdown, sarif, text
 
-    if isinstance(document, PlanDocument):
-        document = document.to_json()
-
+    document = PlanDocument.coerce(document)
     if fmt == "text":
         return text.render_plan(document, color=color, notes=notes)
     if fmt == "json":

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..diff import StackDiff
+from ..plandoc import PlanDocument
 
 DIFF_FORMAT_VERSION = 1
 
@@ -16,9 +17,9 @@ def dumps(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_plan(document: dict[str, Any]) -> str:
-    """The plan document as ``blueprint plan --format json`` prints it."""
-    return dumps(document)
+def render_plan(document: PlanDocument | dict[str, Any]) -> str:
+    """The plan document as ``blueprint plan --format json`` prints it (its JSON, key order kept)."""
+    return dumps(document.to_json() if isinstance(document, PlanDocument) else document)
 
 
 def render_diff(diffs: Sequence[StackDiff], notes: Sequence[str] = ()) -> str:

@@ -31,8 +31,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
-from ..diff import all_rules, all_violations
-from ..plandoc import is_blocking
+from ..plandoc import PlanDocument, Rule, Violation
 
 NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
     "s3": ("aws:s3/bucket:Bucket",),
@@ -55,78 +54,75 @@ NAME_PREFIX_TYPES: dict[str, tuple[str, ...]] = {
 STACK_CASE = "(stack)"
 
 
-def evaluated_types(policy: dict[str, Any], violations: Sequence[dict[str, Any]]) -> list[str]:
+def evaluated_types(policy: Rule, violations: Sequence[Violation]) -> list[str]:
     """Resource types a policy evaluated (see the module docstring)."""
-    if "resource_types" in policy:
-        return sorted({str(t) for t in policy.get("resource_types") or []})
-    types = {str(v["resource_type"]) for v in violations if v.get("urn") and v.get("resource_type")}
-    first = str(policy.get("name", "")).split("-")[0].lower()
+    if policy.resource_types is not None:
+        return sorted(set(policy.resource_types))
+    types = {v.resource_type for v in violations if v.urn and v.resource_type}
+    first = policy.name.split("-")[0].lower()
     types.update(NAME_PREFIX_TYPES.get(first, ()))
     return sorted(types)
 
 
-def _describe(v: dict[str, Any]) -> str:
-    return (
-        f"[{v.get('enforcement')}/{v.get('severity')}] {v.get('message')}\n"
-        f"remediation: {v.get('remediation')}\nurn: {v.get('urn')}"
-    )
+def _describe(v: Violation) -> str:
+    return f"[{v.enforcement}/{v.severity}] {v.message}\nremediation: {v.remediation}\nurn: {v.urn}"
 
 
-def _suite(document: dict[str, Any]) -> ET.Element:
-    stack = str(document["stack"])
-    violations = all_violations(document)
-    policies = {str(p.get("name")): p for p in all_rules(document)}
+def _suite(document: PlanDocument) -> ET.Element:
+    stack = document.stack
+    violations = document.violations
+    policies = {p.name: p for p in document.rules}
     for v in violations:
-        policies.setdefault(str(v.get("policy")), {"name": v.get("policy")})
-    resources = sorted((r for r in document["resources"] if r.get("custom")), key=lambda r: r["urn"])
+        policies.setdefault(v.policy, Rule(name=v.policy))
+    resources = sorted((r for r in document.resources if r.custom), key=lambda r: r.urn)
     suite = ET.Element("testsuite", name=f"blueprint.{stack}")
     counts = {"tests": 0, "failures": 0, "skipped": 0}
     for name in sorted(policies):
-        mine = [v for v in violations if str(v.get("policy")) == name]
-        by_urn: dict[str | None, list[dict[str, Any]]] = {}
+        mine = [v for v in violations if v.policy == name]
+        by_urn: dict[str | None, list[Violation]] = {}
         for v in mine:
-            by_urn.setdefault(v.get("urn"), []).append(v)
+            by_urn.setdefault(v.urn, []).append(v)
         types = set(evaluated_types(policies[name], mine))
         cases: list[tuple[str, str | None]] = [
-            (f"{r['name']} ({r['type']})", r["urn"]) for r in resources if r["type"] in types or r["urn"] in by_urn
+            (f"{r.name} ({r.type})", r.urn) for r in resources if r.type in types or r.urn in by_urn
         ]
         known = {urn for _, urn in cases}
         for orphan in sorted(u for u in by_urn if u is not None and u not in known):
             first = by_urn[orphan][0]
-            cases.append((f"{first.get('resource_name') or orphan} ({first.get('resource_type')})", orphan))
+            cases.append((f"{first.resource_name or orphan} ({first.resource_type})", orphan))
         if not cases or None in by_urn:
             cases.insert(0, (STACK_CASE, None))
         for case_name, urn in cases:
             case = ET.SubElement(suite, "testcase", classname=f"{stack}.{name}", name=case_name, time="0")
             counts["tests"] += 1
             found = by_urn.get(urn, [])
-            blocking = [v for v in found if is_blocking(v)]
-            advisory = [v for v in found if not v.get("exception") and not is_blocking(v)]
+            blocking = [v for v in found if v.blocking]
+            advisory = [v for v in found if not v.waived and not v.blocking]
             if blocking:
-                enforcement = str(blocking[0].get("enforcement"))
-                failure = ET.SubElement(case, "failure", message=str(blocking[0].get("message")), type=enforcement)
+                enforcement = blocking[0].enforcement
+                failure = ET.SubElement(case, "failure", message=blocking[0].message, type=enforcement)
                 failure.text = "\n".join(_describe(v) for v in blocking + advisory)
                 counts["failures"] += 1
             elif advisory:  # passes: an advisory violation warns, it never blocks
                 ET.SubElement(case, "system-out").text = "\n".join(_describe(v) for v in advisory)
             elif found:
-                reasons = "; ".join(str((v.get("exception") or {}).get("reason")) for v in found)
+                reasons = "; ".join(str((v.exception or {}).get("reason")) for v in found)
                 ET.SubElement(case, "skipped", message=f"waived by exception: {reasons}")
                 counts["skipped"] += 1
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("errors", "0")
-    if "policies" not in document:
+    if document.policies is None:
         ET.SubElement(suite, "system-out").text = "policies were not evaluated for this plan"
     return suite
 
 
-def render(documents: Sequence[dict[str, Any]]) -> str:
+def render(documents: Sequence[PlanDocument | dict[str, Any]]) -> str:
     """A ``<testsuites>`` document with one suite per plan document."""
     root = ET.Element("testsuites", name="blueprint policies")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for document in documents:
-        suite = _suite(document)
+        suite = _suite(PlanDocument.coerce(document))
         root.append(suite)
         for key in totals:
             totals[key] += int(suite.get(key, "0"))

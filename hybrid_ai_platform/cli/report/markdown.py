@@ -19,7 +19,8 @@ from typing import Any
 
 from .. import bootstrap
 from ..diagram import diff_status, render_mermaid
-from ..diff import PropertyChange, StackDiff, all_violations, is_blocking, is_cloud_resource
+from ..diff import PropertyChange, StackDiff
+from ..plandoc import PlanDocument, QuotasSection, Violation
 from . import money
 
 MARKER = "<!-- blueprint:pr-comment -->"
@@ -62,14 +63,14 @@ def change_line(change: PropertyChange) -> str:
     return line
 
 
-def violation_row(v: dict[str, Any], state: str) -> str:
+def violation_row(v: Violation, state: str) -> str:
     """A table row for a violation."""
-    status = "⛔ blocking" if is_blocking(v) else ("waived" if v.get("exception") else v.get("enforcement", "?"))
-    where = code(str(v.get("resource_name"))) if v.get("resource_name") else "_stack_"
-    message = str(v.get("message", "")).replace("|", "\\|").replace("\n", " ")
-    if v.get("field"):
-        message += f" (config {code(str(v['field']))})"
-    return f"| {state} | {code(str(v.get('policy')))} | {where} | {v.get('severity', '?')} | {status} | {message} |"
+    status = "⛔ blocking" if v.blocking else ("waived" if v.waived else v.enforcement)
+    where = code(v.resource_name) if v.resource_name else "_stack_"
+    message = v.message.replace("|", "\\|").replace("\n", " ")
+    if v.field:
+        message += f" (config {code(v.field)})"
+    return f"| {state} | {code(v.policy)} | {where} | {v.severity} | {status} | {message} |"
 
 
 @dataclass
@@ -131,7 +132,7 @@ def summary_table(diffs: Sequence[StackDiff]) -> str:
     ]
     for d in diffs:
         c = d.cost
-        new_blocking = sum(1 for v in d.policies.new if is_blocking(v))
+        new_blocking = sum(1 for v in d.policies.new if v.blocking)
         new = f"{len(d.policies.new)}" + (f" (⛔ {new_blocking} blocking)" if new_blocking else "")
         if not d.policies.evaluated_head:
             new = "not evaluated"
@@ -145,9 +146,10 @@ def summary_table(diffs: Sequence[StackDiff]) -> str:
 
 
 def _stack_sections(d: StackDiff) -> list[Section]:
-    from ..advise import markdown_changes, placement_changes
+    from ..advise import markdown_changes
 
-    sections = [Section(f"\n### Stack {code(d.stack)}\n\n" + markdown_changes(placement_changes(d.base, d.head)))]
+    placement = markdown_changes(d.placement.changes if d.placement else [])
+    sections = [Section(f"\n### Stack {code(d.stack)}\n\n" + placement)]
     status = diff_status(d.resources)
     mermaid = render_mermaid(d.base, d.head, status)
     if len(mermaid) > DIAGRAM_LIMIT and status:
@@ -234,43 +236,41 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def quota_section(quotas: Any, stack: str = "<stack>") -> Section | None:
+def quota_section(quotas: QuotasSection | None, stack: str = "<stack>") -> Section | None:
     """The plan's ``quotas`` section as a table (quota, value needed, why); None when absent."""
-    if not isinstance(quotas, dict):
+    if quotas is None:
         return None
-    required = quotas.get("required") or []
-    problems = quotas.get("problems") or []
     return Section(
-        f"<details><summary>Quotas needed in {code(str(quotas.get('region')))} ({len(required)})</summary>\n\n"
+        f"<details><summary>Quotas needed in {code(quotas.region)} ({len(quotas.required)})</summary>\n\n"
         f"Check them against the account with `blueprint preflight --stack {stack}`.\n\n"
         "| Service | Quota code | Quota | Needed | Why |\n|---|---|---|---:|---|\n",
         [
-            f"| {code(str(n.get('service_code')))} | {code(str(n.get('quota_code')))} | {n.get('quota_name')} "
-            f"| {n.get('needed')} {n.get('unit')} | " + "<br>".join(_cell(r) for r in n.get("reasons") or []) + " |\n"
-            for n in required
+            f"| {code(n.service_code)} | {code(n.quota_code)} | {n.quota_name} "
+            f"| {n.needed} {n.unit} | " + "<br>".join(_cell(r) for r in n.reasons) + " |\n"
+            for n in quotas.required
         ]
         # Items, not the closing text: a section without items is not shown at all.
-        + [f"\n> ⚠️ Not computed: {_cell(p)}\n" for p in problems],
+        + [f"\n> ⚠️ Not computed: {_cell(p)}\n" for p in quotas.problems],
         "\n</details>\n\n",
     )
 
 
-def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int = GITHUB_COMMENT_LIMIT) -> str:
+def render_plan(
+    document: PlanDocument | dict[str, Any], notes: Sequence[str] = (), limit: int = GITHUB_COMMENT_LIMIT
+) -> str:
     """A plan summary: resource counts, cost, violations and the architecture diagram."""
-    resources = [r for r in document["resources"] if is_cloud_resource(r)]
-    head = [PLAN_MARKER, f"## Plan of stack {code(str(document['stack']))} — {document.get('project')}", ""]
-    cost = document.get("cost")
-    policies = document.get("policies")
-    violations = (policies or {}).get("violations") or []
-    findings = (document.get("checks") or {}).get("violations") or []
-    blocking = [v for v in all_violations(document) if is_blocking(v)]
+    document = PlanDocument.coerce(document)
+    head = [PLAN_MARKER, f"## Plan of stack {code(document.stack)} — {document.project}", ""]
+    cost, policies, checks = document.cost, document.policies, document.checks
+    violations = policies.violations if policies else []
+    findings = checks.violations if checks else []
     head.append(
         "| Cloud resources | Monthly cost | Violations | System-check findings | Blocking |\n|---:|---:|---:|---:|---:|"
     )
     head.append(
-        f"| {len(resources)} | {money(cost.get('total_monthly')) if isinstance(cost, dict) else 'not estimated'} "
-        f"| {len(violations) if isinstance(policies, dict) else 'not evaluated'} "
-        f"| {len(findings) if isinstance(document.get('checks'), dict) else 'not run'} | {len(blocking)} |"
+        f"| {len(document.cloud_resources)} | {money(cost.total_monthly) if cost else 'not estimated'} "
+        f"| {len(violations) if policies else 'not evaluated'} "
+        f"| {len(findings) if checks else 'not run'} | {len(document.blocking)} |"
     )
     head.extend(f"\n> **Note:** {n}" for n in notes)
     sections = [
@@ -301,29 +301,25 @@ def render_plan(document: dict[str, Any], notes: Sequence[str] = (), limit: int 
                 "\n</details>\n\n",
             )
         )
-    quotas = quota_section(document.get("quotas"), str(document["stack"]))
+    quotas = quota_section(document.quotas, document.stack)
     if quotas:
         sections.append(quotas)
-    if isinstance(document.get("placement"), dict) and document["placement"].get("functions"):
+    if document.placement is not None and document.placement.functions:
         from ..advise import markdown_table
 
         sections.append(
             Section(
                 "<details><summary>Placement advice (docs/placement.md)</summary>\n\n",
-                [markdown_table(document["placement"])],
+                [markdown_table(document.placement)],
                 "\n</details>\n\n",
             )
         )
-    if isinstance(cost, dict):
-        rows = sorted(cost.get("resources") or [], key=lambda r: (-float(r.get("monthly") or 0), str(r.get("urn"))))
+    if cost is not None:
+        rows = sorted(cost.resources, key=lambda r: (-float(r.monthly or 0), r.urn))
         sections.append(
             Section(
                 "<details><summary>Cost by resource</summary>\n\n| Resource | Type | Monthly |\n|---|---|---:|\n",
-                [
-                    f"| {code(str(r.get('name')))} | {code(str(r.get('type')))} | {money(r.get('monthly'))} |\n"
-                    for r in rows
-                    if r.get("monthly")
-                ],
+                [f"| {code(r.name)} | {code(r.type)} | {money(r.monthly)} |\n" for r in rows if r.monthly],
                 "\n</details>\n\n",
             )
         )

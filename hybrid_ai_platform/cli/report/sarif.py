@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
-from ..diff import StackDiff, all_rules, all_violations, violation_key
-from ..plandoc import is_blocking
+from ..diff import StackDiff
+from ..plandoc import PlanDocument, Rule, Violation
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
@@ -38,28 +38,28 @@ def _version() -> str:
         return "0.0.0"
 
 
-def level(violation_or_policy: dict[str, Any]) -> str:
-    """SARIF level: ``error`` exactly when it blocks (:func:`~hybrid_ai_platform.cli.plandoc.is_blocking`:
+def level(violation_or_policy: Violation | Rule) -> str:
+    """SARIF level: ``error`` exactly when it blocks (:attr:`~hybrid_ai_platform.cli.plandoc.Violation.blocking`:
     mandatory or remediate, not waived; a policy's metadata has no waiver), ``none`` when disabled,
     else from severity: ``warning`` for critical or high, ``note`` otherwise (advisory, or waived:
     a waived result also carries its accepted suppression)."""
-    if violation_or_policy.get("enforcement") == "disabled":
+    if violation_or_policy.enforcement == "disabled":
         return "none"
-    if is_blocking(violation_or_policy):
+    if violation_or_policy.blocking:
         return "error"
-    return "warning" if violation_or_policy.get("severity") in ("critical", "high") else "note"
+    return "warning" if violation_or_policy.severity in ("critical", "high") else "note"
 
 
 def _rule_name(policy: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", policy) if part)
 
 
-def rule(policy: dict[str, Any]) -> dict[str, Any]:
+def rule(policy: Rule) -> dict[str, Any]:
     """A ``reportingDescriptor`` for one policy's metadata."""
-    name = str(policy.get("name"))
-    description = str(policy.get("description") or name)
-    remediation = str(policy.get("remediation") or "See the policy's documentation.")
-    equivalents = policy.get("equivalents") or {}
+    name = policy.name
+    description = policy.description or name
+    remediation = policy.remediation or "See the policy's documentation."
+    equivalents = policy.equivalents or {}
     tags = ["security", "pulumi", "infrastructure"]
     lines = []
     for key, label in TAG_PREFIX.items():
@@ -70,7 +70,7 @@ def rule(policy: dict[str, Any]) -> dict[str, Any]:
     markdown = f"**Remediation:** {remediation}"
     if lines:
         markdown += "\n\n**Equivalent checks:**\n" + "\n".join(lines)
-    severity = str(policy.get("severity") or "medium")
+    severity = policy.severity or "medium"
     return {
         "id": name,
         "name": _rule_name(name),
@@ -80,42 +80,42 @@ def rule(policy: dict[str, Any]) -> dict[str, Any]:
         "defaultConfiguration": {"level": level(policy)},
         "properties": {
             "severity": severity,
-            "enforcement": policy.get("enforcement", "advisory"),
+            "enforcement": policy.enforcement or "advisory",
             "tags": tags,
             "security-severity": SECURITY_SEVERITY.get(severity, "5.5"),
         },
     }
 
 
-def fingerprint(stack: str, violation: dict[str, Any]) -> str:
+def fingerprint(stack: str, violation: Violation) -> str:
     """Stable hash of stack + policy + URN + message."""
-    policy, urn, message = violation_key(violation)
+    policy, urn, message = violation.key
     return hashlib.sha256("\x1f".join([stack, policy, urn, message]).encode()).hexdigest()[:32]
 
 
-def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, Any]:
+def run(document: PlanDocument | dict[str, Any], diff: StackDiff | None = None) -> dict[str, Any]:
     """One SARIF run for a plan document (its ``policies`` and ``checks`` sections)."""
-    stack = str(document["stack"])
-    section = document.get("policies") or {}
-    policies = {str(p.get("name")): p for p in all_rules(document)}
-    violations = sorted(all_violations(document), key=violation_key)
+    document = PlanDocument.coerce(document)
+    stack = document.stack
+    pack = (document.policies.pack or "") if document.policies else ""
+    policies = {p.name: p for p in document.rules}
+    violations = sorted(document.violations, key=lambda v: v.key)
     for v in violations:  # a violation of a policy without metadata still needs a rule
         policies.setdefault(
-            str(v.get("policy")),
-            {"name": v.get("policy"), **{k: v.get(k) for k in ("severity", "enforcement", "remediation")}},
+            v.policy, Rule(name=v.policy, severity=v.severity, enforcement=v.enforcement, remediation=v.remediation)
         )
     rules = [rule(policies[name]) for name in sorted(policies)]
     index = {r["id"]: i for i, r in enumerate(rules)}
-    new = {violation_key(v) for v in diff.policies.new} if diff else set()
+    new = {v.key for v in diff.policies.new} if diff else set()
     uri = f"stacks/Pulumi.{stack}.yaml"
     results = []
     for v in violations:
-        where = v.get("resource_name") or "stack"
+        where = v.resource_name or "stack"
         result: dict[str, Any] = {
-            "ruleId": str(v.get("policy")),
-            "ruleIndex": index[str(v.get("policy"))],
+            "ruleId": v.policy,
+            "ruleIndex": index[v.policy],
             "level": level(v),
-            "message": {"text": f"{v.get('message')} ({where}, stack {stack})"},
+            "message": {"text": f"{v.message} ({where}, stack {stack})"},
             "locations": [
                 {
                     "physicalLocation": {
@@ -125,24 +125,24 @@ def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, An
                     "logicalLocations": [
                         {
                             "name": str(where),
-                            "fullyQualifiedName": str(v.get("urn") or f"urn:pulumi:{stack}::{document.get('project')}"),
-                            "kind": "resource" if v.get("urn") else "module",
+                            "fullyQualifiedName": v.urn or f"urn:pulumi:{stack}::{document.project}",
+                            "kind": "resource" if v.urn else "module",
                         }
                     ],
                 }
             ],
             "partialFingerprints": {"blueprintViolation/v1": fingerprint(stack, v)},
             "properties": {
-                "severity": v.get("severity"),
-                "enforcement": v.get("enforcement"),
-                "resourceType": v.get("resource_type"),
-                **({"configField": v["field"]} if v.get("field") else {}),
+                "severity": v.severity,
+                "enforcement": v.enforcement,
+                "resourceType": v.resource_type,
+                **({"configField": v.field} if v.field else {}),
             },
         }
         if diff is not None:
-            result["baselineState"] = "new" if violation_key(v) in new else "unchanged"
-        if v.get("exception"):
-            exception = v["exception"]
+            result["baselineState"] = "new" if v.key in new else "unchanged"
+        if v.exception:
+            exception = v.exception
             result["suppressions"] = [
                 {
                     "kind": "external",
@@ -156,7 +156,7 @@ def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, An
         "tool": {
             "driver": {
                 "name": "blueprint",
-                "fullName": f"Hybrid AI Platform Blueprints policy pack {section.get('pack', '')}".strip(),
+                "fullName": f"Hybrid AI Platform Blueprints policy pack {pack}".strip(),
                 "version": _version(),
                 "semanticVersion": _version(),
                 "informationUri": "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/",
@@ -165,17 +165,17 @@ def run(document: dict[str, Any], diff: StackDiff | None = None) -> dict[str, An
         },
         "automationDetails": {"id": f"blueprint/{stack}/"},
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
-        "invocations": [{"executionSuccessful": "policies" in document}],
+        "invocations": [{"executionSuccessful": document.policies is not None}],
         "results": results,
         "properties": {
             "stack": stack,
-            "policiesEvaluated": "policies" in document,
-            "systemChecksRun": "checks" in document,
+            "policiesEvaluated": document.policies is not None,
+            "systemChecksRun": document.checks is not None,
         },
     }
 
 
-def render(items: Sequence[tuple[dict[str, Any], StackDiff | None]]) -> str:
+def render(items: Sequence[tuple[PlanDocument | dict[str, Any], StackDiff | None]]) -> str:
     """A SARIF log with one run per (plan document, optional diff)."""
     log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run(doc, diff) for doc, diff in items]}
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

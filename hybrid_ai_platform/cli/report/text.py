@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import bootstrap
-from ..diff import PropertyChange, StackDiff, is_blocking, is_cloud_resource, resource_counts
+from ..diff import PropertyChange, StackDiff
+from ..plandoc import STACK_TYPE, PlanDocument, QuotasSection, Resource, RuleSection, Violation
 from . import money
 
 _CODES = {"green": "32", "yellow": "33", "red": "31", "magenta": "35", "bold": "1", "dim": "2", "cyan": "36"}
@@ -47,37 +48,46 @@ def show_change(change: PropertyChange) -> str:
     return body + (f"  [forces replacement: {change.reason}]" if change.replaces else "")
 
 
-def top_component(resource: dict[str, Any], by_urn: dict[str, dict[str, Any]]) -> str:
+def top_component(resource: Resource, by_urn: dict[str, Resource]) -> str:
     """``name (Type)`` of the outermost ComponentResource above a resource, or ``(stack)``."""
     owner = "(stack)"
-    urn = resource.get("parent")
+    urn = resource.parent
     while urn and urn in by_urn:
         record = by_urn[urn]
-        if not record.get("custom") and record["type"] != "pulumi:pulumi:Stack":
-            owner = f"{record['name']} ({record['type']})"
-        urn = record.get("parent")
+        if record.is_component:
+            owner = f"{record.name} ({record.type})"
+        urn = record.parent
     return owner
 
 
-def violation_line(v: dict[str, Any]) -> str:
+def violation_line(v: Violation) -> str:
     """One violation: enforcement, policy, resource, message (and exception)."""
-    where = v.get("resource_name") or "(stack)"
-    text = f"{v.get('enforcement', '?')} {v.get('severity', '?')} {v.get('policy')} {where}: {v.get('message')}"
-    if v.get("field"):
-        text += f" [config: {v['field']}]"
-    if v.get("exception"):
-        text += f" (excepted: {v['exception'].get('reason', 'no reason given')})"
+    where = v.resource_name or "(stack)"
+    text = f"{v.enforcement} {v.severity} {v.policy} {where}: {v.message}"
+    if v.field:
+        text += f" [config: {v.field}]"
+    if v.exception:
+        text += f" (excepted: {v.exception.get('reason', 'no reason given')})"
     return text
 
 
-def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[str] = ()) -> str:
+def _rule_lines(section: RuleSection, color: bool, waived_style: str) -> list[str]:
+    """One painted line per violation: blocking red, advisory yellow, waived ``waived_style``."""
+    return [
+        "  " + paint(violation_line(v), "red" if v.blocking else "yellow" if not v.waived else waived_style, color)
+        for v in section.violations
+    ]
+
+
+def render_plan(document: PlanDocument | dict[str, Any], color: bool = False, notes: Sequence[str] = ()) -> str:
     """Resources by component and type, then policies and cost when present."""
-    resources = [r for r in document["resources"] if r["type"] != "pulumi:pulumi:Stack"]
-    by_urn = {r["urn"]: r for r in document["resources"]}
-    counts_ = resource_counts(document)
+    document = PlanDocument.coerce(document)
+    resources = [r for r in document.resources if r.type != STACK_TYPE]
+    by_urn = {r.urn: r for r in document.resources}
+    counts_ = document.resource_counts()
     lines = [
         paint(
-            f"Plan for stack '{document['stack']}' of project '{document.get('project')}': {counts_['cloud']} cloud "
+            f"Plan for stack '{document.stack}' of project '{document.project}': {counts_['cloud']} cloud "
             f"resources in {counts_['components']} components (and {counts_['providers']} providers; every count "
             "below is of cloud resources)",
             "bold",
@@ -87,87 +97,77 @@ def render_plan(document: dict[str, Any], color: bool = False, notes: Sequence[s
     ]
     groups: dict[str, Counter[str]] = {}
     for record in resources:
-        if is_cloud_resource(record):
-            groups.setdefault(top_component(record, by_urn), Counter())[record["type"]] += 1
+        if record.is_cloud_resource:
+            groups.setdefault(top_component(record, by_urn), Counter())[record.type] += 1
     lines.append(f"Components ({counts_['components']}):")
     for owner in sorted(groups):
         counts = groups[owner]
         lines.append(f"  {owner}: {sum(counts.values())} resources")
         lines.extend(f"      {count:3d}  {type_}" for type_, count in sorted(counts.items()))
     lines.append("")
-    totals = Counter(r["type"] for r in resources if is_cloud_resource(r))
+    totals = Counter(r.type for r in resources if r.is_cloud_resource)
     lines.append(f"Resources by type ({sum(totals.values())} cloud resources):")
     for type_, count in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
         lines.append(f"  {count:4d}  {type_}")
     lines.append("")
     lines.extend(bootstrap.render_text(document))
-    policies = document.get("policies")
-    if isinstance(policies, dict):
-        violations = policies.get("violations") or []
-        blocking = [v for v in violations if is_blocking(v)]
+    policies = document.policies
+    if policies is not None:
         lines.append(
-            f"Policies ({policies.get('pack')} {policies.get('version')}, {len(policies.get('policies') or [])} "
-            f"policies): {len(violations)} violations, {len(blocking)} blocking"
+            f"Policies ({policies.pack} {policies.version}, {len(policies.rules)} "
+            f"policies): {len(policies.violations)} violations, {len(policies.blocking)} blocking"
         )
-        for v in violations:
-            style = "red" if is_blocking(v) else "yellow" if not v.get("exception") else "dim"
-            lines.append("  " + paint(violation_line(v), style, color))
+        lines.extend(_rule_lines(policies, color, "dim"))
     else:
         lines.append(paint("Policies: not evaluated", "yellow", color))
-    checks = document.get("checks")
-    if isinstance(checks, dict):
-        findings = checks.get("violations") or []
+    checks = document.checks
+    if checks is not None:
         lines.append(
-            f"System checks ({len(checks.get('checks') or [])} checks, as of {checks.get('as_of')}): "
-            f"{len(findings)} findings, {sum(1 for v in findings if is_blocking(v))} blocking"
+            f"System checks ({len(checks.rules)} checks, as of {checks.as_of}): "
+            f"{len(checks.violations)} findings, {len(checks.blocking)} blocking"
         )
-        for v in findings:
-            lines.append("  " + paint(violation_line(v), "red" if is_blocking(v) else "yellow", color))
+        lines.extend(_rule_lines(checks, color, "yellow"))
     else:
         lines.append(paint("System checks: not run", "yellow", color))
-    cost = document.get("cost")
-    if isinstance(document.get("placement"), dict):
+    cost = document.cost
+    if document.placement is not None:
         from ..advise import render_text as render_placement
 
-        lines.extend(render_placement(document["placement"]).splitlines())
-    if isinstance(cost, dict):
-        lines.append(f"Cost: {money(cost.get('total_monthly'))} per month ({cost.get('region')})")
-        top = sorted(cost.get("resources") or [], key=lambda r: (-float(r.get("monthly") or 0), r.get("urn", "")))
-        priced = [r for r in top if r.get("monthly")]
-        for record in priced[:COST_LINES]:
-            lines.append(f"  {money(record['monthly']):>12}  {record.get('name')} ({record.get('type')})")
+        lines.extend(render_placement(document.placement).splitlines())
+    if cost is not None:
+        lines.append(f"Cost: {money(cost.total_monthly)} per month ({cost.region})")
+        top = sorted(cost.resources, key=lambda r: (-float(r.monthly or 0), r.urn))
+        priced = [r for r in top if r.monthly]
+        for line in priced[:COST_LINES]:
+            lines.append(f"  {money(line.monthly):>12}  {line.name} ({line.type})")
         if len(priced) > COST_LINES:
-            rest = sum(float(r["monthly"]) for r in priced[COST_LINES:])
+            rest = sum(float(r.monthly or 0) for r in priced[COST_LINES:])
             lines.append(
                 f"  {money(round(rest, 2)):>12}  the other {len(priced) - COST_LINES} priced resources "
                 "(the 10 largest are listed; --format json or markdown lists all)"
             )
     else:
         lines.append(paint("Cost: not estimated", "yellow", color))
-    lines.extend(quota_lines(document.get("quotas"), color, str(document["stack"])))
+    lines.extend(quota_lines(document.quotas, color, document.stack))
     lines.extend(paint(f"note: {n}", "yellow", color) for n in notes)
     return "\n".join(lines) + "\n"
 
 
-def quota_lines(quotas: Any, color: bool = False, stack: str = "<stack>") -> list[str]:
+def quota_lines(quotas: QuotasSection | None, color: bool = False, stack: str = "<stack>") -> list[str]:
     """The plan's ``quotas`` section: one line per quota with the value needed, then its reasons.
 
     Nothing for a plan without the section (plans written before it existed).
     """
-    if not isinstance(quotas, dict):
+    if quotas is None:
         return []
-    required = quotas.get("required") or []
     lines = [
-        f"Quotas needed in {quotas.get('region')} ({len(required)}; check them with "
+        f"Quotas needed in {quotas.region} ({len(quotas.required)}; check them with "
         f"`blueprint preflight --stack {stack}`):"
     ]
-    for need in required:
-        lines.append(
-            f"  {need.get('needed'):>6} {need.get('unit')}  {need.get('service_code')}/{need.get('quota_code')} "
-            f"{need.get('quota_name')}"
-        )
-        lines.extend(paint(f"           {reason}", "dim", color) for reason in need.get("reasons") or [])
-    lines.extend(paint(f"  not computed: {problem}", "yellow", color) for problem in quotas.get("problems") or [])
+    for need in quotas.required:
+        lines.append(f"  {need.needed:>6} {need.unit}  {need.service_code}/{need.quota_code} {need.quota_name}")
+        lines.extend(paint(f"           {reason}", "dim", color) for reason in need.reasons)
+    lines.extend(paint(f"  not computed: {problem}", "yellow", color) for problem in quotas.problems)
     return lines
 
 
@@ -195,16 +195,14 @@ def render_diff(diffs: Sequence[StackDiff], color: bool = False, notes: Sequence
                 f"      {money(line.delta, signed=True, currency=c.currency):>12}  {line.name} "
                 f"({money(line.before, currency=c.currency)} → {money(line.after, currency=c.currency)})"
             )
-        from ..advise import placement_changes
-
-        lines.extend(f"  Placement: {c.message}" for c in placement_changes(d.base, d.head))
+        lines.extend(f"  Placement: {c.message}" for c in (d.placement.changes if d.placement else []))
         p = d.policies
         lines.append(
             f"  Policies and system checks: {len(p.new)} new violations, {len(p.fixed)} fixed, "
             f"{len(p.blocking)} blocking"
         )
         for v in p.new:
-            lines.append("      " + paint("NEW   " + violation_line(v), "red" if is_blocking(v) else "yellow", color))
+            lines.append("      " + paint("NEW   " + violation_line(v), "red" if v.blocking else "yellow", color))
         for v in p.fixed:
             lines.append("      " + paint("FIXED " + violation_line(v), "green", color))
         lines.extend("  " + paint(f"note: {n}", "yellow", color) for n in d.notes)
