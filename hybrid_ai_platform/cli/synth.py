@@ -15,13 +15,15 @@ loop never leak into another one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import hashlib
 import importlib
 import json
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -449,6 +451,37 @@ def project_program(root: Path) -> Program:
     return run
 
 
+_FULL_COLLECTIONS_LOCK = threading.Lock()
+_full_collections_paused = 0
+_saved_thresholds: tuple[int, int, int] = (0, 0, 0)
+
+
+@contextlib.contextmanager
+def no_full_collections() -> Iterator[None]:
+    """Pause the garbage collector's automatic full (oldest-generation) collections inside the block.
+
+    A synthesis imports provider modules and builds a large, long-lived object graph; each time that
+    graph grows by a quarter the collector walks all of it, which costs more than the program itself
+    (and grows with the stack: most of a ten-times stack's time). The young generations are still
+    collected, so short-lived cycles (futures, tasks) are freed as before; the thresholds are restored
+    when the last of any overlapping blocks ends (threads may synthesize at the same time).
+    """
+    global _full_collections_paused, _saved_thresholds
+    with _FULL_COLLECTIONS_LOCK:
+        if _full_collections_paused == 0:
+            _saved_thresholds = gc.get_threshold()
+            young, middle, _ = _saved_thresholds
+            gc.set_threshold(young, middle, 2**31 - 1)
+        _full_collections_paused += 1
+    try:
+        yield
+    finally:
+        with _FULL_COLLECTIONS_LOCK:
+            _full_collections_paused -= 1
+            if _full_collections_paused == 0:
+                gc.set_threshold(*_saved_thresholds)
+
+
 @dataclass
 class Recording:
     """What a program registered under the mock runtime (:func:`record_program`)."""
@@ -506,8 +539,9 @@ def record_program(
             loop.close()
 
     thread = threading.Thread(target=run, name=f"synth-{stack}")
-    thread.start()
-    thread.join()
+    with no_full_collections():
+        thread.start()
+        thread.join()
     if "error" in result:
         raise result["error"]
     recording: Recording = result["recording"]
