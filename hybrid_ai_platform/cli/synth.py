@@ -104,6 +104,26 @@ _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 
 
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (a Lambda layer is tens of MB, and functions share it); remembered
+    for the file's identity, size and modification time, so a file shared by many resources is read once
+    per change."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(key)
+    if known is None:
+        with path.open("rb") as stream:
+            known = hashlib.file_digest(stream, "sha256").hexdigest()
+        with _DIGESTS_LOCK:
+            _DIGESTS[key] = known
+    return known
+
+
 def _plain(value: Any, root: Path) -> Any:
     """Turn deserialized Pulumi values into deterministic JSON.
 
@@ -119,7 +139,7 @@ def _plain(value: Any, root: Path) -> Any:
     if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
         path = Path(value.path)
         kind = "archive" if isinstance(value, pulumi.FileArchive) else "asset"
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        digest = _file_sha256(path) if path.is_file() else None
         shown = str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
         return {kind: {"path": shown, "sha256": digest}}
     if isinstance(value, pulumi.StringAsset):
