@@ -14,7 +14,8 @@ pack prints on stdout, and talks to it over the analyzer protocol
    ``ConfigureStack`` with the stack, project and config;
 3. ``Analyze`` for every resource with its provider (``AnalyzerProviderResource``), then
    ``AnalyzeStack`` with every resource, its parent, dependencies, property dependencies,
-   options and provider.
+   options and provider. ``blueprint plan`` sends the ``Analyze`` calls while the program still
+   registers the resources, as the engine does (:meth:`PolicyPackProcess.stream`).
 
 Inputs are serialized as the engine sends them: plain JSON into a protobuf ``Struct``, assets
 and archives as maps with Pulumi's signature key, secrets as secret-wrapped values.
