@@ -28,6 +28,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -216,8 +217,7 @@ class EarlyPolicyPack:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    with no_full_collections():  # the plan's objects live until the process ends: no full-heap walks meanwhile
-        document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
+    document, notes = plan_document(args.stack, args.root, fresh_account=args.fresh_account)
     _warn_unless_shown(notes, "plan", args.format, args.output)
     _emit(render_plan(args.format, document, color=use_color(args.format, args.output), notes=notes), args.output)
     blocking = PlanDocument.from_json(document).blocking
@@ -383,8 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage error
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    # A plan's objects live until it is rendered: no full-heap collections meanwhile (see no_full_collections).
+    paused = no_full_collections() if args.handler is _plan else contextlib.nullcontext()
     try:
-        code: int = args.handler(args)
+        with paused:
+            code: int = args.handler(args)
     except (
         PlanError,
         ConfigError,
