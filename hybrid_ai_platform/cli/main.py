@@ -28,6 +28,9 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -47,7 +50,7 @@ from .prcheck import PrCheckError, add_policies_and_cost, pr_check
 from .preflight import PreflightError
 from .quotas import add_quotas, stack_config
 from .report import FORMATS, render_diff, render_plan
-from .synth import PROJECT_ROOT, PlanError, available_stacks, synthesize
+from .synth import PROJECT_ROOT, PlanError, available_stacks, no_full_collections, synthesize
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
@@ -107,7 +110,12 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
     _progress(f"running the stack program of '{stack}' offline (mock runtime)")
     pack = EarlyPolicyPack(stack, root)  # its process starts and imports while the program synthesizes
     try:
-        plan = synthesize(stack, root=root, account=FRESH_ACCOUNT if fresh_account else None)
+        plan = synthesize(
+            stack,
+            root=root,
+            account=FRESH_ACCOUNT if fresh_account else None,
+            on_resource=pack.offer if pack.available else None,
+        )
         _warn([f"program: {w}" for w in plan.warnings])
         document = PlanDocument.from_json(plan.to_json())  # typed from here to the renderers
         _progress(f"{len(plan.resources)} resources; evaluating the policy pack and system checks, estimating the cost")
@@ -129,16 +137,23 @@ class EarlyPolicyPack:
     cannot be started early at all (no analyzer module, unreadable stack files) or the stack's config
     does not validate (synthesis then stops with the config error, and no process was started for
     nothing): the caller then runs the pack the usual way.
+
+    Once up, the pack is configured and analyzes the resources :meth:`offer` hands it while the program
+    still registers them, as the engine does (``PolicyPackProcess.stream``); :meth:`analyze` then reuses
+    those diagnostics for the resources the finished plan shows unchanged.
     """
 
     def __init__(self, stack: str, root: Path) -> None:
+        import queue
         import threading
 
         self._process: Any = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._offered: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._stopping = False
         try:
-            from .analyzer import PolicyPackProcess, pack_env
+            from .analyzer import PolicyPackProcess, pack_env, stack_policy_config
             from .synth import read_stack_files
 
             files = read_stack_files(stack, root)
@@ -158,6 +173,14 @@ class EarlyPolicyPack:
                 self._process = PolicyPackProcess(root / "policies", env=env)
             except BaseException as exc:  # re-raised by analyze(), in the caller's thread
                 self._error = exc
+                return
+            try:
+                policy_config, _ = stack_policy_config(stack, config, root)
+            except Exception:  # analyze() reports it, where a pack started after synthesis would
+                return
+            stack_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+            offered = (item for item in iter(self._offered.get, None) if not self._stopping)
+            self._process.stream(offered, files.project, stack, stack_config, policy_config)
 
         self._thread = threading.Thread(target=start, name=f"policy-pack-{stack}", daemon=True)
         self._thread.start()
@@ -167,7 +190,12 @@ class EarlyPolicyPack:
         """Whether a pack process is being started (else the caller starts one itself)."""
         return self._thread is not None
 
+    def offer(self, resource: dict[str, Any], provider: dict[str, Any] | None) -> None:
+        """Hand the pack a resource the program registered, as the plan shows it, with its provider resource."""
+        self._offered.put((resource, provider))
+
     def _wait(self) -> Any:
+        self._offered.put(None)  # the program has finished: the stream ends after what it registered
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:
@@ -180,6 +208,8 @@ class EarlyPolicyPack:
 
     def close(self) -> None:
         """Stop the pack process, if it started."""
+        self._stopping = True  # what is still offered is not analyzed
+        self._offered.put(None)
         if self._thread is not None:
             self._thread.join()
         if self._process is not None:
@@ -353,8 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage error
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    # A plan's objects live until it is rendered: no full-heap collections meanwhile (see no_full_collections).
+    paused = no_full_collections() if args.handler is _plan else contextlib.nullcontext()
     try:
-        code: int = args.handler(args)
+        with paused:
+            code: int = args.handler(args)
     except (
         PlanError,
         ConfigError,
@@ -369,6 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as exc:
         print(f"blueprint: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if argv is None:
+        # The process's own command line (the console script, ``python -m``): it exits next. Frozen objects
+        # are left out of the interpreter's final collections, which would otherwise walk the whole heap of
+        # the plan and the provider modules once more (most of a second) only to free memory at exit.
+        gc.freeze()
     return code
 
 

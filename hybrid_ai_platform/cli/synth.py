@@ -15,13 +15,17 @@ loop never leak into another one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import functools
+import gc
 import hashlib
 import importlib
 import json
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +104,26 @@ _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 
 
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks (a Lambda layer is tens of MB, and functions share it); remembered
+    for the file's identity, size and modification time, so a file shared by many resources is read once
+    per change."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(key)
+    if known is None:
+        with path.open("rb") as stream:
+            known = hashlib.file_digest(stream, "sha256").hexdigest()
+        with _DIGESTS_LOCK:
+            _DIGESTS[key] = known
+    return known
+
+
 def _plain(value: Any, root: Path) -> Any:
     """Turn deserialized Pulumi values into deterministic JSON.
 
@@ -115,7 +139,7 @@ def _plain(value: Any, root: Path) -> Any:
     if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
         path = Path(value.path)
         kind = "archive" if isinstance(value, pulumi.FileArchive) else "asset"
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        digest = _file_sha256(path) if path.is_file() else None
         shown = str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
         return {kind: {"path": shown, "sha256": digest}}
     if isinstance(value, pulumi.StringAsset):
@@ -139,6 +163,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
         self.bootstrap: dict[str, dict[str, Any]] = {}
         """Components' ``bootstrap`` outputs by URN (the plan's ``bootstrap`` section)."""
+        self.on_record: Callable[[RecordedResource], None] | None = None
+        """Called with each resource as it is recorded (in the thread that registers it); defaults to None."""
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -194,6 +220,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         with self._lock:
             self.recorded[response.urn] = record
+        if self.on_record is not None:
+            self.on_record(record)
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
@@ -314,32 +342,74 @@ def _config_strings(config: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _default_provider(record: RecordedResource, files: StackFiles) -> RecordedResource | None:
+    """The engine's default provider of ``record``; None when it names its provider or needs none."""
+    if not record.custom or record.provider or record.type.startswith("pulumi:"):
+        return None
+    package = record.type.split(":")[0]
+    version = _package_version(package)
+    name = "default_" + version.replace(".", "_") if version else "default"
+    urn = f"urn:pulumi:{files.stack}::{files.project}::pulumi:providers:{package}::{name}"
+    inputs = {k.split(":", 1)[1]: v for k, v in sorted(files.config.items()) if k.startswith(f"{package}:")}
+    if version:
+        inputs["version"] = version
+    return RecordedResource(
+        urn=urn,
+        type=f"pulumi:providers:{package}",
+        name=name,
+        custom=True,
+        id=hashlib.sha256(urn.encode()).hexdigest()[:32],
+        options={"protect": False, "ignore_changes": [], "depends_on": [], "default": True},
+        inputs=inputs,
+    )
+
+
 def _default_providers(monitor: RecordingMonitor, files: StackFiles) -> None:
     """Add the engine's default providers for resources that name no explicit provider."""
-    stack_urn_prefix = f"urn:pulumi:{files.stack}::{files.project}::"
     for record in list(monitor.recorded.values()):
-        if not record.custom or record.provider or record.type.startswith("pulumi:"):
+        provider = _default_provider(record, files)
+        if provider is None:
             continue
-        package = record.type.split(":")[0]
-        version = _package_version(package)
-        name = "default_" + version.replace(".", "_") if version else "default"
-        urn = f"{stack_urn_prefix}pulumi:providers:{package}::{name}"
-        if urn not in monitor.recorded:
-            inputs = {k.split(":", 1)[1]: v for k, v in sorted(files.config.items()) if k.startswith(f"{package}:")}
-            if version:
-                inputs["version"] = version
-            monitor.recorded[urn] = RecordedResource(
-                urn=urn,
-                type=f"pulumi:providers:{package}",
-                name=name,
-                custom=True,
-                id=hashlib.sha256(urn.encode()).hexdigest()[:32],
-                options={"protect": False, "ignore_changes": [], "depends_on": [], "default": True},
-                inputs=inputs,
-            )
-        record.provider = f"{urn}::{monitor.recorded[urn].id}"
+        if provider.urn not in monitor.recorded:
+            monitor.recorded[provider.urn] = provider
+        record.provider = f"{provider.urn}::{monitor.recorded[provider.urn].id}"
 
 
+def _stack_urn(files: StackFiles) -> str:
+    return f"urn:pulumi:{files.stack}::{files.project}::pulumi:pulumi:Stack::{files.project}-{files.stack}"
+
+
+ResourceListener = Callable[[dict[str, Any], dict[str, Any] | None], None]
+"""Called with a resource's JSON as the plan shows it and its provider resource's JSON (or None)."""
+
+
+def _planned(record: RecordedResource, files: StackFiles, provider: str | None) -> dict[str, Any]:
+    """``record``'s JSON as :func:`synthesize` finishes it: parented to the stack, with ``provider``."""
+    parent = record.parent
+    if parent is None and record.type != "pulumi:pulumi:Stack":
+        parent = _stack_urn(files)
+    return dataclasses.replace(record, parent=parent, provider=provider).to_json()
+
+
+def _streamer(monitor: RecordingMonitor, files: StackFiles, listener: ResourceListener) -> None:
+    """Hand each resource the program registers to ``listener`` as the plan will show it, with its provider."""
+
+    def offer(record: RecordedResource) -> None:
+        default = _default_provider(record, files)
+        if default is not None:
+            provider: RecordedResource | None = default
+            reference: str | None = f"{default.urn}::{default.id}"
+        else:
+            reference = record.provider
+            with monitor._lock:
+                provider = monitor.recorded.get(reference.rsplit("::", 1)[0]) if reference else None
+        shown = _planned(provider, files, provider.provider) if provider is not None else None
+        listener(_planned(record, files, reference), shown)
+
+    monitor.on_record = offer
+
+
+@functools.cache
 def _package_version(package: str) -> str | None:
     from importlib import metadata
 
@@ -449,6 +519,37 @@ def project_program(root: Path) -> Program:
     return run
 
 
+_FULL_COLLECTIONS_LOCK = threading.Lock()
+_full_collections_paused = 0
+_saved_thresholds: tuple[int, int, int] = (0, 0, 0)
+
+
+@contextlib.contextmanager
+def no_full_collections() -> Iterator[None]:
+    """Pause the garbage collector's automatic full (oldest-generation) collections inside the block.
+
+    A synthesis imports provider modules and builds a large, long-lived object graph; each time that
+    graph grows by a quarter the collector walks all of it, which costs more than the program itself
+    (and grows with the stack: most of a ten-times stack's time). The young generations are still
+    collected, so short-lived cycles (futures, tasks) are freed as before; the thresholds are restored
+    when the last of any overlapping blocks ends (threads may synthesize at the same time).
+    """
+    global _full_collections_paused, _saved_thresholds
+    with _FULL_COLLECTIONS_LOCK:
+        if _full_collections_paused == 0:
+            _saved_thresholds = gc.get_threshold()
+            young, middle, _ = _saved_thresholds
+            gc.set_threshold(young, middle, 2**31 - 1)
+        _full_collections_paused += 1
+    try:
+        yield
+    finally:
+        with _FULL_COLLECTIONS_LOCK:
+            _full_collections_paused -= 1
+            if _full_collections_paused == 0:
+                gc.set_threshold(*_saved_thresholds)
+
+
 @dataclass
 class Recording:
     """What a program registered under the mock runtime (:func:`record_program`)."""
@@ -469,11 +570,13 @@ def record_program(
     config: dict[str, Any],
     root: Path,
     account: AccountState | None = None,
+    watch: Callable[[RecordingMonitor], None] | None = None,
 ) -> Recording:
     """Run ``program`` under the mock runtime (:class:`PlanMocks`) in a thread of its own and record what it registers.
 
     ``config`` is the raw stack config (``namespace:key`` → value) the program reads; its ``aws:region``
-    (default ``us-east-1``) is the region of the mocked answers. Exceptions the program raises are re-raised here.
+    (default ``us-east-1``) is the region of the mocked answers. ``watch`` is called with the recording monitor
+    before the program runs (defaults to None). Exceptions the program raises are re-raised here.
     """
     region = str(config.get("aws:region") or "us-east-1")
     result: dict[str, Any] = {}
@@ -485,6 +588,8 @@ def record_program(
         try:
             pulumi.runtime.set_all_config(_config_strings(config), [])
             monitor = RecordingMonitor(PlanMocks(region, account), root)
+            if watch is not None:
+                watch(monitor)
             pulumi.runtime.set_mocks(
                 monitor.mocks,
                 project=project,
@@ -506,8 +611,9 @@ def record_program(
             loop.close()
 
     thread = threading.Thread(target=run, name=f"synth-{stack}")
-    thread.start()
-    thread.join()
+    with no_full_collections():
+        thread.start()
+        thread.join()
     if "error" in result:
         raise result["error"]
     recording: Recording = result["recording"]
@@ -520,14 +626,19 @@ def synthesize(
     program: Program | None = None,
     overrides: dict[str, Any] | None = None,
     account: AccountState | None = None,
+    *,
+    on_resource: ResourceListener | None = None,
 ) -> Plan:
     """Run the stack program under mocks and return its :class:`Plan`.
 
     ``overrides`` replaces stack config keys (``namespace:key`` → value; None removes the
     key), which tests use to change one field at a time. ``account`` is what the mocked account
     already holds; it defaults to the steady state (every model artifact published), and
-    ``mocks.FRESH_ACCOUNT`` gives a first deploy. Raises :class:`PlanError` for an unknown stack and
-    ``hybrid_ai_platform.config.ConfigError`` for bad config; any other exception is a bug.
+    ``mocks.FRESH_ACCOUNT`` gives a first deploy. ``on_resource`` is called, from the synthesis's threads,
+    with each resource the program registers, as the plan will show it, and its provider resource (or None),
+    so that its analysis can start while the program still runs (defaults to None). Raises :class:`PlanError`
+    for an unknown stack and ``hybrid_ai_platform.config.ConfigError`` for bad config; any other exception is
+    a bug.
     """
     files = read_stack_files(stack, root, overrides)
     recording = record_program(
@@ -537,10 +648,11 @@ def synthesize(
         config=files.config,
         root=root,
         account=account,
+        watch=None if on_resource is None else lambda monitor: _streamer(monitor, files, on_resource),
     )
     monitor = recording.monitor
     _default_providers(monitor, files)
-    stack_urn = f"urn:pulumi:{files.stack}::{files.project}::pulumi:pulumi:Stack::{files.project}-{files.stack}"
+    stack_urn = _stack_urn(files)
     for record in monitor.recorded.values():
         if record.parent is None and record.type != "pulumi:pulumi:Stack":
             record.parent = stack_urn

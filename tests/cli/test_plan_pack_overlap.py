@@ -27,11 +27,19 @@ class _Recorder:
         self.processes: list[analyzer.PolicyPackProcess] = []
         recorder = self
 
+        self.analyzed: dict[str, list[str]] = {}
+        """URNs sent in ``Analyze`` calls, by the name of the thread that sent them."""
+
         class Recording(analyzer.PolicyPackProcess):
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 recorder.started.set()
                 super().__init__(*args, **kwargs)
                 recorder.processes.append(self)
+
+            def _call(self, method: str, request: Any) -> Any:
+                if method == "Analyze":
+                    recorder.analyzed.setdefault(threading.current_thread().name, []).append(request.urn)
+                return super()._call(method, request)
 
         monkeypatch.setattr(analyzer, "PolicyPackProcess", Recording)
 
@@ -58,6 +66,11 @@ def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeyp
     assert notes == []
     assert len(recorder.processes) == 1
     assert recorder.processes[0].process.poll() is not None
+    # AND every resource was analyzed once, by the pack's thread as the program registered it (as the engine
+    # does in a preview), none again after synthesis: each resource offered was the one the plan shows
+    urns = sorted(r["urn"] for r in document["resources"])
+    assert sorted(urns) == sorted(recorder.analyzed.get("policy-pack-dev", []))
+    assert recorder.analyzed.get("MainThread", []) == []
 
 
 def test_a_failing_synthesis_still_stops_the_early_pack(monkeypatch: pytest.MonkeyPatch) -> None:

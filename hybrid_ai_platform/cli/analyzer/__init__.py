@@ -14,7 +14,8 @@ pack prints on stdout, and talks to it over the analyzer protocol
    ``ConfigureStack`` with the stack, project and config;
 3. ``Analyze`` for every resource with its provider (``AnalyzerProviderResource``), then
    ``AnalyzeStack`` with every resource, its parent, dependencies, property dependencies,
-   options and provider.
+   options and provider. ``blueprint plan`` sends the ``Analyze`` calls while the program still
+   registers the resources, as the engine does (:meth:`PolicyPackProcess.stream`).
 
 Inputs are serialized as the engine sends them: plain JSON into a protobuf ``Struct``, assets
 and archives as maps with Pulumi's signature key, secrets as secret-wrapped values.
@@ -69,18 +70,24 @@ def run_policy_pack(
     Raises :class:`PolicyPackError` when the pack cannot start, its config is invalid or a
     call fails. Violations are sorted by policy, URN and message.
     """
-    from ..policyconfig import derive_policy_config, has_guardrails
-
-    if has_guardrails(root):
-        # One source: the stack's own budget, regions and usage, with its environment's guardrails.
-        config = derive_policy_config(stack, dict(plan_document.get("config") or {}), root)
-        config_file = f"policies/config/{stack}.json"
-    else:  # a checkout from before the policy config was derived (pr-check's base side)
-        config, config_file = load_policy_config(stack, root)
+    config, config_file = stack_policy_config(stack, dict(plan_document.get("config") or {}), root)
     if pack is not None:
         return pack.analyze(plan_document, stack, config, config_file)
     with PolicyPackProcess(root / "policies", env=pack_env(plan_document, stack)) as process:
         return process.analyze(plan_document, stack, config, config_file)
+
+
+def stack_policy_config(stack: str, stack_config: dict[str, Any], root: Path) -> tuple[dict[str, Any], str]:
+    """The policy config :func:`run_policy_pack` sends for a stack's config (``namespace:key`` → value), and the
+    file it is reported as: derived from the stack config and the environment's guardrails, or, in a checkout
+    without guardrails, read from ``policies/config/<stack>.json``."""
+    from ..policyconfig import derive_policy_config, has_guardrails
+
+    if has_guardrails(root):
+        # One source: the stack's own budget, regions and usage, with its environment's guardrails.
+        return derive_policy_config(stack, stack_config, root), f"policies/config/{stack}.json"
+    # a checkout from before the policy config was derived (pr-check's base side)
+    return load_policy_config(stack, root)
 
 
 __all__ = [
@@ -102,5 +109,6 @@ __all__ = [
     "pack_env",
     "reconcile_config",
     "run_policy_pack",
+    "stack_policy_config",
     "to_struct",
 ]

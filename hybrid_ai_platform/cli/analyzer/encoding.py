@@ -78,12 +78,19 @@ def _seconds(value: Any) -> float:
     return 0.0
 
 
-def _provider(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> Any:
+def _provider_of(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The provider resource ``resource`` names (its ``provider`` reference), if the plan holds it."""
     reference = resource.get("provider")
     if not reference:
         return None
-    provider_urn = str(reference).rsplit("::", 1)[0]
-    provider = by_urn.get(provider_urn)
+    return by_urn.get(str(reference).rsplit("::", 1)[0])
+
+
+def _provider(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> Any:
+    return _provider_resource(_provider_of(resource, by_urn))
+
+
+def _provider_resource(provider: Mapping[str, Any] | None) -> Any:
     if provider is None:
         return None
     return analyzer_pb2.AnalyzerProviderResource(
@@ -92,6 +99,21 @@ def _provider(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any
         urn=provider["urn"],
         name=provider["name"],
     )
+
+
+def _analyze_request(resource: Mapping[str, Any], provider: Mapping[str, Any] | None) -> Any:
+    """The ``Analyze`` request of one resource with its provider resource (or None)."""
+    request = analyzer_pb2.AnalyzeRequest(
+        type=resource["type"],
+        properties=to_struct(resource.get("inputs") or {}),
+        urn=resource["urn"],
+        name=resource["name"],
+        options=_options(resource),
+    )
+    provider_resource = _provider_resource(provider)
+    if provider_resource is not None:
+        request.provider.CopyFrom(provider_resource)
+    return request
 
 
 def _stack_resource(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> Any:

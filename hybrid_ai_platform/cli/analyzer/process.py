@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from ._common import RPC_TIMEOUT_SECONDS, STARTUP_TIMEOUT_SECONDS, PolicyPackError
 from .config import configure_request, reconcile_config
-from .encoding import _options, _provider, _stack_resource, to_struct
+from .encoding import _analyze_request, _provider_of, _stack_resource
 from .result import build_section
 
 
@@ -81,6 +81,11 @@ class PolicyPackProcess:
         )
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         self._lock = threading.Lock()
+        self._streamed: dict[str, tuple[Mapping[str, Any], Mapping[str, Any] | None, list[Any]]] = {}
+        """Diagnostics of the resources :meth:`stream` analyzed, by URN, with the resource and provider sent."""
+        self._streamed_setup: tuple[Any, ...] | None = None
+        """What :meth:`stream` configured the pack with (project, stack, stack config, policy config) and the
+        analyzer info and reconciled config it got back."""
 
     def _drain_stderr(self) -> None:
         assert self.process.stderr is not None
@@ -155,9 +160,50 @@ class PolicyPackProcess:
         with self._lock:
             return self._analyze(plan_document, stack, config, config_file)
 
-    def _analyze(
-        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
-    ) -> dict[str, Any]:
+    def stream(
+        self,
+        resources: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        project: str,
+        stack: str,
+        stack_config: Mapping[str, Any],
+        config: Mapping[str, Any],
+    ) -> None:
+        """Analyze resources while the program still registers them, as the engine does in a preview.
+
+        The engine calls ``Analyze`` for each resource as its registration arrives (``stepGenerator.generateSteps``
+        in pkg/resource/deploy/step_generator.go sends every registered resource to each analyzer before its step
+        is run: https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/step_generator.go), once the pack
+        is configured, which needs only the project and the stack's config. ``resources`` yields each resource as
+        the plan document will show it and its provider resource (or None), until it ends; the pack works on them
+        in its own process while the program runs. :meth:`analyze` of the finished plan document with the same
+        project, stack config and policy config then reuses each diagnostic whose resource and provider are equal
+        to the ones sent here, and sends the rest; it alone reports errors (a failed call here stops the stream).
+        """
+        with self._lock:
+            self._streamed, self._streamed_setup = {}, None
+            stack_config = dict(stack_config)
+            try:
+                info, reconciled = self._configure(project, stack, stack_config, config)
+            except PolicyPackError:
+                for _ in resources:  # drain: the producer does not wait on a failed stream
+                    pass
+                return
+            self._streamed_setup = (project, stack, stack_config, dict(config), info, reconciled)
+            failed = False
+            for resource, provider in resources:
+                if failed:
+                    continue
+                try:
+                    diagnostics = self._call("Analyze", _analyze_request(resource, provider)).diagnostics
+                except PolicyPackError:
+                    failed = True
+                    continue
+                self._streamed[str(resource["urn"])] = (resource, provider, list(diagnostics))
+
+    def _configure(
+        self, project: str, stack: str, stack_config: Mapping[str, str], config: Mapping[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        """``Handshake`` ... ``ConfigureStack``: the analyzer's info and the reconciled policy config."""
         self._call(
             "Handshake",
             analyzer_pb2.AnalyzerHandshakeRequest(
@@ -168,31 +214,38 @@ class PolicyPackProcess:
         info = self._call("GetAnalyzerInfo", empty_pb2.Empty())
         reconciled = reconcile_config(info, config)
         self._call("Configure", configure_request(reconciled))
+        self._call(
+            "ConfigureStack",
+            analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=stack, project=project, organization="organization", dry_run=True, config=dict(stack_config)
+            ),
+        )
+        return info, reconciled
+
+    def _analyze(
+        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
+    ) -> dict[str, Any]:
         project = str(plan_document.get("project") or "project")
         stack_config = {
             k: v if isinstance(v, str) else json.dumps(v) for k, v in (plan_document.get("config") or {}).items()
         }
-        self._call(
-            "ConfigureStack",
-            analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=stack, project=project, organization="organization", dry_run=True, config=stack_config
-            ),
-        )
+        streamed, setup = self._streamed, self._streamed_setup
+        self._streamed, self._streamed_setup = {}, None
+        if setup is not None and setup[:4] == (project, stack, stack_config, dict(config)):
+            info, reconciled = setup[4], setup[5]
+        else:
+            streamed = {}
+            info, reconciled = self._configure(project, stack, stack_config, config)
         resources = list(plan_document.get("resources") or [])
         by_urn = {r["urn"]: r for r in resources}
         diagnostics: list[Any] = []
         for resource in resources:
-            request = analyzer_pb2.AnalyzeRequest(
-                type=resource["type"],
-                properties=to_struct(resource.get("inputs") or {}),
-                urn=resource["urn"],
-                name=resource["name"],
-                options=_options(resource),
-            )
-            provider = _provider(resource, by_urn)
-            if provider is not None:
-                request.provider.CopyFrom(provider)
-            diagnostics.extend(self._call("Analyze", request).diagnostics)
+            provider = _provider_of(resource, by_urn)
+            sent = streamed.get(resource["urn"])
+            if sent is not None and sent[0] == resource and sent[1] == provider:
+                diagnostics.extend(sent[2])
+                continue
+            diagnostics.extend(self._call("Analyze", _analyze_request(resource, provider)).diagnostics)
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
         diagnostics.extend(self._call("AnalyzeStack", stack_request).diagnostics)
         return build_section(self.name, self.version, config_file, info, reconciled, diagnostics, by_urn)

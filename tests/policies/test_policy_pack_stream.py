@@ -1,0 +1,105 @@
+"""``PolicyPackProcess.stream``: resources analyzed while the program registers them (issue 17, goal 4).
+
+The engine sends each resource to the analyzer as its registration arrives; the CLI does the same while the
+stack program runs, and the final analysis of the plan document reuses a streamed diagnostic only for a
+resource (and provider) equal to the one the plan shows, under the same configuration.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from hybrid_ai_platform.cli.analyzer import PolicyPackProcess, load_policy_config
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
+from tests.conftest import shipped_plan
+
+
+def _log_group_document() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A two-resource dev document (a log group and its provider), the log group and the provider."""
+    document = copy.deepcopy(shipped_plan("dev").to_json())
+    log_group = next(r for r in document["resources"] if r["name"] == "cluster-control-plane-logs")
+    provider = next(r for r in document["resources"] if r["urn"] == log_group["provider"].rsplit("::", 1)[0])
+    document["resources"] = [provider, log_group]
+    return document, log_group, provider
+
+
+def _untagged(resource: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(resource)
+    del changed["inputs"]["tags"]
+    return changed
+
+
+def _stack_config(document: dict[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
+
+
+class _Counting:
+    """Counts the ``Analyze`` calls a pack process makes, by thread."""
+
+    def __init__(self, pack: PolicyPackProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: dict[str, int] = {}
+        original = pack._call
+
+        def call(method: str, request: Any) -> Any:
+            if method == "Analyze":
+                name = threading.current_thread().name
+                self.calls[name] = self.calls.get(name, 0) + 1
+            return original(method, request)
+
+        monkeypatch.setattr(pack, "_call", call)
+
+
+def _tags_required(section: dict[str, Any]) -> list[str]:
+    return [v["message"] for v in section["violations"] if v["policy"] == "tags-required"]
+
+
+def test_streamed_diagnostics_are_reused_only_for_the_resources_the_plan_shows_unchanged(
+    pack_process: PolicyPackProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document, log_group, provider = _log_group_document()
+    config, config_file = load_policy_config("dev", PROJECT_ROOT)
+    expected = pack_process.analyze(document, "dev", config, config_file)
+    counting = _Counting(pack_process, monkeypatch)
+    # GIVEN the log group streamed without its tags (as a program might register it and then differ), its
+    # provider streamed as the plan shows it
+    items = [(provider, None), (_untagged(log_group), provider)]
+    pack_process.stream(iter(items), document["project"], "dev", _stack_config(document), config)
+    # WHEN the plan document (tags present) is analyzed
+    section = pack_process.analyze(document, "dev", config, config_file)
+    # THEN the result is the document's own: the untagged version's findings are not reused, the log group is
+    # analyzed again and the provider is not
+    assert section == expected
+    assert _tags_required(section) == []
+    assert counting.calls == {"MainThread": 3}  # the baseline's two calls, then the changed log group
+    # AND the other way round: streamed as the plan shows it, then the plan drops its tags: the findings appear
+    pack_process.stream(iter([(log_group, provider)]), document["project"], "dev", _stack_config(document), config)
+    untagged_document = dict(document, resources=[provider, _untagged(log_group)])
+    assert len(_tags_required(pack_process.analyze(untagged_document, "dev", config, config_file))) == 5
+
+
+def test_a_stream_under_another_policy_config_is_not_reused(
+    pack_process: PolicyPackProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document, log_group, provider = _log_group_document()
+    config, config_file = load_policy_config("dev", PROJECT_ROOT)
+    # GIVEN resources streamed under a config that turns the tag policy off
+    disabled = {**config, "tags-required": {**config.get("tags-required", {}), "enforcementLevel": "disabled"}}
+    untagged = dict(document, resources=[provider, _untagged(log_group)])
+    pack_process.stream(
+        iter([(provider, None), (untagged["resources"][1], provider)]),
+        document["project"],
+        "dev",
+        _stack_config(document),
+        disabled,
+    )
+    counting = _Counting(pack_process, monkeypatch)
+    # WHEN the plan is analyzed under the stack's config, THEN the pack is configured again and every resource
+    # is analyzed again: the missing tags are reported
+    section = pack_process.analyze(untagged, "dev", config, config_file)
+    assert len(_tags_required(section)) == 5
+    assert counting.calls == {"MainThread": 2}
