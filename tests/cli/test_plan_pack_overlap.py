@@ -68,7 +68,7 @@ def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeyp
     assert recorder.processes[0].process.poll() is not None
     # AND every resource was analyzed once, by the pack's thread as the program registered it (as the engine
     # does in a preview), none again after synthesis: each resource offered was the one the plan shows
-    urns = sorted(r["urn"] for r in document["resources"])
+    urns = sorted(r.urn for r in document.resources)
     assert sorted(urns) == sorted(recorder.analyzed.get("policy-pack-dev", []))
     assert recorder.analyzed.get("MainThread", []) == []
 
