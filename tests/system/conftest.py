@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import botocore.loaders
-import botocore.session
 import pytest
 
 
@@ -91,22 +89,6 @@ def moto_server() -> Iterator[MotoServer]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_botocore_loader() -> Iterator[None]:
-    """Every botocore session of the system test (the deployer's, and those the workloads create for themselves)
-    reads AWS's service models through one loader, so each model file is parsed once per session, not once per
-    botocore session (about 0.3 s each). The loader only reads botocore's bundled data files: the clients, their
-    requests and moto's answers are the same."""
-    shared = botocore.loaders.create_loader()
-
-    def create_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
-        return shared if search_path_string is None else botocore.loaders.create_loader(search_path_string)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(botocore.session, "create_loader", create_loader)
-        yield
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
