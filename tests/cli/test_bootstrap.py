@@ -3,6 +3,7 @@ what waits for which artifact, and how to publish it."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -15,10 +16,19 @@ from hybrid_ai_platform.cli.report import render_plan
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
+# the tests share one run of each dev plan they read (steady state and fresh account): keep them on one worker
+pytestmark = pytest.mark.xdist_group("bootstrap")
+
+_PLANS: dict[tuple[str, ...], dict[str, Any]] = {}
+"""``blueprint plan --stack dev --format json`` output by extra arguments: each plan is run once per module."""
+
+
 def _plan(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
-    code, out, _ = run_cli(capsys, "plan", "--stack", "dev", "--format", "json", "--no-fail-on-violations", *extra)
-    assert code == 0
-    document: dict[str, Any] = json.loads(out)
+    if extra not in _PLANS:
+        code, out, _ = run_cli(capsys, "plan", "--stack", "dev", "--format", "json", "--no-fail-on-violations", *extra)
+        assert code == 0
+        _PLANS[extra] = json.loads(out)
+    document: dict[str, Any] = copy.deepcopy(_PLANS[extra])
     return document
 
 

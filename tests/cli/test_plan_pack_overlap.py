@@ -6,6 +6,7 @@ the same error precedence (stack and config errors first, then pack errors).
 
 from __future__ import annotations
 
+import copy
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hybrid_ai_platform.cli.plandoc import PlanDocument
 from hybrid_ai_platform.cli.prcheck import add_policies_and_cost
 from hybrid_ai_platform.cli.quotas import add_quotas
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
+from tests.conftest import shipped_plan
 from tests.plan_helpers import link_stack_program
 
 
@@ -46,7 +48,7 @@ class _Recorder:
 
 def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the stack's plan the sequential way (synthesis, then a pack started for the analysis)
-    expected = PlanDocument.from_json(synthesize("dev").to_json())
+    expected = PlanDocument.from_json(copy.deepcopy(shipped_plan("dev").to_json()))
     add_policies_and_cost(expected, "dev", PROJECT_ROOT)
     add_quotas(expected)
     recorder = _Recorder(monkeypatch)

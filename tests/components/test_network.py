@@ -10,6 +10,7 @@ from hybrid_ai_platform.components.network import subnet_layout
 
 from hybrid_ai_platform.cli.synth import Plan, read_stack_files, synthesize
 from hybrid_ai_platform.config import ConfigError
+from tests.conftest import shipped_plan
 from tests.plan_helpers import depends_via, named, of_type, statements
 
 BYO_VPC = {
@@ -223,4 +224,4 @@ def test_a_deployer_cidr_without_a_route_into_a_created_vpc_is_warned() -> None:
     # THEN the program warns, naming the CIDR and the fix; the shipped stack does not warn
     [warning] = [w for w in plan.warnings if "cluster.deployer.cidrs" in w]
     assert "['10.100.0.0/24']" in warning and "network.peerings" in warning
-    assert not [w for w in synthesize("dev").warnings if "cluster.deployer.cidrs" in w]
+    assert not [w for w in shipped_plan("dev").warnings if "cluster.deployer.cidrs" in w]

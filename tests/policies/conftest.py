@@ -23,6 +23,13 @@ def pack_process() -> Iterator[PolicyPackProcess]:
         yield process
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the pack process runs on one xdist worker (``--dist loadgroup``): the pack starts once."""
+    for item in items:
+        if "pack_process" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("policy-pack"))
+
+
 @pytest.fixture(autouse=True)
 def fixed_today() -> Iterator[datetime.date]:
     """Exception expiry is judged against a fixed date in tests."""
