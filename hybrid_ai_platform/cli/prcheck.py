@@ -94,6 +94,9 @@ def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: 
 
     notes: list[str] = []
     _refuse_unpriced(document, stack)
+    # the system checks run first: a pack started early is meanwhile still analyzing, in its own process, the
+    # resources the program registered (the checks read the resources and the config, never the policies section)
+    checks = ChecksSection.from_json(run_checks(document, root))
     run_policy_pack = _optional("hybrid_ai_platform.cli.analyzer", "run_policy_pack")
     if isinstance(run_policy_pack, str):
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
@@ -101,7 +104,7 @@ def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: 
         # the pack (a separate process, or another revision's) reads the plan as JSON
         document.policies = PoliciesSection.from_json(run_policy_pack(document.to_json(), stack, root, pack=pack))
         notes.extend(_guardrails_notes(document, root))
-    document.checks = ChecksSection.from_json(run_checks(document, root))
+    document.checks = checks
     estimate = _optional("hybrid_ai_platform.policies.cost", "estimate")
     if isinstance(estimate, str):
         notes.append(f"cost not estimated: the cost model is absent ({estimate})")
