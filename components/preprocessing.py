@@ -991,10 +991,12 @@ def pipeline_failure_modes(
         # open-source matcher, matched no numeric condition for a larger value until 1.8.0 (2024-09), so an
         # object above 5,000,000,000 bytes may match neither rule. No pattern can catch exactly those objects
         # (docs/placement.md), so the loss is made visible: every object counts once on the unsplit rule, and once
-        # on a size rule when it was routed (MatchedEvents per rule, AWS/Events,
-        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html).
+        # on a size rule when it was routed: TriggeredRules per RuleName (AWS/Events,
+        # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html); not MatchedEvents, which
+        # Pulumi's awsx reference lists with no dimension (an account-wide count) and CDK's generated per-rule
+        # metrics have dropped.
         def matched(rule: aws.cloudwatch.EventRule) -> Metric:
-            return Metric("AWS/Events", "MatchedEvents", {"RuleName": rule.name}, "Count")
+            return Metric("AWS/Events", "TriggeredRules", {"RuleName": rule.name}, "Count")
 
         modes.append(
             mode(
@@ -1003,7 +1005,7 @@ def pipeline_failure_modes(
                 "no numeric condition): it is not processed",
                 "list the landing objects above 5000000000 bytes from the alarm's period and send each one's "
                 "Object Created event to the cluster queue (docs/placement.md, 'Objects above 5.0e9 bytes')",
-                f"{at}.placement",
+                f"{at}placement",
                 AlarmRule(
                     matched(pipeline.any_object_rule),
                     "Sum",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import re
 from typing import Any
 
 import pytest
@@ -210,13 +211,18 @@ def test_an_object_beyond_the_documented_numeric_range_routed_nowhere_raises_the
     assert json.loads(every["inputs"]["eventPattern"]) == unsplit
     targeted = {r["inputs"]["rule"] for r in doc["resources"] if r["type"] == "aws:cloudwatch/eventTarget:EventTarget"}
     assert every["id"] not in targeted and {small["id"], large["id"]} <= targeted
-    # AND the unrouted-objects alarm on the three rules' MatchedEvents
+    # AND the unrouted-objects alarm on the three rules' TriggeredRules (per RuleName), naming the function's setting
     [alarm] = [
         r
         for r in doc["resources"]
         if r["type"] == "aws:cloudwatch/metricAlarm:MetricAlarm" and "unrouted-objects" in r["name"]
     ]
     assert alarm["inputs"]["comparisonOperator"] == "GreaterThanThreshold" and alarm["inputs"]["threshold"] == 0
+    terms = [q["metric"] for q in alarm["inputs"]["metricQueries"] if q.get("metric")]
+    assert {(t["namespace"], t["metricName"], tuple(t["dimensions"])) for t in terms} == {
+        ("AWS/Events", "TriggeredRules", ("RuleName",))
+    }
+    assert re.search(r"Config: preprocessing\.functions\[\d+\]\.placement\b", alarm["inputs"]["alarmDescription"])
     for size, legacy, routed_to, alarmed in (
         (1_000, True, [small["name"]], False),
         (THRESHOLD + 1, True, [large["name"]], False),
