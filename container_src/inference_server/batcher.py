@@ -11,9 +11,10 @@ The policy needs no tuning for either load:
   another execution slot is free (``instances``, ``SESSION_WORKERS``, default 2), a partial batch is
   held open until it fills or its oldest request has waited ``max_queue_delay`` (``MAX_QUEUE_DELAY_MS``):
   the delay is an upper bound that only applies while the model is busy.
-* **Small models run inline.** When the session runs cost at most ``INLINE_RUN_S`` (an estimate that follows
-  the fastest recent runs, :attr:`Batcher.run_seconds`, so a busy machine does not inflate it) and no other
-  run is in flight, the batch runs on the event loop itself: a thread hand-off costs more than such a run.
+* **Small models run inline.** When the run about to start would cost at most ``INLINE_RUN_S`` (its rows times
+  a per-row estimate that follows the fastest recent runs, :attr:`Batcher.run_seconds`, so a busy machine does
+  not inflate it, and a cheap 1-row run does not make a large batch look cheap) and no other run is in flight,
+  the batch runs on the event loop itself: a thread hand-off costs more than such a run.
   Slower models run in the thread pool, so the event loop keeps accepting and parsing requests meanwhile.
 
 A batch's inputs are concatenated along dim 0 and each request receives its own slice of every output.
@@ -68,8 +69,8 @@ class Batcher:
         max_queue_delay_s: longest a partial batch is held open while a run is in flight and a slot is free
             (default 0.005); 0 disables batching. A request never waits while the model is idle.
         instances: concurrent session runs (default 2).
-        run_seconds: what a session run is known to cost (seconds), e.g. :meth:`LoadedModel.calibrate`'s
-            load-time measurement; defaults to None: learnt from the first runs (the first in the pool).
+        run_seconds: what a session run is known to cost per row (seconds), e.g. :meth:`LoadedModel.calibrate`'s
+            load-time 1-row measurement; defaults to None: learnt from the first runs (the first in the pool).
     """
 
     def __init__(
@@ -100,11 +101,13 @@ class Batcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self.run_seconds: float | None = run_seconds
-        """What a session run costs (seconds; None until the first run finishes): falls at once to a faster
-        run, rises at most 25% a run towards a slower one. A run is only ever slowed by the machine
-        (preemption, or a GIL wait when it returns on a worker thread), never sped up, so load on a busy
-        machine does not push a small model onto the thread pool (where GIL waits would keep it), while a
-        model that is really slower gets there within a few runs (100x in 21)."""
+        """What a session run costs per row (seconds; None until the first run finishes): a run of ``n`` rows
+        is estimated at ``n`` times it. It falls at once to a faster run's cost per row, and rises at most 25% a
+        run towards a slower one. A run is only ever slowed by the machine (preemption, or a GIL wait when it
+        returns on a worker thread), never sped up, so load on a busy machine does not push a small model onto
+        the thread pool (where GIL waits would keep it), while a model that is really slower gets there
+        within a few runs (100x in 21). Per row, because runs differ in rows: a 1-row run's cost says little
+        about a 32-row batch's, and a run's fixed cost spread over a batch's rows only errs towards the pool."""
         self._observe_compute = metrics.compute.observe
         self._observe_rows = metrics.batch_size.observe
         self._observe_requests = metrics.batch_requests.observe
@@ -139,12 +142,12 @@ class Batcher:
         self._wake()
         return await future
 
-    def _inline(self) -> bool:
-        return self._in_flight == 0 and self.run_seconds is not None and self.run_seconds <= INLINE_RUN_S
+    def _inline(self, rows: int) -> bool:
+        return self._in_flight == 0 and self.run_seconds is not None and self.run_seconds * rows <= INLINE_RUN_S
 
     async def _run_direct(self, request: InferRequest) -> list[np.ndarray]:
         async with self._slots:
-            if self._inline():
+            if self._inline(request.rows):
                 return self._timed_run(request.inputs, request.outputs, request.rows, 1)
             self._in_flight += 1
             try:
@@ -160,8 +163,9 @@ class Batcher:
         started = time.perf_counter()
         results = self.model.run(feeds, outputs)
         seconds = time.perf_counter() - started
+        per_row = seconds / max(rows, 1)
         previous = self.run_seconds
-        self.run_seconds = seconds if previous is None or seconds < previous else min(seconds, previous * _RISE)
+        self.run_seconds = per_row if previous is None or per_row < previous else min(per_row, previous * _RISE)
         self._observe_compute(seconds)
         self._observe_rows(rows)
         self._observe_requests(requests)
@@ -215,7 +219,7 @@ class Batcher:
             else:
                 chosen = {id(item) for item in batch}
                 self._pending = pending = collections.deque(i for i in pending if id(i) not in chosen)
-            if self._inline():
+            if self._inline(rows):
                 self._execute_inline(batch, rows)
             else:
                 self._in_flight += 1

@@ -9,6 +9,7 @@ import math
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -174,8 +175,9 @@ def test_outputs_keep_json_spelling_for_non_finite_values_only(values: list[floa
     assert (b"NaN" not in body and b"Infinity" not in body) == fast
 
 
-def _estimate(runs: list[float]) -> float:
-    """The batcher's run-cost estimate after runs taking ``runs`` seconds, through its real bookkeeping."""
+def _estimate(runs: list[float], rows: list[int] | None = None) -> float:
+    """The batcher's per-row run-cost estimate after runs taking ``runs`` seconds (of ``rows`` rows each,
+    default 1), through its real bookkeeping."""
 
     class Model:
         batchable = True
@@ -188,8 +190,8 @@ def _estimate(runs: list[float]) -> float:
     original = batcher.time.perf_counter
     batcher.time.perf_counter = lambda: next(clock)  # type: ignore[assignment]
     try:
-        for _ in runs:
-            b._timed_run({}, [], 1, 1)
+        for n in rows or [1] * len(runs):
+            b._timed_run({}, [], n, 1)
     finally:
         batcher.time.perf_counter = original  # type: ignore[assignment]
     assert b.run_seconds is not None
@@ -212,6 +214,16 @@ def test_a_model_that_really_is_slow_moves_to_the_thread_pool_within_a_few_dozen
     # THEN the estimate passes INLINE_RUN_S after about 21 runs (1.25**21 > 100) and reaches the real cost
     assert crossed == 1 + math.ceil(math.log(INLINE_RUN_S / 5e-6, 1.25))
     assert _estimate(runs) == pytest.approx(5e-3)
+
+
+def test_a_cheap_one_row_run_does_not_make_a_large_batch_look_cheap() -> None:
+    # GIVEN a model whose 32-row batches take 50 ms (1.6 ms a row) and whose 1-row runs take 0.1 ms, idle
+    b = batcher.Batcher(SimpleNamespace(batchable=True), None, Metrics())  # type: ignore[arg-type]
+    b.run_seconds = _estimate([5e-2, 1e-4], rows=[32, 1])
+    # THEN after a 1-row run a lone row may run inline, but a 32-row batch goes to the thread pool
+    assert b._inline(1) and not b._inline(32)
+    # AND a batch's cost per row lowers the estimate only as far as its rows justify
+    assert _estimate([1e-4, 3.2e-3], rows=[1, 32]) == pytest.approx(1e-4)
 
 
 class _LocalRepository:
@@ -239,7 +251,7 @@ def test_the_server_measures_a_run_at_load_time_so_a_small_model_runs_inline_fro
         state = app.state.server
         # THEN its batcher already knows what a run costs, well under INLINE_RUN_S, and no request was counted
         assert state.batcher.run_seconds is not None and 0 < state.batcher.run_seconds <= INLINE_RUN_S
-        assert state.inference_count == 0 and state.batcher._inline()
+        assert state.inference_count == 0 and state.batcher._inline(1)
 
 
 def test_a_model_that_rejects_zeros_is_left_to_learn_its_cost_from_requests(
