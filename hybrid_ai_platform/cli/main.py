@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -154,6 +153,7 @@ class EarlyPolicyPack:
         self._stopping = False
         try:
             from .analyzer import PolicyPackProcess, pack_env, stack_policy_config
+            from .analyzer.config import engine_config
             from .synth import read_stack_files
 
             files = read_stack_files(stack, root)
@@ -178,7 +178,7 @@ class EarlyPolicyPack:
                 policy_config, _ = stack_policy_config(stack, config, root)
             except Exception:  # analyze() reports it, where a pack started after synthesis would
                 return
-            stack_config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+            stack_config = engine_config(config)
             offered = (item for item in iter(self._offered.get, None) if not self._stopping)
             self._process.stream(offered, files.project, stack, stack_config, policy_config)
 

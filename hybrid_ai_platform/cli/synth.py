@@ -104,16 +104,16 @@ _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
 
 
-_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
 _DIGESTS_LOCK = threading.Lock()
 
 
 def _file_sha256(path: Path) -> str:
     """SHA-256 of a file, read in chunks (a Lambda layer is tens of MB, and functions share it); remembered
-    for the file's identity, size and modification time, so a file shared by many resources is read once
-    per change."""
+    for the file's identity, size, modification and status-change times (a reproducible build pins the
+    mtime, not the ctime), so a file shared by many resources is read once per change."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     with _DIGESTS_LOCK:
         known = _DIGESTS.get(key)
     if known is None:

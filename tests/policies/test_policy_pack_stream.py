@@ -75,7 +75,7 @@ def test_streamed_diagnostics_are_reused_only_for_the_resources_the_plan_shows_u
     # analyzed again and the provider is not
     assert section == expected
     assert _tags_required(section) == []
-    assert counting.calls == {"MainThread": 3}  # the baseline's two calls, then the changed log group
+    assert counting.calls == {"MainThread": 3}  # the stream's two calls, then the changed log group again
     # AND the other way round: streamed as the plan shows it, then the plan drops its tags: the findings appear
     pack_process.stream(iter([(log_group, provider)]), document["project"], "dev", _stack_config(document), config)
     untagged_document = dict(document, resources=[provider, _untagged(log_group)])

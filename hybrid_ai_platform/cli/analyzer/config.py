@@ -88,9 +88,15 @@ def configure_request(reconciled: Mapping[str, Mapping[str, Any]]) -> Any:
     return request
 
 
+def engine_config(config: Mapping[str, Any] | None) -> dict[str, str]:
+    """A stack's config as the engine passes it to a pack: every value a string, structured ones as JSON.
+    The one spelling of it: streamed results are reused only while it is equal."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
+
+
 def pack_env(plan_document: Mapping[str, Any], stack: str) -> dict[str, str]:
     """The environment the engine gives a policy pack (``constructEnv``)."""
-    config = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (plan_document.get("config") or {}).items()}
+    config = engine_config(plan_document.get("config"))
     return {
         "PULUMI_CONFIG": json.dumps(config),
         "PULUMI_PROJECT": str(plan_document.get("project") or ""),

@@ -3,7 +3,6 @@ analyzer protocol's calls in order (``Handshake`` ... ``AnalyzeStack``), stop it
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from ._common import RPC_TIMEOUT_SECONDS, STARTUP_TIMEOUT_SECONDS, PolicyPackError
-from .config import configure_request, reconcile_config
+from .config import configure_request, engine_config, reconcile_config
 from .encoding import _analyze_request, _provider_of, _stack_resource
 from .result import build_section
 
@@ -226,9 +225,7 @@ class PolicyPackProcess:
         self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
     ) -> dict[str, Any]:
         project = str(plan_document.get("project") or "project")
-        stack_config = {
-            k: v if isinstance(v, str) else json.dumps(v) for k, v in (plan_document.get("config") or {}).items()
-        }
+        stack_config = engine_config(plan_document.get("config"))
         streamed, setup = self._streamed, self._streamed_setup
         self._streamed, self._streamed_setup = {}, None
         if setup is not None and setup[:4] == (project, stack, stack_config, dict(config)):

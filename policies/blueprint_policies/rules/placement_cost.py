@@ -24,7 +24,7 @@ from hybrid_ai_platform.policies.placement import _peak_to_mean as peak_to_mean
 from hybrid_ai_platform.policies.props import get
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from hybrid_ai_platform.contracts import USAGE_SCHEMA
+from hybrid_ai_platform.contracts import USAGE_SCHEMA, memory_mib
 
 WORKER_TYPE = "kubernetes:apps/v1:Deployment"
 WORKER_COMPONENT = "preprocessing-worker"
@@ -49,12 +49,11 @@ META = Meta(
 
 
 def _memory_mib(quantity: Any) -> float | None:
-    """A Kubernetes memory quantity in ``Mi`` or ``Gi`` (what the worker component writes) as MiB, else None."""
-    text = str(quantity or "")
-    for suffix, factor in (("Mi", 1), ("Gi", 1024)):
-        if text.endswith(suffix) and text[: -len(suffix)].isdigit():
-            return float(int(text[: -len(suffix)]) * factor)
-    return None
+    """A Kubernetes memory quantity as MiB (:func:`hybrid_ai_platform.contracts.memory_mib`), else None."""
+    try:
+        return memory_mib(str(quantity)) if quantity else None
+    except ValueError:
+        return None
 
 
 def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Callable[[str], None]) -> None:
