@@ -123,16 +123,15 @@ class ServerState:
             started = time.perf_counter()
             try:
                 path = await asyncio.to_thread(self.repository.fetch, settings.model_name, settings.model_version)
-                model = await asyncio.to_thread(
-                    LoadedModel.load,
+                # The session, and what a run costs measured before any request (no GIL contention), so the
+                # batcher knows from the first request whether the model runs inline (inference_server/batcher.py)
+                model, self.run_seconds = await asyncio.to_thread(
+                    LoadedModel.load_for_serving,
                     path,
                     settings.model_name,
                     settings.model_version,
                     settings.execution_providers,
                 )
-                # What a run costs, measured before any request (no GIL contention), so the batcher knows
-                # from the first request whether the model runs inline (inference_server/batcher.py).
-                self.run_seconds = await asyncio.to_thread(model.calibrate)
             except Exception as exc:
                 reason = {
                     ModelNotFoundError: "not_found",

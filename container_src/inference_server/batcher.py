@@ -37,14 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference_server.metrics import Metrics
-from inference_server.model import LoadedModel
+from inference_server.model import INLINE_RUN_S, LoadedModel
 from inference_server.protocol import InferRequest
 
 LOG = logging.getLogger(__name__)
 
-INLINE_RUN_S = 0.0005
-"""Models whose recent session runs took at most this long (0.5 ms) run on the event loop when no other run
-is in flight; about what handing a run to a thread and back costs in latency."""
 _RISE = 1.25
 """How fast the run-time estimate may rise per run (see :attr:`Batcher.run_seconds`)."""
 

@@ -272,3 +272,38 @@ def test_a_model_that_rejects_zeros_is_left_to_learn_its_cost_from_requests(
     # WHEN it is calibrated THEN there is no estimate, after one try on one row of zeros
     assert model.calibrate() is None
     assert len(calls) == 1 and calls[0]["INPUT0"].shape == (1, 4) and not calls[0]["INPUT0"].any()
+
+
+@pytest.mark.parametrize(
+    ("pool_cost", "single_cost", "threads"),
+    [
+        (2e-5, 1e-5, 1),  # cheap, and faster on one thread: the pool's wake-ups cost more than the math
+        (1e-5, 2e-5, 0),  # cheap, but the pool is faster: kept
+        (1e-3, 1e-6, 0),  # a model that does not run inline keeps the pool, without a second session
+    ],
+)
+def test_a_model_that_runs_inline_is_served_by_the_faster_of_the_pool_and_one_intra_op_thread(
+    tmp_path: Path, classifier_bytes: bytes, monkeypatch: pytest.MonkeyPatch, pool_cost: float, single_cost: float,
+    threads: int,
+) -> None:  # fmt: skip
+    # GIVEN a real ONNX Runtime session of the classifier whose measured 1-row costs are the given ones
+    path = tmp_path / "model.onnx"
+    path.write_bytes(classifier_bytes)
+    loads: list[int] = []
+    original = LoadedModel.load
+
+    def load(*args: Any, **kwargs: Any) -> LoadedModel:
+        loads.append(kwargs.get("intra_op_threads", 0))
+        return original(*args, **kwargs)
+
+    def calibrate(self: LoadedModel, runs: int = 3) -> float:
+        return single_cost if self.session.get_session_options().intra_op_num_threads == 1 else pool_cost
+
+    monkeypatch.setattr(LoadedModel, "load", load)
+    monkeypatch.setattr(LoadedModel, "calibrate", calibrate)
+    # WHEN it is loaded for serving
+    model, cost = LoadedModel.load_for_serving(path, "c", "1")
+    # THEN the session kept has the cheaper measured run, and a second session is made only for a cheap model
+    assert model.session.get_session_options().intra_op_num_threads == threads
+    assert cost == (single_cost if threads == 1 else pool_cost)
+    assert loads == ([0, 1] if pool_cost <= INLINE_RUN_S else [0])
