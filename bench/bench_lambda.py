@@ -201,7 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--rows", type=int, default=100_000, help="rows in the throughput object (100000)")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure (7)")
-    parser.add_argument("--repeat", type=int, default=3, help="throughput repetitions, best taken (3)")
+    parser.add_argument("--repeat", type=int, default=9, help="throughput repetitions, best taken (9)")
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build" / "lambda", help="(build/lambda)")
     args = parser.parse_args()
 

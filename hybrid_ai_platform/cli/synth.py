@@ -114,13 +114,13 @@ def _file_sha256(path: Path) -> str:
     mtime, not the ctime), so a file shared by many resources is read once per change."""
     stat = path.stat()
     key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    # hashed under the lock: resources registering at once on the runtime's threads (every function shares the
+    # layer) wait for the first reader instead of each reading the file again
     with _DIGESTS_LOCK:
         known = _DIGESTS.get(key)
-    if known is None:
-        with path.open("rb") as stream:
-            known = hashlib.file_digest(stream, "sha256").hexdigest()
-        with _DIGESTS_LOCK:
-            _DIGESTS[key] = known
+        if known is None:
+            with path.open("rb") as stream:
+                known = _DIGESTS[key] = hashlib.file_digest(stream, "sha256").hexdigest()
     return known
 
 
