@@ -799,3 +799,26 @@ def test_every_call_the_batch_and_the_server_make_is_declared_and_every_declarat
     ModelRepository(S3Location.parse(env["MODEL_REPOSITORY"]), tmp_path / "server-cache", client).fetch("fraud", "1")
     # THEN the server's declaration is exactly what it did
     assert _undeclared_and_unused(WORKLOADS["server"], server_calls, env) == ([], [])
+
+
+def test_the_log_handler_follows_stdout_when_it_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the batch's logging configured while stdout was one stream, which was then closed and replaced
+    # (configure_logging is idempotent: a second run in the same process keeps the first handler)
+    from inference_server.batch.cli import configure_logging
+
+    logger = logging.getLogger("inference_server")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logger.level)
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", first)
+    configure_logging("INFO")
+    first.close()
+    monkeypatch.setattr(sys, "stdout", second)
+    configure_logging("INFO")
+    # WHEN a record is logged THEN it reaches the current stdout as one JSON line, without a logging error
+    errors: list[BaseException] = []
+    monkeypatch.setattr(logging, "raiseExceptions", True)
+    monkeypatch.setattr(logging.Handler, "handleError", lambda self, record: errors.append(sys.exc_info()[1]))  # type: ignore[arg-type,return-value]
+    logging.getLogger("inference_server.batch").info("scored")
+    assert errors == []
+    assert json.loads(second.getvalue())["message"] == "scored"

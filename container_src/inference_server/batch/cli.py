@@ -37,12 +37,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """A stream handler writing to whatever ``sys.stdout`` is when a record is emitted, not the stream it was
+    when the handler was made: a handler installed once (``configure_logging`` is idempotent) must not keep
+    writing to a stream that was replaced and closed since (an embedding program's, a test runner's)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str) -> None:
     """Send the ``inference_server`` loggers to stdout as JSON lines at ``level`` (idempotent)."""
     logger = logging.getLogger("inference_server")
     logger.setLevel(level)
     if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
 
