@@ -104,7 +104,7 @@ class ScheduledEvent(_EventBridgeEnvelope):
 
 
 QueueMessage = Annotated[S3Event | ScheduledEvent, Field(discriminator="source")]
-_QUEUE_MESSAGE: TypeAdapter[S3Event | ScheduledEvent] = TypeAdapter(QueueMessage)  # type: ignore[arg-type]
+_QUEUE_MESSAGE: TypeAdapter[S3Event | ScheduledEvent] = TypeAdapter(QueueMessage)
 
 
 def parse_message(body: str) -> S3Event | ScheduledEvent:
