@@ -189,7 +189,7 @@ class LoadedModel:
         """
         model = cls.load(path, name, version, requested)
         cost = model.calibrate()
-        if cost is None or cost > INLINE_RUN_S or model.provider != "CPUExecutionProvider":
+        if cost is None or cost > INLINE_RUN_S or model.provider != CPU:
             return model, cost
         single = cls.load(path, name, version, requested, intra_op_threads=1)
         single_cost = single.calibrate()
