@@ -40,6 +40,7 @@ from .image_repository import image_repository
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
     api_fields,
+    default_deny_and_aws_egress,
     gpu_scheduling,
     object_meta,
     restricted_container_security_context,
@@ -53,11 +54,6 @@ PORT = SERVING_PORT
 """The server's HTTP port (image contract: :data:`hybrid_ai_platform.contracts.SERVING_PORT`)."""
 MODEL_CACHE_DIR = "/var/cache/models"
 """Writable model-download cache (an emptyDir; the root filesystem is read-only)."""
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
-"""Excluded from the HTTPS egress rule: pods reach AWS public endpoints (S3 through the gateway
-endpoint, STS), never in-VPC or link-local addresses on 443."""
-POD_IDENTITY_AGENT = "169.254.170.23/32"
-"""The EKS Pod Identity agent (a host-network DaemonSet) that serves credentials on port 80."""
 TERMINATION_GRACE_SECONDS = 40
 """Pod termination grace period; the server drains for ``GRACEFUL_SHUTDOWN_TIMEOUT_S`` (25 s) within it."""
 METRICS_SCRAPER_NAMESPACE = "amazon-cloudwatch"
@@ -854,12 +850,7 @@ class InferenceService(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
         node_cidr: pulumi.Input[str] | None = None,
     ) -> None:
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny",
-            metadata={"name": "default-deny-all", "namespace": ns},
-            spec=api_fields({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-            opts=opts,
-        )
+        default_deny_and_aws_egress(name, ns, node_cidr, opts)
         if model.allowed_namespaces:
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-allow-callers",
@@ -911,50 +902,6 @@ class InferenceService(pulumi.ComponentResource):
                             ],
                             "ports": [{"protocol": "TCP", "port": PORT}],
                         }
-                    ],
-                }
-            ),
-            opts=opts,
-        )
-        # DNS: the rule names CoreDNS's pods; the network policy controller also admits the kube-dns
-        # Service's ClusterIP for them (https://github.com/aws/aws-network-policy-agent/issues/230).
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-egress",
-            metadata={"name": "allow-dns-aws-apis", "namespace": ns},
-            spec=api_fields(
-                {
-                    "podSelector": {},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [
-                                {
-                                    "namespaceSelector": {
-                                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                                    },
-                                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                                }
-                            ],
-                            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                        },
-                        {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
-                        *(
-                            [
-                                {
-                                    # EMF metrics (server and batch job) to the CloudWatch agent, a host-network
-                                    # DaemonSet: its Service resolves to node addresses, which only an ipBlock
-                                    # admits (a namespaceSelector does not match host-network pods).
-                                    "to": [{"ipBlock": {"cidr": node_cidr}}],
-                                    "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}],
-                                }
-                            ]
-                            if node_cidr is not None
-                            else []
-                        ),
-                        {
-                            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
-                            "ports": [{"protocol": "TCP", "port": 443}],
-                        },
                     ],
                 }
             ),

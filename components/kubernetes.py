@@ -15,8 +15,19 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from hybrid_ai_platform.contracts import GPU_PRESENT_LABEL, GPU_TAINT_EFFECT, GPU_TAINT_KEY, GPU_TAINT_VALUE
+from hybrid_ai_platform.contracts import (
+    EMF_AGENT_PORT,
+    GPU_PRESENT_LABEL,
+    GPU_TAINT_EFFECT,
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+)
 
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+"""Excluded from the HTTPS egress rule: pods reach AWS public endpoints (S3 through the gateway
+endpoint, STS), never in-VPC or link-local addresses on 443."""
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+"""The EKS Pod Identity agent (a host-network DaemonSet) that serves credentials on port 80."""
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The exec-credential API version ``aws eks get-token`` answers with."""
 
@@ -131,3 +142,54 @@ def api_fields(value: dict[str, Any]) -> Any:
     so they are passed untyped rather than cast to a TypedDict whose keys they do not use.
     """
     return value
+
+
+def default_deny_and_aws_egress(
+    name: str, namespace: str, node_cidr: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
+) -> None:
+    """``<name>-default-deny`` (no ingress, no egress) and ``<name>-allow-egress`` in ``namespace``: egress only to
+    CoreDNS, the Pod Identity agent, the CloudWatch agent's EMF port on the nodes (when ``node_cidr`` is given)
+    and public addresses on 443 (AWS APIs). The workload's own ingress rules are the caller's."""
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-default-deny",
+        metadata={"name": "default-deny-all", "namespace": namespace},
+        spec=api_fields({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        opts=opts,
+    )
+    # EMF metrics to the CloudWatch agent, a host-network DaemonSet: its Service resolves to node addresses, which
+    # only an ipBlock admits (a namespaceSelector does not match host-network pods).
+    emf = (
+        [{"to": [{"ipBlock": {"cidr": node_cidr}}], "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}]}]
+        if node_cidr is not None
+        else []
+    )
+    # DNS: the rule names CoreDNS's pods; the network policy controller also admits the kube-dns
+    # Service's ClusterIP for them (https://github.com/aws/aws-network-policy-agent/issues/230).
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-allow-egress",
+        metadata={"name": "allow-dns-aws-apis", "namespace": namespace},
+        spec=api_fields(
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    },
+                    {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                    *emf,
+                    {
+                        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
+                        "ports": [{"protocol": "TCP", "port": 443}],
+                    },
+                ],
+            }
+        ),
+        opts=opts,
+    )

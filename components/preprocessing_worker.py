@@ -35,12 +35,13 @@ from . import validation as check
 from .encryption_key import KmsKey, check_kms_key, kms_key_arn
 from .gpu_node_group import NODE_POOL_LABEL
 from .image_repository import image_repository
-from .inference_service import EMF_AGENT_ENDPOINT, EMF_AGENT_PORT, POD_IDENTITY_AGENT, PRIVATE_RANGES
+from .inference_service import EMF_AGENT_ENDPOINT
 from .instance_types import node_allocatable
 from .keda import SCALED_OBJECT_API, TRIGGER_AUTHENTICATION
 from .kubernetes import (
     NON_ROOT_UID,
     api_fields,
+    default_deny_and_aws_egress,
     object_meta,
     restricted_container_security_context,
     restricted_namespace,
@@ -246,7 +247,7 @@ class PreprocessingWorker(pulumi.ComponentResource):
             ),
             opts=aws_child,
         )
-        self._network_policies(name, ns, args.node_cidr, ns_child)
+        default_deny_and_aws_egress(name, ns, args.node_cidr, ns_child)
 
         env = {
             **args.pipeline.environment,
@@ -359,53 +360,6 @@ class PreprocessingWorker(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, provider=args.provider, depends_on=[self.deployment, auth, *args.scaler_depends_on]
             ),
-        )
-
-    @staticmethod
-    def _network_policies(
-        name: str, ns: str, node_cidr: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
-    ) -> None:
-        """Default deny; egress only to DNS, the Pod Identity agent, the CloudWatch agent and AWS APIs on 443."""
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny",
-            metadata={"name": "default-deny-all", "namespace": ns},
-            spec=api_fields({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-            opts=opts,
-        )
-        emf = (
-            [{"to": [{"ipBlock": {"cidr": node_cidr}}], "ports": [{"protocol": "TCP", "port": EMF_AGENT_PORT}]}]
-            if node_cidr is not None
-            else []
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow-egress",
-            metadata={"name": "allow-dns-aws-apis", "namespace": ns},
-            spec=api_fields(
-                {
-                    "podSelector": {},
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [
-                                {
-                                    "namespaceSelector": {
-                                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                                    },
-                                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                                }
-                            ],
-                            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                        },
-                        {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
-                        *emf,
-                        {
-                            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],
-                            "ports": [{"protocol": "TCP", "port": 443}],
-                        },
-                    ],
-                }
-            ),
-            opts=opts,
         )
 
 

@@ -42,7 +42,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hybrid_ai_platform.components.inference_service import METRICS_SCRAPER_NAMESPACE, POD_IDENTITY_AGENT
+from hybrid_ai_platform.components.inference_service import METRICS_SCRAPER_NAMESPACE
+from hybrid_ai_platform.components.kubernetes import POD_IDENTITY_AGENT
 
 from ..plandoc import Resource
 from . import CheckContext, Finding, check
