@@ -31,8 +31,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.handlers
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -41,19 +39,16 @@ from hybrid_ai_platform.cli.checks.size_split import matching_rules
 from tests.conftest import PLACED_THRESHOLD, placed_prod_plan
 from tests.e2e.test_workload_contracts import k8s_env
 from tests.system.conftest import MotoServer
-from tests.system.deploy import QUEUE, deploy
+from tests.system.deploy import QUEUE
 from tests.system.test_system_emulated_aws import (
-    ADMIN_POLICY,
     HARNESS_ENV,
     SAMPLES,
-    Credentials,
-    Recorder,
     System,
     assert_aws_would_answer_the_same,
     deliver,
+    deployed_system,
     esm_for,
     lambda_runtime,
-    make_client,
     matches_everything_in_moto,
     of_type,
     pod_role,
@@ -74,33 +69,8 @@ LARGE_SAMPLE = "transactions_sample.csv"
 def auto_system(moto_server: MotoServer) -> Iterator[System]:
     """prod with ``transactions`` on ``auto`` (and ``transactions-backfill`` on ``cluster``; the plan the
     component tests check, tests/conftest.py) deployed into an empty moto (IAM on), with an admin deployer."""
-    plan = placed_prod_plan().to_json()
-    moto_server.reset()
-    # the deployer's bootstrap (as the shipped stacks' fixture): the only unauthenticated requests
-    moto_server.allow_unauthenticated(3)
-    boot = boto3.session.Session().client(
-        "iam", region_name="us-east-1", endpoint_url=moto_server.endpoint, aws_access_key_id="boot",
-        aws_secret_access_key="boot",
-    )  # fmt: skip
-    boot.create_user(UserName="deployer")
-    boot.put_user_policy(UserName="deployer", PolicyName="admin", PolicyDocument=ADMIN_POLICY)
-    key = boot.create_access_key(UserName="deployer")["AccessKey"]
-    admin = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
-    recorder = Recorder()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            botocore.handlers,
-            "BUILTIN_HANDLERS",
-            [
-                *botocore.handlers.BUILTIN_HANDLERS,
-                ("before-parameter-build.s3", recorder.before),
-                ("after-call.s3", recorder.after),
-            ],
-        )
-        mp.setattr(boto3, "DEFAULT_SESSION", None)
-        region = next(r for r in plan["resources"] if r["type"] == "pulumi:providers:aws")["inputs"]["region"]
-        deployment = deploy(plan, lambda service: make_client(moto_server, region, admin, service))
-        yield System("prod-auto", moto_server, deployment, admin, recorder, mp)
+    with deployed_system("prod-auto", placed_prod_plan().to_json(), moto_server) as deployed:
+        yield deployed
 
 
 @contextmanager

@@ -216,10 +216,9 @@ class System:
         return statements
 
 
-@pytest.fixture(scope="module", params=SHIPPED_STACKS)
-def system(request: pytest.FixtureRequest, moto_server: MotoServer) -> Iterator[System]:
-    """The stack's plan deployed into an empty moto (IAM on), with an admin deployer identity."""
-    plan = shipped_plan(request.param).to_json()
+@contextmanager
+def deployed_system(name: str, plan: dict[str, Any], moto_server: MotoServer) -> Iterator[System]:
+    """``plan`` deployed into an empty moto (IAM on) by an admin deployer identity, with every S3 call recorded."""
     moto_server.reset()
     # the deployer's bootstrap: the only unauthenticated requests are these three
     moto_server.allow_unauthenticated(3)
@@ -246,7 +245,14 @@ def system(request: pytest.FixtureRequest, moto_server: MotoServer) -> Iterator[
         mp.setattr(boto3, "DEFAULT_SESSION", None)
         region = next(r for r in plan["resources"] if r["type"] == "pulumi:providers:aws")["inputs"]["region"]
         deployment = deploy(plan, lambda service: make_client(moto_server, region, admin, service))
-        yield System(request.param, moto_server, deployment, admin, recorder, mp)
+        yield System(name, moto_server, deployment, admin, recorder, mp)
+
+
+@pytest.fixture(scope="module", params=SHIPPED_STACKS)
+def system(request: pytest.FixtureRequest, moto_server: MotoServer) -> Iterator[System]:
+    """The stack's plan deployed into an empty moto (IAM on), with an admin deployer identity."""
+    with deployed_system(request.param, shipped_plan(request.param).to_json(), moto_server) as deployed:
+        yield deployed
 
 
 # -- plan navigation -----------------------------------------------------------------------------------
