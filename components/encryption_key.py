@@ -14,6 +14,8 @@ from typing import Union
 import pulumi
 import pulumi_aws as aws
 
+from hybrid_ai_platform.contracts import KMS_KEY_ARN_PATTERN
+
 from . import validation as check
 from .iam import Statement, policy_document
 
@@ -53,8 +55,8 @@ class EncryptionKeyArgs:
                 self,
                 "key_arn",
                 self.key_arn,
-                r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}",
-                "a KMS key ARN",
+                KMS_KEY_ARN_PATTERN,
+                "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
             )
         # The ranges the stack config applies (KMS: deletion waiting period 7-30 days, rotation period 90-2560 days).
         check.check_int(self, "deletion_window_days", self.deletion_window_days, 7, 30)
@@ -178,11 +180,6 @@ class EncryptionKey(pulumi.ComponentResource):
             )
         return policy_document(statements)
 
-
-KMS_KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})"
-"""A KMS key ARN: a single-Region key id (a UUID) or a multi-Region one (``mrk-`` and 32 hex digits,
-https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/kms/aws.sdk.kotlin.services.kms.model/-replicate-key-request/key-id.html).
-Lambda's ``KMSKeyArn`` and CloudWatch Logs' ``kmsKeyId`` take the ARN, not an alias or a bare key id."""
 
 KmsKey = Union[EncryptionKey, aws.kms.Key, pulumi.Input[str]]  # noqa: UP007 - evaluated at runtime
 """What a ``kms_key`` Args field takes: a key the program created (:class:`EncryptionKey`, ``aws.kms.Key``)

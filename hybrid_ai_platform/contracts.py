@@ -501,3 +501,9 @@ def world_open(cidrs: Iterable[str]) -> list[str]:
     if v6 and not _uncovered(INTERNET_V6, list(ipaddress.collapse_addresses(v6))):
         found.append("IPv6")
     return found
+
+
+KMS_KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/([0-9a-f-]{36}|mrk-[0-9a-f]{32})"
+"""A KMS key ARN: a single-Region key id (a UUID) or a multi-Region one (``mrk-`` and 32 hex digits,
+https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/kms/aws.sdk.kotlin.services.kms.model/-replicate-key-request/key-id.html).
+Lambda's ``KMSKeyArn`` and CloudWatch Logs' ``kmsKeyId`` take the ARN, not an alias or a bare key id."""

@@ -13,7 +13,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core.core_schema import ValidationInfo
 
-from hybrid_ai_platform.contracts import LOG_RETENTION_DAYS, SECRET_NAME, SECRET_VALUE, world_open
+from hybrid_ai_platform.contracts import KMS_KEY_ARN_PATTERN, LOG_RETENTION_DAYS, SECRET_NAME, SECRET_VALUE, world_open
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -124,7 +124,7 @@ def _check_role_arn(value: str) -> str:
 RoleArn = Annotated[
     str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"), AfterValidator(_check_role_arn)
 ]
-KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")]
+KmsKeyArn = Annotated[str, Field(pattern=f"^{KMS_KEY_ARN_PATTERN}$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$", max_length=254)]
 
 

@@ -600,3 +600,23 @@ def test_the_inference_components_build_from_their_args_alone() -> None:
     for queue in ("transactions-queue", "scores-queue", "scores-dlq"):
         assert depends_via(named(plan, queue), "kmsMasterKeyId", created_key), queue
     assert depends_via(function, "kmsKeyArn", created_key)
+
+
+MULTI_REGION_KEY = "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+
+
+def test_a_multi_region_key_is_accepted_wherever_a_key_arn_is() -> None:
+    # GIVEN the ARN of a multi-Region key (its id is mrk- and 32 hex digits) and one with a malformed id
+    from pydantic import ValidationError
+
+    from hybrid_ai_platform.config import EncryptionConfig
+
+    bad = "arn:aws:kms:eu-west-1:123456789012:key/mrk-xyz"
+    # THEN the key you bring (component Args and stack config) and every kms_key field take it, alike
+    assert EncryptionKeyArgs(account_id="123456789012", region="eu-west-1", tags=TAGS, key_arn=MULTI_REGION_KEY)
+    assert EncryptionConfig(key_arn=MULTI_REGION_KEY).key_arn == MULTI_REGION_KEY
+    # AND the malformed one is refused by both, naming the field
+    with pytest.raises(ValueError, match="key_arn"):
+        EncryptionKeyArgs(account_id="123456789012", region="eu-west-1", tags=TAGS, key_arn=bad)
+    with pytest.raises(ValidationError, match="key_arn"):
+        EncryptionConfig(key_arn=bad)
