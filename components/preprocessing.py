@@ -463,7 +463,6 @@ class PreprocessingPipeline(pulumi.ComponentResource):
         fn = args
         tags = dict(args.tags)
         child = pulumi.ResourceOptions(parent=self)
-        feature_prefix = f"{fn.feature_set}/"
         self.metrics_namespace = args.metrics_namespace
         self.metric_dimensions = {"service": fn.name, "FeatureSet": fn.feature_set}
         self.args = args
@@ -650,7 +649,7 @@ class PreprocessingPipeline(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             f"{name}-role-policy",
             role=self.role.id,
-            policy=policy_document(self._role_statements(args, feature_prefix)),
+            policy=policy_document(self._role_statements(args)),
             opts=pulumi.ResourceOptions(parent=self.role),
         )
         layers: list[pulumi.Input[str]] = []
@@ -753,7 +752,7 @@ class PreprocessingPipeline(pulumi.ComponentResource):
         )
         return queue, dead_letter_queue
 
-    def _role_statements(self, args: PreprocessingPipelineArgs, feature_prefix: str) -> list[Statement]:
+    def _role_statements(self, args: PreprocessingPipelineArgs) -> list[Statement]:
         log_group_arn = pulumi.Output.concat(
             "arn:aws:logs:", args.region, ":", args.account_id, ":log-group:/aws/lambda/", args.function_name
         )

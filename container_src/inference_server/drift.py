@@ -144,16 +144,6 @@ def build_profile(
     }
 
 
-def compare(profile: Mapping[str, Any], features: pa.Table, scores: pa.Table | None) -> dict[str, dict[str, float]]:
-    """PSI per feature and per score column present in both the profile and the data."""
-    counted: dict[str, dict[str, Histogram]] = {"features": {}, "scores": {}}
-    for section, table in (("features", features), ("scores", scores)):
-        for name, reference in profile.get(section, {}).items():
-            if table is not None and name in table.column_names:
-                counted[section][name] = Histogram(reference).add(table.column(name))
-    return compare_counts(profile, counted)
-
-
 def compare_counts(
     profile: Mapping[str, Any], counted: Mapping[str, Mapping[str, Histogram]]
 ) -> dict[str, dict[str, float]]:

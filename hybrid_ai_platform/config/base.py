@@ -13,7 +13,7 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core.core_schema import ValidationInfo
 
-from hybrid_ai_platform.contracts import KMS_KEY_ARN_PATTERN, LOG_RETENTION_DAYS, SECRET_NAME, SECRET_VALUE, world_open
+from hybrid_ai_platform.contracts import KMS_KEY_ARN_PATTERN, LOG_RETENTION_DAYS, world_open
 
 PROJECT_NAMESPACE = "hybrid-ai-platform"
 """The Pulumi project name, and so the namespace of the stack config keys."""
@@ -21,9 +21,6 @@ PROJECT_NAMESPACE = "hybrid-ai-platform"
 AWS_REGION_PATTERN = (
     r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-\d$"
 )
-
-_SECRET_NAME = SECRET_NAME
-_SECRET_VALUE = SECRET_VALUE
 
 
 def args_default(args: type, name: str) -> Any:
