@@ -278,7 +278,9 @@ class PreprocessingWorker(pulumi.ComponentResource):
             scheduling["tolerations"] = [
                 {"key": NODE_POOL_LABEL, "operator": "Equal", "value": PREPROCESSING_NODE_POOL, "effect": "NoSchedule"}
             ]
-        # Scaled from zero by KEDA: `replicas` is left out (server-side apply then leaves it to KEDA, no drift),
+        # Scaled by KEDA: `replicas` is left out (server-side apply then leaves it to KEDA, no drift). The API server
+        # defaults it to 1 on creation (https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#replicas),
+        # so one pod starts until KEDA scales an idle queue to zero;
         # and `pulumi.com/skipAwait` stops Pulumi waiting for a ready pod, which only a queued message and a
         # pushed worker image bring (https://www.pulumi.com/registry/packages/kubernetes/api-docs/apps/v1/deployment/).
         self.deployment = k8s.apps.v1.Deployment(
@@ -342,8 +344,11 @@ class PreprocessingWorker(pulumi.ComponentResource):
                 "minReplicaCount": 0,
                 "maxReplicaCount": args.max_replicas,
                 "pollingInterval": 15,
-                # Scale to zero only after a full visibility timeout without messages: a batch in flight is
-                # counted (in-flight messages), so no pod is removed mid-batch.
+                # cooldownPeriod only governs the last step, 1 -> 0, after the trigger was last active; the HPA
+                # KEDA creates scales N -> M > 0 (https://keda.sh/docs/latest/reference/scaledobject-spec/). The
+                # queue length counts in-flight messages, so the last pod is not removed mid-batch; a pod the HPA
+                # removes at N -> M drains on SIGTERM within terminationGracePeriodSeconds, and an unfinished
+                # message becomes visible again for another pod.
                 "cooldownPeriod": 6 * fn.timeout_seconds,
                 "triggers": [
                     {
