@@ -404,7 +404,10 @@ def preprocessing_node_group(
     """The small spot CPU node group of the preprocessing workers: 0 to ``max_size`` nodes
     (:func:`node_group_max_size`), tainted
     ``hybrid-ai/node-pool=preprocessing:NoSchedule`` so only the workers (which tolerate it) land there,
-    with the cluster autoscaler's discovery and scale-from-zero node-template tags."""
+    with the cluster autoscaler's discovery and node-template tags. As for the GPU groups
+    (:class:`~.gpu_node_group.GpuNodeGroup`), EKS copies only the discovery tags to the Auto Scaling group: at zero
+    nodes the autoscaler reads the group's label and taint with ``eks:DescribeNodegroup``, and the template
+    tags record the same facts on the node group."""
     from .gpu_node_group import node_launch_template
 
     ami_type = "AL2023_x86_64_STANDARD"
