@@ -25,6 +25,7 @@ from hybrid_ai_platform.contracts import (
     PREPROCESSING_THROUGHPUT_BYTES_PER_VCPU_SECOND,
     SECRET_NAME,
     SECRET_VALUE,
+    VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT,
     derived_size_threshold_bytes,
 )
 
@@ -733,7 +734,7 @@ class PreprocessingPipeline(pulumi.ComponentResource):
             f"{prefix}-queue",
             kms_master_key_id=args.kms_key_arn,
             kms_data_key_reuse_period_seconds=300,
-            visibility_timeout_seconds=6 * fn.timeout_seconds,
+            visibility_timeout_seconds=VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT * fn.timeout_seconds,
             message_retention_seconds=fn.message_retention_seconds,
             receive_wait_time_seconds=20,
             redrive_policy=pulumi.Output.json_dumps(

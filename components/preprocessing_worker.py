@@ -29,7 +29,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from hybrid_ai_platform.contracts import LAMBDA_MB_PER_VCPU, cpu_milli, memory_mib
+from hybrid_ai_platform.contracts import (
+    LAMBDA_MB_PER_VCPU,
+    VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT,
+    cpu_milli,
+    memory_mib,
+)
 
 from . import validation as check
 from .encryption_key import KmsKey, check_kms_key, kms_key_arn
@@ -349,7 +354,7 @@ class PreprocessingWorker(pulumi.ComponentResource):
                 # queue length counts in-flight messages, so the last pod is not removed mid-batch; a pod the HPA
                 # removes at N -> M drains on SIGTERM within terminationGracePeriodSeconds, and an unfinished
                 # message becomes visible again for another pod.
-                "cooldownPeriod": 6 * fn.timeout_seconds,
+                "cooldownPeriod": VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT * fn.timeout_seconds,
                 "triggers": [
                     {
                         "type": "aws-sqs-queue",

@@ -507,3 +507,8 @@ KMS_KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/([0-9a-f-]{36}|
 """A KMS key ARN: a single-Region key id (a UUID) or a multi-Region one (``mrk-`` and 32 hex digits,
 https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/kms/aws.sdk.kotlin.services.kms.model/-replicate-key-request/key-id.html).
 Lambda's ``KMSKeyArn`` and CloudWatch Logs' ``kmsKeyId`` take the ARN, not an alias or a bare key id."""
+
+VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT = 6
+"""A preprocessing queue's visibility timeout is this many function timeouts: AWS's guidance for an SQS event
+source (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html), kept for the cluster worker, which
+derives its batch budget from it, and the KEDA cooldown."""

@@ -14,7 +14,11 @@ from hybrid_ai_platform.components.preprocessing import (
     environment_variable_problem,
 )
 from hybrid_ai_platform.components.preprocessing_worker import IMAGE_PATTERN, IMAGE_TAG_PATTERN, PreprocessingWorkerArgs
-from hybrid_ai_platform.contracts import EVENTBRIDGE_NUMERIC_MAX, derived_size_threshold_bytes
+from hybrid_ai_platform.contracts import (
+    EVENTBRIDGE_NUMERIC_MAX,
+    VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT,
+    derived_size_threshold_bytes,
+)
 
 from .base import FeatureSetName, LogRetentionDays, Name, _Model, args_default
 
@@ -151,7 +155,7 @@ class PreprocessingFunctionConfig(_Model):
             )
         if self.batch_size > 10 and self.batching_window_seconds < 1:
             raise ValueError(f"batch_size {self.batch_size} above 10 needs batching_window_seconds >= 1")
-        if self.timeout_seconds * 6 > 43200:
+        if self.timeout_seconds * VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT > 43200:
             raise ValueError(
                 f"timeout_seconds {self.timeout_seconds} gives a visibility timeout above the SQS maximum of 43200"
             )

@@ -73,7 +73,8 @@ HEARTBEAT_FILE = "/tmp/preprocessing-worker.heartbeat"  # noqa: S108 - the only 
 HEARTBEAT_SLACK_SECONDS = 30
 """Added to a long poll plus a batch budget to give the time by which the next heartbeat is due."""
 VISIBILITY_TO_TIMEOUT = 6
-"""The stack sets the queue's visibility timeout to this many function timeouts (components/preprocessing.py)."""
+"""The stack sets the queue's visibility timeout to this many function timeouts
+(``hybrid_ai_platform.contracts.VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT``; a test holds the two equal)."""
 MAX_MESSAGES_RANGE = (1, 10)
 WAIT_SECONDS_RANGE = (0, 20)
 

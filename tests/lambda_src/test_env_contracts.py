@@ -55,3 +55,9 @@ def test_the_function_accepts_the_component_environment_and_reads_the_sweep_queu
     settings = Settings.from_environ(env)
     assert settings.sweep_queue_url == url
     assert settings.feature_set == FEATURE_SET
+
+
+def test_the_worker_derives_its_batch_budget_from_the_visibility_timeout_the_stack_sets() -> None:
+    from preprocessing.worker import VISIBILITY_TO_TIMEOUT
+
+    assert VISIBILITY_TO_TIMEOUT == contracts.VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT
