@@ -56,6 +56,9 @@ USAGE_DEFAULT_FUNCTION_REQUESTS = 100_000
 """Invocations per month of a preprocessing function with no usage entry."""
 USAGE_DEFAULT_FUNCTION_DURATION_MS = 2_000
 """Average billed duration of a preprocessing function with no usage entry."""
+USAGE_DEFAULT_PLACEMENT_THRESHOLD_PERCENT = 20.0
+"""``usage.placement_threshold_percent`` when unset: a placement more than this much costlier than the cheapest
+is reported (plan, diff, pr-check and the ``placement-cost`` policy)."""
 USAGE_DEFAULT_SQS_REQUESTS = 1_000_000
 """SQS API requests across the stack per month when none are given."""
 USAGE_DEFAULT_S3_GB = 100

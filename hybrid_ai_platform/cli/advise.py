@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from hybrid_ai_platform.contracts import USAGE_DEFAULT_PLACEMENT_THRESHOLD_PERCENT
 from hybrid_ai_platform.policies.placement import (
     PLACEMENTS,
     Advice,
@@ -30,7 +31,7 @@ from hybrid_ai_platform.policies.placement import (
 
 from .plandoc import PlacementAdvice, PlacementSection, PlanDocument
 
-DEFAULT_THRESHOLD_PERCENT = 20.0
+DEFAULT_THRESHOLD_PERCENT = USAGE_DEFAULT_PLACEMENT_THRESHOLD_PERCENT
 """A placement more than this much costlier than the cheapest is reported. Defaults to 20%."""
 LABELS = {"lambda": "Lambda on-demand", "lambda-provisioned": "Lambda provisioned", "cluster": "Cluster (spot)"}
 COLOURS = {"lambda": "#d97706", "lambda-provisioned": "#7c3aed", "cluster": "#2563eb"}

@@ -12,6 +12,7 @@ from hybrid_ai_platform.contracts import (
     USAGE_DEFAULT_FUNCTION_DURATION_MS,
     USAGE_DEFAULT_FUNCTION_REQUESTS,
     USAGE_DEFAULT_NAT_GB,
+    USAGE_DEFAULT_PLACEMENT_THRESHOLD_PERCENT,
     USAGE_DEFAULT_SQS_REQUESTS,
     USAGE_MAX_NODE_HOURS,
 )
@@ -144,6 +145,6 @@ class UsageConfig(_Model):
     """GB through the NAT gateways per month. Defaults to 100."""
     cluster: ClusterUsage = Field(default_factory=ClusterUsage)
     """Cluster-side assumptions of the placement advisor. Defaults to the ``ClusterUsage`` defaults."""
-    placement_threshold_percent: float = Field(default=20, ge=0)
+    placement_threshold_percent: float = Field(default=USAGE_DEFAULT_PLACEMENT_THRESHOLD_PERCENT, ge=0)
     """``blueprint diff`` / ``pr-check`` and the ``placement-cost`` policy report a function the change touches
     whose placement costs more than this percentage above the cheapest placement. Defaults to 20."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pulumi
+import pytest
 
 from hybrid_ai_platform.cli.synth import _plain
 
@@ -37,3 +39,32 @@ def test_an_archive_shows_the_digest_of_its_current_content(tmp_path: Path) -> N
     # AND the path is shown relative to the project root, as before
     shown = _plain({"code": pulumi.FileArchive(str(package))}, tmp_path)
     assert shown["code"]["archive"]["path"] == "build/layer.zip"
+
+
+def test_a_file_is_read_once_per_version_and_a_rebuild_with_a_pinned_mtime_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the digests counted as they are computed
+    import hybrid_ai_platform.cli.synth as synth
+
+    reads: list[str] = []
+    original = hashlib.file_digest
+
+    def counting(stream: Any, digest: str) -> Any:
+        reads.append(stream.name)
+        return original(stream, digest)
+
+    monkeypatch.setattr(synth.hashlib, "file_digest", counting)
+    package = tmp_path / "layer.zip"
+    package.write_bytes(b"first build" * 1000)
+    pinned = package.stat().st_mtime_ns
+    # WHEN many resources name the same file THEN it is read once
+    for _ in range(5):
+        _digest_in_plan(package, tmp_path)
+    assert len(reads) == 1
+    # AND a reproducible rebuild (same size, modification time set back to the pinned one) is read again: its
+    # status-change time moved, and the plan shows the new content's digest
+    package.write_bytes(b"other build" * 1000)
+    os.utime(package, ns=(pinned, pinned))
+    assert _digest_in_plan(package, tmp_path) == hashlib.sha256(b"other build" * 1000).hexdigest()
+    assert len(reads) == 2

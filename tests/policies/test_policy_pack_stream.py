@@ -8,13 +8,13 @@ resource (and provider) equal to the one the plan shows, under the same configur
 from __future__ import annotations
 
 import copy
-import json
 import threading
 from typing import Any
 
 import pytest
 
 from hybrid_ai_platform.cli.analyzer import PolicyPackProcess, load_policy_config
+from hybrid_ai_platform.cli.analyzer.config import engine_config
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT
 from tests.conftest import shipped_plan
 
@@ -35,7 +35,7 @@ def _untagged(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stack_config(document: dict[str, Any]) -> dict[str, str]:
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in document["config"].items()}
+    return engine_config(document["config"])
 
 
 class _Counting:

@@ -24,7 +24,13 @@ from hybrid_ai_platform.policies.placement import _peak_to_mean as peak_to_mean
 from hybrid_ai_platform.policies.props import get
 from pulumi_policy import ResourceValidationArgs, Severity
 
-from hybrid_ai_platform.contracts import USAGE_SCHEMA, memory_mib
+from hybrid_ai_platform.contracts import (
+    USAGE_DEFAULT_FUNCTION_DURATION_MS,
+    USAGE_DEFAULT_FUNCTION_REQUESTS,
+    USAGE_DEFAULT_PLACEMENT_THRESHOLD_PERCENT,
+    USAGE_SCHEMA,
+    memory_mib,
+)
 
 WORKER_TYPE = "kubernetes:apps/v1:Deployment"
 WORKER_COMPONENT = "preprocessing-worker"
@@ -79,8 +85,8 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     entry = _lookup(usage.get("functions") or {}, args.name, name) or {}
     fn = FunctionProfile(
         name=args.name,
-        requests_per_month=float(entry.get("requests_per_month", 100_000)),
-        duration_ms=float(entry.get("average_duration_ms", 2_000)),
+        requests_per_month=float(entry.get("requests_per_month", USAGE_DEFAULT_FUNCTION_REQUESTS)),
+        duration_ms=float(entry.get("average_duration_ms", USAGE_DEFAULT_FUNCTION_DURATION_MS)),
         memory_mb=memory,
         architecture=architecture,
         peak_to_mean=peak_to_mean(entry, "usage.functions"),
@@ -93,7 +99,7 @@ def check(args: ResourceValidationArgs, config: Mapping[str, Any], report: Calla
     except PlacementInputError as exc:
         report(f"function '{args.name}' cannot be priced: {exc}")
         return
-    threshold = float(usage.get("placement_threshold_percent", 20))
+    threshold = float(usage.get("placement_threshold_percent", USAGE_DEFAULT_PLACEMENT_THRESHOLD_PERCENT))
     over = advice.overspend_percent
     if advice.cheapest != advice.current and over > threshold:
         where = "on Lambda" if advice.current == "lambda" else "on the cluster"
