@@ -18,7 +18,7 @@ from hybrid_ai_platform.cli.checks import run_checks
 from hybrid_ai_platform.cli.checks.iam import ANY, Policy, Request, evaluate
 from hybrid_ai_platform.cli.diff import is_blocking
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT
-from tests.conftest import SHIPPED_STACKS, shipped_plan
+from tests.conftest import SHIPPED_STACKS, placed_prod_plan, shipped_plan
 
 CHECK = "system-workload-permissions"
 TODAY = datetime.date(2026, 11, 28)
@@ -340,3 +340,22 @@ def test_a_misspelt_declaration_key_is_refused_not_ignored(tmp_path: Path) -> No
     [finding] = _findings(document)
     assert finding["urn"] == function["urn"] and is_blocking(finding)
     assert "has unknown key(s) missing-key" in finding["message"]
+
+
+def test_a_cluster_worker_whose_pod_identity_role_lacks_a_write_blocks_naming_the_worker_role() -> None:
+    # GIVEN prod with transactions on `auto`: its cluster worker runs the same code under a Pod Identity role
+    document = copy.deepcopy(placed_prod_plan().to_json())
+    assert _findings(copy.deepcopy(document)) == []
+
+    def other_prefix(statements: dict[str, Any], _: Any) -> None:
+        statements["WriteOwnFeatures0"]["Resource"] = statements["WriteOwnFeatures0"]["Resource"].replace(
+            "/transactions/*", "/transaction/*"
+        )
+
+    # WHEN only the worker's role writes under another prefix (the Lambda role is untouched)
+    _edit_policy(document, "transactions-worker-identity-policy", other_prefix)
+    findings = _findings(document)
+    # THEN the worker's writes are reported on the worker's role, and nothing on the function's
+    worker_role = _record(document, "transactions-worker-identity-role")["urn"]
+    assert findings and {f["urn"] for f in findings} == {worker_role}
+    assert any("(for s3:PutObject" in f["message"] for f in findings)
