@@ -357,27 +357,17 @@ def advise(
     ``measured`` maps a function name to ``(label, parsed JSON)`` pairs applied with :func:`calibrate`.
     """
     config = document.get("config") or {}
-    project = str(document.get("project") or "hybrid-ai-platform")
-    region = str(config.get("aws:region") or "us-east-1")
-    usage = config.get(f"{project}:usage") or {}
-    cluster = cluster_assumptions(usage)
-    entries = []
-    for fn in profiles_from_config(config, project):
-        for label, data in (measured or {}).get(fn.name, ()):
-            fn = calibrate(fn, data, label)
-        entries.append(advise_function(fn, cluster, region).to_json())
-    table = price_table()
     return {
-        "region": region,
-        "currency": table["currency"],
-        "functions": entries,
+        "region": str(config.get("aws:region") or "us-east-1"),
+        "currency": price_table()["currency"],
+        "functions": [advice.to_json() for advice in advice_objects(document, measured)],
     }
 
 
 def advice_objects(
     document: Mapping[str, Any], measured: Mapping[str, Sequence[tuple[str, Any]]] | None = None
 ) -> list[Advice]:
-    """Like :func:`advise`, as :class:`Advice` objects (for charts)."""
+    """The advice of :func:`advise`, as :class:`Advice` objects (for tables and charts)."""
     config = document.get("config") or {}
     project = str(document.get("project") or "hybrid-ai-platform")
     region = str(config.get("aws:region") or "us-east-1")
