@@ -12,10 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from hybrid_ai_platform.policies import PACK_NAME, exceptions
+from hybrid_ai_platform.policies.conversions import share_property_conversions
 from hybrid_ai_platform.policies.framework import pack_policies
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 exceptions.PACK_DIR = Path(__file__).resolve().parent
+share_property_conversions()  # pulumi_policy converts a resource's properties once per policy; once is enough
 
 PolicyPack(
     name=PACK_NAME,

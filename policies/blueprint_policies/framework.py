@@ -16,6 +16,7 @@ Both wrap ``pulumi_policy`` classes and add what a security team needs:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -139,12 +140,16 @@ class _Reporter:
         self.report = report
         self.default_urn = default_urn
         self.count = 0
+        self._exceptions_file = config.get("exceptionsFile")
+
+    @functools.cached_property
+    def exceptions(self) -> exc.ExceptionsFile:
+        """The exceptions file, read when the first violation is reported (most checks report none). A file
+        that cannot be read waives nothing here; the ``policy-exceptions`` policy reports why."""
         try:
-            self.exceptions = exc.load_exceptions(config.get("exceptionsFile"))
-            self.load_error: str | None = None
-        except exc.ExceptionsFileError as error:
-            self.exceptions = exc.ExceptionsFile()
-            self.load_error = str(error)
+            return exc.load_exceptions(self._exceptions_file)
+        except exc.ExceptionsFileError:
+            return exc.ExceptionsFile()
 
     def __call__(self, message: str, urn: str | None = None) -> None:
         urn = urn or self.default_urn

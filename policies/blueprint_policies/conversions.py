@@ -1,0 +1,92 @@
+"""One property conversion per message and analyzer call, instead of one per policy.
+
+``pulumi_policy``'s analyzer servicer converts a resource's properties from the protobuf ``Struct`` the
+engine sends to a dict (``json_format.MessageToDict``) inside its loop over the policies: for every policy,
+for every resource. With this pack's 47 resource policies an ``Analyze`` call converts the same properties
+(and the same provider's) 47 times, and ``AnalyzeStack`` converts every resource once per stack policy (18);
+the conversion is pure Python and is nearly all of the pack's time (pulumi_policy 1.21, ``policy.py``
+``Analyze``, ``AnalyzeStack`` and ``_get_provider_resource``).
+
+:func:`share_property_conversions` makes each ``Analyze`` and ``AnalyzeStack`` call convert each message
+once: within the call, a message converted before hands back the same dict. That is safe because
+``pulumi_policy`` passes the converted dict only to ``deserialize_properties``, which reads it and builds
+new dicts and lists for the policies (the equivalence test runs the pack with and without sharing on the
+shipped stacks and compares every diagnostic). Nothing is kept between calls, and calls on other threads
+(the analyzer serves four at once) have their own memo. Every other use of ``MessageToDict`` (``Configure``,
+``Remediate``) is unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_local = threading.local()
+
+
+class _SharedJsonFormat:
+    """Stands in for ``json_format`` inside ``pulumi_policy.policy``: ``MessageToDict`` of a message
+    already converted in the current analyzer call (with default options) returns the first result;
+    everything else is the real module."""
+
+    def __init__(self, json_format: Any) -> None:
+        self._json_format = json_format
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._json_format, name)
+
+    def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - the module's name
+        memo: dict[int, tuple[Any, Any]] | None = getattr(_local, "memo", None)
+        if memo is None or args or kwargs:
+            return self._json_format.MessageToDict(message, *args, **kwargs)
+        seen = memo.get(id(message))
+        if seen is not None and seen[0] is message:  # the memo holds the message: its id is not reused
+            return seen[1]
+        converted = self._json_format.MessageToDict(message)
+        memo[id(message)] = (message, converted)
+        return converted
+
+
+def _one_conversion_per_call(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(self: Any, request: Any, context: Any) -> Any:
+        if getattr(_local, "memo", None) is not None:  # already inside a call on this thread
+            return method(self, request, context)
+        _local.memo = {}
+        try:
+            return method(self, request, context)
+        finally:
+            _local.memo = None
+
+    call.__wrapped_for_shared_conversions__ = True  # type: ignore[attr-defined]
+    return call
+
+
+def share_property_conversions() -> bool:
+    """Convert each message once per ``Analyze``/``AnalyzeStack`` call in this process (see the module).
+
+    Returns whether it is in effect: false, with nothing changed, when the installed ``pulumi_policy``
+    does not have the shape this was written against (a ``json_format`` module reference and an
+    ``_PolicyAnalyzerServicer`` with both methods), so another version runs as it ships. Calling it again
+    changes nothing more.
+    """
+    from pulumi_policy import policy
+
+    servicer = getattr(policy, "_PolicyAnalyzerServicer", None)
+    json_format = getattr(policy, "json_format", None)
+    if servicer is None or json_format is None or not hasattr(json_format, "MessageToDict"):
+        return False
+    methods: dict[str, Callable[..., Any]] = {}
+    for name in ("Analyze", "AnalyzeStack"):
+        method = getattr(servicer, name, None)
+        if not callable(method):
+            return False
+        methods[name] = method
+    if not isinstance(json_format, _SharedJsonFormat):
+        setattr(policy, "json_format", _SharedJsonFormat(json_format))  # noqa: B010 - replaces a module
+    for name, method in methods.items():
+        if not getattr(method, "__wrapped_for_shared_conversions__", False):
+            setattr(servicer, name, _one_conversion_per_call(method))
+    return True

@@ -1,0 +1,114 @@
+"""``share_property_conversions``: the pack converts a message's properties once per analyzer call, with the
+same answers (issue 17, goal 4).
+
+The pack's real analyzer servicer (``pulumi_policy``'s) and its real policies are driven in-process with the
+requests the CLI sends for the shipped prod plan, once as ``pulumi_policy`` ships and once with sharing, and
+every response is compared byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from google.protobuf import empty_pb2, json_format
+from hybrid_ai_platform.policies import PACK_NAME
+from hybrid_ai_platform.policies.conversions import share_property_conversions
+from hybrid_ai_platform.policies.framework import pack_policies
+from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy import EnforcementLevel, policy
+
+from hybrid_ai_platform.cli.analyzer import configure_request, reconcile_config, stack_policy_config
+from hybrid_ai_platform.cli.analyzer.encoding import _analyze_request, _provider_of, _stack_resource
+from hybrid_ai_platform.cli.synth import PROJECT_ROOT
+from tests.conftest import shipped_plan
+
+
+def _requests() -> tuple[list[Any], Any]:
+    """The Analyze requests (one per resource, with its provider) and the AnalyzeStack request of prod."""
+    resources = shipped_plan("prod").to_json()["resources"]
+    by_urn = {r["urn"]: r for r in resources}
+    analyze = [_analyze_request(r, _provider_of(r, by_urn)) for r in resources]
+    stack = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
+    return analyze, stack
+
+
+def _servicer() -> Any:
+    """The pack's analyzer servicer with its policies, configured with prod's policy config as the CLI sends it."""
+    servicer = policy._PolicyAnalyzerServicer(PACK_NAME, "1.0.0", list(pack_policies()), EnforcementLevel.MANDATORY)
+    config, _ = stack_policy_config("prod", dict(shipped_plan("prod").config), PROJECT_ROOT)
+    info = servicer.GetAnalyzerInfo(empty_pb2.Empty(), None)
+    servicer.Configure(configure_request(reconcile_config(info, config)), None)
+    return servicer
+
+
+def _answers(analyze: list[Any], stack: Any, conversions: list[int]) -> list[bytes]:
+    """Every answer of a freshly configured servicer; ``conversions`` counts those of the analyzer calls only."""
+    servicer = _servicer()
+    conversions[0] = 0
+    responses = [servicer.Analyze(request, None) for request in analyze] + [servicer.AnalyzeStack(stack, None)]
+    return [r.SerializeToString(deterministic=True) for r in responses]
+
+
+@pytest.fixture
+def conversions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the real ``MessageToDict`` conversions; the sharing is undone after the test."""
+    count = [0]
+    real = json_format.MessageToDict
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(json_format, "MessageToDict", counting)
+    for name in ("json_format",):
+        monkeypatch.setattr(policy, name, getattr(policy, name))
+    for method in ("Analyze", "AnalyzeStack"):
+        monkeypatch.setattr(policy._PolicyAnalyzerServicer, method, getattr(policy._PolicyAnalyzerServicer, method))
+    return count
+
+
+def test_sharing_gives_every_answer_unchanged_with_one_conversion_per_message(conversions: list[int]) -> None:
+    analyze, stack = _requests()
+    resources = len(analyze)
+    with_provider = sum(1 for r in analyze if r.HasField("provider"))
+    # GIVEN the answers of pulumi_policy as it ships, which converts per policy
+    shipped = _answers(analyze, stack, conversions)
+    assert conversions[0] > 10 * (resources + with_provider)  # per policy: the waste being removed
+    # WHEN the pack shares conversions within a call
+    assert share_property_conversions() is True
+    shared = _answers(analyze, stack, conversions)
+    # THEN every Analyze and AnalyzeStack answer is byte for byte the same
+    assert shared == shipped
+    # AND each Analyze converted its properties and its provider's once, and AnalyzeStack each resource's
+    # properties and provider's once
+    assert conversions[0] == 2 * (resources + with_provider)
+    # AND calling it again changes nothing more
+    assert share_property_conversions() is True
+    assert _answers(analyze, stack, conversions) == shipped
+    assert conversions[0] == 2 * (resources + with_provider)
+
+
+def test_nothing_is_kept_between_calls(conversions: list[int]) -> None:
+    # GIVEN sharing, and one request analyzed twice (two calls)
+    analyze, _ = _requests()
+    share_property_conversions()
+    servicer = _servicer()
+    request = next(r for r in analyze if r.HasField("provider"))
+    servicer.Analyze(request, None)
+    conversions[0] = 0
+    servicer.Analyze(request, None)
+    # THEN the second call converts again (no memo outlives a call), and outside a call nothing is shared
+    assert conversions[0] == 2
+    first = policy.json_format.MessageToDict(request.properties)
+    assert policy.json_format.MessageToDict(request.properties) is not first
+
+
+def test_another_pulumi_policy_shape_is_left_as_it_ships(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a pulumi_policy whose servicer is not where this was written against
+    monkeypatch.delattr(policy, "_PolicyAnalyzerServicer")
+    original: Callable[..., Any] = policy.json_format.MessageToDict
+    # THEN sharing is not in effect and nothing changed
+    assert share_property_conversions() is False
+    assert policy.json_format.MessageToDict is original
