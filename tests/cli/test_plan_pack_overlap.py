@@ -39,9 +39,16 @@ class _Recorder:
                 recorder.processes.append(self)
 
             def _call(self, method: str, request: Any) -> Any:
+                self._record(method, request)
+                return super()._call(method, request)
+
+            def _start(self, method: str, request: Any) -> Any:
+                self._record(method, request)
+                return super()._start(method, request)
+
+            def _record(self, method: str, request: Any) -> None:
                 if method == "Analyze":
                     recorder.analyzed.setdefault(threading.current_thread().name, []).append(request.urn)
-                return super()._call(method, request)
 
         monkeypatch.setattr(analyzer, "PolicyPackProcess", Recording)
 

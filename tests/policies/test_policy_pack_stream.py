@@ -43,15 +43,17 @@ class _Counting:
 
     def __init__(self, pack: PolicyPackProcess, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: dict[str, int] = {}
-        original = pack._call
+        for sender in ("_call", "_start"):  # waiting for the answer, or not (the stream pipelines its calls)
+            monkeypatch.setattr(pack, sender, self._counted(getattr(pack, sender)))
 
-        def call(method: str, request: Any) -> Any:
+    def _counted(self, send: Any) -> Any:
+        def counted(method: str, request: Any) -> Any:
             if method == "Analyze":
                 name = threading.current_thread().name
                 self.calls[name] = self.calls.get(name, 0) + 1
-            return original(method, request)
+            return send(method, request)
 
-        monkeypatch.setattr(pack, "_call", call)
+        return counted
 
 
 def _tags_required(section: dict[str, Any]) -> list[str]:

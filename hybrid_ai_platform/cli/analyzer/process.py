@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from ._common import RPC_TIMEOUT_SECONDS, STARTUP_TIMEOUT_SECONDS, PolicyPackErr
 from .config import configure_request, engine_config, reconcile_config
 from .encoding import _analyze_request, _provider_of, _stack_resource
 from .result import build_section
+
+STREAM_IN_FLIGHT = 16
+"""Analyze calls :meth:`PolicyPackProcess.stream` keeps in flight (the pack serves 4 at a time)."""
 
 
 def _pack_settings(pack_dir: Path) -> dict[str, Any]:
@@ -144,13 +148,25 @@ class PolicyPackProcess:
         try:
             return getattr(self.stub, method)(request, timeout=RPC_TIMEOUT_SECONDS)
         except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else None
-            if method == "Handshake" and code == grpc.StatusCode.UNIMPLEMENTED:
-                return None
-            details = exc.details() if hasattr(exc, "details") else str(exc)
-            raise PolicyPackError(
-                f"policy pack {self.name} failed in {method}: {details}\n{self.stderr_tail()}"
-            ) from None
+            return self._failed(method, exc)
+
+    def _start(self, method: str, request: Any) -> Any:
+        """Send a call without waiting for its answer; :meth:`_result` reads it."""
+        return getattr(self.stub, method).future(request, timeout=RPC_TIMEOUT_SECONDS)
+
+    def _result(self, method: str, call: Any) -> Any:
+        """The response of a call started with ``future()``, or the same error as :meth:`_call`."""
+        try:
+            return call.result()
+        except grpc.RpcError as exc:
+            return self._failed(method, exc)
+
+    def _failed(self, method: str, exc: grpc.RpcError) -> Any:
+        code = exc.code() if hasattr(exc, "code") else None
+        if method == "Handshake" and code == grpc.StatusCode.UNIMPLEMENTED:
+            return None
+        details = exc.details() if hasattr(exc, "details") else str(exc)
+        raise PolicyPackError(f"policy pack {self.name} failed in {method}: {details}\n{self.stderr_tail()}") from None
 
     def analyze(
         self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
@@ -188,16 +204,32 @@ class PolicyPackProcess:
                     pass
                 return
             self._streamed_setup = (project, stack, stack_config, dict(config), info, reconciled)
+            # Calls are pipelined: up to STREAM_IN_FLIGHT are sent before the oldest answer is awaited. The
+            # program's thread holds the GIL most of the time; a call that had to wait for it both to send and to
+            # read its answer would cost a GIL hand-off each way, serially, and the pack would fall behind.
+            in_flight: deque[tuple[Mapping[str, Any], Mapping[str, Any] | None, Any]] = deque()
             failed = False
-            for resource, provider in resources:
-                if failed:
-                    continue
+
+            def collect() -> None:
+                nonlocal failed
+                resource, provider, call = in_flight.popleft()
                 try:
-                    diagnostics = self._call("Analyze", _analyze_request(resource, provider)).diagnostics
+                    diagnostics = self._result("Analyze", call).diagnostics
                 except PolicyPackError:
                     failed = True
-                    continue
-                self._streamed[str(resource["urn"])] = (resource, provider, list(diagnostics))
+                    return
+                if not failed:
+                    self._streamed[str(resource["urn"])] = (resource, provider, list(diagnostics))
+
+            for resource, provider in resources:
+                if failed:
+                    continue  # drain: the producer does not wait on a failed stream
+                request = _analyze_request(resource, provider)
+                in_flight.append((resource, provider, self._start("Analyze", request)))
+                while len(in_flight) >= STREAM_IN_FLIGHT or (in_flight and in_flight[0][2].done()):
+                    collect()
+            while in_flight:
+                collect()
 
     def _configure(
         self, project: str, stack: str, stack_config: Mapping[str, str], config: Mapping[str, Any]
