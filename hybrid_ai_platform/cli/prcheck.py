@@ -18,6 +18,7 @@ it says so in the returned notes instead of silently leaving the section out.
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import json
 import os
@@ -94,17 +95,26 @@ def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: 
 
     notes: list[str] = []
     _refuse_unpriced(document, stack)
-    # the system checks run first: a pack started early is meanwhile still analyzing, in its own process, the
-    # resources the program registered (the checks read the resources and the config, never the policies section)
-    checks = ChecksSection.from_json(run_checks(document, root))
     run_policy_pack = _optional("hybrid_ai_platform.cli.analyzer", "run_policy_pack")
     if isinstance(run_policy_pack, str):
         notes.append(f"policies not evaluated: the policy pack is absent ({run_policy_pack})")
+        document.checks = ChecksSection.from_json(run_checks(document, root))
     else:
-        # the pack (a separate process, or another revision's) reads the plan as JSON
-        document.policies = PoliciesSection.from_json(run_policy_pack(document.to_json(), stack, root, pack=pack))
+        # The pack works in its own process: its last calls (the resources not yet analyzed, AnalyzeStack) run
+        # while this process runs the system checks, which read the resources and the config, never the
+        # policies section. A checks error is raised first, as when the two ran one after the other.
+        # The pack (a separate process, or another revision's) reads the plan as JSON.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"policy-pack-{stack}") as executor:
+            policies = executor.submit(run_policy_pack, document.to_json(), stack, root, pack=pack)
+            try:
+                checks = ChecksSection.from_json(run_checks(document, root))
+            except BaseException:
+                policies.cancel()
+                concurrent.futures.wait([policies])
+                raise
+            document.policies = PoliciesSection.from_json(policies.result())
+        document.checks = checks
         notes.extend(_guardrails_notes(document, root))
-    document.checks = checks
     estimate = _optional("hybrid_ai_platform.policies.cost", "estimate")
     if isinstance(estimate, str):
         notes.append(f"cost not estimated: the cost model is absent ({estimate})")
