@@ -157,3 +157,55 @@ def test_a_package_that_cannot_load_its_feature_set_is_an_error(tmp_path: Path) 
     (broken / "__init__.py").write_text("raise RuntimeError('broken registry')\n")
     result = data_chain._contract(tmp_path / "broken", PROJECT_ROOT / "container_src", "transactions", SIGNATURE)
     assert "RuntimeError: broken registry" in result["error"]
+
+
+def _prod_config() -> dict[str, Any]:
+    return dict(document("prod")["config"])
+
+
+def _archive() -> Path:
+    """The arm64 function archive ``make package`` builds (the shipped functions run on arm64)."""
+    return PROJECT_ROOT / "build" / "lambda" / "arm64" / "function.zip"
+
+
+def test_a_warm_probe_answers_as_a_cold_one_and_is_used_once() -> None:
+    # GIVEN the answer of a probe started for the request (cold)
+    container_src = PROJECT_ROOT / "container_src"
+    data_chain._contract.cache_clear()
+    cold = data_chain._contract(_archive(), container_src, "transactions", SIGNATURE)
+    assert cold.get("problems") == [] and cold.get("signature_feature_set") == "transactions"
+    # WHEN a plan of prod (a batch job, a model with a signature_file) warms a probe before its program runs
+    data_chain._contract.cache_clear()
+    with data_chain.warm_probe(PROJECT_ROOT, _prod_config(), PROJECT):
+        assert container_src in data_chain._warm
+        warm = data_chain._contract(_archive(), container_src, "transactions", SIGNATURE)
+        # THEN the check took the warm probe, which gave the same answer
+        assert container_src not in data_chain._warm
+    assert warm == cold
+    data_chain._contract.cache_clear()
+
+
+def test_an_unused_warm_probe_is_stopped_and_a_stack_without_signatures_warms_none() -> None:
+    container_src = PROJECT_ROOT / "container_src"
+    # GIVEN prod's config: a probe is warmed, and stopped on exit when no check took it
+    with data_chain.warm_probe(PROJECT_ROOT, _prod_config(), PROJECT):
+        process = data_chain._warm[container_src]
+    assert process.poll() is not None and container_src not in data_chain._warm
+    # GIVEN a config without a signature_file: the probe would never run, so none is started
+    config = _prod_config()
+    for model in config[f"{PROJECT}:inference"]["models"]:
+        model.pop("signature_file", None)
+    with data_chain.warm_probe(PROJECT_ROOT, config, PROJECT):
+        assert container_src not in data_chain._warm
+
+
+def test_an_archive_that_ships_a_module_the_warm_probe_imported_is_probed_cold(tmp_path: Path) -> None:
+    # GIVEN an archive that ships its own (broken) pyarrow, which the Lambda runtime would import first
+    shadow = tmp_path / "shadow"
+    (shadow / "pyarrow").mkdir(parents=True)
+    (shadow / "pyarrow" / "__init__.py").write_text("raise ImportError('no pyarrow here', name='pyarrow')\n")
+    # WHEN it is probed while a warm probe (pyarrow already imported from the environment) waits
+    with data_chain.warm_probe(PROJECT_ROOT, _prod_config(), PROJECT):
+        result = data_chain._contract(shadow, PROJECT_ROOT / "container_src", "transactions", SIGNATURE)
+    # THEN the answer is the one of a probe that put the archive first: the archive's pyarrow
+    assert result == {"unavailable": "pyarrow is not installed (pip install '.[lambda,server]')"}

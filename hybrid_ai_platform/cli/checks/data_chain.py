@@ -24,10 +24,12 @@ environment is caught:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,12 +45,32 @@ CONTAINER_SRC = "container_src"
 """Where the batch job's contract code (``inference_server.signature``) lives in the project."""
 
 _PROBE = """
-import json, sys
-archive, container_src, feature_set, signature_path = sys.argv[1:5]
-sys.path[:0] = [archive, container_src]
+import json, os, sys, zipfile
+container_src, archive = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
+# Cold (the archive given): the function's code archive first, as the Lambda runtime puts the code first.
+# Warm (no archive yet): the imports, most of the probe's time, happen before the request names the archive.
+sys.path[:0] = [archive, container_src] if archive else [container_src]
+before = set(sys.modules)
 try:
     import pyarrow  # noqa: F401
     from inference_server.signature import ContractError, ModelSignature
+    missing = None
+except ImportError as exc:
+    missing = exc
+archive, feature_set, signature_path = json.loads(sys.stdin.readline())
+if len(sys.argv) == 2:
+    if zipfile.is_zipfile(archive):
+        provided = {name.split("/")[0] for name in zipfile.ZipFile(archive).namelist()}
+    else:
+        provided = set(os.listdir(archive)) if os.path.isdir(archive) else set()
+    imported = {name.split(".")[0] for name in set(sys.modules) - before}
+    if {name.split(".")[0] for name in provided} & imported:
+        print(json.dumps({"cold": True}))  # the archive ships a module imported already: it would shadow it
+        raise SystemExit(0)
+    sys.path.insert(0, archive)
+try:
+    if missing is not None:
+        raise missing
     from preprocessing.feature_sets import get_feature_set
 except ImportError as exc:
     print(json.dumps({"unavailable": f"{exc.name or exc} is not installed (pip install '.[lambda,server]')"}))
@@ -65,23 +87,86 @@ print(json.dumps({
     "signature_feature_set": signature.feature_set,
 }))
 """
+PROBE_TIMEOUT_SECONDS = 120
+
+
+def _start_probe(container_src: Path, archive: Path | None = None) -> subprocess.Popen[str]:
+    """A probe process: it imports the batch job's contract code (after ``archive``'s modules, when given),
+    then waits for one request on stdin."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _PROBE, str(container_src), *([str(archive)] if archive else [])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+_warm: dict[Path, subprocess.Popen[str]] = {}
+"""Probe processes started ahead of the check (:func:`warm_probe`), by container_src, each for one request."""
+_warm_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def warm_probe(root: Path, stack_config: Mapping[str, Any], project: str) -> Iterator[None]:
+    """Start the check's probe process now, for the check to use later; stop it on exit if it went unused.
+
+    The probe's imports (pyarrow, the batch job's contract code) are most of its time. Started when a plan
+    starts, they run on the other core while the program synthesizes, instead of after it. Started only when
+    the stack's config (``<project>:inference``) has a batch job and a model with a ``signature_file``, the
+    only case in which the check runs the probe; the result is the same with or without it.
+    """
+    inference = stack_config.get(f"{project}:inference")
+    inference = inference if isinstance(inference, Mapping) else {}
+    models = inference.get("models")
+    signed = isinstance(models, list) and any(isinstance(m, Mapping) and m.get("signature_file") for m in models)
+    wanted = signed and bool(inference.get("batch_jobs"))
+    container_src = root / CONTAINER_SRC
+    started = None
+    if wanted:
+        with _warm_lock:
+            if container_src not in _warm:
+                started = _warm[container_src] = _start_probe(container_src)
+    try:
+        yield
+    finally:
+        if started is not None:
+            with _warm_lock:
+                if _warm.get(container_src) is started:
+                    del _warm[container_src]
+                else:
+                    started = None  # the check took it
+            if started is not None:
+                started.kill()
+                started.communicate()
 
 
 @functools.cache
 def _contract(archive: Path, container_src: Path, feature_set: str, signature: Path) -> Mapping[str, Any]:
     """Run the batch job's schema check of ``signature`` against the deployed feature set's output
-    schema, in a subprocess; the parsed JSON result (``problems``, ``error`` or ``unavailable``)."""
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(archive), str(container_src), feature_set, str(signature)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+    schema, in a subprocess (a warm one when :func:`warm_probe` started it); the parsed JSON result
+    (``problems``, ``error`` or ``unavailable``)."""
+    with _warm_lock:
+        warm = _warm.pop(container_src, None)
+    request = json.dumps([str(archive), feature_set, str(signature)]) + "\n"
+    result = _ask(warm or _start_probe(container_src, archive), request, archive, feature_set)
+    if result.get("cold"):  # the archive ships a module the warm probe imported: ask a probe that put it first
+        result = _ask(_start_probe(container_src, archive), request, archive, feature_set)
+    return result
+
+
+def _ask(process: subprocess.Popen[str], request: str, archive: Path, feature_set: str) -> Mapping[str, Any]:
+    """Send a probe its request; its JSON answer, or an ``error`` for a probe that failed or hung."""
+    try:
+        stdout, stderr = process.communicate(request, timeout=PROBE_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return {"error": f"loading feature set '{feature_set}' from {archive.name} took over {PROBE_TIMEOUT_SECONDS} s"}
+    if process.returncode != 0:
+        last = (stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"loading feature set '{feature_set}' from {archive.name} failed: {last}"}
-    parsed: Mapping[str, Any] = json.loads(result.stdout)
+    parsed: Mapping[str, Any] = json.loads(stdout)
     return parsed
 
 
