@@ -30,7 +30,14 @@ if TYPE_CHECKING:
     from .encryption_key import EncryptionKey, EncryptionKeyArgs
     from .gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
     from .inference_cluster import InferenceCluster, InferenceClusterArgs
-    from .inference_service import ArtifactCheckError, InferenceService, InferenceServiceArgs
+    from .inference_service import (
+        ArtifactCheckError,
+        InferenceService,
+        InferenceServiceArgs,
+        ModelArtifacts,
+        ModelRelease,
+        check_model_artifacts,
+    )
     from .keda import Keda, KedaArgs
     from .network import ExistingVpc, Network, NetworkArgs, VpcPeering
     from .nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
@@ -66,6 +73,9 @@ _EXPORTS: dict[str, str] = {
     "InferenceService": "inference_service",
     "InferenceServiceArgs": "inference_service",
     "ArtifactCheckError": "inference_service",
+    "ModelArtifacts": "inference_service",
+    "ModelRelease": "inference_service",
+    "check_model_artifacts": "inference_service",
     "Keda": "keda",
     "KedaArgs": "keda",
     "Network": "network",
@@ -109,6 +119,8 @@ __all__ = [
     "Keda",
     "KedaArgs",
     "LambdaPackage",
+    "ModelArtifacts",
+    "ModelRelease",
     "Network",
     "NetworkArgs",
     "NvidiaDevicePlugin",
@@ -123,6 +135,7 @@ __all__ = [
     "PreprocessingWorker",
     "PreprocessingWorkerArgs",
     "VpcPeering",
+    "check_model_artifacts",
 ]
 
 

@@ -276,8 +276,23 @@ def _not_found(lookup: str, error: Exception) -> bool:
     return any(marker in text for marker in NOT_FOUND_MARKERS[lookup])
 
 
+@dataclass(frozen=True)
+class ModelRelease:
+    """A model version and the image that serves it: what :func:`check_model_artifacts` looks up (an
+    :class:`InferenceServiceArgs` has the same four fields)."""
+
+    model_name: str
+    """Model name: the registry's ``<model>`` path segment."""
+    version: str
+    """Pinned model version."""
+    image_tag: str
+    """Image tag in the model's ECR repository."""
+    image: str | None = None
+    """Full image reference override. Defaults to none: the model's ECR repository at ``image_tag``."""
+
+
 def check_model_artifacts(
-    model: InferenceServiceArgs,
+    model: ModelRelease | InferenceServiceArgs,
     repository_name: str,
     registry_prefix: str,
     region: str,
@@ -295,6 +310,11 @@ def check_model_artifacts(
     binary object). A "not found" answer marks the artifact missing; any other error raises
     :class:`ArtifactCheckError`, as does a missing artifact of a model already serving
     (:data:`SERVING_TAG`): the update stops instead of deleting a running service.
+
+    A direct-form invoke runs the program's pending work to completion and then pads the event loop's ready
+    queue back to its length (``pulumi.runtime.sync_await``), a cost that grows with the resources already
+    declared: a program with many models looks their artifacts up before it declares other resources and
+    passes them as :attr:`InferenceServiceArgs.artifacts` (the stack program does).
     """
     key = f"{registry_prefix}/{model.model_name}/{model.version}/model.onnx"
     try:
@@ -435,6 +455,10 @@ class InferenceServiceArgs:
     SLO alarms and load-based scaling receive nothing (the stack program always sets it)."""
     scaler_depends_on: Sequence[pulumi.Resource] = ()
     """What the KEDA ScaledObject waits for (the KEDA release, which installs its CRDs). Defaults to none."""
+    artifacts: ModelArtifacts | None = None
+    """This model version's artifacts as :func:`check_model_artifacts` found them before the program declared
+    its resources (with this ``repository_name``, ``registry_prefix`` and ``region``). Defaults to none: the
+    component looks them up when it is constructed."""
 
     def __post_init__(self) -> None:
         check_kms_key(self, "kms_key", self.kms_key)
@@ -480,6 +504,18 @@ class InferenceServiceArgs:
         check.check_number(self, "latency_percentile", self.latency_percentile, 50.0, 99.99)
         check.check_int(self, "slo_window_days", self.slo_window_days, 7, 90)
         check.check_strings(self, "batch_jobs", self.batch_jobs)
+        if self.artifacts is not None:
+            check.check_type(self, "artifacts", self.artifacts, ModelArtifacts)
+            wanted = f"/{self.model_name}/{self.version}/model.onnx"
+            image = self.image or f":{self.image_tag}"
+            if not self.artifacts.model_uri.rstrip('"').endswith(wanted) or not self.artifacts.image.endswith(image):
+                check.fail(
+                    self,
+                    "artifacts",
+                    f"were looked up for {self.artifacts.image} and {self.artifacts.model_uri}, not for this model "
+                    f"version ({wanted.lstrip('/')}, image {image.lstrip(':')}); look them up with this Args' "
+                    "model_name, version, image_tag and image, or leave artifacts unset",
+                )
 
     @property
     def kms_key_arn(self) -> pulumi.Input[str]:
@@ -554,7 +590,7 @@ class InferenceService(pulumi.ComponentResource):
         labels = {**selector_labels(model.model_name), "app.kubernetes.io/part-of": "hybrid-ai-platform"}
 
         # Artifacts: checked before anything is registered (the repository's tags record the result)
-        self.artifacts = check_model_artifacts(
+        self.artifacts = args.artifacts or check_model_artifacts(
             model, args.repository_name, args.registry_prefix, args.region, pulumi.InvokeOptions(parent=self)
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pulumi
+import pulumi_aws as aws
 from hybrid_ai_platform.components.alarms import Alarms
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket, ArtifactBucketArgs, ObjectLockArgs
 from hybrid_ai_platform.components.aws_rules import bounded_name
@@ -20,7 +21,13 @@ from hybrid_ai_platform.components.cluster_autoscaler import ClusterAutoscalerAr
 from hybrid_ai_platform.components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from hybrid_ai_platform.components.gpu_node_group import GpuNodeGroupArgs
 from hybrid_ai_platform.components.inference_cluster import InferenceCluster, InferenceClusterArgs
-from hybrid_ai_platform.components.inference_service import InferenceService, InferenceServiceArgs
+from hybrid_ai_platform.components.inference_service import (
+    InferenceService,
+    InferenceServiceArgs,
+    ModelArtifacts,
+    ModelRelease,
+    check_model_artifacts,
+)
 from hybrid_ai_platform.components.network import ExistingVpc, Network, NetworkArgs, VpcPeering
 from hybrid_ai_platform.components.preprocessing import (
     LambdaPackage,
@@ -40,7 +47,7 @@ from hybrid_ai_platform.config import (
 )
 from hybrid_ai_platform.contracts import BucketPurpose
 
-from .context import StackContext
+from .context import StackContext, stack_prefix
 
 
 def encryption_key_args(
@@ -212,6 +219,28 @@ def cluster_autoscaler_args(
     )
 
 
+def model_repository_name(model: ModelServiceConfig) -> str:
+    """The model's ECR repository: ``<project>-<stack>/<model>``."""
+    return f"{stack_prefix()}/{model.name}"
+
+
+def model_artifacts(config: PlatformConfig, provider: aws.Provider) -> dict[str, ModelArtifacts]:
+    """Every model's artifacts by model name (:func:`check_model_artifacts` through ``provider``), looked up
+    while the program has declared nothing else: a direct-form invoke pads the event loop's ready queue back to
+    the length it had, so the same lookups after the data plane's resources cost time in proportion to them."""
+    opts = pulumi.InvokeOptions(provider=provider)
+    return {
+        model.name: check_model_artifacts(
+            ModelRelease(model.name, model.version, model.image_tag, model.image),
+            model_repository_name(model),
+            config.storage.model_registry.prefix,
+            config.region,
+            opts,
+        )
+        for model in config.inference.models
+    }
+
+
 def inference_service_args(
     model: ModelServiceConfig,
     config: PlatformConfig,
@@ -234,7 +263,7 @@ def inference_service_args(
         model_registry=ctx.model_registry,
         registry_prefix=config.storage.model_registry.prefix,
         kms_key=ctx.key,
-        repository_name=f"{ctx.name}/{model.name}",
+        repository_name=model_repository_name(model),
         tags=ctx.tags,
         image=model.image,
         min_replicas=model.min_replicas,
@@ -255,6 +284,7 @@ def inference_service_args(
         depends_on=depends_on,
         batch_jobs=[job.name for job in config.inference.batch_jobs if job.model == model.name],
         scaler_depends_on=scaler_depends_on,
+        artifacts=ctx.model_artifacts.get(model.name),
         node_cidr=network.cidr_block,
     )
 

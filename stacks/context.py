@@ -9,6 +9,7 @@ import pulumi_aws as aws
 from hybrid_ai_platform.components.alarms import Alarms
 from hybrid_ai_platform.components.artifact_bucket import ArtifactBucket
 from hybrid_ai_platform.components.encryption_key import EncryptionKey
+from hybrid_ai_platform.components.inference_service import ModelArtifacts
 from hybrid_ai_platform.components.observability import DashboardRow, FailureMode
 from hybrid_ai_platform.components.preprocessing import PreprocessingPipeline
 
@@ -37,7 +38,16 @@ class StackContext:
     pipelines: list[PreprocessingPipeline] = field(default_factory=list)
     """The preprocessing pipelines, in config order (the cluster half adds their workers)."""
 
+    model_artifacts: dict[str, ModelArtifacts] = field(default_factory=dict)
+    """Each model's published artifacts by model name, looked up before the other resources are declared
+    (:func:`stacks.args.model_artifacts`)."""
+
     @property
     def name(self) -> str:
         """``<project>-<stack>``: prefix of physical names that must be unique per account."""
-        return f"{pulumi.get_project()}-{pulumi.get_stack()}"
+        return stack_prefix()
+
+
+def stack_prefix() -> str:
+    """``<project>-<stack>``: prefix of physical names that must be unique per account."""
+    return f"{pulumi.get_project()}-{pulumi.get_stack()}"

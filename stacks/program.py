@@ -57,6 +57,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
     """Key, buckets, preprocessing pipelines, alarms and budget."""
     tags = config.required_tags()
     provider = aws.Provider("aws", region=config.region)
+    artifacts = args.model_artifacts(config, provider)  # first: direct-form lookups cost more the more is declared
     opts = pulumi.ResourceOptions(providers={"aws": provider})
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
 
@@ -92,6 +93,7 @@ def build_data_plane(config: PlatformConfig, packages: dict[str, LambdaPackage])
         landing=landing,
         feature_store=feature_store,
         model_registry=model_registry,
+        model_artifacts=artifacts,
     )
 
     pipelines = [

@@ -144,6 +144,9 @@ def _section(name: str, obj: Any, level: str = "##") -> list[str]:
         lines += [f"`{name}(name: str, args: {args}, opts: pulumi.ResourceOptions | None = None)`", ""]
         if token:
             lines += [f"Pulumi type: `{token}`", ""]
+    if inspect.isfunction(obj):
+        signature = str(inspect.signature(obj)).replace("'", "")
+        return [*lines, f"`{name}{signature}`", "", markdown(inspect.getdoc(obj) or ""), ""]
     lines += [markdown(inspect.getdoc(obj) or ""), ""]
     fields = members(obj)
     if fields:
@@ -161,7 +164,8 @@ def render() -> str:
     )
     args = {f"{n}Args" for n in components if f"{n}Args" in objects}
     errors = sorted(n for n, o in objects.items() if isinstance(o, type) and issubclass(o, BaseException))
-    values = sorted(set(names) - set(components) - args - set(errors))
+    functions = sorted(n for n, o in objects.items() if inspect.isfunction(o))
+    values = sorted(set(names) - set(components) - args - set(errors) - set(functions))
     lines = [
         "# API reference: `hybrid_ai_platform.components`",
         "",
@@ -174,7 +178,7 @@ def render() -> str:
         "## Contents",
         "",
     ]
-    for name in [*components, *values, *errors]:
+    for name in [*components, *values, *functions, *errors]:
         lines.append(
             f"- [`{name}`](#{name.lower()})"
             + (f" and [`{name}Args`](#{name.lower()}args)" if name in components and f"{name}Args" in args else "")
@@ -187,6 +191,9 @@ def render() -> str:
             lines += _section(f"{name}Args", objects[f"{name}Args"], "###")
     lines += ["# Value types", ""]
     for name in values:
+        lines += _section(name, objects[name])
+    lines += ["# Functions", ""]
+    for name in functions:
         lines += _section(name, objects[name])
     lines += ["# Errors", ""]
     for name in errors:

@@ -620,3 +620,20 @@ def test_a_multi_region_key_is_accepted_wherever_a_key_arn_is() -> None:
         EncryptionKeyArgs(account_id="123456789012", region="eu-west-1", tags=TAGS, key_arn=bad)
     with pytest.raises(ValidationError, match="key_arn"):
         EncryptionConfig(key_arn=bad)
+
+
+def test_artifacts_looked_up_for_another_model_version_are_refused() -> None:
+    from hybrid_ai_platform.components.inference_service import ModelArtifacts
+    from hybrid_ai_platform.components.validation import ArgsError
+
+    uri = "s3://registry/models/fraud-scorer/3/model.onnx"
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/p-dev/fraud-scorer:2026.11.1"
+    # GIVEN artifacts looked up for this model version and image: accepted
+    assert service_args(artifacts=ModelArtifacts(image=image, image_checked=True, model_uri=uri)).artifacts
+    # GIVEN artifacts of another version, or of another image tag: refused, naming the field
+    for artifacts in (
+        ModelArtifacts(image=image, image_checked=True, model_uri=uri.replace("/3/", "/4/")),
+        ModelArtifacts(image=image.replace("2026.11.1", "2026.10.1"), image_checked=True, model_uri=uri),
+    ):
+        with pytest.raises(ArgsError, match=r"^InferenceServiceArgs\.artifacts: were looked up for .* not for this"):
+            service_args(artifacts=artifacts)

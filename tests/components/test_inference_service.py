@@ -405,3 +405,36 @@ def test_dev_and_staging_have_a_client_namespace_that_may_call_the_endpoint(stac
     [source] = rule["from"]
     assert "inference-clients" in source["namespaceSelector"]["matchExpressions"][0]["values"]
     assert rule["ports"] == [{"protocol": "TCP", "port": int(endpoint.rsplit(":", 1)[1])}]
+
+
+def test_the_program_looks_up_every_models_artifacts_before_declaring_the_platform(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the number of resources the program had registered at each artifact look-up of prod
+    from hybrid_ai_platform.cli import mocks
+
+    registered: list[str] = []
+    at_lookup: list[int] = []
+    new_resource, call = mocks.PlanMocks.new_resource, mocks.PlanMocks.call
+
+    def recording_new(self: mocks.PlanMocks, args: Any) -> Any:
+        registered.append(args.typ)
+        return new_resource(self, args)
+
+    def recording_call(self: mocks.PlanMocks, args: Any) -> Any:
+        if args.token.startswith(("aws:ecr/", "aws:s3/getObject")):
+            at_lookup.append(len(registered))
+        return call(self, args)
+
+    monkeypatch.setattr(mocks.PlanMocks, "new_resource", recording_new)
+    monkeypatch.setattr(mocks.PlanMocks, "call", recording_call)
+    plan = synthesize("prod")
+    # THEN every look-up (repository, image, model object of both models) came before anything but the AWS
+    # provider was declared: a direct-form invoke pads the event loop's ready queue back to its length, so
+    # looked up after the data plane they cost in proportion to what is declared
+    assert len(at_lookup) == 3 * len(MODELS)
+    assert max(at_lookup) <= registered.count("pulumi:providers:aws")
+    # AND the services use what was looked up: both are published in the steady state
+    assert {r.name for r in plan.resources if r.name in {f"{m}-deployment" for m in MODELS}} == {
+        f"{m}-deployment" for m in MODELS
+    }
