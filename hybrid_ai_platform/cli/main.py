@@ -32,7 +32,7 @@ import contextlib
 import gc
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -110,7 +110,7 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
     pack = EarlyPolicyPack(stack, root)  # its process starts and imports while the program synthesizes
     # so do the system checks' probe processes (only for a config that validates: else synthesis stops at once)
     warm = warmed(root, pack.files.config, pack.files.project) if pack.available and pack.files else None
-    with warm or contextlib.nullcontext(), _switch_interval(PLAN_SWITCH_INTERVAL_SECONDS):
+    with warm or contextlib.nullcontext():
         try:
             plan = synthesize(
                 stack,
@@ -128,22 +128,6 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
             pack.close()
     add_quotas(document)
     return document, notes
-
-
-PLAN_SWITCH_INTERVAL_SECONDS = 0.0005
-"""CPython's thread switch interval while a plan is computed (the default is 5 ms). The thread that feeds the
-policy pack's process needs the GIL for a moment per resource while the program's thread holds it; at 5 ms per
-hand-off the pack starved (the 50-function stack: 0.5 s of pack CPU in a 4.5 s synthesis, 1.9 s at 0.5 ms)."""
-
-
-@contextlib.contextmanager
-def _switch_interval(seconds: float) -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
 
 
 class EarlyPolicyPack:
@@ -215,8 +199,16 @@ class EarlyPolicyPack:
         return self._thread is not None
 
     def offer(self, resource: dict[str, Any], provider: dict[str, Any] | None) -> None:
-        """Hand the pack a resource the program registered, as the plan shows it, with its provider resource."""
-        self._offered.put((resource, provider))
+        """Hand the pack a resource the program registered, as the plan shows it, with its provider resource.
+
+        Called from the program's threads: once the pack is configured, the ``Analyze`` call is sent from here
+        (the program's thread holds the interpreter lock; a hand-off to the stream's thread for each resource
+        would wait for it); the stream's thread collects the answers."""
+        process = self._process
+        sent = None
+        if process is not None and process.streaming.is_set() and not self._stopping:
+            sent = process.send(resource, provider)
+        self._offered.put((resource, provider, sent))
 
     def _wait(self) -> Any:
         self._offered.put(None)  # the program has finished: the stream ends after what it registered

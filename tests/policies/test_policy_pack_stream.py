@@ -8,6 +8,7 @@ resource (and provider) equal to the one the plan shows, under the same configur
 from __future__ import annotations
 
 import copy
+import queue
 import threading
 from typing import Any
 
@@ -69,7 +70,7 @@ def test_streamed_diagnostics_are_reused_only_for_the_resources_the_plan_shows_u
     counting = _Counting(pack_process, monkeypatch)
     # GIVEN the log group streamed without its tags (as a program might register it and then differ), its
     # provider streamed as the plan shows it
-    items = [(provider, None), (_untagged(log_group), provider)]
+    items = [(provider, None, None), (_untagged(log_group), provider, None)]
     pack_process.stream(iter(items), document["project"], "dev", _stack_config(document), config)
     # WHEN the plan document (tags present) is analyzed
     section = pack_process.analyze(document, "dev", config, config_file)
@@ -79,7 +80,9 @@ def test_streamed_diagnostics_are_reused_only_for_the_resources_the_plan_shows_u
     assert _tags_required(section) == []
     assert counting.calls == {"MainThread": 3}  # the stream's two calls, then the changed log group again
     # AND the other way round: streamed as the plan shows it, then the plan drops its tags: the findings appear
-    pack_process.stream(iter([(log_group, provider)]), document["project"], "dev", _stack_config(document), config)
+    pack_process.stream(
+        iter([(log_group, provider, None)]), document["project"], "dev", _stack_config(document), config
+    )
     untagged_document = dict(document, resources=[provider, _untagged(log_group)])
     assert len(_tags_required(pack_process.analyze(untagged_document, "dev", config, config_file))) == 5
 
@@ -93,7 +96,7 @@ def test_a_stream_under_another_policy_config_is_not_reused(
     disabled = {**config, "tags-required": {**config.get("tags-required", {}), "enforcementLevel": "disabled"}}
     untagged = dict(document, resources=[provider, _untagged(log_group)])
     pack_process.stream(
-        iter([(provider, None), (untagged["resources"][1], provider)]),
+        iter([(provider, None, None), (untagged["resources"][1], provider, None)]),
         document["project"],
         "dev",
         _stack_config(document),
@@ -105,3 +108,29 @@ def test_a_stream_under_another_policy_config_is_not_reused(
     section = pack_process.analyze(untagged, "dev", config, config_file)
     assert len(_tags_required(section)) == 5
     assert counting.calls == {"MainThread": 2}
+
+
+def test_calls_sent_by_the_producer_are_collected_as_the_streams_own(
+    pack_process: PolicyPackProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a stream whose producer sends the log group's call itself once the pack is configured (as the
+    # plan's program thread does), and leaves its provider's to the stream
+    document, log_group, provider = _log_group_document()
+    config, config_file = load_policy_config("dev", PROJECT_ROOT)
+    expected = pack_process.analyze(document, "dev", config, config_file)
+    offered: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    stream = threading.Thread(
+        target=pack_process.stream,
+        args=(iter(offered.get, None), document["project"], "dev", _stack_config(document), config),
+    )
+    stream.start()
+    offered.put((provider, None, None))
+    assert pack_process.streaming.wait(timeout=60)
+    offered.put((log_group, provider, pack_process.send(log_group, provider)))
+    offered.put(None)
+    stream.join()
+    assert not pack_process.streaming.is_set()
+    # WHEN the plan is analyzed THEN both answers are reused (no Analyze call) and the result is the same
+    counting = _Counting(pack_process, monkeypatch)
+    assert pack_process.analyze(document, "dev", config, config_file) == expected
+    assert counting.calls == {}

@@ -86,6 +86,8 @@ class PolicyPackProcess:
         self._lock = threading.Lock()
         self._streamed: dict[str, tuple[Mapping[str, Any], Mapping[str, Any] | None, list[Any]]] = {}
         """Diagnostics of the resources :meth:`stream` analyzed, by URN, with the resource and provider sent."""
+        self.streaming = threading.Event()
+        """Set while :meth:`stream` runs on a configured pack: :meth:`send` may be called from other threads."""
         self._streamed_setup: tuple[Any, ...] | None = None
         """What :meth:`stream` configured the pack with (project, stack, stack config, policy config) and the
         analyzer info and reconciled config it got back."""
@@ -175,9 +177,14 @@ class PolicyPackProcess:
         with self._lock:
             return self._analyze(plan_document, stack, config, config_file)
 
+    def send(self, resource: Mapping[str, Any], provider: Mapping[str, Any] | None) -> Any:
+        """Send ``Analyze`` for a resource from the caller's thread, without waiting; hand the returned call to
+        :meth:`stream` with the resource (only while :attr:`streaming` is set)."""
+        return self._start("Analyze", _analyze_request(resource, provider))
+
     def stream(
         self,
-        resources: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+        resources: Iterable[tuple[Mapping[str, Any], Mapping[str, Any] | None, Any]],
         project: str,
         stack: str,
         stack_config: Mapping[str, Any],
@@ -189,10 +196,11 @@ class PolicyPackProcess:
         in pkg/resource/deploy/step_generator.go sends every registered resource to each analyzer before its step
         is run: https://github.com/pulumi/pulumi/blob/master/pkg/resource/deploy/step_generator.go), once the pack
         is configured, which needs only the project and the stack's config. ``resources`` yields each resource as
-        the plan document will show it and its provider resource (or None), until it ends; the pack works on them
-        in its own process while the program runs. :meth:`analyze` of the finished plan document with the same
-        project, stack config and policy config then reuses each diagnostic whose resource and provider are equal
-        to the ones sent here, and sends the rest; it alone reports errors (a failed call here stops the stream).
+        the plan document will show it, its provider resource (or None) and the call :meth:`send` made for it
+        (or None: sent here), until it ends; the pack works on them in its own process while the program runs.
+        :meth:`analyze` of the finished plan document with the same project, stack config and policy config then
+        reuses each diagnostic whose resource and provider are equal to the ones sent here, and sends the rest;
+        it alone reports errors (a failed call here stops the stream).
         """
         with self._lock:
             self._streamed, self._streamed_setup = {}, None
@@ -204,9 +212,11 @@ class PolicyPackProcess:
                     pass
                 return
             self._streamed_setup = (project, stack, stack_config, dict(config), info, reconciled)
+            self.streaming.set()
             # Calls are pipelined: up to STREAM_IN_FLIGHT are sent before the oldest answer is awaited. The
             # program's thread holds the GIL most of the time; a call that had to wait for it both to send and to
-            # read its answer would cost a GIL hand-off each way, serially, and the pack would fall behind.
+            # read its answer would cost a GIL hand-off each way, serially, and the pack would fall behind (the
+            # producer therefore sends what it registers itself, with send(), once the pack is configured).
             in_flight: deque[tuple[Mapping[str, Any], Mapping[str, Any] | None, Any]] = deque()
             failed = False
 
@@ -221,15 +231,18 @@ class PolicyPackProcess:
                 if not failed:
                     self._streamed[str(resource["urn"])] = (resource, provider, list(diagnostics))
 
-            for resource, provider in resources:
-                if failed:
-                    continue  # drain: the producer does not wait on a failed stream
-                request = _analyze_request(resource, provider)
-                in_flight.append((resource, provider, self._start("Analyze", request)))
-                while len(in_flight) >= STREAM_IN_FLIGHT or (in_flight and in_flight[0][2].done()):
+            try:
+                for resource, provider, sent in resources:
+                    if failed:
+                        continue  # drain: the producer does not wait on a failed stream
+                    call = sent if sent is not None else self.send(resource, provider)
+                    in_flight.append((resource, provider, call))
+                    while len(in_flight) >= STREAM_IN_FLIGHT or (in_flight and in_flight[0][2].done()):
+                        collect()
+                while in_flight:
                     collect()
-            while in_flight:
-                collect()
+            finally:
+                self.streaming.clear()
 
     def _configure(
         self, project: str, stack: str, stack_config: Mapping[str, str], config: Mapping[str, Any]
