@@ -30,9 +30,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import itertools
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -130,6 +132,12 @@ def plan_document(stack: str, root: Path, fresh_account: bool = False) -> tuple[
     return document, notes
 
 
+HELPER_FROM_RESOURCES = 1000
+"""Registered resources from which a plan starts a second pack process, to share ``AnalyzeStack`` (see
+``PolicyPackProcess.analyze``): from the 50-function stack's 1,808 resources it takes ~0.4 s off the plan; on
+prod's 250 the start-up would cost more than it saves."""
+
+
 class EarlyPolicyPack:
     """The stack's policy pack process, started in a background thread before synthesis.
 
@@ -149,13 +157,16 @@ class EarlyPolicyPack:
 
     def __init__(self, stack: str, root: Path) -> None:
         import queue
-        import threading
 
         self._process: Any = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._offered: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stopping = False
+        self._count = itertools.count(1)
+        self._helper: Any = None
+        self._helper_thread: threading.Thread | None = None
+        self._start_helper: Callable[[], None] = lambda: None
         self.files: StackFiles | None = None
         """The stack's files, when they could be read (else synthesis reports why)."""
         try:
@@ -175,6 +186,14 @@ class EarlyPolicyPack:
             return
         config = {key: files.config[key] for key in sorted(files.config)}
         env = pack_env({"config": config, "project": files.project}, stack)
+
+        def start_helper() -> None:
+            try:
+                self._helper = PolicyPackProcess(root / "policies", env=env)
+            except BaseException:  # the pack process alone gives the same result
+                self._helper = None
+
+        self._start_helper = start_helper
 
         def start() -> None:
             try:
@@ -209,6 +228,9 @@ class EarlyPolicyPack:
         if process is not None and process.streaming.is_set() and not self._stopping:
             sent = process.send(resource, provider)
         self._offered.put((resource, provider, sent))
+        if next(self._count) == HELPER_FROM_RESOURCES:  # a large stack: a second process for AnalyzeStack
+            self._helper_thread = threading.Thread(target=self._start_helper, name="policy-pack-helper", daemon=True)
+            self._helper_thread.start()
 
     def _wait(self) -> Any:
         self._offered.put(None)  # the program has finished: the stream ends after what it registered
@@ -219,8 +241,12 @@ class EarlyPolicyPack:
         return self._process
 
     def analyze(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """``PolicyPackProcess.analyze`` on the early process (waiting for it to be up)."""
-        return dict(self._wait().analyze(*args, **kwargs))
+        """``PolicyPackProcess.analyze`` on the early process (waiting for it to be up), with the helper process
+        when one was started."""
+        process = self._wait()
+        if self._helper_thread is not None:
+            self._helper_thread.join()
+        return dict(process.analyze(*args, helper=self._helper, **kwargs))
 
     def close(self) -> None:
         """Stop the pack process, if it started."""
@@ -231,6 +257,11 @@ class EarlyPolicyPack:
         if self._process is not None:
             self._process.close()
             self._process = None
+        if self._helper_thread is not None:
+            self._helper_thread.join()
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -112,3 +112,18 @@ def test_a_pack_that_cannot_start_reports_after_synthesis_as_before(tmp_path: Pa
     # AND an unknown stack is still reported as such, not as a pack problem
     with pytest.raises(cli.PlanError, match="unknown stack"):
         cli.plan_document("nope", root)
+
+
+def test_a_large_stack_starts_a_helper_process_that_shares_analyze_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the dev plan the sequential way, and a helper threshold dev's resources pass
+    expected = PlanDocument.from_json(copy.deepcopy(shipped_plan("dev").to_json()))
+    add_policies_and_cost(expected, "dev", PROJECT_ROOT)
+    add_quotas(expected)
+    recorder = _Recorder(monkeypatch)
+    monkeypatch.setattr(cli, "HELPER_FROM_RESOURCES", 50)
+    # WHEN planned by the CLI
+    document, _ = cli.plan_document("dev", PROJECT_ROOT)
+    # THEN a second pack process was started, and stopped, and the document is the same
+    assert len(recorder.processes) == 2
+    assert all(p.process.poll() is not None for p in recorder.processes)
+    assert document == expected

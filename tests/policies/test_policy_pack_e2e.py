@@ -12,6 +12,7 @@ import hybrid_ai_platform
 from hybrid_ai_platform.cli.analyzer import PolicyPackError, PolicyPackProcess, load_policy_config, run_policy_pack
 from hybrid_ai_platform.cli.synth import PROJECT_ROOT, synthesize
 from tests.conftest import shipped_plan
+from tests.policies.conftest import TODAY
 
 
 def _analyze(pack: PolicyPackProcess, document: dict, stack: str, **config_changes: dict) -> dict:
@@ -178,3 +179,49 @@ def test_careless_changes_to_prod_are_mandatory_violations(
     section = run_policy_pack(document, "prod", PROJECT_ROOT, pack=pack_process)
     blocking = {v["policy"] for v in section["violations"] if v["enforcement"] == "mandatory" and not v["exception"]}
     assert blocking == policies, section["violations"]
+
+
+def test_a_helper_process_shares_analyze_stack_with_the_same_section(
+    pack_process: PolicyPackProcess, tmp_path: Path
+) -> None:
+    # GIVEN prod without the landing bucket's public access block, policy and versioning (three stack policies
+    # break), exceptions waiving the first two and an expired one for the third (the audit reports it)
+    document = copy.deepcopy(shipped_plan("prod").to_json())
+    removed = {"landing-public-access", "landing-policy", "landing-versioning"}
+    document["resources"] = [r for r in document["resources"] if r["name"] not in removed]
+    exceptions = tmp_path / "prod.yaml"
+    entry = (
+        "{{policy: {}, resource: landing-bucket, reason: 'public dataset mirror', owner: data-eng, ticket: {}, "
+        "expires: {}}}"
+    )
+    exceptions.write_text(
+        "exceptions:\n"
+        + "".join(
+            f"  - {entry.format(policy, ticket, expires)}\n"
+            for policy, ticket, expires in (
+                ("s3-public-access-block", "SEC-1", "2025-12-31"),
+                ("s3-tls-only", "SEC-2", "2025-12-31"),
+                ("s3-versioning", "SEC-3", "2025-01-01"),
+            )
+        )
+    )
+    config, config_file = load_policy_config("prod", PROJECT_ROOT)
+    for policy in ("s3-public-access-block", "s3-tls-only", "s3-versioning", "policy-exceptions"):
+        config[policy] = {**config[policy], "exceptionsFile": str(exceptions)}
+    alone = pack_process.analyze(document, "prod", config, config_file)
+    # WHEN a second process of the pack takes half of the stack policies
+    with PolicyPackProcess(PROJECT_ROOT / "policies", env={"BLUEPRINT_POLICIES_TODAY": TODAY.isoformat()}) as helper:
+        sent: list[str] = []
+        start = helper._start
+        helper._start = lambda method, request: sent.append(method) or start(method, request)  # type: ignore[method-assign]
+        shared = pack_process.analyze(document, "prod", config, config_file, helper=helper)
+    # THEN the helper ran AnalyzeStack, and the section is the same: the waived violations of both processes'
+    # policies, the audit once
+    assert sent == ["AnalyzeStack"]
+    assert shared == alone
+    waived = sorted(v["policy"] for v in alone["violations"] if v["exception"])
+    assert waived == ["s3-public-access-block", "s3-tls-only"]
+    audit = [
+        v["message"] for v in alone["violations"] if v["policy"] == "policy-exceptions" and "expired" in v["message"]
+    ]
+    assert len(audit) == 1

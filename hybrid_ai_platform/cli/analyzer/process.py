@@ -18,13 +18,23 @@ import yaml
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from ._common import RPC_TIMEOUT_SECONDS, STARTUP_TIMEOUT_SECONDS, PolicyPackError
+from ._common import EXCEPTIONS_POLICY, RPC_TIMEOUT_SECONDS, STARTUP_TIMEOUT_SECONDS, PolicyPackError
 from .config import configure_request, engine_config, reconcile_config
 from .encoding import _analyze_request, _provider_of, _stack_resource
 from .result import build_section
 
 STREAM_IN_FLIGHT = 16
 """Analyze calls :meth:`PolicyPackProcess.stream` keeps in flight (the pack serves 4 at a time)."""
+
+
+def _only(config: Mapping[str, Any], reconciled: Mapping[str, Mapping[str, Any]], enabled: set[str]) -> dict[str, Any]:
+    """The policy config ``config`` with every policy outside ``enabled`` disabled (the others as reconciled)."""
+    result = dict(config)
+    for name in reconciled:
+        if name not in enabled:
+            entry = result.get(name)
+            result[name] = {**entry, "enforcementLevel": "disabled"} if isinstance(entry, Mapping) else "disabled"
+    return result
 
 
 def _pack_settings(pack_dir: Path) -> dict[str, Any]:
@@ -171,11 +181,18 @@ class PolicyPackProcess:
         raise PolicyPackError(f"policy pack {self.name} failed in {method}: {details}\n{self.stderr_tail()}") from None
 
     def analyze(
-        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
+        self,
+        plan_document: Mapping[str, Any],
+        stack: str,
+        config: Mapping[str, Any],
+        config_file: str,
+        helper: PolicyPackProcess | None = None,
     ) -> dict[str, Any]:
-        """Run the whole protocol for one plan; return the ``policies`` section."""
+        """Run the whole protocol for one plan; return the ``policies`` section. ``helper``, another process of the
+        same pack, takes half of the stack policies' ``AnalyzeStack`` work (defaults to None: this process alone;
+        the result is the same)."""
         with self._lock:
-            return self._analyze(plan_document, stack, config, config_file)
+            return self._analyze(plan_document, stack, config, config_file, helper)
 
     def send(self, resource: Mapping[str, Any], provider: Mapping[str, Any] | None) -> Any:
         """Send ``Analyze`` for a resource from the caller's thread, without waiting; hand the returned call to
@@ -266,8 +283,65 @@ class PolicyPackProcess:
         )
         return info, reconciled
 
+    def _analyze_stack(
+        self,
+        request: Any,
+        setup: tuple[str, str, Mapping[str, str], Mapping[str, Any], Any, Mapping[str, Mapping[str, Any]]],
+        helper: PolicyPackProcess | None,
+    ) -> list[Any]:
+        """``AnalyzeStack``'s diagnostics; with a ``helper`` (another process of the same pack), its stack policies
+        are shared between the two processes, which run at once.
+
+        ``pulumi_policy`` converts every resource once per stack policy, so on a large stack AnalyzeStack is most
+        of the pack's time after the program ends, on one core. The helper is configured with every other stack
+        policy (by name) and this process with the rest, each through the protocol's ``Configure`` (the others
+        ``disabled``: the servicer then skips them), both with ``policy-exceptions``, which reports the waived
+        violations its own process recorded; its other findings (the exceptions file's audit) are the same in
+        both and are kept once. This process is configured as before afterwards. A helper that fails leaves the
+        whole call to this process. ``setup`` is (project, stack, stack config, policy config, info, reconciled).
+        """
+        project, stack, stack_config, config, info, reconciled = setup
+        shared = sorted(
+            p.name
+            for p in info.policies
+            if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK
+            and p.name != EXCEPTIONS_POLICY
+            and reconciled.get(p.name, {}).get("enforcementLevel") != "disabled"
+        )
+        if helper is None or len(shared) < 2:
+            return list(self._call("AnalyzeStack", request).diagnostics)
+        theirs = set(shared[0::2])
+        try:
+            with helper._lock:
+                helper._configure(project, stack, stack_config, _only(config, reconciled, theirs | {EXCEPTIONS_POLICY}))
+                their_call = helper._start("AnalyzeStack", request)
+        except PolicyPackError:
+            return list(self._call("AnalyzeStack", request).diagnostics)
+        self._call(
+            "Configure", configure_request(reconcile_config(info, _only(config, reconciled, set(reconciled) - theirs)))
+        )
+        try:
+            ours = list(self._call("AnalyzeStack", request).diagnostics)
+        finally:
+            self._call("Configure", configure_request(reconciled))
+        try:
+            their = list(helper._result("AnalyzeStack", their_call).diagnostics)
+        except PolicyPackError:
+            return list(self._call("AnalyzeStack", request).diagnostics)
+        audit = {d.SerializeToString(deterministic=True) for d in ours if d.policyName == EXCEPTIONS_POLICY}
+        return ours + [
+            d
+            for d in their
+            if not (d.policyName == EXCEPTIONS_POLICY and d.SerializeToString(deterministic=True) in audit)
+        ]
+
     def _analyze(
-        self, plan_document: Mapping[str, Any], stack: str, config: Mapping[str, Any], config_file: str
+        self,
+        plan_document: Mapping[str, Any],
+        stack: str,
+        config: Mapping[str, Any],
+        config_file: str,
+        helper: PolicyPackProcess | None,
     ) -> dict[str, Any]:
         project = str(plan_document.get("project") or "project")
         stack_config = engine_config(plan_document.get("config"))
@@ -289,5 +363,6 @@ class PolicyPackProcess:
                 continue
             diagnostics.extend(self._call("Analyze", _analyze_request(resource, provider)).diagnostics)
         stack_request = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
-        diagnostics.extend(self._call("AnalyzeStack", stack_request).diagnostics)
+        setup = (project, stack, stack_config, dict(config), info, reconciled)
+        diagnostics.extend(self._analyze_stack(stack_request, setup, helper))
         return build_section(self.name, self.version, config_file, info, reconciled, diagnostics, by_urn)
