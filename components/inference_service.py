@@ -457,8 +457,9 @@ class InferenceServiceArgs:
     """What the KEDA ScaledObject waits for (the KEDA release, which installs its CRDs). Defaults to none."""
     artifacts: ModelArtifacts | None = None
     """This model version's artifacts as :func:`check_model_artifacts` found them before the program declared
-    its resources (with this ``repository_name``, ``registry_prefix`` and ``region``). Defaults to none: the
-    component looks them up when it is constructed."""
+    its resources, looked up with this ``repository_name``, ``registry_prefix`` and ``region`` (checked: the model
+    name, version and image tag or ``image`` they were looked up for). Defaults to none: the component looks them
+    up when it is constructed."""
 
     def __post_init__(self) -> None:
         check_kms_key(self, "kms_key", self.kms_key)
@@ -590,8 +591,12 @@ class InferenceService(pulumi.ComponentResource):
         labels = {**selector_labels(model.model_name), "app.kubernetes.io/part-of": "hybrid-ai-platform"}
 
         # Artifacts: checked before anything is registered (the repository's tags record the result)
-        self.artifacts = args.artifacts or check_model_artifacts(
-            model, args.repository_name, args.registry_prefix, args.region, pulumi.InvokeOptions(parent=self)
+        self.artifacts = (
+            args.artifacts
+            if args.artifacts is not None
+            else check_model_artifacts(
+                model, args.repository_name, args.registry_prefix, args.region, pulumi.InvokeOptions(parent=self)
+            )
         )
 
         # Image repository -----------------------------------------------------------------------

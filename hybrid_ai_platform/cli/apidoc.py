@@ -136,6 +136,28 @@ def _type_token(cls: type) -> str | None:
     return None
 
 
+def _signature(function: Any) -> str:
+    """``(name: annotation = default, ...) -> annotation`` with annotations as written (they are strings under
+    ``from __future__ import annotations``) and defaults as their ``repr``."""
+    signature = inspect.signature(function)
+
+    def text(annotation: Any) -> str:
+        return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+
+    parameters = []
+    for parameter in signature.parameters.values():
+        part = parameter.name
+        if parameter.annotation is not inspect.Parameter.empty:
+            part += f": {text(parameter.annotation)}"
+        if parameter.default is not inspect.Parameter.empty:
+            part += f" = {parameter.default!r}"
+        parameters.append(part)
+    result = (
+        "" if signature.return_annotation is inspect.Signature.empty else f" -> {text(signature.return_annotation)}"
+    )
+    return f"({', '.join(parameters)}){result}"
+
+
 def _section(name: str, obj: Any, level: str = "##") -> list[str]:
     lines = [f"{level} `{name}`", ""]
     if isinstance(obj, type) and issubclass(obj, pulumi.ComponentResource):
@@ -145,8 +167,7 @@ def _section(name: str, obj: Any, level: str = "##") -> list[str]:
         if token:
             lines += [f"Pulumi type: `{token}`", ""]
     if inspect.isfunction(obj):
-        signature = str(inspect.signature(obj)).replace("'", "")
-        return [*lines, f"`{name}{signature}`", "", markdown(inspect.getdoc(obj) or ""), ""]
+        return [*lines, f"`{name}{_signature(obj)}`", "", markdown(inspect.getdoc(obj) or ""), ""]
     lines += [markdown(inspect.getdoc(obj) or ""), ""]
     fields = members(obj)
     if fields:

@@ -136,6 +136,9 @@ HELPER_FROM_RESOURCES = 1000
 """Registered resources from which a plan starts a second pack process, to share ``AnalyzeStack`` (see
 ``PolicyPackProcess.analyze``): from the 50-function stack's 1,808 resources it takes ~0.4 s off the plan; on
 prod's 250 the start-up would cost more than it saves."""
+HELPER_WAIT_SECONDS = 2.0
+"""How long the analysis waits for a helper still starting when the program ends; then it runs without it (the
+helper is stopped when the pack is closed)."""
 
 
 class EarlyPolicyPack:
@@ -226,9 +229,12 @@ class EarlyPolicyPack:
         process = self._process
         sent = None
         if process is not None and process.streaming.is_set() and not self._stopping:
-            sent = process.send(resource, provider)
+            try:
+                sent = process.send(resource, provider)
+            except Exception:  # never the program's failure: the stream sends it again and reports what fails
+                sent = None
         self._offered.put((resource, provider, sent))
-        if next(self._count) == HELPER_FROM_RESOURCES:  # a large stack: a second process for AnalyzeStack
+        if next(self._count) == HELPER_FROM_RESOURCES and self._error is None:  # large: a second process
             self._helper_thread = threading.Thread(target=self._start_helper, name="policy-pack-helper", daemon=True)
             self._helper_thread.start()
 
@@ -244,9 +250,10 @@ class EarlyPolicyPack:
         """``PolicyPackProcess.analyze`` on the early process (waiting for it to be up), with the helper process
         when one was started."""
         process = self._wait()
-        if self._helper_thread is not None:
-            self._helper_thread.join()
-        return dict(process.analyze(*args, helper=self._helper, **kwargs))
+        if self._helper_thread is not None:  # it has had the rest of the program's run to start: wait a little more
+            self._helper_thread.join(HELPER_WAIT_SECONDS)
+        helper = None if self._helper_thread is None or self._helper_thread.is_alive() else self._helper
+        return dict(process.analyze(*args, helper=helper, **kwargs))
 
     def close(self) -> None:
         """Stop the pack process, if it started."""

@@ -130,6 +130,8 @@ def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: 
                 checks = ChecksSection.from_json(run_checks(document, root))
             except BaseException:
                 policies.cancel()
+                if pack is not None and hasattr(pack, "close"):
+                    pack.close()  # its calls fail at once instead of running to the end (an early pack only)
                 concurrent.futures.wait([policies])
                 raise
             document.policies = PoliciesSection.from_json(policies.result())

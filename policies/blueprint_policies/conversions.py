@@ -18,6 +18,7 @@ shipped stacks and compares every diagnostic). Nothing is kept between calls, an
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Callable
@@ -64,12 +65,35 @@ def _one_conversion_per_call(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def _deserialization_reads_only(deserialize: Callable[..., Any] | None) -> bool:
+    """Whether ``pulumi_policy``'s ``deserialize_properties`` leaves the dict it is given as it was, and returns new
+    containers (what sharing the converted dict relies on), on the installed version: checked on a sample with a
+    nested map, a list, a secret and an asset."""
+    if deserialize is None:
+        return False
+    from pulumi_policy.deserialize import SPECIAL_ASSET_SIG, SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
+
+    sample = {
+        "tags": {"team": "ml"},
+        "rules": [{"id": "a", "ports": [1, 2]}],
+        "token": {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": {"k": ["v"]}},
+        "code": {SPECIAL_SIG_KEY: SPECIAL_ASSET_SIG, "text": "print()"},
+    }
+    before = copy.deepcopy(sample)
+    try:
+        result = deserialize(sample)
+    except Exception:
+        return False
+    return bool(sample == before and result["tags"] is not sample["tags"] and result["rules"] is not sample["rules"])
+
+
 def share_property_conversions() -> bool:
     """Convert each message once per ``Analyze``/``AnalyzeStack`` call in this process (see the module).
 
     Returns whether it is in effect: false, with nothing changed, when the installed ``pulumi_policy``
-    does not have the shape this was written against (a ``json_format`` module reference and an
-    ``_PolicyAnalyzerServicer`` with both methods), so another version runs as it ships. Calling it again
+    does not have the shape this was written against (a ``json_format`` module reference, an
+    ``_PolicyAnalyzerServicer`` with both methods, a ``deserialize_properties`` that reads its argument only), so
+    another version runs as it ships. Calling it again
     changes nothing more.
     """
     from pulumi_policy import policy
@@ -77,6 +101,8 @@ def share_property_conversions() -> bool:
     servicer = getattr(policy, "_PolicyAnalyzerServicer", None)
     json_format = getattr(policy, "json_format", None)
     if servicer is None or json_format is None or not hasattr(json_format, "MessageToDict"):
+        return False
+    if not _deserialization_reads_only(getattr(policy, "deserialize_properties", None)):
         return False
     methods: dict[str, Callable[..., Any]] = {}
     for name in ("Analyze", "AnalyzeStack"):

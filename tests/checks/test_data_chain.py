@@ -209,3 +209,30 @@ def test_an_archive_that_ships_a_module_the_warm_probe_imported_is_probed_cold(t
         result = data_chain._contract(shadow, PROJECT_ROOT / "container_src", "transactions", SIGNATURE)
     # THEN the answer is the one of a probe that put the archive first: the archive's pyarrow
     assert result == {"unavailable": "pyarrow is not installed (pip install '.[lambda,server]')"}
+
+
+def test_a_warm_probe_missing_an_import_the_archive_ships_answers_as_a_cold_one(tmp_path: Path) -> None:
+    # GIVEN contract code that imports a module only the function's archive ships (the Lambda runtime puts the
+    # archive first; a warm probe imported before it knew the archive)
+    container_src = tmp_path / "container_src"
+    (container_src / "inference_server").mkdir(parents=True)
+    (container_src / "inference_server" / "__init__.py").write_text("")
+    (container_src / "inference_server" / "signature.py").write_text(
+        "import shipped_by_the_archive\nclass ContractError(Exception): ...\n"
+        "class ModelSignature:\n    @staticmethod\n    def parse(data, path):\n        raise ContractError('parsed')\n"
+    )
+    archive = tmp_path / "archive"
+    (archive / "shipped_by_the_archive").mkdir(parents=True)
+    (archive / "shipped_by_the_archive" / "__init__.py").write_text("")
+    (archive / "preprocessing").mkdir()
+    (archive / "preprocessing" / "__init__.py").write_text("")
+    (archive / "preprocessing" / "feature_sets.py").write_text("def get_feature_set(name): ...\n")
+    data_chain._contract.cache_clear()
+    cold = data_chain._contract(archive, container_src, "transactions", SIGNATURE)
+    assert cold == {"error": "parsed"}  # the archive's module was found: the signature was read
+    data_chain._contract.cache_clear()
+    with data_chain.warm_probe(tmp_path, _prod_config(), PROJECT):
+        warm = data_chain._contract(archive, container_src, "transactions", SIGNATURE)
+    data_chain._contract.cache_clear()
+    # THEN the warm probe's answer is the cold one's, not "not installed"
+    assert warm == cold

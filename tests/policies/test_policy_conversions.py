@@ -112,3 +112,19 @@ def test_another_pulumi_policy_shape_is_left_as_it_ships(monkeypatch: pytest.Mon
     # THEN sharing is not in effect and nothing changed
     assert share_property_conversions() is False
     assert policy.json_format.MessageToDict is original
+
+
+def test_a_deserializer_that_changes_its_argument_is_not_given_shared_dicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a pulumi_policy whose deserialize_properties writes into the dict it is given (sharing would leak
+    # one policy's view into the next)
+    real = policy.deserialize_properties
+
+    def writes(props: dict[str, Any], *args: Any) -> Any:
+        props.setdefault("seen", True)
+        return real(props, *args)
+
+    monkeypatch.setattr(policy, "deserialize_properties", writes)
+    original: Callable[..., Any] = policy.json_format.MessageToDict
+    # THEN sharing is not in effect and nothing changed
+    assert share_property_conversions() is False
+    assert policy.json_format.MessageToDict is original

@@ -225,3 +225,33 @@ def test_a_helper_process_shares_analyze_stack_with_the_same_section(
         v["message"] for v in alone["violations"] if v["policy"] == "policy-exceptions" and "expired" in v["message"]
     ]
     assert len(audit) == 1
+
+
+def test_a_helper_that_fails_leaves_its_share_to_the_pack_with_the_same_section(
+    pack_process: PolicyPackProcess, tmp_path: Path
+) -> None:
+    # GIVEN dev with an untagged log group whose tags-required violations an exception waives (recorded during
+    # the Analyze calls, reported by policy-exceptions in AnalyzeStack)
+    document = copy.deepcopy(shipped_plan("dev").to_json())
+    log_group = next(r for r in document["resources"] if r["name"] == "cluster-control-plane-logs")
+    del log_group["inputs"]["tags"]
+    exceptions = tmp_path / "dev.yaml"
+    exceptions.write_text(
+        "exceptions:\n  - {policy: tags-required, resource: cluster-control-plane-logs, reason: 'public dataset "
+        "mirror', owner: data-eng, ticket: SEC-1, expires: 2099-12-31}\n"
+    )
+    config, config_file = load_policy_config("dev", PROJECT_ROOT)
+    for policy in ("tags-required", "policy-exceptions"):
+        config[policy] = {**config.get(policy, {}), "exceptionsFile": str(exceptions)}
+    alone = pack_process.analyze(document, "dev", config, config_file)
+    assert alone["summary"]["excepted"] == 5
+    # WHEN the helper's AnalyzeStack fails after this process ran its own share
+    with PolicyPackProcess(PROJECT_ROOT / "policies", env={"BLUEPRINT_POLICIES_TODAY": TODAY.isoformat()}) as helper:
+
+        def fails(method: str, call: object) -> None:
+            raise PolicyPackError("the helper died")
+
+        helper._result = fails  # type: ignore[method-assign]
+        shared = pack_process.analyze(document, "dev", config, config_file, helper=helper)
+    # THEN the section is the same: the waivers recorded before this process's policy-exceptions ran are kept
+    assert shared == alone

@@ -3,6 +3,7 @@ analyzer protocol's calls in order (``Handshake`` ... ``AnalyzeStack``), stop it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from .encoding import _analyze_request, _provider_of, _stack_resource
 from .result import build_section
 
 STREAM_IN_FLIGHT = 16
-"""Analyze calls :meth:`PolicyPackProcess.stream` keeps in flight (the pack serves 4 at a time)."""
+"""Analyze calls :meth:`PolicyPackProcess.stream` sends itself before it awaits the oldest answer (the pack serves 4
+at a time); the calls the producer sent are not counted."""
 
 
 def _only(config: Mapping[str, Any], reconciled: Mapping[str, Mapping[str, Any]], enabled: set[str]) -> dict[str, Any]:
@@ -173,7 +175,8 @@ class PolicyPackProcess:
         except grpc.RpcError as exc:
             return self._failed(method, exc)
 
-    def _failed(self, method: str, exc: grpc.RpcError) -> Any:
+    def _failed(self, method: str, exc: grpc.RpcError) -> None:
+        """None for a pack without ``Handshake`` (older packs); otherwise raise :class:`PolicyPackError`."""
         code = exc.code() if hasattr(exc, "code") else None
         if method == "Handshake" and code == grpc.StatusCode.UNIMPLEMENTED:
             return None
@@ -230,10 +233,10 @@ class PolicyPackProcess:
                 return
             self._streamed_setup = (project, stack, stack_config, dict(config), info, reconciled)
             self.streaming.set()
-            # Calls are pipelined: up to STREAM_IN_FLIGHT are sent before the oldest answer is awaited. The
-            # program's thread holds the GIL most of the time; a call that had to wait for it both to send and to
-            # read its answer would cost a GIL hand-off each way, serially, and the pack would fall behind (the
-            # producer therefore sends what it registers itself, with send(), once the pack is configured).
+            # Calls are pipelined: the producer sends what it registers itself, with send(), once the pack is
+            # configured (the program's thread holds the GIL most of the time: a hand-off to this thread for each
+            # call would wait for it, and the pack would fall behind); what it did not send is sent here, up to
+            # STREAM_IN_FLIGHT before the oldest answer is awaited.
             in_flight: deque[tuple[Mapping[str, Any], Mapping[str, Any] | None, Any]] = deque()
             failed = False
 
@@ -244,6 +247,7 @@ class PolicyPackProcess:
                     diagnostics = self._result("Analyze", call).diagnostics
                 except PolicyPackError:
                     failed = True
+                    self.streaming.clear()  # the producer stops sending: analyze() sends what was not answered
                     return
                 if not failed:
                     self._streamed[str(resource["urn"])] = (resource, provider, list(diagnostics))
@@ -297,8 +301,9 @@ class PolicyPackProcess:
         policy (by name) and this process with the rest, each through the protocol's ``Configure`` (the others
         ``disabled``: the servicer then skips them), both with ``policy-exceptions``, which reports the waived
         violations its own process recorded; its other findings (the exceptions file's audit) are the same in
-        both and are kept once. This process is configured as before afterwards. A helper that fails leaves the
-        whole call to this process. ``setup`` is (project, stack, stack config, policy config, info, reconciled).
+        both and are kept once. This process is configured as before afterwards. A helper that fails leaves its
+        share to this process, with the same result. ``setup`` is (project, stack, stack config, policy config,
+        info, reconciled).
         """
         project, stack, stack_config, config, info, reconciled = setup
         shared = sorted(
@@ -317,23 +322,36 @@ class PolicyPackProcess:
                 their_call = helper._start("AnalyzeStack", request)
         except PolicyPackError:
             return list(self._call("AnalyzeStack", request).diagnostics)
-        self._call(
-            "Configure", configure_request(reconcile_config(info, _only(config, reconciled, set(reconciled) - theirs)))
-        )
-        try:
-            ours = list(self._call("AnalyzeStack", request).diagnostics)
-        finally:
-            self._call("Configure", configure_request(reconciled))
+        ours = self._analyze_stack_with(request, info, _only(config, reconciled, set(reconciled) - theirs), reconciled)
         try:
             their = list(helper._result("AnalyzeStack", their_call).diagnostics)
         except PolicyPackError:
-            return list(self._call("AnalyzeStack", request).diagnostics)
+            # Our policy-exceptions has drained the waivers recorded so far (the Analyze calls' among them): the
+            # helper's share runs here, with policy-exceptions again for the waivers its policies record.
+            their = self._analyze_stack_with(
+                request, info, _only(config, reconciled, theirs | {EXCEPTIONS_POLICY}), reconciled
+            )
         audit = {d.SerializeToString(deterministic=True) for d in ours if d.policyName == EXCEPTIONS_POLICY}
         return ours + [
             d
             for d in their
             if not (d.policyName == EXCEPTIONS_POLICY and d.SerializeToString(deterministic=True) in audit)
         ]
+
+    def _analyze_stack_with(
+        self, request: Any, info: Any, config: Mapping[str, Any], reconciled: Mapping[str, Mapping[str, Any]]
+    ) -> list[Any]:
+        """``AnalyzeStack`` under ``config``; the pack is configured with ``reconciled`` again afterwards (a failure to
+        restore it does not hide the call's own error)."""
+        self._call("Configure", configure_request(reconcile_config(info, config)))
+        try:
+            diagnostics = list(self._call("AnalyzeStack", request).diagnostics)
+        except PolicyPackError:
+            with contextlib.suppress(PolicyPackError):
+                self._call("Configure", configure_request(reconciled))
+            raise
+        self._call("Configure", configure_request(reconciled))
+        return diagnostics
 
     def _analyze(
         self,

@@ -45,12 +45,13 @@ CONTAINER_SRC = "container_src"
 """Where the batch job's contract code (``inference_server.signature``) lives in the project."""
 
 _PROBE = """
-import json, os, sys, zipfile
+import sys
+before = set(sys.modules)
+import json
 container_src, archive = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
 # Cold (the archive given): the function's code archive first, as the Lambda runtime puts the code first.
 # Warm (no archive yet): the imports, most of the probe's time, happen before the request names the archive.
 sys.path[:0] = [archive, container_src] if archive else [container_src]
-before = set(sys.modules)
 try:
     import pyarrow  # noqa: F401
     from inference_server.signature import ContractError, ModelSignature
@@ -59,6 +60,10 @@ except ImportError as exc:
     missing = exc
 archive, feature_set, signature_path = json.loads(sys.stdin.readline())
 if len(sys.argv) == 2:
+    import os, zipfile
+    if missing is not None:  # the archive may ship what the environment lacks: ask a probe that puts it first
+        print(json.dumps({"cold": True}))
+        raise SystemExit(0)
     if zipfile.is_zipfile(archive):
         provided = {name.split("/")[0] for name in zipfile.ZipFile(archive).namelist()}
     else:
