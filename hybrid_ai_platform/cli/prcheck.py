@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -87,14 +88,28 @@ each time for the checks' thread to yield it; the 50-function stack's analysis t
 process as without one."""
 
 
+_SWITCH_LOCK = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
 @contextmanager
 def _switch_interval(seconds: float) -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
+    """The switch interval ``seconds`` inside the block; the interval before the first of overlapping blocks (pr-check
+    analyzes stacks in threads at once) is restored when the last one ends."""
+    global _switch_users, _switch_saved
+    with _SWITCH_LOCK:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(seconds)
+        _switch_users += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(previous)
+        with _SWITCH_LOCK:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: Any = None) -> list[str]:

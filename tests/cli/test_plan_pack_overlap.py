@@ -7,6 +7,7 @@ the same error precedence (stack and config errors first, then pack errors).
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,18 @@ def test_a_large_stack_starts_a_helper_process_that_shares_analyze_stack(monkeyp
     assert (recorder.processes[1], "AnalyzeStack") in recorder.started_calls
     assert all(p.process.poll() is not None for p in recorder.processes)
     assert document == expected
+
+
+def test_overlapping_analyses_restore_the_switch_interval_they_found() -> None:
+    # GIVEN two analyses that overlap (pr-check runs stacks in threads), ending in the other order
+    from hybrid_ai_platform.cli import prcheck
+
+    before = sys.getswitchinterval()
+    first, second = prcheck._switch_interval(0.0005), prcheck._switch_interval(0.0005)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    # THEN the short interval holds while one still runs, and the original one is back after the last
+    assert sys.getswitchinterval() == 0.0005
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
