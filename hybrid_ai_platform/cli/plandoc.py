@@ -65,6 +65,9 @@ class Record:
 
     OPTIONAL: ClassVar[frozenset[str]] = frozenset()
     """Named keys written only when present (absent on read: ``None`` and not written)."""
+    NESTED: ClassVar[Mapping[str, type[Record]]] = {}
+    """Named keys whose value is a model: a JSON object is read as that model, a list as a list of them; any other
+    value (a section that is ``null``, say) is kept as read."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ready", True)
@@ -87,7 +90,14 @@ class Record:
 
     @classmethod
     def _convert(cls, name: str, value: Any) -> Any:
-        """The typed value of key ``name`` (plain JSON unless a subclass says otherwise)."""
+        """The typed value of key ``name``: plain JSON unless :attr:`NESTED` names its model."""
+        model = cls.NESTED.get(name)
+        if model is None:
+            return value
+        if isinstance(value, Mapping):
+            return model.from_json(value)
+        if isinstance(value, list):
+            return [model.from_json(item) for item in value]
         return value
 
     @classmethod
@@ -197,11 +207,7 @@ class RuleSection(Record):
     summary: dict[str, int] = dataclasses.field(default_factory=dict)
     rules_key: ClassVar[str] = "policies"
 
-    @classmethod
-    def _convert(cls, name: str, value: Any) -> Any:
-        if name == "violations":
-            return [Violation.from_json(v) for v in value]
-        return value
+    NESTED: ClassVar[Mapping[str, type[Record]]] = {"violations": Violation}
 
     @property
     def rules(self) -> list[Rule]:
@@ -302,11 +308,7 @@ class CostSection(Record):
 
     OPTIONAL: ClassVar[frozenset[str]] = frozenset({"region"})
 
-    @classmethod
-    def _convert(cls, name: str, value: Any) -> Any:
-        if name == "resources":
-            return [ResourceCost.from_json(r) for r in value]
-        return value
+    NESTED: ClassVar[Mapping[str, type[Record]]] = {"resources": ResourceCost}
 
     def by_urn(self) -> dict[str, ResourceCost]:
         """The priced resources by URN."""
@@ -348,13 +350,11 @@ class PlacementAdvice(Record):
     break_even_requests_per_month: float | None = None
     """Requests per month above which the cluster is cheaper than Lambda on-demand (``None``: never)."""
 
-    @classmethod
-    def _convert(cls, name: str, value: Any) -> Any:
-        if name == "usage":
-            return PlacementUsage.from_json(value)
-        if name in ("current", "cheapest"):
-            return PlacementCost.from_json(value)
-        return value
+    NESTED: ClassVar[Mapping[str, type[Record]]] = {
+        "usage": PlacementUsage,
+        "current": PlacementCost,
+        "cheapest": PlacementCost,
+    }
 
     @property
     def cheaper_side(self) -> str:
@@ -371,11 +371,7 @@ class PlacementSection(Record):
     currency: str = "USD"
     functions: list[PlacementAdvice] = dataclasses.field(default_factory=list)
 
-    @classmethod
-    def _convert(cls, name: str, value: Any) -> Any:
-        if name == "functions":
-            return [PlacementAdvice.from_json(f) for f in value]
-        return value
+    NESTED: ClassVar[Mapping[str, type[Record]]] = {"functions": PlacementAdvice}
 
 
 @dataclass
@@ -398,11 +394,7 @@ class QuotasSection(Record):
     required: list[QuotaNeed] = dataclasses.field(default_factory=list)
     problems: list[str] = dataclasses.field(default_factory=list)
 
-    @classmethod
-    def _convert(cls, name: str, value: Any) -> Any:
-        if name == "required":
-            return [QuotaNeed.from_json(q) for q in value]
-        return value
+    NESTED: ClassVar[Mapping[str, type[Record]]] = {"required": QuotaNeed}
 
 
 @dataclass
@@ -442,21 +434,14 @@ class PlanDocument(Record):
         }
     )
 
-    @classmethod
-    def _convert(cls, name: str, value: Any) -> Any:
-        if name == "resources":
-            return [Resource.from_json(r) for r in value]
-        if name == "policies" and isinstance(value, Mapping):
-            return PoliciesSection.from_json(value)
-        if name == "checks" and isinstance(value, Mapping):
-            return ChecksSection.from_json(value)
-        if name == "cost" and isinstance(value, Mapping):
-            return CostSection.from_json(value)
-        if name == "placement" and isinstance(value, Mapping):
-            return PlacementSection.from_json(value)
-        if name == "quotas" and isinstance(value, Mapping):
-            return QuotasSection.from_json(value)
-        return value
+    NESTED: ClassVar[Mapping[str, type[Record]]] = {
+        "resources": Resource,
+        "policies": PoliciesSection,
+        "checks": ChecksSection,
+        "cost": CostSection,
+        "placement": PlacementSection,
+        "quotas": QuotasSection,
+    }
 
     @classmethod
     def coerce(cls, document: PlanDocument | Mapping[str, Any]) -> PlanDocument:
