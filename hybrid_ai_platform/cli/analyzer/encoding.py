@@ -101,15 +101,20 @@ def _provider_resource(provider: Mapping[str, Any] | None) -> Any:
     )
 
 
+def _resource_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields ``AnalyzeRequest`` and ``AnalyzerResource`` share: type, properties, URN, name, options."""
+    return {
+        "type": resource["type"],
+        "properties": to_struct(resource.get("inputs") or {}),
+        "urn": resource["urn"],
+        "name": resource["name"],
+        "options": _options(resource),
+    }
+
+
 def _analyze_request(resource: Mapping[str, Any], provider: Mapping[str, Any] | None) -> Any:
     """The ``Analyze`` request of one resource with its provider resource (or None)."""
-    request = analyzer_pb2.AnalyzeRequest(
-        type=resource["type"],
-        properties=to_struct(resource.get("inputs") or {}),
-        urn=resource["urn"],
-        name=resource["name"],
-        options=_options(resource),
-    )
+    request = analyzer_pb2.AnalyzeRequest(**_resource_fields(resource))
     provider_resource = _provider_resource(provider)
     if provider_resource is not None:
         request.provider.CopyFrom(provider_resource)
@@ -118,11 +123,7 @@ def _analyze_request(resource: Mapping[str, Any], provider: Mapping[str, Any] | 
 
 def _stack_resource(resource: Mapping[str, Any], by_urn: Mapping[str, Mapping[str, Any]]) -> Any:
     result = analyzer_pb2.AnalyzerResource(
-        type=resource["type"],
-        properties=to_struct(resource.get("inputs") or {}),
-        urn=resource["urn"],
-        name=resource["name"],
-        options=_options(resource),
+        **_resource_fields(resource),
         parent=resource.get("parent") or "",
         dependencies=list(resource.get("dependencies") or []),
     )
