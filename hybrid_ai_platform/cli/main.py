@@ -34,7 +34,7 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -169,7 +169,8 @@ class EarlyPolicyPack:
         self._count = itertools.count(1)
         self._helper: Any = None
         self._helper_thread: threading.Thread | None = None
-        self._start_helper: Callable[[], None] = lambda: None
+        self._pack_dir = root / "policies"
+        self._env: dict[str, str] = {}
         self.files: StackFiles | None = None
         """The stack's files, when they could be read (else synthesis reports why)."""
         try:
@@ -188,19 +189,11 @@ class EarlyPolicyPack:
         except Exception:  # synthesis reports the same problem, with its full message
             return
         config = {key: files.config[key] for key in sorted(files.config)}
-        env = pack_env({"config": config, "project": files.project}, stack)
-
-        def start_helper() -> None:
-            try:
-                self._helper = PolicyPackProcess(root / "policies", env=env)
-            except BaseException:  # the pack process alone gives the same result
-                self._helper = None
-
-        self._start_helper = start_helper
+        env = self._env = pack_env({"config": config, "project": files.project}, stack)
 
         def start() -> None:
             try:
-                self._process = PolicyPackProcess(root / "policies", env=env)
+                self._process = PolicyPackProcess(self._pack_dir, env=env)
             except BaseException as exc:  # re-raised by analyze(), in the caller's thread
                 self._error = exc
                 return
@@ -214,6 +207,14 @@ class EarlyPolicyPack:
 
         self._thread = threading.Thread(target=start, name=f"policy-pack-{stack}", daemon=True)
         self._thread.start()
+
+    def _start_helper(self) -> None:
+        from .analyzer import PolicyPackProcess
+
+        try:
+            self._helper = PolicyPackProcess(self._pack_dir, env=self._env)
+        except BaseException:  # the pack process alone gives the same result
+            self._helper = None
 
     @property
     def available(self) -> bool:
