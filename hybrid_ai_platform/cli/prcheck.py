@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from typing import Any
 from .diff import StackDiff, diff_plans
 from .layout import link_import_tree
 from .plandoc import ChecksSection, CostSection, PlanDocument, PoliciesSection
+from .process_settings import SharedSetting
 from .synth import available_stacks
 
 WORKING_TREE = "working tree"
@@ -88,28 +88,8 @@ each time for the checks' thread to yield it; the 50-function stack's analysis t
 process as without one."""
 
 
-_SWITCH_LOCK = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.0
-
-
-@contextmanager
-def _switch_interval(seconds: float) -> Iterator[None]:
-    """The switch interval ``seconds`` inside the block; the interval before the first of overlapping blocks (pr-check
-    analyzes stacks in threads at once) is restored when the last one ends."""
-    global _switch_users, _switch_saved
-    with _SWITCH_LOCK:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(seconds)
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _SWITCH_LOCK:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
+_SWITCH_INTERVAL: SharedSetting[float] = SharedSetting(sys.getswitchinterval, sys.setswitchinterval)
+"""Overlapping analyses (pr-check analyzes stacks in threads at once) hold the short interval together."""
 
 
 def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: Any = None) -> list[str]:
@@ -138,7 +118,7 @@ def add_policies_and_cost(document: PlanDocument, stack: str, root: Path, pack: 
         # The pack (a separate process, or another revision's) reads the plan as JSON.
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"policy-pack-{stack}") as executor,
-            _switch_interval(CONCURRENT_CHECKS_SWITCH_INTERVAL_SECONDS),
+            _SWITCH_INTERVAL.held(lambda _: CONCURRENT_CHECKS_SWITCH_INTERVAL_SECONDS),
         ):
             policies = executor.submit(run_policy_pack, document.to_json(), stack, root, pack=pack)
             try:

@@ -39,6 +39,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from .bootstrap import section as bootstrap_section
 from .mocks import FRESH_ACCOUNT, AccountState, PlanMocks
+from .process_settings import SharedSetting
 
 PLAN_FORMAT_VERSION = 1
 """Version of the plan JSON document; bumped on incompatible changes."""
@@ -519,9 +520,7 @@ def project_program(root: Path) -> Program:
     return run
 
 
-_FULL_COLLECTIONS_LOCK = threading.Lock()
-_full_collections_paused = 0
-_saved_thresholds: tuple[int, int, int] = (0, 0, 0)
+_GC_THRESHOLDS: SharedSetting[tuple[int, int, int]] = SharedSetting(gc.get_threshold, lambda t: gc.set_threshold(*t))
 
 
 @contextlib.contextmanager
@@ -534,20 +533,8 @@ def no_full_collections() -> Iterator[None]:
     collected, so short-lived cycles (futures, tasks) are freed as before; the thresholds are restored
     when the last of any overlapping blocks ends (threads may synthesize at the same time).
     """
-    global _full_collections_paused, _saved_thresholds
-    with _FULL_COLLECTIONS_LOCK:
-        if _full_collections_paused == 0:
-            _saved_thresholds = gc.get_threshold()
-            young, middle, _ = _saved_thresholds
-            gc.set_threshold(young, middle, 2**31 - 1)
-        _full_collections_paused += 1
-    try:
+    with _GC_THRESHOLDS.held(lambda found: (found[0], found[1], 2**31 - 1)):
         yield
-    finally:
-        with _FULL_COLLECTIONS_LOCK:
-            _full_collections_paused -= 1
-            if _full_collections_paused == 0:
-                gc.set_threshold(*_saved_thresholds)
 
 
 @dataclass

@@ -143,7 +143,7 @@ def test_overlapping_analyses_restore_the_switch_interval_they_found() -> None:
     from hybrid_ai_platform.cli import prcheck
 
     before = sys.getswitchinterval()
-    first, second = prcheck._switch_interval(0.0005), prcheck._switch_interval(0.0005)
+    first, second = (prcheck._SWITCH_INTERVAL.held(lambda _: 0.0005) for _ in range(2))
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)
