@@ -341,17 +341,15 @@ class PolicyPackProcess:
     def _analyze_stack_with(
         self, request: Any, info: Any, config: Mapping[str, Any], reconciled: Mapping[str, Mapping[str, Any]]
     ) -> list[Any]:
-        """``AnalyzeStack`` under ``config``; the pack is configured with ``reconciled`` again afterwards (a failure to
-        restore it does not hide the call's own error)."""
+        """``AnalyzeStack`` under ``config``; the pack is configured with ``reconciled`` again afterwards. A failure to
+        restore it is not reported: it would hide the call's own error, and every later use configures the pack
+        (a stream, or an analysis that did not follow one)."""
         self._call("Configure", configure_request(reconcile_config(info, config)))
         try:
-            diagnostics = list(self._call("AnalyzeStack", request).diagnostics)
-        except PolicyPackError:
+            return list(self._call("AnalyzeStack", request).diagnostics)
+        finally:
             with contextlib.suppress(PolicyPackError):
                 self._call("Configure", configure_request(reconciled))
-            raise
-        self._call("Configure", configure_request(reconciled))
-        return diagnostics
 
     def _analyze(
         self,
