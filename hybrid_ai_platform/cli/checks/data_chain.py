@@ -155,7 +155,8 @@ def _contract(archive: Path, container_src: Path, feature_set: str, signature: P
         warm = _warm.pop(container_src, None)
     request = json.dumps([str(archive), feature_set, str(signature)]) + "\n"
     result = _ask(warm or _start_probe(container_src, archive), request, archive, feature_set)
-    if result.get("cold"):  # the archive ships a module the warm probe imported: ask a probe that put it first
+    if result.get("cold"):  # the warm probe's imports may differ from the archive-first ones: ask a probe that put
+        # the archive first (the archive ships a module the warm probe imported, or an import failed)
         result = _ask(_start_probe(container_src, archive), request, archive, feature_set)
     return result
 
