@@ -49,7 +49,8 @@ import sys
 before = set(sys.modules)
 import json
 container_src, archive = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
-# Cold (the archive given): the function's code archive first, as the Lambda runtime puts the code first.
+# Cold (the archive given): the function's code archive first, as the Lambda runtime searches /var/task first
+# (https://docs.aws.amazon.com/lambda/latest/dg/python-package.html#python-package-searchpath).
 # Warm (no archive yet): the imports, most of the probe's time, happen before the request names the archive.
 sys.path[:0] = [archive, container_src] if archive else [container_src]
 try:
