@@ -8,12 +8,15 @@ the conversion is pure Python and is nearly all of the pack's time (pulumi_polic
 ``Analyze``, ``AnalyzeStack`` and ``_get_provider_resource``).
 
 :func:`share_property_conversions` makes each ``Analyze`` and ``AnalyzeStack`` call convert each message
-once: within the call, a message converted before hands back the same dict. That is safe because
-``pulumi_policy`` passes the converted dict only to ``deserialize_properties``, which reads it and builds
-new dicts and lists for the policies (the equivalence test runs the pack with and without sharing on the
-shipped stacks and compares every diagnostic). Nothing is kept between calls, and calls on other threads
-(the analyzer serves four at once) have their own memo. Every other use of ``MessageToDict`` (``Configure``,
-``Remediate``) is unchanged.
+once, and deserialize each converted dict once: within the call, a message converted before hands back the same
+dict, and that dict deserialized before the same deserialized dict. That is safe because ``pulumi_policy``
+passes the converted dict only to ``deserialize_properties``, which reads it and builds new dicts and lists, and
+passes what that returns only to ``unknown_checking_proxy``, which copies every dict and list into the proxies a
+policy is given (both checked on the installed version before anything is shared; the equivalence test runs the
+pack with and without sharing on the shipped stacks and compares every diagnostic). Policies share only the
+leaves (strings, numbers, asset and archive objects), as they share the request's. Nothing is kept between calls,
+and calls on other threads (the analyzer serves four at once) have their own memo. Every other use
+(``Configure``, ``Remediate``) is unchanged.
 """
 
 from __future__ import annotations
@@ -39,15 +42,37 @@ class _SharedJsonFormat:
         return getattr(self._json_format, name)
 
     def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - the module's name
-        memo: dict[int, tuple[Any, Any]] | None = getattr(_local, "memo", None)
-        if memo is None or args or kwargs:
+        if args or kwargs:
             return self._json_format.MessageToDict(message, *args, **kwargs)
-        seen = memo.get(id(message))
-        if seen is not None and seen[0] is message:  # the memo holds the message: its id is not reused
-            return seen[1]
-        converted = self._json_format.MessageToDict(message)
-        memo[id(message)] = (message, converted)
-        return converted
+        return _once(self._json_format.MessageToDict, message)
+
+
+def _once(convert: Callable[[Any], Any], value: Any) -> Any:
+    """``convert(value)``, or inside an analyzer call what it returned for the same ``value`` object before."""
+    memo: dict[tuple[int, int], tuple[Any, Any]] | None = getattr(_local, "memo", None)
+    if memo is None:
+        return convert(value)
+    key = (id(convert), id(value))
+    seen = memo.get(key)
+    if seen is not None and seen[0] is value:  # the memo holds the value: its id is not reused
+        return seen[1]
+    converted = convert(value)
+    memo[key] = (value, converted)
+    return converted
+
+
+def _shared_deserialization(deserialize: Callable[..., Any]) -> Callable[..., Any]:
+    """Stands in for ``pulumi_policy.policy.deserialize_properties``: a dict deserialized before in the current
+    analyzer call (with default options) gives the first result."""
+
+    @functools.wraps(deserialize)
+    def deserialize_properties(props: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return deserialize(props, *args, **kwargs)
+        return _once(deserialize, props)
+
+    deserialize_properties.__shared_within_calls__ = True  # type: ignore[attr-defined]
+    return deserialize_properties
 
 
 def _one_conversion_per_call(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,14 +112,40 @@ def _deserialization_reads_only(deserialize: Callable[..., Any] | None) -> bool:
     return bool(sample == before and result["tags"] is not sample["tags"] and result["rules"] is not sample["rules"])
 
 
+def _containers(value: Any) -> list[Any]:
+    """Every dict and list in ``value``, itself included, through ``pulumi_policy``'s proxies."""
+    target = value["__target"] if type(value).__name__ in ("_DictProxy", "_ListProxy") else value
+    if isinstance(target, dict):
+        return [target, *(c for v in target.values() for c in _containers(v))]
+    if isinstance(target, list):
+        return [target, *(c for v in target for c in _containers(v))]
+    return []
+
+
+def _proxying_copies(proxy: Callable[..., Any] | None) -> bool:
+    """Whether ``pulumi_policy``'s ``unknown_checking_proxy`` gives policies copies of every dict and list (what
+    sharing a deserialized dict between policies relies on), on the installed version."""
+    if proxy is None:
+        return False
+    sample: dict[str, Any] = {"tags": {"team": "ml"}, "rules": [{"id": "a", "ports": [1, 2]}], "empty": {}}
+    try:
+        proxied = proxy(sample)
+        originals = {id(c) for c in _containers(sample)}
+        copies = _containers(proxied)
+    except Exception:
+        return False
+    return len(copies) == len(originals) and not any(id(c) in originals for c in copies)
+
+
 def share_property_conversions() -> bool:
-    """Convert each message once per ``Analyze``/``AnalyzeStack`` call in this process (see the module).
+    """Convert each message, and deserialize each converted dict, once per ``Analyze``/``AnalyzeStack`` call in this
+    process (see the module).
 
     Returns whether it is in effect: false, with nothing changed, when the installed ``pulumi_policy``
     does not have the shape this was written against (a ``json_format`` module reference, an
     ``_PolicyAnalyzerServicer`` with both methods, a ``deserialize_properties`` that reads its argument only), so
-    another version runs as it ships. Calling it again
-    changes nothing more.
+    another version runs as it ships. Deserializations are shared only when its ``unknown_checking_proxy`` copies
+    every dict and list (else each policy deserializes, as it ships). Calling it again changes nothing more.
     """
     from pulumi_policy import policy
 
@@ -102,8 +153,12 @@ def share_property_conversions() -> bool:
     json_format = getattr(policy, "json_format", None)
     if servicer is None or json_format is None or not hasattr(json_format, "MessageToDict"):
         return False
-    if not _deserialization_reads_only(getattr(policy, "deserialize_properties", None)):
+    deserialize = getattr(policy, "deserialize_properties", None)
+    if getattr(deserialize, "__shared_within_calls__", False):
+        deserialize = getattr(deserialize, "__wrapped__", None)
+    if not _deserialization_reads_only(deserialize):
         return False
+    share_deserialized = _proxying_copies(getattr(policy, "unknown_checking_proxy", None))
     methods: dict[str, Callable[..., Any]] = {}
     for name in ("Analyze", "AnalyzeStack"):
         method = getattr(servicer, name, None)
@@ -112,6 +167,8 @@ def share_property_conversions() -> bool:
         methods[name] = method
     if not isinstance(json_format, _SharedJsonFormat):
         setattr(policy, "json_format", _SharedJsonFormat(json_format))  # noqa: B010 - replaces a module
+    if share_deserialized and deserialize is policy.deserialize_properties:
+        policy.deserialize_properties = _shared_deserialization(deserialize)
     for name, method in methods.items():
         if not getattr(method, "__wrapped_for_shared_conversions__", False):
             setattr(servicer, name, _one_conversion_per_call(method))

@@ -46,22 +46,29 @@ def _servicer() -> Any:
 def _answers(analyze: list[Any], stack: Any, conversions: list[int]) -> list[bytes]:
     """Every answer of a freshly configured servicer; ``conversions`` counts those of the analyzer calls only."""
     servicer = _servicer()
-    conversions[0] = 0
+    conversions[0] = conversions[1] = 0
     responses = [servicer.Analyze(request, None) for request in analyze] + [servicer.AnalyzeStack(stack, None)]
     return [r.SerializeToString(deterministic=True) for r in responses]
 
 
 @pytest.fixture
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the real ``MessageToDict`` conversions; the sharing is undone after the test."""
-    count = [0]
+    """Counts the real ``MessageToDict`` conversions (and, in ``[1]``, the real deserializations); the sharing is
+    undone after the test."""
+    count = [0, 0]
     real = json_format.MessageToDict
+    real_deserialize = policy.deserialize_properties
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         count[0] += 1
         return real(*args, **kwargs)
 
+    def counting_deserialize(*args: Any, **kwargs: Any) -> Any:
+        count[1] += 1
+        return real_deserialize(*args, **kwargs)
+
     monkeypatch.setattr(json_format, "MessageToDict", counting)
+    monkeypatch.setattr(policy, "deserialize_properties", counting_deserialize)
     for name in ("json_format",):
         monkeypatch.setattr(policy, name, getattr(policy, name))
     for method in ("Analyze", "AnalyzeStack"):
@@ -73,21 +80,21 @@ def test_sharing_gives_every_answer_unchanged_with_one_conversion_per_message(co
     analyze, stack = _requests()
     resources = len(analyze)
     with_provider = sum(1 for r in analyze if r.HasField("provider"))
-    # GIVEN the answers of pulumi_policy as it ships, which converts per policy
+    # GIVEN the answers of pulumi_policy as it ships, which converts and deserializes per policy
     shipped = _answers(analyze, stack, conversions)
-    assert conversions[0] > 10 * (resources + with_provider)  # per policy: the waste being removed
+    assert min(conversions) > 10 * (resources + with_provider)  # per policy: the waste being removed
     # WHEN the pack shares conversions within a call
     assert share_property_conversions() is True
     shared = _answers(analyze, stack, conversions)
     # THEN every Analyze and AnalyzeStack answer is byte for byte the same
     assert shared == shipped
-    # AND each Analyze converted its properties and its provider's once, and AnalyzeStack each resource's
-    # properties and provider's once
-    assert conversions[0] == 2 * (resources + with_provider)
+    # AND each Analyze converted and deserialized its properties and its provider's once, and AnalyzeStack each
+    # resource's properties and provider's once
+    assert conversions == [2 * (resources + with_provider)] * 2
     # AND calling it again changes nothing more
     assert share_property_conversions() is True
     assert _answers(analyze, stack, conversions) == shipped
-    assert conversions[0] == 2 * (resources + with_provider)
+    assert conversions == [2 * (resources + with_provider)] * 2
 
 
 def test_nothing_is_kept_between_calls(conversions: list[int]) -> None:
@@ -128,3 +135,21 @@ def test_a_deserializer_that_changes_its_argument_is_not_given_shared_dicts(monk
     # THEN sharing is not in effect and nothing changed
     assert share_property_conversions() is False
     assert policy.json_format.MessageToDict is original
+
+
+def test_a_proxy_that_shares_containers_is_not_given_shared_deserializations(
+    monkeypatch: pytest.MonkeyPatch, conversions: list[int]
+) -> None:
+    # GIVEN a pulumi_policy whose unknown_checking_proxy hands policies the deserialized dict itself (a policy
+    # writing into it would change what the next policy sees, were the dict shared)
+    monkeypatch.setattr(policy, "unknown_checking_proxy", lambda props: props)
+    analyze, _ = _requests()
+    request = next(r for r in analyze if r.HasField("provider"))
+    # WHEN sharing is set up and a resource analyzed
+    assert share_property_conversions() is True
+    servicer = _servicer()
+    conversions[0] = conversions[1] = 0
+    servicer.Analyze(request, None)
+    # THEN conversions are shared (two: properties and provider) but every policy deserialized its own
+    assert conversions[0] == 2
+    assert conversions[1] > 10 * 2
