@@ -123,6 +123,7 @@ def _overlaps(pattern: tuple[Token, ...], value: tuple[Token, ...]) -> bool:
     return go(0, 0)
 
 
+@functools.lru_cache(maxsize=8192)  # pure; a plan asks the same few hundred (pattern, value) pairs thousands of times
 def _match(pattern: str, value: str, *, every: bool, wildcards: bool = True, fold: bool = False) -> bool:
     p = _tokens(pattern, wildcards=wildcards, fold=fold)
     v = _tokens(value, wildcards=False, fold=fold)
