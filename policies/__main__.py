@@ -9,6 +9,7 @@ stdout and serves until killed.
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from hybrid_ai_platform.policies import PACK_NAME, exceptions
@@ -18,11 +19,18 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 
 exceptions.PACK_DIR = Path(__file__).resolve().parent
 share_property_conversions()  # pulumi_policy converts a resource's properties once per policy; once is enough
+policies = list(pack_policies())
+# What is loaded by now (Pulumi, gRPC, the policies: some 50,000 objects) lives as long as the process. Left to the
+# collector, every full collection walks it again, and an AnalyzeStack of a large stack allocates enough to trigger
+# several (on the 1,808-resource benchmark stack, half the pack's share took 0.62 s, 0.50 s frozen). Frozen, they are
+# never walked (nor collected); what the calls allocate is collected as before.
+gc.collect()
+gc.freeze()
 
 PolicyPack(
     name=PACK_NAME,
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=list(pack_policies()),
+    policies=policies,
     description="Data residency, tagging, budget and security baseline for the Hybrid AI Platform Blueprints.",
     provider="aws",
     tags=["residency", "tagging", "budget", "security"],

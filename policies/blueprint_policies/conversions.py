@@ -15,8 +15,11 @@ passes what that returns only to ``unknown_checking_proxy``, which copies every 
 policy is given (both checked on the installed version before anything is shared; the equivalence test runs the
 pack with and without sharing on the shipped stacks and compares every diagnostic). Policies share only the
 leaves (strings, numbers, asset and archive objects), as they share the request's. Nothing is kept between calls,
-and calls on other threads (the analyzer serves four at once) have their own memo. Every other use
-(``Configure``, ``Remediate``) is unchanged.
+and calls on other threads (the analyzer serves four at once) have their own memo.
+
+Within those calls, policies also get :mod:`.proxies`' lazy unknown-checking proxies instead of the eager ones
+``pulumi_policy`` builds for every policy and resource, when the two behave alike on a sample (checked at
+start-up). Every other use (``Configure``, ``Remediate``) is unchanged.
 """
 
 from __future__ import annotations
@@ -113,28 +116,75 @@ def _deserialization_reads_only(deserialize: Callable[..., Any] | None) -> bool:
 
 
 def _containers(value: Any) -> list[Any]:
-    """Every dict and list in ``value``, itself included, through ``pulumi_policy``'s proxies."""
-    target = value["__target"] if type(value).__name__ in ("_DictProxy", "_ListProxy") else value
-    if isinstance(target, dict):
-        return [target, *(c for v in target.values() for c in _containers(v))]
-    if isinstance(target, list):
-        return [target, *(c for v in target for c in _containers(v))]
+    """Every dict and list in ``value``, itself included, through ``pulumi_policy``'s proxies (read by key and
+    through ``__target``)."""
+    from pulumi_policy.proxy import _DictProxy, _ListProxy
+
+    if isinstance(value, _DictProxy):
+        return [*_containers(value["__target"]), *(c for key in value for c in _containers(value[key]))]
+    if isinstance(value, _ListProxy):
+        return [*_containers(value["__target"]), *(c for i in range(len(value)) for c in _containers(value[i]))]
+    if isinstance(value, dict):
+        return [value, *(c for v in value.values() for c in _containers(v))]
+    if isinstance(value, list):
+        return [value, *(c for v in value for c in _containers(v))]
     return []
 
 
 def _proxying_copies(proxy: Callable[..., Any] | None) -> bool:
-    """Whether ``pulumi_policy``'s ``unknown_checking_proxy`` gives policies copies of every dict and list (what
-    sharing a deserialized dict between policies relies on), on the installed version."""
+    """Whether ``proxy`` (``unknown_checking_proxy``) never hands a policy a dict or list of what it wraps, nor writes
+    into them (what sharing a deserialized dict between policies relies on), on the installed version."""
     if proxy is None:
         return False
     sample: dict[str, Any] = {"tags": {"team": "ml"}, "rules": [{"id": "a", "ports": [1, 2]}], "empty": {}}
+    before = copy.deepcopy(sample)
     try:
-        proxied = proxy(sample)
         originals = {id(c) for c in _containers(sample)}
-        copies = _containers(proxied)
+        proxied = proxy(sample)
+        exposed = any(id(c) in originals for c in _containers(proxied))
+        proxied["tags"]["team"] = "changed"
+        proxied["rules"][0]["id"] = "changed"
+        proxied["__target"]["empty"] = "changed"
     except Exception:
         return False
-    return len(copies) == len(originals) and not any(id(c) in originals for c in copies)
+    return not exposed and sample == before
+
+
+def _lazy_proxies_equivalent(eager: Callable[..., Any] | None) -> bool:
+    """Whether :func:`.proxies.lazy_unknown_checking_proxy` behaves as the installed ``unknown_checking_proxy``
+    (``eager``) on a sample with unknowns in maps and lists, nested and empty containers, and serializes alike."""
+    if eager is None:
+        return False
+    from pulumi_policy.deserialize import serialize_properties
+    from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
+
+    from .proxies import behaviour, lazy_unknown_checking_proxy
+
+    sample: dict[str, Any] = {
+        "name": "bucket",
+        "arn": UNKNOWN_STRING_VALUE,
+        "tags": {"team": "ml", "owner": UNKNOWN_STRING_VALUE},
+        "rules": [{"id": "a", "ports": [1, UNKNOWN_NUMBER_VALUE]}, [], {}, UNKNOWN_STRING_VALUE, None],
+        "empty": {},
+    }
+    try:
+        same = behaviour(eager(copy.deepcopy(sample))) == behaviour(lazy_unknown_checking_proxy(copy.deepcopy(sample)))
+        serialized = serialize_properties(eager(copy.deepcopy(sample)))
+        return bool(same and serialized == serialize_properties(lazy_unknown_checking_proxy(copy.deepcopy(sample))))
+    except Exception:
+        return False
+
+
+def _proxy_within_calls(lazy: Callable[..., Any], eager: Callable[..., Any]) -> Callable[..., Any]:
+    """Stands in for ``pulumi_policy.policy.unknown_checking_proxy``: the lazy proxy inside an analyzer call, the
+    installed one elsewhere (``Remediate``)."""
+
+    @functools.wraps(eager)
+    def unknown_checking_proxy(props: Any) -> Any:
+        return lazy(props) if getattr(_local, "memo", None) is not None else eager(props)
+
+    unknown_checking_proxy.__shared_within_calls__ = True  # type: ignore[attr-defined]
+    return unknown_checking_proxy
 
 
 def share_property_conversions() -> bool:
@@ -144,8 +194,9 @@ def share_property_conversions() -> bool:
     Returns whether it is in effect: false, with nothing changed, when the installed ``pulumi_policy``
     does not have the shape this was written against (a ``json_format`` module reference, an
     ``_PolicyAnalyzerServicer`` with both methods, a ``deserialize_properties`` that reads its argument only), so
-    another version runs as it ships. Deserializations are shared only when its ``unknown_checking_proxy`` copies
-    every dict and list (else each policy deserializes, as it ships). Calling it again changes nothing more.
+    another version runs as it ships. Lazy proxies are used only when they behave as its ``unknown_checking_proxy``
+    on a sample; deserializations are shared only when the proxy policies get never hands out or writes into what it
+    wraps (else each policy deserializes, as it ships). Calling it again changes nothing more.
     """
     from pulumi_policy import policy
 
@@ -158,7 +209,13 @@ def share_property_conversions() -> bool:
         deserialize = getattr(deserialize, "__wrapped__", None)
     if not _deserialization_reads_only(deserialize):
         return False
-    share_deserialized = _proxying_copies(getattr(policy, "unknown_checking_proxy", None))
+    eager = getattr(policy, "unknown_checking_proxy", None)
+    if getattr(eager, "__shared_within_calls__", False):
+        eager = getattr(eager, "__wrapped__", None)
+    from .proxies import lazy_unknown_checking_proxy
+
+    lazy = lazy_unknown_checking_proxy if _lazy_proxies_equivalent(eager) else None
+    share_deserialized = _proxying_copies(lazy or eager)
     methods: dict[str, Callable[..., Any]] = {}
     for name in ("Analyze", "AnalyzeStack"):
         method = getattr(servicer, name, None)
@@ -169,6 +226,8 @@ def share_property_conversions() -> bool:
         setattr(policy, "json_format", _SharedJsonFormat(json_format))  # noqa: B010 - replaces a module
     if share_deserialized and deserialize is policy.deserialize_properties:
         policy.deserialize_properties = _shared_deserialization(deserialize)
+    if lazy is not None and eager is not None and eager is policy.unknown_checking_proxy:
+        policy.unknown_checking_proxy = _proxy_within_calls(lazy, eager)
     for name, method in methods.items():
         if not getattr(method, "__wrapped_for_shared_conversions__", False):
             setattr(servicer, name, _one_conversion_per_call(method))

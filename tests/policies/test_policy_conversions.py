@@ -69,7 +69,7 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(json_format, "MessageToDict", counting)
     monkeypatch.setattr(policy, "deserialize_properties", counting_deserialize)
-    for name in ("json_format",):
+    for name in ("json_format", "unknown_checking_proxy"):
         monkeypatch.setattr(policy, name, getattr(policy, name))
     for method in ("Analyze", "AnalyzeStack"):
         monkeypatch.setattr(policy._PolicyAnalyzerServicer, method, getattr(policy._PolicyAnalyzerServicer, method))
@@ -150,6 +150,32 @@ def test_a_proxy_that_shares_containers_is_not_given_shared_deserializations(
     servicer = _servicer()
     conversions[0] = conversions[1] = 0
     servicer.Analyze(request, None)
-    # THEN conversions are shared (two: properties and provider) but every policy deserialized its own
+    # THEN conversions are shared (two: properties and provider) but every policy deserialized its own, and the
+    # proxy, which lazy proxies do not behave as, is left as it is
     assert conversions[0] == 2
     assert conversions[1] > 10 * 2
+    assert policy.unknown_checking_proxy({"a": {}}) == {"a": {}}
+
+
+def test_policies_get_lazy_proxies_within_analyzer_calls_only(conversions: list[int]) -> None:
+    # GIVEN sharing, and a policy recording the type of the properties it is given
+    from hybrid_ai_platform.policies.proxies import _LazyDictProxy
+
+    assert share_property_conversions() is True
+    seen: list[type] = []
+    analyze, _ = _requests()
+    servicer = _servicer()
+    real = policy.ResourceValidationArgs
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(type(args[1]))
+        return real(*args, **kwargs)
+
+    policy.ResourceValidationArgs = recording  # type: ignore[misc]
+    try:
+        servicer.Analyze(analyze[1], None)
+    finally:
+        policy.ResourceValidationArgs = real  # type: ignore[misc]
+    # THEN inside Analyze the policies read lazy proxies; outside a call (Remediate) the proxy is pulumi_policy's
+    assert seen and set(seen) == {_LazyDictProxy}
+    assert type(policy.unknown_checking_proxy({"a": {}})).__name__ == "_DictProxy"
