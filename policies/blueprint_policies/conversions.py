@@ -11,11 +11,13 @@ the conversion is pure Python and is nearly all of the pack's time (pulumi_polic
 once, and deserialize each converted dict once: within the call, a message converted before hands back the same
 dict, and that dict deserialized before the same deserialized dict. That is safe because ``pulumi_policy``
 passes the converted dict only to ``deserialize_properties``, which reads it and builds new dicts and lists, and
-passes what that returns only to ``unknown_checking_proxy``, which copies every dict and list into the proxies a
-policy is given (both checked on the installed version before anything is shared; the equivalence test runs the
-pack with and without sharing on the shipped stacks and compares every diagnostic). Policies share only the
-leaves (strings, numbers, asset and archive objects), as they share the request's. Nothing is kept between calls,
-and calls on other threads (the analyzer serves four at once) have their own memo.
+passes what that returns only to ``unknown_checking_proxy``, whose proxies never hand a policy one of the dicts
+and lists they wrap nor write into them (both checked on the installed version before anything is shared; the
+equivalence test runs the pack with and without sharing on the shipped stacks and compares every diagnostic).
+A deserialized dict is shared only when it holds plain data (strings, numbers, booleans, None): an asset or
+archive object could be changed in place by one policy, so a resource with one is deserialized for each policy,
+as ``pulumi_policy`` ships. Nothing is kept between calls, and calls on other threads (the analyzer serves four at
+once) have their own memo.
 
 Within those calls, policies also get :mod:`.proxies`' lazy unknown-checking proxies instead of the eager ones
 ``pulumi_policy`` builds for every policy and resource, when the two behave alike on a sample (checked at
@@ -64,15 +66,31 @@ def _once(convert: Callable[[Any], Any], value: Any) -> Any:
     return converted
 
 
+def _plain_data(value: Any) -> bool:
+    """Whether ``value`` holds only dicts, lists, strings, numbers, booleans and None (no asset or archive object,
+    which a policy could change in place)."""
+    if isinstance(value, dict):
+        return all(_plain_data(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain_data(v) for v in value)
+    return value is None or isinstance(value, str | int | float)
+
+
 def _shared_deserialization(deserialize: Callable[..., Any]) -> Callable[..., Any]:
     """Stands in for ``pulumi_policy.policy.deserialize_properties``: a dict deserialized before in the current
-    analyzer call (with default options) gives the first result."""
+    analyzer call (with default options) gives the first result, unless that holds an asset or archive object
+    (each policy then gets its own, as it ships)."""
+
+    def deserialize_plain(props: Any) -> Any:
+        result = deserialize(props)
+        return result if _plain_data(result) else None
 
     @functools.wraps(deserialize)
     def deserialize_properties(props: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
             return deserialize(props, *args, **kwargs)
-        return _once(deserialize, props)
+        shared = _once(deserialize_plain, props)
+        return shared if shared is not None else deserialize(props)
 
     deserialize_properties.__shared_within_calls__ = True  # type: ignore[attr-defined]
     return deserialize_properties

@@ -11,9 +11,12 @@ benchmark stack that construction is about 40 % of the pack's time.
 ``_ListProxy``, so ``serialize_properties`` and ``isinstance`` checks treat them alike) with the same observable
 behaviour, but wraps a nested value the first time it is read and keeps it, so reading it again gives the same
 object. ``proxy["__target"]`` (the escape hatch ``serialize_properties`` uses) gives the proxy's own container of
-wrapped values, as the eager one does; from then on, like a write, the proxy reads and writes that container.
-The dicts and lists it wraps are never written and never handed out, so a proxy never changes what another
-policy reads (:mod:`.conversions` relies on that to share one deserialized dict between policies).
+wrapped values, as the eager one does; from then on, like a write or an iteration, the proxy reads and writes
+that container (so a write while iterating fails as it does with the eager proxy). The dicts and lists it wraps are
+never written and never handed out, so through its containers a proxy never changes what another policy reads
+(:mod:`.conversions` relies on that to share one deserialized dict of plain data between policies). Nested values
+are named in ``UnknownValueError`` paths by the dict's own key, and the classes are named as the ones they stand in
+for, so a policy's errors read the same.
 :func:`behaviour` describes what a policy can observe through a proxy; :mod:`.conversions` installs the lazy
 proxy only when the two give the same description on a sample, and the tests compare them on generated values.
 """
@@ -52,9 +55,11 @@ class _LazyDictProxy(_DictProxy):
             return self._own[key]
         if key in self._wrapped:
             return self._wrapped[key]
-        value = _wrap(self._target[key], [*self._path, str(key)])
-        self._wrapped[key] = value
-        return value
+        value = self._target[key]
+        if type(key) is not str:  # the path names the dict's own key (an equal key of another type reads it too)
+            key = next(k for k in self._target if k == key)
+        wrapped = self._wrapped[key] = _wrap(value, [*self._path, str(key)])
+        return wrapped
 
     def _materialized(self) -> dict[Any, Any]:
         if self._own is None:
@@ -73,7 +78,15 @@ class _LazyDictProxy(_DictProxy):
         return len(self._own if self._own is not None else self._target)
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._own if self._own is not None else self._target)
+        # over the proxy's own dict, so that a write while iterating fails as it does with the eager proxy
+        return iter(self._materialized())
+
+    def __copy__(self) -> _LazyDictProxy:
+        # a shallow copy shares the proxy's dict, as a copy of the eager proxy does
+        self._materialized()
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
 
 
 class _LazyListProxy(_ListProxy):
@@ -109,31 +122,58 @@ class _LazyListProxy(_ListProxy):
     def __len__(self) -> int:
         return len(self._own if self._own is not None else self._target)
 
+    def __copy__(self) -> _LazyListProxy:
+        self._materialized()
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+
+# Named as the classes they stand in for, so that a policy's errors (``'_DictProxy' object has no attribute 'pop'``)
+# read the same.
+_LazyDictProxy.__name__ = _LazyDictProxy.__qualname__ = "_DictProxy"
+_LazyListProxy.__name__ = _LazyListProxy.__qualname__ = "_ListProxy"
+
 
 def lazy_unknown_checking_proxy(props: dict[str, Any]) -> Any:
     """``pulumi_policy.proxy.unknown_checking_proxy(props)``, wrapping nested values as they are read."""
     return _wrap(props, [])
 
 
+MISSING = "no such key"
+
+
 def behaviour(value: Any, depth: int = 0) -> Any:
     """What a policy can observe by reading a proxied value: keys and lengths, every value read by key, index,
-    negative index and slice, the ``UnknownValueError`` (path and message) a read raises, and whether reading again
-    gives the same object."""
+    negative index and slice, ``in`` and ``get`` (a key present and one absent), the ``UnknownValueError`` (path and
+    message) a read raises, and whether reading again gives the same object."""
     if depth > 64:
         return "..."
     if isinstance(value, _DictProxy):
         entries = []
         for key in list(value):
-            entries.append((repr(key), _read(value, key, depth)))
-        return ("dict", len(value), entries, _again(value, list(value)))
+            entries.append((repr(key), _read(value, key, depth), _contains(value, key)))
+        absent = (_read(value, MISSING, depth), _contains(value, MISSING), value.get(MISSING, "default"))
+        return ("dict", type(value).__name__, len(value), entries, absent, _again(value, list(value)))
     if isinstance(value, _ListProxy):
         size = len(value)
         reads = [_read(value, i, depth) for i in range(size)]
         ends = [_read(value, -1, depth), _read(value, size, depth)] if size else [_read(value, 0, depth)]
         window = value[0 : min(size, 2)] if size else []
         sliced = [behaviour(v, depth + 1) for v in window]
-        return ("list", size, reads, ends, sliced, _again(value, list(range(size))))
+        return ("list", type(value).__name__, size, reads, ends, sliced, _again(value, list(range(size))))
+    if isinstance(value, dict):  # a proxy's own dict (``__target``)
+        return ("plain dict", [(repr(k), behaviour(v, depth + 1)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("plain list", [behaviour(v, depth + 1) for v in value])
     return ("value", repr(value))
+
+
+def _contains(value: Any, key: Any) -> Any:
+    try:
+        return key in value
+    except UnknownValueError as exc:
+        return ("unknown", exc.props)
 
 
 def _read(value: Any, key: Any, depth: int) -> Any:

@@ -3,6 +3,7 @@ source positions the SDK collects for the engine's messages."""
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def test_a_recorded_program_registers_without_stack_walks_and_the_sdk_is_restore
     monkeypatch.setattr(pulumi_resource.traceback, "extract_stack", counting_extract)
     original = pulumi_resource._get_stack_trace
     # GIVEN the SDK walks the stack once per registration outside a plan
-    assert pulumi_resource._get_stack_trace().frames is not None and walks == [1]
+    pulumi_resource._get_stack_trace()
+    assert walks == [1]
     walks.clear()
     # WHEN a program is recorded
     recording = record_program(_program, project="p", stack="s", config={}, root=tmp_path)
@@ -44,11 +46,11 @@ def test_a_recorded_program_registers_without_stack_walks_and_the_sdk_is_restore
 
 def test_overlapping_blocks_restore_the_sdk_after_the_last_one() -> None:
     original = pulumi_resource._get_stack_trace
-    first, second = no_source_positions(), no_source_positions()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)
-    assert pulumi_resource._get_stack_trace is not original
-    assert list(pulumi_resource._get_stack_trace().frames) == []
-    second.__exit__(None, None, None)
+    with contextlib.ExitStack() as outer:
+        outer.enter_context(no_source_positions())
+        with contextlib.ExitStack() as inner:
+            inner.enter_context(no_source_positions())
+            outer.pop_all().close()  # the first block ends while the second still runs
+            assert pulumi_resource._get_stack_trace is not original
+            assert list(pulumi_resource._get_stack_trace().frames) == []
     assert pulumi_resource._get_stack_trace is original

@@ -18,6 +18,8 @@ from hybrid_ai_platform.policies.conversions import share_property_conversions
 from hybrid_ai_platform.policies.framework import pack_policies
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, policy
+from pulumi_policy import proxy as pulumi_proxy
+from pulumi_policy.deserialize import SPECIAL_ARCHIVE_SIG, SPECIAL_ASSET_SIG
 
 from hybrid_ai_platform.cli.analyzer import configure_request, reconcile_config, stack_policy_config
 from hybrid_ai_platform.cli.analyzer.encoding import _analyze_request, _provider_of, _stack_resource
@@ -53,8 +55,8 @@ def _answers(analyze: list[Any], stack: Any, conversions: list[int]) -> list[byt
 
 @pytest.fixture
 def conversions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the real ``MessageToDict`` conversions (and, in ``[1]``, the real deserializations); the sharing is
-    undone after the test."""
+    """Counts the real ``MessageToDict`` conversions (and, in ``[1]``, the real deserializations of properties
+    without an asset or archive); the sharing is undone after the test."""
     count = [0, 0]
     real = json_format.MessageToDict
     real_deserialize = policy.deserialize_properties
@@ -64,7 +66,7 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return real(*args, **kwargs)
 
     def counting_deserialize(*args: Any, **kwargs: Any) -> Any:
-        count[1] += 1
+        count[1] += not _holds_asset(args[0])
         return real_deserialize(*args, **kwargs)
 
     monkeypatch.setattr(json_format, "MessageToDict", counting)
@@ -76,10 +78,18 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return count
 
 
+def _holds_asset(converted: Any) -> bool:
+    """Whether converted properties hold an asset or an archive (the engine's signatures)."""
+    text = repr(converted)
+    return SPECIAL_ASSET_SIG in text or SPECIAL_ARCHIVE_SIG in text
+
+
 def test_sharing_gives_every_answer_unchanged_with_one_conversion_per_message(conversions: list[int]) -> None:
     analyze, stack = _requests()
     resources = len(analyze)
     with_provider = sum(1 for r in analyze if r.HasField("provider"))
+    with_assets = sum(_holds_asset(json_format.MessageToDict(r.properties)) for r in analyze)
+    assert with_assets > 0  # prod's functions ship code archives: each policy deserializes those as it ships
     # GIVEN the answers of pulumi_policy as it ships, which converts and deserializes per policy
     shipped = _answers(analyze, stack, conversions)
     assert min(conversions) > 10 * (resources + with_provider)  # per policy: the waste being removed
@@ -88,13 +98,14 @@ def test_sharing_gives_every_answer_unchanged_with_one_conversion_per_message(co
     shared = _answers(analyze, stack, conversions)
     # THEN every Analyze and AnalyzeStack answer is byte for byte the same
     assert shared == shipped
-    # AND each Analyze converted and deserialized its properties and its provider's once, and AnalyzeStack each
-    # resource's properties and provider's once
-    assert conversions == [2 * (resources + with_provider)] * 2
+    # AND each Analyze converted its properties and its provider's once, and AnalyzeStack each resource's
+    # properties and provider's once; those without an asset or archive were deserialized once too
+    expected = [2 * (resources + with_provider), 2 * (resources + with_provider - with_assets)]
+    assert conversions == expected
     # AND calling it again changes nothing more
     assert share_property_conversions() is True
     assert _answers(analyze, stack, conversions) == shipped
-    assert conversions == [2 * (resources + with_provider)] * 2
+    assert conversions == expected
 
 
 def test_nothing_is_kept_between_calls(conversions: list[int]) -> None:
@@ -171,11 +182,44 @@ def test_policies_get_lazy_proxies_within_analyzer_calls_only(conversions: list[
         seen.append(type(args[1]))
         return real(*args, **kwargs)
 
-    policy.ResourceValidationArgs = recording  # type: ignore[misc]
+    policy.ResourceValidationArgs = recording  # type: ignore[misc,assignment]
     try:
         servicer.Analyze(analyze[1], None)
     finally:
         policy.ResourceValidationArgs = real  # type: ignore[misc]
     # THEN inside Analyze the policies read lazy proxies; outside a call (Remediate) the proxy is pulumi_policy's
     assert seen and set(seen) == {_LazyDictProxy}
-    assert type(policy.unknown_checking_proxy({"a": {}})).__name__ == "_DictProxy"
+    assert type(policy.unknown_checking_proxy({"a": {}})) is pulumi_proxy._DictProxy
+
+
+def test_a_policy_changing_an_archive_in_place_is_not_seen_by_the_next(conversions: list[int]) -> None:
+    # GIVEN sharing, and two policies: the first changes the function's code archive object in place
+    from pulumi_policy import Policy, ResourceValidationPolicy
+
+    from hybrid_ai_platform.cli.analyzer.encoding import to_struct
+
+    assert share_property_conversions() is True
+    seen: list[str] = []
+
+    def changes(args: Any, report: Any) -> None:
+        seen.append(args.props["code"].path)
+        args.props["code"].path = "changed"
+
+    def reads(args: Any, report: Any) -> None:
+        seen.append(args.props["code"].path)
+
+    policies: list[Policy] = [
+        ResourceValidationPolicy("changes", "d", changes),
+        ResourceValidationPolicy("reads", "d", reads),
+    ]
+    servicer = policy._PolicyAnalyzerServicer("pack", "1.0.0", policies, EnforcementLevel.ADVISORY)
+    request = analyzer_pb2.AnalyzeRequest(
+        type="aws:lambda/function:Function",
+        urn="urn:pulumi:dev::p::aws:lambda/function:Function::f",
+        name="f",
+        properties=to_struct({"code": {"archive": {"path": "build/function.zip"}}, "runtime": "python3.12"}),
+    )
+    # WHEN a resource is analyzed
+    servicer.Analyze(request, None)
+    # THEN the second policy read the archive as the request has it, as each policy does as pulumi_policy ships
+    assert seen == ["build/function.zip", "build/function.zip"]

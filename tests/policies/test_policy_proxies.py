@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any
+import enum
+from typing import Any, cast
 
-from hybrid_ai_platform.policies.proxies import behaviour, lazy_unknown_checking_proxy
+from hybrid_ai_platform.policies.proxies import _LazyDictProxy, behaviour, lazy_unknown_checking_proxy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi_policy import proxy as pulumi_proxy
@@ -29,7 +30,10 @@ scalars = st.one_of(
 )
 values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=3), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(max_size=3) | st.just("__target"), children, max_size=4)
+    ),
     max_leaves=25,
 )
 properties = st.dictionaries(st.text(max_size=4), values, max_size=5)
@@ -76,7 +80,7 @@ def test_writes_are_seen_as_through_the_eager_proxy_and_never_reach_the_wrapped_
 
 def test_a_nested_value_is_wrapped_once_and_not_before_it_is_read() -> None:
     props = {"tags": {"team": "ml"}, "rules": [{"id": "a"}], "arn": UNKNOWN_STRING_VALUE}
-    proxied = lazy_unknown_checking_proxy(props)
+    proxied = cast(_LazyDictProxy, lazy_unknown_checking_proxy(props))
     assert isinstance(proxied, pulumi_proxy._DictProxy)
     assert proxied._wrapped == {}  # nothing wrapped before a read
     tags = proxied["tags"]
@@ -89,3 +93,50 @@ def test_a_nested_value_is_wrapped_once_and_not_before_it_is_read() -> None:
         assert exc.props == ["arn"] and "can't be known during preview" in exc.message
     else:
         raise AssertionError("an unknown value was read without UnknownValueError")
+
+
+def test_a_write_while_iterating_fails_as_with_the_eager_proxy() -> None:
+    for make in (eager, lazy_unknown_checking_proxy):
+        proxied = make({"a": 1, "b": {"c": 2}})
+        try:
+            for key in proxied:
+                proxied[f"{key}_x"] = 1
+        except RuntimeError as exc:
+            assert "changed size during iteration" in str(exc)
+        else:
+            raise AssertionError(f"{make.__name__}: a write while iterating went on")
+
+
+def test_a_shallow_copy_shares_the_proxys_dict_as_with_the_eager_proxy() -> None:
+    results = []
+    for make in (eager, lazy_unknown_checking_proxy):
+        proxied = make({"a": {"b": 1}})
+        clone = copy.copy(proxied)
+        clone["new"] = 2
+        results.append((sorted(proxied), proxied["new"], clone["a"] is proxied["a"]))
+    assert results[0] == results[1] == (["a", "new"], 2, True)
+
+
+class _Key(str, enum.Enum):  # noqa: UP042 - str() of this key is "_Key.TAGS", not the value
+    TAGS = "tags"
+
+
+def test_an_unknown_under_a_key_read_with_an_equal_key_of_another_type_names_the_dicts_key() -> None:
+    paths = []
+    for make in (eager, lazy_unknown_checking_proxy):
+        proxied = make({"tags": {"owner": UNKNOWN_STRING_VALUE}})
+        try:
+            proxied[_Key.TAGS]["owner"]
+        except pulumi_proxy.UnknownValueError as exc:
+            paths.append(exc.props)
+    assert paths == [["tags", "owner"], ["tags", "owner"]]
+
+
+def test_errors_name_the_classes_as_the_eager_proxy_does() -> None:
+    messages = []
+    for make in (eager, lazy_unknown_checking_proxy):
+        try:
+            make({"a": 1}).pop("a")
+        except AttributeError as exc:
+            messages.append(str(exc))
+    assert messages[0] == messages[1] == "'_DictProxy' object has no attribute 'pop'"
