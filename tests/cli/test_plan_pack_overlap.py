@@ -81,6 +81,14 @@ def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeyp
         return synthesize(*args, **kwargs)
 
     monkeypatch.setattr(cli, "synthesize", synthesize_waiting_for_the_pack)
+    batches: list[int] = []
+    hand_over = cli.EarlyPolicyPack._hand_over
+
+    def counting_hand_over(self: cli.EarlyPolicyPack, send: bool = True) -> None:
+        batches.append(len(self._batch))
+        hand_over(self, send)
+
+    monkeypatch.setattr(cli.EarlyPolicyPack, "_hand_over", counting_hand_over)
     # WHEN planned by the CLI's plan_document
     document, notes = cli.plan_document("dev", PROJECT_ROOT)
     # THEN the pack was starting while the program synthesized, the document is the same, the pack is stopped
@@ -96,6 +104,9 @@ def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeyp
     assert sorted(urn for sent in recorder.analyzed.values() for urn in sent) == urns
     assert not any(thread.startswith("policy-pack-dev_") for thread in recorder.analyzed)  # the final analysis
     assert set(recorder.analyzed) - {"policy-pack-dev"}  # the program's (asyncio executor) threads sent them
+    # AND they were handed to the stream's thread in full batches, then the rest once the program ended
+    full, rest = divmod(len(urns), cli.STREAM_BATCH)
+    assert batches == [cli.STREAM_BATCH] * full + ([rest] if rest else [])
 
 
 def test_a_failing_synthesis_still_stops_the_early_pack(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,9 +24,10 @@ from .config import configure_request, engine_config, reconcile_config
 from .encoding import _analyze_request, _provider_of, _stack_resource
 from .result import build_section
 
-STREAM_IN_FLIGHT = 16
-"""Analyze calls :meth:`PolicyPackProcess.stream` sends itself before it awaits the oldest answer (the pack serves 4
-at a time); the calls the producer sent are not counted."""
+STREAM_IN_FLIGHT = 64
+"""Analyze calls in flight (sent by the producer or by :meth:`PolicyPackProcess.stream`) before the stream awaits the
+oldest answer; the pack serves 4 at a time. Two of a producer's batches (``blueprint plan`` sends 32 at a time), so
+the stream's thread waits once per batch rather than once per call."""
 
 
 def _only(config: Mapping[str, Any], reconciled: Mapping[str, Mapping[str, Any]], enabled: set[str]) -> dict[str, Any]:
