@@ -233,12 +233,13 @@ class EarlyPolicyPack:
         pack is configured, their ``Analyze`` calls are sent from here (the program's thread holds the interpreter
         lock; a hand-off to the stream's thread would wait for it), and the stream's thread collects the answers.
         One hand-off per batch, not per resource: each wakes the stream's thread, which then takes the interpreter
-        lock from the program (1,808 hand-offs cost the scale benchmark's synthesis about 0.4 s)."""
+        lock from the program (with :data:`~.analyzer.process.STREAM_IN_FLIGHT` raised to match, batching took about
+        0.4 s off the scale benchmark's synthesis)."""
         with self._batch_lock:
             self._batch.append((resource, provider))
             if len(self._batch) >= STREAM_BATCH:
                 self._hand_over()
-        if next(self._count) == HELPER_FROM_RESOURCES and self._error is None:  # large: a second process
+        if next(self._count) == HELPER_FROM_RESOURCES and self._error is None and not self._stopping:  # large
             self._helper_thread = threading.Thread(target=self._start_helper, name="policy-pack-helper", daemon=True)
             self._helper_thread.start()
 
@@ -247,11 +248,11 @@ class EarlyPolicyPack:
         thread, which sends what was not; called with the batch lock held, so batches reach the stream in the order
         they were offered."""
         process = self._process
-        sending = send and process is not None and process.streaming.is_set() and not self._stopping
+        sending = send and process is not None and not self._stopping
         batch = []
         for resource, provider in self._batch:
             sent = None
-            if sending:
+            if sending and process.streaming.is_set():  # a failed stream clears it: send no more
                 try:
                     sent = process.send(resource, provider)
                 except Exception:  # never the program's failure: the stream sends it again and reports what fails
@@ -261,7 +262,8 @@ class EarlyPolicyPack:
         self._offered.put(batch)
 
     def _end_stream(self) -> None:
-        """The program has ended: the last, partial batch goes to the stream's thread, then the end of the stream."""
+        """End the stream (the program has ended, or the plan is being closed): the last, partial batch goes to the
+        stream's thread unsent, then the end of the stream."""
         with self._batch_lock:
             if self._batch:
                 self._hand_over(send=False)

@@ -104,9 +104,14 @@ def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeyp
     assert sorted(urn for sent in recorder.analyzed.values() for urn in sent) == urns
     assert not any(thread.startswith("policy-pack-dev_") for thread in recorder.analyzed)  # the final analysis
     assert set(recorder.analyzed) - {"policy-pack-dev"}  # the program's (asyncio executor) threads sent them
-    # AND they were handed to the stream's thread in full batches, then the rest once the program ended
+    # AND they were handed to the stream's thread in full batches, which the program's threads sent, then the rest
+    # once the program ended, which the stream's thread sent
     full, rest = divmod(len(urns), cli.STREAM_BATCH)
     assert batches == [cli.STREAM_BATCH] * full + ([rest] if rest else [])
+    assert len(recorder.analyzed.get("policy-pack-dev", [])) == rest
+    assert sum(len(sent) for thread, sent in recorder.analyzed.items() if thread != "policy-pack-dev") == full * (
+        cli.STREAM_BATCH
+    )
 
 
 def test_a_failing_synthesis_still_stops_the_early_pack(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,3 +176,58 @@ def test_overlapping_analyses_restore_the_switch_interval_they_found() -> None:
     assert sys.getswitchinterval() == 0.0005
     second.__exit__(None, None, None)
     assert sys.getswitchinterval() == before
+
+
+class _FakePack:
+    """Stands in for a pack process: configured at once, counts the calls sent; ``fail()`` ends its stream as a failed
+    call does (``streaming`` cleared)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.streaming = threading.Event()
+        self.sent = 0
+        self.closed = 0
+        self.streamed: list[str] = []
+
+    fail_after: int | None = None
+    """Fail the stream (as its thread does on a failed answer) once this many calls were sent."""
+
+    def send(self, resource: dict[str, Any], provider: dict[str, Any] | None) -> Any:
+        self.sent += 1
+        if self.sent == self.fail_after:
+            self.fail()
+        return object()
+
+    def stream(self, resources: Any, *args: Any) -> None:
+        self.streaming.set()
+        for resource, _, _ in resources:
+            self.streamed.append(resource["urn"])
+        self.streaming.clear()
+
+    def fail(self) -> None:
+        self.streaming.clear()
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_a_failed_stream_gets_no_more_calls_and_closing_twice_is_harmless(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an early pack whose process is configured
+    monkeypatch.setattr(analyzer, "PolicyPackProcess", _FakePack)
+    pack = cli.EarlyPolicyPack("dev", PROJECT_ROOT)
+    deadline = time.monotonic() + 60
+    while pack._process is None or not pack._process.streaming.is_set():
+        assert time.monotonic() < deadline, "the fake pack was never configured"
+        time.sleep(0.01)
+    process = pack._process
+    resources = [{"urn": f"urn:pulumi:dev::p::t::r{i}"} for i in range(cli.STREAM_BATCH * 2 + 5)]
+    # WHEN the stream fails in the middle of the second batch's calls
+    process.fail_after = cli.STREAM_BATCH + 8
+    for resource in resources:
+        pack.offer(resource, None)
+    # THEN no call was sent after the failure
+    assert process.sent == cli.STREAM_BATCH + 8
+    # AND closing twice stops the process once per close, and leaves no stream thread running
+    pack.close()
+    pack.close()
+    assert pack._thread is not None and not pack._thread.is_alive()
+    assert process.closed == 1  # the second close finds nothing left to stop

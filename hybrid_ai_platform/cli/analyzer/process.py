@@ -25,9 +25,10 @@ from .encoding import _analyze_request, _provider_of, _stack_resource
 from .result import build_section
 
 STREAM_IN_FLIGHT = 64
-"""Analyze calls in flight (sent by the producer or by :meth:`PolicyPackProcess.stream`) before the stream awaits the
-oldest answer; the pack serves 4 at a time. Two of a producer's batches (``blueprint plan`` sends 32 at a time), so
-the stream's thread waits once per batch rather than once per call."""
+"""The stream's window: calls taken off the producer's items (sent by the producer, or by
+:meth:`PolicyPackProcess.stream` itself) whose answers it has not collected, from which it awaits the oldest answer;
+the pack serves 4 at a time. Two of ``blueprint plan``'s batches (``hybrid_ai_platform.cli.main.STREAM_BATCH``), so
+that while the pack keeps up the stream's thread waits about once per batch, not once per call."""
 
 
 def _only(config: Mapping[str, Any], reconciled: Mapping[str, Mapping[str, Any]], enabled: set[str]) -> dict[str, Any]:
