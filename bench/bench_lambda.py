@@ -221,11 +221,15 @@ def main() -> None:
         figures[label] = inner
         print(f"{label:<34} import {inner:7.1f} ms   process total {outer:7.1f} ms")
     boto3_ms = figures["import boto3"]
-    for label in ("handler, tracing off", "handler, tracing on (X-Ray)"):
-        ratio = figures[label] / boto3_ms
-        verdict = "meets" if ratio <= IMPORT_GOAL else "MISSES"
-        print(f"ratio {label}: {ratio:.2f}x import boto3 (goal <= {IMPORT_GOAL}x: {verdict})")
-    print("(with tracing on the X-Ray SDK's recorder builds botocore clients at import: the cost of tracing)")
+    ratio = figures["handler, tracing off"] / boto3_ms
+    verdict = "meets" if ratio <= IMPORT_GOAL else "MISSES"
+    print(f"ratio handler, tracing off: {ratio:.2f}x import boto3 (goal <= {IMPORT_GOAL}x: {verdict})")
+    # Issue 17's goal 2: tracing's cost is paid only when tracing is on, so the tracing-on ratio is shown, not judged.
+    ratio = figures["handler, tracing on (X-Ray)"] / boto3_ms
+    print(
+        f"ratio handler, tracing on (X-Ray): {ratio:.2f}x import boto3 (not judged: the cost of tracing, paid only "
+        "with tracing on; the X-Ray SDK's recorder builds botocore clients at import)"
+    )
     bench_throughput(args.rows, args.repeat)
     package_sizes(args.build_dir)
 
