@@ -264,3 +264,30 @@ def test_allowed_regions_agree_with_the_stack_config(stack: str) -> None:
     assert (
         pack_config["residency-provider-region"]["allowedRegions"] == stack_config["hybrid-ai-platform:allowed_regions"]
     )
+
+
+def test_a_waiver_recorded_twice_before_the_stack_is_reported_once() -> None:
+    # GIVEN one resource whose waived violation was recorded twice (analyzed twice before AnalyzeStack), and another
+    import datetime as _dt
+
+    from hybrid_ai_platform.policies import exceptions as exc
+    from hybrid_ai_platform.policies.rules.policy_exceptions import check as report_exceptions
+
+    exc.drain_waived()
+    waiver = exc.PolicyException(
+        policy="s3-versioning",
+        resource="models",
+        reason="replicated elsewhere until the migration",
+        owner="ml-platform",
+        ticket="OPS-1",
+        expires=_dt.date(2099, 1, 1),
+    )
+    first = exc.WaivedViolation("s3-versioning", "urn:pulumi:dev::p::aws:s3/bucket:Bucket::models", "off", waiver)
+    second = exc.WaivedViolation("s3-versioning", "urn:pulumi:dev::p::aws:s3/bucket:Bucket::logs", "off", waiver)
+    for item in (first, first, second):
+        exc.record_waived(item)
+    reports: list[tuple[str, str | None]] = []
+    # WHEN the policy-exceptions stack policy runs
+    report_exceptions(None, {}, lambda message, urn=None: reports.append((message, urn)))  # type: ignore[arg-type]
+    # THEN each waived violation is reported once, in the order recorded
+    assert reports == [(first.to_message(), first.urn), (second.to_message(), second.urn)]
