@@ -229,19 +229,28 @@ class WaivedViolation:
         )
 
 
-_waived: list[WaivedViolation] = []
+_waived: dict[tuple[str, str | None], list[WaivedViolation]] = {}
+"""Waived violations by (policy, URN), in the order they were first recorded."""
 _waived_lock = threading.Lock()
 
 
 def record_waived(item: WaivedViolation) -> None:
     """Remember a waived violation until the ``policy-exceptions`` stack policy reports it."""
     with _waived_lock:
-        _waived.append(item)
+        _waived.setdefault((item.policy, item.urn), []).append(item)
+
+
+def forget_waived(policy: str, urn: str | None) -> None:
+    """Drop what ``policy`` recorded for ``urn`` so far: it is judging the resource again, and the latest judgement
+    stands (a plan re-sends a resource it streamed before the program changed it, or a call a failed stream left
+    unanswered; the engine's preview judges each resource once)."""
+    with _waived_lock:
+        _waived.pop((policy, urn), None)
 
 
 def drain_waived() -> list[WaivedViolation]:
     """Take every waived violation recorded since the last drain (one preview per drain)."""
     with _waived_lock:
-        items = list(_waived)
+        items = [item for recorded in _waived.values() for item in recorded]
         _waived.clear()
     return items

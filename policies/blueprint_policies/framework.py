@@ -204,6 +204,7 @@ class ResourcePolicy(ResourceValidationPolicy):
         return resource_type in self._types
 
     def _validate(self, args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        exc.forget_waived(self.meta.name, args.urn)  # this judgement replaces an earlier one of the same resource
         if args.resource_type not in self._types:
             args.not_applicable(f"{args.resource_type} is not judged by {self.meta.name}")
         config = config_defaults(self.meta, args.get_config())

@@ -266,12 +266,11 @@ def test_allowed_regions_agree_with_the_stack_config(stack: str) -> None:
     )
 
 
-def test_a_waiver_recorded_twice_before_the_stack_is_reported_once() -> None:
-    # GIVEN one resource whose waived violation was recorded twice (analyzed twice before AnalyzeStack), and another
+def test_a_resource_judged_again_keeps_only_its_latest_waivers() -> None:
+    # GIVEN waivers recorded for a resource by one policy, and for another resource
     import datetime as _dt
 
     from hybrid_ai_platform.policies import exceptions as exc
-    from hybrid_ai_platform.policies.rules.policy_exceptions import check as report_exceptions
 
     exc.drain_waived()
     waiver = exc.PolicyException(
@@ -282,12 +281,15 @@ def test_a_waiver_recorded_twice_before_the_stack_is_reported_once() -> None:
         ticket="OPS-1",
         expires=_dt.date(2099, 1, 1),
     )
-    first = exc.WaivedViolation("s3-versioning", "urn:pulumi:dev::p::aws:s3/bucket:Bucket::models", "off", waiver)
-    second = exc.WaivedViolation("s3-versioning", "urn:pulumi:dev::p::aws:s3/bucket:Bucket::logs", "off", waiver)
-    for item in (first, first, second):
-        exc.record_waived(item)
-    reports: list[tuple[str, str | None]] = []
-    # WHEN the policy-exceptions stack policy runs
-    report_exceptions(None, {}, lambda message, urn=None: reports.append((message, urn)))  # type: ignore[arg-type]
-    # THEN each waived violation is reported once, in the order recorded
-    assert reports == [(first.to_message(), first.urn), (second.to_message(), second.urn)]
+    models, logs = "urn:pulumi:dev::p::aws:s3/bucket:Bucket::models", "urn:pulumi:dev::p::aws:s3/bucket:Bucket::logs"
+    earlier = exc.WaivedViolation("s3-versioning", models, "versioning off", waiver)
+    other = exc.WaivedViolation("s3-versioning", logs, "versioning off", waiver)
+    later = exc.WaivedViolation("s3-versioning", models, "versioning suspended", waiver)
+    exc.record_waived(earlier)
+    exc.record_waived(other)
+    # WHEN the policy judges the first resource again (forgetting what it recorded for it) and records anew
+    exc.forget_waived("s3-versioning", models)
+    exc.record_waived(later)
+    # THEN only the latest judgement's waivers are drained, with the other resource's
+    assert exc.drain_waived() == [other, later]
+    assert exc.drain_waived() == []

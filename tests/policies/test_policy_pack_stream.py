@@ -134,3 +134,31 @@ def test_calls_sent_by_the_producer_are_collected_as_the_streams_own(
     counting = _Counting(pack_process, monkeypatch)
     assert pack_process.analyze(document, "dev", config, config_file) == expected
     assert counting.calls == {}
+
+
+def test_waivers_of_a_streamed_version_the_plan_changed_are_not_reported(
+    pack_process: PolicyPackProcess, exceptions_file: Any
+) -> None:
+    # GIVEN an exception waiving the log group's missing tags, and the log group streamed without them
+    document, log_group, provider = _log_group_document()
+    config, config_file = load_policy_config("dev", PROJECT_ROOT)
+    waiver = exceptions_file(
+        {
+            "policy": "tags-required",
+            "resource": "cluster-control-plane-logs",
+            "reason": "tagged by the logging account's automation",
+            "owner": "platform",
+            "ticket": "OPS-2",
+            "expires": "2099-12-31",
+        }
+    )
+    for policy in ("tags-required", "policy-exceptions"):
+        config[policy] = {**config.get(policy, {}), "exceptionsFile": waiver}
+    expected = pack_process.analyze(document, "dev", config, config_file)
+    assert expected["summary"]["excepted"] == 0
+    items = [(provider, None, None), (_untagged(log_group), provider, None)]
+    pack_process.stream(iter(items), document["project"], "dev", _stack_config(document), config)
+    # WHEN the plan shows the log group tagged (the streamed version's waived violations no longer apply)
+    section = pack_process.analyze(document, "dev", config, config_file)
+    # THEN nothing is reported as excepted: the resource's latest judgement replaced the streamed one
+    assert section == expected

@@ -26,14 +26,8 @@ def check(args: StackValidationArgs, config: Mapping[str, Any], report: Callable
     """Report waived violations (recorded by the other policies in this run) and file problems."""
     from hybrid_ai_platform.policies.framework import discover
 
-    reported: set[tuple[str | None, str]] = set()
     for waived in exc.drain_waived():
-        # once each: a resource analyzed twice before the stack (a plan that re-sends a resource it streamed, a
-        # retried call) records its waivers twice; the engine's preview analyzes each resource once
-        key = (waived.urn, waived.to_message())
-        if key not in reported:
-            reported.add(key)
-            report(waived.to_message(), waived.urn)
+        report(waived.to_message(), waived.urn)
     try:
         exceptions = exc.load_exceptions(config.get("exceptionsFile"))
     except exc.ExceptionsFileError as error:
