@@ -311,10 +311,10 @@ def check_model_artifacts(
     :class:`ArtifactCheckError`, as does a missing artifact of a model already serving
     (:data:`SERVING_TAG`): the update stops instead of deleting a running service.
 
-    A direct-form invoke runs the program's pending work to completion and then pads the event loop's ready
-    queue back to its length (``pulumi.runtime.sync_await``), a cost that grows with the resources already
-    declared: a program with many models looks their artifacts up before it declares other resources and
-    passes them as :attr:`InferenceServiceArgs.artifacts` (the stack program does).
+    A direct-form invoke pumps the event loop, running whatever is ready, until its answer arrives, and then pads
+    the loop's ready queue back to its length with placeholder handles (``pulumi.runtime.sync_await``), a cost
+    that grows with the resources already declared: a program with many models looks their artifacts up before it
+    declares other resources and passes them as :attr:`InferenceServiceArgs.artifacts` (the stack program does).
     """
     key = f"{registry_prefix}/{model.model_name}/{model.version}/model.onnx"
     try:

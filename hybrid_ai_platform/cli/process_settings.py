@@ -39,5 +39,5 @@ class SharedSetting(Generic[T]):
         finally:
             with self._lock:
                 self._holders -= 1
-                if self._holders == 0 and self._saved is not None:
-                    self._write(self._saved)
+                if self._holders == 0:
+                    self._write(self._saved)  # type: ignore[arg-type]  # set when the first block began

@@ -13,7 +13,7 @@ dict, and that dict deserialized before the same deserialized dict. That is safe
 passes the converted dict only to ``deserialize_properties``, which reads it and builds new dicts and lists, and
 passes what that returns only to ``unknown_checking_proxy``, whose proxies never hand a policy one of the dicts
 and lists they wrap nor write into them (both checked on the installed version before anything is shared; the
-equivalence test runs the pack with and without sharing on the shipped stacks and compares every diagnostic).
+equivalence test runs the pack with and without sharing on the prod plan's requests and compares every answer).
 A deserialized dict is shared only when it holds plain data (strings, numbers, booleans, None): an asset or
 archive object could be changed in place by one policy, so a resource with one is deserialized for each policy,
 as ``pulumi_policy`` ships. Nothing is kept between calls, and calls on other threads (the analyzer serves four at
@@ -31,6 +31,8 @@ import functools
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from .proxies import TARGET
 
 _local = threading.local()
 
@@ -139,9 +141,9 @@ def _containers(value: Any) -> list[Any]:
     from pulumi_policy.proxy import _DictProxy, _ListProxy
 
     if isinstance(value, _DictProxy):
-        return [*_containers(value["__target"]), *(c for key in value for c in _containers(value[key]))]
+        return [*_containers(value[TARGET]), *(c for key in value for c in _containers(value[key]))]
     if isinstance(value, _ListProxy):
-        return [*_containers(value["__target"]), *(c for i in range(len(value)) for c in _containers(value[i]))]
+        return [*_containers(value[TARGET]), *(c for i in range(len(value)) for c in _containers(value[i]))]
     if isinstance(value, dict):
         return [value, *(c for v in value.values() for c in _containers(v))]
     if isinstance(value, list):
@@ -162,7 +164,7 @@ def _proxying_copies(proxy: Callable[..., Any] | None) -> bool:
         exposed = any(id(c) in originals for c in _containers(proxied))
         proxied["tags"]["team"] = "changed"
         proxied["rules"][0]["id"] = "changed"
-        proxied["__target"]["empty"] = "changed"
+        proxied[TARGET]["empty"] = "changed"
     except Exception:
         return False
     return not exposed and sample == before

@@ -99,7 +99,7 @@ def test_the_pack_starts_before_synthesis_ends_and_the_plan_is_unchanged(monkeyp
     assert recorder.processes[0].process.poll() is not None
     # AND every resource was analyzed once as the program registered it (as the engine does in a preview): sent by
     # the program's threads once the pack was configured, by the pack's thread before; none again after synthesis
-    # (by the main thread): each resource offered was the one the plan shows
+    # (by the final analysis's thread, policy-pack-dev_0): each resource offered was the one the plan shows
     urns = sorted(r.urn for r in document.resources)
     assert sorted(urn for sent in recorder.analyzed.values() for urn in sent) == urns
     assert not any(thread.startswith("policy-pack-dev_") for thread in recorder.analyzed)  # the final analysis

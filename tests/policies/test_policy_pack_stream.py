@@ -122,7 +122,9 @@ def test_calls_sent_by_the_producer_are_collected_as_the_streams_own(
     stream = threading.Thread(
         target=pack_process.stream,
         args=(iter(offered.get, None), document["project"], "dev", _stack_config(document), config),
+        name="stream",
     )
+    counting = _Counting(pack_process, monkeypatch)
     stream.start()
     offered.put((provider, None, None))
     assert pack_process.streaming.wait(timeout=60)
@@ -130,10 +132,11 @@ def test_calls_sent_by_the_producer_are_collected_as_the_streams_own(
     offered.put(None)
     stream.join()
     assert not pack_process.streaming.is_set()
-    # WHEN the plan is analyzed THEN both answers are reused (no Analyze call) and the result is the same
-    counting = _Counting(pack_process, monkeypatch)
+    # THEN the stream sent only the provider's call, the producer's call being used as sent
+    assert counting.calls == {"MainThread": 1, "stream": 1}
+    # AND when the plan is analyzed, both answers are reused (no Analyze call) and the result is the same
     assert pack_process.analyze(document, "dev", config, config_file) == expected
-    assert counting.calls == {}
+    assert counting.calls == {"MainThread": 1, "stream": 1}
 
 
 def test_waivers_of_a_streamed_version_the_plan_changed_are_not_reported(
