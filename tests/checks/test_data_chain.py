@@ -168,7 +168,22 @@ def _archive() -> Path:
     return PROJECT_ROOT / "build" / "lambda" / "arm64" / "function.zip"
 
 
-def test_a_warm_probe_answers_as_a_cold_one_and_is_used_once() -> None:
+@pytest.fixture
+def cold_probes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The archives of the probe processes started cold (with the archive first), as the check starts them."""
+    started: list[Path] = []
+    start = data_chain._start_probe
+
+    def counting(container_src: Path, archive: Path | None = None) -> Any:
+        if archive is not None:
+            started.append(archive)
+        return start(container_src, archive)
+
+    monkeypatch.setattr(data_chain, "_start_probe", counting)
+    return started
+
+
+def test_a_warm_probe_answers_as_a_cold_one_and_is_used_once(cold_probes: list[Path]) -> None:
     # GIVEN the answer of a probe started for the request (cold)
     container_src = PROJECT_ROOT / "container_src"
     data_chain._contract.cache_clear()
@@ -178,10 +193,12 @@ def test_a_warm_probe_answers_as_a_cold_one_and_is_used_once() -> None:
     data_chain._contract.cache_clear()
     with data_chain.warm_probe(PROJECT_ROOT, _prod_config(), PROJECT):
         assert container_src in data_chain._warm
+        cold_probes.clear()
         warm = data_chain._contract(_archive(), container_src, "transactions", SIGNATURE)
-        # THEN the check took the warm probe, which gave the same answer
+        # THEN the check took the warm probe, which gave the same answer, and started no cold one
         assert container_src not in data_chain._warm
     assert warm == cold
+    assert cold_probes == []
     data_chain._contract.cache_clear()
 
 
@@ -199,7 +216,9 @@ def test_an_unused_warm_probe_is_stopped_and_a_stack_without_signatures_warms_no
         assert container_src not in data_chain._warm
 
 
-def test_an_archive_that_ships_a_module_the_warm_probe_imported_is_probed_cold(tmp_path: Path) -> None:
+def test_an_archive_that_ships_a_module_the_warm_probe_imported_is_probed_cold(
+    tmp_path: Path, cold_probes: list[Path]
+) -> None:
     # GIVEN an archive that ships its own (broken) pyarrow, which the Lambda runtime would import first
     shadow = tmp_path / "shadow"
     (shadow / "pyarrow").mkdir(parents=True)
@@ -207,11 +226,14 @@ def test_an_archive_that_ships_a_module_the_warm_probe_imported_is_probed_cold(t
     # WHEN it is probed while a warm probe (pyarrow already imported from the environment) waits
     with data_chain.warm_probe(PROJECT_ROOT, _prod_config(), PROJECT):
         result = data_chain._contract(shadow, PROJECT_ROOT / "container_src", "transactions", SIGNATURE)
-    # THEN the answer is the one of a probe that put the archive first: the archive's pyarrow
+    # THEN the answer is the one of a probe that put the archive first: the archive's pyarrow, from one cold probe
     assert result == {"unavailable": "pyarrow is not installed (pip install '.[lambda,server]')"}
+    assert cold_probes == [shadow]
 
 
-def test_a_warm_probe_missing_an_import_the_archive_ships_answers_as_a_cold_one(tmp_path: Path) -> None:
+def test_a_warm_probe_missing_an_import_the_archive_ships_answers_as_a_cold_one(
+    tmp_path: Path, cold_probes: list[Path]
+) -> None:
     # GIVEN contract code that imports a module only the function's archive ships (the Lambda runtime puts the
     # archive first; a warm probe imported before it knew the archive)
     container_src = tmp_path / "container_src"
@@ -231,8 +253,10 @@ def test_a_warm_probe_missing_an_import_the_archive_ships_answers_as_a_cold_one(
     cold = data_chain._contract(archive, container_src, "transactions", SIGNATURE)
     assert cold == {"error": "parsed"}  # the archive's module was found: the signature was read
     data_chain._contract.cache_clear()
+    cold_probes.clear()
     with data_chain.warm_probe(tmp_path, _prod_config(), PROJECT):
         warm = data_chain._contract(archive, container_src, "transactions", SIGNATURE)
     data_chain._contract.cache_clear()
-    # THEN the warm probe's answer is the cold one's, not "not installed"
+    # THEN the warm probe's answer is the cold one's, not "not installed": it deferred to one cold probe
     assert warm == cold
+    assert cold_probes == [archive]
