@@ -21,13 +21,15 @@ from hybrid_ai_platform.contracts import (
     GPU_TAINT_EFFECT,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
+    POD_IDENTITY_AGENT_PORT,
 )
 
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
 """Excluded from the HTTPS egress rule: pods reach AWS public endpoints (S3 through the gateway
 endpoint, STS), never in-VPC or link-local addresses on 443."""
 POD_IDENTITY_AGENT = "169.254.170.23/32"
-"""The EKS Pod Identity agent (a host-network DaemonSet) that serves credentials on port 80."""
+"""The EKS Pod Identity agent (a host-network DaemonSet) that serves credentials on
+:data:`~hybrid_ai_platform.contracts.POD_IDENTITY_AGENT_PORT`."""
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The exec-credential API version ``aws eks get-token`` answers with."""
 
@@ -182,7 +184,10 @@ def default_deny_and_aws_egress(
                         ],
                         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
                     },
-                    {"to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                    {
+                        "to": [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}],
+                        "ports": [{"protocol": "TCP", "port": POD_IDENTITY_AGENT_PORT}],
+                    },
                     *emf,
                     {
                         "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(PRIVATE_RANGES)}}],

@@ -44,6 +44,7 @@ from typing import Any
 
 from hybrid_ai_platform.components.inference_service import METRICS_SCRAPER_NAMESPACE
 from hybrid_ai_platform.components.kubernetes import POD_IDENTITY_AGENT
+from hybrid_ai_platform.contracts import POD_IDENTITY_AGENT_PORT
 
 from ..plandoc import Resource
 from . import CheckContext, Finding, check
@@ -57,7 +58,7 @@ POD_IDENTITY_ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociatio
 COREDNS = pod("kube-system", {"k8s-app": "kube-dns"})
 """CoreDNS as the EKS add-on labels its pods."""
 AGENT = address(POD_IDENTITY_AGENT.split("/")[0])
-AGENT_PORT = 80
+AGENT_PORT = POD_IDENTITY_AGENT_PORT
 VPC = "aws:ec2/vpc:Vpc"
 EMF_ENV = "AWS_EMF_AGENT_ENDPOINT"
 
