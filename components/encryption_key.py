@@ -51,13 +51,7 @@ class EncryptionKeyArgs:
         check.check_type(self, "region", self.region, str)
         check.check_mapping(self, "tags", self.tags)
         if self.key_arn is not None:
-            check.check_pattern(
-                self,
-                "key_arn",
-                self.key_arn,
-                KMS_KEY_ARN_PATTERN,
-                "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)",
-            )
+            _check_key_arn(self, "key_arn", self.key_arn)
         # The ranges the stack config applies (KMS: deletion waiting period 7-30 days, rotation period 90-2560 days).
         check.check_int(self, "deletion_window_days", self.deletion_window_days, 7, 30)
         check.check_int(self, "rotation_period_days", self.rotation_period_days, 90, 2560)
@@ -202,6 +196,10 @@ def check_kms_key(owner: object, field: str, value: object) -> None:
             f"{type(owner).__name__}.{field}: {value!r} is a {type(value).__name__}, not an EncryptionKey, an "
             "aws.kms.Key or a key ARN"
         )
+    _check_key_arn(owner, field, value)
+
+
+def _check_key_arn(owner: object, field: str, value: object) -> None:
     check.check_pattern(
         owner, field, value, KMS_KEY_ARN_PATTERN, "a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)"
     )
