@@ -213,7 +213,8 @@ class GpuNodeGroup(pulumi.ComponentResource):
       ignored because the cluster autoscaler owns it after creation.
     - The hardened launch template of :func:`node_launch_template`; no ``remote_access``.
     - Tags for cluster-autoscaler auto-discovery and scale-from-zero (:func:`autoscaler_tags`).
-      EKS copies only the two discovery tags to the Auto Scaling group; the autoscaler reads
+      EKS tags the Auto Scaling group for discovery itself and does not propagate the node group's tags to
+      it (https://docs.aws.amazon.com/eks/latest/eksctl/autoscaling.html); the autoscaler reads
       the group's labels and taints with ``eks:DescribeNodegroup`` when it has zero nodes and
       the GPU count from its instance-type table, so the template tags document the same facts.
 

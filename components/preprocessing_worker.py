@@ -410,9 +410,11 @@ def preprocessing_node_group(
     (:func:`node_group_max_size`), tainted
     ``hybrid-ai/node-pool=preprocessing:NoSchedule`` so only the workers (which tolerate it) land there,
     with the cluster autoscaler's discovery and node-template tags. As for the GPU groups
-    (:class:`~.gpu_node_group.GpuNodeGroup`), EKS copies only the discovery tags to the Auto Scaling group: at zero
-    nodes the autoscaler reads the group's label and taint with ``eks:DescribeNodegroup``, and the template
-    tags record the same facts on the node group."""
+    (:class:`~.gpu_node_group.GpuNodeGroup`), EKS tags the Auto Scaling group for the autoscaler's discovery itself
+    but does not propagate the node group's tags to it (eksctl's Auto Scaling guide,
+    https://docs.aws.amazon.com/eks/latest/eksctl/autoscaling.html, "Scaling up from 0"): at zero nodes the
+    autoscaler reads the group's label and taint with ``eks:DescribeNodegroup``, and the template tags record the
+    same facts on the node group."""
     from .gpu_node_group import node_launch_template
 
     ami_type = "AL2023_x86_64_STANDARD"
