@@ -244,6 +244,8 @@ def forget_waived(policy: str, urn: str | None) -> None:
     """Drop what ``policy`` recorded for ``urn`` so far: it is judging the resource again, and the latest judgement
     stands (a plan re-sends a resource it streamed before the program changed it, or a call a failed stream left
     unanswered; the engine's preview judges each resource once)."""
+    if (policy, urn) not in _waived:  # nearly always (no waiver recorded): no lock; only this call records this key
+        return
     with _waived_lock:
         _waived.pop((policy, urn), None)
 
